@@ -1,0 +1,47 @@
+/* Small helpers shared by every core module: UTF-8 checks, a token bucket, random ids,
+ * a monotonic clock for the io layer (core functions take `now` as an argument). */
+#ifndef TANDEM_UTIL_H
+#define TANDEM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Microseconds on a monotonic clock. Only io code calls this; core takes `now`. */
+int64_t tdm_now_us(void);
+/* Microseconds since the Unix epoch (wall clock), for the sync channel's server time. */
+int64_t tdm_wall_us(void);
+
+/* True when p[0..len) is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF). NUL bytes are allowed here; text fields reject them separately. */
+bool tdm_utf8_valid(const uint8_t *p, size_t len);
+
+/* A display-safe text field: valid UTF-8, 1..max_bytes bytes, no C0/C1 control characters
+ * (tab excepted when allow_tab), no leading/trailing white space. */
+bool tdm_text_field_ok(const char *s, size_t len, size_t max_bytes, bool allow_newline);
+
+/* Token bucket: `rate` tokens per second, at most `burst` stored. Time is an argument. */
+struct tdm_bucket {
+    double tokens;
+    double rate;
+    double burst;
+    int64_t last_us;
+};
+void tdm_bucket_init(struct tdm_bucket *b, double rate, double burst, int64_t now_us);
+/* Takes `cost` tokens when available and returns true; otherwise takes nothing, false. */
+bool tdm_bucket_take(struct tdm_bucket *b, double cost, int64_t now_us);
+
+/* Fill out with `nbytes` random bytes from OpenSSL's CSPRNG, base64url-encoded without
+ * padding (so 16 bytes give 22 characters). outlen must be >= 4*nbytes/3 + 2.
+ * Returns 0 or TDM_ECRYPTO / TDM_ETOOBIG. */
+int tdm_random_id(char *out, size_t outlen, size_t nbytes);
+
+/* base64url without padding. Returns the encoded length (excluding NUL) or TDM_ETOOBIG. */
+int tdm_b64url_encode(const uint8_t *in, size_t inlen, char *out, size_t outlen);
+/* Decodes base64url (no padding, no white space). Returns decoded length or TDM_EINVAL/ETOOBIG. */
+int tdm_b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+
+/* Constant-time comparison of equal-length buffers. */
+bool tdm_ct_equal(const void *a, const void *b, size_t len);
+
+#endif
