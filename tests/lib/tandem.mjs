@@ -1,0 +1,85 @@
+// Starts the real tandem binary for a test and stops it again, by its PID.
+// Usage: const srv = await startTandem({ args: [...] }); ... await srv.stop();
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const SOURCE_DIR = process.env.TANDEM_SOURCE_DIR ||
+  path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const TANDEM_BIN = process.env.TANDEM_BIN || path.join(SOURCE_DIR, 'build', 'tandem');
+
+let certDir = null;
+/** A throwaway self-signed P-256 certificate for 127.0.0.1/localhost, made once per process. */
+export function testCertificate() {
+  if (!certDir) {
+    certDir = mkdtempSync(path.join(tmpdir(), 'tandem-cert-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+      '-nodes', '-days', '2', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:198.18.0.1',
+      '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')],
+      { stdio: 'ignore' });
+    process.on('exit', () => rmSync(certDir, { recursive: true, force: true }));
+  }
+  return { cert: path.join(certDir, 'cert.pem'), key: path.join(certDir, 'key.pem') };
+}
+
+/**
+ * Start tandem on a free port (--port 0; the server reports the port it bound).
+ * Resolves once the server logs that it listens; rejects on exit or after timeoutMs.
+ */
+export function startTandem({ args = [], env = {}, timeoutMs = 15000, listen = '127.0.0.1',
+  wrapper = null } = {}) {
+  if (!existsSync(TANDEM_BIN)) throw new Error(`tandem binary not found: ${TANDEM_BIN}`);
+  const { cert, key } = testCertificate();
+  const argv = ['--listen', listen, '--port', '0', '--cert', cert, '--key', key,
+    '--web-root', path.join(SOURCE_DIR, 'web'), ...args];
+  const cmd = wrapper ? wrapper[0] : TANDEM_BIN;
+  const cmdArgs = wrapper ? [...wrapper.slice(1), TANDEM_BIN, ...argv] : argv;
+  const child = spawn(cmd, cmdArgs, {
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let exited = null;
+  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => {
+    exited = { code, signal };
+    resolve(exited);
+  }));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tandem did not start within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    child.stdout.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /listening on https:\/\/([^\s:]+|\[[^\]]+\]):(\d+)/.exec(stderr);
+      if (m && timer) {
+        clearTimeout(timer);
+        const host = m[1];
+        const port = Number(m[2]);
+        resolve({
+          pid: child.pid, port, host,
+          url: `https://${host}:${port}`,
+          wsUrl: `wss://${host}:${port}/ws`,
+          get stderr() { return stderr; },
+          get exited() { return exited; },
+          /** SIGTERM by PID, wait (bounded) for exit; SIGKILL if it hangs. Returns {code, signal}. */
+          async stop(graceMs = 10000) {
+            if (exited) return exited;
+            process.kill(child.pid, 'SIGTERM');
+            const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, graceMs);
+            const r = await exitPromise;
+            clearTimeout(t);
+            return r;
+          },
+        });
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`tandem exited early (${JSON.stringify(exited)}):\n${stderr}`));
+    });
+  });
+}
