@@ -22,6 +22,7 @@ enum tdm_err {
     TDM_ECRYPTO = -12,   /* OpenSSL or libsrtp failed */
     TDM_EIO = -13,       /* a system call failed */
     TDM_EPERM = -14,     /* the caller's role does not allow this */
+    TDM_ELIMIT = -15,    /* a server-wide limit was reached */
 };
 
 /* Static string naming a TDM_E* code ("invalid input", ...). Never NULL. */

@@ -21,6 +21,7 @@ const char *tdm_strerror(int err)
     case TDM_ECRYPTO: return "crypto failure";
     case TDM_EIO: return "system call failed";
     case TDM_EPERM: return "not permitted";
+    case TDM_ELIMIT: return "server limit reached";
     default: return "unknown error";
     }
 }
