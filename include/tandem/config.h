@@ -1,0 +1,53 @@
+/* Tandem's configuration: built-in defaults, then a config file (INI-style key file, see
+ * docs/configuration.md), then command-line flags. Every key is checked; unknown keys and
+ * bad values are errors that name the key. */
+#ifndef TANDEM_CONFIG_H
+#define TANDEM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem/log.h"
+
+#define TDM_CONFIG_PATH_MAX 1024
+#define TDM_CONFIG_MAX_MEDIA_ADDRS 8
+
+struct tdm_limits {
+    uint32_t max_rooms;
+    uint32_t max_participants_per_room;
+    uint32_t max_connections;
+    uint32_t max_message_bytes;
+    uint32_t messages_per_second;
+    uint32_t message_burst;
+    uint32_t idle_timeout_s;
+};
+
+struct tdm_config {
+    char listen[64];           /* bind address; "" = every address */
+    uint32_t port;             /* 0 = any free port (tests) */
+    char cert[TDM_CONFIG_PATH_MAX];
+    char key[TDM_CONFIG_PATH_MAX];
+    char web_root[TDM_CONFIG_PATH_MAX];
+    char public_ip[64];        /* advertised in ICE candidates behind 1:1 NAT; "" = none */
+    char media_addrs[TDM_CONFIG_MAX_MEDIA_ADDRS][64]; /* "" entries unused; none = auto */
+    size_t n_media_addrs;
+    enum tdm_log_level log_level;
+    struct tdm_limits limits;
+};
+
+/* Fills cfg with the embedded defaults. */
+void tdm_config_defaults(struct tdm_config *cfg);
+
+/* Reads a config file over cfg. Returns 0, or TDM_EINVAL/TDM_EIO with a message in err
+ * that names the file, group and key. */
+int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one option by its "group.key" name from a string (used by the file reader and by
+ * command-line flags). Returns 0 or TDM_EINVAL with a message naming the key. */
+int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
+                   size_t errlen);
+
+/* Checks the combination (e.g. cert without key). Returns 0 or TDM_EINVAL with err. */
+int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,170 @@
+/* Start-up and shutdown of the control thread: libwebsockets on a GLib main loop (the loop
+ * libnice's agents will share), signal handling, and the ordered teardown. */
+#include "app.h"
+#include "signal.h"
+
+#include "tandem/err.h"
+#include "tandem/util.h"
+
+#include <glib-unix.h>
+#include <limits.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* 'self' covers same-origin wss: in CSP Level 3, which Chromium and Firefox implement. */
+static const char csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+static struct lws_protocols protocols[] = {
+    {"http", tdm_http_callback, 0, 0, 0, NULL, 0},
+    {"tandem.v1", tdm_signal_callback, 0, 16384, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void build_headers(struct tdm_app *app)
+{
+    int n = snprintf(app->http_headers, sizeof app->http_headers,
+                     "Content-Security-Policy: %s\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "Referrer-Policy: no-referrer\r\n"
+                     "X-Frame-Options: DENY\r\n"
+                     "Strict-Transport-Security: max-age=31536000\r\n"
+                     "Cross-Origin-Opener-Policy: same-origin\r\n"
+                     "Cross-Origin-Resource-Policy: same-origin\r\n"
+                     "Permissions-Policy: camera=(self), microphone=(self), "
+                     "display-capture=(self), geolocation=(), interest-cohort=()\r\n"
+                     "Cache-Control: no-cache\r\n",
+                     csp);
+    app->http_headers_len = n > 0 ? (size_t)n : 0;
+}
+
+/* lws's own log lines may hold peer addresses: they are shown only at debug level. */
+static void lws_log_to_tandem(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    (void)level;
+    tdm_log(TDM_LOG_DEBUG, "lws: %.*s", (int)n, line);
+}
+
+static gboolean on_shutdown_deadline(gpointer data)
+{
+    struct tdm_app *app = data;
+    g_main_loop_quit(app->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    struct tdm_app *app = data;
+    if (app->shutting_down) {
+        g_main_loop_quit(app->loop); /* a second signal: stop at once */
+        return G_SOURCE_CONTINUE;
+    }
+    TDM_INFO("shutting down (%u connections open)", app->n_conns);
+    app->shutting_down = true;
+    if (app->n_conns == 0) {
+        g_main_loop_quit(app->loop);
+        return G_SOURCE_CONTINUE;
+    }
+    tdm_signal_close_all(app);
+    /* Give the pages a second to receive their 1001 close, then stop regardless. */
+    g_timeout_add(1000, on_shutdown_deadline, app);
+    return G_SOURCE_CONTINUE;
+}
+
+
+int tdm_app_start(struct tdm_app *app)
+{
+    char err[256];
+    if (!realpath(app->cfg.web_root, app->web_root_real)) {
+        TDM_ERROR("web root %s: not found (set server.web_root or --web-root)", app->cfg.web_root);
+        return TDM_EINVAL;
+    }
+    if (access(app->cfg.cert, R_OK) != 0 || access(app->cfg.key, R_OK) != 0) {
+        TDM_ERROR("TLS certificate %s or key %s cannot be read: scripts/start.sh makes a "
+                  "development pair, or set server.cert and server.key",
+                  app->cfg.cert, app->cfg.key);
+        return TDM_EINVAL;
+    }
+    if (tdm_config_validate(&app->cfg, err, sizeof err)) {
+        TDM_ERROR("config: %s", err);
+        return TDM_EINVAL;
+    }
+    app->rooms = tdm_rooms_create(app->cfg.limits.max_rooms,
+                                  app->cfg.limits.max_participants_per_room);
+    if (!app->rooms)
+        return TDM_ENOMEM;
+    build_headers(app);
+    protocols[1].per_session_data_size = tdm_signal_session_size();
+    protocols[1].rx_buffer_size = 16384;
+    app->loop = g_main_loop_new(NULL, FALSE);
+
+    lws_set_log_level(tdm_log_enabled(TDM_LOG_DEBUG) ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : 0,
+                      lws_log_to_tandem);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign[1] = {app->loop};
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_GLIB;
+    info.foreign_loops = foreign;
+    info.port = (int)app->cfg.port;
+    info.iface = app->cfg.listen[0] ? app->cfg.listen : NULL;
+    info.protocols = protocols;
+    info.user = app;
+    info.ssl_cert_filepath = app->cfg.cert;
+    info.ssl_private_key_filepath = app->cfg.key;
+    /* TLS 1.2+ with forward secrecy and AEAD only (Mozilla "intermediate"). */
+    info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+    info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION |
+                           SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    /* HTTP/1.1 only: the extra security headers are passed as raw header lines, and
+     * WebSocket over h2 (RFC 8441) is not needed. */
+    info.alpn = "http/1.1";
+    info.timeout_secs = 10;          /* slow TLS handshakes and trickled headers */
+    info.max_http_header_data = 4096;
+    info.max_http_header_pool = 64;
+    info.keepalive_timeout = 15;
+    app->lws = lws_create_context(&info);
+    if (!app->lws) {
+        TDM_ERROR("could not start the HTTPS/WebSocket listener on port %u (in use? "
+                  "certificate readable?)", app->cfg.port);
+        return TDM_EIO;
+    }
+    app->vhost = lws_get_vhost_by_name(app->lws, "default");
+    int port = app->vhost ? lws_get_vhost_listen_port(app->vhost) : (int)app->cfg.port;
+    const char *host = app->cfg.listen[0] ? app->cfg.listen : "localhost";
+    bool v6 = strchr(host, ':') != NULL;
+    TDM_INFO("listening on https://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    app->sig_sources[0] = g_unix_signal_add(SIGINT, on_signal, app);
+    app->sig_sources[1] = g_unix_signal_add(SIGTERM, on_signal, app);
+    return 0;
+}
+
+void tdm_app_run(struct tdm_app *app)
+{
+    g_main_loop_run(app->loop);
+}
+
+void tdm_app_stop(struct tdm_app *app)
+{
+    for (int i = 0; i < 2; i++)
+        if (app->sig_sources[i])
+            g_source_remove(app->sig_sources[i]);
+    if (app->lws)
+        lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
+    app->lws = NULL;
+    tdm_rooms_destroy(app->rooms);
+    app->rooms = NULL;
+    if (app->loop)
+        g_main_loop_unref(app->loop);
+    app->loop = NULL;
+    TDM_INFO("stopped");
+}

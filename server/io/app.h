@@ -1,0 +1,49 @@
+/* The control thread's application state: configuration, the libwebsockets context on the
+ * GLib main loop, the room registry and the open signaling connections. */
+#ifndef TANDEM_IO_APP_H
+#define TANDEM_IO_APP_H
+
+#include <glib.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+
+#include "tandem/config.h"
+#include "tandem/log.h"
+#include "tandem/room.h"
+
+struct tdm_conn;
+
+struct tdm_app {
+    struct tdm_config cfg;
+    GMainLoop *loop;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    struct tdm_rooms *rooms;
+    char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
+    char http_headers[1024];                 /* security headers added to every page */
+    size_t http_headers_len;
+    uint32_t n_conns;
+    uint32_t next_conn_log_id;
+    bool shutting_down;
+    guint sig_sources[2];
+    struct tdm_log_limiter bad_input_log;
+    struct tdm_conn *conns; /* doubly linked list of open signaling connections */
+};
+
+/* Creates the lws context on a fresh GMainLoop and starts listening. Returns 0 or a TDM_E*
+ * code after logging why. */
+int tdm_app_start(struct tdm_app *app);
+/* Runs the loop until SIGINT/SIGTERM, then closes every connection and frees everything. */
+void tdm_app_run(struct tdm_app *app);
+void tdm_app_stop(struct tdm_app *app);
+
+/* Protocol callbacks (http.c, signal.c). */
+int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len);
+size_t tdm_signal_session_size(void);
+/* Asks every signaling connection to close with 1001 (server shutdown). */
+void tdm_signal_close_all(struct tdm_app *app);
+
+#endif

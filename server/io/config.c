@@ -1,0 +1,198 @@
+/* Config file reader: GLib's GKeyFile is the parser (groups, keys, comments, escapes);
+ * this file maps keys to typed fields and checks every value. */
+#include "tandem/config.h"
+#include "tandem/err.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL };
+
+struct option_def {
+    const char *name; /* "group.key" */
+    enum kind kind;
+    size_t offset;
+    size_t size;    /* for strings: buffer size */
+    uint32_t min, max;
+};
+
+#define STR(n, f) {n, K_STR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0}
+#define ADDR(n, f) {n, K_ADDR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0}
+#define U32(n, f, lo, hi) {n, K_U32, offsetof(struct tdm_config, f), sizeof(uint32_t), lo, hi}
+
+static const struct option_def options[] = {
+    ADDR("server.listen", listen),
+    U32("server.port", port, 0, 65535),
+    STR("server.cert", cert),
+    STR("server.key", key),
+    STR("server.web_root", web_root),
+    ADDR("server.public_ip", public_ip),
+    {"server.media_addresses", K_ADDR_LIST, 0, 0, 0, 0},
+    {"server.log_level", K_LOGLEVEL, 0, 0, 0, 0},
+    U32("limits.max_rooms", limits.max_rooms, 1, 100000),
+    U32("limits.max_participants_per_room", limits.max_participants_per_room, 2, 100),
+    U32("limits.max_connections", limits.max_connections, 1, 100000),
+    U32("limits.max_message_bytes", limits.max_message_bytes, 1024, 16 * 1024 * 1024),
+    U32("limits.messages_per_second", limits.messages_per_second, 1, 10000),
+    U32("limits.message_burst", limits.message_burst, 1, 100000),
+    U32("limits.idle_timeout_s", limits.idle_timeout_s, 5, 3600),
+};
+
+void tdm_config_defaults(struct tdm_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 8443;
+    snprintf(cfg->cert, sizeof cfg->cert, "certs/dev-cert.pem");
+    snprintf(cfg->key, sizeof cfg->key, "certs/dev-key.pem");
+    snprintf(cfg->web_root, sizeof cfg->web_root, "web");
+    cfg->log_level = TDM_LOG_INFO;
+    cfg->limits = (struct tdm_limits){
+        .max_rooms = 500,
+        .max_participants_per_room = 12,
+        .max_connections = 2000,
+        .max_message_bytes = 65536,
+        .messages_per_second = 20,
+        .message_burst = 50,
+        .idle_timeout_s = 45,
+    };
+}
+
+static bool addr_ok(const char *v)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1;
+}
+
+static int set_u32(uint32_t *dst, const struct option_def *o, const char *v, char *err,
+                   size_t errlen)
+{
+    char *end;
+    errno = 0;
+    if (!*v || *v == '-' || *v == '+')
+        goto bad;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || n < o->min || n > o->max)
+        goto bad;
+    *dst = (uint32_t)n;
+    return 0;
+bad:
+    return tdm_seterr(err, errlen, TDM_EINVAL, "%s: expected a whole number from %u to %u, got \"%.40s\"",
+                      o->name, o->min, o->max, v);
+}
+
+static int set_addr_list(struct tdm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    char buf[TDM_CONFIG_MAX_MEDIA_ADDRS * 64];
+    if (strlen(v) >= sizeof buf)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "server.media_addresses: too long");
+    memcpy(buf, v, strlen(v) + 1);
+    cfg->n_media_addrs = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_media_addrs == TDM_CONFIG_MAX_MEDIA_ADDRS)
+            return tdm_seterr(err, errlen, TDM_EINVAL,
+                              "server.media_addresses: at most %d addresses",
+                              TDM_CONFIG_MAX_MEDIA_ADDRS);
+        if (!addr_ok(tok))
+            return tdm_seterr(err, errlen, TDM_EINVAL,
+                              "server.media_addresses: \"%.40s\" is not an IP address", tok);
+        snprintf(cfg->media_addrs[cfg->n_media_addrs++], 64, "%s", tok);
+    }
+    return 0;
+}
+
+int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
+                   size_t errlen)
+{
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const struct option_def *o = &options[i];
+        if (strcmp(o->name, name) != 0)
+            continue;
+        char *field = (char *)cfg + o->offset;
+        switch (o->kind) {
+        case K_U32:
+            return set_u32((uint32_t *)field, o, value, err, errlen);
+        case K_ADDR:
+            if (*value && !addr_ok(value))
+                return tdm_seterr(err, errlen, TDM_EINVAL, "%s: \"%.40s\" is not an IP address",
+                                  name, value);
+            /* fall through */
+        case K_STR:
+            if (strlen(value) >= o->size)
+                return tdm_seterr(err, errlen, TDM_EINVAL, "%s: longer than %zu bytes", name,
+                                  o->size - 1);
+            memcpy(field, value, strlen(value) + 1);
+            return 0;
+        case K_ADDR_LIST:
+            return set_addr_list(cfg, value, err, errlen);
+        case K_LOGLEVEL:
+            if (tdm_log_parse_level(value, &cfg->log_level) != 0)
+                return tdm_seterr(err, errlen, TDM_EINVAL,
+                                  "%s: expected error, warn, info or debug, got \"%.20s\"", name,
+                                  value);
+            return 0;
+        }
+    }
+    return tdm_seterr(err, errlen, TDM_EINVAL, "unknown option \"%.80s\"", name);
+}
+
+static int load_group(struct tdm_config *cfg, GKeyFile *kf, const char *path, const char *group,
+                      char *err, size_t errlen)
+{
+    gsize nkeys = 0;
+    gchar **keys = g_key_file_get_keys(kf, group, &nkeys, NULL);
+    int rc = 0;
+    for (gsize k = 0; k < nkeys && rc == 0; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", group, keys[k]);
+        gchar *v = g_key_file_get_string(kf, group, keys[k], NULL);
+        char sub[256];
+        rc = v ? tdm_config_set(cfg, name, g_strstrip(v), sub, sizeof sub) : TDM_EINVAL;
+        if (rc)
+            tdm_seterr(err, errlen, rc, "%s: %s", path, v ? sub : name);
+        g_free(v);
+    }
+    g_strfreev(keys);
+    return rc;
+}
+
+int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, size_t errlen)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *gerr = NULL;
+    int rc = 0;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+        rc = tdm_seterr(err, errlen, gerr->domain == G_FILE_ERROR ? TDM_EIO : TDM_EINVAL,
+                        "%s: %s", path, gerr->message);
+        g_error_free(gerr);
+        goto out;
+    }
+    gsize ngroups = 0;
+    gchar **groups = g_key_file_get_groups(kf, &ngroups);
+    for (gsize g = 0; g < ngroups && rc == 0; g++) {
+        if (strcmp(groups[g], "server") != 0 && strcmp(groups[g], "limits") != 0)
+            rc = tdm_seterr(err, errlen, TDM_EINVAL, "%s: unknown section [%.60s]", path,
+                            groups[g]);
+        else
+            rc = load_group(cfg, kf, path, groups[g], err, errlen);
+    }
+    g_strfreev(groups);
+out:
+    g_key_file_free(kf);
+    return rc;
+}
+
+int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->cert[0] || !cfg->key[0])
+        return tdm_seterr(err, errlen, TDM_EINVAL, "server.cert and server.key are both needed");
+    if (!cfg->web_root[0])
+        return tdm_seterr(err, errlen, TDM_EINVAL, "server.web_root: must not be empty");
+    if (cfg->limits.message_burst < 1 || cfg->limits.messages_per_second < 1)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "limits: message rate must be positive");
+    return 0;
+}

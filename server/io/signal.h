@@ -1,0 +1,68 @@
+/* Signaling connections and the message handler table (docs/protocol.md). */
+#ifndef TANDEM_IO_SIGNAL_H
+#define TANDEM_IO_SIGNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "tandem/room.h"
+#include "tandem/util.h"
+
+struct tdm_app;
+struct outmsg;
+
+/* One signaling WebSocket. Lives in lws's per-session memory; the control thread owns it. */
+struct tdm_conn {
+    struct lws *wsi;
+    struct tdm_conn *prev, *next;
+    uint32_t log_id;
+    int64_t last_activity;
+    /* receive: reassembly of fragments, bounded by limits.max_message_bytes */
+    char *rx;
+    size_t rx_len, rx_cap;
+    bool rx_binary;
+    /* rate limit */
+    struct tdm_bucket bucket;
+    int64_t flood_window_start;
+    uint32_t dropped_in_window;
+    int64_t last_rate_error;
+    /* send queue, bounded */
+    struct outmsg *outq_head, *outq_tail;
+    uint32_t outq_msgs;
+    size_t outq_bytes;
+    int close_code; /* non-zero: close with this code once the queue is flushed */
+    char close_reason[64];
+    struct tdm_participant *participant; /* NULL until joined */
+};
+
+enum { TDM_HANDLER_NEEDS_JOINED = 1 };
+
+/* A handler validates its message into typed values before acting, and on refusal fills e
+ * (the caller sends the error, with "ref"). */
+typedef void (*tdm_handler_fn)(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                               struct tdm_proto_err *e);
+
+struct tdm_handler {
+    const char *type;   /* exact type, or a prefix ending in '.' when prefix is true */
+    bool prefix;
+    unsigned flags;
+    tdm_handler_fn fn;  /* NULL: reserved, answered with not_implemented */
+};
+
+const struct tdm_handler *tdm_signal_find_handler(const char *type);
+
+/* Queues msg (takes the reference) for c; closes c if its queue is over its bound. */
+int tdm_conn_send(struct tdm_conn *c, json_t *msg);
+void tdm_conn_send_error(struct tdm_conn *c, const struct tdm_proto_err *e, json_t *id);
+/* Closes c with a WebSocket close code once what is queued has been sent. */
+void tdm_conn_close(struct tdm_conn *c, int code, const char *reason);
+
+/* Sends msg to every participant of room except `except` (may be NULL). Takes msg. */
+void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *except, json_t *msg);
+/* Removes c's participant from its room and tells the others. */
+void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason);
+json_t *tdm_participant_json(const struct tdm_participant *p);
+
+#endif

@@ -1,0 +1,153 @@
+/* Handlers for joining and leaving rooms and for keep-alive (docs/protocol.md). */
+#include "app.h"
+#include "signal.h"
+
+#include "tandem/err.h"
+#include "tandem/util.h"
+
+#include <string.h>
+
+json_t *tdm_participant_json(const struct tdm_participant *p)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", p->id, "name", p->name, "role",
+                     tdm_role_name(p->role));
+}
+
+void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *except, json_t *msg)
+{
+    size_t n = tdm_room_count(room);
+    for (size_t i = 0; i < n; i++) {
+        struct tdm_participant *p = tdm_room_participant(room, i);
+        if (p != except && p->user)
+            tdm_conn_send(p->user, json_incref(msg));
+    }
+    json_decref(msg);
+}
+
+void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason)
+{
+    struct tdm_participant *p = c->participant;
+    struct tdm_room *room = p->room;
+    uint32_t room_log = tdm_room_log_id(room);
+    uint32_t plog = p->log_id;
+    json_t *left = json_pack("{s:s, s:s, s:s}", "type", "left", "id", p->id, "reason", reason);
+    c->participant = NULL;
+    p->user = NULL;
+    tdm_room_broadcast(room, p, left);
+    bool gone = tdm_rooms_leave(app->rooms, p);
+    TDM_INFO("r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
+}
+
+static void on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                    struct tdm_proto_err *e)
+{
+    const char *room_id, *name, *role_s;
+    size_t room_len, name_len, role_len;
+    enum tdm_role role;
+    if (c->participant) {
+        tdm_proto_set(e, "already_joined", NULL, "this connection has already joined a room");
+        return;
+    }
+    if (!tdm_proto_string(msg, "room", 0, 4096, true, &room_id, &room_len, e) ||
+        !tdm_proto_string(msg, "name", 0, 4096, true, &name, &name_len, e) ||
+        !tdm_proto_string(msg, "role", 0, 64, true, &role_s, &role_len, e))
+        return;
+    if (!tdm_room_id_valid(room_id, room_len)) {
+        tdm_proto_set(e, "bad_field", "room", "room: %d to %d characters of A-Z a-z 0-9 _ -",
+                      TDM_ROOM_ID_MIN, TDM_ROOM_ID_MAX);
+        return;
+    }
+    if (!tdm_text_field_ok(name, name_len, TDM_NAME_MAX, false)) {
+        tdm_proto_set(e, "bad_field", "name",
+                      "name: 1 to %d bytes of text, no control characters, no spaces at the ends",
+                      TDM_NAME_MAX);
+        return;
+    }
+    if (tdm_role_parse(role_s, role_len, &role) != 0) {
+        tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
+        return;
+    }
+    struct tdm_participant *p;
+    int rc = tdm_rooms_join(app->rooms, room_id, name, role, c, &p);
+    if (rc == TDM_EFULL) {
+        tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
+                      app->cfg.limits.max_participants_per_room);
+        return;
+    }
+    if (rc == TDM_ELIMIT) {
+        tdm_proto_set(e, "server_full", NULL, "the server holds as many rooms as it may");
+        return;
+    }
+    if (rc != 0) {
+        tdm_proto_set(e, "internal", NULL, "could not join: %s", tdm_strerror(rc));
+        return;
+    }
+    c->participant = p;
+    struct tdm_room *room = p->room;
+    json_t *others = json_array();
+    for (size_t i = 0; i < tdm_room_count(room); i++) {
+        struct tdm_participant *o = tdm_room_participant(room, i);
+        if (o != p)
+            json_array_append_new(others, tdm_participant_json(o));
+    }
+    json_t *welcome = json_pack(
+        "{s:s, s:i, s:o, s:{s:s, s:i}, s:o, s:i, s:f}", "type", "welcome", "protocol",
+        TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id", tdm_room_id(room),
+        "max_participants", (int)tdm_room_capacity(room), "participants", others, "keepalive_s",
+        15, "server_time", tdm_proto_server_time());
+    if (welcome && id)
+        json_object_set(welcome, "ref", id);
+    tdm_conn_send(c, welcome);
+    tdm_room_broadcast(room, p,
+                       json_pack("{s:s, s:o}", "type", "joined", "participant",
+                                 tdm_participant_json(p)));
+    TDM_INFO("r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
+             tdm_role_name(role), tdm_room_count(room));
+}
+
+static void on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                     struct tdm_proto_err *e)
+{
+    tdm_signal_leave_room(app, c, "leave");
+    tdm_conn_close(c, LWS_CLOSE_STATUS_NORMAL, "left");
+}
+
+static void on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                    struct tdm_proto_err *e)
+{
+    double t;
+    bool has_t;
+    if (!tdm_proto_number(msg, "t", &t, &has_t, e))
+        return;
+    json_t *pong = json_pack("{s:s, s:f}", "type", "pong", "server_time", tdm_proto_server_time());
+    if (pong && has_t)
+        json_object_set_new(pong, "t", json_real(t));
+    if (pong && id)
+        json_object_set(pong, "ref", id);
+    tdm_conn_send(c, pong);
+}
+
+/* The handler table. Later issues fill the reserved entries. */
+static const struct tdm_handler handlers[] = {
+    {"join", false, 0, on_join},
+    {"leave", false, TDM_HANDLER_NEEDS_JOINED, on_leave},
+    {"ping", false, 0, on_ping},
+    {"offer", false, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"answer", false, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"candidate", false, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"media.state", false, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"chat.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"sync.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"time.", true, 0, NULL},
+    {"mod.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+};
+
+const struct tdm_handler *tdm_signal_find_handler(const char *type)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        const struct tdm_handler *h = &handlers[i];
+        if (h->prefix ? strncmp(type, h->type, strlen(h->type)) == 0 : strcmp(type, h->type) == 0)
+            return h;
+    }
+    return NULL;
+}
