@@ -44,7 +44,7 @@ void tdm_sync_config_init(struct tdm_sync_config *cfg)
     cfg->max_wait_us = 15000000;
 }
 
-/* ---- sources ------------------------------------------------------------------------- */
+/* ---- sources ---- */
 
 static bool media_char(char c)
 {
@@ -172,7 +172,7 @@ int tdm_sync_source_check(const struct tdm_sync *s, const char *src, size_t len,
     return check_url(s, src, len, err, errlen);
 }
 
-/* ---- create / destroy ------------------------------------------------------------------ */
+/* ---- create / destroy ---- */
 
 static int add_origin(struct tdm_sync *s, const char *o, char *err, size_t errlen)
 {
@@ -244,7 +244,7 @@ void tdm_sync_destroy(struct tdm_sync *s)
     free(s);
 }
 
-/* ---- time and position ------------------------------------------------------------------ */
+/* ---- time and position ---- */
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 {
@@ -295,7 +295,7 @@ static void anchor(struct tdm_sync *s, int64_t at)
     s->time_us = at;
 }
 
-/* ---- buffering ------------------------------------------------------------------------------ */
+/* ---- buffering ---- */
 
 static bool anyone_holds(const struct tdm_sync *s)
 {
@@ -372,7 +372,7 @@ static int op_buffering(struct tdm_sync *s, const struct tdm_sync_op *op, int64_
     return 1;
 }
 
-/* ---- operations ------------------------------------------------------------------------------ */
+/* ---- operations ---- */
 
 static int op_load(struct tdm_sync *s, const struct tdm_sync_op *op, int64_t now, char *err,
                    size_t errlen)
@@ -462,8 +462,7 @@ static int op_control(struct tdm_sync *s, const struct tdm_sync_op *op, char *er
     return 1;
 }
 
-/* ---- validation and dispatch ------------------------------------------------------------------
- */
+/* ---- validation and dispatch ---- */
 
 static bool sender_ok(const char *id)
 {
@@ -576,8 +575,7 @@ int64_t tdm_sync_next_deadline(const struct tdm_sync *s)
     return s->held ? s->hold_since_us + s->max_wait_us : INT64_MAX;
 }
 
-/* ---- read side ---------------------------------------------------------------------------------
- */
+/* ---- read side ---- */
 
 void tdm_sync_snapshot(const struct tdm_sync *s, int64_t now_us, struct tdm_sync_state *out)
 {
@@ -620,8 +618,7 @@ const char *tdm_sync_cause_name(enum tdm_sync_cause cause)
     return names[cause];
 }
 
-/* ---- clock sync
- * ----------------------------------------------------------------------------------- */
+/* ---- clock sync ---- */
 
 int tdm_sync_time_pong(double t1_ms, int64_t recv_us, int64_t send_us, struct tdm_sync_pong *out,
                        char *err, size_t errlen)
