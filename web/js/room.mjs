@@ -11,6 +11,7 @@ import { renderParticipants } from './participants.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
+const NOTICE_MS = 10000;
 const NAME_PROBLEM_KEYS = { empty: 'name.empty', long: 'name.long', chars: 'name.chars' };
 const REASON_KEYS = {
   leave: 'room.leftAnnounce',
@@ -25,6 +26,7 @@ const ui = {
   role: $('role'), remember: $('remember'), joinError: $('join-error'), join: $('join-button'),
   room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
+  notice: $('room-notice'),
   banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
   announcer: $('announcer'), badLink: $('bad-link'),
 };
@@ -47,11 +49,13 @@ const state = {
   conn: 'ok', // ok | lost | failed
   lostCode: 0,
   joinId: null,
-  everJoined: false,
+  everJoined: false, // joined since the last Join press: a new welcome means "back again"
+  notice: null, // a server error not about joining, shown for a while
 };
 
 let sig = null;
 let joinTimer = 0;
+let noticeTimer = 0;
 
 function signaling() {
   if (sig) return sig;
@@ -145,12 +149,19 @@ function onError(err) {
     state.joinError = err;
     state.me = null;
     state.others.clear();
+    state.everJoined = false;
     render();
     ui.joinError.focus();
     return;
   }
   if (err.code === 'already_joined') return;
-  announce(errorText(err));
+  state.notice = err;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    state.notice = null;
+    render();
+  }, NOTICE_MS);
+  render();
 }
 
 function leave() {
@@ -159,6 +170,7 @@ function leave() {
   sig = null;
   state.phase = 'left';
   state.conn = 'ok';
+  state.everJoined = false;
   state.me = null;
   state.others.clear();
   render();
@@ -201,7 +213,10 @@ function renderBanner() {
   if (!visible) return;
   const failed = state.conn === 'failed';
   ui.banner.classList.toggle('failed', failed);
-  ui.bannerText.textContent = failed ? t('conn.failed') : lostText(state.lostCode);
+  let text = lostText(state.lostCode);
+  if (failed) text = t('conn.failed');
+  else if (!state.everJoined) text = t('conn.unreachable');
+  ui.bannerText.textContent = text;
   ui.bannerButton.textContent = failed ? t('conn.tryAgain') : t('conn.tryNow');
 }
 
@@ -222,7 +237,9 @@ function renderForm() {
 function renderRoom() {
   const people = state.me ? [state.me, ...state.others.values()] : [];
   renderParticipants(ui.list, people, state.me?.id);
-  ui.room.setAttribute('aria-busy', String(state.conn !== 'ok'));
+  ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
+  show(ui.notice, Boolean(state.notice));
+  ui.notice.textContent = state.notice ? errorText(state.notice) : '';
   ui.status.textContent = state.conn === 'ok'
     ? t('room.status', { count: people.length })
     : t('room.statusReconnecting');

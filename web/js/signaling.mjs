@@ -104,7 +104,11 @@ export class Signaling extends EventTarget {
     this.#finish();
     const ws = this.#ws;
     if (!ws) return;
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'leave' }));
+    if (ws.readyState !== WebSocket.OPEN) {
+      ws.close(1000);
+      return;
+    }
+    ws.send(JSON.stringify({ type: 'leave' }));
     // The server closes with 1000 after leave; close ourselves if it does not.
     this.#leaveTimer = setTimeout(() => ws.close(1000), this.#opts.leaveGraceMs);
   }
