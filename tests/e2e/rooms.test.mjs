@@ -138,6 +138,13 @@ test('the landing page makes a room link', { timeout: 60000 }, async () => {
   await amina.getByRole('heading', { name: 'Welcome' }).waitFor();
 });
 
+test('a name is needed before joining', { timeout: 30000 }, async () => {
+  await amina.getByRole('button', { name: 'Join', exact: true }).click();
+  await amina.getByText('Please write your name.').waitFor();
+  assert.equal(await amina.evaluate(() => document.activeElement.id), 'name');
+  assert.equal(await amina.getByLabel('Your name').getAttribute('aria-invalid'), 'true');
+});
+
 test('two people join and each sees both', { timeout: 60000 }, async () => {
   assert.ok(link, 'no room link from the landing page');
   await jan.goto(link);
@@ -153,6 +160,8 @@ test('two people join and each sees both', { timeout: 60000 }, async () => {
   await amina.getByText('You are in the room. 2 people are here.').waitFor();
   await jan.getByText('You are in the room. 2 people are here.').waitFor();
   await waitForAnnouncement(amina, 'Jan joined the room.');
+  // "Remember me" is off unless ticked: nothing about the person stays on the device.
+  assert.deepEqual(await jan.evaluate(() => Object.keys(localStorage)), []);
   assert.deepEqual(pageErrors, [], 'errors in the pages (CSP violations show here too)');
 
   await amina.screenshot({ path: path.join(ARTIFACTS, 'room-two-participants.png'), fullPage: true, animations: 'disabled' });
@@ -205,11 +214,17 @@ test('a full room says so in plain words', { timeout: 90000 }, async () => {
   await jan.screenshot({ path: path.join(ARTIFACTS, 'room-full.png'), fullPage: true, animations: 'disabled' });
 });
 
-test('a lost connection shows a banner and the page keeps trying', { timeout: 60000 }, async () => {
+test('a lost connection shows a banner, and the page rejoins when the server is back', { timeout: 90000 }, async () => {
+  const { port } = server;
   await server.stop();
   await amina.locator('#banner').waitFor({ state: 'visible' });
-  const banner = await amina.locator('#banner-text').textContent();
-  assert.match(banner, /Trying to reconnect/);
+  assert.match(await amina.locator('#banner-text').textContent(), /Trying to reconnect/);
   await amina.getByRole('button', { name: 'Try now' }).waitFor();
   await amina.screenshot({ path: path.join(ARTIFACTS, 'room-connection-lost.png'), fullPage: true, animations: 'disabled' });
+  // The same address again (a restart): the backoff brings the page back by itself.
+  server = await startTandem({ args: ['--port', String(port)] });
+  await amina.locator('#banner').waitFor({ state: 'hidden', timeout: 45000 });
+  await waitForNames(amina, ['Amina']);
+  await waitForAnnouncement(amina, 'You are back in the room.');
+  await amina.getByText('You are in the room. Only you are here for now.').waitFor();
 });
