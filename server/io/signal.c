@@ -60,7 +60,6 @@ void tdm_conn_close(struct tdm_conn *c, int code, const char *reason)
         return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-    lws_rx_flow_control(c->wsi, 0);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -184,11 +183,11 @@ static void handle_message(struct tdm_app *app, struct tdm_conn *c, const char *
         /* e already says what is wrong with type or id */
     } else if (!h) {
         tdm_proto_set(&e, "unknown_type", "type", "unknown message type");
+    } else if ((h->flags & TDM_HANDLER_NEEDS_JOINED) && !c->participant) {
+        tdm_proto_set(&e, "not_joined", NULL, "join a room first");
     } else if (!h->fn) {
         tdm_proto_set(&e, "not_implemented", "type",
                       "this message type is reserved and not carried by this server yet");
-    } else if ((h->flags & TDM_HANDLER_NEEDS_JOINED) && !c->participant) {
-        tdm_proto_set(&e, "not_joined", NULL, "join a room first");
     } else {
         h->fn(app, c, msg, id, &e);
     }
