@@ -136,7 +136,15 @@ static void step(struct run *r, uint8_t op)
         check(tdm_ice_session_add(r->t, r->now, 1, &r->id) == 0);
         check(tdm_ice_session_local_creds(r->t, r->id, &r->c) == 0);
         break;
-    default: tdm_ice_lookup_addr(r->t, &r->addrs[op >> 6], &sid, NULL); break;
+    default: {
+        struct tdm_addr to;
+        int sr = tdm_ice_session_send_addr(r->t, r->id, &to);
+        check(sr != 0 || tdm_ice_session_state(r->t, r->id) >= TDM_ICE_CONNECTED);
+        if (sr == 0 || sr == TDM_EAGAIN)
+            check(to.family == TDM_ADDR_V4 || to.family == TDM_ADDR_V6);
+        tdm_ice_lookup_addr(r->t, &r->addrs[op >> 6], &sid, NULL);
+        break;
+    }
     }
 }
 
