@@ -28,6 +28,8 @@ let numbers = new Intl.NumberFormat(FALLBACK);
 const listeners = new Set();
 const cache = new Map();
 let switches = 0; // a quicker second choice of language wins over a slow first one
+// The English written in the HTML, kept for the case where no translation file arrives.
+const htmlText = new Map();
 
 /** localStorage or sessionStorage, or null where the browser refuses storage. */
 export function storage(kind) {
@@ -75,6 +77,9 @@ export function languageDir(tag = current) {
 
 /** Chooses the language (saved choice, then the browser's wishes) and translates the page. */
 export async function initI18n() {
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    htmlText.set(el.dataset.i18n, el.textContent.trim());
+  }
   const saved = storage('sessionStorage')?.getItem(SESSION_KEY) ||
     storage('localStorage')?.getItem(REMEMBERED_LANG_KEY);
   const wishes = [saved, ...(navigator.languages || []), navigator.language];
@@ -90,8 +95,19 @@ export async function setLanguage(tag, { save = true } = {}) {
     lang.tag === FALLBACK ? null : load(FALLBACK).catch(() => null),
   ]);
   if (mine !== switches) return current;
-  if (!main && lang.tag !== FALLBACK) return setLanguage(FALLBACK, { save: false });
-  strings = main || {};
+  if (!main) {
+    // A weak connection: a language the person picked stays as it was (the picker goes
+    // back); at start, English. If even English did not come, the English written in
+    // the HTML stays.
+    if (save) {
+      for (const fn of listeners) fn(current);
+      return current;
+    }
+    if (lang.tag !== FALLBACK) return setLanguage(FALLBACK, { save: false });
+    for (const fn of listeners) fn(current);
+    return current;
+  }
+  strings = main;
   fallbackStrings = fallback || {};
   current = lang.tag;
   plural = new Intl.PluralRules(current);
@@ -128,7 +144,7 @@ export function formatNumber(n) {
  *  plural form. Falls back to English, then to the key itself. */
 export function t(key, params = {}) {
   let text = Object.hasOwn(strings, key) ? strings[key] : fallbackStrings[key];
-  if (text === undefined) return key;
+  if (text === undefined) text = htmlText.get(key) ?? key;
   if (typeof text === 'object' && text !== null) {
     const form = typeof params.count === 'number' ? plural.select(params.count) : 'other';
     text = text[form] ?? text.other;
