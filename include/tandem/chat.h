@@ -73,6 +73,8 @@ struct tdm_chat_config {
     double picture_burst;        /* burst 3 */
     size_t max_senders;          /* rate-limit entries kept, least recently used go: 64 */
     bool allow_metadata;         /* default false: pictures with metadata are refused */
+    size_t max_uploads;          /* chunked uploads in flight in the room, default 4 */
+    int64_t upload_idle_us;      /* an upload with no chunk for this long is dropped: 30 s */
 };
 
 /* Who acts. Borrowed until return; id and name NUL-terminated. */
@@ -127,7 +129,11 @@ int tdm_chat_send_text(struct tdm_chat *c, const struct tdm_chat_sender *from, c
  * success or error: bytes must come from malloc, and the chat wipes and frees them (at once
  * on error). Returns 0, TDM_EINVAL (declared type, caption, metadata or a bad picture),
  * TDM_ETRUNC / TDM_EUNSUPP (see tdm_chat_image_sniff), TDM_ETOOBIG (over max_picture_bytes
- * or TDM_CHAT_IMAGE_DIM_MAX), TDM_EAGAIN (rate limit) or TDM_ENOMEM. */
+ * or TDM_CHAT_IMAGE_DIM_MAX), TDM_EAGAIN (rate limit) or TDM_ENOMEM.
+ *
+ * Errors of this module fill err with "<field>: <reason>", <field> being the wire field
+ * at fault (text, caption, mime, data, size, upload, offset, emoji, message), so the io layer
+ * can answer bad_field with that field; a refused picture's bytes are "data". */
 int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from,
                           const char *declared, size_t declared_len, uint8_t *bytes, size_t len,
                           const char *caption, size_t caption_len, int64_t now_us,
@@ -148,7 +154,35 @@ int tdm_chat_react(struct tdm_chat *c, const struct tdm_chat_sender *from, uint6
 int tdm_chat_delete(struct tdm_chat *c, const struct tdm_chat_sender *from, uint64_t msg_id,
                     char *err, size_t errlen);
 
-/* The participant left: forget its rate-limit state (its messages stay). */
+/* Chunked uploads, for pictures larger than one signaling message (docs/protocol-sync-chat.md).
+ * begin validates what can be checked up front (sender, MIME type, caption, 1..max_picture_bytes
+ * of size), takes the picture token and reserves the buffer; a participant has at most one
+ * upload, so a new begin drops its previous one. Returns 0 with *upload_id, TDM_EINVAL,
+ * TDM_ETOOBIG, TDM_EAGAIN, TDM_EFULL (max_uploads in flight in the room) or TDM_ENOMEM. */
+int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                          const char *declared, size_t declared_len, size_t size,
+                          const char *caption, size_t caption_len, int64_t now_us,
+                          uint64_t *upload_id, char *err, size_t errlen);
+
+/* The next piece of from's upload: copied (bytes borrowed until return); offset must be the
+ * number of bytes received so far. Returns 0 (more expected; *received, may be NULL, says how
+ * many), 1 when the picture is complete and posted (*out as for tdm_chat_send_picture), or
+ * TDM_ENOTFOUND (no such upload of from's: expired, replaced or never begun), TDM_EINVAL (out
+ * of order, empty or beyond the announced size: the upload is dropped), or on the last piece
+ * any error of tdm_chat_send_picture (the upload is gone either way). */
+int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                          uint64_t upload_id, size_t offset, const uint8_t *bytes, size_t len,
+                          int64_t now_us, size_t *received, const struct tdm_chat_message **out,
+                          char *err, size_t errlen);
+
+/* Drops the participant's upload in flight, if any (wiped). */
+void tdm_chat_upload_cancel(struct tdm_chat *c, const char *participant_id);
+/* Drops uploads idle for upload_idle_us or more; returns how many. */
+size_t tdm_chat_upload_expire(struct tdm_chat *c, int64_t now_us);
+/* When tdm_chat_upload_expire has work next, or INT64_MAX. */
+int64_t tdm_chat_next_deadline(const struct tdm_chat *c);
+
+/* The participant left: forget its rate-limit state and drop its upload (its messages stay). */
 void tdm_chat_participant_left(struct tdm_chat *c, const char *participant_id);
 
 /* The history for a late joiner, oldest first: i in [0, count). Views as above. */

@@ -21,6 +21,17 @@ struct limiter {
     uint64_t used; /* for least-recently-used replacement */
 };
 
+struct upload {
+    char owner[TDM_PARTICIPANT_ID_LEN + 1];
+    uint64_t id;
+    enum tdm_chat_image type;
+    uint8_t *buf; /* size bytes, got of them received */
+    size_t size, got;
+    char *caption; /* not NUL-terminated */
+    size_t caption_len;
+    int64_t last_us;
+};
+
 struct tdm_chat {
     struct tdm_chat_config cfg;
     struct msg **msgs; /* oldest first, ids increasing; cfg.max_messages slots */
@@ -30,7 +41,12 @@ struct tdm_chat {
     struct limiter *lim; /* cfg.max_senders slots */
     size_t n_lim;
     uint64_t use_clock;
+    struct upload *up; /* cfg.max_uploads slots */
+    size_t n_up;
+    uint64_t next_upload;
 };
+
+static void drop_upload(struct tdm_chat *c, struct upload *u);
 
 void tdm_chat_config_init(struct tdm_chat_config *cfg)
 {
@@ -43,6 +59,8 @@ void tdm_chat_config_init(struct tdm_chat_config *cfg)
     cfg->pictures_per_s = 0.5;
     cfg->picture_burst = 3;
     cfg->max_senders = 64;
+    cfg->max_uploads = 4;
+    cfg->upload_idle_us = 30 * 1000000LL;
 }
 
 int tdm_chat_create(const struct tdm_chat_config *cfg, struct tdm_chat **out, char *err,
@@ -51,7 +69,8 @@ int tdm_chat_create(const struct tdm_chat_config *cfg, struct tdm_chat **out, ch
     *out = NULL;
     if (!cfg->max_messages || cfg->max_messages > 100000 || !cfg->max_picture_bytes ||
         cfg->picture_budget_bytes < cfg->max_picture_bytes || !cfg->max_senders ||
-        cfg->max_senders > 100000)
+        cfg->max_senders > 100000 || !cfg->max_uploads || cfg->max_uploads > 1000 ||
+        cfg->upload_idle_us <= 0)
         return tdm_seterr(err, errlen, TDM_EINVAL, "chat: a bound is zero or inconsistent");
     if (!(cfg->messages_per_s > 0 && cfg->message_burst >= 1 && cfg->pictures_per_s > 0 &&
           cfg->picture_burst >= 1))
@@ -62,11 +81,13 @@ int tdm_chat_create(const struct tdm_chat_config *cfg, struct tdm_chat **out, ch
     c->cfg = *cfg;
     c->msgs = calloc(cfg->max_messages, sizeof *c->msgs);
     c->lim = calloc(cfg->max_senders, sizeof *c->lim);
-    if (!c->msgs || !c->lim) {
+    c->up = calloc(cfg->max_uploads, sizeof *c->up);
+    if (!c->msgs || !c->lim || !c->up) {
         tdm_chat_destroy(c);
         return TDM_ENOMEM;
     }
     c->next_id = 1;
+    c->next_upload = 1;
     *out = c;
     return 0;
 }
@@ -104,6 +125,9 @@ void tdm_chat_destroy(struct tdm_chat *c)
         free_msg(c, c->msgs[i]);
     free(c->msgs);
     free(c->lim);
+    while (c->up && c->n_up)
+        drop_upload(c, &c->up[0]);
+    free(c->up);
     free(c);
 }
 
@@ -167,6 +191,7 @@ void tdm_chat_participant_left(struct tdm_chat *c, const char *participant_id)
 {
     if (!id_ok(participant_id))
         return;
+    tdm_chat_upload_cancel(c, participant_id);
     for (size_t i = 0; i < c->n_lim; i++) {
         if (strcmp(c->lim[i].id, participant_id) == 0) {
             c->lim[i] = c->lim[--c->n_lim];
@@ -281,33 +306,37 @@ static int picture_checks(struct tdm_chat *c, const struct tdm_chat_sender *from
     return 0;
 }
 
-int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from,
-                          const char *declared, size_t declared_len, uint8_t *bytes, size_t len,
-                          const char *caption, size_t caption_len, int64_t now_us,
-                          const struct tdm_chat_message **out, char *err, size_t errlen)
+static void wipe_free(uint8_t *p, size_t len)
 {
-    enum tdm_chat_image type;
+    if (p) {
+        OPENSSL_cleanse(p, len);
+        free(p);
+    }
+}
+
+/* Checks the bytes and posts them. Takes ownership of bytes, even on error. */
+static int post_picture(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                        enum tdm_chat_image type, uint8_t *bytes, size_t len, const char *caption,
+                        size_t caption_len, int64_t now, const struct tdm_chat_message **out,
+                        char *err, size_t errlen)
+{
     struct tdm_chat_image_info info;
+    char why[128] = "";
     struct msg *m = NULL;
-    int rc = picture_checks(c, from, declared, declared_len, len, caption, caption_len, &type, err,
-                            errlen);
-    if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0)
-        goto out;
-    if ((rc = tdm_chat_image_sniff(bytes, len, &info, err, errlen)) < 0)
-        goto out;
-    if (info.type != type) {
+    int rc = tdm_chat_image_sniff(bytes, len, &info, why, sizeof why);
+    if (rc < 0)
+        rc = tdm_seterr(err, errlen, rc, "data: %s", why);
+    else if (info.type != type)
         rc = tdm_seterr(err, errlen, TDM_EINVAL, "mime: declared %s but the data is %s",
                         tdm_chat_image_mime(type), tdm_chat_image_mime(info.type));
-        goto out;
-    }
-    if (info.metadata && !c->cfg.allow_metadata) {
+    else if (info.metadata && !c->cfg.allow_metadata)
         rc = tdm_seterr(err, errlen, TDM_EINVAL,
                         "data: carries Exif/XMP/text metadata (the page re-encodes pictures)");
-        goto out;
-    }
-    if (!(m = new_msg(from, caption, caption_len, now_us))) {
+    else if (!(m = new_msg(from, caption, caption_len, now)))
         rc = TDM_ENOMEM;
-        goto out;
+    if (rc < 0) {
+        wipe_free(bytes, len);
+        return rc;
     }
     m->pic = bytes;
     m->v.picture = bytes;
@@ -315,14 +344,150 @@ int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from
     m->v.picture_type = type;
     m->v.width = info.width;
     m->v.height = info.height;
-    bytes = NULL; /* the message owns them now */
     append(c, m, out);
-out:
-    if (bytes) {
-        OPENSSL_cleanse(bytes, len);
-        free(bytes);
+    return 0;
+}
+
+int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                          const char *declared, size_t declared_len, uint8_t *bytes, size_t len,
+                          const char *caption, size_t caption_len, int64_t now_us,
+                          const struct tdm_chat_message **out, char *err, size_t errlen)
+{
+    enum tdm_chat_image type;
+    int rc = picture_checks(c, from, declared, declared_len, len, caption, caption_len, &type, err,
+                            errlen);
+    if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0) {
+        wipe_free(bytes, len);
+        return rc;
     }
-    return rc;
+    return post_picture(c, from, type, bytes, len, caption, caption_len, now_us, out, err, errlen);
+}
+
+/* ---- chunked uploads ---- */
+
+static struct upload *find_upload(struct tdm_chat *c, const char *owner)
+{
+    for (size_t i = 0; i < c->n_up; i++)
+        if (strcmp(c->up[i].owner, owner) == 0)
+            return &c->up[i];
+    return NULL;
+}
+
+static void drop_upload(struct tdm_chat *c, struct upload *u)
+{
+    wipe_free(u->buf, u->size);
+    wipe_free((uint8_t *)u->caption, u->caption_len);
+    *u = c->up[--c->n_up];
+}
+
+static int new_upload(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                      enum tdm_chat_image type, size_t size, const char *caption,
+                      size_t caption_len, int64_t now, uint64_t *upload_id)
+{
+    struct upload *u = &c->up[c->n_up];
+    memset(u, 0, sizeof *u);
+    u->buf = malloc(size);
+    u->caption = caption_len ? malloc(caption_len) : NULL;
+    if (!u->buf || (caption_len && !u->caption)) {
+        free(u->buf);
+        free(u->caption);
+        return TDM_ENOMEM;
+    }
+    if (caption_len)
+        memcpy(u->caption, caption, caption_len);
+    memcpy(u->owner, from->id, strlen(from->id) + 1);
+    u->id = c->next_upload++;
+    u->type = type;
+    u->size = size;
+    u->caption_len = caption_len;
+    u->last_us = now;
+    c->n_up++;
+    *upload_id = u->id;
+    return 0;
+}
+
+int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                          const char *declared, size_t declared_len, size_t size,
+                          const char *caption, size_t caption_len, int64_t now_us,
+                          uint64_t *upload_id, char *err, size_t errlen)
+{
+    enum tdm_chat_image type;
+    int rc = picture_checks(c, from, declared, declared_len, size, caption, caption_len, &type, err,
+                            errlen);
+    if (rc < 0)
+        return rc;
+    if (size == 0)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "size: at least one byte");
+    struct upload *old = find_upload(c, from->id);
+    if (!old && c->n_up == c->cfg.max_uploads)
+        return tdm_seterr(err, errlen, TDM_EFULL, "upload: %zu pictures already on their way",
+                          c->n_up);
+    if ((rc = take(c, from->id, true, now_us, err, errlen)) < 0)
+        return rc;
+    if (old) /* one upload per participant: a new one replaces a stuck one */
+        drop_upload(c, old);
+    return new_upload(c, from, type, size, caption, caption_len, now_us, upload_id);
+}
+
+int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from,
+                          uint64_t upload_id, size_t offset, const uint8_t *bytes, size_t len,
+                          int64_t now_us, size_t *received, const struct tdm_chat_message **out,
+                          char *err, size_t errlen)
+{
+    int rc = check_sender(from, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct upload *u = find_upload(c, from->id);
+    if (!u || u->id != upload_id)
+        return tdm_seterr(err, errlen, TDM_ENOTFOUND, "upload: no such upload (expired?)");
+    /* In order only: WebSocket keeps order, so a gap or overlap is a broken client. */
+    if (offset != u->got || len == 0 || len > u->size - u->got || !bytes) {
+        drop_upload(c, u);
+        return tdm_seterr(err, errlen, TDM_EINVAL, "offset: chunk does not continue the upload");
+    }
+    memcpy(u->buf + u->got, bytes, len);
+    u->got += len;
+    u->last_us = now_us;
+    if (received)
+        *received = u->got;
+    if (u->got < u->size)
+        return 0;
+    struct upload done = *u;
+    c->up[u - c->up] = c->up[--c->n_up]; /* the buffer moves on to post_picture */
+    rc = post_picture(c, from, done.type, done.buf, done.size, done.caption, done.caption_len,
+                      now_us, out, err, errlen);
+    wipe_free((uint8_t *)done.caption, done.caption_len);
+    return rc < 0 ? rc : 1;
+}
+
+void tdm_chat_upload_cancel(struct tdm_chat *c, const char *participant_id)
+{
+    struct upload *u = id_ok(participant_id) ? find_upload(c, participant_id) : NULL;
+    if (u)
+        drop_upload(c, u);
+}
+
+size_t tdm_chat_upload_expire(struct tdm_chat *c, int64_t now_us)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < c->n_up;) {
+        if (now_us - c->up[i].last_us >= c->cfg.upload_idle_us) {
+            drop_upload(c, &c->up[i]);
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    return dropped;
+}
+
+int64_t tdm_chat_next_deadline(const struct tdm_chat *c)
+{
+    int64_t t = INT64_MAX;
+    for (size_t i = 0; i < c->n_up; i++)
+        if (c->up[i].last_us + c->cfg.upload_idle_us < t)
+            t = c->up[i].last_us + c->cfg.upload_idle_us;
+    return t;
 }
 
 /* ---- reactions ---- */

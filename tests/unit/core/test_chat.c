@@ -436,6 +436,124 @@ static void deletion(void **state)
     tdm_chat_destroy(c); /* the PNG still held is wiped and freed here */
 }
 
+static int begin(struct tdm_chat *c, const struct tdm_chat_sender *who, const char *mime,
+                 size_t size, int64_t now, uint64_t *id)
+{
+    char err[128] = "";
+    int rc =
+        tdm_chat_upload_begin(c, who, mime, strlen(mime), size, NULL, 0, now, id, err, sizeof err);
+    if (rc < 0)
+        assert_true(err[0] != '\0');
+    return rc;
+}
+
+static int chunk(struct tdm_chat *c, const struct tdm_chat_sender *who, uint64_t id, size_t off,
+                 const uint8_t *p, size_t len, const struct tdm_chat_message **out)
+{
+    return tdm_chat_upload_chunk(c, who, id, off, p, len, T0, NULL, out, NULL, 0);
+}
+
+static void chunked_upload(void **state)
+{
+    (void)state;
+    struct tdm_chat *c = mk(0, 0, false);
+    size_t len, got = 0;
+    uint8_t *png = load("red_24x10.png", &len);
+    uint64_t id = 0;
+    const char *cap = "our bill";
+    assert_int_equal(
+        tdm_chat_upload_begin(c, &amina, "image/png", 9, len, cap, strlen(cap), T0, &id, NULL, 0),
+        0);
+    assert_true(id > 0);
+    assert_int_equal(tdm_chat_upload_chunk(c, &amina, id, 0, png, 40, T0, &got, NULL, NULL, 0), 0);
+    assert_int_equal(got, 40);
+    assert_int_equal(chunk(c, &jan, id, 40, png + 40, 40, NULL), TDM_ENOTFOUND); /* not his */
+    assert_int_equal(chunk(c, &amina, id + 1, 40, png + 40, 40, NULL), TDM_ENOTFOUND);
+    assert_int_equal(chunk(c, &amina, id, 40, png + 40, 40, NULL), 0);
+    assert_int_equal(tdm_chat_count(c), 0);
+    const struct tdm_chat_message *m = NULL;
+    assert_int_equal(chunk(c, &amina, id, 80, png + 80, len - 80, &m), 1);
+    assert_non_null(m);
+    assert_int_equal(m->picture_type, TDM_CHAT_IMAGE_PNG);
+    assert_int_equal(m->picture_len, len);
+    assert_memory_equal(m->picture, png, len);
+    assert_string_equal(m->text, cap);
+    assert_int_equal(chunk(c, &amina, id, len, png, 1, NULL), TDM_ENOTFOUND); /* finished */
+
+    /* out of order: the upload is dropped */
+    assert_int_equal(begin(c, &amina, "image/png", len, T0, &id), 0);
+    assert_int_equal(chunk(c, &amina, id, 10, png, 10, NULL), TDM_EINVAL);
+    assert_int_equal(chunk(c, &amina, id, 0, png, 10, NULL), TDM_ENOTFOUND);
+    /* more than announced, or empty */
+    assert_int_equal(begin(c, &amina, "image/png", 50, T0, &id), 0);
+    assert_int_equal(chunk(c, &amina, id, 0, png, 51, NULL), TDM_EINVAL);
+    assert_int_equal(begin(c, &amina, "image/png", 50, T0, &id), 0);
+    assert_int_equal(chunk(c, &amina, id, 0, png, 0, NULL), TDM_EINVAL);
+    /* a second begin replaces the first */
+    uint64_t first, second;
+    assert_int_equal(begin(c, &amina, "image/png", len, T0, &first), 0);
+    assert_int_equal(begin(c, &amina, "image/png", len, T0, &second), 0);
+    assert_int_equal(chunk(c, &amina, first, 0, png, len, NULL), TDM_ENOTFOUND);
+    /* mislabeled: refused on the last piece, and gone */
+    assert_int_equal(begin(c, &amina, "image/jpeg", len, T0, &id), 0);
+    char err[128];
+    assert_int_equal(
+        tdm_chat_upload_chunk(c, &amina, id, 0, png, len, T0, NULL, NULL, err, sizeof err),
+        TDM_EINVAL);
+    assert_non_null(strstr(err, "mime:"));
+    assert_int_equal(chunk(c, &amina, id, 0, png, len, NULL), TDM_ENOTFOUND);
+    /* a truncated picture is a bad "data" field */
+    assert_int_equal(begin(c, &amina, "image/png", len - 20, T0, &id), 0);
+    assert_int_equal(
+        tdm_chat_upload_chunk(c, &amina, id, 0, png, len - 20, T0, NULL, NULL, err, sizeof err),
+        TDM_ETRUNC);
+    assert_true(strncmp(err, "data: png:", 10) == 0);
+    /* begin checks what it can */
+    assert_int_equal(begin(c, &amina, "image/gif", len, T0, &id), TDM_EINVAL);
+    assert_int_equal(begin(c, &amina, "image/png", 0, T0, &id), TDM_EINVAL);
+    assert_int_equal(begin(c, &amina, "image/png", (2 << 20) + 1, T0, &id), TDM_ETOOBIG);
+    assert_int_equal(tdm_chat_count(c), 1);
+    /* left mid-upload: dropped */
+    assert_int_equal(begin(c, &jan, "image/png", len, T0, &id), 0);
+    tdm_chat_participant_left(c, jan.id);
+    assert_int_equal(chunk(c, &jan, id, 0, png, len, NULL), TDM_ENOTFOUND);
+    /* destroyed mid-upload: wiped and freed (the leak checker watches) */
+    assert_int_equal(begin(c, &coord, "image/png", len, T0, &id), 0);
+    assert_int_equal(chunk(c, &coord, id, 0, png, 10, NULL), 0);
+    free(png);
+    tdm_chat_destroy(c);
+}
+
+static void upload_limits(void **state)
+{
+    (void)state;
+    struct tdm_chat *c = mk(0, 0, true);
+    uint64_t id;
+    /* the picture token is taken at begin: burst 3 */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(begin(c, &amina, "image/png", 100, T0, &id), 0);
+    assert_int_equal(begin(c, &amina, "image/png", 100, T0, &id), TDM_EAGAIN);
+    /* at most four in flight in the room */
+    struct tdm_chat_sender s[5];
+    char ids[5][TDM_PARTICIPANT_ID_LEN + 1];
+    for (int i = 0; i < 5; i++) {
+        snprintf(ids[i], sizeof ids[i], "u%d", i);
+        s[i] = (struct tdm_chat_sender){ids[i], "U", TDM_ROLE_MENTEE};
+    }
+    for (int i = 0; i < 3; i++) /* Amina's is the first of four: a refused begin kept it */
+        assert_int_equal(begin(c, &s[i], "image/png", 100, T0, &id), 0);
+    assert_int_equal(begin(c, &s[3], "image/png", 100, T0, &id), TDM_EFULL);
+    /* idle uploads expire */
+    assert_int_equal(tdm_chat_next_deadline(c), T0 + 30 * SEC);
+    assert_int_equal(tdm_chat_upload_expire(c, T0 + 30 * SEC - 1), 0);
+    assert_int_equal(begin(c, &s[3], "image/png", 100, T0 + 10 * SEC, &id), TDM_EFULL);
+    assert_int_equal(tdm_chat_upload_expire(c, T0 + 30 * SEC), 4);
+    assert_int_equal(tdm_chat_next_deadline(c), INT64_MAX);
+    assert_int_equal(begin(c, &s[4], "image/png", 100, T0 + 30 * SEC, &id), 0);
+    assert_int_equal(tdm_chat_next_deadline(c), T0 + 60 * SEC);
+    tdm_chat_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +571,8 @@ int main(void)
         cmocka_unit_test(emoji_rules),
         cmocka_unit_test(reaction_bounds),
         cmocka_unit_test(deletion),
+        cmocka_unit_test(chunked_upload),
+        cmocka_unit_test(upload_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
