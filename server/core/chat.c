@@ -286,16 +286,17 @@ int tdm_chat_send_text(struct tdm_chat *c, const struct tdm_chat_sender *from, c
     return 0;
 }
 
+/* size_field: the wire field carrying the size ("data" whole, "size" for an upload). */
 static int picture_checks(struct tdm_chat *c, const struct tdm_chat_sender *from,
-                          const char *declared, size_t declared_len, size_t len,
-                          const char *caption, size_t caption_len, enum tdm_chat_image *type,
-                          char *err, size_t errlen)
+                          const char *size_field, const char *declared, size_t declared_len,
+                          size_t len, const char *caption, size_t caption_len,
+                          enum tdm_chat_image *type, char *err, size_t errlen)
 {
     int rc = check_sender(from, err, errlen);
     if (rc < 0)
         return rc;
     if (len > c->cfg.max_picture_bytes)
-        return tdm_seterr(err, errlen, TDM_ETOOBIG, "data: %zu bytes, at most %zu", len,
+        return tdm_seterr(err, errlen, TDM_ETOOBIG, "%s: %zu bytes, at most %zu", size_field, len,
                           c->cfg.max_picture_bytes);
     if (tdm_chat_image_parse_mime(declared, declared_len, type) < 0)
         return tdm_seterr(err, errlen, TDM_EINVAL, "mime: image/jpeg, image/png or image/webp");
@@ -354,8 +355,8 @@ int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from
                           const struct tdm_chat_message **out, char *err, size_t errlen)
 {
     enum tdm_chat_image type;
-    int rc = picture_checks(c, from, declared, declared_len, len, caption, caption_len, &type, err,
-                            errlen);
+    int rc = picture_checks(c, from, "data", declared, declared_len, len, caption, caption_len,
+                            &type, err, errlen);
     if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0) {
         wipe_free(bytes, len);
         return rc;
@@ -412,8 +413,8 @@ int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from
                           uint64_t *upload_id, char *err, size_t errlen)
 {
     enum tdm_chat_image type;
-    int rc = picture_checks(c, from, declared, declared_len, size, caption, caption_len, &type, err,
-                            errlen);
+    int rc = picture_checks(c, from, "size", declared, declared_len, size, caption, caption_len,
+                            &type, err, errlen);
     if (rc < 0)
         return rc;
     if (size == 0)

@@ -511,7 +511,10 @@ static void chunked_upload(void **state)
     /* begin checks what it can */
     assert_int_equal(begin(c, &amina, "image/gif", len, T0, &id), TDM_EINVAL);
     assert_int_equal(begin(c, &amina, "image/png", 0, T0, &id), TDM_EINVAL);
-    assert_int_equal(begin(c, &amina, "image/png", (2 << 20) + 1, T0, &id), TDM_ETOOBIG);
+    assert_int_equal(tdm_chat_upload_begin(c, &amina, "image/png", 9, (2 << 20) + 1, NULL, 0, T0,
+                                           &id, err, sizeof err),
+                     TDM_ETOOBIG);
+    assert_true(strncmp(err, "size:", 5) == 0);
     assert_int_equal(tdm_chat_count(c), 1);
     /* left mid-upload: dropped */
     assert_int_equal(begin(c, &jan, "image/png", len, T0, &id), 0);
