@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running Tandem at https://localhost:8443:
+# installs what is missing, builds, makes a self-signed development certificate if there
+# is none, and starts the server with its embedded defaults. Extra arguments go to tandem.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh build
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" >/dev/null
+if [ ! -f certs/dev-cert.pem ] || [ ! -f certs/dev-key.pem ]; then
+  echo "Making a self-signed development certificate in certs/ (browsers will warn: fine for testing)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+    -keyout certs/dev-key.pem -out certs/dev-cert.pem 2>/dev/null
+  chmod 600 certs/dev-key.pem
+fi
+echo "Starting Tandem: open https://localhost:8443 (Ctrl+C stops it)"
+exec build-release/tandem "$@"
