@@ -85,6 +85,22 @@ async function waitForAnnouncement(page, text) {
     .replace(/[\u2066-\u2069]/g, '') === want, text, { timeout: WAIT_MS });
 }
 
+/** Visible controls smaller than 44 x 44 CSS pixels (WCAG 2.5.5); a checkbox counts with its
+ *  label, which takes the same taps. */
+function smallTargets(page) {
+  return page.$$eval('button, a[href], select, input, textarea', (els) => els.flatMap((el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return [];
+    let { width, height } = r;
+    if (el.type === 'checkbox' && el.labels?.[0]) {
+      const l = el.labels[0].getBoundingClientRect();
+      width += l.width;
+      height = Math.max(height, l.height);
+    }
+    return width >= 44 && height >= 44 ? [] : [`${el.id || el.textContent.trim()}: ${Math.round(width)}x${Math.round(height)}`];
+  }));
+}
+
 /** Name of the tile marked "you" on a page. */
 function selfName(page) {
   return page.$eval('#participants .tile[data-self="true"] .tile-name', (e) => e.textContent);
@@ -139,6 +155,9 @@ test('the landing page makes a room link', { timeout: 60000 }, async () => {
 });
 
 test('a name is needed before joining', { timeout: 30000 }, async () => {
+  await amina.setViewportSize(PHONE);
+  assert.deepEqual(await smallTargets(amina), [], 'touch targets on the join form');
+  await amina.setViewportSize(DESKTOP);
   await amina.getByRole('button', { name: 'Join', exact: true }).click();
   await amina.getByText('Please write your name.').waitFor();
   assert.equal(await amina.evaluate(() => document.activeElement.id), 'name');
@@ -167,6 +186,8 @@ test('two people join and each sees both', { timeout: 60000 }, async () => {
   await amina.screenshot({ path: path.join(ARTIFACTS, 'room-two-participants.png'), fullPage: true, animations: 'disabled' });
   await amina.setViewportSize(PHONE);
   await amina.screenshot({ path: path.join(ARTIFACTS, 'room-two-participants-phone.png'), fullPage: true, animations: 'disabled' });
+  assert.deepEqual(await smallTargets(amina), [], 'touch targets in the room');
+  assert.equal(await amina.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true, 'no sideways scrolling on a phone');
   await amina.setViewportSize(DESKTOP);
 });
 
