@@ -119,11 +119,12 @@ void tdm_dtls_destroy(struct tdm_dtls *d);
  * Returns 0, or TDM_ESTATE if already started. */
 int tdm_dtls_start(struct tdm_dtls *d, int64_t now_us);
 
-/* Process one received datagram p[0..len) (borrowed until return). A NEW endpoint starts
- * (as with tdm_dtls_start) on its first datagram. Invalid records are dropped silently
- * (RFC 6347 4.1.2.7); fatal conditions become a FAILED event, not an error return.
+/* Process one received datagram p[0..len) (borrowed until return). A NEW server starts
+ * (as with tdm_dtls_start) on its first datagram; a NEW client ignores it (it speaks
+ * first, when started). Invalid records are dropped silently (RFC 6347 4.1.2.7); fatal
+ * conditions become a FAILED event, not an error return.
  * Returns 0, or TDM_EINVAL (empty), TDM_ETOOBIG (len > TDM_DTLS_MAX_IN),
- * TDM_ESTATE (closed or failed: the datagram is ignored). */
+ * TDM_ESTATE (closed, failed, or a client not started: the datagram is ignored). */
 int tdm_dtls_feed(struct tdm_dtls *d, const uint8_t *p, size_t len, int64_t now_us);
 
 /* Absolute time (now_us clock) at which to call tdm_dtls_handle_timeout, or
