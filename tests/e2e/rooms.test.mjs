@@ -129,14 +129,26 @@ before(async () => {
   server = await startTandem();
   ({ page: amina } = await openBrowser('amina'));
   ({ page: jan } = await openBrowser('jan'));
-});
+}, { timeout: 120000 });
+
+/** p, or a rejection after ms (so that a stuck browser cannot keep the server running). */
+function bounded(p, ms) {
+  let timer;
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 after(async () => {
   for (const ws of socketClients) ws.terminate();
-  for (const context of contexts) await context.close().catch(() => {});
-  if (server) await server.stop();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+  try {
+    await Promise.all(contexts.map((c) => bounded(c.close(), 20000).catch(() => {})));
+  } finally {
+    if (server) await server.stop();
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  }
+}, { timeout: 60000 });
 
 test('the landing page makes a room link', { timeout: 60000 }, async () => {
   await amina.goto(`${server.url}/`);
