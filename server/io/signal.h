@@ -65,4 +65,25 @@ void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *exc
 void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason);
 json_t *tdm_participant_json(const struct tdm_participant *p);
 
+/* Handlers (handlers.c holds the table). */
+void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                 struct tdm_proto_err *e);
+void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                  struct tdm_proto_err *e);
+void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                 struct tdm_proto_err *e);
+/* Media (signal_media.c). */
+void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                        struct tdm_proto_err *e);
+void tdm_media_on_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e);
+void tdm_media_on_candidate(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                            struct tdm_proto_err *e);
+void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                        struct tdm_proto_err *e);
+/* Room membership changes the media side must follow (signal_media.c). Called after the
+ * participant was added / before it is removed. */
+void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p);
+void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *p);
+
 #endif

@@ -31,6 +31,7 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     uint32_t room_log = tdm_room_log_id(room);
     uint32_t plog = p->log_id;
     json_t *left = json_pack("{s:s, s:s, s:s}", "type", "left", "id", p->id, "reason", reason);
+    tdm_media_participant_leaving(app, p);
     c->participant = NULL;
     p->user = NULL;
     tdm_room_broadcast(room, p, left);
@@ -38,7 +39,7 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     TDM_INFO("r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
 
-static void on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                     struct tdm_proto_err *e)
 {
     const char *room_id, *name, *role_s;
@@ -101,18 +102,19 @@ static void on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t
     tdm_room_broadcast(room, p,
                        json_pack("{s:s, s:o}", "type", "joined", "participant",
                                  tdm_participant_json(p)));
+    tdm_media_participant_joined(app, p);
     TDM_INFO("r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
              tdm_role_name(role), tdm_room_count(room));
 }
 
-static void on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                      struct tdm_proto_err *e)
 {
     tdm_signal_leave_room(app, c, "leave");
     tdm_conn_close(c, LWS_CLOSE_STATUS_NORMAL, "left");
 }
 
-static void on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                     struct tdm_proto_err *e)
 {
     double t;
@@ -127,27 +129,3 @@ static void on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t
     tdm_conn_send(c, pong);
 }
 
-/* The handler table. Later issues fill the reserved entries. */
-static const struct tdm_handler handlers[] = {
-    {"join", false, 0, on_join},
-    {"leave", false, TDM_HANDLER_NEEDS_JOINED, on_leave},
-    {"ping", false, 0, on_ping},
-    {"offer", false, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"answer", false, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"candidate", false, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"media.state", false, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"chat.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"sync.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"time.", true, 0, NULL},
-    {"mod.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
-};
-
-const struct tdm_handler *tdm_signal_find_handler(const char *type)
-{
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        const struct tdm_handler *h = &handlers[i];
-        if (h->prefix ? strncmp(type, h->type, strlen(h->type)) == 0 : strcmp(type, h->type) == 0)
-            return h;
-    }
-    return NULL;
-}

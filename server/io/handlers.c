@@ -1,0 +1,28 @@
+/* The signaling handler table (docs/protocol.md): one small handler per message type. */
+#include "signal.h"
+
+#include <string.h>
+
+static const struct tdm_handler handlers[] = {
+    {"join", false, 0, tdm_on_join},
+    {"leave", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_leave},
+    {"ping", false, 0, tdm_on_ping},
+    {"offer", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_offer},
+    {"answer", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_answer},
+    {"candidate", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_candidate},
+    {"media.state", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_state},
+    {"chat.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"sync.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"time.", true, 0, NULL},
+    {"mod.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+};
+
+const struct tdm_handler *tdm_signal_find_handler(const char *type)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        const struct tdm_handler *h = &handlers[i];
+        if (h->prefix ? strncmp(type, h->type, strlen(h->type)) == 0 : strcmp(type, h->type) == 0)
+            return h;
+    }
+    return NULL;
+}
