@@ -219,6 +219,8 @@ static int free_pt(const struct tdm_sdp *d, int avoid)
 int tdm_sdp_pick_pts(const struct tdm_sdp *d, enum tdm_sdp_codec_id codec, uint8_t *pt,
                      int16_t *rtx_pt)
 {
+    if (codec == TDM_SDP_CODEC_OTHER || codec == TDM_SDP_CODEC_RTX)
+        return TDM_ENOTFOUND;
     for (size_t i = 0; d && i < d->n_media; i++) {
         const struct tdm_sdp_media *m = &d->media[i];
         if (m->rejected)
