@@ -11,8 +11,9 @@
  * Privacy: message text, names and picture bytes are wiped (OPENSSL_cleanse) before they are
  * freed, when a message is deleted or dropped, when a picture is evicted, and on destroy.
  *
- * Time: now_us is an argument (microseconds, the io layer's clock; pass the same clock as the
- * sync channel, tdm_wall_us, since it is also the message's time). */
+ * Time: now_us is an argument, microseconds on the sync channel's server clock (see
+ * tandem/sync.h: monotonic, offset to read like Unix time), since it is also the message's
+ * time; a clock stepping back would stall the token buckets until it caught up. */
 #ifndef TANDEM_CHAT_H
 #define TANDEM_CHAT_H
 

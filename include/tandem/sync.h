@@ -3,10 +3,12 @@
  * broadcasts tdm_sync_snapshot when the state changed. Not thread-safe: the control thread
  * owns each instance.
  *
- * Clock. Every time here is "server time": int64 microseconds on one clock chosen by the
- * io layer (tdm_wall_us, the clock time.pong reports, so that pages can map it onto their
- * own clock with tdm_sync_clock_estimate). Core never reads a clock; now_us is an argument
- * and must lie in [0, TDM_SYNC_TIME_MAX].
+ * Clock. Every time here is "server time": int64 microseconds on the one clock that
+ * time.pong reports, so that pages can map it onto their own clock (tdm_sync_clock_estimate).
+ * It must never step back or jump, or holds and effective times would stretch: the io layer
+ * should use tdm_now_us() plus the wall-clock offset taken once at start-up (it then reads
+ * like Unix time, as server_time in welcome). Core never reads a clock; now_us is an
+ * argument and must lie in [0, TDM_SYNC_TIME_MAX].
  *
  * State. (source, playing, position_us at time_us, rate, seq). While playing, the position
  * at server time t >= time_us is position_us + (t - time_us) * rate, capped at
@@ -145,8 +147,9 @@ int tdm_sync_source_check(const struct tdm_sync *s, const char *src, size_t len,
 /* Applies op at server time now_us. Returns 1 when the state changed (broadcast the
  * snapshot), 0 when accepted without change (answer the sender with the snapshot), or
  * TDM_EINVAL (bad value, unknown kind, no source loaded yet), TDM_EPERM (control is
- * restricted to coordinators), TDM_ESTATE (stale op from before the current load),
- * TDM_EFULL (TDM_SYNC_WAITING_MAX participants already waiting). err gets "field: reason". */
+ * restricted to coordinators, or a URL's origin is not allowed), TDM_ESTATE (stale op from before
+ * the current load), TDM_EFULL (TDM_SYNC_WAITING_MAX participants already waiting). err gets
+ * "field: reason". */
 int tdm_sync_apply(struct tdm_sync *s, const struct tdm_sync_op *op, int64_t now_us, char *err,
                    size_t errlen);
 

@@ -479,7 +479,17 @@ static void chunked_upload(void **state)
     assert_memory_equal(m->picture, png, len);
     assert_string_equal(m->text, cap);
     assert_int_equal(chunk(c, &amina, id, len, png, 1, NULL), TDM_ENOTFOUND); /* finished */
+    free(png);
+    tdm_chat_destroy(c);
+}
 
+static void upload_refusals(void **state)
+{
+    (void)state;
+    struct tdm_chat *c = mk(0, 0, false);
+    size_t len;
+    uint8_t *png = load("red_24x10.png", &len);
+    uint64_t id = 0;
     /* out of order: the upload is dropped */
     assert_int_equal(begin(c, &amina, "image/png", len, T0, &id), 0);
     assert_int_equal(chunk(c, &amina, id, 10, png, 10, NULL), TDM_EINVAL);
@@ -515,7 +525,7 @@ static void chunked_upload(void **state)
                                            &id, err, sizeof err),
                      TDM_ETOOBIG);
     assert_true(strncmp(err, "size:", 5) == 0);
-    assert_int_equal(tdm_chat_count(c), 1);
+    assert_int_equal(tdm_chat_count(c), 0);
     /* left mid-upload: dropped */
     assert_int_equal(begin(c, &jan, "image/png", len, T0, &id), 0);
     tdm_chat_participant_left(c, jan.id);
@@ -575,6 +585,7 @@ int main(void)
         cmocka_unit_test(reaction_bounds),
         cmocka_unit_test(deletion),
         cmocka_unit_test(chunked_upload),
+        cmocka_unit_test(upload_refusals),
         cmocka_unit_test(upload_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

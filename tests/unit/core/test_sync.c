@@ -444,9 +444,18 @@ static void wait_for_everyone(void **state)
     assert_int_equal(st.time_us, now + 3 * SEC + 250000);
     assert_int_equal(st.position_us, 10 * SEC + 250000); /* from where it was held */
     assert_int_equal(tdm_sync_next_deadline(s), INT64_MAX);
+    tdm_sync_destroy(s);
+}
 
+static void wait_bounded_by_max_wait(void **state)
+{
+    (void)state;
+    struct tdm_sync *s = mk(true);
+    do_load(s, "media:film.mp4", T0);
+    do_simple(s, TDM_SYNC_OP_PLAY, A, T0);
+    int64_t now = T0 + 30 * SEC;
+    struct tdm_sync_state st;
     /* max wait: resumes anyway, and the slow one no longer holds the room */
-    now += 20 * SEC;
     assert_int_equal(do_flag(s, TDM_SYNC_OP_BUFFERING, C, true, now), 1);
     assert_true(snap(s, now).held);
     assert_int_equal(tdm_sync_tick(s, now + 15 * SEC - 1), 0);
@@ -638,6 +647,7 @@ int main(void)
         cmocka_unit_test(stale_seq_rules),
         cmocka_unit_test(control_restriction),
         cmocka_unit_test(wait_for_everyone),
+        cmocka_unit_test(wait_bounded_by_max_wait),
         cmocka_unit_test(play_waits_and_option_toggles),
         cmocka_unit_test(waiting_set_bounded),
         cmocka_unit_test(bad_values),
