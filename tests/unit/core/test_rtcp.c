@@ -249,8 +249,10 @@ static void rejects_malformed_compounds(void **state)
     q[32] = 0x41; /* SDES with version 1 */
     assert_int_equal(tdm_rtcp_validate(q, n, err, sizeof err), TDM_EINVAL);
     memcpy(q, p, n);
-    q[0] |= 0x20; /* padding on the first packet */
+    q[0] |= 0x20; /* padding on the first packet, with a count that would fit */
+    q[31] = 4;
     assert_int_equal(tdm_rtcp_validate(q, n, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "not the last"));
     memcpy(q, p, n);
     q[60] |= 0x20; /* padding on the last packet (the NACK, 12-byte body) */
     q[75] = 0;
