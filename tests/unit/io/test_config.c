@@ -1,0 +1,131 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tandem/config.h"
+#include "tandem/err.h"
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/tandem-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static int load(struct tdm_config *cfg, const char *text, char *err, size_t errlen)
+{
+    char *path = write_tmp(text);
+    tdm_config_defaults(cfg);
+    int rc = tdm_config_load_file(cfg, path, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+static void defaults(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    tdm_config_defaults(&cfg);
+    assert_int_equal(cfg.port, 8443);
+    assert_int_equal(cfg.limits.max_participants_per_room, 12);
+    assert_int_equal(cfg.log_level, TDM_LOG_INFO);
+    char err[256];
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
+}
+
+static void good_file(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256] = "";
+    assert_int_equal(load(&cfg,
+                          "# comment\n[server]\nport = 9443\nlisten = ::1\n"
+                          "media_addresses = 10.0.0.5, fe80::1\nlog_level = debug\n"
+                          "[limits]\nmax_rooms = 7\n",
+                          err, sizeof err),
+                     0);
+    assert_int_equal(cfg.port, 9443);
+    assert_string_equal(cfg.listen, "::1");
+    assert_int_equal(cfg.n_media_addrs, 2);
+    assert_string_equal(cfg.media_addrs[1], "fe80::1");
+    assert_int_equal(cfg.log_level, TDM_LOG_DEBUG);
+    assert_int_equal(cfg.limits.max_rooms, 7);
+}
+
+static void bad_files_name_the_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *expect;
+    } cases[] = {
+        {"[server]\nprot = 1\n", "server.prot"},
+        {"[sever]\nport = 1\n", "[sever]"},
+        {"[server]\nport = 70000\n", "server.port"},
+        {"[server]\nport = -1\n", "server.port"},
+        {"[server]\nport = 12abc\n", "server.port"},
+        {"[server]\nport =\n", "server.port"},
+        {"[server]\nlisten = not-an-ip\n", "server.listen"},
+        {"[server]\nlog_level = loud\n", "server.log_level"},
+        {"[server]\nmedia_addresses = 1.2.3.4, x\n", "server.media_addresses"},
+        {"[limits]\nmax_participants_per_room = 1\n", "limits.max_participants_per_room"},
+        {"[limits]\nmax_message_bytes = 99999999999999999999\n", "limits.max_message_bytes"},
+        {"port = 1\n", "tandem-cfg"},
+        {"[server\n", "tandem-cfg"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tdm_config cfg;
+        char err[256] = "";
+        assert_int_not_equal(load(&cfg, cases[i].text, err, sizeof err), 0);
+        if (!strstr(err, cases[i].expect))
+            fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].expect);
+    }
+}
+
+static void missing_file(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256];
+    tdm_config_defaults(&cfg);
+    assert_int_equal(tdm_config_load_file(&cfg, "/nonexistent/tandem.conf", err, sizeof err),
+                     TDM_EIO);
+    assert_non_null(strstr(err, "/nonexistent/tandem.conf"));
+}
+
+static void set_by_name(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256];
+    tdm_config_defaults(&cfg);
+    assert_int_equal(tdm_config_set(&cfg, "server.port", "0", err, sizeof err), 0);
+    assert_int_equal(cfg.port, 0);
+    assert_int_equal(tdm_config_set(&cfg, "server.nope", "1", err, sizeof err), TDM_EINVAL);
+    char longpath[2000];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    assert_int_equal(tdm_config_set(&cfg, "server.cert", longpath, err, sizeof err), TDM_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(good_file),
+        cmocka_unit_test(bad_files_name_the_key),
+        cmocka_unit_test(missing_file),
+        cmocka_unit_test(set_by_name),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
