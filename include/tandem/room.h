@@ -59,8 +59,11 @@ size_t tdm_room_capacity(const struct tdm_room *r);
 /* i-th participant in order of arrival, or NULL. */
 struct tdm_participant *tdm_room_participant(const struct tdm_room *r, size_t i);
 struct tdm_participant *tdm_room_find(const struct tdm_room *r, const char *participant_id);
-/* Opaque per-room pointer for other channels (chat, sync, media); not freed here. */
+/* Opaque per-room pointers, never freed here: `user` belongs to the media side,
+ * `channels` to the control thread's chat and watch-together state. */
 void tdm_room_set_user(struct tdm_room *r, void *user);
 void *tdm_room_user(const struct tdm_room *r);
+void tdm_room_set_channels(struct tdm_room *r, void *channels);
+void *tdm_room_channels(const struct tdm_room *r);
 
 #endif

@@ -12,6 +12,7 @@ struct tdm_room {
     size_t count;
     size_t cap;
     void *user;
+    void *channels;
     struct tdm_participant **members; /* arrival order, cap entries */
 };
 
@@ -261,4 +262,14 @@ void tdm_room_set_user(struct tdm_room *r, void *user)
 void *tdm_room_user(const struct tdm_room *r)
 {
     return r->user;
+}
+
+void tdm_room_set_channels(struct tdm_room *r, void *channels)
+{
+    r->channels = channels;
+}
+
+void *tdm_room_channels(const struct tdm_room *r)
+{
+    return r->channels;
 }
