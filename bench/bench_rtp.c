@@ -59,7 +59,7 @@ static void bench_parse(uint8_t *pkt, size_t len)
         tdm_rtp_parse(&v, pkt, len, NULL, 0);
         tdm_rtp_ext_twcc_seq(&v, 3, &tw);
         tdm_rtp_ext_mid(&v, 4, mid, sizeof mid);
-        sink += tw + (uint32_t)tdm_vp8_is_keyframe(pkt + v.payload_off, v.payload_len);
+        sink += tw + (uint32_t)tdm_rtp_vp8_is_keyframe(pkt + v.payload_off, v.payload_len);
     }
     report("parse + twcc + mid + vp8 keyframe check", t0, now_ns(), N);
 }

@@ -63,7 +63,7 @@ int64_t tdm_nack_rx_next_deadline(const struct tdm_nack_rx *rx);
 size_t tdm_nack_rx_missing(const struct tdm_nack_rx *rx);
 
 /* True once after loss could not be repaired (gap too large, list overflow, a number
- * given up): the caller should send a PLI, throttled by tdm_kf_throttle. */
+ * given up): the caller should send a PLI, throttled by tdm_rtx_kf_throttle. */
 bool tdm_nack_rx_take_keyframe(struct tdm_nack_rx *rx);
 
 #endif

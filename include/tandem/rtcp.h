@@ -135,11 +135,11 @@ int tdm_rtcp_parse_remb(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_remb *re
 
 /* Transport-wide congestion control feedback. Status symbols: */
 enum {
-    TDM_TWCC_NOT_RECEIVED = 0,
-    TDM_TWCC_SMALL_DELTA = 1, /* received, 1-byte delta */
-    TDM_TWCC_LARGE_DELTA = 2, /* received, 2-byte signed delta */
+    TDM_RTCP_TWCC_NOT_RECEIVED = 0,
+    TDM_RTCP_TWCC_SMALL_DELTA = 1, /* received, 1-byte delta */
+    TDM_RTCP_TWCC_LARGE_DELTA = 2, /* received, 2-byte signed delta */
 };
-struct tdm_twcc_status {
+struct tdm_rtcp_twcc_status {
     uint16_t seq;
     uint8_t symbol;
     int32_t delta; /* receive delta in 250 us units (0 when not received) */
@@ -157,7 +157,7 @@ struct tdm_rtcp_twcc {
  * entries of out (may be NULL) in sequence order. Returns 0 or a negative code (status
  * count 0, reserved symbol 3, chunks or deltas past the end). */
 int tdm_rtcp_parse_twcc(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_twcc *tw,
-                        struct tdm_twcc_status *out, size_t max);
+                        struct tdm_rtcp_twcc_status *out, size_t max);
 
 /* --- builders ------------------------------------------------------------------------- */
 

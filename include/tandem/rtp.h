@@ -124,7 +124,7 @@ bool tdm_rtp_ts_newer(uint32_t a, uint32_t b);
 
 /* VP8 payload descriptor (RFC 7741 §4.2) and, when it starts partition 0 of a frame, the
  * frame tag's key-frame bit (RFC 6386 §9.1). */
-struct tdm_vp8_desc {
+struct tdm_rtp_vp8_desc {
     bool start;          /* S: start of a VP8 partition */
     uint8_t pid;         /* partition index */
     bool non_ref;        /* N */
@@ -143,12 +143,12 @@ struct tdm_vp8_desc {
 };
 /* Parse the descriptor at the start of an RTP payload. TDM_ETRUNC when it runs past len
  * or leaves no payload byte. */
-int tdm_vp8_parse(struct tdm_vp8_desc *d, const uint8_t *p, size_t len);
-bool tdm_vp8_is_keyframe(const uint8_t *p, size_t len);
+int tdm_rtp_vp8_parse(struct tdm_rtp_vp8_desc *d, const uint8_t *p, size_t len);
+bool tdm_rtp_vp8_is_keyframe(const uint8_t *p, size_t len);
 
 /* VP9 payload descriptor (RFC 9628 §4.2), flexible and non-flexible mode, with the
  * scalability structure (§4.2.1) skipped over bounded. */
-struct tdm_vp9_desc {
+struct tdm_rtp_vp9_desc {
     bool has_picture_id; /* I */
     bool inter_pred;     /* P: inter-picture predicted */
     bool has_layers;     /* L */
@@ -166,12 +166,12 @@ struct tdm_vp9_desc {
     size_t header_len;
     bool keyframe; /* B && !P && spatial layer 0 */
 };
-int tdm_vp9_parse(struct tdm_vp9_desc *d, const uint8_t *p, size_t len);
-bool tdm_vp9_is_keyframe(const uint8_t *p, size_t len);
+int tdm_rtp_vp9_parse(struct tdm_rtp_vp9_desc *d, const uint8_t *p, size_t len);
+bool tdm_rtp_vp9_is_keyframe(const uint8_t *p, size_t len);
 
 /* H.264 (RFC 6184 §5): true when the payload carries an IDR slice (NAL type 5) or a
  * sequence parameter set (7) as a single NAL unit, inside a STAP-A (each aggregated unit
  * walked, bounded), or as the start fragment of an FU-A. */
-bool tdm_h264_is_keyframe(const uint8_t *p, size_t len);
+bool tdm_rtp_h264_is_keyframe(const uint8_t *p, size_t len);
 
 #endif

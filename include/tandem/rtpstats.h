@@ -90,8 +90,8 @@ int tdm_rtpstats_tx_rtt(struct tdm_rtpstats_tx *s, const struct tdm_rtcp_rb *rb,
                         int64_t *rtt_us);
 
 /* 64-bit NTP timestamp (RFC 5905: seconds since 1900 << 32 | fraction) of a Unix time. */
-uint64_t tdm_ntp_from_wall_us(int64_t wall_us);
+uint64_t tdm_rtpstats_ntp_from_wall_us(int64_t wall_us);
 /* The middle 32 bits, as LSR carries them (RFC 3550 §6.4.1). */
-uint32_t tdm_ntp_mid32(uint64_t ntp);
+uint32_t tdm_rtpstats_ntp_mid32(uint64_t ntp);
 
 #endif

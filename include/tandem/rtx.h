@@ -6,7 +6,7 @@
  *   with the original packet or wrapped as RTX (RFC 4588 §4) when RTX was negotiated.
  *   All memory is allocated at create; put/get/resend do not allocate, lock or log.
  * - tdm_rtx_wrap: the RTX packet format on its own.
- * - tdm_kf_throttle: at most one PLI/FIR forwarded to a producer per interval, however
+ * - tdm_rtx_kf_throttle: at most one PLI/FIR forwarded to a producer per interval, however
  *   many subscribers ask; a request that arrives in the quiet time is remembered and goes
  *   out when the interval ends, unless a keyframe arrived first. Embedded by value. */
 #ifndef TANDEM_RTX_H
@@ -70,7 +70,7 @@ int tdm_rtx_unwrap(uint8_t *pkt, size_t len, uint8_t apt_pt, uint32_t media_ssrc
 
 /* --- keyframe request throttle ------------------------------------------------------- */
 
-struct tdm_kf_throttle {
+struct tdm_rtx_kf_throttle {
     int64_t interval_us;
     int64_t last_us; /* last request forwarded */
     bool sent_any;
@@ -79,18 +79,18 @@ struct tdm_kf_throttle {
 };
 
 /* interval_us: e.g. 500000 (500 ms). */
-void tdm_kf_throttle_init(struct tdm_kf_throttle *t, int64_t interval_us);
+void tdm_rtx_kf_throttle_init(struct tdm_rtx_kf_throttle *t, int64_t interval_us);
 /* A subscriber (or the receive log) wants a keyframe. True: forward a PLI/FIR to the
  * producer now. False: suppressed and remembered; poll again at the deadline. */
-bool tdm_kf_throttle_request(struct tdm_kf_throttle *t, int64_t now_us);
+bool tdm_rtx_kf_throttle_request(struct tdm_rtx_kf_throttle *t, int64_t now_us);
 /* True when a remembered request is due now (and counts it as forwarded). */
-bool tdm_kf_throttle_poll(struct tdm_kf_throttle *t, int64_t now_us);
+bool tdm_rtx_kf_throttle_poll(struct tdm_rtx_kf_throttle *t, int64_t now_us);
 /* A keyframe came from the producer: a remembered request is satisfied. */
-void tdm_kf_throttle_on_keyframe(struct tdm_kf_throttle *t);
+void tdm_rtx_kf_throttle_on_keyframe(struct tdm_rtx_kf_throttle *t);
 /* When a remembered request is due; INT64_MAX when none. */
-int64_t tdm_kf_throttle_deadline(const struct tdm_kf_throttle *t);
+int64_t tdm_rtx_kf_throttle_deadline(const struct tdm_rtx_kf_throttle *t);
 /* The FIR sequence number for a new request (RFC 5104 §4.3.1.2: increases by one per
  * new request, not per repetition). */
-uint8_t tdm_kf_throttle_next_fir_seq(struct tdm_kf_throttle *t);
+uint8_t tdm_rtx_kf_throttle_next_fir_seq(struct tdm_rtx_kf_throttle *t);
 
 #endif

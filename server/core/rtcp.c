@@ -277,16 +277,16 @@ struct twcc_walk {
     size_t len, pos, done;
     size_t nsmall, nlarge;
     struct tdm_rtcp_twcc *tw;
-    struct tdm_twcc_status *out;
+    struct tdm_rtcp_twcc_status *out;
     size_t max;
 };
 
 static int twcc_symbols(struct twcc_walk *w, unsigned sym, size_t run)
 {
     switch (sym) {
-    case TDM_TWCC_NOT_RECEIVED: w->tw->lost = (uint16_t)(w->tw->lost + run); break;
-    case TDM_TWCC_SMALL_DELTA: w->nsmall += run; break;
-    case TDM_TWCC_LARGE_DELTA: w->nlarge += run; break;
+    case TDM_RTCP_TWCC_NOT_RECEIVED: w->tw->lost = (uint16_t)(w->tw->lost + run); break;
+    case TDM_RTCP_TWCC_SMALL_DELTA: w->nsmall += run; break;
+    case TDM_RTCP_TWCC_LARGE_DELTA: w->nlarge += run; break;
     default: return TDM_EINVAL; /* 3 is reserved */
     }
     for (size_t i = w->done; i < w->done + run && i < w->max; i++) {
@@ -333,10 +333,10 @@ static void twcc_deltas(struct twcc_walk *w)
     size_t pos = w->pos;
     size_t n = w->tw->status_count < w->max ? w->tw->status_count : w->max;
     for (size_t i = 0; i < n; i++) {
-        if (w->out[i].symbol == TDM_TWCC_SMALL_DELTA) {
+        if (w->out[i].symbol == TDM_RTCP_TWCC_SMALL_DELTA) {
             w->out[i].delta = w->f[pos];
             pos += 1;
-        } else if (w->out[i].symbol == TDM_TWCC_LARGE_DELTA) {
+        } else if (w->out[i].symbol == TDM_RTCP_TWCC_LARGE_DELTA) {
             w->out[i].delta = (int16_t)rd16(w->f + pos);
             pos += 2;
         }
@@ -344,7 +344,7 @@ static void twcc_deltas(struct twcc_walk *w)
 }
 
 int tdm_rtcp_parse_twcc(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_twcc *tw,
-                        struct tdm_twcc_status *out, size_t max)
+                        struct tdm_rtcp_twcc_status *out, size_t max)
 {
     struct tdm_rtcp_fb fb;
     int r = parse_fb_of(pkt, TDM_RTCP_RTPFB, TDM_RTCP_FMT_TWCC, &fb);

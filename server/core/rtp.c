@@ -403,7 +403,7 @@ int64_t tdm_rtp_ts_unwrap(struct tdm_rtp_unwrap *u, uint32_t ts)
 
 /* --- VP8 (RFC 7741 §4.2) ------------------------------------------------------------- */
 
-static int vp8_ext_fields(struct tdm_vp8_desc *d, const uint8_t *p, size_t len, size_t *pos)
+static int vp8_ext_fields(struct tdm_rtp_vp8_desc *d, const uint8_t *p, size_t len, size_t *pos)
 {
     if (*pos >= len)
         return TDM_ETRUNC;
@@ -441,7 +441,7 @@ static int vp8_ext_fields(struct tdm_vp8_desc *d, const uint8_t *p, size_t len, 
     return 0;
 }
 
-int tdm_vp8_parse(struct tdm_vp8_desc *d, const uint8_t *p, size_t len)
+int tdm_rtp_vp8_parse(struct tdm_rtp_vp8_desc *d, const uint8_t *p, size_t len)
 {
     memset(d, 0, sizeof *d);
     if (!p || len < 1)
@@ -467,10 +467,10 @@ int tdm_vp8_parse(struct tdm_vp8_desc *d, const uint8_t *p, size_t len)
     return 0;
 }
 
-bool tdm_vp8_is_keyframe(const uint8_t *p, size_t len)
+bool tdm_rtp_vp8_is_keyframe(const uint8_t *p, size_t len)
 {
-    struct tdm_vp8_desc d;
-    return tdm_vp8_parse(&d, p, len) == 0 && d.keyframe;
+    struct tdm_rtp_vp8_desc d;
+    return tdm_rtp_vp8_parse(&d, p, len) == 0 && d.keyframe;
 }
 
 /* --- VP9 (RFC 9628 §4.2) ------------------------------------------------------------- */
@@ -503,7 +503,8 @@ static int vp9_skip_ss(const uint8_t *p, size_t len, size_t *pos)
     return 0;
 }
 
-static int vp9_layers_and_refs(struct tdm_vp9_desc *d, const uint8_t *p, size_t len, size_t *pos)
+static int vp9_layers_and_refs(struct tdm_rtp_vp9_desc *d, const uint8_t *p, size_t len,
+                               size_t *pos)
 {
     if (d->has_layers) {
         if (*pos >= len)
@@ -534,7 +535,7 @@ static int vp9_layers_and_refs(struct tdm_vp9_desc *d, const uint8_t *p, size_t 
     return 0;
 }
 
-int tdm_vp9_parse(struct tdm_vp9_desc *d, const uint8_t *p, size_t len)
+int tdm_rtp_vp9_parse(struct tdm_rtp_vp9_desc *d, const uint8_t *p, size_t len)
 {
     memset(d, 0, sizeof *d);
     if (!p || len < 1)
@@ -573,10 +574,10 @@ int tdm_vp9_parse(struct tdm_vp9_desc *d, const uint8_t *p, size_t len)
     return 0;
 }
 
-bool tdm_vp9_is_keyframe(const uint8_t *p, size_t len)
+bool tdm_rtp_vp9_is_keyframe(const uint8_t *p, size_t len)
 {
-    struct tdm_vp9_desc d;
-    return tdm_vp9_parse(&d, p, len) == 0 && d.keyframe;
+    struct tdm_rtp_vp9_desc d;
+    return tdm_rtp_vp9_parse(&d, p, len) == 0 && d.keyframe;
 }
 
 /* --- H.264 (RFC 6184 §5.2-5.8) ------------------------------------------------------- */
@@ -588,7 +589,7 @@ static bool h264_key_nal(uint8_t type)
     return type == H264_IDR || type == H264_SPS;
 }
 
-bool tdm_h264_is_keyframe(const uint8_t *p, size_t len)
+bool tdm_rtp_h264_is_keyframe(const uint8_t *p, size_t len)
 {
     if (!p || len < 1 || (p[0] & 0x80)) /* forbidden_zero_bit set: broken NAL */
         return false;

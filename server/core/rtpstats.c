@@ -101,7 +101,7 @@ int tdm_rtpstats_rx_on_packet(struct tdm_rtpstats_rx *s, uint16_t seq, uint32_t 
 void tdm_rtpstats_rx_on_sr(struct tdm_rtpstats_rx *s, uint64_t ntp, int64_t now_us)
 {
     s->have_sr = true;
-    s->lsr = tdm_ntp_mid32(ntp);
+    s->lsr = tdm_rtpstats_ntp_mid32(ntp);
     s->lsr_recv_us = now_us;
 }
 
@@ -194,11 +194,11 @@ int tdm_rtpstats_tx_sr(struct tdm_rtpstats_tx *s, int64_t wall_us, int64_t now_u
     el = el < 0 ? 0 : el > MAX_EXTRAPOLATE_US ? MAX_EXTRAPOLATE_US : el;
     memset(sr, 0, sizeof *sr);
     sr->ssrc = s->ssrc;
-    sr->ntp = tdm_ntp_from_wall_us(wall_us);
+    sr->ntp = tdm_rtpstats_ntp_from_wall_us(wall_us);
     sr->rtp_ts = s->last_ts + (uint32_t)(el * (int64_t)s->clock_rate / 1000000);
     sr->packet_count = s->packets;
     sr->octet_count = s->octets;
-    s->sr_mid[s->sr_next] = tdm_ntp_mid32(sr->ntp);
+    s->sr_mid[s->sr_next] = tdm_rtpstats_ntp_mid32(sr->ntp);
     s->sr_us[s->sr_next] = now_us;
     s->sr_next = (s->sr_next + 1) % TDM_RTPSTATS_SR_MEMORY;
     return 0;
@@ -219,7 +219,7 @@ int tdm_rtpstats_tx_rtt(struct tdm_rtpstats_tx *s, const struct tdm_rtcp_rb *rb,
     return TDM_ENOTFOUND;
 }
 
-uint64_t tdm_ntp_from_wall_us(int64_t wall_us)
+uint64_t tdm_rtpstats_ntp_from_wall_us(int64_t wall_us)
 {
     int64_t sec = wall_us / 1000000, rem = wall_us % 1000000;
     if (rem < 0) {
@@ -230,7 +230,7 @@ uint64_t tdm_ntp_from_wall_us(int64_t wall_us)
     return (((uint64_t)sec + NTP_UNIX_OFFSET) << 32) | frac;
 }
 
-uint32_t tdm_ntp_mid32(uint64_t ntp)
+uint32_t tdm_rtpstats_ntp_mid32(uint64_t ntp)
 {
     return (uint32_t)(ntp >> 16);
 }

@@ -167,13 +167,13 @@ int tdm_rtx_unwrap(uint8_t *pkt, size_t len, uint8_t apt_pt, uint32_t media_ssrc
 
 /* --- keyframe request throttle ------------------------------------------------------- */
 
-void tdm_kf_throttle_init(struct tdm_kf_throttle *t, int64_t interval_us)
+void tdm_rtx_kf_throttle_init(struct tdm_rtx_kf_throttle *t, int64_t interval_us)
 {
     memset(t, 0, sizeof *t);
     t->interval_us = interval_us;
 }
 
-bool tdm_kf_throttle_request(struct tdm_kf_throttle *t, int64_t now_us)
+bool tdm_rtx_kf_throttle_request(struct tdm_rtx_kf_throttle *t, int64_t now_us)
 {
     if (!t->sent_any || now_us - t->last_us >= t->interval_us) {
         t->sent_any = true;
@@ -185,7 +185,7 @@ bool tdm_kf_throttle_request(struct tdm_kf_throttle *t, int64_t now_us)
     return false;
 }
 
-bool tdm_kf_throttle_poll(struct tdm_kf_throttle *t, int64_t now_us)
+bool tdm_rtx_kf_throttle_poll(struct tdm_rtx_kf_throttle *t, int64_t now_us)
 {
     if (!t->pending || now_us - t->last_us < t->interval_us)
         return false;
@@ -194,17 +194,17 @@ bool tdm_kf_throttle_poll(struct tdm_kf_throttle *t, int64_t now_us)
     return true;
 }
 
-void tdm_kf_throttle_on_keyframe(struct tdm_kf_throttle *t)
+void tdm_rtx_kf_throttle_on_keyframe(struct tdm_rtx_kf_throttle *t)
 {
     t->pending = false;
 }
 
-int64_t tdm_kf_throttle_deadline(const struct tdm_kf_throttle *t)
+int64_t tdm_rtx_kf_throttle_deadline(const struct tdm_rtx_kf_throttle *t)
 {
     return t->pending ? t->last_us + t->interval_us : INT64_MAX;
 }
 
-uint8_t tdm_kf_throttle_next_fir_seq(struct tdm_kf_throttle *t)
+uint8_t tdm_rtx_kf_throttle_next_fir_seq(struct tdm_rtx_kf_throttle *t)
 {
     return t->fir_seq++;
 }

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 static uint8_t out[64];
-static struct tdm_twcc_status st[65536];
+static struct tdm_rtcp_twcc_status st[65536];
 
 static void nack(const struct tdm_rtcp_pkt *pkt)
 {

@@ -56,13 +56,13 @@ static void extensions(const struct tdm_rtp_view *v, uint8_t *copy)
 static void payloads(const struct tdm_rtp_view *v)
 {
     const uint8_t *pl = v->buf + v->payload_off;
-    struct tdm_vp8_desc d8;
-    struct tdm_vp9_desc d9;
-    if (tdm_vp8_parse(&d8, pl, v->payload_len) == 0)
+    struct tdm_rtp_vp8_desc d8;
+    struct tdm_rtp_vp9_desc d9;
+    if (tdm_rtp_vp8_parse(&d8, pl, v->payload_len) == 0)
         CHECK(d8.header_len < v->payload_len);
-    if (tdm_vp9_parse(&d9, pl, v->payload_len) == 0)
+    if (tdm_rtp_vp9_parse(&d9, pl, v->payload_len) == 0)
         CHECK(d9.header_len < v->payload_len);
-    (void)tdm_h264_is_keyframe(pl, v->payload_len);
+    (void)tdm_rtp_h264_is_keyframe(pl, v->payload_len);
 }
 
 static void rtx_round_trip(const struct tdm_rtp_view *v, const uint8_t *data)

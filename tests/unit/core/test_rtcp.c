@@ -166,7 +166,7 @@ static void transport_cc(void **state)
     size_t n = load("twcc.bin", p, sizeof p);
     struct tdm_rtcp_pkt pkt = only(p, n);
     struct tdm_rtcp_twcc tw;
-    struct tdm_twcc_status st[8];
+    struct tdm_rtcp_twcc_status st[8];
     assert_int_equal(tdm_rtcp_parse_twcc(&pkt, &tw, st, 8), 0);
     assert_int_equal(tw.media_ssrc, 0x1a2b3c4d);
     assert_int_equal(tw.base_seq, 0xfffe);
@@ -199,7 +199,7 @@ static void transport_cc(void **state)
     q[22] = 0xe2, q[23] = 0x00;
     pkt = only(q, n);
     assert_int_equal(tdm_rtcp_parse_twcc(&pkt, &tw, st, 8), 0);
-    assert_int_equal(st[4].symbol, TDM_TWCC_LARGE_DELTA);
+    assert_int_equal(st[4].symbol, TDM_RTCP_TWCC_LARGE_DELTA);
     assert_int_equal(st[4].delta, 0x0400);
     /* Reserved symbol 3 in a run-length chunk. */
     memcpy(q, p, n);

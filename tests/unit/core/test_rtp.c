@@ -287,27 +287,27 @@ static void vp8_descriptor(void **state)
     (void)state;
     uint8_t p[256];
     struct tdm_rtp_view v;
-    struct tdm_vp8_desc d;
+    struct tdm_rtp_vp8_desc d;
     size_t n = load("vp8_key.bin", p, sizeof p);
     assert_int_equal(tdm_rtp_parse(&v, p, n, NULL, 0), 0);
     const uint8_t *pl = p + v.payload_off;
-    assert_int_equal(tdm_vp8_parse(&d, pl, v.payload_len), 0);
+    assert_int_equal(tdm_rtp_vp8_parse(&d, pl, v.payload_len), 0);
     assert_true(d.start);
     assert_true(d.has_picture_id && d.picture_id_15);
     assert_int_equal(d.picture_id, 0x1234);
     assert_int_equal(d.header_len, 4);
     assert_true(d.keyframe);
-    assert_true(tdm_vp8_is_keyframe(pl, v.payload_len));
+    assert_true(tdm_rtp_vp8_is_keyframe(pl, v.payload_len));
     /* Truncate into the frame tag: no longer recognisably a key frame. */
-    assert_false(tdm_vp8_is_keyframe(pl, 7));
+    assert_false(tdm_rtp_vp8_is_keyframe(pl, 7));
 
     n = load("vp8_delta.bin", p, sizeof p);
     assert_int_equal(tdm_rtp_parse(&v, p, n, NULL, 0), 0);
-    assert_false(tdm_vp8_is_keyframe(p + v.payload_off, v.payload_len));
+    assert_false(tdm_rtp_vp8_is_keyframe(p + v.payload_off, v.payload_len));
 
     /* X with I, L, T and K all present, 7-bit picture id. */
     const uint8_t all[] = {0x90, 0xf0, 0x05, 0x21, 0xe3, 0x00, 0, 0, 0x9d, 0x01, 0x2a};
-    assert_int_equal(tdm_vp8_parse(&d, all, sizeof all), 0);
+    assert_int_equal(tdm_rtp_vp8_parse(&d, all, sizeof all), 0);
     assert_int_equal(d.picture_id, 5);
     assert_int_equal(d.tl0picidx, 0x21);
     assert_int_equal(d.tid, 3);
@@ -316,47 +316,47 @@ static void vp8_descriptor(void **state)
     assert_int_equal(d.header_len, 5);
     assert_true(d.keyframe);
     for (size_t i = 0; i <= 5; i++)
-        assert_int_equal(tdm_vp8_parse(&d, all, i), TDM_ETRUNC);
+        assert_int_equal(tdm_rtp_vp8_parse(&d, all, i), TDM_ETRUNC);
     /* Not the start of partition 0. */
     const uint8_t cont[] = {0x00, 0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a};
-    assert_int_equal(tdm_vp8_parse(&d, cont, sizeof cont), 0);
+    assert_int_equal(tdm_rtp_vp8_parse(&d, cont, sizeof cont), 0);
     assert_false(d.keyframe);
 }
 
 static void vp9_descriptor(void **state)
 {
     (void)state;
-    struct tdm_vp9_desc d;
+    struct tdm_rtp_vp9_desc d;
     /* Non-flexible key frame: I (15-bit), L (tid 0 sid 0), TL0PICIDX, V with SS: N_S=1
      * (2 layers), Y (sizes), G with 1 picture group entry having R=1. */
     const uint8_t key[] = {0xaa, 0x81, 0x23, 0x00, 0x07, 0x38, 0x01, 0x40, 0x00,
                            0xb4, 0x02, 0x80, 0x01, 0x68, 0x01, 0x04, 0x01, 0xee};
-    assert_int_equal(tdm_vp9_parse(&d, key, sizeof key), 0);
+    assert_int_equal(tdm_rtp_vp9_parse(&d, key, sizeof key), 0);
     assert_true(d.has_ss);
     assert_int_equal(d.picture_id, 0x123);
     assert_int_equal(d.tl0picidx, 7);
     assert_int_equal(d.header_len, sizeof key - 1);
     assert_true(d.keyframe);
     for (size_t i = 0; i < sizeof key; i++)
-        assert_int_equal(tdm_vp9_parse(&d, key, i), TDM_ETRUNC);
+        assert_int_equal(tdm_rtp_vp9_parse(&d, key, i), TDM_ETRUNC);
 
     /* Flexible, inter-predicted, spatial layer 1, two P_DIFFs. */
     const uint8_t delta[] = {0xf8, 0x05, 0x22, 0x03, 0x04, 0x55};
-    assert_int_equal(tdm_vp9_parse(&d, delta, sizeof delta), 0);
+    assert_int_equal(tdm_rtp_vp9_parse(&d, delta, sizeof delta), 0);
     assert_true(d.flexible && d.inter_pred);
     assert_int_equal(d.sid, 1);
     assert_int_equal(d.tid, 1);
     assert_int_equal(d.num_pdiff, 2);
     assert_false(d.keyframe);
-    assert_false(tdm_vp9_is_keyframe(delta, sizeof delta));
+    assert_false(tdm_rtp_vp9_is_keyframe(delta, sizeof delta));
     /* Four P_DIFFs is more than the three the format allows. */
     const uint8_t many[] = {0xd8, 0x05, 0x03, 0x03, 0x03, 0x02, 0x55};
-    assert_int_equal(tdm_vp9_parse(&d, many, sizeof many), TDM_EINVAL);
+    assert_int_equal(tdm_rtp_vp9_parse(&d, many, sizeof many), TDM_EINVAL);
     /* Key frame of spatial layer 1 only: not where a decoder starts. */
     const uint8_t sid1[] = {0x28, 0x02, 0x00, 0x55};
-    assert_false(tdm_vp9_is_keyframe(sid1, sizeof sid1));
+    assert_false(tdm_rtp_vp9_is_keyframe(sid1, sizeof sid1));
     const uint8_t plain[] = {0x08, 0x55};
-    assert_true(tdm_vp9_is_keyframe(plain, sizeof plain));
+    assert_true(tdm_rtp_vp9_is_keyframe(plain, sizeof plain));
 }
 
 static void h264_keyframes(void **state)
@@ -368,26 +368,26 @@ static void h264_keyframes(void **state)
     for (size_t i = 0; i < 2; i++) {
         size_t n = load(yes[i], p, sizeof p);
         assert_int_equal(tdm_rtp_parse(&v, p, n, NULL, 0), 0);
-        assert_true(tdm_h264_is_keyframe(p + v.payload_off, v.payload_len));
+        assert_true(tdm_rtp_h264_is_keyframe(p + v.payload_off, v.payload_len));
     }
     size_t n = load("h264_fua_idr_middle.bin", p, sizeof p);
     assert_int_equal(tdm_rtp_parse(&v, p, n, NULL, 0), 0);
-    assert_false(tdm_h264_is_keyframe(p + v.payload_off, v.payload_len));
+    assert_false(tdm_rtp_h264_is_keyframe(p + v.payload_off, v.payload_len));
 
     const uint8_t idr[] = {0x65, 0x88};
     const uint8_t slice[] = {0x41, 0x9a};
     const uint8_t forbidden[] = {0xe5, 0x88};
-    assert_true(tdm_h264_is_keyframe(idr, sizeof idr));
-    assert_false(tdm_h264_is_keyframe(slice, sizeof slice));
-    assert_false(tdm_h264_is_keyframe(forbidden, sizeof forbidden));
-    assert_false(tdm_h264_is_keyframe(idr, 0));
+    assert_true(tdm_rtp_h264_is_keyframe(idr, sizeof idr));
+    assert_false(tdm_rtp_h264_is_keyframe(slice, sizeof slice));
+    assert_false(tdm_rtp_h264_is_keyframe(forbidden, sizeof forbidden));
+    assert_false(tdm_rtp_h264_is_keyframe(idr, 0));
     /* STAP-A whose first unit claims more bytes than exist, hiding an SPS after it. */
     const uint8_t bad_stap[] = {0x18, 0x00, 0x09, 0x41, 0x00, 0x02, 0x67, 0x42};
-    assert_false(tdm_h264_is_keyframe(bad_stap, sizeof bad_stap));
+    assert_false(tdm_rtp_h264_is_keyframe(bad_stap, sizeof bad_stap));
     const uint8_t zero_stap[] = {0x18, 0x00, 0x00, 0x00, 0x02, 0x67, 0x42};
-    assert_false(tdm_h264_is_keyframe(zero_stap, sizeof zero_stap));
+    assert_false(tdm_rtp_h264_is_keyframe(zero_stap, sizeof zero_stap));
     const uint8_t fua_short[] = {0x7c};
-    assert_false(tdm_h264_is_keyframe(fua_short, sizeof fua_short));
+    assert_false(tdm_rtp_h264_is_keyframe(fua_short, sizeof fua_short));
 }
 
 /* Every prefix of every sample must be handled without reading past it. */

@@ -158,12 +158,12 @@ static void lsr_and_dlsr(void **state)
 static void ntp_conversion(void **state)
 {
     (void)state;
-    assert_true(tdm_ntp_from_wall_us(0) == 2208988800ull << 32);
-    assert_true(tdm_ntp_from_wall_us(1500000) == ((2208988801ull << 32) | 0x80000000u));
-    assert_true(tdm_ntp_from_wall_us(-500000) == ((2208988799ull << 32) | 0x80000000u));
-    assert_int_equal(tdm_ntp_mid32(0x1122334455667788ull), 0x33445566);
+    assert_true(tdm_rtpstats_ntp_from_wall_us(0) == 2208988800ull << 32);
+    assert_true(tdm_rtpstats_ntp_from_wall_us(1500000) == ((2208988801ull << 32) | 0x80000000u));
+    assert_true(tdm_rtpstats_ntp_from_wall_us(-500000) == ((2208988799ull << 32) | 0x80000000u));
+    assert_int_equal(tdm_rtpstats_ntp_mid32(0x1122334455667788ull), 0x33445566);
     /* 2036-02-07 06:28:16 UTC is where the 32-bit NTP seconds field wraps (era 1). */
-    uint64_t era1 = tdm_ntp_from_wall_us(2085978496LL * 1000000);
+    uint64_t era1 = tdm_rtpstats_ntp_from_wall_us(2085978496LL * 1000000);
     assert_int_equal((uint32_t)(era1 >> 32), 0);
 }
 
@@ -182,7 +182,7 @@ static void sender_report_pair(void **state)
     assert_int_equal(sr.ssrc, 0x5151);
     assert_int_equal(sr.packet_count, 3);
     assert_int_equal(sr.octet_count, 2500);
-    assert_true(sr.ntp == tdm_ntp_from_wall_us(wall));
+    assert_true(sr.ntp == tdm_rtpstats_ntp_from_wall_us(wall));
     assert_int_equal(sr.rtp_ts, (uint32_t)(0xffffff00u + 45000)); /* wraps past 2^32 */
     assert_int_equal(sr.nblocks, 0);
     /* Clock going backwards does not move the timestamp back. */
@@ -201,7 +201,7 @@ static void rtt_from_returning_block(void **state)
     tdm_rtpstats_tx_on_packet(&s, 0, 100, 0);
     int64_t wall = 1700000000LL * 1000000;
     assert_int_equal(tdm_rtpstats_tx_sr(&s, wall, 1000 * MS, &sr), 0);
-    rb.lsr = tdm_ntp_mid32(sr.ntp);
+    rb.lsr = tdm_rtpstats_ntp_mid32(sr.ntp);
     rb.dlsr = 6554; /* 100 ms at the receiver */
     assert_int_equal(tdm_rtpstats_tx_rtt(&s, &rb, 1300 * MS, &rtt), 0);
     assert_true(rtt > 199 * MS && rtt < 201 * MS);
@@ -214,7 +214,7 @@ static void rtt_from_returning_block(void **state)
     rb.lsr = 0;
     assert_int_equal(tdm_rtpstats_tx_rtt(&s, &rb, 1300 * MS, &rtt), TDM_EAGAIN);
     /* DLSR larger than the elapsed time gives 0, not a negative RTT. */
-    rb.lsr = tdm_ntp_mid32(sr.ntp);
+    rb.lsr = tdm_rtpstats_ntp_mid32(sr.ntp);
     rb.dlsr = 65536 * 10;
     assert_int_equal(tdm_rtpstats_tx_rtt(&s, &rb, 2100 * MS, &rtt), 0);
     assert_int_equal(rtt, 0);
@@ -230,7 +230,7 @@ static void report_block_round_trips_through_rr(void **state)
         if (i != 10)
             tdm_rtpstats_rx_on_packet(&s, (uint16_t)(65530 + i), (uint32_t)i * 3000, i * 33 * MS,
                                       1000);
-    tdm_rtpstats_rx_on_sr(&s, tdm_ntp_from_wall_us(1700000000LL * 1000000), 1000 * MS);
+    tdm_rtpstats_rx_on_sr(&s, tdm_rtpstats_ntp_from_wall_us(1700000000LL * 1000000), 1000 * MS);
     assert_int_equal(tdm_rtpstats_rx_report(&s, 1250 * MS, &rb), 0);
     uint8_t out[64];
     int n = tdm_rtcp_build_rr(out, sizeof out, 0x9999, &rb, 1);

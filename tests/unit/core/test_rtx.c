@@ -171,25 +171,25 @@ static void rtx_wrap_drops_padding(void **state)
 static void keyframe_throttle(void **state)
 {
     (void)state;
-    struct tdm_kf_throttle t;
-    tdm_kf_throttle_init(&t, 500 * MS);
-    assert_true(tdm_kf_throttle_deadline(&t) == INT64_MAX);
-    assert_true(tdm_kf_throttle_request(&t, 0));
-    assert_false(tdm_kf_throttle_request(&t, 100 * MS));
-    assert_false(tdm_kf_throttle_request(&t, 200 * MS));
-    assert_true(tdm_kf_throttle_deadline(&t) == 500 * MS);
-    assert_false(tdm_kf_throttle_poll(&t, 499 * MS));
-    assert_true(tdm_kf_throttle_poll(&t, 500 * MS)); /* both suppressed ones: one PLI */
-    assert_false(tdm_kf_throttle_poll(&t, 2000 * MS));
-    assert_true(tdm_kf_throttle_deadline(&t) == INT64_MAX);
-    assert_true(tdm_kf_throttle_request(&t, 1000 * MS));
-    assert_false(tdm_kf_throttle_request(&t, 1100 * MS));
-    tdm_kf_throttle_on_keyframe(&t); /* the keyframe answers the suppressed one too */
-    assert_false(tdm_kf_throttle_poll(&t, 3000 * MS));
-    assert_true(tdm_kf_throttle_request(&t, 3000 * MS));
+    struct tdm_rtx_kf_throttle t;
+    tdm_rtx_kf_throttle_init(&t, 500 * MS);
+    assert_true(tdm_rtx_kf_throttle_deadline(&t) == INT64_MAX);
+    assert_true(tdm_rtx_kf_throttle_request(&t, 0));
+    assert_false(tdm_rtx_kf_throttle_request(&t, 100 * MS));
+    assert_false(tdm_rtx_kf_throttle_request(&t, 200 * MS));
+    assert_true(tdm_rtx_kf_throttle_deadline(&t) == 500 * MS);
+    assert_false(tdm_rtx_kf_throttle_poll(&t, 499 * MS));
+    assert_true(tdm_rtx_kf_throttle_poll(&t, 500 * MS)); /* both suppressed ones: one PLI */
+    assert_false(tdm_rtx_kf_throttle_poll(&t, 2000 * MS));
+    assert_true(tdm_rtx_kf_throttle_deadline(&t) == INT64_MAX);
+    assert_true(tdm_rtx_kf_throttle_request(&t, 1000 * MS));
+    assert_false(tdm_rtx_kf_throttle_request(&t, 1100 * MS));
+    tdm_rtx_kf_throttle_on_keyframe(&t); /* the keyframe answers the suppressed one too */
+    assert_false(tdm_rtx_kf_throttle_poll(&t, 3000 * MS));
+    assert_true(tdm_rtx_kf_throttle_request(&t, 3000 * MS));
     for (int i = 0; i < 256; i++)
-        assert_int_equal(tdm_kf_throttle_next_fir_seq(&t), i);
-    assert_int_equal(tdm_kf_throttle_next_fir_seq(&t), 0);
+        assert_int_equal(tdm_rtx_kf_throttle_next_fir_seq(&t), i);
+    assert_int_equal(tdm_rtx_kf_throttle_next_fir_seq(&t), 0);
 }
 
 int main(void)
