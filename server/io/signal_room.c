@@ -39,6 +39,13 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     TDM_INFO("r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
 
+/* Pages ping at a third of the idle time-out, so two lost pings still keep them in. */
+static int keepalive_s(const struct tdm_app *app)
+{
+    int k = (int)app->cfg.limits.idle_timeout_s / 3;
+    return k < 1 ? 1 : k > 15 ? 15 : k;
+}
+
 void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                     struct tdm_proto_err *e)
 {
@@ -95,7 +102,7 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         "{s:s, s:i, s:o, s:{s:s, s:i}, s:o, s:i, s:f}", "type", "welcome", "protocol",
         TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id", tdm_room_id(room),
         "max_participants", (int)tdm_room_capacity(room), "participants", others, "keepalive_s",
-        15, "server_time", tdm_proto_server_time());
+        keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
     tdm_conn_send(c, welcome);
