@@ -1,0 +1,66 @@
+/* Invite tokens: a signed statement "this link lets its holder into room R as role X until
+ * time T, at most N times", carried in the room link's fragment (after '#') so it never
+ * reaches request lines, logs or Referer headers.
+ *
+ * Token text: base64url(payload) "." base64url(HMAC-SHA256(secret, payload)), where
+ * payload = version(1) role(1) expires(8, Unix seconds, big-endian) uses(2, 0 = unlimited)
+ * id(16 random bytes) room_len(1) room(room_len). Verification is constant-time.
+ * The ledger counts uses and holds revocations; it keeps no room names and no people. */
+#ifndef TANDEM_INVITE_H
+#define TANDEM_INVITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem/room.h"
+
+#define TDM_INVITE_VERSION 1
+#define TDM_INVITE_ID_LEN 16
+#define TDM_INVITE_KEY_MIN 32
+#define TDM_INVITE_TOKEN_MAX 256 /* characters; longer input is refused unread */
+#define TDM_INVITE_ID_TEXT 23    /* base64url of the id + NUL */
+
+struct tdm_invite {
+    enum tdm_role role;
+    int64_t expires_s; /* Unix seconds */
+    uint16_t uses;     /* 0 = unlimited */
+    uint8_t id[TDM_INVITE_ID_LEN];
+    char room[TDM_ROOM_ID_MAX + 1];
+};
+
+/* Makes a new invite with a random id. Returns 0, TDM_EINVAL (bad room) or TDM_ECRYPTO. */
+int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role,
+                   int64_t expires_s, uint16_t uses);
+
+/* Writes the token text into out (NUL-terminated). key: at least TDM_INVITE_KEY_MIN bytes.
+ * Returns the length or TDM_ETOOBIG / TDM_EINVAL / TDM_ECRYPTO. */
+int tdm_invite_encode(const struct tdm_invite *inv, const uint8_t *key, size_t keylen, char *out,
+                      size_t cap);
+
+/* Checks a token. Returns 0 with *out filled, or:
+ *   TDM_EINVAL  malformed (err says how), TDM_EAUTH  forged or altered,
+ *   TDM_ESTATE  expired (now_s >= expires_s). The signature is checked before anything in
+ * the payload is believed. */
+int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
+                      struct tdm_invite *out, char *err, size_t errlen);
+
+/* The invite id as base64url text (for `tandem invite --revoke` and logs). */
+void tdm_invite_id_text(const uint8_t id[TDM_INVITE_ID_LEN], char out[TDM_INVITE_ID_TEXT]);
+int tdm_invite_id_parse(const char *text, size_t len, uint8_t id[TDM_INVITE_ID_LEN]);
+
+/* Use counts and revocations, bounded. Not thread-safe (the control thread owns it). */
+struct tdm_invite_ledger;
+struct tdm_invite_ledger *tdm_invite_ledger_create(size_t max_entries);
+void tdm_invite_ledger_destroy(struct tdm_invite_ledger *l);
+/* Records one use of inv if it is neither revoked nor used up. Returns 0, TDM_EPERM
+ * (revoked), TDM_EFULL (used up) or TDM_ELIMIT (ledger full of live entries). */
+int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
+                          int64_t now_s);
+/* Revokes an id until expires_s (INT64_MAX: for ever). Returns 0 or TDM_ELIMIT. */
+int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
+                             int64_t expires_s);
+bool tdm_invite_ledger_revoked(const struct tdm_invite_ledger *l,
+                               const uint8_t id[TDM_INVITE_ID_LEN]);
+
+#endif

@@ -1,0 +1,276 @@
+#include "tandem/invite.h"
+#include "tandem/err.h"
+#include "tandem/util.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAYLOAD_FIXED (1 + 1 + 8 + 2 + TDM_INVITE_ID_LEN + 1)
+#define PAYLOAD_MAX (PAYLOAD_FIXED + TDM_ROOM_ID_MAX)
+#define MAC_LEN 32
+
+int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role,
+                   int64_t expires_s, uint16_t uses)
+{
+    memset(inv, 0, sizeof *inv);
+    size_t n = room ? strlen(room) : 0;
+    if (!tdm_room_id_valid(room, n) || role > TDM_ROLE_COORDINATOR || expires_s <= 0)
+        return TDM_EINVAL;
+    if (RAND_bytes(inv->id, TDM_INVITE_ID_LEN) != 1)
+        return TDM_ECRYPTO;
+    memcpy(inv->room, room, n + 1);
+    inv->role = role;
+    inv->expires_s = expires_s;
+    inv->uses = uses;
+    return 0;
+}
+
+static size_t payload_write(const struct tdm_invite *inv, uint8_t *p)
+{
+    size_t rl = strlen(inv->room);
+    p[0] = TDM_INVITE_VERSION;
+    p[1] = (uint8_t)inv->role;
+    for (int i = 0; i < 8; i++)
+        p[2 + i] = (uint8_t)((uint64_t)inv->expires_s >> (56 - 8 * i));
+    p[10] = (uint8_t)(inv->uses >> 8);
+    p[11] = (uint8_t)inv->uses;
+    memcpy(p + 12, inv->id, TDM_INVITE_ID_LEN);
+    p[12 + TDM_INVITE_ID_LEN] = (uint8_t)rl;
+    memcpy(p + PAYLOAD_FIXED, inv->room, rl);
+    return PAYLOAD_FIXED + rl;
+}
+
+static int mac(const uint8_t *key, size_t keylen, const uint8_t *p, size_t n, uint8_t out[MAC_LEN])
+{
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, p, n, out, &len) || len != MAC_LEN)
+        return TDM_ECRYPTO;
+    return 0;
+}
+
+int tdm_invite_encode(const struct tdm_invite *inv, const uint8_t *key, size_t keylen, char *out,
+                      size_t cap)
+{
+    uint8_t payload[PAYLOAD_MAX], tag[MAC_LEN];
+    if (keylen < TDM_INVITE_KEY_MIN || !tdm_room_id_valid(inv->room, strlen(inv->room)))
+        return TDM_EINVAL;
+    size_t n = payload_write(inv, payload);
+    if (mac(key, keylen, payload, n, tag))
+        return TDM_ECRYPTO;
+    int a = tdm_b64url_encode(payload, n, out, cap);
+    if (a < 0 || (size_t)a + 2 > cap)
+        return TDM_ETOOBIG;
+    out[a] = '.';
+    int b = tdm_b64url_encode(tag, MAC_LEN, out + a + 1, cap - (size_t)a - 1);
+    if (b < 0)
+        return TDM_ETOOBIG;
+    return a + 1 + b;
+}
+
+static int payload_read(const uint8_t *p, size_t n, struct tdm_invite *out, char *err,
+                        size_t errlen)
+{
+    if (n < PAYLOAD_FIXED || p[0] != TDM_INVITE_VERSION)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "unknown token version");
+    size_t rl = p[12 + TDM_INVITE_ID_LEN];
+    if (PAYLOAD_FIXED + rl != n || p[1] > TDM_ROLE_COORDINATOR)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "inconsistent token payload");
+    uint64_t exp = 0;
+    for (int i = 0; i < 8; i++)
+        exp = (exp << 8) | p[2 + i];
+    if (exp > INT64_MAX)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "bad expiry");
+    memset(out, 0, sizeof *out);
+    out->role = (enum tdm_role)p[1];
+    out->expires_s = (int64_t)exp;
+    out->uses = (uint16_t)(p[10] << 8 | p[11]);
+    memcpy(out->id, p + 12, TDM_INVITE_ID_LEN);
+    memcpy(out->room, p + PAYLOAD_FIXED, rl);
+    out->room[rl] = '\0';
+    if (!tdm_room_id_valid(out->room, rl))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "bad room in token");
+    return 0;
+}
+
+int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
+                      struct tdm_invite *out, char *err, size_t errlen)
+{
+    uint8_t payload[PAYLOAD_MAX + 3], tag[MAC_LEN + 3], want[MAC_LEN];
+    memset(out, 0, sizeof *out);
+    if (keylen < TDM_INVITE_KEY_MIN)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "server key too short");
+    if (!tok || len == 0 || len > TDM_INVITE_TOKEN_MAX)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token missing or too long");
+    const char *dot = memchr(tok, '.', len);
+    if (!dot)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token has no signature");
+    size_t plen = (size_t)(dot - tok), slen = len - plen - 1;
+    int n = tdm_b64url_decode(tok, plen, payload, sizeof payload);
+    int t = tdm_b64url_decode(dot + 1, slen, tag, sizeof tag);
+    if (n < 0 || t != MAC_LEN)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token is not well-formed");
+    if (mac(key, keylen, payload, (size_t)n, want))
+        return TDM_ECRYPTO;
+    /* Nothing in the payload is read before the signature is known to be ours. */
+    if (!tdm_ct_equal(want, tag, MAC_LEN))
+        return tdm_seterr(err, errlen, TDM_EAUTH, "token signature does not match");
+    int rc = payload_read(payload, (size_t)n, out, err, errlen);
+    if (rc)
+        return rc;
+    if (now_s >= out->expires_s)
+        return tdm_seterr(err, errlen, TDM_ESTATE, "token expired");
+    return 0;
+}
+
+void tdm_invite_id_text(const uint8_t id[TDM_INVITE_ID_LEN], char out[TDM_INVITE_ID_TEXT])
+{
+    tdm_b64url_encode(id, TDM_INVITE_ID_LEN, out, TDM_INVITE_ID_TEXT);
+}
+
+int tdm_invite_id_parse(const char *text, size_t len, uint8_t id[TDM_INVITE_ID_LEN])
+{
+    if (len != TDM_INVITE_ID_TEXT - 1)
+        return TDM_EINVAL;
+    return tdm_b64url_decode(text, len, id, TDM_INVITE_ID_LEN) == TDM_INVITE_ID_LEN ? 0
+                                                                                   : TDM_EINVAL;
+}
+
+/* --- ledger: open addressing keyed by the random id (already uniformly distributed) --- */
+
+struct entry {
+    uint8_t id[TDM_INVITE_ID_LEN];
+    int64_t expires_s; /* 0 = empty slot */
+    uint16_t used;
+    bool revoked;
+};
+
+struct tdm_invite_ledger {
+    size_t cap; /* power of two, at least twice max */
+    size_t max;
+    size_t count;
+    struct entry *slots;
+};
+
+struct tdm_invite_ledger *tdm_invite_ledger_create(size_t max_entries)
+{
+    if (max_entries == 0 || max_entries > (1u << 24))
+        return NULL;
+    struct tdm_invite_ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->max = max_entries;
+    l->cap = 16;
+    while (l->cap < 2 * max_entries)
+        l->cap <<= 1;
+    l->slots = calloc(l->cap, sizeof *l->slots);
+    if (!l->slots) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void tdm_invite_ledger_destroy(struct tdm_invite_ledger *l)
+{
+    if (!l)
+        return;
+    free(l->slots);
+    free(l);
+}
+
+static size_t slot_of(const struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN])
+{
+    size_t h;
+    memcpy(&h, id, sizeof h);
+    return h & (l->cap - 1);
+}
+
+static struct entry *find(const struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN])
+{
+    for (size_t i = slot_of(l, id), k = 0; k < l->cap; i = (i + 1) & (l->cap - 1), k++) {
+        struct entry *e = &l->slots[i];
+        if (e->expires_s == 0)
+            return NULL;
+        if (memcmp(e->id, id, TDM_INVITE_ID_LEN) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Drops entries past their expiry (a dead token can never be used again anyway) and
+ * rebuilds the table; called only when it is full, so the cost is amortised. */
+static void prune(struct tdm_invite_ledger *l, int64_t now_s)
+{
+    struct entry *old = l->slots;
+    struct entry *fresh = calloc(l->cap, sizeof *fresh);
+    if (!fresh)
+        return;
+    l->slots = fresh;
+    l->count = 0;
+    for (size_t i = 0; i < l->cap; i++) {
+        if (old[i].expires_s == 0 || old[i].expires_s <= now_s)
+            continue;
+        size_t j = slot_of(l, old[i].id);
+        while (l->slots[j].expires_s)
+            j = (j + 1) & (l->cap - 1);
+        l->slots[j] = old[i];
+        l->count++;
+    }
+    free(old);
+}
+
+static struct entry *insert(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
+                            int64_t expires_s, int64_t now_s)
+{
+    if (l->count >= l->max)
+        prune(l, now_s);
+    if (l->count >= l->max)
+        return NULL;
+    size_t i = slot_of(l, id);
+    while (l->slots[i].expires_s)
+        i = (i + 1) & (l->cap - 1);
+    struct entry *e = &l->slots[i];
+    memcpy(e->id, id, TDM_INVITE_ID_LEN);
+    e->expires_s = expires_s;
+    l->count++;
+    return e;
+}
+
+int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
+                          int64_t now_s)
+{
+    struct entry *e = find(l, inv->id);
+    if (e && e->revoked)
+        return TDM_EPERM;
+    if (inv->uses == 0)
+        return 0; /* unlimited: nothing to count */
+    if (!e && !(e = insert(l, inv->id, inv->expires_s, now_s)))
+        return TDM_ELIMIT;
+    if (e->used >= inv->uses)
+        return TDM_EFULL;
+    e->used++;
+    return 0;
+}
+
+int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
+                             int64_t expires_s)
+{
+    struct entry *e = find(l, id);
+    if (!e && !(e = insert(l, id, expires_s, 0)))
+        return TDM_ELIMIT;
+    e->revoked = true;
+    if (expires_s > e->expires_s)
+        e->expires_s = expires_s;
+    return 0;
+}
+
+bool tdm_invite_ledger_revoked(const struct tdm_invite_ledger *l,
+                               const uint8_t id[TDM_INVITE_ID_LEN])
+{
+    const struct entry *e = find(l, id);
+    return e && e->revoked;
+}

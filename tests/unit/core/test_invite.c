@@ -1,0 +1,152 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tandem/err.h"
+#include "tandem/invite.h"
+
+static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
+static const uint8_t other_key[32] = "fedcba9876543210fedcba9876543210";
+#define NOW 1800000000LL
+
+static int make(char *tok, size_t cap, const char *room, enum tdm_role role, int64_t exp,
+                uint16_t uses, struct tdm_invite *inv)
+{
+    assert_int_equal(tdm_invite_new(inv, room, role, exp, uses), 0);
+    return tdm_invite_encode(inv, key, sizeof key, tok, cap);
+}
+
+static void round_trip(void **state)
+{
+    (void)state;
+    char tok[TDM_INVITE_TOKEN_MAX + 1];
+    struct tdm_invite inv, out;
+    int n = make(tok, sizeof tok, "room-42", TDM_ROLE_MENTOR, NOW + 3600, 1, &inv);
+    assert_true(n > 0 && n <= TDM_INVITE_TOKEN_MAX);
+    assert_int_equal(strlen(tok), (size_t)n);
+    assert_int_equal(tdm_invite_decode(tok, (size_t)n, key, sizeof key, NOW, &out, NULL, 0), 0);
+    assert_string_equal(out.room, "room-42");
+    assert_int_equal(out.role, TDM_ROLE_MENTOR);
+    assert_int_equal(out.expires_s, NOW + 3600);
+    assert_int_equal(out.uses, 1);
+    assert_memory_equal(out.id, inv.id, TDM_INVITE_ID_LEN);
+    /* the longest room id still fits the bound */
+    char room[TDM_ROOM_ID_MAX + 1];
+    memset(room, 'r', TDM_ROOM_ID_MAX);
+    room[TDM_ROOM_ID_MAX] = '\0';
+    assert_true(make(tok, sizeof tok, room, TDM_ROLE_COORDINATOR, NOW + 1, 0, &inv) > 0);
+}
+
+static void forged_altered_expired(void **state)
+{
+    (void)state;
+    char tok[TDM_INVITE_TOKEN_MAX + 1], err[128];
+    struct tdm_invite inv, out;
+    int n = make(tok, sizeof tok, "room-42", TDM_ROLE_MENTEE, NOW + 60, 0, &inv);
+    /* wrong key */
+    assert_int_equal(tdm_invite_decode(tok, (size_t)n, other_key, sizeof other_key, NOW, &out, err,
+                                       sizeof err),
+                     TDM_EAUTH);
+    /* every single-character change is refused */
+    const char alphabet[] = "AQgw-_09";
+    for (int i = 0; i < n; i++) {
+        char t2[TDM_INVITE_TOKEN_MAX + 1];
+        memcpy(t2, tok, (size_t)n + 1);
+        for (size_t a = 0; a < sizeof alphabet - 1; a++) {
+            if (alphabet[a] == tok[i])
+                continue;
+            t2[i] = alphabet[a];
+            assert_int_not_equal(tdm_invite_decode(t2, (size_t)n, key, sizeof key, NOW, &out, NULL, 0), 0);
+        }
+    }
+    /* expired */
+    assert_int_equal(tdm_invite_decode(tok, (size_t)n, key, sizeof key, NOW + 60, &out, err, sizeof err),
+                     TDM_ESTATE);
+    /* a mentee token re-signed by someone without the key cannot become coordinator:
+       swapping in another token's signature fails */
+    char tok2[TDM_INVITE_TOKEN_MAX + 1];
+    make(tok2, sizeof tok2, "room-42", TDM_ROLE_COORDINATOR, NOW + 60, 0, &inv);
+    char mixed[2 * TDM_INVITE_TOKEN_MAX];
+    const char *d1 = strchr(tok, '.'), *d2 = strchr(tok2, '.');
+    snprintf(mixed, sizeof mixed, "%.*s%s", (int)(d2 - tok2), tok2, d1);
+    assert_int_equal(tdm_invite_decode(mixed, strlen(mixed), key, sizeof key, NOW, &out, NULL, 0),
+                     TDM_EAUTH);
+}
+
+static void malformed(void **state)
+{
+    (void)state;
+    struct tdm_invite out;
+    const char *bad[] = {"", ".", "abc", "abc.", ".abc", "a.b.c", "!!!.???", "AAAA.AAAA"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tdm_invite_decode(bad[i], strlen(bad[i]), key, sizeof key, NOW, &out, NULL, 0),
+                         TDM_EINVAL);
+    char huge[TDM_INVITE_TOKEN_MAX + 10];
+    memset(huge, 'A', sizeof huge);
+    huge[100] = '.';
+    assert_int_equal(tdm_invite_decode(huge, sizeof huge, key, sizeof key, NOW, &out, NULL, 0),
+                     TDM_EINVAL);
+    assert_int_equal(tdm_invite_decode("a.b", 3, key, 8, NOW, &out, NULL, 0), TDM_EINVAL);
+    struct tdm_invite inv;
+    assert_int_equal(tdm_invite_new(&inv, "ab", TDM_ROLE_MENTEE, NOW, 0), TDM_EINVAL);
+    assert_int_equal(tdm_invite_new(&inv, "a/bc", TDM_ROLE_MENTEE, NOW, 0), TDM_EINVAL);
+}
+
+static void ledger_uses_and_revocation(void **state)
+{
+    (void)state;
+    struct tdm_invite_ledger *l = tdm_invite_ledger_create(4);
+    struct tdm_invite once, twice, unlimited;
+    char tok[TDM_INVITE_TOKEN_MAX + 1];
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &once);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 2, &twice);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 0, &unlimited);
+    assert_int_equal(tdm_invite_ledger_use(l, &once, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_use(l, &once, NOW), TDM_EFULL);
+    assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), TDM_EFULL);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(tdm_invite_ledger_use(l, &unlimited, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_revoke(l, unlimited.id, unlimited.expires_s), 0);
+    assert_true(tdm_invite_ledger_revoked(l, unlimited.id));
+    assert_int_equal(tdm_invite_ledger_use(l, &unlimited, NOW), TDM_EPERM);
+    /* full of live entries: refused; once they expire, the space comes back */
+    struct tdm_invite a, b;
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &a);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &b);
+    assert_int_equal(tdm_invite_ledger_use(l, &a, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_use(l, &b, NOW), TDM_ELIMIT);
+    assert_int_equal(tdm_invite_ledger_use(l, &b, NOW + 101), 0);
+    tdm_invite_ledger_destroy(l);
+}
+
+static void id_text(void **state)
+{
+    (void)state;
+    struct tdm_invite inv;
+    char text[TDM_INVITE_ID_TEXT];
+    uint8_t id[TDM_INVITE_ID_LEN];
+    assert_int_equal(tdm_invite_new(&inv, "room", TDM_ROLE_MENTEE, NOW, 0), 0);
+    tdm_invite_id_text(inv.id, text);
+    assert_int_equal(strlen(text), TDM_INVITE_ID_TEXT - 1);
+    assert_int_equal(tdm_invite_id_parse(text, strlen(text), id), 0);
+    assert_memory_equal(id, inv.id, TDM_INVITE_ID_LEN);
+    assert_int_equal(tdm_invite_id_parse("short", 5, id), TDM_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(forged_altered_expired),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(ledger_uses_and_revocation),
+        cmocka_unit_test(id_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
