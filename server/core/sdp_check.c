@@ -158,7 +158,7 @@ static int resolve_bundle(struct tdm_sdp_pstate *s)
     struct tdm_sdp_tok t;
     uint8_t in[TDM_SDP_MAX_MEDIA / 8] = {0};
     s->ln = s->bundle_line;
-    while (tdm_sdp_word(&c, &t)) {
+    while (s->bundle.p && tdm_sdp_word(&c, &t)) {
         size_t i = 0;
         while (i < d->n_media && !tdm_sdp_tok_eq(t, d->media[i].mid))
             i++;
@@ -212,6 +212,44 @@ static int check_credentials(struct tdm_sdp_pstate *s)
     return 0;
 }
 
+/* One RTP session for the whole group (RFC 8843 §9.1): a payload type names one codec and an
+ * extmap id one URI in every bundled m-section. Chromium refuses a "collision" otherwise. */
+static int check_bundle_maps(struct tdm_sdp_pstate *s)
+{
+    const struct tdm_sdp *d = s->d;
+    const struct tdm_sdp_codec *pt_owner[128] = {0};
+    const struct tdm_sdp_extmap *ext_owner[256] = {0};
+    uint8_t pt_mid[128], ext_mid[256];
+    for (size_t b = 0; b < d->n_bundle; b++) {
+        size_t i = d->bundle[b];
+        const struct tdm_sdp_media *m = &d->media[i];
+        for (size_t k = 0; k < m->n_codecs; k++) {
+            const struct tdm_sdp_codec *c = &m->codecs[k], *o = pt_owner[c->pt & 127];
+            if (!c->has_rtpmap)
+                continue;
+            if (!o) {
+                pt_owner[c->pt & 127] = c;
+                pt_mid[c->pt & 127] = (uint8_t)i;
+            } else if (strcasecmp(o->name, c->name) != 0 || o->clock != c->clock ||
+                       o->channels != c->channels) {
+                return merr(s, i, TDM_EINVAL, "payload type %u is %s here, %s in mid \"%s\"", c->pt,
+                            c->name, o->name, d->media[pt_mid[c->pt & 127]].mid);
+            }
+        }
+        for (size_t k = 0; k < m->n_extmaps; k++) {
+            const struct tdm_sdp_extmap *e = &m->extmaps[k], *o = ext_owner[e->id & 255];
+            if (!o) {
+                ext_owner[e->id & 255] = e;
+                ext_mid[e->id & 255] = (uint8_t)i;
+            } else if (strcmp(o->uri, e->uri) != 0) {
+                return merr(s, i, TDM_EINVAL, "extmap id %u names another URI in mid \"%s\"", e->id,
+                            d->media[ext_mid[e->id & 255]].mid);
+            }
+        }
+    }
+    return 0;
+}
+
 int tdm_sdp_check(struct tdm_sdp_pstate *s)
 {
     int rc = check_mids(s);
@@ -219,5 +257,7 @@ int tdm_sdp_check(struct tdm_sdp_pstate *s)
         rc = resolve_bundle(s);
     if (rc == 0)
         rc = check_credentials(s);
+    if (rc == 0)
+        rc = check_bundle_maps(s);
     return rc;
 }

@@ -231,6 +231,8 @@ int tdm_sdp_a_extmap(struct tdm_sdp_pstate *s, struct tdm_sdp_cur *v)
         return tdm_sdp_perr(s, TDM_EINVAL, "bad extmap direction");
     if (!tdm_sdp_space(v) || !tdm_sdp_word(v, &uri) || !tdm_sdp_tok_u32(idt, 255, &id))
         return tdm_sdp_perr(s, TDM_EINVAL, "want <id>[/<direction>] <uri>");
+    if (!tdm_sdp_tok_class(uri, tdm_sdp_is_vis))
+        return tdm_sdp_perr(s, TDM_EINVAL, "extmap URI is visible ASCII (RFC 3986)");
     /* §5: 1..14 in one-byte headers, up to 255 in two-byte; 15 is reserved. */
     if (id == 0 || id == 15)
         return tdm_sdp_perr(s, TDM_EINVAL, "extmap id %u is reserved", id);
@@ -268,15 +270,15 @@ int tdm_sdp_add_ssrc(struct tdm_sdp_media *m, uint32_t ssrc)
 /* a=ssrc:<ssrc> <attribute>[:<value>] (RFC 5576 §4.1) */
 int tdm_sdp_a_ssrc(struct tdm_sdp_pstate *s, struct tdm_sdp_cur *v)
 {
-    struct tdm_sdp_tok idt, name, val = {0};
+    struct tdm_sdp_tok idt, name, val;
     uint32_t ssrc;
     if (!tdm_sdp_word(v, &idt) || !tdm_sdp_tok_u32(idt, UINT32_MAX, &ssrc) || !tdm_sdp_space(v))
         return tdm_sdp_perr(s, TDM_EINVAL, "want <ssrc> <attribute>[:<value>]");
     name = tdm_sdp_until(v, ':');
     if (!name.n)
         return tdm_sdp_perr(s, TDM_EINVAL, "want <ssrc> <attribute>[:<value>]");
-    if (tdm_sdp_char(v, ':'))
-        val = (struct tdm_sdp_tok){v->p + v->i, v->n - v->i};
+    tdm_sdp_char(v, ':');
+    val = (struct tdm_sdp_tok){v->p + v->i, v->n - v->i};
     struct tdm_sdp_ssrc *e = ssrc_entry(s->m, ssrc, true);
     if (!e)
         return tdm_sdp_perr(s, TDM_ETOOBIG, "more than %d SSRCs", TDM_SDP_MAX_SSRCS);

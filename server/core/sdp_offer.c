@@ -36,6 +36,9 @@ static void add_ext(struct tdm_sdp_media *m, struct ext_ids *x, enum tdm_sdp_ext
     }
     if (!x->id[e] || m->n_extmaps >= TDM_SDP_MAX_EXTMAPS)
         return; /* all fourteen one-byte ids taken: go without */
+    for (size_t i = 0; i < m->n_extmaps; i++)
+        if (m->extmaps[i].id == x->id[e])
+            return; /* `current` gave two URIs one id: never write a duplicate */
     struct tdm_sdp_extmap *em = &m->extmaps[m->n_extmaps++];
     em->id = x->id[e];
     em->dir = TDM_SDP_DIR_NONE;

@@ -113,12 +113,31 @@ static void simulcast_rids(void **state)
                      0);
 }
 
+static void bundle_maps(void **state)
+{
+    (void)state;
+    /* Found by fuzz_sdp: one id, two URIs across the group made the next offer ambiguous. */
+    SDP_EXPECT_ERR(SDP_HEAD "a=group:BUNDLE 0 1\r\n" SDP_AUDIO "a=extmap:1 urn:a\r\n" VIDEO1
+                            "a=extmap:1 urn:b\r\n",
+                   TDM_EINVAL, "mid \"1\"): extmap id 1 names another URI in mid \"0\"");
+    SDP_EXPECT_ERR(SDP_HEAD "a=group:BUNDLE 0 1\r\n" SDP_AUDIO
+                            "m=video 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n"
+                            "a=rtpmap:111 VP8/90000\r\n",
+                   TDM_EINVAL, "payload type 111 is VP8 here, opus in mid \"0\"");
+    char err[256];
+    assert_int_equal(sdp_try(SDP_HEAD "a=group:BUNDLE 0 1\r\n" SDP_AUDIO "a=extmap:1 urn:a\r\n"
+                                      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n"
+                                      "a=rtpmap:111 OPUS/48000/2\r\na=extmap:1 urn:a\r\n",
+                             err, sizeof err),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mids),           cmocka_unit_test(bundle_group),
         cmocka_unit_test(credentials),    cmocka_unit_test(codecs_across_lines),
-        cmocka_unit_test(simulcast_rids),
+        cmocka_unit_test(simulcast_rids), cmocka_unit_test(bundle_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

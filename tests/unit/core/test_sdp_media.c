@@ -105,6 +105,8 @@ static void extmap_rules(void **state)
                    "extmap id 3 used twice");
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:3/sideways urn:x\r\n", TDM_EINVAL, "bad extmap direction");
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:3\r\n", TDM_EINVAL, "want <id>");
+    /* Found by fuzz_sdp: the writer refused what the parser let through. */
+    SDP_EXPECT_ERR(SDP_MIN "a=extmap:3 urn:\xc3\xa9\r\n", TDM_EINVAL, "visible ASCII");
     struct tdm_sdp *d =
         parse_ok(SDP_MIN "a=extmap:2/sendonly urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
                          "a=extmap:200 urn:two-byte attr\r\n");
@@ -151,6 +153,7 @@ static void ssrc_and_groups(void **state)
     assert_string_equal(d->media[0].msid_stream, "s2");
     tdm_sdp_free(d);
     SDP_EXPECT_ERR(SDP_MIN "a=msid:a b c\r\n", TDM_EINVAL, "want <stream-id>");
+    SDP_EXPECT_ERR(SDP_MIN "a=ssrc:1 msid\r\n", TDM_EINVAL, "want <stream-id>");
     SDP_EXPECT_ERR(SDP_MIN "a=msid:a\"b\r\n", TDM_EINVAL, "msid ids must be");
 }
 
