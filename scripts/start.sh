@@ -14,5 +14,12 @@ if [ ! -f certs/dev-cert.pem ] || [ ! -f certs/dev-key.pem ]; then
     -keyout certs/dev-key.pem -out certs/dev-cert.pem 2>/dev/null
   chmod 600 certs/dev-key.pem
 fi
-echo "Starting Tandem: open https://localhost:8443 (Ctrl+C stops it)"
+# Rooms are closed: people come in with invite links. Here is one for a coordinator, for a
+# fresh room; in the room, the coordinator makes links for mentors and mentees.
+room=$(openssl rand -hex 8)
+link=$(build-release/tandem invite --room "$room" --role coordinator --expires 7d 2>/dev/null)
+echo "Starting Tandem at https://localhost:8443 (Ctrl+C stops it)."
+echo "Coordinator link for a new room (valid 7 days):"
+echo "  $link"
+echo "More links: build-release/tandem invite --room ROOM --role mentee|mentor|coordinator --expires 7d"
 exec build-release/tandem "$@"

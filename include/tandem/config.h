@@ -33,6 +33,9 @@ struct tdm_config {
     size_t n_media_addrs;
     enum tdm_log_level log_level;
     struct tdm_limits limits;
+    /* invites: rooms are closed unless open_rooms (local development only) */
+    uint32_t open_rooms;                       /* 0 or 1 */
+    char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */
 };
 
 /* Fills cfg with the embedded defaults. */

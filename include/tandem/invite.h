@@ -57,6 +57,8 @@ void tdm_invite_ledger_destroy(struct tdm_invite_ledger *l);
  * (revoked), TDM_EFULL (used up) or TDM_ELIMIT (ledger full of live entries). */
 int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
                           int64_t now_s);
+/* The same verdict as tdm_invite_ledger_use without recording anything. */
+int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_invite *inv);
 /* Revokes an id until expires_s (INT64_MAX: for ever). Returns 0 or TDM_ELIMIT. */
 int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
                              int64_t expires_s);

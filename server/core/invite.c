@@ -256,6 +256,16 @@ int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *
     return 0;
 }
 
+int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_invite *inv)
+{
+    const struct entry *e = find(l, inv->id);
+    if (e && e->revoked)
+        return TDM_EPERM;
+    if (e && inv->uses && e->used >= inv->uses)
+        return TDM_EFULL;
+    return 0;
+}
+
 int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
                              int64_t expires_s)
 {

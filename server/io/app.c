@@ -97,6 +97,8 @@ int tdm_app_start(struct tdm_app *app)
         TDM_ERROR("config: %s", err);
         return TDM_EINVAL;
     }
+    if (tdm_invites_start(app) != 0)
+        return TDM_EINVAL;
     app->rooms = tdm_rooms_create(app->cfg.limits.max_rooms,
                                   app->cfg.limits.max_participants_per_room);
     if (!app->rooms)
@@ -163,6 +165,7 @@ void tdm_app_stop(struct tdm_app *app)
     app->lws = NULL;
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
+    tdm_invites_stop(app);
     if (app->loop)
         g_main_loop_unref(app->loop);
     app->loop = NULL;

@@ -9,6 +9,7 @@
 
 #include "tandem/config.h"
 #include "tandem/log.h"
+#include "tandem/invite.h"
 #include "tandem/room.h"
 
 struct tdm_conn;
@@ -28,7 +29,17 @@ struct tdm_app {
     guint sig_sources[2];
     struct tdm_log_limiter bad_input_log;
     struct tdm_conn *conns; /* doubly linked list of open signaling connections */
+    uint8_t invite_key[32];
+    struct tdm_invite_ledger *invites;
 };
+
+/* invites.c: the invite secret (read, or made on first start) and the ledger. */
+int tdm_invites_start(struct tdm_app *app);
+void tdm_invites_stop(struct tdm_app *app);
+/* Reads the key file, creating it (32 random bytes, mode 0600) when create is true and it
+ * does not exist. Returns 0 or a TDM_E* code with err filled. */
+int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
+                         size_t errlen);
 
 /* Creates the lws context on a fresh GMainLoop and starts listening. Returns 0 or a TDM_E*
  * code after logging why. */

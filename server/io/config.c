@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL };
+enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL };
 
 struct option_def {
     const char *name; /* "group.key" */
@@ -40,6 +40,8 @@ static const struct option_def options[] = {
     U32("limits.messages_per_second", limits.messages_per_second, 1, 10000),
     U32("limits.message_burst", limits.message_burst, 1, 100000),
     U32("limits.idle_timeout_s", limits.idle_timeout_s, 5, 3600),
+    {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
+    STR("invites.key_file", invite_key_file),
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -49,6 +51,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     snprintf(cfg->cert, sizeof cfg->cert, "certs/dev-cert.pem");
     snprintf(cfg->key, sizeof cfg->key, "certs/dev-key.pem");
     snprintf(cfg->web_root, sizeof cfg->web_root, "web");
+    snprintf(cfg->invite_key_file, sizeof cfg->invite_key_file, "certs/invite.key");
     cfg->log_level = TDM_LOG_INFO;
     cfg->limits = (struct tdm_limits){
         .max_rooms = 500,
@@ -129,6 +132,15 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             return 0;
         case K_ADDR_LIST:
             return set_addr_list(cfg, value, err, errlen);
+        case K_BOOL:
+            if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+                *(uint32_t *)field = 1;
+            else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+                *(uint32_t *)field = 0;
+            else
+                return tdm_seterr(err, errlen, TDM_EINVAL, "%s: expected true or false, got \"%.20s\"",
+                                  name, value);
+            return 0;
         case K_LOGLEVEL:
             if (tdm_log_parse_level(value, &cfg->log_level) != 0)
                 return tdm_seterr(err, errlen, TDM_EINVAL,
@@ -138,6 +150,16 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
         }
     }
     return tdm_seterr(err, errlen, TDM_EINVAL, "unknown option \"%.80s\"", name);
+}
+
+/* A section is known when some option's name starts with "<section>.". */
+static bool group_known(const char *group)
+{
+    size_t n = strlen(group);
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strncmp(options[i].name, group, n) == 0 && options[i].name[n] == '.')
+            return true;
+    return false;
 }
 
 static int load_group(struct tdm_config *cfg, GKeyFile *kf, const char *path, const char *group,
@@ -174,7 +196,7 @@ int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, si
     gsize ngroups = 0;
     gchar **groups = g_key_file_get_groups(kf, &ngroups);
     for (gsize g = 0; g < ngroups && rc == 0; g++) {
-        if (strcmp(groups[g], "server") != 0 && strcmp(groups[g], "limits") != 0)
+        if (!group_known(groups[g]))
             rc = tdm_seterr(err, errlen, TDM_EINVAL, "%s: unknown section [%.60s]", path,
                             groups[g]);
         else

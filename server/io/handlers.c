@@ -14,6 +14,8 @@ static const struct tdm_handler handlers[] = {
     {"chat.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
     {"sync.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
     {"time.", true, 0, NULL},
+    {"invite.create", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_create},
+    {"invite.revoke", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_revoke},
     {"mod.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
 };
 

@@ -1,7 +1,12 @@
 /* tandem: the command line. Defaults, then --config FILE, then the other flags. */
 #include "app.h"
 
+#include "signal.h"
 #include "tandem/err.h"
+#include "tandem/invite.h"
+#include "tandem/util.h"
+
+#include <openssl/crypto.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +30,14 @@ static void usage(FILE *f)
             "                       non-loopback interface)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
             "                       may show addresses\n"
+            "  --invite-key FILE    secret that signs invite links (made if absent;\n"
+            "                       default certs/invite.key)\n"
+            "  --open-rooms         let anyone with a room link in, without an invite:\n"
+            "                       for local development only\n"
+            "\n"
+            "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
+            "               [--expires 7d] [--uses N] [--base-url URL] [--config FILE]\n"
+            "                       print an invite link (the token follows '#')\n"
             "  --help               show this help and exit\n"
             "  --version            show the version and exit\n");
 }
@@ -38,6 +51,7 @@ static const struct {
     {"cert", "server.cert"},             {"key", "server.key"},
     {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
     {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
+    {"invite-key", "invites.key_file"},
 };
 
 static void raise_fd_limit(void)
@@ -51,14 +65,94 @@ static void raise_fd_limit(void)
     }
 }
 
+/* tandem invite: signs a link with the server's invite key; needs no running server. */
+static int invite_main(int argc, char **argv)
+{
+    static struct option opts[] = {
+        {"room", required_argument, NULL, 'r'},    {"role", required_argument, NULL, 'R'},
+        {"expires", required_argument, NULL, 'e'}, {"uses", required_argument, NULL, 'u'},
+        {"base-url", required_argument, NULL, 'b'}, {"config", required_argument, NULL, 'c'},
+        {"invite-key", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+    };
+    static struct tdm_config cfg;
+    const char *room = NULL, *role_s = NULL, *expires = "7d", *base = NULL, *keyfile = NULL;
+    long uses = 0;
+    char err[512], *end;
+    int ch, idx;
+    tdm_config_defaults(&cfg);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        switch (ch) {
+        case 'r': room = optarg; break;
+        case 'R': role_s = optarg; break;
+        case 'e': expires = optarg; break;
+        case 'b': base = optarg; break;
+        case 'k': keyfile = optarg; break;
+        case 'u':
+            uses = strtol(optarg, &end, 10);
+            if (*end || uses < 0 || uses > 1000) {
+                fprintf(stderr, "tandem invite: --uses: a number from 0 (unlimited) to 1000\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            if (tdm_config_load_file(&cfg, optarg, err, sizeof err)) {
+                fprintf(stderr, "tandem invite: %s\n", err);
+                return 2;
+            }
+            break;
+        default: fprintf(stderr, "tandem invite: see tandem --help\n"); return 2;
+        }
+    }
+    enum tdm_role role;
+    int64_t lifetime;
+    if (!room || !tdm_room_id_valid(room, strlen(room))) {
+        fprintf(stderr, "tandem invite: --room: 3 to 64 characters of A-Z a-z 0-9 _ -\n");
+        return 2;
+    }
+    if (!role_s || tdm_role_parse(role_s, strlen(role_s), &role)) {
+        fprintf(stderr, "tandem invite: --role: mentee, mentor or coordinator\n");
+        return 2;
+    }
+    if (tdm_invites_parse_duration(expires, &lifetime)) {
+        fprintf(stderr, "tandem invite: --expires: like 30m, 12h or 7d (at most a year)\n");
+        return 2;
+    }
+    uint8_t key[32];
+    if (tdm_invites_load_key(keyfile ? keyfile : cfg.invite_key_file, true, key, err, sizeof err)) {
+        fprintf(stderr, "tandem invite: %s\n", err);
+        return 1;
+    }
+    struct tdm_invite inv;
+    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
+    int rc = tdm_invite_new(&inv, room, role, tdm_wall_us() / 1000000 + lifetime, (uint16_t)uses);
+    if (rc == 0)
+        rc = tdm_invite_encode(&inv, key, sizeof key, tok, sizeof tok);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc < 0) {
+        fprintf(stderr, "tandem invite: %s\n", tdm_strerror(rc));
+        return 1;
+    }
+    tdm_invite_id_text(inv.id, idtext);
+    char defbase[128];
+    snprintf(defbase, sizeof defbase, "https://localhost:%u", cfg.port);
+    printf("%s/r/%s#t=%s\n", base ? base : defbase, room, tok);
+    fprintf(stderr, "invite id %s (%s, %s)\n", idtext, tdm_role_name(role),
+            uses ? "limited uses" : "unlimited uses");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "invite") == 0)
+        return invite_main(argc - 1, argv + 1);
     static struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 0},
         {"port", required_argument, NULL, 0},       {"cert", required_argument, NULL, 0},
         {"key", required_argument, NULL, 0},        {"web-root", required_argument, NULL, 0},
         {"public-ip", required_argument, NULL, 0},  {"media-address", required_argument, NULL, 0},
         {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
+        {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
         {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;
@@ -96,6 +190,8 @@ int main(int argc, char **argv)
     }
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+        if (ch == 'O')
+            app.cfg.open_rooms = 1;
         if (ch != 0)
             continue;
         for (size_t i = 0; i < sizeof flag_options / sizeof flag_options[0]; i++) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "tandem/invite.h"
 #include "tandem/room.h"
 #include "tandem/util.h"
 
@@ -72,6 +73,18 @@ void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *
                   struct tdm_proto_err *e);
 void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                  struct tdm_proto_err *e);
+/* Invites (invites.c). */
+/* Checks a join's token (or its absence) without using it up; *role becomes the token's. */
+int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,
+                           size_t token_len, struct tdm_invite *inv, enum tdm_role *role,
+                           struct tdm_proto_err *e);
+/* Records one use of the token after the join succeeded. */
+int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
+int tdm_invites_parse_duration(const char *s, int64_t *out_s);
+void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
+void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
 /* Media (signal_media.c). */
 void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e);

@@ -75,6 +75,12 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
         return;
     }
+    const char *token;
+    size_t token_len;
+    struct tdm_invite inv;
+    if (!tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
+        tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
+        return;
     struct tdm_participant *p;
     int rc = tdm_rooms_join(app->rooms, room_id, name, role, c, &p);
     if (rc == TDM_EFULL) {
@@ -91,6 +97,7 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         return;
     }
     c->participant = p;
+    tdm_invites_consume(app, &inv);
     struct tdm_room *room = p->room;
     json_t *others = json_array();
     for (size_t i = 0; i < tdm_room_count(room); i++) {

@@ -24,16 +24,31 @@ export function testCertificate() {
   return { cert: path.join(certDir, 'cert.pem'), key: path.join(certDir, 'key.pem') };
 }
 
+/** The invite key the test servers use (tandem makes it on first start). */
+export function inviteKeyPath() {
+  testCertificate();
+  return path.join(certDir, 'invite.key');
+}
+
+/** Mints an invite token with the real `tandem invite` command and the test servers' key. */
+export function mintInvite({ room, role, expires = '1h', uses = 0 }) {
+  const out = execFileSync(TANDEM_BIN, ['invite', '--room', room, '--role', role, '--expires',
+    expires, '--uses', String(uses), '--invite-key', inviteKeyPath(), '--base-url', 'https://x'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return out.trim().split('#t=')[1];
+}
+
 /**
  * Start tandem on a free port (--port 0; the server reports the port it bound).
  * Resolves once the server logs that it listens; rejects on exit or after timeoutMs.
  */
 export function startTandem({ args = [], env = {}, timeoutMs = 15000, listen = '127.0.0.1',
-  wrapper = null } = {}) {
+  wrapper = null, openRooms = true } = {}) {
   if (!existsSync(TANDEM_BIN)) throw new Error(`tandem binary not found: ${TANDEM_BIN}`);
   const { cert, key } = testCertificate();
   const argv = ['--listen', listen, '--port', '0', '--cert', cert, '--key', key,
-    '--web-root', path.join(SOURCE_DIR, 'web'), ...args];
+    '--web-root', path.join(SOURCE_DIR, 'web'), '--invite-key', inviteKeyPath(),
+    ...(openRooms ? ['--open-rooms'] : []), ...args];
   const cmd = wrapper ? wrapper[0] : TANDEM_BIN;
   const cmdArgs = wrapper ? [...wrapper.slice(1), TANDEM_BIN, ...argv] : argv;
   const child = spawn(cmd, cmdArgs, {

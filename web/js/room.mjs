@@ -1,6 +1,7 @@
 // The room page (/r/<room-id>): the pre-join form, then who is in the room, live.
 // The state lives in one object; render() draws everything from it, so a change of
 // language only needs another render().
+import { inviteToken } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
@@ -77,7 +78,8 @@ function signaling() {
 
 function sendJoin() {
   if (!state.wish) return;
-  state.joinId = sig.send({ type: 'join', room: state.room, name: state.wish.name, role: state.wish.role });
+  state.joinId = sig.send({ type: 'join', room: state.room, name: state.wish.name, role: state.wish.role,
+    token: inviteToken() });
   clearTimeout(joinTimer);
   // A join that gets no answer is treated as a lost connection: the retry joins again.
   joinTimer = setTimeout(() => sig?.drop(), JOIN_TIMEOUT_MS);

@@ -105,7 +105,9 @@ static void ledger_uses_and_revocation(void **state)
     make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &once);
     make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 2, &twice);
     make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 0, &unlimited);
+    assert_int_equal(tdm_invite_ledger_check(l, &once), 0);
     assert_int_equal(tdm_invite_ledger_use(l, &once, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_check(l, &once), TDM_EFULL);
     assert_int_equal(tdm_invite_ledger_use(l, &once, NOW), TDM_EFULL);
     assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), 0);
     assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), 0);

@@ -1,0 +1,231 @@
+/* Invite links: the server secret, token checks at join, and invite.create for
+ * coordinators. The token format and the ledger are in core (tandem/invite.h). */
+#include "app.h"
+#include "signal.h"
+
+#include "tandem/err.h"
+#include "tandem/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LEDGER_MAX 100000
+#define INVITE_MAX_LIFETIME_S (366LL * 86400)
+
+int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
+                         size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        uint8_t fresh[32];
+        if (RAND_bytes(fresh, sizeof fresh) != 1)
+            return tdm_seterr(err, errlen, TDM_ECRYPTO, "no randomness for the invite key");
+        int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (wfd < 0)
+            return tdm_seterr(err, errlen, TDM_EIO, "cannot create invite key %s: %s", path,
+                              strerror(errno));
+        ssize_t w = write(wfd, fresh, sizeof fresh);
+        close(wfd);
+        OPENSSL_cleanse(fresh, sizeof fresh);
+        if (w != (ssize_t)sizeof fresh)
+            return tdm_seterr(err, errlen, TDM_EIO, "cannot write invite key %s", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return tdm_seterr(err, errlen, TDM_EIO, "cannot read invite key %s: %s", path,
+                          strerror(errno));
+    struct stat st;
+    ssize_t r = -1;
+    if (fstat(fd, &st) == 0 && st.st_size == 32)
+        r = read(fd, key, 32);
+    close(fd);
+    if (r != 32)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "invite key %s: must be exactly 32 bytes",
+                          path);
+    if (st.st_mode & 077)
+        TDM_WARN("invite key %s can be read by other users: chmod 600 it", path);
+    return 0;
+}
+
+int tdm_invites_start(struct tdm_app *app)
+{
+    char err[256];
+    if (tdm_invites_load_key(app->cfg.invite_key_file, true, app->invite_key, err, sizeof err)) {
+        TDM_ERROR("%s", err);
+        return TDM_EINVAL;
+    }
+    app->invites = tdm_invite_ledger_create(LEDGER_MAX);
+    if (!app->invites)
+        return TDM_ENOMEM;
+    if (app->cfg.open_rooms)
+        TDM_WARN("OPEN ROOMS: anyone who knows a room link can join without an invite. This "
+                 "mode is for local development only; never run it for real people.");
+    return 0;
+}
+
+void tdm_invites_stop(struct tdm_app *app)
+{
+    tdm_invite_ledger_destroy(app->invites);
+    app->invites = NULL;
+    OPENSSL_cleanse(app->invite_key, sizeof app->invite_key);
+}
+
+int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,
+                           size_t token_len, struct tdm_invite *inv_out, enum tdm_role *role,
+                           struct tdm_proto_err *e)
+{
+    struct tdm_invite inv;
+    memset(inv_out, 0, sizeof *inv_out);
+    char why[128];
+    if (!token) {
+        if (app->cfg.open_rooms)
+            return 0;
+        tdm_proto_set(e, "invite_required", "token", "this room needs an invite link");
+        return TDM_EPERM;
+    }
+    int64_t now_s = tdm_wall_us() / 1000000;
+    int rc = tdm_invite_decode(token, token_len, app->invite_key, sizeof app->invite_key, now_s,
+                               &inv, why, sizeof why);
+    if (rc == TDM_ESTATE) {
+        tdm_proto_set(e, "invite_expired", "token", "this invite link has expired");
+        return rc;
+    }
+    if (rc != 0) {
+        tdm_proto_set(e, "invite_invalid", "token", "this invite link is not valid");
+        return rc;
+    }
+    if (strcmp(inv.room, room) != 0) {
+        tdm_proto_set(e, "invite_invalid", "token", "this invite link is for another room");
+        return TDM_EPERM;
+    }
+    rc = tdm_invite_ledger_check(app->invites, &inv);
+    if (rc == TDM_EPERM) {
+        tdm_proto_set(e, "invite_revoked", "token", "this invite link was withdrawn");
+        return rc;
+    }
+    if (rc == TDM_EFULL) {
+        tdm_proto_set(e, "invite_used", "token", "this invite link has already been used");
+        return rc;
+    }
+    if (rc != 0) {
+        tdm_proto_set(e, "server_full", NULL, "too many invites in use");
+        return rc;
+    }
+    *role = inv.role; /* the token decides the role, not the page */
+    *inv_out = inv;
+    return 0;
+}
+
+int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
+{
+    if (inv->expires_s == 0)
+        return 0; /* joined without a token (open rooms) */
+    return tdm_invite_ledger_use(app->invites, inv, tdm_wall_us() / 1000000);
+}
+
+/* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */
+int tdm_invites_parse_duration(const char *s, int64_t *out_s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v <= 0)
+        return TDM_EINVAL;
+    int64_t mult = 1;
+    if (*end == 'd')
+        mult = 86400, end++;
+    else if (*end == 'h')
+        mult = 3600, end++;
+    else if (*end == 'm')
+        mult = 60, end++;
+    else if (*end == 's')
+        end++;
+    if (*end || v > INVITE_MAX_LIFETIME_S / mult)
+        return TDM_EINVAL;
+    *out_s = v * mult;
+    return 0;
+}
+
+/* invite.create {role, expires_s?, uses?}: a coordinator makes a link for their own room. */
+void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e)
+{
+    struct tdm_participant *p = c->participant;
+    const char *role_s;
+    size_t role_len;
+    enum tdm_role role;
+    if (p->role != TDM_ROLE_COORDINATOR) {
+        tdm_proto_set(e, "forbidden", NULL, "only a coordinator can make invite links");
+        return;
+    }
+    if (!tdm_proto_string(msg, "role", 1, 16, true, &role_s, &role_len, e))
+        return;
+    if (tdm_role_parse(role_s, role_len, &role)) {
+        tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
+        return;
+    }
+    json_t *jexp = json_object_get(msg, "expires_s"), *juses = json_object_get(msg, "uses");
+    json_int_t exp = 7 * 86400, uses = 0;
+    if (jexp && (!json_is_integer(jexp) || (exp = json_integer_value(jexp)) < 60 ||
+                 exp > INVITE_MAX_LIFETIME_S)) {
+        tdm_proto_set(e, "bad_field", "expires_s", "expires_s: 60 to %lld seconds",
+                      (long long)INVITE_MAX_LIFETIME_S);
+        return;
+    }
+    if (juses && (!json_is_integer(juses) || (uses = json_integer_value(juses)) < 0 ||
+                  uses > 1000)) {
+        tdm_proto_set(e, "bad_field", "uses", "uses: 0 (unlimited) to 1000");
+        return;
+    }
+    struct tdm_invite inv;
+    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
+    if (tdm_invite_new(&inv, tdm_room_id(p->room), role, tdm_wall_us() / 1000000 + exp,
+                       (uint16_t)uses) ||
+        tdm_invite_encode(&inv, app->invite_key, sizeof app->invite_key, tok, sizeof tok) < 0) {
+        tdm_proto_set(e, "internal", NULL, "could not make the invite");
+        return;
+    }
+    tdm_invite_id_text(inv.id, idtext);
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "invite", "token", tok,
+                          "invite_id", idtext, "role", tdm_role_name(role), "expires_s",
+                          (json_int_t)inv.expires_s, "uses", (json_int_t)uses);
+    if (r && id)
+        json_object_set(r, "ref", id);
+    tdm_conn_send(c, r);
+    TDM_INFO("r%u: p%u made an invite (%s)", tdm_room_log_id(p->room), p->log_id,
+             tdm_role_name(role));
+}
+
+/* invite.revoke {invite_id, expires_s?}: withdraw a link made for this server. */
+void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e)
+{
+    const char *text;
+    size_t len;
+    uint8_t iid[TDM_INVITE_ID_LEN];
+    if (c->participant->role != TDM_ROLE_COORDINATOR) {
+        tdm_proto_set(e, "forbidden", NULL, "only a coordinator can withdraw invite links");
+        return;
+    }
+    if (!tdm_proto_string(msg, "invite_id", 1, 64, true, &text, &len, e))
+        return;
+    if (tdm_invite_id_parse(text, len, iid)) {
+        tdm_proto_set(e, "bad_field", "invite_id", "invite_id: the id given when it was made");
+        return;
+    }
+    if (tdm_invite_ledger_revoke(app->invites, iid,
+                                 tdm_wall_us() / 1000000 + INVITE_MAX_LIFETIME_S)) {
+        tdm_proto_set(e, "server_full", NULL, "too many invites in use");
+        return;
+    }
+    json_t *r = json_pack("{s:s, s:s}", "type", "invite.revoked", "invite_id", text);
+    if (r && id)
+        json_object_set(r, "ref", id);
+    tdm_conn_send(c, r);
+}
