@@ -121,7 +121,8 @@ struct tdm_sdp_codec {
     uint32_t clock;
     uint16_t fb; /* enum tdm_sdp_fb bits */
     char name[TDM_SDP_NAME_CAP];
-    char fmtp[TDM_SDP_FMTP_CAP]; /* parameters after "a=fmtp:<pt> ", "" when none */
+    char fmtp[TDM_SDP_FMTP_CAP]; /* parameters after "a=fmtp:<pt> ", "" when none or too
+                                  * long (then never chosen, and written without an fmtp) */
 };
 
 struct tdm_sdp_extmap {
@@ -221,16 +222,21 @@ struct tdm_sdp {
 struct tdm_sdp *tdm_sdp_new(void);
 void tdm_sdp_free(struct tdm_sdp *d);
 
-/* Parse p[0..len) into *out (overwritten whole; borrows p until return). Accepts CRLF or
- * LF line ends; the last line must end with one (else TDM_ETRUNC: the text was cut).
- * Checks beyond syntax (each a TDM_EINVAL with the line named in err):
- *  - a=rtpmap/fmtp/rtcp-fb for a pt missing from the m= list, two rtpmaps for one pt;
- *  - duplicate mids, an active m-line without a mid, BUNDLE naming an unknown or rejected
- *    mid, more than one BUNDLE group, an active m-line outside BUNDLE (or no BUNDLE);
- *  - an active m-line without ice-ufrag, ice-pwd or a fingerprint (at media or session
- *    level), bundled m-lines with credentials that disagree with the BUNDLE tag's;
- *  - an extmap id used twice, simulcast naming an undeclared rid.
- * Returns 0 or TDM_EINVAL / TDM_ETRUNC / TDM_ETOOBIG; err gets "line N "...": what". */
+/* Parse p[0..len) into *out (overwritten whole; borrows p until return; on error *out holds a
+ * partial result: do not use it). Accepts CRLF or LF line ends; the last line must end with
+ * one (else TDM_ETRUNC: the text was cut). Unknown attributes are ignored, unknown line types
+ * refused (RFC 8866 §5). Checks beyond syntax, each a TDM_EINVAL naming the line or m-line:
+ *  - rtpmap/fmtp/rtcp-fb for a pt missing from the m= list, two rtpmaps or fmtps for one pt,
+ *    a pt listed twice, a dynamic pt without rtpmap, rtx whose apt names no listed pt;
+ *  - duplicate mids, an active m-line without a mid, BUNDLE naming an unknown or rejected mid,
+ *    an active m-line outside BUNDLE (or no BUNDLE at all); a second BUNDLE is TDM_EUNSUPP;
+ *  - no ice-ufrag, ice-pwd or usable fingerprint for the BUNDLE tag (media or session level),
+ *    bundled m-lines whose own credentials differ from the tag's;
+ *  - within one BUNDLE group, one pt naming two codecs or one extmap id two URIs;
+ *  - an extmap id used twice in an m-section, simulcast naming an undeclared rid, a second
+ *    a=mid/a=setup/direction/ice-ufrag/ice-pwd where one is allowed.
+ * Returns 0 or TDM_EINVAL / TDM_ETRUNC / TDM_ETOOBIG / TDM_EUNSUPP; err gets
+ * "line N \"<start of line>\": what" or "m-line N (line L, mid \"M\"): what". */
 int tdm_sdp_parse(const uint8_t *p, size_t len, struct tdm_sdp *out, char *err, size_t errlen);
 
 /* Effective values after session-level defaults (RFC 8866 §6: media overrides session). */
@@ -349,7 +355,9 @@ struct tdm_sdp_nego {
  * receives on are answered sendonly with the matching entry of tracks (by mid), else
  * inactive; anything else (data channels, no common codec) is rejected with port 0. Fills
  * *answer (write it with tdm_sdp_write) and *nego. tracks may be NULL when n_tracks is 0.
- * Returns 0, TDM_EUNSUPP (no rtcp-mux, passive-only DTLS holdconn...) or TDM_EINVAL. */
+ * DTLS (RFC 5763 §5): the server answers passive (it is the DTLS server) unless the browser
+ * offered passive. Returns 0, TDM_EUNSUPP (no rtcp-mux on the BUNDLE tag, a=setup:holdconn)
+ * or TDM_EINVAL (bad local or track fields, a track whose kind differs from its m-section). */
 int tdm_sdp_answer(const struct tdm_sdp *offer, const struct tdm_sdp_local *local,
                    const struct tdm_sdp_track *tracks, size_t n_tracks, struct tdm_sdp *answer,
                    struct tdm_sdp_nego *nego, char *err, size_t errlen);

@@ -35,8 +35,10 @@ static int check_codecs(struct tdm_sdp_pstate *s)
         char apt[8];
         if (!c->has_rtpmap && c->pt >= 35)
             return merr(s, media_index(s), TDM_EINVAL, "payload type %u has no a=rtpmap", c->pt);
-        if (tdm_sdp_codec_classify(c) != TDM_SDP_CODEC_RTX)
+        if (!c->has_rtpmap || strcasecmp(c->name, "rtx") != 0)
             continue;
+        if (c->fmtp_too_long) /* apt unreadable: refuse rather than guess */
+            return merr(s, media_index(s), TDM_EINVAL, "rtx payload type %u: fmtp too long", c->pt);
         int n = tdm_sdp_fmtp_param(c->fmtp, "apt", apt, sizeof apt);
         char *end = NULL;
         long v = n > 0 ? strtol(apt, &end, 10) : -1;

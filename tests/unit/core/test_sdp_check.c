@@ -92,6 +92,12 @@ static void codecs_across_lines(void **state)
     SDP_EXPECT_ERR(SDP_HEAD "a=group:BUNDLE 0\r\nm=video 9 RTP/AVP 96 97\r\na=mid:0\r\n"
                             "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n",
                    TDM_EINVAL, "apt names no listed");
+    /* Found by fuzz_sdp: an unreadable apt used to pass, then fail after a rewrite. */
+    SDP_EXPECT_ERR(SDP_HEAD "a=group:BUNDLE 0\r\nm=video 9 RTP/AVP 96 97\r\na=mid:0\r\n"
+                            "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96;"
+                            "x=01234567890123456789012345678901234567890123456789012345678901234567"
+                            "89012345678901234567890123456789012345678901234567890123456789\r\n",
+                   TDM_EINVAL, "rtx payload type 97: fmtp too long");
 }
 
 static void simulcast_rids(void **state)
