@@ -224,6 +224,8 @@ static bool parse_dir(struct tdm_sdp_tok t, enum tdm_sdp_dir *dir)
 int tdm_sdp_a_extmap(struct tdm_sdp_pstate *s, struct tdm_sdp_cur *v)
 {
     struct tdm_sdp_media *m = s->m;
+    if (!m)
+        return 0; /* session level (RFC 8285 §8) is legal but no browser uses it: ignored */
     struct tdm_sdp_tok idt = tdm_sdp_until(v, '/'), uri;
     enum tdm_sdp_dir dir = TDM_SDP_DIR_NONE;
     uint32_t id;

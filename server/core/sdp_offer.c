@@ -152,6 +152,13 @@ static int place_track(struct tdm_sdp *offer, const struct tdm_sdp_track *t, str
     /* JSEP §5.2.2: a rejected m-section is only reused with a new mid. */
     if (i >= 0 && offer->media[i].rejected)
         return tdm_seterr(err, errlen, TDM_EINVAL, "mid \"%s\" was rejected", t->mid);
+    /* The lead's layout: forwarded tracks get sendonly m-sections of their own; taking over
+     * one the server receives on would stop the browser's upload. */
+    if (i >= 0 &&
+        (offer->media[i].dir == TDM_SDP_RECVONLY || offer->media[i].dir == TDM_SDP_SENDRECV ||
+         offer->media[i].dir == TDM_SDP_DIR_NONE))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "mid \"%s\" carries the browser's own track",
+                          t->mid);
     if (i < 0) {
         if (offer->n_media >= TDM_SDP_MAX_MEDIA)
             return tdm_seterr(err, errlen, TDM_EFULL, "already %d m-sections", TDM_SDP_MAX_MEDIA);

@@ -274,7 +274,7 @@ static const struct tdm_sdp_attr_rule rules[] = {
     {"rtpmap", TDM_SDP_AT_MEDIA, tdm_sdp_a_rtpmap},
     {"fmtp", TDM_SDP_AT_MEDIA, tdm_sdp_a_fmtp},
     {"rtcp-fb", TDM_SDP_AT_MEDIA, tdm_sdp_a_rtcp_fb},
-    {"extmap", TDM_SDP_AT_MEDIA, tdm_sdp_a_extmap},
+    {"extmap", TDM_SDP_AT_BOTH, tdm_sdp_a_extmap},
     {"ssrc", TDM_SDP_AT_MEDIA, tdm_sdp_a_ssrc},
     {"ssrc-group", TDM_SDP_AT_MEDIA, tdm_sdp_a_ssrc_group},
     {"rid", TDM_SDP_AT_MEDIA, tdm_sdp_a_rid},

@@ -99,6 +99,9 @@ static void extmap_rules(void **state)
 {
     (void)state;
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:15 urn:x\r\n", TDM_EINVAL, "extmap id 15 is reserved");
+    char err[256];
+    assert_int_equal(
+        sdp_try(SDP_HEAD "a=extmap:1 urn:x\r\na=group:BUNDLE 0\r\n" SDP_AUDIO, err, sizeof err), 0);
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:0 urn:x\r\n", TDM_EINVAL, "reserved");
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:256 urn:x\r\n", TDM_EINVAL, "want <id>");
     SDP_EXPECT_ERR(SDP_MIN "a=extmap:3 urn:x\r\na=extmap:3 urn:y\r\n", TDM_EINVAL,

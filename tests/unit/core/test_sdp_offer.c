@@ -264,6 +264,10 @@ static void offer_errors(void **state)
     sdp_test_track(&t[0], bo, TDM_SDP_VIDEO, "2", "x", 10, TDM_SDP_CODEC_VP8, true);
     assert_int_equal(tdm_sdp_offer(cur, &l, t, 1, o, err, sizeof err), TDM_EINVAL);
     assert_non_null(strstr(err, "not a video m-section"));
+    /* Not on an m-section the browser sends on. */
+    sdp_test_track(&t[0], bo, TDM_SDP_VIDEO, "1", "x", 10, TDM_SDP_CODEC_VP8, true);
+    assert_int_equal(tdm_sdp_offer(cur, &l, t, 1, o, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "carries the browser's own track"));
     /* A payload type that already names another codec in the BUNDLE group. */
     sdp_test_track(&t[0], bo, TDM_SDP_VIDEO, "9", "x", 10, TDM_SDP_CODEC_VP8, true);
     t[0].codecs[0].pt = 111;
