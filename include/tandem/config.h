@@ -20,6 +20,7 @@ struct tdm_limits {
     uint32_t messages_per_second;
     uint32_t message_burst;
     uint32_t idle_timeout_s;
+    uint32_t max_connections_per_address;
 };
 
 struct tdm_config {

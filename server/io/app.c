@@ -8,6 +8,7 @@
 
 #include <glib-unix.h>
 #include <limits.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,9 @@ int tdm_app_start(struct tdm_app *app)
     }
     if (tdm_invites_start(app) != 0)
         return TDM_EINVAL;
+    app->conns_per_addr = tdm_keycount_create(app->cfg.limits.max_connections);
+    if (!app->conns_per_addr || RAND_bytes(app->addr_salt, sizeof app->addr_salt) != 1)
+        return TDM_ENOMEM;
     app->rooms = tdm_rooms_create(app->cfg.limits.max_rooms,
                                   app->cfg.limits.max_participants_per_room);
     if (!app->rooms)
@@ -166,6 +170,8 @@ void tdm_app_stop(struct tdm_app *app)
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
     tdm_invites_stop(app);
+    tdm_keycount_destroy(app->conns_per_addr);
+    app->conns_per_addr = NULL;
     if (app->loop)
         g_main_loop_unref(app->loop);
     app->loop = NULL;

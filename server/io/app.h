@@ -10,6 +10,7 @@
 #include "tandem/config.h"
 #include "tandem/log.h"
 #include "tandem/invite.h"
+#include "tandem/keycount.h"
 #include "tandem/room.h"
 
 struct tdm_conn;
@@ -30,6 +31,8 @@ struct tdm_app {
     struct tdm_log_limiter bad_input_log;
     struct tdm_conn *conns; /* doubly linked list of open signaling connections */
     uint8_t invite_key[32];
+    struct tdm_keycount *conns_per_addr; /* keyed by a salted hash: no address is kept */
+    uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;
 };
 

@@ -40,6 +40,7 @@ static const struct option_def options[] = {
     U32("limits.messages_per_second", limits.messages_per_second, 1, 10000),
     U32("limits.message_burst", limits.message_burst, 1, 100000),
     U32("limits.idle_timeout_s", limits.idle_timeout_s, 5, 3600),
+    U32("limits.max_connections_per_address", limits.max_connections_per_address, 1, 100000),
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
 };
@@ -61,6 +62,8 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .messages_per_second = 20,
         .message_burst = 50,
         .idle_timeout_s = 45,
+        /* generous: a shelter or a library puts many people behind one address */
+        .max_connections_per_address = 50,
     };
 }
 

@@ -8,6 +8,8 @@
 #include "tandem/err.h"
 #include "tandem/util.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,6 +298,24 @@ static int on_filter(struct tdm_app *app, struct lws *wsi)
     return 0;
 }
 
+/* A salted SHA-256 of the peer address: enough to count connections per address without
+ * keeping the address (privacy: no IP addresses in memory longer than the connection). */
+static uint64_t addr_key(struct tdm_app *app, struct lws *wsi)
+{
+    char ip[64] = "";
+    uint8_t buf[16 + sizeof ip], md[32];
+    unsigned int mdlen = 0;
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    memcpy(buf, app->addr_salt, 16);
+    size_t n = strnlen(ip, sizeof ip);
+    memcpy(buf + 16, ip, n);
+    EVP_Digest(buf, 16 + n, md, &mdlen, EVP_sha256(), NULL);
+    OPENSSL_cleanse(ip, sizeof ip);
+    uint64_t k;
+    memcpy(&k, md, sizeof k);
+    return k;
+}
+
 static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn *c)
 {
     memset(c, 0, sizeof *c);
@@ -306,6 +326,19 @@ static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn
                     app->cfg.limits.message_burst, c->last_activity);
     conn_link(app, c);
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)app->cfg.limits.idle_timeout_s);
+    c->addr_key = addr_key(app, wsi);
+    if (tdm_keycount_inc(app->conns_per_addr, c->addr_key,
+                         app->cfg.limits.max_connections_per_address) < 0) {
+        tdm_log_limited(&app->bad_input_log, 20, c->last_activity, TDM_LOG_WARN,
+                        "c%u: refused: too many connections from one address", c->log_id);
+        struct tdm_proto_err e;
+        tdm_proto_set(&e, "too_many_connections", NULL,
+                      "too many connections from your network; try again later");
+        tdm_conn_send_error(c, &e, NULL);
+        tdm_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many connections");
+    } else {
+        c->addr_counted = true;
+    }
     TDM_DEBUG("c%u: connected", c->log_id);
 }
 
@@ -323,6 +356,8 @@ static void on_closed(struct tdm_app *app, struct tdm_conn *c)
     free(c->rx);
     c->rx = NULL;
     conn_unlink(app, c);
+    if (c->addr_counted)
+        tdm_keycount_dec(app->conns_per_addr, c->addr_key);
     TDM_DEBUG("c%u: closed (%s)", c->log_id, reason);
     c->wsi = NULL;
     if (app->shutting_down && app->n_conns == 0)

@@ -36,6 +36,8 @@ struct tdm_conn {
     int close_code; /* non-zero: close with this code once the queue is flushed */
     char close_reason[64];
     struct tdm_participant *participant; /* NULL until joined */
+    uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
+    bool addr_counted;
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
