@@ -42,13 +42,15 @@ export function mintInvite({ room, role, expires = '1h', uses = 0 }) {
  * Start tandem on a free port (--port 0; the server reports the port it bound).
  * Resolves once the server logs that it listens; rejects on exit or after timeoutMs.
  */
-export function startTandem({ args = [], env = {}, timeoutMs = 15000, listen = '127.0.0.1',
+export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDEM_WRAPPER ? 60000 : 15000, listen = '127.0.0.1',
   wrapper = null, openRooms = true } = {}) {
   if (!existsSync(TANDEM_BIN)) throw new Error(`tandem binary not found: ${TANDEM_BIN}`);
   const { cert, key } = testCertificate();
   const argv = ['--listen', listen, '--port', '0', '--cert', cert, '--key', key,
     '--web-root', path.join(SOURCE_DIR, 'web'), '--invite-key', inviteKeyPath(),
     ...(openRooms ? ['--open-rooms'] : []), ...args];
+  // TANDEM_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs the server under a tool.
+  if (!wrapper && process.env.TANDEM_WRAPPER) wrapper = process.env.TANDEM_WRAPPER.split(/\s+/);
   const cmd = wrapper ? wrapper[0] : TANDEM_BIN;
   const cmdArgs = wrapper ? [...wrapper.slice(1), TANDEM_BIN, ...argv] : argv;
   const child = spawn(cmd, cmdArgs, {
