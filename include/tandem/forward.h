@@ -1,0 +1,80 @@
+/* Forwarding decisions of the SFU, sans-IO: how one publisher's RTP packet becomes a packet
+ * in one subscriber's session, and how the subscribers' bandwidth estimates become the
+ * estimate sent to the publisher.
+ *
+ * - tdm_fwd_extmap: the publisher and the subscriber negotiated header extension ids
+ *   independently (RFC 8285 §5), so each forwarded packet's extension ids are rewritten in
+ *   place. Extensions whose value cannot be forwarded as is (the mid, RFC 8843 §15: the
+ *   subscriber's m-section has another mid; rid/repaired-rid, RFC 8852) or that the
+ *   subscriber did not negotiate are renamed to an id the subscriber does not use, which a
+ *   receiver ignores (RFC 8285 §4.1), so no byte has to move.
+ * - tdm_fwd_rewrite: copy a packet into a scratch buffer and rewrite SSRC, sequence number,
+ *   timestamp, payload type and extension ids.
+ * - tdm_fwd_remb_target: the REMB (draft-alvestrand-rmcat-remb-03) the server sends a
+ *   publisher.
+ *
+ * Nothing here allocates, locks or logs: it runs per packet and per subscriber. */
+#ifndef TANDEM_FORWARD_H
+#define TANDEM_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem/rtp.h"
+#include "tandem/sdp.h"
+
+/* Extension id translation for one (publisher stream, subscriber m-section) pair. Ids are
+ * 1..14 in the one-byte form and 1..255 in the two-byte form; map[in] is the id written.
+ * Embed by value. */
+struct tdm_fwd_extmap {
+    bool identity; /* every id maps to itself: the walk is skipped */
+    uint8_t map[256];
+};
+
+/* Build the map from the ids the publisher negotiated (in_ids, per enum tdm_sdp_ext_id, 0:
+ * none) and those of the subscriber's m-section (out_ids). Known extensions the subscriber
+ * has keep their meaning under its id; the mid, rid and repaired-rid, anything the
+ * subscriber lacks and every unknown id are renamed to the lowest one-byte id the
+ * subscriber does not use. Returns 0, or TDM_EFULL when the subscriber uses every one-byte
+ * id (impossible with the allow-list; then nothing can be renamed safely). */
+int tdm_fwd_extmap_build(struct tdm_fwd_extmap *m, const uint8_t in_ids[TDM_SDP_EXT_COUNT],
+                         const uint8_t out_ids[TDM_SDP_EXT_COUNT]);
+
+/* Rename the extension ids of the packet pkt[0..len) in place, as parsed into v (the block
+ * is walked again with bounds; v->buf need not be pkt, only the same bytes). One-byte and
+ * two-byte forms; other profiles are left alone. Returns 0 or TDM_EINVAL (malformed block:
+ * nothing after the bad element is touched). */
+int tdm_fwd_remap_ext(uint8_t *pkt, size_t len, const struct tdm_rtp_view *v,
+                      const struct tdm_fwd_extmap *m);
+
+/* What a packet becomes for one subscriber. */
+struct tdm_fwd_out {
+    uint32_t ssrc;
+    uint16_t seq;
+    uint32_t ts;
+    uint8_t pt;
+    const struct tdm_fwd_extmap *extmap; /* NULL: extensions unchanged */
+};
+
+/* Copy the parsed packet v (v->buf[0..v->len)) into out[0..cap) and rewrite it as o says
+ * (the marker bit is kept). Returns the length, or TDM_ETOOBIG when cap < v->len. */
+int tdm_fwd_rewrite(uint8_t *out, size_t cap, const struct tdm_rtp_view *v,
+                    const struct tdm_fwd_out *o);
+
+/* One subscriber's view for the REMB to a publisher: its own latest REMB (bit/s, 0 when
+ * none arrived yet or it is older than the caller's horizon) and how many video streams it
+ * receives in total (it shares its estimate among them). */
+struct tdm_fwd_remb_in {
+    uint64_t remb_bps;
+    uint32_t video_streams;
+};
+
+/* The publisher's estimate: the smallest share (remb_bps / video_streams) over subscribers
+ * that reported, clamped to [floor_bps, cap_bps]; cap_bps when none reported. A share below
+ * the floor still gives the floor, so one struggling subscriber cannot push the publisher
+ * down to nothing (it can ask for keyframes and NACK instead). */
+uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_t floor_bps,
+                             uint64_t cap_bps);
+
+#endif

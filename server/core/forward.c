@@ -1,0 +1,123 @@
+/* Forwarding decisions: a publisher's packet rewritten for one subscriber, extension id
+ * translation (RFC 8285), and the REMB target for a publisher. See include/tandem/forward.h. */
+#include "tandem/forward.h"
+
+#include "tandem/err.h"
+
+#include <string.h>
+
+/* Extensions whose value describes the publisher's session, not the packet: never forwarded
+ * under a negotiated id (RFC 8843 §15: mid; RFC 8852: rid, repaired rid). */
+static bool ext_forwardable(int e)
+{
+    return e != TDM_SDP_EXT_MID && e != TDM_SDP_EXT_RID && e != TDM_SDP_EXT_RRID;
+}
+
+int tdm_fwd_extmap_build(struct tdm_fwd_extmap *m, const uint8_t in_ids[TDM_SDP_EXT_COUNT],
+                         const uint8_t out_ids[TDM_SDP_EXT_COUNT])
+{
+    bool used[256] = {false};
+    for (int e = 0; e < TDM_SDP_EXT_COUNT; e++)
+        used[out_ids[e]] = true;
+    uint8_t neutral = 0;
+    for (uint8_t id = 1; id <= 14 && !neutral; id++)
+        if (!used[id])
+            neutral = id;
+    if (!neutral)
+        return TDM_EFULL;
+    m->map[0] = 0;
+    for (int id = 1; id < 256; id++)
+        m->map[id] = neutral;
+    for (int e = 0; e < TDM_SDP_EXT_COUNT; e++)
+        if (in_ids[e] && out_ids[e] && ext_forwardable(e))
+            m->map[in_ids[e]] = out_ids[e];
+    /* Identity only when every id in use on the way in keeps its number. */
+    m->identity = true;
+    for (int e = 0; e < TDM_SDP_EXT_COUNT && m->identity; e++)
+        if (in_ids[e] && m->map[in_ids[e]] != in_ids[e])
+            m->identity = false;
+    /* A publisher sends only ids it negotiated (RFC 8285 §6), so when none of those moves
+     * the walk can be skipped. */
+    return 0;
+}
+
+/* The walk of RFC 8285 §4.2/§4.3 with bounds, renaming ids in place. A zero byte is padding;
+ * id 15 in the one-byte form ends the block. */
+int tdm_fwd_remap_ext(uint8_t *pkt, size_t len, const struct tdm_rtp_view *v,
+                      const struct tdm_fwd_extmap *m)
+{
+    if (!v->extension || m->identity)
+        return 0;
+    if (v->ext_form != TDM_RTP_EXT_ONE_BYTE && v->ext_form != TDM_RTP_EXT_TWO_BYTE)
+        return 0;
+    if (v->ext_off > len || v->ext_len > len - v->ext_off)
+        return TDM_EINVAL;
+    size_t pos = v->ext_off, end = v->ext_off + v->ext_len;
+    bool one = v->ext_form == TDM_RTP_EXT_ONE_BYTE;
+    while (pos < end) {
+        uint8_t b = pkt[pos];
+        if (b == 0) {
+            pos++;
+            continue;
+        }
+        size_t dlen;
+        if (one) {
+            if ((b >> 4) == 15)
+                return 0;
+            dlen = (size_t)(b & 0x0f) + 1;
+            if (end - pos - 1 < dlen)
+                return TDM_EINVAL;
+            pkt[pos] = (uint8_t)((m->map[b >> 4] << 4) | (b & 0x0f));
+            pos += 1 + dlen;
+        } else {
+            if (end - pos < 2)
+                return TDM_EINVAL;
+            dlen = pkt[pos + 1];
+            if (end - pos - 2 < dlen)
+                return TDM_EINVAL;
+            pkt[pos] = m->map[b];
+            pos += 2 + dlen;
+        }
+    }
+    return 0;
+}
+
+int tdm_fwd_rewrite(uint8_t *out, size_t cap, const struct tdm_rtp_view *v,
+                    const struct tdm_fwd_out *o)
+{
+    if (cap < v->len || v->len < TDM_RTP_HEADER_MIN)
+        return TDM_ETOOBIG;
+    memcpy(out, v->buf, v->len);
+    out[1] = (uint8_t)((out[1] & 0x80) | (o->pt & 0x7f));
+    out[2] = (uint8_t)(o->seq >> 8);
+    out[3] = (uint8_t)o->seq;
+    out[4] = (uint8_t)(o->ts >> 24);
+    out[5] = (uint8_t)(o->ts >> 16);
+    out[6] = (uint8_t)(o->ts >> 8);
+    out[7] = (uint8_t)o->ts;
+    out[8] = (uint8_t)(o->ssrc >> 24);
+    out[9] = (uint8_t)(o->ssrc >> 16);
+    out[10] = (uint8_t)(o->ssrc >> 8);
+    out[11] = (uint8_t)o->ssrc;
+    if (o->extmap)
+        tdm_fwd_remap_ext(out, v->len, v, o->extmap);
+    return (int)v->len;
+}
+
+uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_t floor_bps,
+                             uint64_t cap_bps)
+{
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i].remb_bps)
+            continue;
+        uint64_t share = in[i].remb_bps / (in[i].video_streams ? in[i].video_streams : 1);
+        if (share < best)
+            best = share;
+    }
+    if (best == UINT64_MAX || best > cap_bps)
+        best = cap_bps;
+    if (best < floor_bps)
+        best = floor_bps;
+    return best;
+}

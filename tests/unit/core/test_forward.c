@@ -1,0 +1,251 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tandem/err.h"
+#include "tandem/forward.h"
+#include "tandem/rtp.h"
+#include "tandem/seqmap.h"
+
+/* Chromium's offer numbers its extensions audio-level 1, abs-send-time 2, transport-cc 3,
+ * mid 4 (tests/data/sdp/chromium-offer-av.sdp); the server's offers to subscribers number
+ * them mid 1, audio-level 2, abs-send-time 3, transport-cc 4 (sdp_offer.c). */
+static void chromium_ids(uint8_t ids[TDM_SDP_EXT_COUNT])
+{
+    memset(ids, 0, TDM_SDP_EXT_COUNT);
+    ids[TDM_SDP_EXT_AUDIO_LEVEL] = 1;
+    ids[TDM_SDP_EXT_ABS_SEND_TIME] = 2;
+    ids[TDM_SDP_EXT_TWCC] = 3;
+    ids[TDM_SDP_EXT_MID] = 4;
+}
+
+static void server_ids(uint8_t ids[TDM_SDP_EXT_COUNT])
+{
+    memset(ids, 0, TDM_SDP_EXT_COUNT);
+    ids[TDM_SDP_EXT_MID] = 1;
+    ids[TDM_SDP_EXT_AUDIO_LEVEL] = 2;
+    ids[TDM_SDP_EXT_ABS_SEND_TIME] = 3;
+    ids[TDM_SDP_EXT_TWCC] = 4;
+}
+
+/* An Opus packet as Chromium sends it: one-byte extensions audio-level (id 1, 1 byte),
+ * abs-send-time (id 2, 3 bytes), mid (id 4, "0"), padded to 8 bytes; 4 payload bytes. */
+static size_t audio_packet(uint8_t *p)
+{
+    static const uint8_t pkt[] = {
+        0x90, 0x6f, 0x12, 0x34, 0x00, 0x00, 0x10, 0x00, 0xca, 0xfe, 0xba, 0xbe, /* header */
+        0xbe, 0xde, 0x00, 0x02,                                                 /* 2 words */
+        0x10, 0x85, 0x22, 0x01, 0x02, 0x03, 0x40, '0',                          /* elements */
+        0xde, 0xad, 0xbe, 0xef,                                                 /* payload */
+    };
+    memcpy(p, pkt, sizeof pkt);
+    return sizeof pkt;
+}
+
+static void extmap_renames_and_neutralises(void **state)
+{
+    (void)state;
+    uint8_t in[TDM_SDP_EXT_COUNT], out[TDM_SDP_EXT_COUNT];
+    chromium_ids(in);
+    server_ids(out);
+    struct tdm_fwd_extmap m;
+    assert_int_equal(tdm_fwd_extmap_build(&m, in, out), 0);
+    assert_false(m.identity);
+    assert_int_equal(m.map[1], 2); /* audio level keeps its meaning */
+    assert_int_equal(m.map[2], 3); /* abs-send-time */
+    assert_int_equal(m.map[3], 4); /* transport-cc */
+    assert_int_equal(m.map[4], 5); /* mid: the subscriber's mid differs, renamed to unused 5 */
+    assert_int_equal(m.map[9], 5); /* anything else too */
+}
+
+static void extmap_identity_when_ids_agree(void **state)
+{
+    (void)state;
+    uint8_t in[TDM_SDP_EXT_COUNT] = {0}, out[TDM_SDP_EXT_COUNT] = {0};
+    in[TDM_SDP_EXT_AUDIO_LEVEL] = out[TDM_SDP_EXT_AUDIO_LEVEL] = 1;
+    in[TDM_SDP_EXT_ABS_SEND_TIME] = out[TDM_SDP_EXT_ABS_SEND_TIME] = 2;
+    struct tdm_fwd_extmap m;
+    assert_int_equal(tdm_fwd_extmap_build(&m, in, out), 0);
+    assert_true(m.identity);
+    /* A mid on both sides under one id is still renamed: the value would be wrong. */
+    in[TDM_SDP_EXT_MID] = out[TDM_SDP_EXT_MID] = 3;
+    assert_int_equal(tdm_fwd_extmap_build(&m, in, out), 0);
+    assert_false(m.identity);
+    assert_int_equal(m.map[3], 4);
+}
+
+static void extmap_drops_what_subscriber_lacks(void **state)
+{
+    (void)state;
+    uint8_t in[TDM_SDP_EXT_COUNT], out[TDM_SDP_EXT_COUNT] = {0};
+    chromium_ids(in);
+    out[TDM_SDP_EXT_ABS_SEND_TIME] = 1; /* the subscriber took only abs-send-time, as 1 */
+    struct tdm_fwd_extmap m;
+    assert_int_equal(tdm_fwd_extmap_build(&m, in, out), 0);
+    assert_int_equal(m.map[2], 1);
+    assert_int_equal(m.map[1], 2); /* audio level -> lowest unused id, 2: ignored there */
+    assert_int_equal(m.map[4], 2);
+}
+
+static void rewrite_sets_fields_and_keeps_values(void **state)
+{
+    (void)state;
+    uint8_t in[64], out[64];
+    size_t len = audio_packet(in);
+    struct tdm_rtp_view v, w;
+    assert_int_equal(tdm_rtp_parse(&v, in, len, NULL, 0), 0);
+    uint8_t pub[TDM_SDP_EXT_COUNT], sub[TDM_SDP_EXT_COUNT];
+    chromium_ids(pub);
+    server_ids(sub);
+    struct tdm_fwd_extmap m;
+    assert_int_equal(tdm_fwd_extmap_build(&m, pub, sub), 0);
+    struct tdm_fwd_out o = {.ssrc = 0x01020304, .seq = 65535, .ts = 0xfffffff0, .pt = 109,
+                            .extmap = &m};
+    assert_int_equal(tdm_fwd_rewrite(out, sizeof out, &v, &o), (int)len);
+    assert_int_equal(tdm_rtp_parse(&w, out, len, NULL, 0), 0);
+    assert_int_equal(w.ssrc, 0x01020304);
+    assert_int_equal(w.seq, 65535);
+    assert_int_equal(w.ts, 0xfffffff0);
+    assert_int_equal(w.pt, 109);
+    assert_false(w.marker);
+    uint8_t level;
+    bool voice;
+    assert_int_equal(tdm_rtp_ext_audio_level(&w, 2, &level, &voice), 0);
+    assert_int_equal(level, 5);
+    assert_true(voice);
+    uint32_t t24;
+    assert_int_equal(tdm_rtp_ext_abs_send_time(&w, 3, &t24), 0);
+    assert_int_equal(t24, 0x010203);
+    char mid[8];
+    assert_int_equal(tdm_rtp_ext_mid(&w, 1, mid, sizeof mid), TDM_ENOTFOUND);
+    assert_memory_equal(out + w.payload_off, "\xde\xad\xbe\xef", 4);
+    assert_int_equal(in[1], 0x6f);
+}
+
+static void rewrite_keeps_marker_and_refuses_small_buffer(void **state)
+{
+    (void)state;
+    uint8_t in[64], out[64];
+    size_t len = audio_packet(in);
+    in[1] |= 0x80;
+    struct tdm_rtp_view v;
+    assert_int_equal(tdm_rtp_parse(&v, in, len, NULL, 0), 0);
+    struct tdm_fwd_out o = {.ssrc = 1, .seq = 2, .ts = 3, .pt = 96, .extmap = NULL};
+    assert_int_equal(tdm_fwd_rewrite(out, len - 1, &v, &o), TDM_ETOOBIG);
+    assert_int_equal(tdm_fwd_rewrite(out, sizeof out, &v, &o), (int)len);
+    assert_int_equal(out[1], 0x80 | 96);
+    assert_memory_equal(out + 12, in + 12, len - 12); /* no map: extensions as they were */
+}
+
+static void remap_two_byte_form(void **state)
+{
+    (void)state;
+    uint8_t p[] = {0x90, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0x10, 0x00, 0x00, 0x02,
+                   0x04, 0x01, '0', 0x02, 0x00, 0x00, 0x00, 0x00, 0xaa};
+    struct tdm_rtp_view v;
+    assert_int_equal(tdm_rtp_parse(&v, p, sizeof p, NULL, 0), 0);
+    assert_int_equal(v.ext_form, TDM_RTP_EXT_TWO_BYTE);
+    struct tdm_fwd_extmap m;
+    memset(&m, 0, sizeof m);
+    for (int i = 1; i < 256; i++)
+        m.map[i] = 7;
+    m.map[2] = 9;
+    assert_int_equal(tdm_fwd_remap_ext(p, sizeof p, &v, &m), 0);
+    assert_int_equal(p[16], 7);    /* id 4 (mid) renamed */
+    assert_int_equal(p[19], 9);    /* id 2 mapped, zero-length element */
+    assert_int_equal(p[18], '0');  /* data untouched */
+    assert_int_equal(p[20], 0x00); /* padding untouched */
+}
+
+static void remap_stops_at_malformed_element(void **state)
+{
+    (void)state;
+    uint8_t p[64];
+    size_t len = audio_packet(p);
+    struct tdm_rtp_view v;
+    assert_int_equal(tdm_rtp_parse(&v, p, len, NULL, 0), 0);
+    struct tdm_fwd_extmap m;
+    memset(&m, 0, sizeof m);
+    for (int i = 1; i < 256; i++)
+        m.map[i] = 3;
+    /* After parsing, the second element's length grows past the block. */
+    p[18] = 0x2f;
+    assert_int_equal(tdm_fwd_remap_ext(p, len, &v, &m), TDM_EINVAL);
+    assert_int_equal(p[16] >> 4, 3); /* the first one was renamed before the bad one */
+    assert_int_equal(p[18], 0x2f);
+    /* id 15 ends the block (RFC 8285 §4.2): nothing after it is touched. */
+    len = audio_packet(p);
+    p[16] = 0xf0;
+    assert_int_equal(tdm_fwd_remap_ext(p, len, &v, &m), 0);
+    assert_int_equal(p[18], 0x22);
+}
+
+/* A publisher's stream with a loss, forwarded through seqmap and rewrite at virtual time: the
+ * subscriber sees its own SSRC and a continuous numbering with the same gap. */
+static void forward_steps_through_loss(void **state)
+{
+    (void)state;
+    struct tdm_seqmap sm;
+    tdm_seqmap_init(&sm, 1000, 5000);
+    uint8_t in[64], out[64];
+    size_t len = audio_packet(in);
+    uint16_t expect[] = {1000, 1001, 1003, 1004};
+    uint16_t seqs[] = {0x1234, 0x1235, 0x1237, 0x1238};
+    for (size_t i = 0; i < 4; i++) {
+        in[2] = (uint8_t)(seqs[i] >> 8);
+        in[3] = (uint8_t)seqs[i];
+        uint32_t ts = 0x1000 + 960 * (uint32_t)(seqs[i] - 0x1234);
+        in[4] = (uint8_t)(ts >> 24), in[5] = (uint8_t)(ts >> 16);
+        in[6] = (uint8_t)(ts >> 8), in[7] = (uint8_t)ts;
+        struct tdm_rtp_view v, w;
+        assert_int_equal(tdm_rtp_parse(&v, in, len, NULL, 0), 0);
+        struct tdm_fwd_out o = {.ssrc = 42, .pt = 111};
+        assert_int_equal(tdm_seqmap_map(&sm, v.ssrc, v.seq, v.ts, (int64_t)i * 20000, 48000,
+                                        &o.seq, &o.ts),
+                         TDM_SEQMAP_FORWARD);
+        assert_int_equal(tdm_fwd_rewrite(out, sizeof out, &v, &o), (int)len);
+        assert_int_equal(tdm_rtp_parse(&w, out, len, NULL, 0), 0);
+        assert_int_equal(w.seq, expect[i]);
+        assert_int_equal(w.ts - 5000, ts - 0x1000);
+        assert_int_equal(w.ssrc, 42);
+    }
+}
+
+static void remb_target_rules(void **state)
+{
+    (void)state;
+    const uint64_t floor = 100000, cap = 2000000;
+    assert_int_equal(tdm_fwd_remb_target(NULL, 0, floor, cap), cap);
+    struct tdm_fwd_remb_in in[3] = {
+        {.remb_bps = 0, .video_streams = 1},       /* no report yet: ignored */
+        {.remb_bps = 3000000, .video_streams = 2}, /* 1.5 Mbit/s each */
+        {.remb_bps = 5000000, .video_streams = 1}, /* over the cap */
+    };
+    assert_int_equal(tdm_fwd_remb_target(in, 3, floor, cap), 1500000);
+    in[1].remb_bps = 90000; /* a struggling subscriber: the floor, not less */
+    assert_int_equal(tdm_fwd_remb_target(in, 3, floor, cap), floor);
+    in[1].video_streams = 0; /* treated as one */
+    in[1].remb_bps = 800000;
+    assert_int_equal(tdm_fwd_remb_target(in, 3, floor, cap), 800000);
+    in[1].remb_bps = 0;
+    assert_int_equal(tdm_fwd_remb_target(in, 2, floor, cap), cap);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(extmap_renames_and_neutralises),
+        cmocka_unit_test(extmap_identity_when_ids_agree),
+        cmocka_unit_test(extmap_drops_what_subscriber_lacks),
+        cmocka_unit_test(rewrite_sets_fields_and_keeps_values),
+        cmocka_unit_test(rewrite_keeps_marker_and_refuses_small_buffer),
+        cmocka_unit_test(remap_two_byte_form),
+        cmocka_unit_test(remap_stops_at_malformed_element),
+        cmocka_unit_test(forward_steps_through_loss),
+        cmocka_unit_test(remb_target_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
