@@ -102,8 +102,8 @@ static void rewrite_sets_fields_and_keeps_values(void **state)
     server_ids(sub);
     struct tdm_fwd_extmap m;
     assert_int_equal(tdm_fwd_extmap_build(&m, pub, sub), 0);
-    struct tdm_fwd_out o = {.ssrc = 0x01020304, .seq = 65535, .ts = 0xfffffff0, .pt = 109,
-                            .extmap = &m};
+    struct tdm_fwd_out o = {
+        .ssrc = 0x01020304, .seq = 65535, .ts = 0xfffffff0, .pt = 109, .extmap = &m};
     assert_int_equal(tdm_fwd_rewrite(out, sizeof out, &v, &o), (int)len);
     assert_int_equal(tdm_rtp_parse(&w, out, len, NULL, 0), 0);
     assert_int_equal(w.ssrc, 0x01020304);
@@ -143,8 +143,8 @@ static void rewrite_keeps_marker_and_refuses_small_buffer(void **state)
 static void remap_two_byte_form(void **state)
 {
     (void)state;
-    uint8_t p[] = {0x90, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0x10, 0x00, 0x00, 0x02,
-                   0x04, 0x01, '0', 0x02, 0x00, 0x00, 0x00, 0x00, 0xaa};
+    uint8_t p[] = {0x90, 0x60, 0,    1,    0,    0,   0,    1,    0,    0,    0,    1,   0x10,
+                   0x00, 0x00, 0x02, 0x04, 0x01, '0', 0x02, 0x00, 0x00, 0x00, 0x00, 0xaa};
     struct tdm_rtp_view v;
     assert_int_equal(tdm_rtp_parse(&v, p, sizeof p, NULL, 0), 0);
     assert_int_equal(v.ext_form, TDM_RTP_EXT_TWO_BYTE);
@@ -203,9 +203,9 @@ static void forward_steps_through_loss(void **state)
         struct tdm_rtp_view v, w;
         assert_int_equal(tdm_rtp_parse(&v, in, len, NULL, 0), 0);
         struct tdm_fwd_out o = {.ssrc = 42, .pt = 111};
-        assert_int_equal(tdm_seqmap_map(&sm, v.ssrc, v.seq, v.ts, (int64_t)i * 20000, 48000,
-                                        &o.seq, &o.ts),
-                         TDM_SEQMAP_FORWARD);
+        assert_int_equal(
+            tdm_seqmap_map(&sm, v.ssrc, v.seq, v.ts, (int64_t)i * 20000, 48000, &o.seq, &o.ts),
+            TDM_SEQMAP_FORWARD);
         assert_int_equal(tdm_fwd_rewrite(out, sizeof out, &v, &o), (int)len);
         assert_int_equal(tdm_rtp_parse(&w, out, len, NULL, 0), 0);
         assert_int_equal(w.seq, expect[i]);
