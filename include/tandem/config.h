@@ -45,6 +45,10 @@ void tdm_config_defaults(struct tdm_config *cfg);
 /* Reads a config file over cfg. Returns 0, or TDM_EINVAL/TDM_EIO with a message in err
  * that names the file, group and key. */
 int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, size_t errlen);
+/* The same from memory: data[0..len) need not be NUL-terminated (borrowed until return);
+ * `name` stands for the path in messages. Returns 0 or TDM_EINVAL with err. */
+int tdm_config_load_data(struct tdm_config *cfg, const char *data, size_t len, const char *name,
+                         char *err, size_t errlen);
 
 /* Sets one option by its "group.key" name from a string (used by the file reader and by
  * command-line flags). Returns 0 or TDM_EINVAL with a message naming the key. */

@@ -185,6 +185,24 @@ static int load_group(struct tdm_config *cfg, GKeyFile *kf, const char *path, co
     return rc;
 }
 
+/* Applies every group of a parsed key file; `name` (the path) starts each message. */
+static int load_keyfile(struct tdm_config *cfg, GKeyFile *kf, const char *name, char *err,
+                        size_t errlen)
+{
+    gsize ngroups = 0;
+    gchar **groups = g_key_file_get_groups(kf, &ngroups);
+    int rc = 0;
+    for (gsize g = 0; g < ngroups && rc == 0; g++) {
+        if (!group_known(groups[g]))
+            rc =
+                tdm_seterr(err, errlen, TDM_EINVAL, "%s: unknown section [%.60s]", name, groups[g]);
+        else
+            rc = load_group(cfg, kf, name, groups[g], err, errlen);
+    }
+    g_strfreev(groups);
+    return rc;
+}
+
 int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, size_t errlen)
 {
     GKeyFile *kf = g_key_file_new();
@@ -196,16 +214,29 @@ int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, si
         g_error_free(gerr);
         goto out;
     }
-    gsize ngroups = 0;
-    gchar **groups = g_key_file_get_groups(kf, &ngroups);
-    for (gsize g = 0; g < ngroups && rc == 0; g++) {
-        if (!group_known(groups[g]))
-            rc = tdm_seterr(err, errlen, TDM_EINVAL, "%s: unknown section [%.60s]", path,
-                            groups[g]);
-        else
-            rc = load_group(cfg, kf, path, groups[g], err, errlen);
+    rc = load_keyfile(cfg, kf, path, err, errlen);
+out:
+    g_key_file_free(kf);
+    return rc;
+}
+
+int tdm_config_load_data(struct tdm_config *cfg, const char *data, size_t len, const char *name,
+                         char *err, size_t errlen)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *gerr = NULL;
+    int rc = 0;
+    /* GLib reads (gsize)-1 as "NUL-terminated"; no real buffer is that long. */
+    if (len == (size_t)-1) {
+        rc = tdm_seterr(err, errlen, TDM_EINVAL, "%s: too long", name);
+        goto out;
     }
-    g_strfreev(groups);
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &gerr)) {
+        rc = tdm_seterr(err, errlen, TDM_EINVAL, "%s: %s", name, gerr->message);
+        g_error_free(gerr);
+        goto out;
+    }
+    rc = load_keyfile(cfg, kf, name, err, errlen);
 out:
     g_key_file_free(kf);
     return rc;

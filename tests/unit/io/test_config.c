@@ -118,6 +118,30 @@ static void set_by_name(void **state)
     assert_int_equal(tdm_config_set(&cfg, "server.cert", longpath, err, sizeof err), TDM_EINVAL);
 }
 
+/* The in-memory reader (the fuzz target's entry) agrees with the file reader. */
+static void load_from_memory(void **state)
+{
+    (void)state;
+    static const char text[] = "[server]\nport = 9443\n[limits]\nmax_rooms = 7\n";
+    struct tdm_config cfg;
+    char err[256] = "";
+    tdm_config_defaults(&cfg);
+    /* not NUL-terminated: the length bounds the read */
+    assert_int_equal(tdm_config_load_data(&cfg, text, sizeof text - 1, "mem", err, sizeof err), 0);
+    assert_int_equal(cfg.port, 9443);
+    assert_int_equal(cfg.limits.max_rooms, 7);
+    tdm_config_defaults(&cfg);
+    assert_int_equal(tdm_config_load_data(&cfg, text, 0, "mem", err, sizeof err), 0);
+    assert_int_equal(cfg.port, 8443);
+    assert_int_equal(tdm_config_load_data(&cfg, "[server]\nprot = 1\n", 18, "mem", err, sizeof err),
+                     TDM_EINVAL);
+    assert_non_null(strstr(err, "mem: "));
+    assert_non_null(strstr(err, "server.prot"));
+    assert_int_equal(tdm_config_load_data(&cfg, "[server\n", 8, "mem", err, sizeof err),
+                     TDM_EINVAL);
+    assert_non_null(strstr(err, "mem: "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +150,7 @@ int main(void)
         cmocka_unit_test(bad_files_name_the_key),
         cmocka_unit_test(missing_file),
         cmocka_unit_test(set_by_name),
+        cmocka_unit_test(load_from_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
