@@ -7,6 +7,24 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages quote the input (jansson's "near '...'" stops inside a multi-byte character) and
+ * are cut at a fixed size, so they can hold broken UTF-8, which jansson refuses to send:
+ * the page would get no error at all. Each byte that starts no valid sequence becomes '?'. */
+static void utf8_scrub(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = 1;
+        while (k <= 4 && k <= n - i && !tdm_utf8_valid((const uint8_t *)s + i, k))
+            k++;
+        if (k > 4 || k > n - i) {
+            s[i++] = '?';
+            continue;
+        }
+        i += k;
+    }
+}
+
 void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
                    const char *fmt, ...)
 {
@@ -16,6 +34,7 @@ void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    utf8_scrub(e->message);
 }
 
 static bool id_ok(json_t *id)

@@ -8,6 +8,7 @@
 /* io headers are private to server/io (a "signal.h" there must not shadow <signal.h>) */
 #include "../../../server/io/proto.h"
 #include "../../../server/io/signal.h"
+#include "tandem/util.h"
 
 static json_t *parse(const char *text, const char **type, json_t **id, struct tdm_proto_err *e)
 {
@@ -113,6 +114,39 @@ static void error_message_shape(void **state)
     json_decref(id);
 }
 
+/* Fuzz finding: an invalid escape before a multi-byte character made jansson's error text
+ * end inside that character; the reply then failed to build and the page heard nothing. */
+static void error_message_is_always_utf8(void **state)
+{
+    (void)state;
+    static const char *const frames[] = {
+        "{\"tid\":\",\\\xd9\x86\"}",
+        "{\"a\":\xd9\x86\xd9\x86}",
+    };
+    for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+        const char *type;
+        json_t *id;
+        struct tdm_proto_err e;
+        assert_null(parse(frames[i], &type, &id, &e));
+        assert_string_equal(e.code, "bad_json");
+        json_t *m = tdm_proto_error_msg(&e, NULL);
+        assert_non_null(m);
+        json_decref(m);
+    }
+    /* a message cut at its bound in the middle of a character */
+    char arabic[400] = "";
+    for (int i = 0; i < 150; i++)
+        strcat(arabic, "\xd9\x86");
+    struct tdm_proto_err e;
+    tdm_proto_set(&e, "bad_field", "name", "%s", arabic);
+    assert_true(tdm_utf8_valid((const uint8_t *)e.message, strlen(e.message)));
+    assert_int_equal(strlen(e.message), sizeof e.message - 1);
+    assert_int_equal(e.message[sizeof e.message - 2], '?');
+    json_t *m = tdm_proto_error_msg(&e, NULL);
+    assert_non_null(m);
+    json_decref(m);
+}
+
 static void handler_table(void **state)
 {
     (void)state;
@@ -127,9 +161,9 @@ static void handler_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(valid_message),       cmocka_unit_test(refusals),
-        cmocka_unit_test(string_fields),       cmocka_unit_test(error_message_shape),
-        cmocka_unit_test(handler_table),
+        cmocka_unit_test(valid_message), cmocka_unit_test(refusals),
+        cmocka_unit_test(string_fields), cmocka_unit_test(error_message_shape),
+        cmocka_unit_test(handler_table), cmocka_unit_test(error_message_is_always_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
