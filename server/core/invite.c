@@ -79,6 +79,9 @@ static int payload_read(const uint8_t *p, size_t n, struct tdm_invite *out, char
     size_t rl = p[12 + TDM_INVITE_ID_LEN];
     if (PAYLOAD_FIXED + rl != n || p[1] > TDM_ROLE_COORDINATOR)
         return tdm_seterr(err, errlen, TDM_EINVAL, "inconsistent token payload");
+    /* The decode buffer has slack past PAYLOAD_MAX, so n alone does not bound rl. */
+    if (rl > TDM_ROOM_ID_MAX)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "bad room in token");
     uint64_t exp = 0;
     for (int i = 0; i < 8; i++)
         exp = (exp << 8) | p[2 + i];

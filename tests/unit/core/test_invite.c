@@ -8,6 +8,10 @@
 
 #include "tandem/err.h"
 #include "tandem/invite.h"
+#include "tandem/util.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 static const uint8_t other_key[32] = "fedcba9876543210fedcba9876543210";
@@ -96,6 +100,41 @@ static void malformed(void **state)
     assert_int_equal(tdm_invite_new(&inv, "a/bc", TDM_ROLE_MENTEE, NOW, 0), TDM_EINVAL);
 }
 
+/* Fuzz finding: a correctly signed payload whose room is 65..67 bytes (the decode buffer's
+ * slack) was copied into out->room (65 bytes) before the room was checked, writing past it
+ * into the struct's padding. Only the key's holder can sign, but decode must stay in bounds. */
+static void signed_room_too_long(void **state)
+{
+    (void)state;
+    for (size_t rl = TDM_ROOM_ID_MAX - 1; rl <= TDM_ROOM_ID_MAX + 3; rl++) {
+        uint8_t p[32 + TDM_ROOM_ID_MAX + 3] = {TDM_INVITE_VERSION, TDM_ROLE_MENTEE};
+        p[5] = 0x7F; /* expiry about 2^39 s: far in the future */
+        p[12 + TDM_INVITE_ID_LEN] = (uint8_t)rl;
+        size_t n = 13 + TDM_INVITE_ID_LEN + rl;
+        memset(p + 13 + TDM_INVITE_ID_LEN, 'r', rl);
+        uint8_t tag[32];
+        unsigned int tlen = 0;
+        assert_non_null(HMAC(EVP_sha256(), key, sizeof key, p, n, tag, &tlen));
+        char tok[2 * TDM_INVITE_TOKEN_MAX];
+        int a = tdm_b64url_encode(p, n, tok, sizeof tok);
+        assert_true(a > 0);
+        tok[a] = '.';
+        int b = tdm_b64url_encode(tag, sizeof tag, tok + a + 1, sizeof tok - (size_t)a - 1);
+        assert_true(b > 0);
+        /* decode clears *out first; nothing past room may be written after that */
+        union {
+            struct tdm_invite inv;
+            uint8_t bytes[sizeof(struct tdm_invite)];
+        } out;
+        int rc =
+            tdm_invite_decode(tok, (size_t)(a + 1 + b), key, sizeof key, NOW, &out.inv, NULL, 0);
+        assert_int_equal(rc, rl <= TDM_ROOM_ID_MAX ? 0 : TDM_EINVAL);
+        for (size_t i = offsetof(struct tdm_invite, room) + sizeof out.inv.room;
+             i < sizeof out.bytes; i++)
+            assert_int_equal(out.bytes[i], 0);
+    }
+}
+
 static void ledger_uses_and_revocation(void **state)
 {
     (void)state;
@@ -147,6 +186,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(forged_altered_expired),
         cmocka_unit_test(malformed),
+        cmocka_unit_test(signed_room_too_long),
         cmocka_unit_test(ledger_uses_and_revocation),
         cmocka_unit_test(id_text),
     };
