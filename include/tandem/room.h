@@ -26,6 +26,10 @@ struct tdm_participant {
     uint32_t log_id;    /* short opaque number for log lines ("p17") */
     struct tdm_room *room;
     void *user;         /* the io layer's connection; borrowed, never freed here */
+    /* moderation: a coordinator stopped this person's microphone / camera; unless the
+     * matching may_unmute is set, the server keeps forwarding none of it */
+    bool muted_audio, muted_video;
+    bool may_unmute_audio, may_unmute_video;
 };
 
 /* "mentee" / "mentor" / "coordinator" <-> enum. Parse returns 0 or TDM_EINVAL. */
@@ -64,6 +68,12 @@ struct tdm_participant *tdm_room_find(const struct tdm_room *r, const char *part
 void tdm_room_set_user(struct tdm_room *r, void *user);
 void *tdm_room_user(const struct tdm_room *r);
 void tdm_room_set_channels(struct tdm_room *r, void *channels);
+/* Moderation flags of a room: locked (no new joins but coordinators'), lobby (newcomers
+ * wait until a coordinator or mentor admits them). */
+void tdm_room_set_locked(struct tdm_room *r, bool locked);
+bool tdm_room_locked(const struct tdm_room *r);
+void tdm_room_set_lobby(struct tdm_room *r, bool lobby);
+bool tdm_room_lobby(const struct tdm_room *r);
 void *tdm_room_channels(const struct tdm_room *r);
 
 #endif

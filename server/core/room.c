@@ -13,6 +13,7 @@ struct tdm_room {
     size_t cap;
     void *user;
     void *channels;
+    bool locked, lobby;
     struct tdm_participant **members; /* arrival order, cap entries */
 };
 
@@ -272,4 +273,24 @@ void tdm_room_set_channels(struct tdm_room *r, void *channels)
 void *tdm_room_channels(const struct tdm_room *r)
 {
     return r->channels;
+}
+
+void tdm_room_set_locked(struct tdm_room *r, bool locked)
+{
+    r->locked = locked;
+}
+
+bool tdm_room_locked(const struct tdm_room *r)
+{
+    return r->locked;
+}
+
+void tdm_room_set_lobby(struct tdm_room *r, bool lobby)
+{
+    r->lobby = lobby;
+}
+
+bool tdm_room_lobby(const struct tdm_room *r)
+{
+    return r->lobby;
 }

@@ -14,6 +14,7 @@
 #include "tandem/room.h"
 
 struct tdm_conn;
+struct tdm_media;
 
 struct tdm_app {
     struct tdm_config cfg;
@@ -21,6 +22,7 @@ struct tdm_app {
     struct lws_context *lws;
     struct lws_vhost *vhost;
     struct tdm_rooms *rooms;
+    struct tdm_media *media; /* the media workers (media.h), NULL when stopped */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
     char http_headers[1024];                 /* security headers added to every page */
     size_t http_headers_len;
@@ -31,6 +33,8 @@ struct tdm_app {
     struct tdm_log_limiter bad_input_log;
     struct tdm_conn *conns; /* doubly linked list of open signaling connections */
     uint8_t invite_key[32];
+    /* set by the media side: stop forwarding what moderation muted for p */
+    void (*media_block)(struct tdm_app *app, struct tdm_participant *p);
     struct tdm_keycount *conns_per_addr; /* keyed by a salted hash: no address is kept */
     uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;

@@ -16,7 +16,13 @@ static const struct tdm_handler handlers[] = {
     {"time.", true, 0, NULL},
     {"invite.create", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_create},
     {"invite.revoke", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_revoke},
-    {"mod.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
+    {"mod.lock", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_lock},
+    {"mod.lobby", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_lobby},
+    {"mod.admit", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_admit},
+    {"mod.deny", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_deny},
+    {"mod.remove", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_remove},
+    {"mod.mute", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_mute},
+    {"mod.end", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_end},
 };
 
 const struct tdm_handler *tdm_signal_find_handler(const char *type)

@@ -352,6 +352,8 @@ static void on_closed(struct tdm_app *app, struct tdm_conn *c)
                                                                             : "disconnect";
     if (c->participant)
         tdm_signal_leave_room(app, c, reason);
+    if (c->lobby)
+        tdm_lobby_leave(app, c);
     outq_free(c);
     free(c->rx);
     c->rx = NULL;

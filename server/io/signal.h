@@ -14,6 +14,15 @@
 struct tdm_app;
 struct outmsg;
 
+/* A join that passed its checks: kept while its sender waits in a room's lobby. */
+struct tdm_join_req {
+    char room[TDM_ROOM_ID_MAX + 1];
+    char name[TDM_NAME_MAX + 1];
+    enum tdm_role role;
+    struct tdm_invite inv;
+    char lobby_id[TDM_PARTICIPANT_ID_LEN + 1];
+};
+
 /* One signaling WebSocket. Lives in lws's per-session memory; the control thread owns it. */
 struct tdm_conn {
     struct lws *wsi;
@@ -36,6 +45,7 @@ struct tdm_conn {
     int close_code; /* non-zero: close with this code once the queue is flushed */
     char close_reason[64];
     struct tdm_participant *participant; /* NULL until joined */
+    struct tdm_join_req *lobby; /* waiting to be admitted (owned), or NULL */
     uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
     bool addr_counted;
 };
@@ -75,6 +85,31 @@ void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *
                   struct tdm_proto_err *e);
 void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                  struct tdm_proto_err *e);
+/* Joining (signal_room.c) and the lobby and moderation (moderation.c). */
+int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                    json_t *id, struct tdm_proto_err *e);
+void tdm_lobby_enter(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                     json_t *id, struct tdm_proto_err *e);
+bool tdm_lobby_may_admit(const struct tdm_participant *p);
+/* Tells `to` (an admitter that just joined) about everyone waiting for its room. */
+void tdm_lobby_announce_all(struct tdm_app *app, struct tdm_conn *to);
+/* A waiting connection closes: forget it and tell the admitters. */
+void tdm_lobby_leave(struct tdm_app *app, struct tdm_conn *c);
+void tdm_on_mod_lock(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                     struct tdm_proto_err *e);
+void tdm_on_mod_lobby(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                      struct tdm_proto_err *e);
+void tdm_on_mod_admit(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                      struct tdm_proto_err *e);
+void tdm_on_mod_deny(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                     struct tdm_proto_err *e);
+void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                       struct tdm_proto_err *e);
+void tdm_on_mod_mute(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                     struct tdm_proto_err *e);
+void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                    struct tdm_proto_err *e);
+
 /* Invites (invites.c). */
 /* Checks a join's token (or its absence) without using it up; *role becomes the token's. */
 int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,

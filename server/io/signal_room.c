@@ -52,7 +52,7 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     const char *room_id, *name, *role_s;
     size_t room_len, name_len, role_len;
     enum tdm_role role;
-    if (c->participant) {
+    if (c->participant || c->lobby) {
         tdm_proto_set(e, "already_joined", NULL, "this connection has already joined a room");
         return;
     }
@@ -81,23 +81,44 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     if (!tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
         tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
         return;
+    struct tdm_join_req req;
+    memset(&req, 0, sizeof req);
+    memcpy(req.room, room_id, room_len);
+    memcpy(req.name, name, name_len);
+    req.role = role;
+    req.inv = inv;
+    struct tdm_room *existing = tdm_rooms_find(app->rooms, req.room);
+    if (existing && tdm_room_locked(existing) && role != TDM_ROLE_COORDINATOR) {
+        tdm_proto_set(e, "room_locked", NULL, "the coordinator has locked this room");
+        return;
+    }
+    if (existing && tdm_room_lobby(existing) && role != TDM_ROLE_COORDINATOR) {
+        tdm_lobby_enter(app, c, &req, id, e);
+        return;
+    }
+    tdm_join_finish(app, c, &req, id, e);
+}
+
+int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                    json_t *id, struct tdm_proto_err *e)
+{
     struct tdm_participant *p;
-    int rc = tdm_rooms_join(app->rooms, room_id, name, role, c, &p);
+    int rc = tdm_rooms_join(app->rooms, req->room, req->name, req->role, c, &p);
     if (rc == TDM_EFULL) {
         tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
                       app->cfg.limits.max_participants_per_room);
-        return;
+        return rc;
     }
     if (rc == TDM_ELIMIT) {
         tdm_proto_set(e, "server_full", NULL, "the server holds as many rooms as it may");
-        return;
+        return rc;
     }
     if (rc != 0) {
         tdm_proto_set(e, "internal", NULL, "could not join: %s", tdm_strerror(rc));
-        return;
+        return rc;
     }
     c->participant = p;
-    tdm_invites_consume(app, &inv);
+    tdm_invites_consume(app, &req->inv);
     struct tdm_room *room = p->room;
     json_t *others = json_array();
     for (size_t i = 0; i < tdm_room_count(room); i++) {
@@ -106,9 +127,10 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
             json_array_append_new(others, tdm_participant_json(o));
     }
     json_t *welcome = json_pack(
-        "{s:s, s:i, s:o, s:{s:s, s:i}, s:o, s:i, s:f}", "type", "welcome", "protocol",
+        "{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome", "protocol",
         TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id", tdm_room_id(room),
-        "max_participants", (int)tdm_room_capacity(room), "participants", others, "keepalive_s",
+        "max_participants", (int)tdm_room_capacity(room), "locked", tdm_room_locked(room),
+        "lobby", tdm_room_lobby(room), "participants", others, "keepalive_s",
         keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
@@ -118,7 +140,10 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
                                  tdm_participant_json(p)));
     tdm_media_participant_joined(app, p);
     TDM_INFO("r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
-             tdm_role_name(role), tdm_room_count(room));
+             tdm_role_name(req->role), tdm_room_count(room));
+    if (tdm_room_lobby(room) && tdm_lobby_may_admit(p))
+        tdm_lobby_announce_all(app, c); /* a new admitter sees who is waiting */
+    return 0;
 }
 
 void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,

@@ -1,0 +1,113 @@
+// Coordinator moderation in closed rooms: every action is checked against the role the
+// invite token gave, never what a page claims.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTandem, mintInvite } from '../lib/tandem.mjs';
+import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
+
+let srv;
+before(async () => { srv = await startTandem({ openRooms: false }); });
+after(async () => {
+  closeAllClients();
+  const r = await srv.stop();
+  assert.equal(r.code, 0, srv.stderr);
+});
+
+async function enter(room, role, name = role) {
+  const c = await wsClient(srv.wsUrl);
+  c.send({ type: 'join', id: 'j', room, name, role: 'coordinator', token: mintInvite({ room, role }) });
+  c.first = await c.next((m) => ['welcome', 'lobby', 'error'].includes(m.type));
+  return c;
+}
+
+test('a mentee cannot moderate, whatever it sends', async () => {
+  const coord = await enter('mod-room-1', 'coordinator');
+  const mentee = await enter('mod-room-1', 'mentee');
+  assert.equal(mentee.first.you.role, 'mentee');
+  const target = coord.first.you.id;
+  for (const msg of [{ type: 'mod.lock', locked: true }, { type: 'mod.lobby', lobby: true },
+    { type: 'mod.remove', target }, { type: 'mod.mute', target, kind: 'audio' },
+    { type: 'mod.end' }, { type: 'mod.admit', lobby_id: 'x' }]) {
+    mentee.send(msg);
+    assert.equal((await mentee.next('error')).code, 'forbidden', msg.type);
+  }
+  coord.send({ type: 'ping', id: 'ok' });
+  assert.equal((await coord.next('pong')).ref, 'ok');
+  coord.ws.close(); mentee.ws.close();
+});
+
+test('a locked room refuses newcomers but not coordinators', async () => {
+  const coord = await enter('mod-room-2', 'coordinator');
+  coord.send({ type: 'mod.lock', locked: true });
+  assert.equal((await coord.next('room.state')).locked, true);
+  const late = await enter('mod-room-2', 'mentee');
+  assert.equal(late.first.code, 'room_locked');
+  const coord2 = await enter('mod-room-2', 'coordinator');
+  assert.equal(coord2.first.type, 'welcome');
+  assert.equal(coord2.first.room.locked, true);
+  coord.send({ type: 'mod.lock', locked: false });
+  await coord2.next('room.state');
+  const now = await enter('mod-room-2', 'mentee');
+  assert.equal(now.first.type, 'welcome');
+  for (const c of [coord, coord2, late, now]) c.ws.close();
+});
+
+test('the lobby: newcomers wait until a coordinator or mentor admits them', async () => {
+  const coord = await enter('mod-room-3', 'coordinator');
+  const mentor = await enter('mod-room-3', 'mentor');
+  coord.send({ type: 'mod.lobby', lobby: true });
+  await coord.next('room.state');
+  const mentee = await enter('mod-room-3', 'mentee', 'Amina');
+  assert.equal(mentee.first.type, 'lobby');
+  const w1 = await coord.next('lobby.waiting');
+  const w2 = await mentor.next('lobby.waiting');
+  assert.equal(w1.name, 'Amina');
+  assert.equal(w1.lobby_id, w2.lobby_id);
+  mentee.send({ type: 'ping', id: 'waiting' }); // a waiting page can still keep alive
+  await mentee.next('pong');
+  mentor.send({ type: 'mod.admit', lobby_id: w1.lobby_id });
+  const welcome = await mentee.next('welcome');
+  assert.equal(welcome.you.role, 'mentee');
+  await coord.next((m) => m.type === 'joined' && m.participant.name === 'Amina');
+  // denied: told so and closed
+  const other = await enter('mod-room-3', 'mentee', 'Other');
+  const w3 = await coord.next((m) => m.type === 'lobby.waiting' && m.name === 'Other');
+  coord.send({ type: 'mod.deny', lobby_id: w3.lobby_id });
+  assert.equal((await other.error('not_admitted')).code, 'not_admitted');
+  assert.equal((await other.waitClose()).code, 1000);
+  coord.send({ type: 'mod.admit', lobby_id: 'nobody' });
+  assert.equal((await coord.next('error')).code, 'not_found');
+  for (const c of [coord, mentor, mentee]) c.ws.close();
+});
+
+test('remove, mute and end', async () => {
+  const coord = await enter('mod-room-4', 'coordinator');
+  const mentor = await enter('mod-room-4', 'mentor');
+  const mentee = await enter('mod-room-4', 'mentee');
+  const bystander = await enter('mod-room-5', 'mentee');
+  coord.send({ type: 'mod.mute', target: mentor.first.you.id, kind: 'audio', may_unmute: false });
+  const muted = await mentor.next('mod.muted');
+  assert.equal(muted.kind, 'audio');
+  assert.equal(muted.may_unmute, false);
+  await mentee.next('mod.muted');
+  coord.send({ type: 'mod.mute', target: mentor.first.you.id, kind: 'screen' });
+  assert.equal((await coord.next('error')).field, 'kind');
+
+  coord.send({ type: 'mod.remove', target: mentee.first.you.id });
+  await mentee.next('removed');
+  assert.equal((await mentee.waitClose()).code, 1000);
+  assert.equal((await mentor.next('left')).reason, 'removed');
+
+  coord.send({ type: 'mod.end' });
+  await mentor.next('ended');
+  assert.equal((await mentor.waitClose()).code, 1000);
+  assert.equal((await coord.waitClose()).code, 1000);
+  // another room never noticed
+  bystander.send({ type: 'ping', id: 'b' });
+  assert.equal((await bystander.next('pong')).ref, 'b');
+  assert.equal(bystander.queue.length, 0);
+  // the ended room is gone: a newcomer finds it empty
+  const fresh = await enter('mod-room-4', 'mentor');
+  assert.deepEqual(fresh.first.participants, []);
+  fresh.ws.close(); bystander.ws.close();
+});
