@@ -34,6 +34,9 @@ struct tdm_config {
     size_t n_media_addrs;
     enum tdm_log_level log_level;
     struct tdm_limits limits;
+    /* media workers: worker i listens on UDP port media_port_base + i on each address */
+    uint32_t media_port_base;
+    uint32_t media_workers; /* 1..64; 0 = one per core */
     /* invites: rooms are closed unless open_rooms (local development only) */
     uint32_t open_rooms;                       /* 0 or 1 */
     char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */

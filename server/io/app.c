@@ -1,6 +1,7 @@
 /* Start-up and shutdown of the control thread: libwebsockets on a GLib main loop (the loop
  * libnice's agents will share), signal handling, and the ordered teardown. */
 #include "app.h"
+#include "media.h"
 #include "signal.h"
 
 #include "tandem/err.h"
@@ -107,6 +108,8 @@ int tdm_app_start(struct tdm_app *app)
                                   app->cfg.limits.max_participants_per_room);
     if (!app->rooms)
         return TDM_ENOMEM;
+    if (tdm_media_start(app, &app->media) != 0)
+        return TDM_EIO;
     build_headers(app);
     protocols[1].per_session_data_size = tdm_signal_session_size();
     protocols[1].rx_buffer_size = 16384;
@@ -164,6 +167,9 @@ void tdm_app_stop(struct tdm_app *app)
     for (int i = 0; i < 2; i++)
         if (app->sig_sources[i])
             g_source_remove(app->sig_sources[i]);
+    /* Workers first: their replies target connections that lws is about to close. */
+    tdm_media_stop(app->media);
+    app->media = NULL;
     if (app->lws)
         lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
     app->lws = NULL;

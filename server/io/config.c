@@ -41,6 +41,8 @@ static const struct option_def options[] = {
     U32("limits.message_burst", limits.message_burst, 1, 100000),
     U32("limits.idle_timeout_s", limits.idle_timeout_s, 5, 3600),
     U32("limits.max_connections_per_address", limits.max_connections_per_address, 1, 100000),
+    U32("media.port_base", media_port_base, 1, 65535),
+    U32("media.workers", media_workers, 1, 64),
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
 };
@@ -54,6 +56,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     snprintf(cfg->web_root, sizeof cfg->web_root, "web");
     snprintf(cfg->invite_key_file, sizeof cfg->invite_key_file, "certs/invite.key");
     cfg->log_level = TDM_LOG_INFO;
+    cfg->media_port_base = 10000;
     cfg->limits = (struct tdm_limits){
         .max_rooms = 500,
         .max_participants_per_room = 12,
@@ -250,5 +253,9 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
         return tdm_seterr(err, errlen, TDM_EINVAL, "server.web_root: must not be empty");
     if (cfg->limits.message_burst < 1 || cfg->limits.messages_per_second < 1)
         return tdm_seterr(err, errlen, TDM_EINVAL, "limits: message rate must be positive");
+    /* media.workers 0 means one per core, up to 64: keep the whole range valid. */
+    if (cfg->media_port_base + (cfg->media_workers ? cfg->media_workers : 64) - 1 > 65535)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "media.port_base: port_base + workers - 1 must stay below 65536");
     return 0;
 }

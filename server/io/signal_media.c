@@ -1,36 +1,239 @@
-/* Media signaling: offers, answers, candidates and media state, relayed between the
- * control thread and the room's media worker. (Placeholder until the media workers land.) */
+/* Media signaling on the control thread (docs/protocol.md "Media"): offers, answers,
+ * candidates and media state. Each message is validated into typed values here; offers
+ * and answers then go to the room's media worker as a command carrying the room id, the
+ * participant id and a copy of the SDP, and the worker's replies come back through
+ * tdm_media_deliver. Rooms are pinned to a worker when their first participant joins. */
 #include "app.h"
+#include "media.h"
 #include "signal.h"
+
+#include "tandem/err.h"
+#include "tandem/sdp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CANDIDATE_MAX 512
+#define SDP_MID_MAX 32
+
+/* Worker index of a room: stored as index + 1 in the room's media slot (0: not pinned). */
+static bool room_worker(struct tdm_room *room, unsigned *w)
+{
+    uintptr_t v = (uintptr_t)tdm_room_user(room);
+    if (!v)
+        return false;
+    *w = (unsigned)(v - 1);
+    return true;
+}
+
+static struct tdm_media_cmd *cmd_new(enum tdm_media_cmd_kind k, const struct tdm_participant *p)
+{
+    struct tdm_media_cmd *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->kind = k;
+    snprintf(c->room, sizeof c->room, "%s", tdm_room_id(p->room));
+    snprintf(c->pid, sizeof c->pid, "%s", p->id);
+    return c;
+}
+
+/* "pc": "pub" or "sub"; `want` NULL accepts both. */
+static bool read_pc(json_t *msg, const char *want, const char **pc, struct tdm_proto_err *e)
+{
+    size_t len;
+    if (!tdm_proto_string(msg, "pc", 1, 8, true, pc, &len, e))
+        return false;
+    bool ok = strcmp(*pc, "pub") == 0 || strcmp(*pc, "sub") == 0;
+    if (!ok || (want && strcmp(*pc, want) != 0)) {
+        tdm_proto_set(e, "bad_field", "pc",
+                      want ? "pc: this message is only valid on \"%s\"" : "pc: \"pub\" or \"sub\"",
+                      want ? want : "");
+        return false;
+    }
+    return true;
+}
+
+/* Validates sdp and sends it to the room's worker as cmd (taken). */
+static void relay_sdp(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                      struct tdm_media_cmd *cmd, struct tdm_proto_err *e)
+{
+    const char *sdp;
+    size_t len;
+    unsigned w;
+    if (!cmd) {
+        tdm_proto_set(e, "internal", NULL, "out of memory");
+        return;
+    }
+    if (!tdm_proto_string(msg, "sdp", 1, TDM_SDP_MAX_BYTES, true, &sdp, &len, e))
+        goto fail;
+    if (!app->media || !room_worker(c->participant->room, &w) ||
+        !tdm_media_worker_usable(app->media, w)) {
+        tdm_proto_set(e, "media_unavailable", NULL, "this server cannot carry media now");
+        goto fail;
+    }
+    cmd->sdp = strndup(sdp, len);
+    cmd->sdp_len = len;
+    cmd->ref = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    if (!cmd->sdp) {
+        tdm_proto_set(e, "internal", NULL, "out of memory");
+        goto fail;
+    }
+    tdm_media_post(app->media, w, cmd);
+    return;
+fail:
+    tdm_media_cmd_free(cmd);
+}
 
 void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e)
 {
-    tdm_proto_set(e, "not_implemented", "type", "media is not carried by this server yet");
+    const char *pc;
+    if (!read_pc(msg, "pub", &pc, e))
+        return;
+    relay_sdp(app, c, msg, id, cmd_new(TDM_MEDIA_CMD_PUB_OFFER, c->participant), e);
 }
 
 void tdm_media_on_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                          struct tdm_proto_err *e)
 {
-    tdm_proto_set(e, "not_implemented", "type", "media is not carried by this server yet");
+    const char *pc;
+    if (!read_pc(msg, "sub", &pc, e))
+        return;
+    json_t *rev = json_object_get(msg, "rev");
+    if (!rev) {
+        tdm_proto_set(e, "missing_field", "rev", "rev: missing");
+        return;
+    }
+    if (!json_is_integer(rev) || json_integer_value(rev) < 1 ||
+        json_integer_value(rev) > (1LL << 53) - 1) {
+        tdm_proto_set(e, "bad_field", "rev", "rev: the integer of the offer being answered");
+        return;
+    }
+    struct tdm_media_cmd *cmd = cmd_new(TDM_MEDIA_CMD_SUB_ANSWER, c->participant);
+    if (cmd)
+        cmd->rev = json_integer_value(rev);
+    relay_sdp(app, c, msg, id, cmd, e);
 }
 
+static bool null_or_string(json_t *o, const char *key, size_t max)
+{
+    json_t *v = json_object_get(o, key);
+    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) <= max);
+}
+
+/* The server is ICE-lite and learns the page's addresses from its checks (RFC 8445 §2.5), so
+ * candidates are checked and then not needed. */
 void tdm_media_on_candidate(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                             struct tdm_proto_err *e)
 {
-    tdm_proto_set(e, "not_implemented", "type", "media is not carried by this server yet");
+    const char *pc;
+    if (!read_pc(msg, NULL, &pc, e))
+        return;
+    json_t *cand = json_object_get(msg, "candidate");
+    if (!cand) {
+        tdm_proto_set(e, "missing_field", "candidate", "candidate: missing");
+        return;
+    }
+    if (json_is_null(cand))
+        return; /* end of candidates */
+    json_t *line = json_object_get(cand, "candidate");
+    json_t *idx = json_object_get(cand, "sdpMLineIndex");
+    if (!json_is_object(cand) || !json_is_string(line) ||
+        json_string_length(line) > CANDIDATE_MAX || !null_or_string(cand, "sdpMid", SDP_MID_MAX) ||
+        (idx && !json_is_null(idx) &&
+         (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+          json_integer_value(idx) >= TDM_SDP_MAX_MEDIA))) {
+        tdm_proto_set(e, "bad_field", "candidate",
+                      "candidate: {candidate: string of at most %d bytes, sdpMid: string or "
+                      "null, sdpMLineIndex: 0..%d or null} or null",
+                      CANDIDATE_MAX, TDM_SDP_MAX_MEDIA - 1);
+    }
 }
 
 void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e)
 {
-    tdm_proto_set(e, "not_implemented", "type", "media is not carried by this server yet");
+    static const char *const keys[] = {"audio", "video"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(msg, keys[i]);
+        if (!v) {
+            tdm_proto_set(e, "missing_field", keys[i], "%s: missing", keys[i]);
+            return;
+        }
+        if (!json_is_boolean(v)) {
+            tdm_proto_set(e, "bad_field", keys[i], "%s: true or false", keys[i]);
+            return;
+        }
+    }
+    struct tdm_participant *p = c->participant;
+    tdm_room_broadcast(p->room, p,
+                       json_pack("{s:s, s:s, s:b, s:b}", "type", "media.state", "id", p->id,
+                                 "audio", json_is_true(json_object_get(msg, "audio")), "video",
+                                 json_is_true(json_object_get(msg, "video"))));
 }
 
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p)
 {
+    unsigned w;
+    if (!app->media)
+        return;
+    if (!room_worker(p->room, &w)) {
+        w = tdm_media_pin_room(app->media);
+        tdm_room_set_user(p->room, (void *)(uintptr_t)(w + 1));
+    }
+    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_JOIN, p);
+    if (c)
+        tdm_media_post(app->media, w, c);
 }
 
 void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *p)
 {
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_LEAVE, p);
+    if (c)
+        tdm_media_post(app->media, w, c);
+    if (tdm_room_count(p->room) == 1) { /* the last one: the room closes after this */
+        tdm_media_unpin_room(app->media, w);
+        tdm_room_set_user(p->room, NULL);
+    }
+}
+
+static json_t *reply_json(const struct tdm_media_reply *r)
+{
+    json_t *m = NULL;
+    switch (r->kind) {
+    case TDM_MEDIA_REPLY_ANSWER:
+        m = json_pack("{s:s, s:s, s:s}", "type", "answer", "pc", "pub", "sdp",
+                      r->sdp ? r->sdp : "");
+        break;
+    case TDM_MEDIA_REPLY_OFFER:
+        m = json_pack("{s:s, s:s, s:s, s:I}", "type", "offer", "pc", "sub", "sdp",
+                      r->sdp ? r->sdp : "", "rev", (json_int_t)r->rev);
+        break;
+    case TDM_MEDIA_REPLY_ERROR: {
+        struct tdm_proto_err e = {.code = r->code, .field = r->field};
+        snprintf(e.message, sizeof e.message, "%s", r->message);
+        m = tdm_proto_error_msg(&e, NULL);
+        if (m && r->pc)
+            json_object_set_new(m, "pc", json_string(r->pc));
+        break;
+    }
+    }
+    if (m && r->ref) {
+        json_t *ref = json_loads(r->ref, JSON_DECODE_ANY, NULL);
+        if (ref)
+            json_object_set_new(m, "ref", ref);
+    }
+    return m;
+}
+
+void tdm_media_deliver(struct tdm_app *app, const struct tdm_media_reply *r)
+{
+    struct tdm_room *room = app->rooms ? tdm_rooms_find(app->rooms, r->room) : NULL;
+    struct tdm_participant *p = room ? tdm_room_find(room, r->pid) : NULL;
+    if (!p || !p->user)
+        return; /* left meanwhile */
+    tdm_conn_send(p->user, reply_json(r));
 }

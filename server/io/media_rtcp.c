@@ -1,0 +1,250 @@
+/* RTCP on a media worker, in the fixed order of docs/architecture.md "Feedback":
+ * - from subscribers: NACK answered from the consumer's send history (RFC 4585 §6.2.1),
+ *   PLI/FIR turned into a throttled keyframe request to the publisher (RFC 5104 §4.3.1),
+ *   REMB remembered for the publisher's estimate, report blocks give the RTT;
+ * - from publishers: SRs for LSR/DLSR in our receiver reports;
+ * - to publishers: NACKs from the receive log, PLI/FIR, RR per producer and REMB;
+ * - to subscribers: an SR per consumer (RFC 3550 §6.4.1).
+ * Feedback goes out as reduced-size RTCP (RFC 5506; rtcp-rsize is negotiated). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "media_internal.h"
+
+#include "tandem/err.h"
+#include "tandem/rtcp.h"
+#include "tandem/util.h"
+
+#include <string.h>
+
+#define RTCP_BUDGET 1100 /* plain bytes per compound we build, well under the MTU */
+#define MAX_NACKS 64
+
+static void send_rtcp(struct media_worker *w, struct mpeer *p, struct mw_tx *t, size_t len)
+{
+    int n = tdm_srtp_protect_rtcp(p->srtp, t->buf, len, MW_TX_BUF);
+    if (n > 0)
+        mw_send_to_peer(w, p, t, (size_t)n);
+}
+
+static struct mcons *consumer_by_ssrc(struct mpart *q, uint32_t ssrc)
+{
+    for (uint32_t i = 0; i < q->n_cons; i++)
+        if (q->cons[i]->ssrc == ssrc)
+            return q->cons[i];
+    return NULL;
+}
+
+static struct mprod *producer_by_ssrc(struct mpart *o, uint32_t ssrc)
+{
+    for (uint32_t i = 0; i < o->n_prods; i++)
+        if (o->prods[i]->ssrc == ssrc)
+            return o->prods[i];
+    return NULL;
+}
+
+/* ---- incoming ------------------------------------------------------------------------ */
+
+static void answer_nack(struct media_worker *w, struct mpeer *p, const struct tdm_rtcp_pkt *pk,
+                        int64_t now)
+{
+    struct tdm_rtcp_fb fb;
+    uint16_t seqs[MAX_NACKS];
+    if (tdm_rtcp_parse_nack(pk, &fb) != 0)
+        return;
+    struct mcons *c = consumer_by_ssrc(p->part, fb.media_ssrc);
+    if (!c || !c->hist || !c->live)
+        return;
+    size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
+    for (size_t i = 0; i < n; i++) {
+        struct mw_tx *t = mw_tx_slot(w);
+        int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, MW_TX_BUF);
+        if (len <= 0)
+            continue;
+        /* The original packet again (no RTX offered to subscribers): libsrtp's outbound
+         * session allows the repeated index. */
+        len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, MW_TX_BUF);
+        if (len > 0)
+            mw_send_to_peer(w, p, t, (size_t)len);
+    }
+}
+
+static void on_psfb(struct media_worker *w, struct mpeer *p, const struct tdm_rtcp_pkt *pk,
+                    int64_t now)
+{
+    struct tdm_rtcp_fb fb;
+    if (pk->count == TDM_RTCP_FMT_AFB) {
+        struct tdm_rtcp_remb remb;
+        if (tdm_rtcp_parse_remb(pk, &remb, NULL, 0) >= 0) {
+            p->remb_bps = remb.bitrate;
+            p->remb_us = now;
+        }
+        return;
+    }
+    uint32_t target = 0;
+    if (pk->count == TDM_RTCP_FMT_PLI && tdm_rtcp_parse_pli(pk, &fb) == 0) {
+        target = fb.media_ssrc;
+    } else if (pk->count == TDM_RTCP_FMT_FIR && tdm_rtcp_parse_fir(pk, &fb) > 0) {
+        uint8_t seq;
+        tdm_rtcp_fir_entry(&fb, 0, &target, &seq);
+    }
+    struct mcons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
+    if (c && c->live)
+        mprod_want_keyframe(w, c->prod, now);
+}
+
+static void on_report_blocks(struct mpeer *p, const struct tdm_rtcp_pkt *pk, unsigned n,
+                             int64_t now)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct tdm_rtcp_rb rb;
+        if (tdm_rtcp_report_block(pk, i, &rb) != 0)
+            continue;
+        struct mcons *c = consumer_by_ssrc(p->part, rb.ssrc);
+        int64_t rtt;
+        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
+            tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);
+    }
+}
+
+void mw_on_rtcp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len, int64_t now)
+{
+    int n = tdm_srtp_unprotect_rtcp(p->srtp, buf, len);
+    if (n < 0)
+        return;
+    struct tdm_rtcp_iter it;
+    struct tdm_rtcp_pkt pk;
+    tdm_rtcp_iter_init(&it, buf, (size_t)n);
+    for (int guard = 0; guard < 64 && tdm_rtcp_iter_next(&it, &pk, NULL, 0) == 1; guard++) {
+        if (pk.type == TDM_RTCP_SR) {
+            struct tdm_rtcp_sr sr;
+            if (tdm_rtcp_parse_sr(&pk, &sr) != 0)
+                continue;
+            struct mprod *pr = p->kind == MPEER_PUB ? producer_by_ssrc(p->part, sr.ssrc) : NULL;
+            if (pr)
+                tdm_rtpstats_rx_on_sr(&pr->rx, sr.ntp, now);
+            if (p->kind == MPEER_SUB)
+                on_report_blocks(p, &pk, sr.nblocks, now);
+        } else if (pk.type == TDM_RTCP_RR && p->kind == MPEER_SUB) {
+            uint32_t ssrc;
+            int rc = tdm_rtcp_parse_rr(&pk, &ssrc);
+            if (rc > 0)
+                on_report_blocks(p, &pk, (unsigned)rc, now);
+        } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
+                   p->kind == MPEER_SUB) {
+            answer_nack(w, p, &pk, now);
+        } else if (pk.type == TDM_RTCP_PSFB && p->kind == MPEER_SUB) {
+            on_psfb(w, p, &pk, now);
+        }
+    }
+}
+
+/* ---- outgoing ------------------------------------------------------------------------ */
+
+void mrtcp_send_pli(struct media_worker *w, struct mprod *pr, int64_t now)
+{
+    (void)now;
+    struct mpeer *pub = pr->owner->pub;
+    if (!pub || !pub->srtp || !pr->ssrc)
+        return;
+    struct mw_tx *t = mw_tx_slot(w);
+    int n;
+    if (!(pr->fb & TDM_SDP_FB_NACK_PLI) && (pr->fb & TDM_SDP_FB_CCM_FIR))
+        n = tdm_rtcp_build_fir(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc,
+                               tdm_rtx_kf_throttle_next_fir_seq(&pr->kf));
+    else
+        n = tdm_rtcp_build_pli(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc);
+    if (n > 0)
+        send_rtcp(w, pub, t, (size_t)n);
+}
+
+void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
+{
+    uint16_t lost[MAX_NACKS];
+    size_t n = tdm_nack_rx_collect(pr->nack, now, lost, MAX_NACKS);
+    struct mpeer *pub = pr->owner->pub;
+    if (!n || !pub || !pub->srtp)
+        return;
+    struct mw_tx *t = mw_tx_slot(w);
+    int len = tdm_rtcp_build_nack(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc, lost, n);
+    if (len > 0)
+        send_rtcp(w, pub, t, (size_t)len);
+}
+
+/* The estimate a publisher gets: its subscribers' REMB shares, capped (forward.h). */
+static uint64_t remb_for(const struct mpart *o, int64_t now)
+{
+    struct tdm_fwd_remb_in in[64];
+    size_t n = 0;
+    for (uint32_t k = 0; k < o->n_prods; k++) {
+        const struct mprod *pr = o->prods[k];
+        for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
+            const struct mpart *q = pr->cons[i]->sub;
+            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > MW_REMB_MAX_AGE_US)
+                continue;
+            uint32_t videos = 0;
+            for (uint32_t j = 0; j < q->n_cons; j++)
+                videos += q->cons[j]->prod->kind == TDM_SDP_VIDEO;
+            in[n++] = (struct tdm_fwd_remb_in){q->sub->remb_bps, videos};
+        }
+    }
+    return tdm_fwd_remb_target(in, n, MW_REMB_FLOOR_BPS, MW_REMB_CAP_BPS);
+}
+
+static void publisher_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+{
+    struct tdm_rtcp_rb rb[TDM_RTCP_MAX_BLOCKS];
+    uint32_t video[MW_MAX_PRODS];
+    size_t nrb = 0, nv = 0;
+    for (uint32_t k = 0; k < p->part->n_prods; k++) {
+        struct mprod *pr = p->part->prods[k];
+        if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0)
+            nrb++;
+        if (pr->kind == TDM_SDP_VIDEO && pr->ssrc)
+            video[nv++] = pr->ssrc;
+    }
+    struct mw_tx *t = mw_tx_slot(w);
+    int a = tdm_rtcp_build_rr(t->buf, RTCP_BUDGET, p->rtcp_ssrc, rb, nrb);
+    if (a < 0)
+        return;
+    int b = 0;
+    if (nv)
+        b = tdm_rtcp_build_remb(t->buf + a, RTCP_BUDGET - (size_t)a, p->rtcp_ssrc,
+                                remb_for(p->part, now), video, nv);
+    send_rtcp(w, p, t, (size_t)a + (size_t)(b > 0 ? b : 0));
+}
+
+static void subscriber_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+{
+    int64_t wall = tdm_wall_us();
+    struct mw_tx *t = NULL;
+    size_t len = 0;
+    for (uint32_t i = 0; i < p->part->n_cons; i++) {
+        struct mcons *c = p->part->cons[i];
+        struct tdm_rtcp_sr sr;
+        if (!c->live || tdm_rtpstats_tx_sr(&c->tx, wall, now, &sr) != 0)
+            continue;
+        if (!t)
+            t = mw_tx_slot(w);
+        int n = tdm_rtcp_build_sr(t->buf + len, RTCP_BUDGET - len, &sr, NULL, 0);
+        if (n < 0) {
+            send_rtcp(w, p, t, len);
+            t = mw_tx_slot(w);
+            len = 0;
+            n = tdm_rtcp_build_sr(t->buf, RTCP_BUDGET, &sr, NULL, 0);
+            if (n < 0)
+                return;
+        }
+        len += (size_t)n;
+    }
+    if (t && len)
+        send_rtcp(w, p, t, len);
+}
+
+void mrtcp_send_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+{
+    if (p->kind == MPEER_PUB)
+        publisher_reports(w, p, now);
+    else
+        subscriber_reports(w, p, now);
+}

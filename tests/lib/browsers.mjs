@@ -1,0 +1,102 @@
+// Browsers for media tests, started by us so that each one can be stopped by its PID:
+// Debian's Chromium with a DevTools port that playwright-core connects to, and Firefox ESR
+// through puppeteer-core over WebDriver BiDi (/work/shared/notes/browser-testing.md).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required',
+  '--ignore-certificate-errors', '--no-default-browser-check', '--password-store=basic'];
+
+/** Kills pid (SIGTERM, then SIGKILL after graceMs); resolves when it is gone. */
+export function killPid(child, graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+    child.once('exit', () => { clearTimeout(t); resolve(); });
+    try { process.kill(child.pid, 'SIGTERM'); } catch { clearTimeout(t); resolve(); }
+  });
+}
+
+/** Starts Chromium; resolves with { pid, page, close() }. */
+export async function launchChromium(label, { timeoutMs = 30000 } = {}) {
+  const { chromium } = await import('playwright-core');
+  const dir = mkdtempSync(path.join(tmpdir(), `tandem-call-${label}-`));
+  const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
+    '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`, 'about:blank'],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const endpoint = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${label}: Chromium did not start:\n${err}`)), timeoutMs);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${label}: Chromium exited (${code}):\n${err}`)); });
+  });
+  const browser = await chromium.connectOverCDP(endpoint, { timeout: timeoutMs });
+  const context = browser.contexts()[0];
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(timeoutMs);
+  return {
+    label, pid: child.pid, page, browserName: 'chromium',
+    async close() {
+      try { await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]); } catch { /* killed below */ }
+      await killPid(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  'media.gmp-gmpopenh264.enabled': false,
+  'media.gmp-manager.url': '',
+  'app.update.enabled': false,
+  'app.update.auto': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'browser.newtabpage.enabled': false,
+  'browser.startup.homepage_override.mstone': 'ignore',
+  'extensions.update.enabled': false,
+  'extensions.getAddons.cache.enabled': false,
+  'services.settings.server': 'http://127.0.0.1:9/',
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+};
+
+/** Starts Firefox ESR; resolves with { pid, page, close() } (page: puppeteer's). */
+export async function launchFirefox(label, { timeoutMs = 60000 } = {}) {
+  const puppeteer = (await import('puppeteer-core')).default;
+  const browser = await puppeteer.launch({
+    browser: 'firefox', protocol: 'webDriverBiDi', executablePath: '/usr/bin/firefox-esr',
+    headless: true, acceptInsecureCerts: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: timeoutMs,
+  });
+  const proc = browser.process();
+  const page = (await browser.pages())[0] || await browser.newPage();
+  page.setDefaultTimeout(timeoutMs);
+  return {
+    label, pid: proc?.pid, page, browserName: 'firefox',
+    async close() {
+      try { await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 8000))]); } catch { /* killed below */ }
+      if (proc) await killPid(proc);
+    },
+  };
+}

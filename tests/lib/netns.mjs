@@ -1,0 +1,79 @@
+// Runs a test file inside a private network namespace of its own, so that WebRTC media
+// between the server and the browsers stays on addresses nobody else can reach
+// (/work/shared/notes/browser-testing.md). Needs root (CI runs as root) and `unshare`/`ip`.
+//
+// Layout inside: lo up, a veth pair sfu0/sfu1 (not veth*: Debian's libnice ignores such
+// names), 198.18.0.1/24 and 198.18.0.2/24 (the benchmarking range), and a default route to
+// 198.18.0.254, which nobody owns (Firefox gathers nothing without a default route).
+//
+// Usage in a test file:
+//   if (!insideNetns()) {
+//     test('... in a private network namespace', () => runInNetns(import.meta.url));
+//   } else { setupNetns(); ...the real tests... }
+import { spawn, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const SERVER_ADDR = '198.18.0.1';
+export const PEER_ADDR = '198.18.0.2';
+const GATEWAY = '198.18.0.254';
+const ENV_FLAG = 'TANDEM_NETNS';
+
+export function insideNetns() {
+  return process.env[ENV_FLAG] === '1';
+}
+
+function ip(...args) {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Brings up the namespace's interfaces (idempotent: a second call finds sfu0 there). */
+export function setupNetns() {
+  if (!insideNetns()) throw new Error('setupNetns() outside the private namespace');
+  let have = false;
+  try {
+    execFileSync('ip', ['link', 'show', 'sfu0'], { stdio: 'ignore' });
+    have = true;
+  } catch { /* not yet */ }
+  if (have) return;
+  ip('link', 'set', 'lo', 'up');
+  ip('link', 'add', 'sfu0', 'type', 'veth', 'peer', 'name', 'sfu1');
+  ip('addr', 'add', `${SERVER_ADDR}/24`, 'dev', 'sfu0');
+  ip('addr', 'add', `${PEER_ADDR}/24`, 'dev', 'sfu1');
+  ip('link', 'set', 'sfu0', 'up');
+  ip('link', 'set', 'sfu1', 'up');
+  ip('route', 'add', 'default', 'via', GATEWAY);
+}
+
+/**
+ * Re-runs the test file (its import.meta.url) with `node --test` under `unshare -n`, its
+ * output copied to our stderr, and resolves when it passed; rejects with the tail of its
+ * output otherwise. `timeoutMs` bounds the whole run (the child is killed by PID).
+ */
+export function runInNetns(metaUrl, { timeoutMs = 540000 } = {}) {
+  const file = fileURLToPath(metaUrl);
+  const env = { ...process.env, [ENV_FLAG]: '1' };
+  delete env.NODE_TEST_CONTEXT; // the child is a test runner of its own, not our subprocess
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['-n', '--', process.execPath, '--test',
+      '--test-reporter=spec', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const take = (d) => {
+      out += d;
+      process.stderr.write(d);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const timer = setTimeout(() => {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run unshare (root and util-linux needed): ${err.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`tests in the namespace failed (${code ?? signal}):\n${out.slice(-6000)}`));
+    });
+  });
+}
