@@ -99,6 +99,17 @@ static const char *stored_string(const struct tdm_config *c, const char *name)
     return NULL;
 }
 
+/* strndup may read past n bytes of an unterminated buffer (ASan flags it): copy exactly. */
+static char *dup_n(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 /* Every "name=value" line (NUL-free) through tdm_config_set, as a command-line flag. */
 static void flags(const char *text, size_t size)
 {
@@ -110,7 +121,7 @@ static void flags(const char *text, size_t size)
         const char *eq = memchr(text + start, '=', end - start);
         if (eq && !memchr(text + start, '\0', end - start)) {
             size_t nlen = (size_t)(eq - text) - start, vlen = end - (size_t)(eq - text) - 1;
-            char *name = strndup(text + start, nlen), *value = strndup(eq + 1, vlen);
+            char *name = dup_n(text + start, nlen), *value = dup_n(eq + 1, vlen);
             if (!name || !value)
                 abort();
             char err[256] = "";
