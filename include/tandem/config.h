@@ -11,6 +11,9 @@
 
 #define TDM_CONFIG_PATH_MAX 1024
 #define TDM_CONFIG_MAX_MEDIA_ADDRS 8
+/* sync.allowed_origins: a few https origins, short enough to fit the CSP header */
+#define TDM_CONFIG_MAX_ORIGINS 4
+#define TDM_CONFIG_ORIGIN_MAX 64
 
 struct tdm_limits {
     uint32_t max_rooms;
@@ -21,6 +24,20 @@ struct tdm_limits {
     uint32_t message_burst;
     uint32_t idle_timeout_s;
     uint32_t max_connections_per_address;
+};
+
+/* Chat bounds per room (docs/protocol-sync-chat.md). */
+struct tdm_chat_limits {
+    uint32_t max_messages;         /* history kept */
+    uint32_t max_picture_bytes;    /* one picture */
+    uint32_t picture_budget_bytes; /* all pictures of a room */
+    uint32_t messages_per_second;  /* texts and reactions per participant */
+    uint32_t message_burst;
+    uint32_t pictures_per_minute; /* pictures per participant */
+    uint32_t picture_burst;
+    uint32_t max_uploads;   /* uploads in flight per room */
+    uint32_t upload_idle_s; /* an upload without a piece for this long is dropped */
+    uint32_t allow_metadata; /* 0 or 1: accept pictures that still carry Exif/XMP */
 };
 
 struct tdm_config {
@@ -40,6 +57,13 @@ struct tdm_config {
     /* invites: rooms are closed unless open_rooms (local development only) */
     uint32_t open_rooms;                       /* 0 or 1 */
     char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */
+    /* watch-together: films served from this folder as /media/<name> ("" = none) and https
+     * origins a film may also come from (they join the pages' CSP media-src) */
+    char sync_media_dir[TDM_CONFIG_PATH_MAX];
+    char sync_origins[TDM_CONFIG_MAX_ORIGINS][TDM_CONFIG_ORIGIN_MAX + 1];
+    size_t n_sync_origins;
+    uint32_t sync_max_wait_s; /* wait-for-everyone bound per hold */
+    struct tdm_chat_limits chat;
 };
 
 /* Fills cfg with the embedded defaults. */

@@ -19,7 +19,7 @@
 /* 'self' covers same-origin wss: in CSP Level 3, which Chromium and Firefox implement. */
 static const char csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "media-src 'self' blob:%s; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 static struct lws_protocols protocols[] = {
@@ -30,6 +30,12 @@ static struct lws_protocols protocols[] = {
 
 static void build_headers(struct tdm_app *app)
 {
+    /* Films from sync.allowed_origins (config.c bounds them to fit) may play in the pages. */
+    char media[TDM_CONFIG_MAX_ORIGINS * (TDM_CONFIG_ORIGIN_MAX + 1) + 1] = "", policy[1024];
+    for (size_t i = 0; i < app->cfg.n_sync_origins; i++)
+        snprintf(media + strlen(media), sizeof media - strlen(media), " %s",
+                 app->cfg.sync_origins[i]);
+    snprintf(policy, sizeof policy, csp, media);
     int n = snprintf(app->http_headers, sizeof app->http_headers,
                      "Content-Security-Policy: %s\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
@@ -41,7 +47,7 @@ static void build_headers(struct tdm_app *app)
                      "Permissions-Policy: camera=(self), microphone=(self), "
                      "display-capture=(self), geolocation=(), interest-cohort=()\r\n"
                      "Cache-Control: no-cache\r\n",
-                     csp);
+                     policy);
     app->http_headers_len = n > 0 ? (size_t)n : 0;
 }
 

@@ -2,6 +2,7 @@
  * this file maps keys to typed fields and checks every value. */
 #include "tandem/config.h"
 #include "tandem/err.h"
+#include "tandem/sync.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL };
+enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL, K_ORIGIN_LIST };
 
 struct option_def {
     const char *name; /* "group.key" */
@@ -45,6 +46,19 @@ static const struct option_def options[] = {
     U32("media.workers", media_workers, 1, 64),
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
+    STR("sync.media_dir", sync_media_dir),
+    {"sync.allowed_origins", K_ORIGIN_LIST, 0, 0, 0, 0},
+    U32("sync.max_wait_s", sync_max_wait_s, 1, 3600),
+    U32("chat.max_messages", chat.max_messages, 1, 10000),
+    U32("chat.max_picture_bytes", chat.max_picture_bytes, 1024, 16 * 1024 * 1024),
+    U32("chat.picture_budget_bytes", chat.picture_budget_bytes, 1024, 1024 * 1024 * 1024),
+    U32("chat.messages_per_second", chat.messages_per_second, 1, 1000),
+    U32("chat.message_burst", chat.message_burst, 1, 10000),
+    U32("chat.pictures_per_minute", chat.pictures_per_minute, 1, 6000),
+    U32("chat.picture_burst", chat.picture_burst, 1, 1000),
+    U32("chat.max_uploads", chat.max_uploads, 1, 100),
+    U32("chat.upload_idle_s", chat.upload_idle_s, 1, 3600),
+    {"chat.allow_metadata", K_BOOL, offsetof(struct tdm_config, chat.allow_metadata), sizeof(uint32_t), 0, 1},
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -57,6 +71,18 @@ void tdm_config_defaults(struct tdm_config *cfg)
     snprintf(cfg->invite_key_file, sizeof cfg->invite_key_file, "certs/invite.key");
     cfg->log_level = TDM_LOG_INFO;
     cfg->media_port_base = 10000;
+    cfg->sync_max_wait_s = 15;
+    cfg->chat = (struct tdm_chat_limits){
+        .max_messages = 200,
+        .max_picture_bytes = 2 * 1024 * 1024,
+        .picture_budget_bytes = 20 * 1024 * 1024,
+        .messages_per_second = 5,
+        .message_burst = 10,
+        .pictures_per_minute = 30,
+        .picture_burst = 3,
+        .max_uploads = 4,
+        .upload_idle_s = 30,
+    };
     cfg->limits = (struct tdm_limits){
         .max_rooms = 500,
         .max_participants_per_room = 12,
@@ -114,6 +140,37 @@ static int set_addr_list(struct tdm_config *cfg, const char *v, char *err, size_
     return 0;
 }
 
+/* The sync core parses origins (its rules are the ones sources are checked against), so a
+ * throwaway instance validates each; they also go into the CSP header, hence the bounds. */
+static int set_origin_list(struct tdm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    char buf[TDM_CONFIG_MAX_ORIGINS * (TDM_CONFIG_ORIGIN_MAX + 2)];
+    if (strlen(v) >= sizeof buf)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "sync.allowed_origins: too long");
+    memcpy(buf, v, strlen(v) + 1);
+    cfg->n_sync_origins = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_sync_origins == TDM_CONFIG_MAX_ORIGINS || strlen(tok) > TDM_CONFIG_ORIGIN_MAX)
+            return tdm_seterr(err, errlen, TDM_EINVAL,
+                              "sync.allowed_origins: at most %d origins of %d bytes",
+                              TDM_CONFIG_MAX_ORIGINS, TDM_CONFIG_ORIGIN_MAX);
+        struct tdm_sync_config sc;
+        struct tdm_sync *s = NULL;
+        const char *one[1] = {tok};
+        tdm_sync_config_init(&sc);
+        sc.allowed_origins = one;
+        sc.n_allowed_origins = 1;
+        int rc = tdm_sync_create(&sc, &s, NULL, 0);
+        tdm_sync_destroy(s);
+        if (rc != 0 || strpbrk(tok, ";'\""))
+            return tdm_seterr(err, errlen, TDM_EINVAL,
+                              "sync.allowed_origins: \"%.40s\" is not https://host[:port]", tok);
+        snprintf(cfg->sync_origins[cfg->n_sync_origins++], TDM_CONFIG_ORIGIN_MAX + 1, "%s", tok);
+    }
+    return 0;
+}
+
 int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
                    size_t errlen)
 {
@@ -138,6 +195,8 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             return 0;
         case K_ADDR_LIST:
             return set_addr_list(cfg, value, err, errlen);
+        case K_ORIGIN_LIST:
+            return set_origin_list(cfg, value, err, errlen);
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;
@@ -257,5 +316,9 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
     if (cfg->media_port_base + (cfg->media_workers ? cfg->media_workers : 64) - 1 > 65535)
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "media.port_base: port_base + workers - 1 must stay below 65536");
+    if (cfg->chat.picture_budget_bytes < cfg->chat.max_picture_bytes)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "chat.picture_budget_bytes: must hold at least one picture "
+                          "(chat.max_picture_bytes)");
     return 0;
 }

@@ -1,4 +1,5 @@
 /* The signaling handler table (docs/protocol.md): one small handler per message type. */
+#include "channels.h"
 #include "signal.h"
 
 #include <string.h>
@@ -11,9 +12,20 @@ static const struct tdm_handler handlers[] = {
     {"answer", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_answer},
     {"candidate", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_candidate},
     {"media.state", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_state},
-    {"chat.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"sync.", true, TDM_HANDLER_NEEDS_JOINED, NULL},
-    {"time.", true, 0, NULL},
+    {"time.ping", false, 0, tdm_on_time_ping},
+    {"sync.load", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_load},
+    {"sync.play", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_play},
+    {"sync.pause", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_pause},
+    {"sync.seek", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_seek},
+    {"sync.rate", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_rate},
+    {"sync.buffering", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_buffering},
+    {"sync.control", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_control},
+    {"sync.wait_all", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_wait_all},
+    {"chat.send", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_send},
+    {"chat.picture", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_picture},
+    {"chat.picture.chunk", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_picture_chunk},
+    {"chat.react", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_react},
+    {"chat.delete", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_delete},
     {"invite.create", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_create},
     {"invite.revoke", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_revoke},
     {"mod.lock", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_lock},

@@ -145,7 +145,22 @@ json_t *tdm_proto_error_msg(const struct tdm_proto_err *e, json_t *id)
     return m;
 }
 
+/* The wall clock is read once, at the first call (start-up: the first welcome or pong), and
+ * the monotonic clock carries it on: server time reads like Unix time but never steps when
+ * NTP adjusts the wall clock, which would stretch holds, effective times and rate limits.
+ * Only the control thread calls this. */
+int64_t tdm_proto_server_us(void)
+{
+    static int64_t offset;
+    static bool fixed;
+    if (!fixed) {
+        offset = tdm_wall_us() - tdm_now_us();
+        fixed = true;
+    }
+    return tdm_now_us() + offset;
+}
+
 double tdm_proto_server_time(void)
 {
-    return (double)tdm_wall_us() / 1000.0;
+    return (double)tdm_proto_server_us() / 1000.0;
 }

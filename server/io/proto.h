@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TDM_PROTO_VERSION 1
 #define TDM_PROTO_TYPE_MAX 32
@@ -40,7 +41,10 @@ void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
 /* {"type":"error","code":...,"message":...,"field"?:...,"ref"?:id}. New reference. */
 json_t *tdm_proto_error_msg(const struct tdm_proto_err *e, json_t *id);
 
-/* Server wall clock in ms since the epoch with µs resolution, for "server_time". */
+/* Server time: a monotonic clock plus the wall-clock offset fixed at start-up, so it reads
+ * like Unix time but never steps. In µs (for the sync and chat cores' now) and in ms with µs
+ * resolution (for "server_time", time.pong). */
+int64_t tdm_proto_server_us(void);
 double tdm_proto_server_time(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* Handlers for joining and leaving rooms and for keep-alive (docs/protocol.md). */
 #include "app.h"
+#include "channels.h"
 #include "signal.h"
 
 #include "tandem/err.h"
@@ -35,6 +36,7 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     c->participant = NULL;
     p->user = NULL;
     tdm_room_broadcast(room, p, left);
+    tdm_channels_leaving(app, p); /* chat and watch-together; destroyed with the last one */
     bool gone = tdm_rooms_leave(app->rooms, p);
     TDM_INFO("r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
@@ -135,6 +137,7 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     if (welcome && id)
         json_object_set(welcome, "ref", id);
     tdm_conn_send(c, welcome);
+    tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_room_broadcast(room, p,
                        json_pack("{s:s, s:o}", "type", "joined", "participant",
                                  tdm_participant_json(p)));

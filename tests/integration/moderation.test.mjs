@@ -105,7 +105,8 @@ test('remove, mute and end', async () => {
   // another room never noticed
   bystander.send({ type: 'ping', id: 'b' });
   assert.equal((await bystander.next('pong')).ref, 'b');
-  assert.equal(bystander.queue.length, 0);
+  // only what every joiner gets after welcome (docs/protocol-sync-chat.md)
+  assert.deepEqual(bystander.queue.map((m) => m.type), ['sync.state', 'chat.history']);
   // the ended room is gone: a newcomer finds it empty
   const fresh = await enter('mod-room-4', 'mentor');
   assert.deepEqual(fresh.first.participants, []);

@@ -68,7 +68,8 @@ test('rooms are separate and ids are new at every join', async () => {
   b.send({ type: 'ping', id: 'p' });
   const pong = await b.next('pong');
   assert.equal(pong.ref, 'p');
-  assert.equal(b.queue.length, 0);
+  // only what every joiner gets after welcome (docs/protocol-sync-chat.md)
+  assert.deepEqual(b.queue.map((m) => m.type), ['sync.state', 'chat.history']);
   for (const c of [a, b, a2]) c.ws.close();
 });
 
