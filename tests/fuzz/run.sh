@@ -12,7 +12,8 @@
 #
 # The committed seeds (tests/fuzz/corpus/NAME/) are never written: each target runs on a copy
 # in BUILD/fuzz-work/NAME/corpus. A crash, leak, time-out or out-of-memory stops that target;
-# its input is kept in BUILD/fuzz-work/NAME/crashes/ and its log in BUILD/fuzz-work/NAME/log.
+# its input is kept in BUILD/fuzz-work/NAME/crashes/ and its log in BUILD/fuzz-work/NAME/log
+# (the next run of that target moves older crash inputs to BUILD/fuzz-work/NAME/earlier-crashes/).
 # Exit status: 0 when no target crashed, 1 when any did, 2 when the build failed.
 # To keep a crash as a regression input once fixed: copy it to tests/fuzz/corpus/NAME/ (the
 # ctest test fuzz_replay_NAME replays it in every test build).
@@ -60,7 +61,9 @@ for name in $names; do
         continue
     fi
     [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$work/corpus"
-    mkdir -p "$work/corpus" "$work/crashes"
+    # Crashes of earlier runs move aside (never lost) so that this run counts only its own.
+    mkdir -p "$work/corpus" "$work/crashes" "$work/earlier-crashes"
+    find "$work/crashes" -type f -exec mv -f {} "$work/earlier-crashes/" \;
     if [ -d "$root/tests/fuzz/corpus/$name" ]; then
         cp -p "$root/tests/fuzz/corpus/$name"/* "$work/corpus/" 2>/dev/null
     fi
