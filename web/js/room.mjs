@@ -1,6 +1,8 @@
-// The room page (/r/<room-id>): the pre-join form, then who is in the room, live.
-// The state lives in one object; render() draws everything from it, so a change of
-// language only needs another render().
+// The room page (/r/<room-id>): the pre-join form with a small camera preview, then the
+// call: one tile per person (video, or their initial when the camera is off), microphone,
+// camera and leave controls. The state lives in one object; render() draws everything from
+// it, so a change of language only needs another render(). The call itself is in call.mjs,
+// the person's own camera and microphone in media.mjs, the tiles in tiles.mjs.
 import { inviteToken } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
@@ -8,7 +10,9 @@ import {
 import { Signaling } from './signaling.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderParticipants } from './participants.mjs';
+import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
+import { Call } from './call.mjs';
+import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly } from './media.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -21,13 +25,29 @@ const REASON_KEYS = {
   removed: 'room.removedAnnounce',
 };
 
+// What the call bar and the call notice say, by call.status (call.mjs).
+const CALL_TEXT_KEYS = {
+  reconnecting: 'call.reconnecting',
+  busy: 'call.busy',
+  failed: 'call.failed',
+  unavailable: 'call.unavailable',
+};
+const MOD_MUTED_KEYS = { audio: 'call.mutedAudio', video: 'call.mutedVideo' };
+
 const $ = (id) => document.getElementById(id);
 const ui = {
   prejoin: $('prejoin'), form: $('join-form'), name: $('name'), nameError: $('name-error'),
   role: $('role'), remember: $('remember'), joinError: $('join-error'), join: $('join-button'),
+  voiceOnly: $('voice-only'),
+  preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
+  previewButton: $('preview-button'),
   room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   notice: $('room-notice'),
+  callNotice: $('call-notice'), callText: $('call-text'), callRetry: $('call-retry'),
+  deviceNotice: $('device-notice'), deviceText: $('device-text'), deviceRetry: $('device-retry'),
+  hear: $('hear-button'), mic: $('mic-button'), micLabel: $('mic-label'),
+  camera: $('camera-button'), cameraLabel: $('camera-label'),
   banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
   announcer: $('announcer'), badLink: $('bad-link'),
 };
@@ -51,12 +71,20 @@ const state = {
   lostCode: 0,
   joinId: null,
   everJoined: false, // joined since the last Join press: a new welcome means "back again"
-  notice: null, // a server error not about joining, shown for a while
+  notice: null, // a server error not about joining (or a plain key), shown for a while
+  remoteStates: new Map(), // id -> {audio, video} from media.state
+  wantCamera: true, // the camera should be on (false: voice only, or turned off)
+  previewAsked: false, // the person pressed "Check my camera" (or the browser already allowed it)
+  locked: { audio: false, video: false }, // a coordinator turned it off and did not allow it back
+  audioBlocked: false, // the browser wants a tap before it plays the others' sound
 };
 
 let sig = null;
 let joinTimer = 0;
 let noticeTimer = 0;
+let sentState = ''; // the last media.state sent, so that only changes are sent
+const local = new LocalMedia();
+const call = new Call((msg) => sig?.send(msg) ?? null);
 
 function signaling() {
   if (sig) return sig;
@@ -65,6 +93,8 @@ function signaling() {
   sig.addEventListener('message', (ev) => onMessage(ev.detail.msg));
   sig.addEventListener('lost', (ev) => {
     clearTimeout(joinTimer);
+    // The server lets our media go with the connection; the next welcome builds it anew.
+    call.stop();
     state.conn = 'lost';
     state.lostCode = ev.detail.code;
     render();
@@ -88,6 +118,10 @@ function sendJoin() {
 function startJoin() {
   state.phase = 'joining';
   state.joinError = null;
+  state.wantCamera = !ui.voiceOnly.checked;
+  // Asked here, in the tap on Join, so that the browser's question follows the person's act.
+  if (!state.wantCamera) local.setCamera(false);
+  local.start({ voiceOnly: !state.wantCamera });
   render();
   if (sig && (sig.connected || sig.waiting)) {
     if (sig.connected) sendJoin();
@@ -103,7 +137,11 @@ function onMessage(msg) {
     case 'joined': return onJoined(msg.participant);
     case 'left': return onLeft(msg);
     case 'error': return onError(msg);
-    default: return undefined; // pong, and types of later versions
+    case 'media.state': return onMediaState(msg);
+    case 'mod.muted': return onModMuted(msg);
+    default:
+      if (state.phase === 'in-room') call.handle(msg); // answer, offer
+      return undefined; // pong, and types of later versions
   }
 }
 
@@ -113,11 +151,16 @@ function onWelcome(msg) {
   state.me = msg.you;
   state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
   if (Number.isInteger(msg.room?.max_participants)) state.maxParticipants = msg.room.max_participants;
+  state.remoteStates = new Map();
   state.phase = 'in-room';
   state.conn = 'ok';
   state.everJoined = true;
   sig.resetBackoff();
   sig.setKeepalive(msg.keepalive_s);
+  // A (re)join has a new participant id: a new pair of connections, and our media.state again.
+  sentState = '';
+  call.start(state.me.id);
+  syncLocal();
   render();
   if (wasInRoom) announce(t('room.backAnnounce'));
   else ui.roomTitle.focus();
@@ -126,6 +169,9 @@ function onWelcome(msg) {
 function onJoined(p) {
   if (!p || typeof p.id !== 'string' || state.phase !== 'in-room') return;
   state.others.set(p.id, p);
+  // The server does not keep media.state: tell the newcomer whether our camera is on.
+  sentState = '';
+  syncLocal();
   render();
   announce(t('room.joinedAnnounce', { name: isolate(p.name) }));
 }
@@ -134,6 +180,7 @@ function onLeft(msg) {
   const p = state.others.get(msg.id);
   if (!p) return;
   state.others.delete(msg.id);
+  state.remoteStates.delete(msg.id);
   render();
   const key = Object.hasOwn(REASON_KEYS, msg.reason) ? REASON_KEYS[msg.reason] : 'room.leftAnnounce';
   announce(t(key, { name: isolate(p.name) }));
@@ -146,6 +193,8 @@ function onError(err) {
     clearTimeout(joinTimer);
     sig.close();
     sig = null;
+    call.stop();
+    local.stop(); // the camera light goes out while the person reads why
     state.phase = 'prejoin';
     state.conn = 'ok';
     state.joinError = err;
@@ -157,7 +206,12 @@ function onError(err) {
     return;
   }
   if (err.code === 'already_joined') return;
-  state.notice = err;
+  if (call.handle(err)) return; // about media: the call notice says what matters
+  showNotice(err);
+}
+
+function showNotice(notice) {
+  state.notice = notice;
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => {
     state.notice = null;
@@ -166,10 +220,43 @@ function onError(err) {
   render();
 }
 
+function onMediaState(msg) {
+  if (typeof msg.id !== 'string' || !state.others.has(msg.id)) return;
+  state.remoteStates.set(msg.id, { audio: msg.audio !== false, video: msg.video !== false });
+  render();
+}
+
+// protocol.md "Moderation": the target's page stops that track.
+function onModMuted(msg) {
+  if (!state.me || msg.target !== state.me.id || !Object.hasOwn(MOD_MUTED_KEYS, msg.kind)) return;
+  state.locked[msg.kind] = msg.may_unmute === false;
+  if (msg.kind === 'audio') local.setMicrophone(false);
+  else {
+    state.wantCamera = false;
+    local.setCamera(false);
+  }
+  showNotice({ key: MOD_MUTED_KEYS[msg.kind] });
+}
+
+/** Hands the person's tracks to the call and tells the others when something changed. */
+function syncLocal() {
+  call.setLocalTracks({ audio: local.audioTrack, video: local.videoTrack });
+  if (state.phase !== 'in-room') return;
+  const now = JSON.stringify({ audio: local.micOn, video: local.cameraOn });
+  if (now === sentState) return;
+  sentState = now;
+  call.sendMediaState({ audio: local.micOn, video: local.cameraOn });
+}
+
 function leave() {
   clearTimeout(joinTimer);
   sig?.leave();
   sig = null;
+  call.stop();
+  local.stop();
+  clearTiles(ui.list);
+  state.audioBlocked = false;
+  state.locked = { audio: false, video: false };
   state.phase = 'left';
   state.conn = 'ok';
   state.everJoined = false;
@@ -199,6 +286,7 @@ function onSubmit(ev) {
   }
   const role = ROLES.includes(ui.role.value) ? ui.role.value : 'mentee';
   state.wish = { name: checked.name, role };
+  rememberVoiceOnly(ui.voiceOnly.checked);
   if (ui.remember.checked) remember(state.wish);
   else forget();
   startJoin();
@@ -236,12 +324,66 @@ function renderForm() {
     ? errorText(state.joinError, { maxParticipants: state.maxParticipants }) : '';
 }
 
+/** The plain sentence for a device problem of media.mjs. */
+function problemText(problem) {
+  return Object.hasOwn(MEDIA_PROBLEM_KEYS, problem) ? t(MEDIA_PROBLEM_KEYS[problem]) : t('device.failed');
+}
+
+let previewTrack = null;
+function renderPreview() {
+  const track = state.phase === 'prejoin' || state.phase === 'joining' ? local.videoTrack : null;
+  if (track !== previewTrack) {
+    previewTrack = track;
+    ui.previewVideo.srcObject = track ? new MediaStream([track]) : null;
+    if (track) ui.previewVideo.play().catch(() => {});
+  }
+  ui.preview.dataset.video = track ? 'on' : 'off';
+  let text = t('prejoin.previewHint');
+  if (local.problem) text = problemText(local.problem);
+  else if (ui.voiceOnly.checked) text = t('prejoin.previewVoiceOnly');
+  ui.previewText.textContent = text;
+  show(ui.previewButton, !track && !ui.voiceOnly.checked && state.phase === 'prejoin');
+}
+
+function renderControls() {
+  const unavailable = call.status === 'unavailable';
+  show(ui.mic, !unavailable);
+  show(ui.camera, !unavailable);
+  ui.mic.dataset.on = String(local.micOn);
+  ui.micLabel.textContent = local.micOn ? t('call.mute') : t('call.unmute');
+  ui.mic.setAttribute('aria-disabled', String(state.locked.audio && !local.micOn));
+  ui.camera.dataset.on = String(local.cameraOn);
+  ui.cameraLabel.textContent = local.cameraOn ? t('call.cameraOff') : t('call.cameraOn');
+  ui.camera.setAttribute('aria-disabled', String(state.locked.video && !local.cameraOn));
+  show(ui.hear, state.audioBlocked && call.remote.size > 0);
+
+  const callKey = CALL_TEXT_KEYS[call.status];
+  show(ui.callNotice, Boolean(callKey));
+  ui.callText.textContent = callKey ? t(callKey) : '';
+  show(ui.callRetry, call.status === 'failed');
+  ui.callRetry.textContent = t('device.retry');
+  show(ui.deviceNotice, Boolean(local.problem) && !unavailable);
+  ui.deviceText.textContent = local.problem ? problemText(local.problem) : '';
+}
+
 function renderRoom() {
   const people = state.me ? [state.me, ...state.others.values()] : [];
-  renderParticipants(ui.list, people, state.me?.id);
+  renderTiles(ui.list, people, {
+    selfId: state.me?.id,
+    local: { audio: local.audioTrack, video: local.videoTrack },
+    localState: { audio: local.micOn, video: local.cameraOn },
+    remote: call.remote,
+    states: state.remoteStates,
+    onAudioBlocked,
+  });
+  call.setRoomSize(people.length);
+  renderControls();
   ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
   show(ui.notice, Boolean(state.notice));
-  ui.notice.textContent = state.notice ? errorText(state.notice) : '';
+  let noticeText = '';
+  if (state.notice?.key) noticeText = t(state.notice.key);
+  else if (state.notice) noticeText = errorText(state.notice);
+  ui.notice.textContent = noticeText;
   ui.status.textContent = state.conn === 'ok'
     ? t('room.status', { count: people.length })
     : t('room.statusReconnecting');
@@ -255,7 +397,9 @@ function render() {
     return;
   }
   const inRoom = state.phase === 'in-room';
+  document.body.dataset.phase = state.phase;
   show(ui.prejoin, state.phase === 'prejoin' || state.phase === 'joining');
+  renderPreview();
   show(ui.room, inRoom);
   show(ui.left, state.phase === 'left');
   renderBanner();
@@ -276,8 +420,20 @@ function setUpForm() {
     state.nameProblem = null;
     render();
   });
+  ui.voiceOnly.checked = voiceOnlyWish();
+  ui.voiceOnly.addEventListener('change', () => {
+    rememberVoiceOnly(ui.voiceOnly.checked);
+    if (ui.voiceOnly.checked) local.setCamera(false);
+    else if (state.previewAsked) local.setCamera(true);
+    render();
+  });
+  ui.previewButton.addEventListener('click', () => {
+    state.previewAsked = true;
+    local.start({ voiceOnly: false });
+  });
   ui.leave.addEventListener('click', leave);
   ui.rejoin.addEventListener('click', startJoin);
+  setUpCallControls();
   ui.bannerButton.addEventListener('click', () => {
     if (!sig) return;
     state.conn = 'lost';
@@ -286,12 +442,84 @@ function setUpForm() {
   });
 }
 
+function onAudioBlocked() {
+  if (state.audioBlocked) return;
+  state.audioBlocked = true;
+  render();
+}
+
+function setUpCallControls() {
+  ui.mic.addEventListener('click', () => {
+    if (ui.mic.getAttribute('aria-disabled') === 'true') {
+      showNotice({ key: 'call.locked' });
+      return;
+    }
+    local.setMicrophone(!local.micOn);
+  });
+  ui.camera.addEventListener('click', () => {
+    if (ui.camera.getAttribute('aria-disabled') === 'true') {
+      showNotice({ key: 'call.locked' });
+      return;
+    }
+    state.wantCamera = !local.cameraOn;
+    local.setCamera(state.wantCamera);
+  });
+  ui.deviceRetry.addEventListener('click', () => local.start({ voiceOnly: !state.wantCamera }));
+  ui.callRetry.addEventListener('click', () => call.retry());
+  ui.hear.addEventListener('click', () => {
+    state.audioBlocked = false;
+    resumeAudio(ui.list, onAudioBlocked);
+    render();
+  });
+  local.addEventListener('change', () => {
+    syncLocal();
+    render();
+  });
+  call.addEventListener('status', () => {
+    // Without media on this server, the camera and microphone serve nobody: turn them off.
+    if (call.status === 'unavailable') local.stop();
+    render();
+  });
+  call.addEventListener('tracks', render);
+  call.addEventListener('levels', (ev) => markSpeaking(ui.list, ev.detail.speaking));
+}
+
+/** Starts the preview at once when the browser already allows camera and microphone (no
+ *  question pops up); otherwise it waits for "Check my camera" or Join. */
+async function autoPreview() {
+  if (ui.voiceOnly.checked || !navigator.permissions?.query) return;
+  try {
+    const [cam, mic] = await Promise.all(['camera', 'microphone'].map((name) => navigator.permissions.query({ name })));
+    if (cam.state !== 'granted' || mic.state !== 'granted' || state.phase !== 'prejoin') return;
+  } catch {
+    return; // this browser cannot say: wait for the person
+  }
+  state.previewAsked = true;
+  local.start({ voiceOnly: false });
+}
+
+// Test hook for end-to-end tests (tests/e2e/call-page.test.mjs), not used by the page:
+//   window.tandemCall.pub, .sub     this page's RTCPeerConnections, or null (for getStats())
+//   window.tandemCall.participantsWithMedia()  ids of remote tiles that have a received track
+//   window.tandemCall.trackOwners()  {receiving track id: participant id} (the trackIdentifier
+//                                    of getStats' inbound-rtp entries)
+//   window.tandemCall.status         call.status (call.mjs STATUS)
+window.tandemCall = Object.freeze({
+  get pub() { return call.pub; },
+  get sub() { return call.sub; },
+  get status() { return call.status; },
+  participantsWithMedia: () => tilesWithMedia(ui.list),
+  trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
+    .filter(Boolean).map((track) => [track.id, id]))),
+});
+
 async function main() {
   await initI18n();
   mountLanguagePicker($('lang-select'));
   onLanguageChange(render);
   setUpForm();
   render();
+  if (state.room) autoPreview();
 }
 
 main();

@@ -1,0 +1,211 @@
+// End to end: the real room page (web/room.html, web/js/call.mjs) in real calls through the
+// SFU. Like tests/e2e/call.test.mjs, the server and the Debian Chromium browsers run inside
+// a private network namespace (tests/lib/netns.mjs); here each person presses the page's own
+// buttons, and the assertions read getStats() through the page's test hook
+// (window.tandemCall in web/js/room.mjs): everyone decodes everyone else's video and hears
+// their audio; camera off stops the track and shows the initial; mute shows on the tile;
+// voice only; 2 and 4 people; one leaves and joins again. Screenshots of a one-to-one call
+// (desktop and phone) and of a group of four go to tests/e2e/artifacts/ (git-ignored).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
+import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
+import { launchChromium } from '../lib/browsers.mjs';
+
+const ARTIFACTS = path.join(SOURCE_DIR, 'tests', 'e2e', 'artifacts');
+const MEDIA_WAIT_MS = 30000; // bound on every wait for media
+const UI_WAIT_MS = 15000; // bound on every wait on the DOM
+const ROOM = 'call-page-room';
+const PHONE = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 800 };
+
+if (!insideNetns()) {
+  test('the room page in calls through the SFU (in a private network namespace)', { timeout: 580000 }, async () => {
+    await runInNetns(import.meta.url, { timeoutMs: 560000 });
+  });
+} else {
+  let server = null;
+  const people = []; // { label, browser, page, id, errors }
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    setupNetns();
+    server = await startTandem({ listen: SERVER_ADDR, args: ['--media-address', SERVER_ADDR] });
+  }, { timeout: 60000 });
+
+  after(async () => {
+    await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
+    if (server) await server.stop();
+  }, { timeout: 60000 });
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  /** Opens the room page and joins through its form; resolves with the person. */
+  async function join(label, { voiceOnly = false } = {}) {
+    const browser = await launchChromium(label);
+    const { page } = browser;
+    const person = { label, browser, page, id: null, errors: [], log: [], joinedAt: 0 };
+    people.push(person);
+    page.on('pageerror', (err) => person.errors.push(err.message));
+    page.on('console', (msg) => {
+      person.log.push(`${msg.type()}: ${msg.text()}`);
+      if (msg.type() === 'error') person.errors.push(`console: ${msg.text()}`);
+    });
+    await page.setViewportSize(DESKTOP);
+    await page.goto(`${server.url}/r/${ROOM}`);
+    await page.getByLabel('Your name').fill(label);
+    if (voiceOnly) await page.getByLabel('Join with voice only').check();
+    person.joinedAt = Date.now();
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor({ timeout: UI_WAIT_MS });
+    person.id = await page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
+    return person;
+  }
+
+  /** In the page: per remote participant, what getStats says about what arrives from them. */
+  function pageStats() {
+    const hook = window.tandemCall;
+    const out = { withMedia: hook.participantsWithMedia(), status: hook.status, remote: {}, pub: null };
+    if (!hook.sub) return Promise.resolve(out);
+    const owners = hook.trackOwners();
+    return Promise.all([hook.sub.getStats(), hook.pub.getStats()]).then(([sub, pub]) => {
+      sub.forEach((s) => {
+        if (s.type !== 'inbound-rtp' || !owners[s.trackIdentifier]) return;
+        const e = out.remote[owners[s.trackIdentifier]] ||= {};
+        if (s.kind === 'video') Object.assign(e, { frames: s.framesDecoded || 0, width: s.frameWidth });
+        else Object.assign(e, { energy: s.totalAudioEnergy || 0, audioPackets: s.packetsReceived || 0 });
+      });
+      pub.forEach((s) => {
+        if (s.type === 'transport') out.pub = s.dtlsState;
+      });
+      return out;
+    });
+  }
+
+  const stats = (p) => p.page.evaluate(pageStats);
+
+  /** Waits (bounded) until p decodes video (unless in `audioOnly`) and hears audio from
+   *  every id in `from`, and the counts still grow. */
+  async function waitForMedia(p, from, { audioOnly = [] } = {}) {
+    const ok = (s, id) => {
+      const r = s.remote[id];
+      return s.withMedia.includes(id) && r && r.energy > 0 && r.audioPackets > 0 &&
+        (audioOnly.includes(id) || r.frames > 0);
+    };
+    const deadline = Date.now() + MEDIA_WAIT_MS;
+    let s = null;
+    while (Date.now() < deadline) {
+      s = await stats(p);
+      if (from.every((id) => ok(s, id))) break;
+      await sleep(250);
+    }
+    assert.ok(from.every((id) => ok(s, id)), `${p.label} does not receive everyone: ${JSON.stringify(s)}\n` +
+      `page log: ${p.log.slice(-20).join('\n')}\nserver: ${server.stderr.slice(-3000)}`);
+    await sleep(1500);
+    const later = await stats(p);
+    for (const id of from) {
+      if (!audioOnly.includes(id)) {
+        assert.ok(later.remote[id].frames > s.remote[id].frames, `${p.label}: video from ${id} stopped`);
+      }
+      assert.ok(later.remote[id].audioPackets > s.remote[id].audioPackets, `${p.label}: audio from ${id} stopped`);
+    }
+    return later;
+  }
+
+  const others = (p) => people.filter((q) => q !== p && q.id).map((q) => q.id);
+
+  /** Waits for the data-video state of the tile of `id` on p's page ("on": a picture shows). */
+  async function waitForTileVideo(p, id, want) {
+    try {
+      await p.page.waitForFunction(([pid, w]) => document.querySelector(
+        `#participants .tile[data-participant-id="${pid}"]`)?.dataset.video === w, [id, want], { timeout: MEDIA_WAIT_MS });
+    } catch (err) {
+      const seen = await p.page.evaluate((pid) => {
+        const li = document.querySelector(`#participants .tile[data-participant-id="${pid}"]`);
+        const v = li?.querySelector('video');
+        const track = v?.srcObject?.getVideoTracks()[0];
+        return { video: li?.dataset.video, width: v?.videoWidth, paused: v?.paused, track: track && { state: track.readyState, muted: track.muted } };
+      }, id);
+      throw new Error(`${p.label}: tile of ${id} is not ${want}: ${JSON.stringify(seen)}; page log: ${p.log.slice(-10).join(' | ')}: ${err.message}`);
+    }
+  }
+
+  async function shot(p, name, viewport) {
+    await p.page.setViewportSize(viewport);
+    await sleep(500); // a frame or two at the new size
+    await p.page.screenshot({ path: path.join(ARTIFACTS, name), animations: 'disabled' });
+    await p.page.setViewportSize(DESKTOP);
+  }
+
+  test('two people see and hear each other on the room page', { timeout: 120000 }, async () => {
+    const a = await join('Amina');
+    const b = await join('Jan');
+    for (const p of [a, b]) await waitForMedia(p, others(p));
+    await waitForTileVideo(a, b.id, 'on');
+    await waitForTileVideo(b, a.id, 'on');
+    assert.equal(await a.page.$eval('#participants', (ul) => ul.dataset.layout), 'pair');
+    await shot(a, 'call-one-to-one.png', DESKTOP);
+    await shot(a, 'call-one-to-one-phone.png', PHONE);
+    await a.page.setViewportSize(PHONE);
+    assert.equal(await a.page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true,
+      'no sideways scrolling on a phone');
+    const leave = await a.page.getByRole('button', { name: 'Leave' }).boundingBox();
+    assert.ok(leave && leave.y + leave.height <= PHONE.height, `Leave is off the screen: ${JSON.stringify(leave)}`);
+    await a.page.setViewportSize(DESKTOP);
+  });
+
+  test('camera off stops the camera and shows the initial; mute shows on the tile', { timeout: 120000 }, async () => {
+    const [a, b] = people;
+    await b.page.getByRole('button', { name: 'Stop camera' }).click();
+    await waitForTileVideo(a, b.id, 'off');
+    // The camera itself is stopped (its light goes out), not only disabled.
+    assert.deepEqual(await b.page.evaluate(() => window.tandemCall.pub.getSenders()
+      .filter((s) => s.track?.kind === 'video').map((s) => s.track.readyState)), []);
+    await b.page.getByRole('button', { name: 'Start camera' }).click();
+    await waitForTileVideo(a, b.id, 'on');
+    await waitForMedia(a, [b.id]);
+
+    await b.page.getByRole('button', { name: 'Mute' }).click();
+    await a.page.waitForFunction((id) => document.querySelector(
+      `#participants .tile[data-participant-id="${id}"] .tile-mic-off`)?.hidden === false, b.id, { timeout: UI_WAIT_MS });
+    await b.page.getByRole('button', { name: 'Unmute' }).click();
+    await a.page.waitForFunction((id) => document.querySelector(
+      `#participants .tile[data-participant-id="${id}"] .tile-mic-off`)?.hidden === true, b.id, { timeout: UI_WAIT_MS });
+  });
+
+  test('four people, one with voice only: everyone receives everyone', { timeout: 240000 }, async () => {
+    await join('Sara');
+    const omar = await join('Omar', { voiceOnly: true });
+    for (const p of people) {
+      await waitForMedia(p, others(p), { audioOnly: p === omar ? [] : [omar.id] });
+    }
+    const a = people[0];
+    await waitForTileVideo(a, omar.id, 'off');
+    for (const p of people.filter((q) => q !== a && q !== omar)) await waitForTileVideo(a, p.id, 'on');
+    assert.equal(await a.page.$eval('#participants', (ul) => ul.dataset.layout), 'grid');
+    await shot(a, 'call-group-of-four.png', DESKTOP);
+    await shot(a, 'call-group-of-four-phone.png', PHONE);
+  });
+
+  test('one leaves and joins again: the tiles follow and media resumes', { timeout: 240000 }, async () => {
+    const sara = people.find((p) => p.label === 'Sara');
+    const oldId = sara.id;
+    await sara.page.getByRole('button', { name: 'Leave' }).click();
+    await sara.page.getByRole('heading', { name: 'You have left the room' }).waitFor({ timeout: UI_WAIT_MS });
+    for (const p of people.filter((q) => q !== sara)) {
+      await p.page.waitForFunction((id) => !document.querySelector(`#participants .tile[data-participant-id="${id}"]`),
+        oldId, { timeout: UI_WAIT_MS });
+    }
+    await sara.page.getByRole('button', { name: 'Join again' }).click();
+    await sara.page.getByRole('heading', { name: 'In the room', exact: true }).waitFor({ timeout: UI_WAIT_MS });
+    sara.id = await sara.page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
+    assert.notEqual(sara.id, oldId);
+    const omar = people.find((p) => p.label === 'Omar');
+    for (const p of people) {
+      await waitForMedia(p, others(p), { audioOnly: p === omar ? [] : [omar.id] });
+    }
+    for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: errors in the page`);
+  });
+}

@@ -1,0 +1,491 @@
+// The call: two RTCPeerConnections with the server (docs/protocol.md "Media",
+// docs/architecture.md). "pub" carries this page's microphone and camera: the page offers,
+// the server answers. "sub" carries everyone else's tracks: the server offers, with a
+// revision "rev" that grows with every offer, and the page answers. Every received track
+// belongs to the participant named by its msid stream id.
+//
+// A Session is one such pair. A new Session replaces the old one after every join (the
+// participant id is new) and whenever a connection fails. Why not an ICE restart of the one
+// connection that failed: the server is ICE-lite, only it may offer on "sub", and it releases
+// both of a participant's connections when one fails (error media_unavailable, "close both
+// connections and send a new pub offer"); a new pair with a new DTLS fingerprint tells it
+// to start afresh.
+//
+// The page's sending side never needs renegotiation: "pub" always offers one audio and one
+// video m-section (sendonly), and turning the camera or microphone on or off swaps the
+// track with replaceTrack (the server keeps the producer while the SSRC stays the same).
+//
+// Events (CustomEvent):
+//   status  the connection status changed (call.status, see STATUS)
+//   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
+//   levels  {speaking: Set of participant ids, this page's own included}
+
+/** idle: no call; connecting; connected; reconnecting: a new pair is on its way; busy: the
+ *  server cannot set up media now (retrying); failed: retries ran out (retry() starts
+ *  again); unavailable: this server carries no media at all (not_implemented). */
+export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
+
+const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+const DISCONNECTED_GRACE_MS = 6000; // a short network blip mends itself; then rebuild
+const CONNECT_TIMEOUT_MS = 20000; // from an answer to a connected transport
+const RESTART_BASE_MS = 1000;
+const RESTART_MAX_MS = 30000;
+const RESTART_MAX_ATTEMPTS = 8; // about two minutes of tries, then ask the person
+const CANDIDATE_MAX = 512; // protocol.md
+const MAX_REMEMBERED_IDS = 256;
+const LEVEL_INTERVAL_MS = 500;
+const SPEAKING_LEVEL = 0.04; // audioLevel (0..1, linear): clear speech is well above
+
+// Sending settings by the number of people: the server forwards every stream to everyone
+// (no simulcast), so each page receives (n - 1) of them. The tiles also get smaller.
+const TIERS = [
+  { upTo: 2, maxBitrate: 800000, maxFramerate: 24, scale: 1 },
+  { upTo: 4, maxBitrate: 500000, maxFramerate: 24, scale: 1 },
+  { upTo: 6, maxBitrate: 350000, maxFramerate: 20, scale: 1.5 },
+  { upTo: Infinity, maxBitrate: 250000, maxFramerate: 15, scale: 2 },
+];
+
+/** mid -> {kind, stream} for every m-section of an SDP the remote side sends on. */
+export function sendingSections(sdp) {
+  const out = new Map();
+  let cur = null;
+  const flush = () => {
+    if (cur && cur.mid !== null && cur.port !== '0' && cur.stream && cur.stream !== '-' &&
+      (cur.dir === 'sendonly' || cur.dir === 'sendrecv')) {
+      out.set(cur.mid, { kind: cur.kind, stream: cur.stream });
+    }
+  };
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      flush();
+      const [kind, port] = line.slice(2).split(' ');
+      cur = { kind, port, mid: null, stream: null, dir: 'sendrecv' };
+    } else if (cur) {
+      let m;
+      if ((m = /^a=mid:(\S+)/.exec(line))) cur.mid = m[1];
+      else if ((m = /^a=msid:(\S+)/.exec(line))) cur.stream = m[1];
+      else if ((m = /^a=ssrc:\d+ msid:(\S+)/.exec(line)) && !cur.stream) cur.stream = m[1];
+      else if (/^a=(sendonly|recvonly|sendrecv|inactive)$/.test(line)) cur.dir = line.slice(2);
+    }
+  }
+  flush();
+  return out;
+}
+
+class Session {
+  closed = false;
+  answered = false; // the pub answer is applied
+  pubOfferId = null;
+  lastRev = 0;
+  nextOffer = null; // the newest sub offer not yet handled
+  subBusy = false;
+  #queued = { pub: [], sub: [] };
+  #trickle = { pub: false, sub: false };
+  #ended = { pub: false, sub: false };
+  #timers = new Set();
+
+  constructor(call, tracks, { restart }) {
+    this.call = call;
+    this.restart = restart;
+    this.pub = new RTCPeerConnection(RTC_CONFIG);
+    this.sub = new RTCPeerConnection(RTC_CONFIG);
+    const stream = new MediaStream(); // its id is replaced by ours on the server
+    const init = { direction: 'sendonly', streams: [stream] };
+    this.audio = this.pub.addTransceiver(tracks.audio || 'audio', init);
+    this.video = this.pub.addTransceiver(tracks.video || 'video', init);
+    for (const [label, pc] of [['pub', this.pub], ['sub', this.sub]]) {
+      pc.addEventListener('icecandidate', (ev) => this.#onCandidate(label, ev.candidate));
+      pc.addEventListener('connectionstatechange', () => this.call.onConnectionState(this));
+    }
+  }
+
+  close() {
+    this.closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    this.pub.close();
+    this.sub.close();
+  }
+
+  after(ms, fn) {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  replaceTracks({ audio, video }) {
+    const swaps = [];
+    if (this.audio.sender.track !== audio) swaps.push(this.audio.sender.replaceTrack(audio));
+    if (this.video.sender.track !== video) swaps.push(this.video.sender.replaceTrack(video));
+    return Promise.all(swaps);
+  }
+
+  async publish() {
+    const offer = await this.pub.createOffer();
+    if (this.closed) return;
+    await this.pub.setLocalDescription(offer);
+    if (this.closed) return;
+    this.pubOfferId = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+  }
+
+  async onAnswer(msg) {
+    if (this.answered || msg.ref === undefined || msg.ref !== this.pubOfferId) return;
+    if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
+    this.answered = true;
+    await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+    if (this.closed) return;
+    this.#startTrickle('pub');
+    this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
+    this.pumpSub();
+  }
+
+  onOffer(msg) {
+    if (!Number.isSafeInteger(msg.rev) || typeof msg.sdp !== 'string' || msg.rev <= this.lastRev) return;
+    // Offers sent before the server saw this pair's pub offer were for the pair it released.
+    if (this.restart && !this.answered) return;
+    this.lastRev = msg.rev;
+    this.nextOffer = msg; // a newer offer replaces one that waits: only the newest is answered
+    this.pumpSub();
+  }
+
+  /** Answers sub offers one at a time, the newest first; a failure rebuilds the pair. */
+  async pumpSub() {
+    if (this.subBusy || !this.answered || !this.nextOffer) return;
+    this.subBusy = true;
+    try {
+      while (this.nextOffer && !this.closed) {
+        const offer = this.nextOffer;
+        this.nextOffer = null;
+        await this.sub.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+        if (this.closed) return;
+        const answer = await this.sub.createAnswer();
+        if (this.closed) return;
+        await this.sub.setLocalDescription(answer);
+        if (this.closed) return;
+        // A newer offer came meanwhile: the server would ignore this answer as stale.
+        if (this.nextOffer) continue;
+        this.call.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp, rev: offer.rev });
+        this.#startTrickle('sub');
+        this.call.setRemote(this, this.#owners());
+        this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
+      }
+    } catch (err) {
+      if (!this.closed) this.call.fail(this, `sub offer: ${err?.message || err}`);
+    } finally {
+      this.subBusy = false;
+    }
+  }
+
+  /** participant id -> {audio, video}: the transceivers the server sends on, by msid. */
+  #owners() {
+    const sections = sendingSections(this.sub.remoteDescription?.sdp || '');
+    const owners = new Map();
+    for (const tr of this.sub.getTransceivers()) {
+      const info = tr.mid !== null ? sections.get(tr.mid) : undefined;
+      const dir = tr.currentDirection;
+      if (!info || !tr.receiver.track || (dir !== 'recvonly' && dir !== 'sendrecv')) continue;
+      const entry = owners.get(info.stream) || {};
+      const kind = info.kind === 'audio' ? 'audio' : 'video';
+      if (!entry[kind]) entry[kind] = tr.receiver.track;
+      owners.set(info.stream, entry);
+    }
+    return owners;
+  }
+
+  // The server is ICE-lite and needs no candidates (protocol.md), but takes them: they are
+  // sent once the connection's first offer/answer is complete, so that a server without
+  // media gets none.
+  #onCandidate(label, c) {
+    if (this.#ended[label]) return;
+    let payload = null;
+    if (c && c.candidate) {
+      if (c.candidate.length > CANDIDATE_MAX) return;
+      payload = { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null };
+    } else {
+      this.#ended[label] = true;
+    }
+    if (this.#trickle[label]) this.call.send({ type: 'candidate', pc: label, candidate: payload });
+    else this.#queued[label].push(payload);
+  }
+
+  #startTrickle(label) {
+    if (this.#trickle[label]) return;
+    this.#trickle[label] = true;
+    for (const candidate of this.#queued[label].splice(0)) {
+      this.call.send({ type: 'candidate', pc: label, candidate });
+    }
+  }
+}
+
+export class Call extends EventTarget {
+  status = 'idle';
+  /** participant id -> {audio, video}: the tracks received from each person. */
+  remote = new Map();
+  #sendFn;
+  #session = null;
+  #selfId = null;
+  #tracks = { audio: null, video: null };
+  #ids = new Set();
+  #attempts = 0;
+  #restartTimer = 0;
+  #graceTimer = 0;
+  #levelTimer = 0;
+  #roomSize = 1;
+  #speaking = '';
+
+  /** send(msg) sends one message to the server and returns its id, or null when offline. */
+  constructor(send) {
+    super();
+    this.#sendFn = send;
+  }
+
+  /** The current RTCPeerConnections (tests call getStats() on them), or null. */
+  get pub() {
+    return this.#session?.pub ?? null;
+  }
+
+  get sub() {
+    return this.#session?.sub ?? null;
+  }
+
+  /** A new pair for participant selfId (after every welcome: a rejoin gets a new id). */
+  start(selfId) {
+    this.#selfId = selfId;
+    this.#attempts = 0;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = 0;
+    this.#setStatus('connecting');
+    this.#newSession(false);
+    clearInterval(this.#levelTimer);
+    this.#levelTimer = setInterval(() => this.#pollLevels(), LEVEL_INTERVAL_MS);
+  }
+
+  /** Ends the call (leave, or the room was lost): both connections closed. */
+  stop() {
+    this.#selfId = null;
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#graceTimer);
+    clearInterval(this.#levelTimer);
+    this.#restartTimer = 0;
+    this.#session?.close();
+    this.#session = null;
+    this.#ids.clear();
+    this.#setRemoteMap(new Map());
+    this.#setStatus('idle');
+  }
+
+  /** Try again after "failed" (the person pressed the button). */
+  retry() {
+    if (!this.#selfId) return;
+    this.#attempts = 0;
+    this.#setStatus('connecting');
+    this.#newSession(true);
+  }
+
+  /** The tracks to send (null: nothing of that kind); swapped in without renegotiation. */
+  setLocalTracks(tracks) {
+    this.#tracks = { audio: tracks.audio || null, video: tracks.video || null };
+    this.#session?.replaceTracks(this.#tracks).catch(() => {});
+  }
+
+  /** Sends media.state (microphone and camera on or off). */
+  sendMediaState({ audio, video }) {
+    if (this.#selfId && this.status !== 'unavailable') {
+      this.send({ type: 'media.state', audio: Boolean(audio), video: Boolean(video) });
+    }
+  }
+
+  /** The number of people in the room: sets how much video this page sends. */
+  setRoomSize(n) {
+    if (n === this.#roomSize) return;
+    this.#roomSize = n;
+    this.#applyBitrate();
+  }
+
+  /** Handles a server message of the media protocol; returns false for other messages. */
+  handle(msg) {
+    const s = this.#session;
+    if (msg.type === 'answer' && msg.pc === 'pub') {
+      s?.onAnswer(msg).then(() => this.#applyBitrate())
+        .catch((err) => this.fail(s, `pub answer: ${err?.message || err}`));
+      return true;
+    }
+    if (msg.type === 'offer' && msg.pc === 'sub') {
+      s?.onOffer(msg);
+      return true;
+    }
+    if (msg.type === 'error') return this.#onError(msg);
+    return false;
+  }
+
+  /** Sends a message, remembering its id so that an error about it is recognised. */
+  send(msg) {
+    const id = this.#sendFn(msg);
+    if (id !== null && id !== undefined) {
+      this.#ids.add(id);
+      if (this.#ids.size > MAX_REMEMBERED_IDS) this.#ids.delete(this.#ids.values().next().value);
+    }
+    return id ?? null;
+  }
+
+  #onError(err) {
+    const s = this.#session;
+    const mine = err.ref !== undefined && this.#ids.has(err.ref);
+    if (!mine && err.code !== 'media_unavailable' && typeof err.pc !== 'string') return false;
+    if (s && err.ref !== undefined && err.ref === s.pubOfferId) {
+      if (err.code === 'not_implemented' || err.code === 'unknown_type') this.#unavailable();
+      else if (err.code === 'media_unavailable') this.#scheduleRestart('busy');
+      else this.fail(s, `pub offer refused: ${err.code} ${err.message || ''}`);
+    } else if (!mine && err.code === 'media_unavailable' && s) {
+      this.fail(s, err.message || 'media connection lost'); // the server released our media
+    }
+    // Errors about candidates, sub answers (the server offers again by itself) and
+    // media.state on a server without media need nothing more.
+    return true;
+  }
+
+  /** Called by a Session when one of its connections changed state. */
+  onConnectionState(s) {
+    if (s !== this.#session) return;
+    const states = [s.pub.connectionState];
+    if (s.sub.remoteDescription) states.push(s.sub.connectionState);
+    if (states.includes('failed')) {
+      this.fail(s, 'connection failed');
+      return;
+    }
+    clearTimeout(this.#graceTimer);
+    if (states.includes('disconnected')) {
+      this.#graceTimer = setTimeout(() => {
+        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected')) {
+          this.fail(s, 'connection lost');
+        }
+      }, DISCONNECTED_GRACE_MS);
+      return;
+    }
+    if (states.every((st) => st === 'connected')) {
+      this.#attempts = 0;
+      this.#setStatus('connected');
+    }
+  }
+
+  /** A Session's watchdog: its connections should be up by now. */
+  checkConnected(s) {
+    if (s !== this.#session) return;
+    const pubOk = s.pub.connectionState === 'connected';
+    const subOk = !s.sub.remoteDescription || s.sub.connectionState === 'connected';
+    if (!pubOk || !subOk) this.fail(s, 'no connection in time');
+  }
+
+  /** Something went wrong with Session s: a new pair follows, after a pause. */
+  fail(s, why) {
+    if (s !== this.#session) return;
+    console.warn(`tandem call: ${why}`);
+    this.#scheduleRestart('reconnecting');
+  }
+
+  /** Called by a Session after each answered sub offer. */
+  setRemote(s, owners) {
+    if (s === this.#session) this.#setRemoteMap(owners);
+  }
+
+  #setRemoteMap(owners) {
+    const same = owners.size === this.remote.size && [...owners].every(([id, t]) => {
+      const old = this.remote.get(id);
+      return old && old.audio === t.audio && old.video === t.video;
+    });
+    if (same) return;
+    this.remote = owners;
+    this.dispatchEvent(new CustomEvent('tracks'));
+  }
+
+  #newSession(restart) {
+    clearTimeout(this.#graceTimer);
+    this.#session?.close();
+    this.#setRemoteMap(new Map());
+    const s = new Session(this, this.#tracks, { restart });
+    this.#session = s;
+    s.publish().catch((err) => this.fail(s, `pub offer: ${err?.message || err}`));
+  }
+
+  #unavailable() {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = 0;
+    clearInterval(this.#levelTimer);
+    this.#session?.close();
+    this.#session = null;
+    this.#setRemoteMap(new Map());
+    this.#setStatus('unavailable');
+  }
+
+  #scheduleRestart(status) {
+    if (!this.#selfId || this.#restartTimer || this.status === 'unavailable') return;
+    this.#attempts += 1;
+    if (this.#attempts > RESTART_MAX_ATTEMPTS) {
+      this.#session?.close();
+      this.#session = null;
+      this.#setRemoteMap(new Map());
+      this.#setStatus('failed');
+      return;
+    }
+    this.#setStatus(status);
+    const base = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (this.#attempts - 1));
+    // Jitter, so that a room that lost its network together does not come back at once.
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = 0;
+      if (this.#selfId) this.#newSession(true);
+    }, delay);
+  }
+
+  #setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.dispatchEvent(new CustomEvent('status'));
+  }
+
+  #applyBitrate() {
+    const s = this.#session;
+    if (!s?.answered || s.closed) return;
+    const tier = TIERS.find((x) => this.#roomSize <= x.upTo);
+    const sender = s.video.sender;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return;
+    Object.assign(params.encodings[0], {
+      maxBitrate: tier.maxBitrate, maxFramerate: tier.maxFramerate, scaleResolutionDownBy: tier.scale,
+    });
+    sender.setParameters(params).catch(() => {}); // an older browser keeps its own choice
+  }
+
+  // Who is speaking, from the audio levels the browser measures anyway (no extra audio
+  // processing on a cheap phone).
+  async #pollLevels() {
+    const s = this.#session;
+    if (!s || s.closed || !s.answered) return;
+    const owner = new Map();
+    for (const [id, t] of this.remote) if (t.audio) owner.set(t.audio.id, id);
+    const speaking = new Set();
+    try {
+      if (owner.size) {
+        (await s.sub.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.audioLevel > SPEAKING_LEVEL &&
+            owner.has(r.trackIdentifier)) speaking.add(owner.get(r.trackIdentifier));
+        });
+      }
+      if (this.#tracks.audio?.enabled) {
+        (await s.pub.getStats()).forEach((r) => {
+          if (r.type === 'media-source' && r.kind === 'audio' && r.audioLevel > SPEAKING_LEVEL) {
+            speaking.add(this.#selfId);
+          }
+        });
+      }
+    } catch {
+      return; // closed meanwhile
+    }
+    const key = [...speaking].sort().join(',');
+    if (key === this.#speaking) return;
+    this.#speaking = key;
+    this.dispatchEvent(new CustomEvent('levels', { detail: { speaking } }));
+  }
+}
