@@ -63,17 +63,22 @@ int tdm_fwd_rewrite(uint8_t *out, size_t cap, const struct tdm_rtp_view *v,
                     const struct tdm_fwd_out *o);
 
 /* One subscriber's view for the REMB to a publisher: its own latest REMB (bit/s, 0 when
- * none arrived yet or it is older than the caller's horizon) and how many video streams it
- * receives in total (it shares its estimate among them). */
+ * none arrived yet or it is older than the caller's horizon), how many video streams it
+ * receives in total (it shares its estimate among them), and the rate at which it currently
+ * receives this publisher's video (bit/s, 0 when unknown). */
 struct tdm_fwd_remb_in {
     uint64_t remb_bps;
     uint32_t video_streams;
+    uint64_t rate_bps;
 };
 
-/* The publisher's estimate: the smallest share (remb_bps / video_streams) over subscribers
- * that reported, clamped to [floor_bps, cap_bps]; cap_bps when none reported. A share below
- * the floor still gives the floor, so one struggling subscriber cannot push the publisher
- * down to nothing (it can ask for keyframes and NACK instead). */
+/* The publisher's estimate. A receiver's REMB (receive-side estimation, as Chromium does it)
+ * never rises above about 1.5 times what it receives and climbs some 8 % a second, so
+ * passing it on would hold a publisher near its start rate for a long time. It falls below
+ * what the receiver gets only when the receiver detected congestion (its AIMD decrease sets
+ * 0.85 times the incoming rate). So a subscriber's share (remb_bps / video_streams) counts
+ * only when it is below 0.95 times rate_bps (and rate_bps is known); the target is the smallest
+ * such share, clamped to [floor_bps, cap_bps], and cap_bps when no subscriber is congested. */
 uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_t floor_bps,
                              uint64_t cap_bps);
 

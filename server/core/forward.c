@@ -112,6 +112,8 @@ uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_
         if (!in[i].remb_bps)
             continue;
         uint64_t share = in[i].remb_bps / (in[i].video_streams ? in[i].video_streams : 1);
+        if (!in[i].rate_bps || share >= in[i].rate_bps / 20 * 19)
+            continue; /* not congested: it only has not climbed yet */
         if (share < best)
             best = share;
     }

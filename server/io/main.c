@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
             "  --media-address A,B  local addresses ICE may use (default: every\n"
             "                       non-loopback interface)\n"
+            "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
+            "  --media-workers N    media worker threads (default: one per core)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
             "                       may show addresses\n"
             "  --invite-key FILE    secret that signs invite links (made if absent;\n"
@@ -51,7 +53,8 @@ static const struct {
     {"cert", "server.cert"},             {"key", "server.key"},
     {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
     {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
-    {"invite-key", "invites.key_file"},
+    {"invite-key", "invites.key_file"},  {"media-port-base", "media.port_base"},
+    {"media-workers", "media.workers"},
 };
 
 static void raise_fd_limit(void)
@@ -153,7 +156,8 @@ int main(int argc, char **argv)
         {"public-ip", required_argument, NULL, 0},  {"media-address", required_argument, NULL, 0},
         {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
         {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},        {"media-port-base", required_argument, NULL, 0},
+        {"media-workers", required_argument, NULL, 0}, {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;
     char err[512];

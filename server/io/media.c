@@ -134,6 +134,7 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
     TDM_INFO("media: %u worker%s, UDP ports %u..%u on %u address%s", m->n_workers,
              m->n_workers == 1 ? "" : "s", m->port_base, m->port_base + m->n_workers - 1,
              m->n_addrs, m->n_addrs == 1 ? "" : "es");
+    app->media_block = tdm_media_block;
     *out = m;
     return 0;
 }
@@ -143,6 +144,8 @@ void tdm_media_stop(struct tdm_media *m)
     if (!m)
         return;
     atomic_store(&m->stopping, true);
+    if (m->app && m->app->media_block == tdm_media_block)
+        m->app->media_block = NULL;
     for (unsigned i = 0; m->workers && i < m->n_workers; i++) {
         if (!m->workers[i])
             continue;

@@ -25,10 +25,11 @@ struct tdm_media;
 
 /* Control thread -> worker. */
 enum tdm_media_cmd_kind {
-    TDM_MEDIA_CMD_JOIN,      /* a participant joined the room */
-    TDM_MEDIA_CMD_LEAVE,     /* it left: release its peers, producers and consumers */
-    TDM_MEDIA_CMD_PUB_OFFER, /* the page's offer on its "pub" connection: sdp, ref */
-    TDM_MEDIA_CMD_SUB_ANSWER /* the page's answer on its "sub" connection: sdp, rev */
+    TDM_MEDIA_CMD_JOIN,       /* a participant joined the room */
+    TDM_MEDIA_CMD_LEAVE,      /* it left: release its peers, producers and consumers */
+    TDM_MEDIA_CMD_PUB_OFFER,  /* the page's offer on its "pub" connection: sdp, ref */
+    TDM_MEDIA_CMD_SUB_ANSWER, /* the page's answer on its "sub" connection: sdp, rev */
+    TDM_MEDIA_CMD_BLOCK       /* moderation: forward none of its audio / video */
 };
 
 struct tdm_media_cmd {
@@ -39,6 +40,7 @@ struct tdm_media_cmd {
     char *ref; /* the message's "id" as JSON text (owned), or NULL */
     char *sdp; /* owned, NUL-terminated */
     size_t sdp_len;
+    bool block_audio, block_video;
 };
 
 /* Worker -> control thread: what to send to participant pid of room. */
@@ -83,6 +85,10 @@ void tdm_media_cmd_free(struct tdm_media_cmd *cmd);
 /* Worker side: hand a reply to the control thread (takes ownership). */
 void tdm_media_reply_post(struct tdm_media *m, struct tdm_media_reply *r);
 void tdm_media_reply_free(struct tdm_media_reply *r);
+
+/* Control thread side, in signal_media.c: tell the worker what moderation stopped for p
+ * (p->muted_audio / muted_video); installed as app->media_block. */
+void tdm_media_block(struct tdm_app *app, struct tdm_participant *p);
 
 /* Control thread side, in signal_media.c: act on a reply (look the participant up by room
  * and participant id; drop it quietly when that participant has left). Does not free r. */

@@ -131,6 +131,9 @@ struct mcons {
     struct tdm_seqmap seqmap;
     struct tdm_rtx_hist *hist; /* video only */
     struct tdm_rtpstats_tx tx;
+    uint32_t rate_octets; /* tx.octets at the last report, for rate_bps */
+    int64_t rate_us;
+    uint64_t rate_bps; /* what the subscriber received over the last report interval */
 };
 
 /* A participant of a room, on the worker. */
@@ -138,7 +141,8 @@ struct mpart {
     struct mroom *room;
     char id[TDM_PARTICIPANT_ID_LEN + 1];
     struct mpeer *pub, *sub;
-    bool published; /* sent a pub offer: sub offers may follow */
+    bool published;                /* sent a pub offer: sub offers may follow */
+    bool block_audio, block_video; /* moderation: none of it is forwarded */
     struct mprod *prods[MW_MAX_PRODS];
     uint32_t n_prods;
     /* the "sub" connection's negotiation */
@@ -197,7 +201,7 @@ struct media_worker {
     bool tearing_down;            /* the thread is ending: no more offers */
     struct tdm_sdp_track *tracks; /* TDM_SUBSLOTS_MAX of them */
     struct tdm_log_limiter log_lim;
-    uint64_t dropped_tx, rtp_in, rtp_out;
+    uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
 };
 
 /* media_worker.c */
@@ -243,6 +247,7 @@ struct mprod *mprod_add(struct media_worker *w, struct mpart *owner,
 void mprod_remove(struct media_worker *w, struct mprod *pr);
 void mroom_subscribe_all(struct media_worker *w, struct mroom *r);
 void mpart_update_live(struct media_worker *w, struct mpart *p, int64_t now);
+void mpart_block(struct media_worker *w, struct mpart *p, bool audio, bool video);
 void mpart_drop_consumer(struct media_worker *w, struct mpart *p, int slot);
 void mw_on_rtp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len, int64_t now);
 void mprod_want_keyframe(struct media_worker *w, struct mprod *pr, int64_t now);

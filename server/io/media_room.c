@@ -180,6 +180,18 @@ void mpart_update_live(struct media_worker *w, struct mpart *q, int64_t now)
     }
 }
 
+/* Moderation stopped this person's microphone or camera: their packets are dropped here
+ * (the subscribers' numbering closes over them); a camera allowed again starts with a
+ * keyframe. */
+void mpart_block(struct media_worker *w, struct mpart *p, bool audio, bool video)
+{
+    bool was_video = p->block_video;
+    p->block_audio = audio;
+    p->block_video = video;
+    for (uint32_t i = 0; was_video && !video && i < p->n_prods; i++)
+        mprod_want_keyframe(w, p->prods[i], tdm_now_us());
+}
+
 /* ---- producers ----------------------------------------------------------------------- */
 
 struct mprod *mprod_add(struct media_worker *w, struct mpart *owner,
@@ -407,7 +419,8 @@ void mw_on_rtp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len
     }
     /* Padding-only packets and other payload types (a codec the subscribers were not
      * offered) are not forwarded; the subscribers' numbering closes over them. */
-    if (v.payload_len == 0 || v.pt != pr->pt) {
+    bool blocked = pr->kind == TDM_SDP_AUDIO ? p->part->block_audio : p->part->block_video;
+    if (v.payload_len == 0 || v.pt != pr->pt || blocked) {
         drop_for_consumers(pr, &v);
         return;
     }

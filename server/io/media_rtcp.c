@@ -66,6 +66,7 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
         len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, MW_TX_BUF);
         if (len > 0)
             mw_send_to_peer(w, p, t, (size_t)len);
+        w->resent++;
     }
 }
 
@@ -156,6 +157,7 @@ void mrtcp_send_pli(struct media_worker *w, struct mprod *pr, int64_t now)
         n = tdm_rtcp_build_pli(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc);
     if (n > 0)
         send_rtcp(w, pub, t, (size_t)n);
+    w->plis_out++;
 }
 
 void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
@@ -169,6 +171,7 @@ void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
     int len = tdm_rtcp_build_nack(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc, lost, n);
     if (len > 0)
         send_rtcp(w, pub, t, (size_t)len);
+    w->nacks_out += n;
 }
 
 /* The estimate a publisher gets: its subscribers' REMB shares, capped (forward.h). */
@@ -185,7 +188,7 @@ static uint64_t remb_for(const struct mpart *o, int64_t now)
             uint32_t videos = 0;
             for (uint32_t j = 0; j < q->n_cons; j++)
                 videos += q->cons[j]->prod->kind == TDM_SDP_VIDEO;
-            in[n++] = (struct tdm_fwd_remb_in){q->sub->remb_bps, videos};
+            in[n++] = (struct tdm_fwd_remb_in){q->sub->remb_bps, videos, pr->cons[i]->rate_bps};
         }
     }
     return tdm_fwd_remb_target(in, n, MW_REMB_FLOOR_BPS, MW_REMB_CAP_BPS);
@@ -222,6 +225,11 @@ static void subscriber_reports(struct media_worker *w, struct mpeer *p, int64_t 
     for (uint32_t i = 0; i < p->part->n_cons; i++) {
         struct mcons *c = p->part->cons[i];
         struct tdm_rtcp_sr sr;
+        if (c->rate_us && now > c->rate_us)
+            c->rate_bps = (uint64_t)(uint32_t)(c->tx.octets - c->rate_octets) * 8000000u /
+                          (uint64_t)(now - c->rate_us);
+        c->rate_octets = c->tx.octets;
+        c->rate_us = now;
         if (!c->live || tdm_rtpstats_tx_sr(&c->tx, wall, now, &sr) != 0)
             continue;
         if (!t)

@@ -226,6 +226,12 @@ void mw_handle_cmd(struct media_worker *w, struct tdm_media_cmd *c)
         break;
     case TDM_MEDIA_CMD_PUB_OFFER: mw_on_pub_offer(w, c); break;
     case TDM_MEDIA_CMD_SUB_ANSWER: mw_on_sub_answer(w, c); break;
+    case TDM_MEDIA_CMD_BLOCK:
+        r = mroom_get(w, c->room, false);
+        p = r ? mpart_find(r, c->pid) : NULL;
+        if (p)
+            mpart_block(w, p, c->block_audio, c->block_video);
+        break;
     }
     mw_flush(w);
     arm(w);
@@ -319,6 +325,11 @@ static gpointer thread_main(gpointer data)
         mroom_free(w, val);
     }
     g_main_context_pop_thread_default(w->ctx);
+    TDM_INFO("media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
+             "%llu; sends dropped %llu",
+             w->index, (unsigned long long)w->rtp_in, (unsigned long long)w->rtp_out,
+             (unsigned long long)w->nacks_out, (unsigned long long)w->resent,
+             (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx);
     OPENSSL_thread_stop();
     return NULL;
 }

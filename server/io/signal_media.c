@@ -166,10 +166,21 @@ void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, js
         }
     }
     struct tdm_participant *p = c->participant;
+    /* A person a coordinator muted with may_unmute turns the track on again: forwarding
+     * resumes. Without may_unmute it stays stopped whatever the page says. */
+    bool audio = json_is_true(json_object_get(msg, "audio"));
+    bool video = json_is_true(json_object_get(msg, "video"));
+    bool was_a = p->muted_audio, was_v = p->muted_video;
+    if (audio && p->muted_audio && p->may_unmute_audio)
+        p->muted_audio = false;
+    if (video && p->muted_video && p->may_unmute_video)
+        p->muted_video = false;
+    if (was_a != p->muted_audio || was_v != p->muted_video)
+        tdm_media_block(app, p);
     tdm_room_broadcast(p->room, p,
                        json_pack("{s:s, s:s, s:b, s:b}", "type", "media.state", "id", p->id,
-                                 "audio", json_is_true(json_object_get(msg, "audio")), "video",
-                                 json_is_true(json_object_get(msg, "video"))));
+                                 "audio", audio && !p->muted_audio, "video",
+                                 video && !p->muted_video));
 }
 
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p)
@@ -198,6 +209,19 @@ void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *
         tdm_media_unpin_room(app->media, w);
         tdm_room_set_user(p->room, NULL);
     }
+}
+
+void tdm_media_block(struct tdm_app *app, struct tdm_participant *p)
+{
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_BLOCK, p);
+    if (!c)
+        return;
+    c->block_audio = p->muted_audio;
+    c->block_video = p->muted_video;
+    tdm_media_post(app->media, w, c);
 }
 
 static json_t *reply_json(const struct tdm_media_reply *r)

@@ -23,7 +23,7 @@ export function killPid(child, graceMs = 5000) {
 }
 
 /** Starts Chromium; resolves with { pid, page, close() }. */
-export async function launchChromium(label, { timeoutMs = 30000 } = {}) {
+export async function launchChromium(label, { timeoutMs = 60000 } = {}) {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(path.join(tmpdir(), `tandem-call-${label}-`));
   const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
@@ -31,7 +31,10 @@ export async function launchChromium(label, { timeoutMs = 30000 } = {}) {
   { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const endpoint = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${label}: Chromium did not start:\n${err}`)), timeoutMs);
+    const t = setTimeout(() => {
+      killPid(child, 1000); // a half-started browser must not keep the test process alive
+      reject(new Error(`${label}: Chromium did not start within ${timeoutMs} ms:\n${err}`));
+    }, timeoutMs);
     child.stderr.on('data', (d) => {
       err += d;
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
@@ -39,7 +42,13 @@ export async function launchChromium(label, { timeoutMs = 30000 } = {}) {
     });
     child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${label}: Chromium exited (${code}):\n${err}`)); });
   });
-  const browser = await chromium.connectOverCDP(endpoint, { timeout: timeoutMs });
+  let browser;
+  try {
+    browser = await chromium.connectOverCDP(endpoint, { timeout: timeoutMs });
+  } catch (e) {
+    await killPid(child, 1000);
+    throw e;
+  }
   const context = browser.contexts()[0];
   const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(timeoutMs);
@@ -48,7 +57,7 @@ export async function launchChromium(label, { timeoutMs = 30000 } = {}) {
     async close() {
       try { await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]); } catch { /* killed below */ }
       await killPid(child);
-      rmSync(dir, { recursive: true, force: true });
+      try { rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); } catch { /* a helper process still writing */ }
     },
   };
 }

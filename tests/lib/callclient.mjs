@@ -29,6 +29,7 @@ export async function pageJoin({ wsUrl, room, name, audio = true, video = true }
   T.local = stream;
   for (const t of stream.getTracks()) pub.addTransceiver(t, { direction: 'sendonly', streams: [stream] });
   for (const [pc, label] of [[pub, 'pub'], [sub, 'sub']]) {
+    pc.onconnectionstatechange = () => T.log.push(`${Math.round(performance.now() - T.joinAt)} ${label} ${pc.connectionState}`);
     pc.onicecandidate = (e) => send({ type: 'candidate', pc: label, candidate: e.candidate ? e.candidate.toJSON() : null });
   }
   sub.ontrack = (ev) => {
@@ -55,13 +56,20 @@ export async function pageJoin({ wsUrl, room, name, audio = true, video = true }
     chain = chain.then(fn).catch((e) => T.errors.push(String(e)));
   };
   let welcomed;
-  const welcome = new Promise((resolve) => { welcomed = resolve; });
+  let refused;
+  const welcome = new Promise((resolve, reject) => {
+    welcomed = resolve;
+    refused = reject;
+    setTimeout(() => reject(new Error('no welcome within 15 s')), 15000);
+  });
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
-    T.log.push(`${m.type}${m.pc ? `:${m.pc}` : ''}${m.rev ? `:${m.rev}` : ''}${m.code ? `:${m.code}` : ''}`);
+    T.log.push(`${Math.round(performance.now() - T.joinAt)} ${m.type}${m.pc ? `:${m.pc}` : ''}${m.rev ? `:${m.rev}` : ''}${m.code ? `:${m.code}` : ''}`);
     if (m.type === 'welcome') {
       T.me = m.you.id;
       welcomed();
+    } else if (m.type === 'error' && m.ref === 1) {
+      refused(new Error(`join refused: ${m.code} ${m.message}`));
     } else if (m.type === 'error') {
       T.errors.push(m);
     } else if (m.type === 'answer' && m.pc === 'pub') {
@@ -77,6 +85,7 @@ export async function pageJoin({ wsUrl, room, name, audio = true, video = true }
       document.getElementById(`v-${m.id}`)?.remove();
     }
   };
+  T.joinAt = performance.now(); // join-to-first-frame counts from here (after getUserMedia)
   send({ type: 'join', id: 1, room, name, role: 'mentee' });
   await welcome;
   const offer = await pub.createOffer();

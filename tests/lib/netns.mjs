@@ -54,8 +54,10 @@ export function runInNetns(metaUrl, { timeoutMs = 540000 } = {}) {
   const env = { ...process.env, [ENV_FLAG]: '1' };
   delete env.NODE_TEST_CONTEXT; // the child is a test runner of its own, not our subprocess
   return new Promise((resolve, reject) => {
+    // A process group of its own, so that a time-out stops the runner, its test process and
+    // whatever browsers and servers those started, not only the runner.
     const child = spawn('unshare', ['-n', '--', process.execPath, '--test',
-      '--test-reporter=spec', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      '--test-reporter=spec', file], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     const take = (d) => {
       out += d;
@@ -63,15 +65,18 @@ export function runInNetns(metaUrl, { timeoutMs = 540000 } = {}) {
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const timer = setTimeout(() => {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-    }, timeoutMs);
+    const killGroup = () => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    };
+    const timer = setTimeout(killGroup, timeoutMs);
+    process.once('exit', killGroup); // our own runner gave up on us
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new Error(`cannot run unshare (root and util-linux needed): ${err.message}`));
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      killGroup(); // leftovers of a test that did not clean up
       if (code === 0) resolve(out);
       else reject(new Error(`tests in the namespace failed (${code ?? signal}):\n${out.slice(-6000)}`));
     });

@@ -220,9 +220,9 @@ static void remb_target_rules(void **state)
     const uint64_t floor = 100000, cap = 2000000;
     assert_int_equal(tdm_fwd_remb_target(NULL, 0, floor, cap), cap);
     struct tdm_fwd_remb_in in[3] = {
-        {.remb_bps = 0, .video_streams = 1},       /* no report yet: ignored */
-        {.remb_bps = 3000000, .video_streams = 2}, /* 1.5 Mbit/s each */
-        {.remb_bps = 5000000, .video_streams = 1}, /* over the cap */
+        {.remb_bps = 0, .video_streams = 1, .rate_bps = 500000},        /* no report yet */
+        {.remb_bps = 3000000, .video_streams = 2, .rate_bps = 1600000}, /* congested */
+        {.remb_bps = 5000000, .video_streams = 1, .rate_bps = 600000},  /* fine */
     };
     assert_int_equal(tdm_fwd_remb_target(in, 3, floor, cap), 1500000);
     in[1].remb_bps = 90000; /* a struggling subscriber: the floor, not less */
@@ -232,6 +232,22 @@ static void remb_target_rules(void **state)
     assert_int_equal(tdm_fwd_remb_target(in, 3, floor, cap), 800000);
     in[1].remb_bps = 0;
     assert_int_equal(tdm_fwd_remb_target(in, 2, floor, cap), cap);
+}
+
+/* A receiver that has not climbed yet (REMB just above what it receives, as Chromium's
+ * receive-side estimate starts) does not hold the publisher back; one whose estimate fell
+ * below its incoming rate (congestion) does. */
+static void remb_ignores_receivers_still_climbing(void **state)
+{
+    (void)state;
+    struct tdm_fwd_remb_in in = {.remb_bps = 360000, .video_streams = 1, .rate_bps = 300000};
+    assert_int_equal(tdm_fwd_remb_target(&in, 1, 150000, 2000000), 2000000);
+    in.remb_bps = 290000; /* within 5 % of the incoming rate: noise, not congestion */
+    assert_int_equal(tdm_fwd_remb_target(&in, 1, 150000, 2000000), 2000000);
+    in.remb_bps = 255000; /* 0.85 x incoming: the AIMD decrease */
+    assert_int_equal(tdm_fwd_remb_target(&in, 1, 150000, 2000000), 255000);
+    in.rate_bps = 0; /* nothing measured yet (or nothing sent): no evidence of congestion */
+    assert_int_equal(tdm_fwd_remb_target(&in, 1, 150000, 2000000), 2000000);
 }
 
 int main(void)
@@ -246,6 +262,7 @@ int main(void)
         cmocka_unit_test(remap_stops_at_malformed_element),
         cmocka_unit_test(forward_steps_through_loss),
         cmocka_unit_test(remb_target_rules),
+        cmocka_unit_test(remb_ignores_receivers_still_climbing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
