@@ -98,8 +98,12 @@ static void on_connected(struct media_worker *w, struct mpeer *p, int64_t now)
         mw_due(w, now);
         return;
     }
-    TDM_DEBUG("media w%u: %s connection up (SRTP profile 0x%04x)", w->index,
-              p->kind == MPEER_PUB ? "pub" : "sub", tdm_srtp_profile(p->srtp));
+    /* OpenSSL 3.0 speaks DTLS 1.2 at most (RFC 6347). No address in this line. */
+    enum tdm_srtp_profile prof = tdm_srtp_profile(p->srtp);
+    TDM_INFO("media w%u: %s connection up (DTLS 1.2, %s)", w->index,
+             p->kind == MPEER_PUB ? "pub" : "sub",
+             prof == TDM_SRTP_AEAD_AES_128_GCM ? "SRTP_AEAD_AES_128_GCM"
+                                               : "SRTP_AES128_CM_HMAC_SHA1_80");
     /* Reports start now: the first REMB reaches a publisher inside its start phase. */
     p->next_rtcp_us = now + 100000;
     mw_due(w, p->next_rtcp_us);
