@@ -359,6 +359,7 @@ function renderControls() {
 
   const callKey = CALL_TEXT_KEYS[call.status];
   show(ui.callNotice, Boolean(callKey));
+  ui.callNotice.dataset.kind = call.status === 'failed' ? 'problem' : 'info';
   ui.callText.textContent = callKey ? t(callKey) : '';
   show(ui.callRetry, call.status === 'failed');
   ui.callRetry.textContent = t('device.retry');
@@ -371,7 +372,8 @@ function renderRoom() {
   renderTiles(ui.list, people, {
     selfId: state.me?.id,
     local: { audio: local.audioTrack, video: local.videoTrack },
-    localState: { audio: local.micOn, video: local.cameraOn },
+    // Without media on this server, "microphone off" on your own tile would only confuse.
+    localState: call.status === 'unavailable' ? {} : { audio: local.micOn, video: local.cameraOn },
     remote: call.remote,
     states: state.remoteStates,
     onAudioBlocked,
