@@ -44,6 +44,8 @@ static const struct option_def options[] = {
     U32("limits.max_connections_per_address", limits.max_connections_per_address, 1, 100000),
     U32("media.port_base", media_port_base, 1, 65535),
     U32("media.workers", media_workers, 1, 64),
+    {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
+    {"media.ice_tcp", K_BOOL, offsetof(struct tdm_config, media_ice_tcp), sizeof(uint32_t), 0, 1},
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
     STR("sync.media_dir", sync_media_dir),
@@ -71,6 +73,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     snprintf(cfg->invite_key_file, sizeof cfg->invite_key_file, "certs/invite.key");
     cfg->log_level = TDM_LOG_INFO;
     cfg->media_port_base = 10000;
+    cfg->media_ice_udp = cfg->media_ice_tcp = 1;
     cfg->sync_max_wait_s = 15;
     cfg->chat = (struct tdm_chat_limits){
         .max_messages = 200,
@@ -312,6 +315,8 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
         return tdm_seterr(err, errlen, TDM_EINVAL, "server.web_root: must not be empty");
     if (cfg->limits.message_burst < 1 || cfg->limits.messages_per_second < 1)
         return tdm_seterr(err, errlen, TDM_EINVAL, "limits: message rate must be positive");
+    if (!cfg->media_ice_udp && !cfg->media_ice_tcp)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "media: ice_udp and ice_tcp cannot both be off");
     /* media.workers 0 means one per core, up to 64: keep the whole range valid. */
     if (cfg->media_port_base + (cfg->media_workers ? cfg->media_workers : 64) - 1 > 65535)
         return tdm_seterr(err, errlen, TDM_EINVAL,

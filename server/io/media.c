@@ -93,6 +93,8 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
         return TDM_ENOMEM;
     m->app = app;
     m->port_base = cfg->media_port_base;
+    m->ice_udp = cfg->media_ice_udp != 0;
+    m->ice_tcp = cfg->media_ice_tcp != 0;
     atomic_init(&m->replies_in_flight, 0);
     atomic_init(&m->stopping, false);
     /* Two connections per page, and a page may linger while its replacement connects. */

@@ -58,7 +58,8 @@ struct tdm_media {
     unsigned n_addrs;
     struct tdm_addr public_addr; /* family NONE when not configured */
     uint32_t port_base;
-    size_t max_sessions; /* ICE sessions per worker */
+    bool ice_udp, ice_tcp; /* which candidates to offer */
+    size_t max_sessions;   /* ICE sessions per worker */
     unsigned n_workers;
     struct media_worker **workers;
     unsigned *rooms_per_worker; /* control thread only */
@@ -71,6 +72,32 @@ struct mw_sock {
     struct tdm_addr local; /* with the bound port */
     GSource *src;
     struct media_worker *w;
+    int tcp_fd; /* RFC 6544 passive ICE-TCP listener on the same address and port, or -1 */
+    GSource *tcp_src;
+};
+
+#define MW_TCP_TX_CAP (256 * 1024) /* bytes queued per ICE-TCP connection before dropping */
+#define MW_TCP_AUTH_US 10000000    /* a connection must pass a check within 10 s */
+#define MW_TCP_IDLE_US 60000000    /* and is closed after 60 s without anything received */
+
+/* One accepted ICE-TCP connection (RFC 6544 passive side), framed as RFC 4571: a 16-bit
+ * length before each STUN, DTLS, RTP or RTCP packet. */
+struct mw_tcp {
+    struct media_worker *w;
+    struct mw_tcp *prev, *next;
+    int fd;
+    int sock;               /* index of the listening address */
+    struct tdm_addr remote; /* transport TCP */
+    GSource *src;
+    bool want_out;
+    bool authed; /* a connectivity check on it was valid */
+    bool dead;   /* closed at the end of the current dispatch or at the next tick */
+    int64_t since_us, last_rx_us;
+    uint8_t hdr[2];
+    size_t hdr_have, frame_len, frame_have;
+    uint8_t rx[MW_RX_BUF];
+    uint8_t *tx; /* ring of MW_TCP_TX_CAP */
+    size_t tx_head, tx_len;
 };
 
 enum mpeer_kind { MPEER_PUB, MPEER_SUB };
@@ -83,7 +110,8 @@ struct mpeer {
     struct tdm_dtls *dtls;
     struct tdm_srtp *srtp; /* NULL until DTLS is connected */
     bool have_dst;
-    int sock; /* index in w->socks of the local address the page reached */
+    int sock;           /* index in w->socks of the local address the page reached */
+    struct mw_tcp *tcp; /* set when the selected pair is ICE-TCP: media goes there */
     struct sockaddr_storage dst;
     socklen_t dst_len;
     char remote_ufrag[TDM_SDP_ICE_CAP];
@@ -199,6 +227,9 @@ struct media_worker {
     struct tdm_sdp_nego *nego;
     char *sdp_text;
     bool tearing_down;            /* the thread is ending: no more offers */
+    struct mw_tcp *tcps; /* open ICE-TCP connections */
+    unsigned n_tcps;
+    uint8_t *tcp_stage; /* receive staging buffer for ICE-TCP */
     struct tdm_sdp_track *tracks; /* TDM_SUBSLOTS_MAX of them */
     struct tdm_log_limiter log_lim;
     uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
@@ -217,6 +248,16 @@ void mw_tx_commit(struct media_worker *w, struct mw_tx *t, int fd, const struct 
 /* Queue a datagram to peer p (dropped when p has no destination yet). */
 void mw_send_to_peer(struct media_worker *w, struct mpeer *p, struct mw_tx *t, size_t len);
 void mw_flush(struct media_worker *w);
+/* One packet from a page (a UDP datagram, or an RFC 4571 frame when tcp is not NULL). */
+void mw_on_packet(struct media_worker *w, int sock, struct mw_tcp *tcp, const struct tdm_addr *from,
+                  uint8_t *p, size_t len, int64_t now);
+
+/* media_tcp.c */
+int mw_tcp_listen(struct media_worker *w, struct mw_sock *s);
+void mw_tcp_send(struct mw_tcp *c, const uint8_t *p, size_t len);
+struct mw_tcp *mw_tcp_find(struct media_worker *w, const struct tdm_addr *remote);
+void mw_tcp_tick(struct media_worker *w, int64_t now);
+void mw_tcp_close_all(struct media_worker *w);
 /* Something is due at t: make sure the timer fires by then. */
 void mw_due(struct media_worker *w, int64_t t);
 
@@ -226,11 +267,10 @@ struct mpeer *mpeer_create(struct media_worker *w, struct mpart *part, enum mpee
 void mpeer_destroy(struct media_worker *w, struct mpeer *p);
 int mpeer_set_remote(struct media_worker *w, struct mpeer *p, const struct tdm_sdp_nego *n,
                      int64_t now);
-void mpeer_on_stun(struct media_worker *w, int sock, const struct tdm_addr *from, uint8_t *p,
-                   size_t len, int64_t now);
-void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock,
-                   const struct sockaddr_storage *from, socklen_t fromlen, const uint8_t *d,
-                   size_t len, int64_t now);
+void mpeer_on_stun(struct media_worker *w, int sock, struct mw_tcp *tcp,
+                   const struct tdm_addr *from, uint8_t *p, size_t len, int64_t now);
+void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock, struct mw_tcp *tcp,
+                   const struct tdm_addr *from, const uint8_t *d, size_t len, int64_t now);
 void mpeer_tick(struct media_worker *w, struct mpeer *p, int64_t now);
 int64_t mpeer_deadline(const struct mpeer *p);
 void mpeer_local(struct media_worker *w, struct mpeer *p, struct tdm_sdp_local *l);

@@ -172,27 +172,38 @@ int mpeer_set_remote(struct media_worker *w, struct mpeer *p, const struct tdm_s
     return rc;
 }
 
-static void set_dst(struct media_worker *w, struct mpeer *p, int sock, const struct tdm_addr *a)
+/* Where media for p goes: a UDP address on one of our sockets, or an ICE-TCP connection
+ * (the one the check came on, or another one the page opened from that address). */
+static void set_dst(struct media_worker *w, struct mpeer *p, int sock, struct mw_tcp *tcp,
+                    const struct tdm_addr *a)
 {
+    if (a->transport == TDM_ADDR_TCP) {
+        p->tcp = tcp && tdm_addr_equal(&tcp->remote, a) ? tcp : mw_tcp_find(w, a);
+        p->have_dst = p->tcp != NULL;
+        return;
+    }
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (tdm_addr_to_sockaddr(a, &ss, &sl) != 0)
+    if (sock < 0 || tdm_addr_to_sockaddr(a, &ss, &sl) != 0)
         return;
     memcpy(&p->dst, &ss, sl);
     p->dst_len = sl;
     p->sock = sock;
+    p->tcp = NULL;
     p->have_dst = true;
 }
 
-void mpeer_on_stun(struct media_worker *w, int sock, const struct tdm_addr *from, uint8_t *p,
-                   size_t len, int64_t now)
+void mpeer_on_stun(struct media_worker *w, int sock, struct mw_tcp *tcp,
+                   const struct tdm_addr *from, uint8_t *p, size_t len, int64_t now)
 {
     struct mw_tx *t = mw_tx_slot(w);
     size_t out_len = 0;
     uint64_t sid = 0;
     enum tdm_ice_event ev = TDM_ICE_EV_NONE;
     tdm_ice_handle_stun(w->ice, p, len, from, now, t->buf, MW_TX_BUF, &out_len, &sid, &ev);
-    if (out_len) {
+    if (out_len && tcp) {
+        mw_tcp_send(tcp, t->buf, out_len);
+    } else if (out_len) {
         struct sockaddr_storage ss;
         socklen_t sl;
         if (tdm_addr_to_sockaddr(from, &ss, &sl) == 0)
@@ -200,6 +211,8 @@ void mpeer_on_stun(struct media_worker *w, int sock, const struct tdm_addr *from
     }
     if (!sid)
         return;
+    if (tcp)
+        tcp->authed = true;
     uint64_t user;
     if (tdm_ice_session_user(w->ice, sid, &user) != 0 || !user)
         return;
@@ -212,21 +225,17 @@ void mpeer_on_stun(struct media_worker *w, int sock, const struct tdm_addr *from
      * address wins from then on. */
     if (rc == 0 || rc == TDM_EAGAIN)
         set_dst(w, peer, tdm_addr_equal(&dst, from) ? sock : (peer->sock < 0 ? sock : peer->sock),
-                &dst);
+                tcp, &dst);
     if (ev == TDM_ICE_EV_CONNECTED)
-        TDM_DEBUG("media w%u: %s ICE connected", w->index, peer->kind == MPEER_PUB ? "pub" : "sub");
+        TDM_DEBUG("media w%u: %s ICE connected over %s", w->index,
+                  peer->kind == MPEER_PUB ? "pub" : "sub", peer->tcp ? "TCP" : "UDP");
 }
 
-void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock,
-                   const struct sockaddr_storage *from, socklen_t fromlen, const uint8_t *d,
-                   size_t len, int64_t now)
+void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock, struct mw_tcp *tcp,
+                   const struct tdm_addr *from, const uint8_t *d, size_t len, int64_t now)
 {
-    if (!p->have_dst && fromlen <= sizeof p->dst) {
-        memcpy(&p->dst, from, fromlen);
-        p->dst_len = fromlen;
-        p->sock = sock;
-        p->have_dst = true;
-    }
+    if (!p->have_dst)
+        set_dst(w, p, sock, tcp, from);
     if (!p->dtls)
         return;
     tdm_dtls_feed(p->dtls, d, len, now);
@@ -255,7 +264,7 @@ void mpeer_tick(struct media_worker *w, struct mpeer *p, int64_t now)
     }
 }
 
-static void add_cand(struct tdm_sdp_local *l, const struct tdm_addr *a, uint16_t port)
+static void add_cand(struct tdm_sdp_local *l, const struct tdm_addr *a, uint16_t port, bool tcp)
 {
     if (l->n_cands >= 8)
         return;
@@ -264,12 +273,14 @@ static void add_cand(struct tdm_sdp_local *l, const struct tdm_addr *a, uint16_t
     int af = a->family == TDM_ADDR_V4 ? AF_INET : AF_INET6;
     if (!inet_ntop(af, a->ip, c->address, sizeof c->address))
         return;
-    c->transport = TDM_SDP_UDP;
+    c->transport = tcp ? TDM_SDP_TCP : TDM_SDP_UDP;
+    c->tcptype = tcp ? TDM_SDP_TCP_PASSIVE : TDM_SDP_TCP_NONE;
     c->type = TDM_SDP_HOST;
     c->component = 1;
     c->port = port;
-    /* RFC 8445 §5.1.2.1: type preference 126 (host), local preference by order. */
-    c->priority = (126u << 24) | ((65535u - l->n_cands) << 8) | 255u;
+    /* RFC 8445 §5.1.2.1: type preference 126 (host), local preference by order; ICE-TCP
+     * (RFC 6544 §4.2) below every UDP candidate, so it is the fallback. */
+    c->priority = ((tcp ? 90u : 126u) << 24) | ((65535u - l->n_cands) << 8) | 255u;
     snprintf(c->foundation, sizeof c->foundation, "%u", l->n_cands + 1);
     l->n_cands++;
 }
@@ -294,8 +305,17 @@ void mpeer_local(struct media_worker *w, struct mpeer *p, struct tdm_sdp_local *
     l->codec_pref[2] = TDM_SDP_CODEC_H264;
     l->rtx = p->kind == MPEER_PUB;
     uint16_t port = (uint16_t)(w->media->port_base + w->index);
-    if (w->media->public_addr.family != TDM_ADDR_NONE)
-        add_cand(l, &w->media->public_addr, port);
-    for (unsigned i = 0; i < w->n_socks; i++)
-        add_cand(l, &w->socks[i].local, port);
+    bool pub = w->media->public_addr.family != TDM_ADDR_NONE;
+    for (int tcp = 0; tcp < 2; tcp++) {
+        if (tcp ? !w->media->ice_tcp : !w->media->ice_udp)
+            continue;
+        bool any_tcp = false;
+        for (unsigned i = 0; i < w->n_socks; i++)
+            any_tcp |= w->socks[i].tcp_fd >= 0;
+        if (pub && (!tcp || any_tcp))
+            add_cand(l, &w->media->public_addr, port, tcp);
+        for (unsigned i = 0; i < w->n_socks; i++)
+            if (!tcp || w->socks[i].tcp_fd >= 0)
+                add_cand(l, &w->socks[i].local, port, tcp);
+    }
 }

@@ -46,6 +46,10 @@ void mw_tx_commit(struct media_worker *w, struct mw_tx *t, int fd, const struct 
 
 void mw_send_to_peer(struct media_worker *w, struct mpeer *p, struct mw_tx *t, size_t len)
 {
+    if (p->tcp) {
+        mw_tcp_send(p->tcp, t->buf, len); /* the slot stays free for the next datagram */
+        return;
+    }
     if (!p->have_dst || p->sock < 0 || (unsigned)p->sock >= w->n_socks)
         return;
     mw_tx_commit(w, t, w->socks[p->sock].fd, (const struct sockaddr *)&p->dst, p->dst_len, len);
@@ -120,6 +124,7 @@ static void tick(struct media_worker *w, int64_t now)
         }
     } while (n == 32);
     mw_due(w, ice_next);
+    mw_tcp_tick(w, now);
     GHashTableIter it;
     gpointer key, val;
     g_hash_table_iter_init(&it, w->rooms);
@@ -146,25 +151,22 @@ static gboolean timer_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 
 /* ---- receiving ----------------------------------------------------------------------- */
 
-static void on_datagram(struct media_worker *w, int sock, uint8_t *p, size_t len,
-                        const struct sockaddr_storage *ss, socklen_t sl, int64_t now)
+void mw_on_packet(struct media_worker *w, int sock, struct mw_tcp *tcp, const struct tdm_addr *from,
+                  uint8_t *p, size_t len, int64_t now)
 {
-    struct tdm_addr from;
-    if (tdm_addr_from_sockaddr(&from, (const struct sockaddr *)ss, sl) != 0)
-        return;
     enum tdm_demux_kind k = tdm_demux_classify(p, len);
     if (k == TDM_DEMUX_DROP)
         return;
     if (k == TDM_DEMUX_STUN) {
-        mpeer_on_stun(w, sock, &from, p, len, now);
+        mpeer_on_stun(w, sock, tcp, from, p, len, now);
         return;
     }
     uint64_t sid, user;
-    if (tdm_ice_lookup_addr(w->ice, &from, &sid, &user) != 0)
+    if (tdm_ice_lookup_addr(w->ice, from, &sid, &user) != 0)
         return; /* RFC 8445 §11: only from addresses that passed a connectivity check */
     struct mpeer *peer = (struct mpeer *)(uintptr_t)user;
     if (k == TDM_DEMUX_DTLS)
-        mpeer_on_dtls(w, peer, sock, ss, sl, p, len, now);
+        mpeer_on_dtls(w, peer, sock, tcp, from, p, len, now);
     else if (!peer->srtp)
         return;
     else if (k == TDM_DEMUX_RTP)
@@ -193,8 +195,10 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
             struct mmsghdr *m = &w->rx_msgs[i];
             if (m->msg_hdr.msg_flags & MSG_TRUNC)
                 continue;
-            on_datagram(w, sock, w->rx_buf[i], m->msg_len, &w->rx_from[i], m->msg_hdr.msg_namelen,
-                        now);
+            struct tdm_addr from;
+            if (tdm_addr_from_sockaddr(&from, (const struct sockaddr *)&w->rx_from[i],
+                                       m->msg_hdr.msg_namelen) == 0)
+                mw_on_packet(w, sock, NULL, &from, w->rx_buf[i], m->msg_len, now);
         }
         mw_flush(w);
         if (n < MW_RX_BATCH)
@@ -265,6 +269,9 @@ static int open_socket(struct media_worker *w, const struct tdm_addr *addr)
     s->fd = fd;
     s->local = a;
     s->w = w;
+    s->tcp_fd = -1;
+    if (w->media->ice_tcp)
+        mw_tcp_listen(w, s);
     s->src = g_unix_fd_source_new(fd, G_IO_IN);
     g_source_set_priority(s->src, G_PRIORITY_DEFAULT);
     g_source_set_callback(s->src, (GSourceFunc)(void (*)(void))on_readable, s, NULL);
@@ -366,10 +373,17 @@ void mw_destroy(struct media_worker *w)
 {
     if (!w)
         return;
+    mw_tcp_close_all(w);
     for (unsigned i = 0; i < w->n_socks; i++) {
         g_source_destroy(w->socks[i].src);
         g_source_unref(w->socks[i].src);
         close(w->socks[i].fd);
+        if (w->socks[i].tcp_src) {
+            g_source_destroy(w->socks[i].tcp_src);
+            g_source_unref(w->socks[i].tcp_src);
+        }
+        if (w->socks[i].tcp_fd >= 0)
+            close(w->socks[i].tcp_fd);
     }
     if (w->timer) {
         g_source_destroy(w->timer);
@@ -387,5 +401,6 @@ void mw_destroy(struct media_worker *w)
     free(w->tracks);
     free(w->rx_buf);
     free(w->tx);
+    free(w->tcp_stage);
     free(w);
 }
