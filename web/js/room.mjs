@@ -161,6 +161,7 @@ function onWelcome(msg) {
   sentState = '';
   call.start(state.me.id);
   syncLocal();
+  keepScreenOn(true);
   render();
   if (wasInRoom) announce(t('room.backAnnounce'));
   else ui.roomTitle.focus();
@@ -254,6 +255,7 @@ function leave() {
   sig = null;
   call.stop();
   local.stop();
+  keepScreenOn(false);
   clearTiles(ui.list);
   state.audioBlocked = false;
   state.locked = { audio: false, video: false };
@@ -444,6 +446,31 @@ function setUpForm() {
   });
 }
 
+// A phone that dims and locks its screen in a call may also stop its camera: ask it to stay
+// on while in the room (Screen Wake Lock; where the browser refuses, nothing changes).
+let wakeLock = null;
+async function keepScreenOn(on) {
+  if (!on) {
+    wakeLock?.release().catch(() => {});
+    wakeLock = null;
+    return;
+  }
+  if (wakeLock || !navigator.wakeLock || document.visibilityState !== 'visible') return;
+  try {
+    const lock = await navigator.wakeLock.request('screen');
+    if (state.phase !== 'in-room') {
+      lock.release().catch(() => {});
+      return;
+    }
+    wakeLock = lock;
+    lock.addEventListener('release', () => {
+      if (wakeLock === lock) wakeLock = null;
+    });
+  } catch {
+    // battery saver, or not allowed here
+  }
+}
+
 function onAudioBlocked() {
   if (state.audioBlocked) return;
   state.audioBlocked = true;
@@ -483,6 +510,10 @@ function setUpCallControls() {
     render();
   });
   call.addEventListener('tracks', render);
+  // The browser lets the screen lock go when the tab is hidden: take it again on return.
+  document.addEventListener('visibilitychange', () => {
+    if (state.phase === 'in-room') keepScreenOn(true);
+  });
   call.addEventListener('levels', (ev) => markSpeaking(ui.list, ev.detail.speaking));
 }
 
