@@ -26,8 +26,8 @@
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 6000; // a short network blip mends itself; then rebuild
-const CONNECT_TIMEOUT_MS = 20000; // from an answer to a connected transport
+const DISCONNECTED_GRACE_MS = 8000; // a short network blip mends itself; then rebuild
+const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
 const RESTART_BASE_MS = 1000;
 const RESTART_MAX_MS = 30000;
 const RESTART_MAX_ATTEMPTS = 8; // about two minutes of tries, then ask the person
