@@ -28,7 +28,8 @@
  * 1..14 in the one-byte form and 1..255 in the two-byte form; map[in] is the id written.
  * Embed by value. */
 struct tdm_fwd_extmap {
-    bool identity; /* every id maps to itself: the walk is skipped */
+    bool identity;   /* every id maps to itself: the walk is skipped */
+    uint8_t neutral; /* an id (1..14) the subscriber does not use */
     uint8_t map[256];
 };
 
@@ -43,8 +44,9 @@ int tdm_fwd_extmap_build(struct tdm_fwd_extmap *m, const uint8_t in_ids[TDM_SDP_
 
 /* Rename the extension ids of the packet pkt[0..len) in place, as parsed into v (the block
  * is walked again with bounds; v->buf need not be pkt, only the same bytes). One-byte and
- * two-byte forms; other profiles are left alone. Returns 0 or TDM_EINVAL (malformed block:
- * nothing after the bad element is touched). */
+ * two-byte forms; other profiles are left alone. In the one-byte form an id that does not
+ * fit (over 14, RFC 8285 §4.2) becomes the neutral id. Returns 0 or TDM_EINVAL (malformed
+ * block: nothing after the bad element is touched). */
 int tdm_fwd_remap_ext(uint8_t *pkt, size_t len, const struct tdm_rtp_view *v,
                       const struct tdm_fwd_extmap *m);
 

@@ -25,6 +25,7 @@ int tdm_fwd_extmap_build(struct tdm_fwd_extmap *m, const uint8_t in_ids[TDM_SDP_
             neutral = id;
     if (!neutral)
         return TDM_EFULL;
+    m->neutral = neutral;
     m->map[0] = 0;
     for (int id = 1; id < 256; id++)
         m->map[id] = neutral;
@@ -67,7 +68,10 @@ int tdm_fwd_remap_ext(uint8_t *pkt, size_t len, const struct tdm_rtp_view *v,
             dlen = (size_t)(b & 0x0f) + 1;
             if (end - pos - 1 < dlen)
                 return TDM_EINVAL;
-            pkt[pos] = (uint8_t)((m->map[b >> 4] << 4) | (b & 0x0f));
+            uint8_t to = m->map[b >> 4];
+            if (to > 14)
+                to = m->neutral; /* cannot be written in a nibble; 15 would end the block */
+            pkt[pos] = (uint8_t)((to << 4) | (b & 0x0f));
             pos += 1 + dlen;
         } else {
             if (end - pos < 2)

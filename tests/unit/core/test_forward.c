@@ -183,6 +183,27 @@ static void remap_stops_at_malformed_element(void **state)
     assert_int_equal(p[18], 0x22);
 }
 
+/* A subscriber id over 14 (possible in the two-byte form) cannot be written into a one-byte
+ * element: it becomes the neutral id, never 15 (which ends the block) or 0 (padding). Found
+ * by fuzz_forward. */
+static void remap_one_byte_never_writes_big_ids(void **state)
+{
+    (void)state;
+    uint8_t in[TDM_SDP_EXT_COUNT] = {0}, out[TDM_SDP_EXT_COUNT] = {0};
+    in[TDM_SDP_EXT_AUDIO_LEVEL] = 1;
+    out[TDM_SDP_EXT_AUDIO_LEVEL] = 96;
+    struct tdm_fwd_extmap m;
+    assert_int_equal(tdm_fwd_extmap_build(&m, in, out), 0);
+    uint8_t p[64];
+    size_t len = audio_packet(p);
+    struct tdm_rtp_view v, w;
+    assert_int_equal(tdm_rtp_parse(&v, p, len, NULL, 0), 0);
+    assert_int_equal(tdm_fwd_remap_ext(p, len, &v, &m), 0);
+    assert_int_equal(p[16] >> 4, m.neutral);
+    assert_int_equal(tdm_rtp_parse(&w, p, len, NULL, 0), 0);
+    assert_int_equal(w.payload_len, 4);
+}
+
 /* A publisher's stream with a loss, forwarded through seqmap and rewrite at virtual time: the
  * subscriber sees its own SSRC and a continuous numbering with the same gap. */
 static void forward_steps_through_loss(void **state)
@@ -260,6 +281,7 @@ int main(void)
         cmocka_unit_test(rewrite_keeps_marker_and_refuses_small_buffer),
         cmocka_unit_test(remap_two_byte_form),
         cmocka_unit_test(remap_stops_at_malformed_element),
+        cmocka_unit_test(remap_one_byte_never_writes_big_ids),
         cmocka_unit_test(forward_steps_through_loss),
         cmocka_unit_test(remb_target_rules),
         cmocka_unit_test(remb_ignores_receivers_still_climbing),
