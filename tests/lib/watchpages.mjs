@@ -132,7 +132,8 @@ export async function launchChromium(label, { timeoutMs = 30000, errors = [] } =
     async close() {
       try { await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]); } catch { /* killed below */ }
       await killChild(child);
-      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      // Chromium's helpers may still be writing there for a moment after it exits
+      try { rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 }); } catch { /* a temp dir */ }
     },
   };
 }

@@ -28,6 +28,7 @@ export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy'
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
 const DISCONNECTED_GRACE_MS = 8000; // a short network blip mends itself; then rebuild
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
+const STEP_TIMEOUT_MS = 15000; // one offer/answer step of the browser; a stuck one would block all later offers
 const RESTART_BASE_MS = 1000;
 const RESTART_MAX_MS = 30000;
 const RESTART_MAX_ATTEMPTS = 8; // about two minutes of tries, then ask the person
@@ -70,6 +71,15 @@ export function sendingSections(sdp) {
   }
   flush();
   return out;
+}
+
+/** p, or a rejection after ms. */
+function within(p, ms, what) {
+  let timer;
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 class Session {
@@ -158,11 +168,11 @@ class Session {
       while (this.nextOffer && !this.closed) {
         const offer = this.nextOffer;
         this.nextOffer = null;
-        await this.sub.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+        await within(this.sub.setRemoteDescription({ type: 'offer', sdp: offer.sdp }), STEP_TIMEOUT_MS, 'sub offer');
         if (this.closed) return;
-        const answer = await this.sub.createAnswer();
+        const answer = await within(this.sub.createAnswer(), STEP_TIMEOUT_MS, 'sub answer');
         if (this.closed) return;
-        await this.sub.setLocalDescription(answer);
+        await within(this.sub.setLocalDescription(answer), STEP_TIMEOUT_MS, 'sub answer');
         if (this.closed) return;
         // A newer offer came meanwhile: the server would ignore this answer as stale.
         if (this.nextOffer) continue;

@@ -67,7 +67,9 @@ const SEEK_S = 1; // past this, jump instead of nudging
 const PAUSED_SLACK_S = 0.04;
 const WAITING_REPORT_MS = 400;
 const LATE_START_S = 0.1; // later than this, jumping ahead beats nudging
-const JOIN_LEAD_S = 0.5; // joining a running film: jump this far ahead, then wait for it // a short stall is not worth telling everyone
+const JOIN_LEAD_S = 0.5; // joining a running film: jump this far ahead, then wait for it
+const MAX_LEAD_S = 4;
+const SETTLE_MS = 300; // no correction this soon after play() // a short stall is not worth telling everyone
 
 function el(tag, props = {}, children = []) {
   const e = document.createElement(tag);
@@ -129,6 +131,11 @@ export class WatchPanel {
   #dragging = false;
   #blocked = false; // autoplay refused until a tap
   #startTimer = 0;
+  #joinLead = JOIN_LEAD_S; // how far ahead to jump, doubled while jumps land behind
+  #jumped = false; // a jump ahead is under way (not yet started playing)
+  #startLatency = 20; // ms from play() to a moving film, learnt (#learnLatency)
+  #starting = null; // {calledAt, from} of the last play()
+  #playCalledAt = -Infinity;
   ui = {};
 
   /**
@@ -351,7 +358,7 @@ export class WatchPanel {
     clearTimeout(this.#atTimer);
     clearTimeout(this.#startTimer);
     this.#startTimer = 0;
-    const wait = st.at - now;
+    const wait = st.at - now - (st.playing ? this.#startLatency : 0);
     if (wait > 0) this.#atTimer = setTimeout(() => this.#tick(), wait);
     this.#tick();
   }
@@ -452,11 +459,14 @@ export class WatchPanel {
     }
   }
 
-  /** The state to follow now: the newest, once its time has come; before, the one it replaces. */
+  /** The state to follow now: the newest, once its time has come; before, the one it
+   *  replaces. A start is taken a little early, by the time this browser needs to get a
+   *  film going, so that the picture moves at the effective time itself. */
   #effective() {
     const st = this.#state;
     if (!st) return null;
-    return st.at <= this.#clock.serverNow() || !this.#prev ? st : this.#prev;
+    const early = st.playing && !this.#prev?.playing ? this.#startLatency : 0;
+    return st.at - early <= this.#clock.serverNow() || !this.#prev ? st : this.#prev;
   }
 
   #tick() {
@@ -484,45 +494,80 @@ export class WatchPanel {
       return;
     }
     if (v.paused) {
-      this.#startAt(st, v, target);
+      this.#startAt(st, v, st.position + ((S - st.at) / 1000) * st.rate);
       return;
     }
+    this.#learnLatency(v);
+    // A film that has just been started is left alone for a moment: its media clock is
+    // still settling, and changing its rate then makes some browsers stumble.
+    if (performance.now() - this.#playCalledAt < SETTLE_MS) return;
     const drift = v.currentTime - target;
     const abs = Math.abs(drift);
     if (abs > SEEK_S) {
-      v.currentTime = target;
+      // Far off (a jump while playing, a long stall): stop, jump a little ahead, and start
+      // again when the room's film gets there (#startAt), rather than lag by the seek time.
+      v.pause();
+      this.#jumped = true;
+      v.currentTime = target + this.#joinLead * st.rate;
       this.#nudging = false;
     } else if (abs > DEADBAND_S || (this.#nudging && abs > NUDGE_DONE_S)) {
       this.#nudging = true;
-      v.playbackRate = nudgedRate(st.rate, drift);
+      // in steps of 1 %: a rate that changes every tick makes the audio stumble
+      const r = Math.round(nudgedRate(st.rate, drift) * 100) / 100;
+      if (v.playbackRate !== r) v.playbackRate = r;
     } else {
       this.#nudging = false;
       if (v.playbackRate !== st.rate) v.playbackRate = st.rate;
     }
   }
 
-  /** Starts a paused film that should be playing. At its effective time the film is
-   *  already at its position (pre-seeked), so it just plays. Joining a film that is already
-   *  running, a seek and then play() would leave it behind by however long those took: so
-   *  it jumps a little ahead, waits there, and starts when the room's film reaches it. */
+  /** Starts a paused film that should be playing; `target` is where the room's film is now
+   *  (before a start: less than the position, by the time still to wait). When the film
+   *  waits at a point the room has not reached, play() is called when the room gets there,
+   *  less this browser's start-up time. Otherwise (joining a running film, after a jump) a
+   *  seek and play() would leave it behind by however long those took: so it jumps a little
+   *  ahead and waits there. */
   #startAt(st, v, target) {
     v.playbackRate = st.rate;
     if (this.#blocked || this.#startTimer) return;
-    const ahead = v.currentTime - target;
-    if (ahead <= PAUSED_SLACK_S && ahead > -LATE_START_S) {
-      this.#play(v); // a little late: the nudge closes that
-    } else if (ahead > 0 && ahead < JOIN_LEAD_S * 4 && v.readyState >= 3) {
+    const ahead = v.currentTime - target; // seconds of film until the room is here
+    const waitMs = (ahead / st.rate) * 1000 - this.#startLatency;
+    if (ahead > -LATE_START_S && waitMs <= 5) {
+      this.#play(v); // on time, or a little late: the nudge closes that
+    } else if (ahead > 0 && ahead < MAX_LEAD_S * 2 && v.readyState >= 3) {
+      // the jump landed ahead with time to spare: the lead may shrink again
+      if (ahead > this.#joinLead / 2) this.#joinLead = Math.max(JOIN_LEAD_S, this.#joinLead * 0.75);
       this.#startTimer = setTimeout(() => {
         this.#startTimer = 0;
         const now = this.#effective();
-        if (now?.playing && v.paused) this.#play(v);
-      }, (ahead / st.rate) * 1000);
-    } else if (ahead <= 0 || ahead >= JOIN_LEAD_S * 4) {
-      v.currentTime = target + JOIN_LEAD_S * st.rate;
+        if (now?.playing && v.paused && !v.seeking) this.#play(v);
+        else this.#tick();
+      }, waitMs);
+    } else if (ahead <= 0 || ahead >= MAX_LEAD_S * 2) {
+      // Landed behind: the jump took longer than the lead (a slow network or device), so
+      // the next one aims further ahead.
+      if (ahead <= 0 && this.#jumped) this.#joinLead = Math.min(MAX_LEAD_S, this.#joinLead * 2);
+      this.#jumped = true;
+      v.currentTime = Math.max(0, target) + this.#joinLead * st.rate;
     }
   }
 
+  /** Learns how long this browser takes from play() to a moving film (the media clock
+   *  starts late by that much), from the first ticks after a start. */
+  #learnLatency(v) {
+    const m = this.#starting;
+    if (!m || v.currentTime - m.from < 0.05) return;
+    this.#starting = null;
+    const moved = ((v.currentTime - m.from) / v.playbackRate) * 1000;
+    const sample = performance.now() - moved - m.calledAt;
+    if (sample < 0 || sample > 500) return;
+    this.#startLatency = Math.min(250, 0.7 * this.#startLatency + 0.3 * sample);
+  }
+
   #play(v) {
+    this.#jumped = false;
+    this.#playCalledAt = performance.now();
+    this.#starting = { calledAt: this.#playCalledAt, from: v.currentTime };
     v.play().catch((err) => {
       if (err?.name === 'NotAllowedError') this.#blocked = true;
     });

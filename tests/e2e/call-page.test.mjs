@@ -15,8 +15,8 @@ import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
 import { launchChromium, launchFirefox } from '../lib/browsers.mjs';
 
 const ARTIFACTS = path.join(SOURCE_DIR, 'tests', 'e2e', 'artifacts');
-const MEDIA_WAIT_MS = 30000; // bound on every wait for media
-const UI_WAIT_MS = 15000; // bound on every wait on the DOM
+const MEDIA_WAIT_MS = 45000; // bound on every wait for media (a busy test machine is slow)
+const UI_WAIT_MS = 30000; // bound on every wait on the DOM
 const ROOM = 'call-page-room';
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1280, height: 800 };
@@ -113,7 +113,7 @@ if (!insideNetns()) {
       await sleep(250);
     }
     assert.ok(from.every((id) => ok(s, id)), `${p.label} does not receive everyone: ${JSON.stringify(s)}\n` +
-      `page log: ${p.log.slice(-20).join('\n')}\nserver: ${server.stderr.slice(-3000)}`);
+      `${logs()}\nserver: ${server.stderr.slice(-3000)}`);
     // Still flowing: the counts grow (polled, bounded: a busy test machine decodes slowly).
     const grown = (later, id) => later.remote[id] && later.remote[id].audioPackets > s.remote[id].audioPackets &&
       (audioOnly.includes(id) || later.remote[id].frames > s.remote[id].frames);
@@ -125,12 +125,19 @@ if (!insideNetns()) {
     } while (!from.every((id) => grown(later, id)) && Date.now() < until);
     for (const id of from) {
       assert.ok(grown(later, id), `${p.label}: media from ${id} stopped: before ${JSON.stringify(s.remote[id])}, ` +
-        `after ${JSON.stringify(later.remote[id])}, status ${later.status}\npage log: ${p.log.slice(-20).join('\n')}`);
+        `after ${JSON.stringify(later.remote[id])}, status ${later.status}\n${logs()}\nserver: ${server.stderr.slice(-3000)}`);
     }
     return later;
   }
 
   const others = (p) => people.filter((q) => q !== p && q.id).map((q) => q.id);
+
+  /** Everyone's id and last console lines, for a failure message. */
+  const logs = () => people.map((q) => `${q.label} (${q.id}): ${q.log.slice(-8).join(' | ')}`).join('\n');
+
+  /** Every person receives every other (checked side by side: the slowest bounds the wait). */
+  const everyoneReceives = (audioOnlyIds = []) => Promise.all(people.map((p) => waitForMedia(p, others(p),
+    { audioOnly: audioOnlyIds.filter((id) => id !== p.id) })));
 
   /** Waits for the data-video state of the tile of `id` on p's page ("on": a picture shows). */
   async function waitForTileVideo(p, id, want) {
@@ -155,10 +162,10 @@ if (!insideNetns()) {
     await p.page.setViewportSize(DESKTOP);
   }
 
-  test('two people see and hear each other on the room page', { timeout: 120000 }, async () => {
+  test('two people see and hear each other on the room page', { timeout: 100000 }, async () => {
     const a = await join('Amina');
     const b = await join('Jan');
-    for (const p of [a, b]) await waitForMedia(p, others(p));
+    await everyoneReceives();
     await waitForTileVideo(a, b.id, 'on');
     await waitForTileVideo(b, a.id, 'on');
     assert.equal(await a.page.$eval('#participants', (ul) => ul.dataset.layout), 'pair');
@@ -172,7 +179,7 @@ if (!insideNetns()) {
     await a.page.setViewportSize(DESKTOP);
   });
 
-  test('camera off stops the camera and shows the initial; mute shows on the tile', { timeout: 120000 }, async () => {
+  test('camera off stops the camera and shows the initial; mute shows on the tile', { timeout: 60000 }, async () => {
     const [a, b] = people;
     await b.page.getByRole('button', { name: 'Stop camera' }).click();
     await waitForTileVideo(a, b.id, 'off');
@@ -191,12 +198,10 @@ if (!insideNetns()) {
       `#participants .tile[data-participant-id="${id}"] .tile-mic-off`)?.hidden === true, b.id, { timeout: UI_WAIT_MS });
   });
 
-  test('four people, one in Firefox, one with voice only: everyone receives everyone', { timeout: 240000 }, async () => {
+  test('four people, one in Firefox, one with voice only: everyone receives everyone', { timeout: 200000 }, async () => {
     await join('Sara', { firefox: true });
     const omar = await join('Omar', { voiceOnly: true });
-    for (const p of people) {
-      await waitForMedia(p, others(p), { audioOnly: p === omar ? [] : [omar.id] });
-    }
+    await everyoneReceives([omar.id]);
     const a = people[0];
     await waitForTileVideo(a, omar.id, 'off');
     for (const p of people.filter((q) => q !== a && q !== omar)) await waitForTileVideo(a, p.id, 'on');
@@ -205,7 +210,7 @@ if (!insideNetns()) {
     await shot(a, 'call-group-of-four-phone.png', PHONE);
   });
 
-  test('one leaves and joins again: the tiles follow and media resumes', { timeout: 240000 }, async () => {
+  test('one leaves and joins again: the tiles follow and media resumes', { timeout: 150000 }, async () => {
     const jan = people.find((p) => p.label === 'Jan');
     const oldId = jan.id;
     await jan.page.getByRole('button', { name: 'Leave' }).click();
@@ -220,9 +225,7 @@ if (!insideNetns()) {
     jan.id = await jan.page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
     assert.notEqual(jan.id, oldId);
     const omar = people.find((p) => p.label === 'Omar');
-    for (const p of people) {
-      await waitForMedia(p, others(p), { audioOnly: p === omar ? [] : [omar.id] });
-    }
+    await everyoneReceives([omar.id]);
     for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: errors in the page`);
   });
 }
