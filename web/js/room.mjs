@@ -13,6 +13,7 @@ import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
 import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
 import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly } from './media.mjs';
+import { Panels } from './panels.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -84,11 +85,16 @@ let joinTimer = 0;
 let noticeTimer = 0;
 let sentState = ''; // the last media.state sent, so that only changes are sent
 const local = new LocalMedia();
+const panels = new Panels({
+  room: ui.room, watchArea: $('watch-area'), watchClose: $('watch-close'), watchButton: $('watch-button'),
+  chatArea: $('side-panel'), chatClose: $('chat-close'), chatButton: $('chat-button'), chatUnread: $('chat-unread'),
+}, t);
 const call = new Call((msg) => sig?.send(msg) ?? null);
 
 function signaling() {
   if (sig) return sig;
   sig = new Signaling();
+  panels.attach(sig); // the film and the chat ride on the same connection
   sig.addEventListener('open', sendJoin);
   sig.addEventListener('message', (ev) => onMessage(ev.detail.msg));
   sig.addEventListener('lost', (ev) => {
@@ -194,6 +200,7 @@ function onError(err) {
     clearTimeout(joinTimer);
     sig.close();
     sig = null;
+    panels.detach();
     call.stop();
     local.stop(); // the camera light goes out while the person reads why
     state.phase = 'prejoin';
@@ -253,6 +260,7 @@ function leave() {
   clearTimeout(joinTimer);
   sig?.leave();
   sig = null;
+  panels.detach();
   call.stop();
   local.stop();
   keepScreenOn(false);
@@ -542,6 +550,7 @@ window.tandemCall = Object.freeze({
   get sub() { return call.sub; },
   get status() { return call.status; },
   participantsWithMedia: () => tilesWithMedia(ui.list),
+  panels, // .watch (WatchPanel), .chat (ChatPanel), while in a room
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });
@@ -549,7 +558,10 @@ window.tandemCall = Object.freeze({
 async function main() {
   await initI18n();
   mountLanguagePicker($('lang-select'));
-  onLanguageChange(render);
+  onLanguageChange(() => {
+    panels.retranslate();
+    render();
+  });
   setUpForm();
   render();
   if (state.room) autoPreview();
