@@ -14,6 +14,7 @@ import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } fr
 import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly } from './media.mjs';
 import { Panels } from './panels.mjs';
+import { onQuickExit } from './quickexit.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -90,6 +91,14 @@ const panels = new Panels({
   chatArea: $('side-panel'), chatClose: $('chat-close'), chatButton: $('chat-button'), chatUnread: $('chat-unread'),
 }, t);
 const call = new Call((msg) => sig?.send(msg) ?? null);
+
+// Quick exit (quickexit.mjs): the camera light goes out and the others see the person leave
+// before the page is replaced.
+onQuickExit(() => {
+  sig?.leave();
+  call.stop();
+  local.stop();
+});
 
 function signaling() {
   if (sig) return sig;

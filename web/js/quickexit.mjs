@@ -1,0 +1,69 @@
+// Quick exit: one press on the "Quick exit" button, or the Shift key three times within a
+// second, and the page is gone: camera and microphone stop, the call is left, what this tab
+// holds for Tandem is cleared, and a neutral page (/neutral.html) takes this page's place in
+// the tab's history, so that Back does not bring the call back. For someone whose
+// conversation must not be seen by a person walking in.
+//
+// Every page imports this module; a page with a call adds what must stop with
+// onQuickExit(fn). The button is any element with data-quick-exit.
+
+const PRESSES = 3;
+const WINDOW_MS = 1000;
+const NEUTRAL = '/neutral.html';
+const hooks = new Set();
+let gone = false;
+
+/** fn runs (synchronously, errors ignored) before the page is replaced. */
+export function onQuickExit(fn) {
+  hooks.add(fn);
+  return () => hooks.delete(fn);
+}
+
+export function quickExit() {
+  if (gone) return;
+  gone = true;
+  for (const fn of hooks) {
+    try {
+      fn();
+    } catch {
+      // the exit must happen whatever a hook does
+    }
+  }
+  try {
+    for (let i = sessionStorage.length - 1; i >= 0; i -= 1) {
+      const key = sessionStorage.key(i);
+      if (key?.startsWith('tandem.')) sessionStorage.removeItem(key);
+    }
+  } catch {
+    // storage refused: nothing held there
+  }
+  window.location.replace(NEUTRAL);
+}
+
+// Shift pressed three times in a row within a second. A held key repeats (ignored), and any
+// other key between the presses starts the count again, so typing capitals never triggers it.
+let presses = [];
+function onKeyDown(ev) {
+  if (ev.key !== 'Shift') {
+    presses = [];
+    return;
+  }
+  if (ev.repeat) return;
+  const now = ev.timeStamp || performance.now();
+  presses = presses.filter((t) => now - t < WINDOW_MS);
+  presses.push(now);
+  if (presses.length >= PRESSES) {
+    presses = [];
+    quickExit();
+  }
+}
+
+function install() {
+  document.addEventListener('keydown', onKeyDown, true);
+  for (const button of document.querySelectorAll('[data-quick-exit]')) {
+    button.addEventListener('click', quickExit);
+  }
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', install, { once: true });
+else install();
