@@ -129,6 +129,8 @@ function usedKeys() {
     const js = read(f);
     for (const m of js.matchAll(/\bt\(\s*['"`]([^'"`]+)['"`]/g)) used.set(m[1], rel(f));
     for (const m of js.matchAll(/['"]([a-z][A-Za-z]*\.[A-Za-z0-9_.]+)['"]/g)) {
+      // a protocol message type (`case 'room.state':`) is not a translation key
+      if (/\bcase\s*$/.test(js.slice(Math.max(0, m.index - 8), m.index))) continue;
       if (namespaces.has(m[1].split('.')[0])) used.set(m[1], rel(f));
     }
   }

@@ -19,6 +19,14 @@ const ERROR_KEYS = {
   not_implemented: 'error.not_implemented',
   forbidden: 'error.forbidden',
   internal: 'error.internal',
+  invite_required: 'error.invite_required',
+  invite_invalid: 'error.invite_invalid',
+  invite_expired: 'error.invite_expired',
+  invite_used: 'error.invite_used',
+  invite_revoked: 'error.invite_revoked',
+  room_locked: 'error.room_locked',
+  not_admitted: 'error.not_admitted',
+  not_found: 'error.not_found',
 };
 
 const FIELD_KEYS = {

@@ -15,6 +15,7 @@ import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly } from './media.mjs';
 import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
+import { Moderation } from './moderation.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -45,6 +46,7 @@ const ui = {
   previewButton: $('preview-button'),
   room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
+  leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
   callNotice: $('call-notice'), callText: $('call-text'), callRetry: $('call-retry'),
   deviceNotice: $('device-notice'), deviceText: $('device-text'), deviceRetry: $('device-retry'),
@@ -79,6 +81,15 @@ const state = {
   previewAsked: false, // the person pressed "Check my camera" (or the browser already allowed it)
   locked: { audio: false, video: false }, // a coordinator turned it off and did not allow it back
   audioBlocked: false, // the browser wants a tap before it plays the others' sound
+  lobbyWaiting: false, // the room has a lobby: waiting to be let in
+  endedBy: null, // 'removed' | 'ended': the server ended this person's call (no rejoin)
+  roomState: { locked: false, lobby: false },
+};
+
+// What the page says when the server ended the call for this person.
+const END_KEYS = {
+  removed: { heading: 'end.removedHeading', text: 'end.removedText' },
+  ended: { heading: 'end.endedHeading', text: 'end.endedText' },
 };
 
 let sig = null;
@@ -90,6 +101,13 @@ const panels = new Panels({
   room: ui.room, watchArea: $('watch-area'), watchClose: $('watch-close'), watchButton: $('watch-button'),
   chatArea: $('side-panel'), chatClose: $('chat-close'), chatButton: $('chat-button'), chatUnread: $('chat-unread'),
 }, t);
+const mod = new Moderation({
+  manageButton: $('manage-button'), dialog: $('manage-dialog'), close: $('manage-close'),
+  lock: $('mod-lock'), lobby: $('mod-lobby'), end: $('mod-end'), endConfirm: $('mod-end-yes'),
+  mayUnmute: $('mod-may-unmute'), people: $('mod-people'), inviteRole: $('mod-invite-role'),
+  inviteExpiry: $('mod-invite-expiry'), inviteOnce: $('mod-invite-once'), inviteMake: $('mod-invite-make'),
+  links: $('mod-links'), message: $('mod-message'), lobbyList: $('lobby-list'),
+}, { t, send: (msg) => sig?.send(msg) ?? null, roomId: state.room ?? '' });
 const call = new Call((msg) => sig?.send(msg) ?? null);
 
 // Quick exit (quickexit.mjs): the camera light goes out and the others see the person leave
@@ -132,6 +150,7 @@ function sendJoin() {
 
 function startJoin() {
   state.phase = 'joining';
+  state.endedBy = null;
   state.joinError = null;
   state.wantCamera = !ui.voiceOnly.checked;
   // Asked here, in the tap on Join, so that the browser's question follows the person's act.
@@ -147,6 +166,7 @@ function startJoin() {
 }
 
 function onMessage(msg) {
+  if (mod.handle(msg)) return undefined;
   switch (msg.type) {
     case 'welcome': return onWelcome(msg);
     case 'joined': return onJoined(msg.participant);
@@ -154,6 +174,12 @@ function onMessage(msg) {
     case 'error': return onError(msg);
     case 'media.state': return onMediaState(msg);
     case 'mod.muted': return onModMuted(msg);
+    case 'lobby': return onLobby();
+    case 'removed': return endByServer('removed');
+    case 'ended': return endByServer('ended');
+    case 'room.state':
+      state.roomState = { locked: msg.locked === true, lobby: msg.lobby === true };
+      return undefined;
     default:
       if (state.phase === 'in-room') call.handle(msg); // answer, offer
       return undefined; // pong, and types of later versions
@@ -162,6 +188,8 @@ function onMessage(msg) {
 
 function onWelcome(msg) {
   clearTimeout(joinTimer);
+  state.lobbyWaiting = false;
+  if (msg.room) state.roomState = { locked: msg.room.locked === true, lobby: msg.room.lobby === true };
   const wasInRoom = state.everJoined;
   state.me = msg.you;
   state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
@@ -174,12 +202,45 @@ function onWelcome(msg) {
   sig.setKeepalive(msg.keepalive_s);
   // A (re)join has a new participant id: a new pair of connections, and our media.state again.
   sentState = '';
+  mod.reset(state.me, state.roomState);
   call.start(state.me.id);
   syncLocal();
   keepScreenOn(true);
   render();
   if (wasInRoom) announce(t('room.backAnnounce'));
   else ui.roomTitle.focus();
+}
+
+// The room has a lobby: the join waits until a coordinator or mentor lets this person in
+// (then `welcome` comes) or says no (error not_admitted).
+function onLobby() {
+  clearTimeout(joinTimer);
+  state.lobbyWaiting = true;
+  render();
+  ui.lobbyWait.focus();
+}
+
+/** A coordinator removed this person or ended the call: everything stops, and the page
+ *  does not reconnect (a reconnect would walk straight back in). */
+function endByServer(why) {
+  clearTimeout(joinTimer);
+  sig?.close();
+  sig = null;
+  panels.detach();
+  mod.reset(null);
+  call.stop();
+  local.stop();
+  keepScreenOn(false);
+  clearTiles(ui.list);
+  state.phase = 'left';
+  state.endedBy = why;
+  state.conn = 'ok';
+  state.everJoined = false;
+  state.lobbyWaiting = false;
+  state.me = null;
+  state.others.clear();
+  render();
+  ui.leftTitle.focus();
 }
 
 function onJoined(p) {
@@ -214,6 +275,7 @@ function onError(err) {
     local.stop(); // the camera light goes out while the person reads why
     state.phase = 'prejoin';
     state.conn = 'ok';
+    state.lobbyWaiting = false;
     state.joinError = err;
     state.me = null;
     state.others.clear();
@@ -270,6 +332,7 @@ function leave() {
   sig?.leave();
   sig = null;
   panels.detach();
+  mod.reset(null);
   call.stop();
   local.stop();
   keepScreenOn(false);
@@ -398,6 +461,7 @@ function renderRoom() {
     onAudioBlocked,
   });
   call.setRoomSize(people.length);
+  mod.render([...state.others.values()]);
   renderControls();
   ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
   show(ui.notice, Boolean(state.notice));
@@ -423,6 +487,11 @@ function render() {
   renderPreview();
   show(ui.room, inRoom);
   show(ui.left, state.phase === 'left');
+  const end = state.endedBy && END_KEYS[state.endedBy];
+  ui.leftTitle.textContent = end ? t(end.heading) : t('left.heading');
+  ui.leftText.textContent = end ? t(end.text) : t('left.text');
+  show(ui.rejoin, !end);
+  show(ui.lobbyWait, state.lobbyWaiting && state.phase === 'joining');
   renderBanner();
   renderForm();
   if (inRoom) renderRoom();
