@@ -402,6 +402,19 @@ static int on_media(struct tdm_app *app, struct lws *wsi, const char *rest)
     return rest[0] ? media_file(app, wsi, rest) : media_list(app, wsi);
 }
 
+/* GET /mode.json: what the pages need to know about this server's mode, nothing more:
+ * {"rooms": "open"} (development: anyone with a room link may join) or {"rooms": "closed"}
+ * (the default: invite links only), so the landing page offers only what works. */
+static int on_mode(struct tdm_app *app, struct lws *wsi)
+{
+    const char *body = app->cfg.open_rooms ? "{\"rooms\":\"open\"}\n" : "{\"rooms\":\"closed\"}\n";
+    char *copy = strdup(body);
+    if (!copy)
+        return send_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+    return respond_memory(app, wsi, HTTP_STATUS_OK, "application/json", copy, strlen(copy),
+                          "Cache-Control: no-store\r\n");
+}
+
 /* ---- routing ---- */
 
 static int on_http(struct tdm_app *app, struct lws *wsi, const char *uri, size_t len)
@@ -413,6 +426,8 @@ static int on_http(struct tdm_app *app, struct lws *wsi, const char *uri, size_t
         return on_media(app, wsi, uri + 7);
     if (len >= 3 && memcmp(uri, "/p/", 3) == 0)
         return on_picture(app, wsi, uri + 3);
+    if (len == 10 && memcmp(uri, "/mode.json", 10) == 0)
+        return on_mode(app, wsi);
     enum tdm_route route = tdm_webpath_route(uri, len, rel, sizeof rel);
     if ((route != TDM_ROUTE_FILE && route != TDM_ROUTE_ROOM) ||
         !resolve_file(app, rel, path, sizeof path))

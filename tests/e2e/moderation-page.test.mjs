@@ -6,7 +6,8 @@
 // locks the room (a newcomer reads the refusal in plain words), makes a one-use link in the
 // page that a newcomer then joins with, opens the waiting room and lets someone in, takes
 // the mentee out of the call (the page says so and does not reconnect), and ends the call
-// for everyone. Screenshots of the controls go to tests/e2e/artifacts/.
+// for everyone. The landing page says where links come from. Screenshots of the controls
+// go to tests/e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -139,5 +140,14 @@ if (!insideNetns()) {
     await dialog.getByRole('button', { name: 'End the call for everyone' }).click();
     await dialog.getByRole('button', { name: 'Yes, end the call now' }).click();
     for (const p of [omar, lina]) await p.page.getByRole('heading', { name: 'The call has ended' }).waitFor();
+  });
+
+  test('the landing page of a server with closed rooms says where links come from', { timeout: 60000 }, async () => {
+    const { page } = people[0];
+    await page.goto(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Your conversation link' }).waitFor();
+    assert.equal(await page.locator('#create-button').isVisible(), false, 'no room links that nobody could use');
+    const mode = await page.evaluate(() => fetch('/mode.json').then((r) => r.json()));
+    assert.deepEqual(mode, { rooms: 'closed' });
   });
 }

@@ -1,4 +1,5 @@
-// The landing page: a coordinator makes a new room link. The room id is made here, in the
+// The landing page. With open rooms (development) a coordinator makes a new room link here;
+// with closed rooms (the default) it says where links come from. The room id is made here, in the
 // browser, from 128 random bits (unguessable; the server creates the room at the first join).
 import { initI18n, mountLanguagePicker, onLanguageChange, t } from './i18n.mjs';
 
@@ -61,8 +62,25 @@ async function copyLink() {
   say(copied ? 'landing.copied' : 'landing.copySelected');
 }
 
+/** Whether this server lets anyone with a room link in ({"rooms": "open"}, development) or
+ *  needs invite links (the default). When the server cannot say, the page assumes closed:
+ *  a "create a room" button that makes links nobody can use would only confuse. */
+async function roomsAreOpen() {
+  try {
+    const res = await fetch('/mode.json', { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) return false;
+    const mode = await res.json();
+    return mode?.rooms === 'open';
+  } catch {
+    return false;
+  }
+}
+
 async function main() {
-  await initI18n();
+  const [open] = await Promise.all([roomsAreOpen(), initI18n()]);
+  $('create-box').hidden = !open;
+  $('steps').hidden = !open;
+  $('closed-info').hidden = open;
   mountLanguagePicker($('lang-select'));
   $('create-button').addEventListener('click', createLink);
   $('copy-button').addEventListener('click', copyLink);
