@@ -59,9 +59,10 @@ int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *
                           int64_t now_s);
 /* The same verdict as tdm_invite_ledger_use without recording anything. */
 int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_invite *inv);
-/* Revokes an id until expires_s (INT64_MAX: for ever). Returns 0 or TDM_ELIMIT. */
+/* Revokes an id until expires_s (INT64_MAX: for ever); a full ledger first drops what
+ * expired by now_s. Returns 0 or TDM_ELIMIT (full of live entries). */
 int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
-                             int64_t expires_s);
+                             int64_t expires_s, int64_t now_s);
 bool tdm_invite_ledger_revoked(const struct tdm_invite_ledger *l,
                                const uint8_t id[TDM_INVITE_ID_LEN]);
 

@@ -270,10 +270,10 @@ int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_
 }
 
 int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
-                             int64_t expires_s)
+                             int64_t expires_s, int64_t now_s)
 {
     struct entry *e = find(l, id);
-    if (!e && !(e = insert(l, id, expires_s, 0)))
+    if (!e && !(e = insert(l, id, expires_s, now_s)))
         return TDM_ELIMIT;
     e->revoked = true;
     if (expires_s > e->expires_s)

@@ -219,8 +219,8 @@ void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "bad_field", "invite_id", "invite_id: the id given when it was made");
         return;
     }
-    if (tdm_invite_ledger_revoke(app->invites, iid,
-                                 tdm_wall_us() / 1000000 + INVITE_MAX_LIFETIME_S)) {
+    int64_t now_s = tdm_wall_us() / 1000000;
+    if (tdm_invite_ledger_revoke(app->invites, iid, now_s + INVITE_MAX_LIFETIME_S, now_s)) {
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return;
     }

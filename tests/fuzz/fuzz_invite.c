@@ -129,7 +129,7 @@ static struct mentry *model_find(struct model *m, const uint8_t *id)
     return NULL;
 }
 
-/* Full: drop what expired by now_s (revoke knows no time: 0), then insert if room is left. */
+/* Full: drop what expired by now_s, then insert if room is left. */
 static struct mentry *model_insert(struct model *m, const uint8_t *id, int64_t exp, int64_t now)
 {
     if (m->n >= m->max) {
@@ -173,10 +173,10 @@ static int model_check(struct model *m, const struct tdm_invite *inv)
     return 0;
 }
 
-static int model_revoke(struct model *m, const uint8_t *id, int64_t exp)
+static int model_revoke(struct model *m, const uint8_t *id, int64_t exp, int64_t now)
 {
     struct mentry *e = model_find(m, id);
-    if (!e && !(e = model_insert(m, id, exp, 0)))
+    if (!e && !(e = model_insert(m, id, exp, now)))
         return TDM_ELIMIT;
     e->revoked = true;
     if (exp > e->expires_s)
@@ -238,7 +238,7 @@ static void ledger_script(const uint8_t *data, size_t size)
             break;
         case 2: {
             int64_t exp = expiry(&c, now);
-            check(tdm_invite_ledger_revoke(l, inv.id, exp) == model_revoke(&m, inv.id, exp));
+            check(tdm_invite_ledger_revoke(l, inv.id, exp, now) == model_revoke(&m, inv.id, exp, now));
             break;
         }
         case 3: now += (int64_t)u8(&c) * 30; break;

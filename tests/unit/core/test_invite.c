@@ -153,7 +153,7 @@ static void ledger_uses_and_revocation(void **state)
     assert_int_equal(tdm_invite_ledger_use(l, &twice, NOW), TDM_EFULL);
     for (int i = 0; i < 10; i++)
         assert_int_equal(tdm_invite_ledger_use(l, &unlimited, NOW), 0);
-    assert_int_equal(tdm_invite_ledger_revoke(l, unlimited.id, unlimited.expires_s), 0);
+    assert_int_equal(tdm_invite_ledger_revoke(l, unlimited.id, unlimited.expires_s, NOW), 0);
     assert_true(tdm_invite_ledger_revoked(l, unlimited.id));
     assert_int_equal(tdm_invite_ledger_use(l, &unlimited, NOW), TDM_EPERM);
     /* full of live entries: refused; once they expire, the space comes back */
@@ -164,6 +164,20 @@ static void ledger_uses_and_revocation(void **state)
     assert_int_equal(tdm_invite_ledger_use(l, &b, NOW), TDM_ELIMIT);
     assert_int_equal(tdm_invite_ledger_use(l, &b, NOW + 101), 0);
     tdm_invite_ledger_destroy(l);
+    /* revoking into a full ledger: refused while the others live, taken once one expired */
+    struct tdm_invite_ledger *small = tdm_invite_ledger_create(2);
+    struct tdm_invite x, y, c;
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &x);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 300, 1, &y);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 500, 1, &c);
+    assert_int_equal(tdm_invite_ledger_use(small, &x, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_use(small, &y, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_revoke(small, c.id, c.expires_s, NOW + 50), TDM_ELIMIT);
+    assert_false(tdm_invite_ledger_revoked(small, c.id));
+    assert_int_equal(tdm_invite_ledger_revoke(small, c.id, c.expires_s, NOW + 150), 0);
+    assert_true(tdm_invite_ledger_revoked(small, c.id));
+    assert_int_equal(tdm_invite_ledger_use(small, &y, NOW + 150), TDM_EFULL); /* y was kept */
+    tdm_invite_ledger_destroy(small);
 }
 
 static void id_text(void **state)
