@@ -14,30 +14,49 @@ export function startDelayProxy(target, { delayMs = 25, jitterMs = 15, maxPendin
   const sockets = new Set();
   const delay = () => Math.max(0, delayMs + (Math.random() * 2 - 1) * jitterMs);
 
+  // One queue and one timer per direction: chunks leave strictly in order (timers of
+  // different lengths may fire out of order, which would corrupt the TLS stream).
   function pipe(from, to) {
-    let last = 0; // when the previous chunk leaves
+    const queue = []; // [release time, chunk | null for the end]
+    let last = 0; // release time of the newest chunk
     let pending = 0;
-    from.on('data', (chunk) => {
+    let timer = null;
+    const drain = () => {
+      timer = null;
       const now = performance.now();
-      last = Math.max(last, now + delay());
-      pending += chunk.length;
-      if (pending > maxPending) from.pause();
-      setTimeout(() => {
+      while (queue.length && queue[0][0] <= now + 0.5) {
+        const [, chunk] = queue.shift();
+        if (chunk === null) {
+          to.end();
+          continue;
+        }
         pending -= chunk.length;
         if (!to.destroyed) to.write(chunk);
-        if (from.isPaused() && pending <= maxPending / 2) from.resume();
-      }, last - now);
-    });
-    // the end follows the last chunk
-    from.on('end', () => setTimeout(() => to.end(), Math.max(0, last - performance.now()) + 1));
+      }
+      if (from.isPaused() && pending <= maxPending / 2) from.resume();
+      if (queue.length) timer = setTimeout(drain, Math.max(0, queue[0][0] - now));
+    };
+    const push = (chunk) => {
+      const now = performance.now();
+      last = Math.max(last, now + delay());
+      queue.push([last, chunk]);
+      if (chunk) {
+        pending += chunk.length;
+        if (pending > maxPending) from.pause();
+      }
+      if (!timer) timer = setTimeout(drain, Math.max(0, queue[0][0] - now));
+    };
+    from.on('data', push);
+    from.on('end', () => push(null)); // the end follows the last chunk
+    from.on('close', () => { if (timer && to.destroyed) clearTimeout(timer); });
   }
 
-  const server = net.createServer((client) => {
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     if (sockets.size >= maxConnections * 2) {
       client.destroy();
       return;
     }
-    const upstream = net.connect(target.port, target.host);
+    const upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.setNoDelay(true);
