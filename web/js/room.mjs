@@ -223,24 +223,8 @@ function onLobby() {
 /** A coordinator removed this person or ended the call: everything stops, and the page
  *  does not reconnect (a reconnect would walk straight back in). */
 function endByServer(why) {
-  clearTimeout(joinTimer);
   sig?.close();
-  sig = null;
-  panels.detach();
-  mod.reset(null);
-  call.stop();
-  local.stop();
-  keepScreenOn(false);
-  clearTiles(ui.list);
-  state.phase = 'left';
-  state.endedBy = why;
-  state.conn = 'ok';
-  state.everJoined = false;
-  state.lobbyWaiting = false;
-  state.me = null;
-  state.others.clear();
-  render();
-  ui.leftTitle.focus();
+  toLeft(why);
 }
 
 function onJoined(p) {
@@ -328,8 +312,13 @@ function syncLocal() {
 }
 
 function leave() {
-  clearTimeout(joinTimer);
   sig?.leave();
+  toLeft(null);
+}
+
+/** The end of being in the room (left, removed or ended): media, panels and tiles go. */
+function toLeft(endedBy) {
+  clearTimeout(joinTimer);
   sig = null;
   panels.detach();
   mod.reset(null);
@@ -340,8 +329,10 @@ function leave() {
   state.audioBlocked = false;
   state.locked = { audio: false, video: false };
   state.phase = 'left';
+  state.endedBy = endedBy;
   state.conn = 'ok';
   state.everJoined = false;
+  state.lobbyWaiting = false;
   state.me = null;
   state.others.clear();
   render();
