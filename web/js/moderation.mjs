@@ -244,10 +244,16 @@ export class Moderation {
     ui.lobby.checked = this.#roomState.lobby;
     ui.endConfirm.hidden = this.#confirm !== 'end';
     ui.end.setAttribute('aria-expanded', String(this.#confirm === 'end'));
-    const focusedId = document.activeElement?.closest?.('.mod-person')?.dataset.participantId;
+    // The list is drawn again on every change: keep the keyboard focus on the same button.
+    const active = document.activeElement;
+    const focusedId = active?.closest?.('.mod-person')?.dataset.participantId;
+    const focusedKind = [...(active?.classList || [])].find((c) => c.startsWith('mod-'));
     ui.people.replaceChildren(...others.map((p) => this.#personRow(p)));
     if (!others.length) ui.people.append(el('li', { className: 'hint', textContent: t('manage.nobody') }));
-    if (focusedId && !this.#confirm) ui.people.querySelector(`[data-participant-id="${CSS.escape(focusedId)}"] button`)?.focus();
+    if (focusedId && !this.#confirm) {
+      const row = ui.people.querySelector(`[data-participant-id="${CSS.escape(focusedId)}"]`);
+      (row?.querySelector(`button.${CSS.escape(focusedKind || 'button')}`) || row?.querySelector('button'))?.focus();
+    }
     ui.links.replaceChildren(...this.#links.map((l) => this.#linkRow(l)));
     ui.message.hidden = !this.#message;
     ui.message.textContent = this.#message?.text || '';
