@@ -24,6 +24,11 @@ struct tdm_limits {
     uint32_t message_burst;
     uint32_t idle_timeout_s;
     uint32_t max_connections_per_address;
+    /* media connections being set up (ICE and DTLS not done yet), per server */
+    uint32_t max_pending_media;
+    uint32_t ice_timeout_s;     /* ICE must connect within this, or everything is released */
+    uint32_t consent_timeout_s; /* a connected peer silent for this long is released */
+    uint32_t dtls_timeout_s;    /* the DTLS handshake must finish within this */
 };
 
 /* Chat bounds per room (docs/protocol-sync-chat.md). */

@@ -127,6 +127,10 @@ int tdm_dtls_start(struct tdm_dtls *d, int64_t now_us);
  * TDM_ESTATE (closed, failed, or a client not started: the datagram is ignored). */
 int tdm_dtls_feed(struct tdm_dtls *d, const uint8_t *p, size_t len, int64_t now_us);
 
+/* Bound the whole handshake by us (> 0) instead of TDM_DTLS_HANDSHAKE_TIMEOUT_US
+ * (limits.dtls_timeout_s). Returns 0 or TDM_EINVAL. */
+int tdm_dtls_set_handshake_timeout(struct tdm_dtls *d, int64_t us);
+
 /* Absolute time (now_us clock) at which to call tdm_dtls_handle_timeout, or
  * TDM_DTLS_NO_DEADLINE. Only an endpoint that is handshaking or verifying has one. */
 int64_t tdm_dtls_deadline(const struct tdm_dtls *d);

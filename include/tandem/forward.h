@@ -84,4 +84,28 @@ struct tdm_fwd_remb_in {
 uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_t floor_bps,
                              uint64_t cap_bps);
 
+/* A loss-based estimate of what one subscriber's line carries of one video stream, updated
+ * with each of its receiver reports: the loss-based half of Google congestion control
+ * (draft-ietf-rmcat-gcc-02 §6). Receive-side REMB sees queues (delay) but not a policer or a
+ * radio that drops without queueing, and the publisher never hears of losses past the
+ * server, so the server acts on the subscriber's fraction lost (8-bit fixed point):
+ * over 10 %: (the smaller of est and rate_bps, the rate sent to it) × (1 − loss / 2);
+ * under 2 %: est grows 5 %, and is dropped (0: no limit known) once it passes cap_bps;
+ * in between: held. The caller caps the publisher's REMB at the smallest estimate. */
+uint64_t tdm_fwd_loss_estimate(uint64_t est_bps, uint64_t rate_bps, uint8_t fraction_lost,
+                               uint64_t cap_bps);
+
+/* Retransmissions to one subscriber are paid from a token bucket: under congestion, NACKs
+ * for most packets would otherwise double the load on the line that is already losing. */
+struct tdm_fwd_budget {
+    int64_t tokens; /* bytes */
+    int64_t at_us;  /* last refill; 0: never (starts full) */
+};
+#define TDM_FWD_BUDGET_BURST 32768      /* bytes */
+#define TDM_FWD_BUDGET_MIN_BPS 64000    /* refill floor */
+#define TDM_FWD_BUDGET_SHARE_DIV 4      /* refill: a quarter of the rate sent */
+/* Whether a resend of len bytes may go now; takes the tokens if so. Refills at
+ * rate_bps / TDM_FWD_BUDGET_SHARE_DIV (at least TDM_FWD_BUDGET_MIN_BPS), up to the burst. */
+bool tdm_fwd_budget_take(struct tdm_fwd_budget *b, size_t len, uint64_t rate_bps, int64_t now_us);
+
 #endif

@@ -39,6 +39,7 @@ struct tdm_dtls {
     int64_t now_us;
     int64_t start_us;
     int64_t deadline_us;
+    int64_t handshake_timeout_us; /* TDM_DTLS_HANDSHAKE_TIMEOUT_US unless set */
     uint32_t rto_us; /* interval OpenSSL's running timer was last started with */
     /* OpenSSL's own retransmission deadline, as handed to the BIO (see force_due). */
     struct timeval *ossl_timer;
@@ -286,6 +287,7 @@ int tdm_dtls_create(struct tdm_dtls **out, SSL_CTX *ctx, enum tdm_dtls_role role
         return TDM_ENOMEM;
     d->role = role;
     d->alert_received = d->alert_sent = -1;
+    d->handshake_timeout_us = TDM_DTLS_HANDSHAKE_TIMEOUT_US;
     d->deadline_us = TDM_DTLS_NO_DEADLINE;
     if (expected) {
         d->expected = *expected;
@@ -391,7 +393,7 @@ static void handshake_step(struct tdm_dtls *d)
 static void check_bound(struct tdm_dtls *d)
 {
     bool pending = d->state == TDM_DTLS_HANDSHAKING || d->state == TDM_DTLS_VERIFYING;
-    if (pending && d->now_us - d->start_us >= TDM_DTLS_HANDSHAKE_TIMEOUT_US)
+    if (pending && d->now_us - d->start_us >= d->handshake_timeout_us)
         fail(d, TDM_DTLS_FAIL_TIMEOUT, -1);
 }
 
@@ -447,11 +449,19 @@ int tdm_dtls_feed(struct tdm_dtls *d, const uint8_t *p, size_t len, int64_t now_
     return 0;
 }
 
+int tdm_dtls_set_handshake_timeout(struct tdm_dtls *d, int64_t us)
+{
+    if (!d || us <= 0)
+        return TDM_EINVAL;
+    d->handshake_timeout_us = us;
+    return 0;
+}
+
 int64_t tdm_dtls_deadline(const struct tdm_dtls *d)
 {
     if (!d || (d->state != TDM_DTLS_HANDSHAKING && d->state != TDM_DTLS_VERIFYING))
         return TDM_DTLS_NO_DEADLINE;
-    int64_t bound = d->start_us + TDM_DTLS_HANDSHAKE_TIMEOUT_US;
+    int64_t bound = d->start_us + d->handshake_timeout_us;
     return d->deadline_us < bound ? d->deadline_us : bound;
 }
 

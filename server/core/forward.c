@@ -127,3 +127,47 @@ uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_
         best = floor_bps;
     return best;
 }
+
+uint64_t tdm_fwd_loss_estimate(uint64_t est_bps, uint64_t rate_bps, uint8_t fraction_lost,
+                               uint64_t cap_bps)
+{
+    if (fraction_lost > 25) { /* > 10 % (25.6 / 256) */
+        uint64_t base = rate_bps;
+        if (!base || (est_bps && est_bps < base))
+            base = est_bps;
+        if (!base)
+            return 0; /* nothing known to cut from */
+        uint64_t cut = base / 512 * (512 - fraction_lost);
+        return cut ? cut : 1;
+    }
+    if (fraction_lost < 5) { /* < 2 % */
+        if (!est_bps)
+            return 0;
+        uint64_t up = est_bps + est_bps / 20 + 1;
+        return up >= cap_bps ? 0 : up;
+    }
+    return est_bps;
+}
+
+bool tdm_fwd_budget_take(struct tdm_fwd_budget *b, size_t len, uint64_t rate_bps, int64_t now_us)
+{
+    uint64_t bps = rate_bps / TDM_FWD_BUDGET_SHARE_DIV;
+    if (bps < TDM_FWD_BUDGET_MIN_BPS)
+        bps = TDM_FWD_BUDGET_MIN_BPS;
+    if (!b->at_us) {
+        b->tokens = TDM_FWD_BUDGET_BURST;
+    } else if (now_us > b->at_us) {
+        int64_t dt = now_us - b->at_us;
+        if (dt > 10000000)
+            dt = 10000000; /* long idle: the burst caps it anyway; no overflow */
+        b->tokens += (int64_t)((uint64_t)dt * bps / 8000000u);
+        if (b->tokens > TDM_FWD_BUDGET_BURST)
+            b->tokens = TDM_FWD_BUDGET_BURST;
+    }
+    if (now_us > b->at_us)
+        b->at_us = now_us; /* never backwards: a clock step must not refill twice */
+    if (b->tokens < (int64_t)len)
+        return false;
+    b->tokens -= (int64_t)len;
+    return true;
+}

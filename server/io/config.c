@@ -42,6 +42,10 @@ static const struct option_def options[] = {
     U32("limits.message_burst", limits.message_burst, 1, 100000),
     U32("limits.idle_timeout_s", limits.idle_timeout_s, 5, 3600),
     U32("limits.max_connections_per_address", limits.max_connections_per_address, 1, 100000),
+    U32("limits.max_pending_media", limits.max_pending_media, 1, 100000),
+    U32("limits.ice_timeout_s", limits.ice_timeout_s, 5, 300),
+    U32("limits.consent_timeout_s", limits.consent_timeout_s, 5, 300),
+    U32("limits.dtls_timeout_s", limits.dtls_timeout_s, 2, 300),
     U32("media.port_base", media_port_base, 1, 65535),
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
@@ -96,6 +100,12 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .idle_timeout_s = 45,
         /* generous: a shelter or a library puts many people behind one address */
         .max_connections_per_address = 50,
+        /* an attacker's half-made connections cost sockets, OpenSSL objects and timers: a
+         * few hundred cover a burst of real joins */
+        .max_pending_media = 200,
+        .ice_timeout_s = 30,
+        .consent_timeout_s = 30, /* RFC 7675 */
+        .dtls_timeout_s = 20,
     };
 }
 

@@ -99,6 +99,9 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
     atomic_init(&m->stopping, false);
     /* Two connections per page, and a page may linger while its replacement connects. */
     m->max_sessions = 2 * (size_t)cfg->limits.max_connections + 16;
+    m->ice_timeout_us = (int64_t)cfg->limits.ice_timeout_s * 1000000;
+    m->consent_timeout_us = (int64_t)cfg->limits.consent_timeout_s * 1000000;
+    m->dtls_timeout_us = (int64_t)cfg->limits.dtls_timeout_s * 1000000;
     if (cfg->public_ip[0]) {
         uint8_t ip[16];
         if (inet_pton(AF_INET, cfg->public_ip, ip) == 1)
@@ -117,6 +120,8 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
     if (m->n_addrs == 0)
         TDM_WARN("media: no usable address (set server.media_addresses): calls cannot connect");
     m->n_workers = worker_count(cfg);
+    /* Rooms are spread over the workers: each holds its share of the bound, at least 1. */
+    m->max_pending = (cfg->limits.max_pending_media + m->n_workers - 1) / m->n_workers;
     m->workers = calloc(m->n_workers, sizeof *m->workers);
     m->rooms_per_worker = calloc(m->n_workers, sizeof *m->rooms_per_worker);
     if (!m->workers || !m->rooms_per_worker) {

@@ -29,7 +29,8 @@ enum tdm_media_cmd_kind {
     TDM_MEDIA_CMD_LEAVE,      /* it left: release its peers, producers and consumers */
     TDM_MEDIA_CMD_PUB_OFFER,  /* the page's offer on its "pub" connection: sdp, ref */
     TDM_MEDIA_CMD_SUB_ANSWER, /* the page's answer on its "sub" connection: sdp, rev */
-    TDM_MEDIA_CMD_BLOCK       /* moderation: forward none of its audio / video */
+    TDM_MEDIA_CMD_BLOCK,      /* moderation: forward none of its audio / video */
+    TDM_MEDIA_CMD_RECEIVE     /* the person wants others' video or not (data saver) */
 };
 
 struct tdm_media_cmd {
@@ -41,6 +42,7 @@ struct tdm_media_cmd {
     char *sdp; /* owned, NUL-terminated */
     size_t sdp_len;
     bool block_audio, block_video;
+    bool receive_video; /* TDM_MEDIA_CMD_RECEIVE */
 };
 
 /* Worker -> control thread: what to send to participant pid of room. */

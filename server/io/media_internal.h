@@ -42,6 +42,7 @@
 #define MW_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
 #define MW_REMB_FLOOR_BPS 150000
 #define MW_REMB_MAX_AGE_US 5000000 /* a subscriber's REMB older than this is not used */
+#define MW_SUB_RETRY_US 1000000    /* a sub connection refused while busy is tried again */
 #define MW_RTX_SLOTS 256           /* ~1.3 s of video at 200 packets/s */
 #define MW_RTX_SLOT_BYTES 1300     /* browsers' RTP packets stay under ~1250 bytes */
 
@@ -60,6 +61,8 @@ struct tdm_media {
     uint32_t port_base;
     bool ice_udp, ice_tcp; /* which candidates to offer */
     size_t max_sessions;   /* ICE sessions per worker */
+    uint32_t max_pending;  /* connections being set up, per worker (limits.max_pending_media) */
+    int64_t ice_timeout_us, consent_timeout_us, dtls_timeout_us;
     unsigned n_workers;
     struct media_worker **workers;
     unsigned *rooms_per_worker; /* control thread only */
@@ -120,7 +123,9 @@ struct mpeer {
     int64_t next_rtcp_us;
     uint64_t remb_bps; /* the page's latest REMB (sub connections) */
     int64_t remb_us;
-    bool failed; /* ICE or DTLS failed: released at the next tick */
+    bool failed;  /* ICE or DTLS failed: released at the next tick */
+    bool pending; /* counted in the worker's n_pending until DTLS is up */
+    int64_t created_us;
     const char *fail_why;
     uint64_t sess_id, sess_version;
 };
@@ -162,6 +167,8 @@ struct mcons {
     uint32_t rate_octets; /* tx.octets at the last report, for rate_bps */
     int64_t rate_us;
     uint64_t rate_bps; /* what the subscriber received over the last report interval */
+    uint64_t loss_bps; /* video: the loss-based estimate of its line (forward.h), 0: none */
+    struct tdm_fwd_budget resend; /* video: what NACKs may cost this line */
 };
 
 /* A participant of a room, on the worker. */
@@ -171,6 +178,8 @@ struct mpart {
     struct mpeer *pub, *sub;
     bool published;                /* sent a pub offer: sub offers may follow */
     bool block_audio, block_video; /* moderation: none of it is forwarded */
+    bool no_video_in;              /* data saver: forward it nobody's video */
+    int64_t sub_retry_us;          /* the sub connection was refused (busy): retry then; 0 */
     struct mprod *prods[MW_MAX_PRODS];
     uint32_t n_prods;
     /* the "sub" connection's negotiation */
@@ -232,6 +241,9 @@ struct media_worker {
     uint8_t *tcp_stage; /* receive staging buffer for ICE-TCP */
     struct tdm_sdp_track *tracks; /* TDM_SUBSLOTS_MAX of them */
     struct tdm_log_limiter log_lim;
+    uint32_t n_pending;     /* peers whose ICE/DTLS is not done yet */
+    uint64_t refused_pending; /* peers refused because n_pending was at the limit */
+    uint64_t resend_skipped;  /* NACKed packets not resent: over the line's budget */
     uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
 };
 
@@ -272,7 +284,7 @@ void mpeer_on_stun(struct media_worker *w, int sock, struct mw_tcp *tcp,
 void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock, struct mw_tcp *tcp,
                    const struct tdm_addr *from, const uint8_t *d, size_t len, int64_t now);
 void mpeer_tick(struct media_worker *w, struct mpeer *p, int64_t now);
-int64_t mpeer_deadline(const struct mpeer *p);
+int64_t mpeer_deadline(const struct media_worker *w, const struct mpeer *p);
 void mpeer_local(struct media_worker *w, struct mpeer *p, struct tdm_sdp_local *l);
 
 /* media_room.c */
@@ -288,11 +300,12 @@ void mprod_remove(struct media_worker *w, struct mprod *pr);
 void mroom_subscribe_all(struct media_worker *w, struct mroom *r);
 void mpart_update_live(struct media_worker *w, struct mpart *p, int64_t now);
 void mpart_block(struct media_worker *w, struct mpart *p, bool audio, bool video);
+void mpart_receive_video(struct media_worker *w, struct mpart *p, bool on);
 void mpart_drop_consumer(struct media_worker *w, struct mpart *p, int slot);
 void mw_on_rtp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len, int64_t now);
 void mprod_want_keyframe(struct media_worker *w, struct mprod *pr, int64_t now);
 void mroom_tick(struct media_worker *w, struct mroom *r, int64_t now);
-int64_t mroom_deadline(const struct mroom *r);
+int64_t mroom_deadline(const struct media_worker *w, const struct mroom *r);
 
 /* media_nego.c */
 void mw_on_pub_offer(struct media_worker *w, struct tdm_media_cmd *c);

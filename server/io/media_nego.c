@@ -157,8 +157,10 @@ static int answer_offer(struct media_worker *w, struct mpart *p, struct tdm_medi
         return TDM_EFULL;
     }
     const char *ufrag = tdm_sdp_media_ufrag(offer, offer->bundle[0]);
-    if (p->pub->remote_ufrag[0] && strcmp(ufrag, p->pub->remote_ufrag) != 0)
+    if (p->pub->remote_ufrag[0] && strcmp(ufrag, p->pub->remote_ufrag) != 0) {
         tdm_ice_session_restart(w->ice, p->pub->ice_id, now); /* RFC 8445 §9 */
+        mw_due(w, now + w->media->ice_timeout_us);
+    }
     struct tdm_sdp_local l;
     mpeer_local(w, p->pub, &l);
     rc = tdm_sdp_answer(offer, &l, NULL, 0, answer, w->nego, err, sizeof err);
@@ -241,8 +243,12 @@ void mpart_offer_sub(struct media_worker *w, struct mpart *p)
     if (n == 0)
         return; /* nothing to receive yet: the first sub offer waits for a track */
     int64_t now = tdm_now_us();
-    if (!p->sub && !(p->sub = mpeer_create(w, p, MPEER_SUB, now)))
+    if (!p->sub && !(p->sub = mpeer_create(w, p, MPEER_SUB, now))) {
+        p->sub_retry_us = now + MW_SUB_RETRY_US; /* busy: offer again a little later */
+        mw_due(w, p->sub_retry_us);
         return;
+    }
+    p->sub_retry_us = 0;
     char err[160] = "";
     const struct tdm_sdp *cur = NULL;
     if (p->sub_current && tdm_sdp_parse((const uint8_t *)p->sub_current, strlen(p->sub_current),

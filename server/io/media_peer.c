@@ -33,17 +33,44 @@ static int make_dtls(struct media_worker *w, struct mpeer *p, enum tdm_dtls_role
         tdm_dtls_destroy(p->dtls);
     p->dtls = NULL;
     int rc = tdm_dtls_create(&p->dtls, w->media->ssl_ctx, role, NULL);
+    if (rc == 0)
+        rc = tdm_dtls_set_handshake_timeout(p->dtls, w->media->dtls_timeout_us);
     if (rc == 0 && role == TDM_DTLS_CLIENT)
         rc = tdm_dtls_start(p->dtls, now);
     return rc;
 }
 
+/* A connection stops being "pending" once DTLS is up, or when it goes. */
+static void unpend(struct media_worker *w, struct mpeer *p)
+{
+    if (p->pending) {
+        p->pending = false;
+        w->n_pending--;
+    }
+}
+
 struct mpeer *mpeer_create(struct media_worker *w, struct mpart *part, enum mpeer_kind kind,
                            int64_t now)
 {
+    if (w->n_pending >= w->media->max_pending) {
+        /* Many half-made connections at once: a flood, or a crowd joining. Counted, and
+         * logged at a bounded rate; the page is told to try again shortly. */
+        w->refused_pending++;
+        tdm_log_limited(&w->log_lim, 5, now, TDM_LOG_WARN,
+                        "media w%u: %u connections are being set up (limits.max_pending_media): "
+                        "a new one is refused (%llu so far)",
+                        w->index, w->n_pending, (unsigned long long)w->refused_pending);
+        return NULL;
+    }
     struct mpeer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->pending = true;
+    p->created_us = now;
+    w->n_pending++;
+    /* The time-outs of ICE and of the whole set-up are noticed by the worker's timer. */
+    mw_due(w, now + w->media->ice_timeout_us);
+    mw_due(w, now + w->media->ice_timeout_us + w->media->dtls_timeout_us);
     p->part = part;
     p->kind = kind;
     p->sock = -1;
@@ -78,6 +105,7 @@ void mpeer_destroy(struct media_worker *w, struct mpeer *p)
         tdm_dtls_close(p->dtls, tdm_now_us());
         drain(w, p);
     }
+    unpend(w, p);
     if (p->ice_id)
         tdm_ice_session_remove(w->ice, p->ice_id);
     tdm_dtls_destroy(p->dtls);
@@ -90,6 +118,7 @@ static void on_connected(struct media_worker *w, struct mpeer *p, int64_t now)
     struct tdm_srtp_keys keys;
     if (tdm_dtls_take_keys(p->dtls, &keys) != 0)
         return;
+    unpend(w, p);
     int rc = tdm_srtp_create(&p->srtp, &keys);
     tdm_srtp_keys_wipe(&keys);
     if (rc != 0) {
@@ -244,14 +273,31 @@ void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock, struct mw_
     mw_due(w, tdm_dtls_deadline(p->dtls));
 }
 
-int64_t mpeer_deadline(const struct mpeer *p)
+/* A connection must be up within ICE's and DTLS's bounds together, counted from its
+ * creation: a page that connects ICE and then never starts DTLS is released too. */
+static int64_t setup_deadline(const struct media_worker *w, const struct mpeer *p)
+{
+    return p->pending && !p->failed
+               ? p->created_us + w->media->ice_timeout_us + w->media->dtls_timeout_us
+               : INT64_MAX;
+}
+
+int64_t mpeer_deadline(const struct media_worker *w, const struct mpeer *p)
 {
     int64_t d = p->dtls ? tdm_dtls_deadline(p->dtls) : INT64_MAX;
+    int64_t s = setup_deadline(w, p);
+    if (s < d)
+        d = s;
     return p->next_rtcp_us < d ? p->next_rtcp_us : d;
 }
 
 void mpeer_tick(struct media_worker *w, struct mpeer *p, int64_t now)
 {
+    if (setup_deadline(w, p) <= now) {
+        p->failed = true;
+        p->fail_why = "not connected in time";
+        return;
+    }
     if (p->dtls && tdm_dtls_deadline(p->dtls) <= now) {
         tdm_dtls_handle_timeout(p->dtls, now);
         drain(w, p);

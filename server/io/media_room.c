@@ -192,6 +192,21 @@ void mpart_block(struct media_worker *w, struct mpart *p, bool audio, bool video
         mprod_want_keyframe(w, p->prods[i], tdm_now_us());
 }
 
+/* The person turned others' video off to save data (or on again): nothing of it is sent to
+ * them, and the publishers' estimate no longer counts their line; turned on again, each
+ * picture starts with a keyframe. */
+void mpart_receive_video(struct media_worker *w, struct mpart *p, bool on)
+{
+    bool was_off = p->no_video_in;
+    p->no_video_in = !on;
+    if (!was_off || !on)
+        return;
+    int64_t now = tdm_now_us();
+    for (uint32_t i = 0; i < p->n_cons; i++)
+        if (p->cons[i]->prod->kind == TDM_SDP_VIDEO)
+            mprod_want_keyframe(w, p->cons[i]->prod, now);
+}
+
 /* ---- producers ----------------------------------------------------------------------- */
 
 struct mprod *mprod_add(struct media_worker *w, struct mpart *owner,
@@ -368,10 +383,15 @@ static struct mprod *producer_of(struct mpart *o, uint8_t *buf, size_t *len, str
 static void fan_out(struct media_worker *w, struct mprod *pr, const struct tdm_rtp_view *v,
                     int64_t now)
 {
+    bool video = pr->kind == TDM_SDP_VIDEO;
     for (uint32_t i = 0; i < pr->n_cons; i++) {
         struct mcons *c = pr->cons[i];
         if (!c->live)
             continue;
+        if (video && c->sub->no_video_in) { /* its numbering closes over what it skips */
+            tdm_seqmap_drop(&c->seqmap, v->ssrc, v->seq);
+            continue;
+        }
         struct mpeer *sp = c->sub->sub;
         struct tdm_fwd_out o = {.ssrc = c->ssrc, .pt = c->pt, .extmap = &c->extmap};
         if (tdm_seqmap_map(&c->seqmap, v->ssrc, v->seq, v->ts, now, pr->clock, &o.seq, &o.ts) !=
@@ -467,21 +487,27 @@ void mroom_tick(struct media_worker *w, struct mroom *r, int64_t now)
         }
         for (uint32_t k = 0; k < q->n_prods; k++)
             prod_tick(w, q->prods[k], now);
+        if (q->sub_retry_us && q->sub_retry_us <= now) {
+            q->sub_retry_us = 0;
+            mpart_offer_sub(w, q);
+        }
     }
 }
 
-int64_t mroom_deadline(const struct mroom *r)
+int64_t mroom_deadline(const struct media_worker *w, const struct mroom *r)
 {
     int64_t d = INT64_MAX;
     for (uint32_t i = 0; i < r->n_parts; i++) {
         const struct mpart *q = r->parts[i];
         int64_t x;
-        if (q->pub && (x = mpeer_deadline(q->pub)) < d)
+        if (q->pub && (x = mpeer_deadline(w, q->pub)) < d)
             d = x;
-        if (q->sub && (x = mpeer_deadline(q->sub)) < d)
+        if (q->sub && (x = mpeer_deadline(w, q->sub)) < d)
             d = x;
         if ((q->pub && q->pub->failed) || (q->sub && q->sub->failed))
             d = 0;
+        if (q->sub_retry_us && q->sub_retry_us < d)
+            d = q->sub_retry_us;
         for (uint32_t k = 0; k < q->n_prods; k++) {
             const struct mprod *pr = q->prods[k];
             if (pr->nack && (x = tdm_nack_rx_next_deadline(pr->nack)) < d)

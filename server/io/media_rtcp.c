@@ -61,6 +61,10 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
         int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, MW_TX_BUF);
         if (len <= 0)
             continue;
+        if (!tdm_fwd_budget_take(&c->resend, (size_t)len, c->rate_bps, now)) {
+            w->resend_skipped++; /* the line is losing already: let the keyframe repair it */
+            continue;
+        }
         /* The original packet again (no RTX offered to subscribers): libsrtp's outbound
          * session allows the repeated index. */
         len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, MW_TX_BUF);
@@ -102,6 +106,9 @@ static void on_report_blocks(struct mpeer *p, const struct tdm_rtcp_pkt *pk, uns
         if (tdm_rtcp_report_block(pk, i, &rb) != 0)
             continue;
         struct mcons *c = consumer_by_ssrc(p->part, rb.ssrc);
+        if (c && c->hist && c->live)
+            c->loss_bps = tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost,
+                                                MW_REMB_CAP_BPS);
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
             tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);
@@ -179,19 +186,32 @@ static uint64_t remb_for(const struct mpart *o, int64_t now)
 {
     struct tdm_fwd_remb_in in[64];
     size_t n = 0;
+    uint64_t limit = UINT64_MAX;
     for (uint32_t k = 0; k < o->n_prods; k++) {
         const struct mprod *pr = o->prods[k];
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
             const struct mpart *q = pr->cons[i]->sub;
-            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > MW_REMB_MAX_AGE_US)
+            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > MW_REMB_MAX_AGE_US ||
+                q->no_video_in)
                 continue;
             uint32_t videos = 0;
             for (uint32_t j = 0; j < q->n_cons; j++)
                 videos += q->cons[j]->prod->kind == TDM_SDP_VIDEO;
             in[n++] = (struct tdm_fwd_remb_in){q->sub->remb_bps, videos, pr->cons[i]->rate_bps};
         }
+        /* What the subscribers' losses say of their lines (a REMB-less browser too): a
+         * hard limit, so that the publisher climbs back slowly instead of jumping to the
+         * cap and losing again. */
+        for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons; i++) {
+            const struct mcons *c = pr->cons[i];
+            if (c->loss_bps && c->live && !c->sub->no_video_in && c->loss_bps < limit)
+                limit = c->loss_bps;
+        }
     }
-    return tdm_fwd_remb_target(in, n, MW_REMB_FLOOR_BPS, MW_REMB_CAP_BPS);
+    uint64_t target = tdm_fwd_remb_target(in, n, MW_REMB_FLOOR_BPS, MW_REMB_CAP_BPS);
+    if (limit < target)
+        target = limit > MW_REMB_FLOOR_BPS ? limit : MW_REMB_FLOOR_BPS;
+    return target;
 }
 
 static void publisher_reports(struct media_worker *w, struct mpeer *p, int64_t now)

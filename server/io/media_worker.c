@@ -131,7 +131,7 @@ static void tick(struct media_worker *w, int64_t now)
     while (g_hash_table_iter_next(&it, &key, &val)) {
         struct mroom *r = val;
         mroom_tick(w, r, now);
-        mw_due(w, mroom_deadline(r));
+        mw_due(w, mroom_deadline(w, r));
     }
 }
 
@@ -236,6 +236,12 @@ void mw_handle_cmd(struct media_worker *w, struct tdm_media_cmd *c)
         if (p)
             mpart_block(w, p, c->block_audio, c->block_video);
         break;
+    case TDM_MEDIA_CMD_RECEIVE:
+        r = mroom_get(w, c->room, false);
+        p = r ? mpart_find(r, c->pid) : NULL;
+        if (p)
+            mpart_receive_video(w, p, c->receive_video);
+        break;
     }
     mw_flush(w);
     arm(w);
@@ -294,6 +300,8 @@ int mw_create(struct tdm_media *m, unsigned index, struct media_worker **out)
     w->loop = g_main_loop_new(w->ctx, FALSE);
     w->rooms = g_hash_table_new(g_str_hash, g_str_equal);
     w->ice = tdm_ice_table_create(m->max_sessions);
+    if (w->ice)
+        tdm_ice_table_set_timeouts(w->ice, m->ice_timeout_us, m->consent_timeout_us);
     w->rx_buf = malloc(MW_RX_BATCH * sizeof *w->rx_buf);
     w->tx = malloc(MW_TX_BATCH * sizeof *w->tx);
     if (!w->ice || !w->rx_buf || !w->tx) {
@@ -333,10 +341,12 @@ static gpointer thread_main(gpointer data)
     }
     g_main_context_pop_thread_default(w->ctx);
     TDM_INFO("media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
-             "%llu; sends dropped %llu",
+             "%llu; sends dropped %llu; resends over budget %llu; connections refused while "
+             "busy %llu",
              w->index, (unsigned long long)w->rtp_in, (unsigned long long)w->rtp_out,
              (unsigned long long)w->nacks_out, (unsigned long long)w->resent,
-             (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx);
+             (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx,
+             (unsigned long long)w->resend_skipped, (unsigned long long)w->refused_pending);
     OPENSSL_thread_stop();
     return NULL;
 }

@@ -131,6 +131,9 @@ void tdm_media_on_candidate(struct tdm_app *app, struct tdm_conn *c, json_t *msg
                             struct tdm_proto_err *e);
 void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e);
+/* "media.receive" {video: bool}: the data saver (no video of others is sent). */
+void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
 /* Room membership changes the media side must follow (signal_media.c). Called after the
  * participant was added / before it is removed. */
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p);

@@ -183,6 +183,30 @@ void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, js
                                  video && !p->muted_video));
 }
 
+void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e)
+{
+    (void)id;
+    json_t *v = json_object_get(msg, "video");
+    if (!v) {
+        tdm_proto_set(e, "missing_field", "video", "video: missing");
+        return;
+    }
+    if (!json_is_boolean(v)) {
+        tdm_proto_set(e, "bad_field", "video", "video: true or false");
+        return;
+    }
+    struct tdm_participant *p = c->participant;
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_media_cmd *cmd = cmd_new(TDM_MEDIA_CMD_RECEIVE, p);
+    if (!cmd)
+        return;
+    cmd->receive_video = json_is_true(v);
+    tdm_media_post(app->media, w, cmd);
+}
+
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p)
 {
     unsigned w;

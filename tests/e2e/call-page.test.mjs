@@ -85,7 +85,7 @@ if (!insideNetns()) {
       sub.forEach((s) => {
         if (s.type !== 'inbound-rtp' || !owners[s.trackIdentifier]) return;
         const e = out.remote[owners[s.trackIdentifier]] ||= {};
-        if (s.kind === 'video') Object.assign(e, { frames: s.framesDecoded || 0, width: s.frameWidth });
+        if (s.kind === 'video') Object.assign(e, { frames: s.framesDecoded || 0, width: s.frameWidth, videoBytes: s.bytesReceived || 0 });
         else Object.assign(e, { energy: s.totalAudioEnergy || 0, audioPackets: s.packetsReceived || 0 });
       });
       pub.forEach((s) => {
@@ -196,6 +196,26 @@ if (!insideNetns()) {
     await b.page.getByRole('button', { name: 'Unmute' }).click();
     await a.page.waitForFunction((id) => document.querySelector(
       `#participants .tile[data-participant-id="${id}"] .tile-mic-off`)?.hidden === true, b.id, { timeout: UI_WAIT_MS });
+  });
+
+  test('"Save data" stops the others\' video coming to this page, keeps their voice, and brings it back', { timeout: 90000 }, async () => {
+    const [a, b] = people;
+    await a.page.getByRole('button', { name: 'Save data' }).click();
+    await waitForTileVideo(a, b.id, 'off');
+    await a.page.locator(`#participants .tile[data-participant-id="${b.id}"]`).getByText('Video paused to save data').waitFor({ timeout: UI_WAIT_MS });
+    assert.equal(await a.page.getByRole('button', { name: 'Show videos' }).getAttribute('aria-pressed'), 'true');
+    await sleep(1500); // what was on its way arrives
+    const s0 = await stats(a);
+    await sleep(3000);
+    const s1 = await stats(a);
+    const bytes = s1.remote[b.id].videoBytes - s0.remote[b.id].videoBytes;
+    assert.ok(bytes < 2000, `video still arrives while saving data: ${bytes} bytes in 3 s`);
+    assert.ok(s1.remote[b.id].audioPackets > s0.remote[b.id].audioPackets + 50, 'the voice stopped while saving data');
+    await waitForMedia(b, [a.id]); // the other side still sees Amina
+    await a.page.getByRole('button', { name: 'Show videos' }).click();
+    await waitForTileVideo(a, b.id, 'on');
+    await waitForMedia(a, [b.id]);
+    assert.equal(await a.page.evaluate(() => sessionStorage.getItem('tandem.saveData')), null);
   });
 
   test('four people, one in Firefox, one with voice only: everyone receives everyone', { timeout: 200000 }, async () => {

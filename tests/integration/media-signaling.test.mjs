@@ -84,6 +84,9 @@ test('media messages are validated before anything acts on them', async () => {
     [{ type: 'candidate', id: 21, pc: 'xyz', candidate: null }, 'bad_field', 'pc'],
     [{ type: 'media.state', id: 22, video: true }, 'missing_field', 'audio'],
     [{ type: 'media.state', id: 23, audio: 1, video: true }, 'bad_field', 'audio'],
+    [{ type: 'media.receive', id: 24 }, 'missing_field', 'video'],
+    [{ type: 'media.receive', id: 25, video: 'no' }, 'bad_field', 'video'],
+    [{ type: 'media.receive', id: 26, video: null }, 'bad_field', 'video'],
   ];
   for (const [msg, code, field] of cases) {
     a.send(msg);
@@ -94,6 +97,9 @@ test('media messages are validated before anything acts on them', async () => {
   // Well-formed candidates are taken without a reply (an ICE-lite server needs none).
   a.send({ type: 'candidate', id: 30, pc: 'sub', candidate: null });
   a.send({ type: 'candidate', id: 31, pc: 'pub', candidate: { candidate: 'candidate:1 1 udp 1 198.18.0.2 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } });
+  // The data saver, off and on again: no reply, nothing for the others.
+  a.send({ type: 'media.receive', id: 33, video: false });
+  a.send({ type: 'media.receive', id: 34, video: true });
   a.send({ type: 'ping', id: 32 });
   assert.equal((await a.next('pong')).ref, 32);
   assert.equal(a.queue.filter((m) => m.type === 'error').length, 0, JSON.stringify(a.queue));

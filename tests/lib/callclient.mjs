@@ -6,7 +6,7 @@
 // window.tdm. The functions below run in the page: keep them self-contained.
 
 /** In the page: join `room` and start publishing. Resolves with our participant id. */
-export async function pageJoin({ wsUrl, room, name, audio = true, video = true }) {
+export async function pageJoin({ wsUrl, room, name, audio = true, video = true, width = 640, height = 360 }) {
   const T = {
     log: [], errors: [], trackPid: {}, firstFrame: {}, joinAt: performance.now(), me: null,
   };
@@ -24,7 +24,7 @@ export async function pageJoin({ wsUrl, room, name, audio = true, video = true }
   T.pub = pub;
   T.sub = sub;
   const stream = await navigator.mediaDevices.getUserMedia({
-    audio, video: video ? { width: 640, height: 360, frameRate: 30 } : false,
+    audio, video: video ? { width, height, frameRate: 30 } : false,
   });
   T.local = stream;
   for (const t of stream.getTracks()) pub.addTransceiver(t, { direction: 'sendonly', streams: [stream] });
@@ -122,11 +122,14 @@ export async function pageStats() {
       Object.assign(e, {
         framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth, fps: s.framesPerSecond,
         videoBytes: s.bytesReceived, videoLost: s.packetsLost, nacks: s.nackCount, plis: s.pliCount,
+        videoPackets: s.packetsReceived || 0, freezes: s.freezeCount || 0,
+        freezeSeconds: s.totalFreezesDuration || 0, framesDropped: s.framesDropped || 0,
       });
     } else {
       Object.assign(e, {
         audioEnergy: s.totalAudioEnergy || 0, audioLevel: s.audioLevel || 0,
-        audioPackets: s.packetsReceived || 0,
+        audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
+        concealedSamples: s.concealedSamples || 0, totalSamples: s.totalSamplesReceived || 0,
       });
     }
   });
@@ -140,7 +143,11 @@ export async function pageStats() {
         };
       }
       if (label === 'pub' && s.type === 'outbound-rtp' && s.kind === 'video') {
-        Object.assign(out.sent, { videoBytes: s.bytesSent, frameWidth: s.frameWidth, targetBitrate: s.targetBitrate });
+        Object.assign(out.sent, {
+          videoBytes: s.bytesSent, frameWidth: s.frameWidth, targetBitrate: s.targetBitrate,
+          videoPackets: s.packetsSent, nacksReceived: s.nackCount || 0,
+          retransmitted: s.retransmittedPacketsSent || 0, plisReceived: s.pliCount || 0,
+        });
       }
       if (label === 'pub' && s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) {
         out.sent.availableOutgoingBitrate = s.availableOutgoingBitrate;

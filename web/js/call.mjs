@@ -244,6 +244,7 @@ export class Call extends EventTarget {
   #levelTimer = 0;
   #roomSize = 1;
   #speaking = '';
+  #receiveVideo = true;
 
   /** send(msg) sends one message to the server and returns its id, or null when offline. */
   constructor(send) {
@@ -268,6 +269,7 @@ export class Call extends EventTarget {
     this.#restartTimer = 0;
     this.#setStatus('connecting');
     this.#newSession(false);
+    if (!this.#receiveVideo) this.send({ type: 'media.receive', video: false }); // a new participant
     clearInterval(this.#levelTimer);
     this.#levelTimer = setInterval(() => this.#pollLevels(), LEVEL_INTERVAL_MS);
   }
@@ -298,6 +300,18 @@ export class Call extends EventTarget {
   setLocalTracks(tracks) {
     this.#tracks = { audio: tracks.audio || null, video: tracks.video || null };
     this.#session?.replaceTracks(this.#tracks).catch(() => {});
+  }
+
+  /** Data saver: with false the server sends this page nobody's video (voice only), with
+   *  true everyone's again. Kept for later (re)joins. */
+  setReceiveVideo(on) {
+    if (on === this.#receiveVideo) return;
+    this.#receiveVideo = on;
+    if (this.#selfId) this.send({ type: 'media.receive', video: on });
+  }
+
+  get receiveVideo() {
+    return this.#receiveVideo;
   }
 
   /** Sends media.state (microphone and camera on or off). */

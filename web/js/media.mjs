@@ -36,6 +36,19 @@ export const MEDIA_PROBLEM_KEYS = {
 };
 
 const VOICE_ONLY_KEY = 'tandem.voiceOnly';
+const SAVE_DATA_KEY = 'tandem.saveData';
+
+/** Whether the person turned the others' video off to save data in this tab. */
+export function saveDataWish() {
+  return storage('sessionStorage')?.getItem(SAVE_DATA_KEY) === '1';
+}
+
+export function rememberSaveData(on) {
+  const s = storage('sessionStorage');
+  if (!s) return;
+  if (on) s.setItem(SAVE_DATA_KEY, '1');
+  else s.removeItem(SAVE_DATA_KEY);
+}
 
 /** Whether the person chose "voice only" earlier in this tab (sessionStorage: gone with it). */
 export function voiceOnlyWish() {

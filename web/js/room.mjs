@@ -12,7 +12,7 @@ import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mj
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
 import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
 import { Call } from './call.mjs';
-import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly } from './media.mjs';
+import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
 import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
@@ -52,6 +52,7 @@ const ui = {
   deviceNotice: $('device-notice'), deviceText: $('device-text'), deviceRetry: $('device-retry'),
   hear: $('hear-button'), mic: $('mic-button'), micLabel: $('mic-label'),
   camera: $('camera-button'), cameraLabel: $('camera-label'),
+  saver: $('saver-button'), saverLabel: $('saver-label'),
   banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
   announcer: $('announcer'), badLink: $('bad-link'),
 };
@@ -109,6 +110,7 @@ const mod = new Moderation({
   links: $('mod-links'), message: $('mod-message'), lobbyList: $('lobby-list'),
 }, { t, send: (msg) => sig?.send(msg) ?? null, roomId: state.room ?? '' });
 const call = new Call((msg) => sig?.send(msg) ?? null);
+if (saveDataWish()) call.setReceiveVideo(false); // sent with the next join
 
 // Quick exit (quickexit.mjs): the camera light goes out and the others see the person leave
 // before the page is replaced.
@@ -428,6 +430,9 @@ function renderControls() {
   ui.camera.dataset.on = String(local.cameraOn);
   ui.cameraLabel.textContent = local.cameraOn ? t('call.cameraOff') : t('call.cameraOn');
   ui.camera.setAttribute('aria-disabled', String(state.locked.video && !local.cameraOn));
+  ui.saver.setAttribute('aria-pressed', String(!call.receiveVideo));
+  ui.saverLabel.textContent = call.receiveVideo ? t('call.saveData') : t('call.showVideos');
+  show(ui.saver, call.status !== 'unavailable');
   show(ui.hear, state.audioBlocked && call.remote.size > 0);
 
   const callKey = CALL_TEXT_KEYS[call.status];
@@ -449,6 +454,7 @@ function renderRoom() {
     localState: call.status === 'unavailable' ? {} : { audio: local.micOn, video: local.cameraOn },
     remote: call.remote,
     states: state.remoteStates,
+    videoPaused: !call.receiveVideo,
     onAudioBlocked,
   });
   call.setRoomSize(people.length);
@@ -569,6 +575,13 @@ function setUpCallControls() {
     }
     state.wantCamera = !local.cameraOn;
     local.setCamera(state.wantCamera);
+  });
+  ui.saver.addEventListener('click', () => {
+    const save = call.receiveVideo; // pressed while videos come: save data now
+    call.setReceiveVideo(!save);
+    rememberSaveData(save);
+    render();
+    announce(t(save ? 'call.saveDataAnnounce' : 'call.showVideosAnnounce'));
   });
   ui.deviceRetry.addEventListener('click', () => local.start({ voiceOnly: !state.wantCamera }));
   ui.callRetry.addEventListener('click', () => call.retry());

@@ -130,7 +130,7 @@ function playAudio(audio, onBlocked) {
   });
 }
 
-function updateLabel(li, p, isSelf, state) {
+function updateLabel(li, p, isSelf, state, videoPaused = false) {
   li.querySelector('.avatar').textContent = initial(p.name);
   li.querySelector('.tile-name').textContent = p.name;
   li.querySelector('.tile-role').textContent = roleText(p.role);
@@ -142,7 +142,8 @@ function updateLabel(li, p, isSelf, state) {
   mic.hidden = !micOff;
   mic.lastElementChild.textContent = micOff ? t('tile.micOff') : '';
   const cam = li.querySelector('.tile-cam-off');
-  cam.textContent = state.video === false ? t('tile.cameraOff') : '';
+  if (state.video === false) cam.textContent = t('tile.cameraOff');
+  else cam.textContent = videoPaused ? t('tile.videoPaused') : '';
   li.classList.toggle('self', isSelf);
   if (isSelf) li.dataset.self = 'true';
   else delete li.dataset.self;
@@ -165,11 +166,12 @@ function sizeOf(count) {
  *   localState  { audio, video } booleans: microphone and camera on
  *   remote      Map id -> { audio, video } received tracks
  *   states      Map id -> { audio, video } from media.state (absent: unknown, taken as on)
+ *   videoPaused true: this page asked for nobody's video (data saver); tiles say so
  *   onAudioBlocked  called when the browser refuses to play sound before a tap
  * Existing tiles are kept and moved, new ones created, missing ones removed.
  */
 export function renderTiles(list, people, opts) {
-  const { selfId, local = {}, localState = {}, remote = new Map(), states = new Map(), onAudioBlocked } = opts;
+  const { selfId, local = {}, localState = {}, remote = new Map(), states = new Map(), videoPaused = false, onAudioBlocked } = opts;
   const existing = new Map();
   for (const li of list.children) existing.set(li.dataset.participantId, li);
   let before = list.firstElementChild;
@@ -185,8 +187,8 @@ export function renderTiles(list, people, opts) {
     } else {
       const state = states.get(p.id) || {};
       const tracks = remote.get(p.id) || {};
-      updateLabel(li, p, false, state);
-      bindVideo(li, tracks.video || null, state.video !== false);
+      updateLabel(li, p, false, state, videoPaused);
+      bindVideo(li, tracks.video || null, state.video !== false && !videoPaused);
       bindAudio(li, tracks.audio || null, onAudioBlocked);
     }
     if (li !== before) list.insertBefore(li, before);

@@ -271,6 +271,64 @@ static void remb_ignores_receivers_still_climbing(void **state)
     assert_int_equal(tdm_fwd_remb_target(&in, 1, 150000, 2000000), 2000000);
 }
 
+/* The loss-based estimate: cut on heavy loss from what was sent, grow slowly on a clean
+ * line, hold in between, let go once it passes the cap. */
+static void loss_estimate_rules(void **state)
+{
+    (void)state;
+    const uint64_t cap = 2000000;
+    /* no loss and nothing known: no limit */
+    assert_int_equal(tdm_fwd_loss_estimate(0, 640000, 0, cap), 0);
+    /* 50 % lost (128/256): a quarter off what was sent */
+    uint64_t e = tdm_fwd_loss_estimate(0, 640000, 128, cap);
+    assert_int_equal(e, 640000 / 512 * 384);
+    /* still losing: cut again, from the estimate when it is below the rate sent */
+    uint64_t e2 = tdm_fwd_loss_estimate(e, 640000, 128, cap);
+    assert_true(e2 < e);
+    /* 5 % lost (13/256): held */
+    assert_int_equal(tdm_fwd_loss_estimate(e2, 300000, 13, cap), e2);
+    /* clean (1/256): 5 % up */
+    assert_int_equal(tdm_fwd_loss_estimate(100000, 100000, 1, cap), 100000 + 5000 + 1);
+    /* past the cap: no longer a limit */
+    assert_int_equal(tdm_fwd_loss_estimate(1950000, 1900000, 0, cap), 0);
+    /* total loss with nothing sent and nothing known: nothing to cut from */
+    assert_int_equal(tdm_fwd_loss_estimate(0, 0, 255, cap), 0);
+    /* total loss: never 0 (0 means "no limit") */
+    assert_true(tdm_fwd_loss_estimate(1, 0, 255, cap) >= 1);
+}
+
+/* The resend budget: a full burst at first, then a quarter of the rate (or the floor). */
+static void resend_budget(void **state)
+{
+    (void)state;
+    struct tdm_fwd_budget b = {0};
+    int64_t now = 1000000;
+    size_t sent = 0;
+    while (tdm_fwd_budget_take(&b, 1000, 800000, now) && sent < 100000)
+        sent += 1000;
+    assert_int_equal(sent, 32000); /* the burst */
+    /* one second later at 800 kbit/s: 200 kbit/s of resends = 25000 bytes */
+    now += 1000000;
+    sent = 0;
+    while (tdm_fwd_budget_take(&b, 1000, 800000, now) && sent < 100000)
+        sent += 1000;
+    assert_int_equal(sent, 25000);
+    /* nothing sent to this line recently: the 64 kbit/s floor, 8000 bytes a second */
+    now += 1000000;
+    sent = 0;
+    while (tdm_fwd_budget_take(&b, 1000, 0, now) && sent < 100000)
+        sent += 1000;
+    assert_int_equal(sent, 8000);
+    /* time going backwards (a clock step) refills nothing and breaks nothing */
+    assert_false(tdm_fwd_budget_take(&b, 1000, 800000, now - 5000000));
+    /* a long idle refills to the burst only */
+    now += 3600LL * 1000000;
+    sent = 0;
+    while (tdm_fwd_budget_take(&b, 1000, 800000, now) && sent < 100000)
+        sent += 1000;
+    assert_int_equal(sent, 32000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +343,8 @@ int main(void)
         cmocka_unit_test(forward_steps_through_loss),
         cmocka_unit_test(remb_target_rules),
         cmocka_unit_test(remb_ignores_receivers_still_climbing),
+        cmocka_unit_test(loss_estimate_rules),
+        cmocka_unit_test(resend_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

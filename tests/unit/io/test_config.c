@@ -38,6 +38,10 @@ static void defaults(void **state)
     tdm_config_defaults(&cfg);
     assert_int_equal(cfg.port, 8443);
     assert_int_equal(cfg.limits.max_participants_per_room, 12);
+    assert_int_equal(cfg.limits.max_pending_media, 200);
+    assert_int_equal(cfg.limits.ice_timeout_s, 30);
+    assert_int_equal(cfg.limits.consent_timeout_s, 30);
+    assert_int_equal(cfg.limits.dtls_timeout_s, 20);
     assert_int_equal(cfg.log_level, TDM_LOG_INFO);
     char err[256];
     assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
@@ -80,6 +84,10 @@ static void bad_files_name_the_key(void **state)
         {"[server]\nmedia_addresses = 1.2.3.4, x\n", "server.media_addresses"},
         {"[limits]\nmax_participants_per_room = 1\n", "limits.max_participants_per_room"},
         {"[limits]\nmax_message_bytes = 99999999999999999999\n", "limits.max_message_bytes"},
+        {"[limits]\nmax_pending_media = 0\n", "limits.max_pending_media"},
+        {"[limits]\nice_timeout_s = 1\n", "limits.ice_timeout_s"},
+        {"[limits]\nconsent_timeout_s = soon\n", "limits.consent_timeout_s"},
+        {"[limits]\ndtls_timeout_s = 100000\n", "limits.dtls_timeout_s"},
         {"port = 1\n", "tandem-cfg"},
         {"[server\n", "tandem-cfg"},
     };
