@@ -105,7 +105,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .max_pending_media = 200,
         .ice_timeout_s = 30,
         .consent_timeout_s = 30, /* RFC 7675 */
-        .dtls_timeout_s = 20,
+        .dtls_timeout_s = 30,
     };
 }
 

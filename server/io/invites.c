@@ -129,6 +129,14 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
     return tdm_invite_ledger_use(app->invites, inv, tdm_wall_us() / 1000000);
 }
 
+int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
+{
+    if (inv->expires_s == 0)
+        return TDM_ENOTFOUND;
+    int64_t now_s = tdm_wall_us() / 1000000;
+    return tdm_invite_ledger_revoke(app->invites, inv->id, inv->expires_s, now_s) ? TDM_EFULL : 0;
+}
+
 /* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */
 int tdm_invites_parse_duration(const char *s, int64_t *out_s)
 {

@@ -187,10 +187,30 @@ void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, jso
                        struct tdm_proto_err *e)
 {
     struct tdm_participant *t;
+    bool withdraw = false;
     if (!is_coordinator(c, e) || !(t = target_of(c, msg, e)))
+        return;
+    if (json_object_get(msg, "withdraw_link") && !flag_field(msg, "withdraw_link", &withdraw, e))
         return;
     struct tdm_conn *tc = t->user;
     uint32_t room_log = tdm_room_log_id(t->room);
+    if (withdraw) {
+        /* The link they came with stops working (for everyone who has it), so that a
+         * multi-use link cannot bring them straight back. */
+        int rc = tdm_invites_withdraw(app, &tc->inv);
+        if (rc == TDM_EFULL) {
+            tdm_proto_set(e, "server_full", NULL, "too many invites in use");
+            return;
+        }
+        if (rc == 0) {
+            char idtext[TDM_INVITE_ID_TEXT];
+            tdm_invite_id_text(tc->inv.id, idtext);
+            json_t *r = json_pack("{s:s, s:s}", "type", "invite.revoked", "invite_id", idtext);
+            if (r && id)
+                json_object_set(r, "ref", id);
+            tdm_conn_send(c, r);
+        }
+    }
     tdm_conn_send(tc, json_pack("{s:s, s:s}", "type", "removed", "by", c->participant->id));
     tdm_signal_leave_room(app, tc, "removed");
     tdm_conn_close(tc, LWS_CLOSE_STATUS_NORMAL, "removed");

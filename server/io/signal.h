@@ -48,6 +48,7 @@ struct tdm_conn {
     struct tdm_join_req *lobby; /* waiting to be admitted (owned), or NULL */
     uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
     bool addr_counted;
+    struct tdm_invite inv; /* the invite this person joined with (expires_s 0: none) */
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -117,6 +118,9 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
                            struct tdm_proto_err *e);
 /* Records one use of the token after the join succeeded. */
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
+/* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,
+ * TDM_ENOTFOUND when they joined without one, or TDM_EFULL when the ledger is full. */
+int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
 int tdm_invites_parse_duration(const char *s, int64_t *out_s);
 void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);

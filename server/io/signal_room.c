@@ -120,6 +120,7 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         return rc;
     }
     c->participant = p;
+    c->inv = req->inv;
     tdm_invites_consume(app, &req->inv);
     struct tdm_room *room = p->room;
     json_t *others = json_array();

@@ -136,10 +136,23 @@ if (!insideNetns()) {
     await amina.page.getByRole('button', { name: 'Join', exact: true }).click();
     await amina.page.getByText('This link has already been used.', { exact: false }).waitFor();
 
+    // Lina came with a link for many people: taken out with that link stopped, it does not
+    // bring her back (and the coordinator is told the link is withdrawn)
+    const linaRow = dialog.locator('.mod-person', { hasText: 'Lina' });
+    await linaRow.getByRole('button', { name: 'Take out of the call' }).click();
+    await dialog.getByLabel('Also stop the link they used', { exact: false }).check();
+    await dialog.getByRole('button', { name: 'Yes, take Lina out' }).click();
+    await lina.page.getByRole('heading', { name: 'You are no longer in the call' }).waitFor();
+    await count(cora, 2);
+    await lina.page.reload();
+    await lina.page.getByLabel('Your name').fill('Lina');
+    await lina.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await lina.page.getByText('This link was withdrawn.', { exact: false }).waitFor();
+
     // the end, for everyone
     await dialog.getByRole('button', { name: 'End the call for everyone' }).click();
     await dialog.getByRole('button', { name: 'Yes, end the call now' }).click();
-    for (const p of [omar, lina]) await p.page.getByRole('heading', { name: 'The call has ended' }).waitFor();
+    await omar.page.getByRole('heading', { name: 'The call has ended' }).waitFor();
   });
 
   test('the landing page of a server with closed rooms says where links come from', { timeout: 60000 }, async () => {

@@ -112,3 +112,38 @@ test('remove, mute and end', async () => {
   assert.deepEqual(fresh.first.participants, []);
   fresh.ws.close(); bystander.ws.close();
 });
+
+test('remove with withdraw_link: a multi-use link cannot bring the person back', async () => {
+  const room = 'mod-room-6';
+  const coord = await enter(room, 'coordinator');
+  const shared = mintInvite({ room, role: 'mentee' }); // many uses
+  const join = async (name) => {
+    const c = await wsClient(srv.wsUrl);
+    c.send({ type: 'join', id: 'j', room, name, role: 'mentee', token: shared });
+    c.first = await c.next((m) => ['welcome', 'error'].includes(m.type));
+    return c;
+  };
+  const mentee = await join('Troll');
+  assert.equal(mentee.first.type, 'welcome');
+  coord.send({ type: 'mod.remove', id: 'r0', target: mentee.first.you.id, withdraw_link: 'yes' });
+  assert.equal((await coord.next('error')).field, 'withdraw_link');
+  coord.send({ type: 'mod.remove', id: 'r1', target: mentee.first.you.id, withdraw_link: true });
+  const revoked = await coord.next('invite.revoked');
+  assert.equal(revoked.ref, 'r1');
+  assert.match(revoked.invite_id, /^[A-Za-z0-9_-]+$/);
+  await mentee.next('removed');
+  assert.equal((await mentee.waitClose()).code, 1000);
+  const back = await join('Troll');
+  assert.equal(back.first.code, 'invite_revoked', JSON.stringify(back.first));
+  // a plain remove (without withdraw_link) leaves the link working
+  const other = mintInvite({ room, role: 'mentee' });
+  const a = await wsClient(srv.wsUrl);
+  a.send({ type: 'join', id: 'j', room, name: 'Amina', role: 'mentee', token: other });
+  const w = await a.next('welcome');
+  coord.send({ type: 'mod.remove', target: w.you.id });
+  await a.next('removed');
+  const again = await wsClient(srv.wsUrl);
+  again.send({ type: 'join', id: 'j', room, name: 'Amina', role: 'mentee', token: other });
+  assert.equal((await again.next((m) => ['welcome', 'error'].includes(m.type))).type, 'welcome');
+  coord.ws.close(); again.ws.close();
+});

@@ -27,6 +27,7 @@ function el(tag, props = {}, children = []) {
 }
 
 export class Moderation {
+  #withdraw = false; // "also stop the link they used", while a removal is being confirmed
   #ui;
   #t;
   #send;
@@ -183,9 +184,14 @@ export class Moderation {
       const yes = el('button', { type: 'button', className: 'button danger mod-remove-yes', textContent: t('manage.removeYes', { name: p.name }) });
       yes.addEventListener('click', () => {
         this.#confirm = null;
-        this.#request({ type: 'mod.remove', target: p.id }, 'remove');
+        this.#request({ type: 'mod.remove', target: p.id, withdraw_link: this.#withdraw }, 'remove');
+        this.#withdraw = false;
       });
-      row.push(yes);
+      // A shared link would let them straight back in: stopping it stops it for everyone.
+      const box = el('input', { type: 'checkbox', className: 'mod-withdraw', checked: this.#withdraw });
+      box.addEventListener('change', () => { this.#withdraw = box.checked; });
+      const label = el('label', { className: 'mod-withdraw-label' }, [box, ` ${t('manage.removeWithdraw')}`]);
+      row.push(label, yes);
       queueMicrotask(() => yes.focus());
     }
     return el('li', { className: 'mod-person', 'data-participant-id': p.id }, row);

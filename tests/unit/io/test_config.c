@@ -41,7 +41,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.limits.max_pending_media, 200);
     assert_int_equal(cfg.limits.ice_timeout_s, 30);
     assert_int_equal(cfg.limits.consent_timeout_s, 30);
-    assert_int_equal(cfg.limits.dtls_timeout_s, 20);
+    assert_int_equal(cfg.limits.dtls_timeout_s, 30);
     assert_int_equal(cfg.log_level, TDM_LOG_INFO);
     char err[256];
     assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
