@@ -5,24 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import dgram from 'node:dgram';
-import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
+import { startTandem, SOURCE_DIR, freeUdpPort } from '../lib/tandem.mjs';
 import { client, closeAllClients } from '../lib/wsclient.mjs';
 // Bad values of these keys are refused at start with the key named: tests/unit/io/test_config.c.
 
 const sdpFile = (name) => readFileSync(`${SOURCE_DIR}/tests/data/sdp/${name}`, 'utf8');
 let srv;
 
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 before(async () => {
   srv = await startTandem({

@@ -6,8 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import dgram from 'node:dgram';
-import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
+import { startTandem, SOURCE_DIR, freeUdpPort } from '../lib/tandem.mjs';
 import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
 
 let srv;
@@ -16,16 +15,6 @@ const client = () => wsClient(srv.wsUrl);
 const sdpFile = (name) => readFileSync(`${SOURCE_DIR}/tests/data/sdp/${name}`, 'utf8');
 
 /** A UDP port free right now on 127.0.0.1, for the one media worker. */
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 before(async () => {
   mediaPort = await freeUdpPort();

@@ -1,6 +1,8 @@
 // Starts the real tandem binary for a test and stops it again, by its PID.
 // Usage: const srv = await startTandem({ args: [...] }); ... await srv.stop();
 import { spawn, execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -97,6 +99,28 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
     child.on('exit', () => {
       clearTimeout(timer);
       reject(new Error(`tandem exited early (${JSON.stringify(exited)}):\n${stderr}`));
+    });
+  });
+}
+
+/** Stops a server at the end of a test file: prints each media worker's closing counters as
+ *  diagnostics of test context t, and asserts exit 0 and no sanitizer report. */
+export async function stopCleanly(t, server) {
+  const r = await server.stop();
+  const err = server.stderr;
+  for (const line of err.split('\n').filter((l) => /media w\d+: RTP in/.test(l))) t.diagnostic(line.replace(/^\S+ +\S+ +/, ''));
+  assert.doesNotMatch(err, /AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/, err.slice(-4000));
+  assert.deepEqual(r, { code: 0, signal: null }, err.slice(-4000));
+}
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (for --media-port-base). */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
     });
   });
 }
