@@ -231,7 +231,9 @@ struct media_worker {
     unsigned n_tx;
     struct mmsghdr tx_msgs[MW_TX_BATCH];
     struct iovec tx_iov[MW_TX_BATCH];
-    /* negotiation scratch (allocated on first use) */
+    /* negotiation scratch (allocated on first use). Anything that can make a sub offer
+     * (mpart_offer_sub, and through it mpart_reset_media, mprod_remove, mpart_drop_consumer)
+     * overwrites sdp_a, sdp_b, sdp_text and tracks; nego is only written by answers. */
     struct tdm_sdp *sdp_a, *sdp_b;
     struct tdm_sdp_nego *nego;
     char *sdp_text;
@@ -244,6 +246,7 @@ struct media_worker {
     uint32_t n_pending;     /* peers whose ICE/DTLS is not done yet */
     uint64_t refused_pending; /* peers refused because n_pending was at the limit */
     uint64_t resend_skipped;  /* NACKed packets not resent: over the line's budget */
+    uint64_t nack_missed;     /* subscriber NACKs for packets not held: a keyframe asked */
     uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
 };
 
@@ -293,6 +296,7 @@ void mroom_free(struct media_worker *w, struct mroom *r);
 struct mpart *mpart_find(struct mroom *r, const char *pid);
 struct mpart *mpart_add(struct media_worker *w, struct mroom *r, const char *pid);
 void mpart_remove(struct media_worker *w, struct mpart *p);
+/* Also offers the others new sub descriptions: clobbers the negotiation scratch. */
 void mpart_reset_media(struct media_worker *w, struct mpart *p);
 struct mprod *mprod_add(struct media_worker *w, struct mpart *owner,
                         const struct tdm_sdp_nego_media *nm, size_t ssrc_i);

@@ -149,8 +149,17 @@ static int answer_offer(struct media_worker *w, struct mpart *p, struct tdm_medi
     if (rc != 0)
         goto bad;
     strip_twcc(offer);
-    if (p->pub && !same_fingerprint(offer, p->pub))
-        mpart_reset_media(w, p); /* a new RTCPeerConnection: start afresh */
+    if (p->pub && !same_fingerprint(offer, p->pub)) {
+        /* A new RTCPeerConnection: start afresh. The reset offers the others new sub
+         * descriptions without this person's tracks, in the same per-worker scratch
+         * (sdp_a holds one of their current descriptions afterwards), so the page's offer
+         * is parsed again: without that the page got an answer to somebody else's offer. */
+        mpart_reset_media(w, p);
+        rc = tdm_sdp_parse((const uint8_t *)c->sdp, c->sdp_len, offer, err, sizeof err);
+        if (rc != 0)
+            goto bad;
+        strip_twcc(offer);
+    }
     if (!p->pub && !(p->pub = mpeer_create(w, p, MPEER_PUB, now))) {
         mw_reply_error(w, p->room->id, p->id, c->ref, "media_unavailable", NULL, "pub",
                        "the server has no room for another media connection");

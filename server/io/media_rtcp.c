@@ -56,9 +56,12 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
     if (!c || !c->hist || !c->live)
         return;
     size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
+    bool missed = false;
     for (size_t i = 0; i < n; i++) {
         struct mw_tx *t = mw_tx_slot(w);
         int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, MW_TX_BUF);
+        if (len == TDM_ENOTFOUND)
+            missed = true;
         if (len <= 0)
             continue;
         if (!tdm_fwd_budget_take(&c->resend, (size_t)len, c->rate_bps, now)) {
@@ -71,6 +74,15 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
         if (len > 0)
             mw_send_to_peer(w, p, t, (size_t)len);
         w->resent++;
+    }
+    /* A packet we no longer hold (older than the history, or never sent on this line) will
+     * not come: a keyframe repairs the picture now, instead of the browser's own request
+     * seconds later. Not while we are still recovering packets from the publisher
+     * ourselves: those are forwarded when they arrive. Throttled per producer. */
+    if (missed && c->prod->kind == TDM_SDP_VIDEO &&
+        (!c->prod->nack || tdm_nack_rx_missing(c->prod->nack) == 0)) {
+        w->nack_missed++;
+        mprod_want_keyframe(w, c->prod, now);
     }
 }
 

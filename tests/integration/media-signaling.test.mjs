@@ -176,6 +176,52 @@ test('a different DTLS certificate on pub starts the media session afresh', asyn
   b.ws.close();
 });
 
+// Regression (issue 3, call-page flake): a page that restarts (new certificate) while the
+// others' sub connections are settled made the server offer to them in the middle of
+// answering, in the same scratch space, and the page got an answer to somebody else's sub
+// offer ("different number of m-lines").
+test('a restarted page gets the answer to its own offer while the others are re-offered', async () => {
+  const a = await joined('media-room-5', 'Amina');
+  const b = await joined('media-room-5', 'Jan');
+  const c = await joined('media-room-5', 'Ngozi');
+  const fence = async (x) => { x.send({ type: 'ping', id: 99 }); await x.next('pong', 10000); };
+  const answerNext = async (x, rev) => {
+    const off = await x.next((m) => m.type === 'offer' && m.rev === rev, 10000);
+    x.send({ type: 'answer', id: 10 + rev, pc: 'sub', sdp: answerFor(off.sdp), rev });
+    await fence(x);
+    return off;
+  };
+  a.send({ type: 'offer', id: 2, pc: 'pub', sdp: sdpFile('chromium-offer-av.sdp') });
+  await a.next('answer', 10000);
+  b.send({ type: 'offer', id: 2, pc: 'pub', sdp: sdpFile('firefox-offer-av.sdp') });
+  await b.next('answer', 10000);
+  await answerNext(a, 1);
+  await answerNext(b, 1);
+  c.send({ type: 'offer', id: 2, pc: 'pub', sdp: sdpFile('firefox-offer-audio.sdp') });
+  await c.next('answer', 10000);
+  await answerNext(a, 2);
+  const bSub = await answerNext(b, 2);
+  const cSub = await answerNext(c, 1);
+  assert.equal((bSub.sdp.match(/\r\nm=/g) || []).length, 3);
+  assert.equal((cSub.sdp.match(/\r\nm=/g) || []).length, 4);
+
+  // Amina's page starts again with a new certificate and audio only.
+  const offer = sdpFile('chromium-offer-audio.sdp');
+  a.send({ type: 'offer', id: 3, pc: 'pub', sdp: offer });
+  const ans = await a.next((m) => m.type === 'answer' && m.ref === 3, 10000);
+  const mids = (sdp) => [...sdp.matchAll(/\r\na=mid:(\S+)/g)].map((m) => m[1]);
+  assert.deepEqual(mids(ans.sdp), mids(offer), 'the answer mirrors the offer');
+  assert.equal((ans.sdp.match(/\r\nm=/g) || []).length, 1);
+  assert.match(ans.sdp, /\r\nm=audio /);
+  assert.match(ans.sdp, /a=recvonly/);
+  assert.doesNotMatch(ans.sdp, /a=msid:|a=sendonly/);
+  // Jan and Ngozi lose Amina's video and keep receiving her (new) audio.
+  const bNext = await b.next((m) => m.type === 'offer' && m.rev > 2, 10000);
+  assert.equal((bNext.sdp.match(/\r\nm=/g) || []).length, 3, 'recycled, not appended');
+  assert.equal(a.queue.filter((m) => m.type === 'error').length, 0, JSON.stringify(a.queue));
+  for (const x of [a, b, c]) x.ws.close();
+});
+
 test('media.state goes to the others', async () => {
   const a = await joined('media-room-3', 'Amina');
   const b = await joined('media-room-3', 'Jan');

@@ -11,6 +11,7 @@
 //     test('... in a private network namespace', () => runInNetns(import.meta.url));
 //   } else { setupNetns(); ...the real tests... }
 import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const SERVER_ADDR = '198.18.0.1';
@@ -35,6 +36,14 @@ export function setupNetns() {
     have = true;
   } catch { /* not yet */ }
   if (have) return;
+  // IPv4 only: an IPv6 link-local address would appear a moment after the link comes up
+  // (after duplicate address detection), and a browser that sees an address change during
+  // a navigation aborts it with net::ERR_NETWORK_CHANGED.
+  for (const conf of ['all', 'default']) {
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${conf}/disable_ipv6`, '1');
+    } catch { /* a kernel without IPv6 */ }
+  }
   ip('link', 'set', 'lo', 'up');
   ip('link', 'add', 'sfu0', 'type', 'veth', 'peer', 'name', 'sfu1');
   ip('addr', 'add', `${SERVER_ADDR}/24`, 'dev', 'sfu0');
@@ -42,6 +51,16 @@ export function setupNetns() {
   ip('link', 'set', 'sfu0', 'up');
   ip('link', 'set', 'sfu1', 'up');
   ip('route', 'add', 'default', 'via', GATEWAY);
+  // The veth carrier comes up asynchronously; browsers started before it settled could
+  // also see a network change. Bounded: 200 looks at most, 10 ms apart.
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 200; i++) {
+    // (/sys shows the host's interfaces here: sysfs is not remounted in the namespace)
+    const up = ['sfu0', 'sfu1'].every((n) => / state UP /.test(execFileSync('ip', ['-o', 'link', 'show', n], { encoding: 'utf8' })));
+    if (up) return;
+    Atomics.wait(shared, 0, 0, 10);
+  }
+  throw new Error('the namespace\'s veth pair did not come up within 2 s');
 }
 
 /**
