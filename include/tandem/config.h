@@ -64,6 +64,8 @@ struct tdm_config {
     /* invites: rooms are closed unless open_rooms (local development only) */
     uint32_t open_rooms;                       /* 0 or 1 */
     char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */
+    /* withdrawn links and use counts of limited links, kept across restarts ("" = memory) */
+    char invite_ledger_file[TDM_CONFIG_PATH_MAX];
     /* watch-together: films served from this folder as /media/<name> ("" = none) and https
      * origins a film may also come from (they join the pages' CSP media-src) */
     char sync_media_dir[TDM_CONFIG_PATH_MAX];

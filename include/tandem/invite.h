@@ -66,4 +66,33 @@ int tdm_invite_ledger_revoke(struct tdm_invite_ledger *l, const uint8_t id[TDM_I
 bool tdm_invite_ledger_revoked(const struct tdm_invite_ledger *l,
                                const uint8_t id[TDM_INVITE_ID_LEN]);
 
+/* One ledger entry as it is saved, so that a restart neither forgets a withdrawn link nor
+ * gives a used-up one its uses back. */
+struct tdm_invite_record {
+    uint8_t id[TDM_INVITE_ID_LEN];
+    int64_t expires_s;
+    uint16_t used;
+    bool revoked;
+};
+#define TDM_INVITE_RECORD_TEXT 64 /* one line of text, newline and NUL included */
+
+/* Puts a saved entry back. Expired entries are skipped (0); otherwise the entry is merged
+ * with what is there (the larger use count, the later expiry, revoked if either is).
+ * Returns 0 or TDM_ELIMIT (full of live entries), TDM_EINVAL (expires_s <= 0). */
+int tdm_invite_ledger_restore(struct tdm_invite_ledger *l, const struct tdm_invite_record *r,
+                              int64_t now_s);
+/* The entry for id; false when there is none. */
+bool tdm_invite_ledger_get(const struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
+                           struct tdm_invite_record *out);
+/* Calls fn for every entry not expired by now_s; returns how many. */
+size_t tdm_invite_ledger_each(const struct tdm_invite_ledger *l, int64_t now_s,
+                              void (*fn)(const struct tdm_invite_record *r, void *arg), void *arg);
+size_t tdm_invite_ledger_count(const struct tdm_invite_ledger *l);
+
+/* A record as one line: "<id base64url> <expires_s> <used> <r|u>\n". Returns its length
+ * or TDM_ETOOBIG. Parse takes one line without its newline: exactly that form (decimal
+ * numbers without sign or leading zeros, expires_s 1..2^62, used 0..65535), or TDM_EINVAL. */
+int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_t cap);
+int tdm_invite_record_parse(const char *line, size_t len, struct tdm_invite_record *r);
+
 #endif

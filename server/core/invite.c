@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,4 +287,108 @@ bool tdm_invite_ledger_revoked(const struct tdm_invite_ledger *l,
 {
     const struct entry *e = find(l, id);
     return e && e->revoked;
+}
+
+int tdm_invite_ledger_restore(struct tdm_invite_ledger *l, const struct tdm_invite_record *r,
+                              int64_t now_s)
+{
+    if (r->expires_s <= 0)
+        return TDM_EINVAL;
+    if (r->expires_s <= now_s)
+        return 0; /* a dead token can never be used again anyway */
+    struct entry *e = find(l, r->id);
+    if (!e && !(e = insert(l, r->id, r->expires_s, now_s)))
+        return TDM_ELIMIT;
+    if (r->used > e->used)
+        e->used = r->used;
+    if (r->expires_s > e->expires_s)
+        e->expires_s = r->expires_s;
+    e->revoked = e->revoked || r->revoked;
+    return 0;
+}
+
+bool tdm_invite_ledger_get(const struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
+                           struct tdm_invite_record *out)
+{
+    const struct entry *e = find(l, id);
+    if (!e)
+        return false;
+    memcpy(out->id, e->id, TDM_INVITE_ID_LEN);
+    out->expires_s = e->expires_s;
+    out->used = e->used;
+    out->revoked = e->revoked;
+    return true;
+}
+
+size_t tdm_invite_ledger_each(const struct tdm_invite_ledger *l, int64_t now_s,
+                              void (*fn)(const struct tdm_invite_record *r, void *arg), void *arg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->cap; i++) {
+        const struct entry *e = &l->slots[i];
+        if (e->expires_s == 0 || e->expires_s <= now_s)
+            continue;
+        struct tdm_invite_record r = {.expires_s = e->expires_s, .used = e->used,
+                                      .revoked = e->revoked};
+        memcpy(r.id, e->id, TDM_INVITE_ID_LEN);
+        fn(&r, arg);
+        n++;
+    }
+    return n;
+}
+
+size_t tdm_invite_ledger_count(const struct tdm_invite_ledger *l)
+{
+    return l->count;
+}
+
+#define RECORD_EXPIRES_MAX (1LL << 62)
+
+int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_t cap)
+{
+    char id[TDM_INVITE_ID_TEXT];
+    tdm_invite_id_text(r->id, id);
+    int n = snprintf(out, cap, "%s %lld %u %c\n", id, (long long)r->expires_s,
+                     (unsigned)r->used, r->revoked ? 'r' : 'u');
+    return n < 0 || (size_t)n >= cap ? TDM_ETOOBIG : n;
+}
+
+/* A decimal number in [lo, hi] without sign, spaces or leading zeros; advances *p. */
+static bool take_number(const char **p, const char *end, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *s = *p;
+    if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9'))
+        return false;
+    int64_t v = 0;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        if (v > (hi - (*s - '0')) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    if (v < lo)
+        return false;
+    *p = s;
+    *out = v;
+    return true;
+}
+
+int tdm_invite_record_parse(const char *line, size_t len, struct tdm_invite_record *r)
+{
+    const size_t idlen = TDM_INVITE_ID_TEXT - 1;
+    const char *p = line, *end = line + len;
+    int64_t exp, used;
+    memset(r, 0, sizeof *r);
+    if (len < idlen + 6 || len > TDM_INVITE_RECORD_TEXT || tdm_invite_id_parse(p, idlen, r->id))
+        return TDM_EINVAL;
+    p += idlen;
+    if (p >= end || *p++ != ' ' || !take_number(&p, end, 1, RECORD_EXPIRES_MAX, &exp))
+        return TDM_EINVAL;
+    if (p >= end || *p++ != ' ' || !take_number(&p, end, 0, UINT16_MAX, &used))
+        return TDM_EINVAL;
+    if (end - p != 2 || p[0] != ' ' || (p[1] != 'r' && p[1] != 'u'))
+        return TDM_EINVAL;
+    r->expires_s = exp;
+    r->used = (uint16_t)used;
+    r->revoked = p[1] == 'r';
+    return 0;
 }

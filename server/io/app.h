@@ -38,6 +38,10 @@ struct tdm_app {
     struct tdm_keycount *conns_per_addr; /* keyed by a salted hash: no address is kept */
     uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;
+    int ledger_fd;          /* the ledger journal, open for appending; -1: memory only */
+    size_t ledger_lines;    /* lines in it, to know when to rewrite it compactly */
+    uint64_t ledger_errors; /* failed writes (the ledger in memory still holds) */
+    struct tdm_log_limiter ledger_log;
 };
 
 /* invites.c: the invite secret (read, or made on first start) and the ledger. */

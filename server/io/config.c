@@ -52,6 +52,7 @@ static const struct option_def options[] = {
     {"media.ice_tcp", K_BOOL, offsetof(struct tdm_config, media_ice_tcp), sizeof(uint32_t), 0, 1},
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
+    STR("invites.ledger_file", invite_ledger_file),
     STR("sync.media_dir", sync_media_dir),
     {"sync.allowed_origins", K_ORIGIN_LIST, 0, 0, 0, 0},
     U32("sync.max_wait_s", sync_max_wait_s, 1, 3600),
@@ -75,6 +76,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     snprintf(cfg->key, sizeof cfg->key, "certs/dev-key.pem");
     snprintf(cfg->web_root, sizeof cfg->web_root, "web");
     snprintf(cfg->invite_key_file, sizeof cfg->invite_key_file, "certs/invite.key");
+    snprintf(cfg->invite_ledger_file, sizeof cfg->invite_ledger_file, "certs/invite.ledger");
     cfg->log_level = TDM_LOG_INFO;
     cfg->media_port_base = 10000;
     cfg->media_ice_udp = cfg->media_ice_tcp = 1;

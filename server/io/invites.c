@@ -53,9 +53,136 @@ int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *e
     return 0;
 }
 
+/* ---- the ledger journal ----------------------------------------------------------------
+ * Withdrawn links and the use counts of limited links outlive a restart: every change
+ * appends the entry's new state as one line (tdm_invite_record_format); at start the lines
+ * are replayed (the larger count and any withdrawal win) and the file is rewritten with
+ * only the entries not yet expired, as it is again whenever it has grown to over twice
+ * that. It holds random ids, expiry times and counts: no room, name or address. A write
+ * that fails is logged (rate-limited) and the ledger in memory still holds. */
+
+#define JOURNAL_MAX_BYTES (64u << 20) /* far above LEDGER_MAX lines; a larger file is refused */
+#define JOURNAL_SLACK 4096
+
+struct compact_ctx {
+    FILE *f;
+    bool ok;
+};
+
+static void write_record(const struct tdm_invite_record *r, void *arg)
+{
+    struct compact_ctx *cc = arg;
+    char line[TDM_INVITE_RECORD_TEXT];
+    int n = tdm_invite_record_format(r, line, sizeof line);
+    if (n < 0 || fwrite(line, 1, (size_t)n, cc->f) != (size_t)n)
+        cc->ok = false;
+}
+
+/* Rewrites the journal with the live entries (temporary file, fsync, rename) and opens it
+ * for appending. */
+static int journal_compact(struct tdm_app *app)
+{
+    const char *path = app->cfg.invite_ledger_file;
+    char tmp[TDM_CONFIG_PATH_MAX + 8];
+    if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp)
+        return TDM_ETOOBIG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return TDM_EIO;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return TDM_EIO;
+    }
+    struct compact_ctx cc = {f, true};
+    size_t n = tdm_invite_ledger_each(app->invites, tdm_wall_us() / 1000000, write_record, &cc);
+    cc.ok = fflush(f) == 0 && cc.ok && fsync(fd) == 0;
+    if (fclose(f) != 0 || !cc.ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return TDM_EIO;
+    }
+    if (app->ledger_fd >= 0)
+        close(app->ledger_fd);
+    app->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    app->ledger_lines = n;
+    return app->ledger_fd < 0 ? TDM_EIO : 0;
+}
+
+/* Replays the journal into the ledger. Bad lines are skipped and counted; a missing file
+ * is an empty ledger. */
+static int journal_load(struct tdm_app *app)
+{
+    const char *path = app->cfg.invite_ledger_file;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : TDM_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > JOURNAL_MAX_BYTES) {
+        close(fd);
+        TDM_ERROR("invite ledger %s: not a regular file of at most %u bytes", path,
+                  JOURNAL_MAX_BYTES);
+        return TDM_EINVAL;
+    }
+    if (st.st_mode & 077)
+        TDM_WARN("invite ledger %s can be read by other users: chmod 600 it", path);
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return TDM_EIO;
+    }
+    int64_t now_s = tdm_wall_us() / 1000000;
+    char line[TDM_INVITE_RECORD_TEXT + 2];
+    size_t bad = 0, full = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        bool whole = len && line[len - 1] == '\n';
+        if (!whole) { /* too long, or the last line cut short by a crash: skip the rest */
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            bad++;
+            continue;
+        }
+        struct tdm_invite_record r;
+        if (tdm_invite_record_parse(line, len - 1, &r) != 0)
+            bad++;
+        else if (tdm_invite_ledger_restore(app->invites, &r, now_s) == TDM_ELIMIT)
+            full++;
+    }
+    fclose(f);
+    if (bad)
+        TDM_WARN("invite ledger %s: %zu unreadable lines skipped", path, bad);
+    if (full)
+        TDM_WARN("invite ledger %s: %zu entries did not fit (the ledger is full)", path, full);
+    return 0;
+}
+
+/* Appends the current state of id's entry. */
+static void journal_note(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN])
+{
+    struct tdm_invite_record r;
+    if (app->ledger_fd < 0 || !tdm_invite_ledger_get(app->invites, id, &r))
+        return;
+    char line[TDM_INVITE_RECORD_TEXT];
+    int n = tdm_invite_record_format(&r, line, sizeof line);
+    if (n < 0 || write(app->ledger_fd, line, (size_t)n) != n) {
+        app->ledger_errors++;
+        tdm_log_limited(&app->ledger_log, 5, tdm_now_us(), TDM_LOG_WARN,
+                        "invite ledger: a change could not be saved (%llu so far); it holds "
+                        "until the server stops",
+                        (unsigned long long)app->ledger_errors);
+        return;
+    }
+    if (++app->ledger_lines > 2 * tdm_invite_ledger_count(app->invites) + JOURNAL_SLACK &&
+        journal_compact(app) != 0)
+        TDM_WARN("invite ledger: could not be rewritten; appending goes on");
+}
+
 int tdm_invites_start(struct tdm_app *app)
 {
     char err[256];
+    app->ledger_fd = -1;
     if (tdm_invites_load_key(app->cfg.invite_key_file, true, app->invite_key, err, sizeof err)) {
         TDM_ERROR("%s", err);
         return TDM_EINVAL;
@@ -63,6 +190,21 @@ int tdm_invites_start(struct tdm_app *app)
     app->invites = tdm_invite_ledger_create(LEDGER_MAX);
     if (!app->invites)
         return TDM_ENOMEM;
+    if (app->cfg.invite_ledger_file[0]) {
+        int rc = journal_load(app);
+        if (rc == 0)
+            rc = journal_compact(app);
+        if (rc != 0) {
+            TDM_ERROR("invite ledger %s: cannot read or write it (%s); without it a restart "
+                      "would forget withdrawn links. Fix it, or set invites.ledger_file = \"\" "
+                      "to keep the ledger in memory only",
+                      app->cfg.invite_ledger_file, strerror(errno));
+            return TDM_EIO;
+        }
+        TDM_INFO("invite ledger: %zu links remembered", tdm_invite_ledger_count(app->invites));
+    } else {
+        TDM_WARN("invite ledger in memory only: a restart forgets withdrawn links and uses");
+    }
     if (app->cfg.open_rooms)
         TDM_WARN("OPEN ROOMS: anyone who knows a room link can join without an invite. This "
                  "mode is for local development only; never run it for real people.");
@@ -71,6 +213,9 @@ int tdm_invites_start(struct tdm_app *app)
 
 void tdm_invites_stop(struct tdm_app *app)
 {
+    if (app->invites && app->ledger_fd >= 0)
+        close(app->ledger_fd);
+    app->ledger_fd = -1;
     tdm_invite_ledger_destroy(app->invites);
     app->invites = NULL;
     OPENSSL_cleanse(app->invite_key, sizeof app->invite_key);
@@ -126,7 +271,10 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
 {
     if (inv->expires_s == 0)
         return 0; /* joined without a token (open rooms) */
-    return tdm_invite_ledger_use(app->invites, inv, tdm_wall_us() / 1000000);
+    int rc = tdm_invite_ledger_use(app->invites, inv, tdm_wall_us() / 1000000);
+    if (rc == 0 && inv->uses)
+        journal_note(app, inv->id);
+    return rc;
 }
 
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
@@ -134,7 +282,10 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
     if (inv->expires_s == 0)
         return TDM_ENOTFOUND;
     int64_t now_s = tdm_wall_us() / 1000000;
-    return tdm_invite_ledger_revoke(app->invites, inv->id, inv->expires_s, now_s) ? TDM_EFULL : 0;
+    if (tdm_invite_ledger_revoke(app->invites, inv->id, inv->expires_s, now_s))
+        return TDM_EFULL;
+    journal_note(app, inv->id);
+    return 0;
 }
 
 /* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */
@@ -232,6 +383,7 @@ void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return;
     }
+    journal_note(app, iid);
     json_t *r = json_pack("{s:s, s:s}", "type", "invite.revoked", "invite_id", text);
     if (r && id)
         json_object_set(r, "ref", id);

@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "                       may show addresses\n"
             "  --invite-key FILE    secret that signs invite links (made if absent;\n"
             "                       default certs/invite.key)\n"
+            "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
+            "                       (default certs/invite.ledger; \"\" = memory only)\n"
             "  --open-rooms         let anyone with a room link in, without an invite:\n"
             "                       for local development only\n"
             "\n"
@@ -54,6 +56,7 @@ static const struct {
     {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
     {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
     {"invite-key", "invites.key_file"},  {"media-port-base", "media.port_base"},
+    {"invite-ledger", "invites.ledger_file"},
     {"media-workers", "media.workers"},
 };
 
@@ -157,7 +160,8 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
         {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
         {"version", no_argument, NULL, 'V'},        {"media-port-base", required_argument, NULL, 0},
-        {"media-workers", required_argument, NULL, 0}, {NULL, 0, NULL, 0},
+        {"media-workers", required_argument, NULL, 0},
+        {"invite-ledger", required_argument, NULL, 0}, {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;
     char err[512];

@@ -1,10 +1,12 @@
 /* libFuzzer target: invite tokens (tdm_invite_decode/encode) and the use/revocation ledger.
  *
- * Input: byte 0 picks a mode (value % 3), the rest is its data.
+ * Input: byte 0 picks a mode (value % 4), the rest is its data.
  *  0  token text, decoded with the fixed server key. The fuzzer cannot forge signatures, so
  *     this covers everything the server reads before the signature check.
  *  1  payload bytes that the harness signs with the fixed key itself (as the server would),
  *     so the payload reader after the signature check is reached with arbitrary bytes.
+ *  3  one line of the ledger journal (a file read at start): a record that parses formats
+ *     back to a line that parses to the same record, and restoring it keeps the ledger sane.
  *  2  a script of ledger operations (use, check, revoke, revoked, time steps) on a small
  *     ledger, compared after every step with a plain list model of the documented rules.
  * Invariants: decode returns only documented codes; a decoded invite is sane; any decoded
@@ -255,13 +257,44 @@ static void ledger_script(const uint8_t *data, size_t size)
     tdm_invite_ledger_destroy(l);
 }
 
+static void journal_line(const uint8_t *data, size_t size)
+{
+    char *copy = malloc(size ? size : 1); /* exact size: ASan sees overreads */
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    struct tdm_invite_record r, again;
+    int rc = tdm_invite_record_parse(copy, size, &r);
+    check(rc == 0 || rc == TDM_EINVAL);
+    if (rc == 0) {
+        char line[TDM_INVITE_RECORD_TEXT];
+        int n = tdm_invite_record_format(&r, line, sizeof line);
+        check(n > 0 && line[n - 1] == '\n');
+        check(tdm_invite_record_parse(line, (size_t)n - 1, &again) == 0);
+        check(memcmp(&r, &again, sizeof r) == 0);
+        check(r.expires_s > 0);
+        struct tdm_invite_ledger *l = tdm_invite_ledger_create(2);
+        check(l != NULL);
+        int rr = tdm_invite_ledger_restore(l, &r, NOW_S);
+        check(rr == 0);
+        struct tdm_invite_record got;
+        bool have = tdm_invite_ledger_get(l, r.id, &got);
+        check(have == (r.expires_s > NOW_S));
+        check(!have || (got.used == r.used && got.revoked == r.revoked));
+        check(tdm_invite_ledger_count(l) == (have ? 1u : 0u));
+        tdm_invite_ledger_destroy(l);
+    }
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: decode_checked((const char *)data + 1, size - 1, false); break;
     case 1: signed_payload(data + 1, size - 1); break;
+    case 3: journal_line(data + 1, size - 1); break;
     default: ledger_script(data + 1, size - 1); break;
     }
     return 0;

@@ -2,7 +2,8 @@
 // Tokens are minted with the real `tandem invite` command.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTandem, mintInvite } from '../lib/tandem.mjs';
+import { readFileSync, appendFileSync, statSync } from 'node:fs';
+import { startTandem, mintInvite, newLedgerPath } from '../lib/tandem.mjs';
 import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
 
 let srv;
@@ -85,4 +86,53 @@ test('a coordinator makes and withdraws links; a mentee may not', async () => {
   coord.c.send({ type: 'invite.create', role: 'mentee', expires_s: 10 });
   assert.equal((await coord.c.next('error')).field, 'expires_s');
   for (const x of [coord, mentee, late]) x.c.ws.close();
+});
+
+test('a restart keeps withdrawn links withdrawn and used-up links used up', async () => {
+  const ledger = newLedgerPath();
+  const start = () => startTandem({ openRooms: false, args: ['--invite-ledger', ledger] });
+  let one = await start();
+  const join = async (server, room, token) => {
+    const c = await wsClient(server.wsUrl);
+    c.send({ type: 'join', id: 1, room, name: 'Someone', role: 'mentee', token });
+    return { c, m: await c.next((x) => x.type === 'welcome' || x.type === 'error') };
+  };
+  const coordTok = mintInvite({ room: 'kept-room', role: 'coordinator' });
+  const once = mintInvite({ room: 'kept-room', role: 'mentee', uses: 1 });
+  const twice = mintInvite({ room: 'kept-room', role: 'mentee', uses: 2 });
+  const open = mintInvite({ room: 'kept-room', role: 'mentee' });
+  const coord = await join(one, 'kept-room', coordTok);
+  assert.equal(coord.m.type, 'welcome');
+  coord.c.send({ type: 'invite.create', id: 2, role: 'mentee', expires_s: 3600 });
+  const made = await coord.c.next('invite');
+  coord.c.send({ type: 'invite.revoke', id: 3, invite_id: made.invite_id });
+  await coord.c.next('invite.revoked');
+  assert.equal((await join(one, 'kept-room', once)).m.type, 'welcome');
+  assert.equal((await join(one, 'kept-room', twice)).m.type, 'welcome');
+  assert.equal((await join(one, 'kept-room', made.token)).m.code, 'invite_revoked');
+  closeAllClients();
+  assert.equal((await one.stop()).code, 0, one.stderr);
+  assert.equal(statSync(ledger).mode & 0o777, 0o600, 'the ledger is private to the server');
+  const text = readFileSync(ledger, 'utf8');
+  assert.doesNotMatch(text, /kept-room|Someone|127\.0\.0\.1/, 'no room, name or address in it');
+
+  // A line cut short by a crash and a line of nonsense are skipped, with a warning.
+  appendFileSync(ledger, 'not a ledger line\nAAECAwQFBgcICQoLDA0ODw 18');
+  const two = await start();
+  assert.match(two.stderr, /invite ledger .*: 2 unreadable lines skipped/);
+  assert.match(two.stderr, /invite ledger: 3 links remembered/);
+  assert.equal((await join(two, 'kept-room', once)).m.code, 'invite_used');
+  assert.equal((await join(two, 'kept-room', made.token)).m.code, 'invite_revoked');
+  assert.equal((await join(two, 'kept-room', twice)).m.type, 'welcome', 'its second use');
+  assert.equal((await join(two, 'kept-room', twice)).m.code, 'invite_used');
+  assert.equal((await join(two, 'kept-room', open)).m.type, 'welcome');
+  closeAllClients();
+  assert.equal((await two.stop()).code, 0, two.stderr);
+  // Rewritten at start: only the three live entries, one line each, plus today's changes.
+  const lines = readFileSync(ledger, 'utf8').trim().split('\n');
+  assert.ok(lines.length >= 3 && lines.length <= 5, lines.join('\n'));
+
+  // A ledger that cannot be read stops the server with a clear message.
+  const bad = startTandem({ openRooms: false, args: ['--invite-ledger', '/proc/version'] });
+  await assert.rejects(bad, /invite ledger \/proc\/version: cannot read or write it/);
 });

@@ -32,6 +32,15 @@ export function inviteKeyPath() {
   return path.join(certDir, 'invite.key');
 }
 
+let ledgers = 0;
+/** A path for a new invite ledger (the withdrawn links and uses a server keeps across
+ *  restarts), in this process's temporary folder. */
+export function newLedgerPath() {
+  testCertificate();
+  ledgers += 1;
+  return path.join(certDir, `invite-${ledgers}.ledger`);
+}
+
 /** Mints an invite token with the real `tandem invite` command and the test servers' key. */
 export function mintInvite({ room, role, expires = '1h', uses = 0 }) {
   const out = execFileSync(TANDEM_BIN, ['invite', '--room', room, '--role', role, '--expires',
@@ -48,8 +57,10 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
   wrapper = null, openRooms = true } = {}) {
   if (!existsSync(TANDEM_BIN)) throw new Error(`tandem binary not found: ${TANDEM_BIN}`);
   const { cert, key } = testCertificate();
+  // Each server its own invite ledger, unless the test names one (to restart with it).
+  const ledger = args.includes('--invite-ledger') ? [] : ['--invite-ledger', newLedgerPath()];
   const argv = ['--listen', listen, '--port', '0', '--cert', cert, '--key', key,
-    '--web-root', path.join(SOURCE_DIR, 'web'), '--invite-key', inviteKeyPath(),
+    '--web-root', path.join(SOURCE_DIR, 'web'), '--invite-key', inviteKeyPath(), ...ledger,
     ...(openRooms ? ['--open-rooms'] : []), ...args];
   // TANDEM_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs the server under a tool.
   if (!wrapper && process.env.TANDEM_WRAPPER) wrapper = process.env.TANDEM_WRAPPER.split(/\s+/);

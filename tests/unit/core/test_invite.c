@@ -194,6 +194,98 @@ static void id_text(void **state)
     assert_int_equal(tdm_invite_id_parse("short", 5, id), TDM_EINVAL);
 }
 
+struct collect {
+    struct tdm_invite_record r[8];
+    size_t n;
+};
+
+static void collect_one(const struct tdm_invite_record *r, void *arg)
+{
+    struct collect *c = arg;
+    if (c->n < 8)
+        c->r[c->n++] = *r;
+}
+
+/* What a restart replays: saved records merge (larger count, later expiry, revoked wins),
+ * expired ones are skipped, and each lists back what it holds. */
+static void ledger_save_and_restore(void **state)
+{
+    (void)state;
+    struct tdm_invite_ledger *l = tdm_invite_ledger_create(4);
+    struct tdm_invite once, open_link;
+    char tok[TDM_INVITE_TOKEN_MAX + 1];
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTEE, NOW + 100, 1, &once);
+    make(tok, sizeof tok, "room", TDM_ROLE_MENTOR, NOW + 200, 0, &open_link);
+    assert_int_equal(tdm_invite_ledger_use(l, &once, NOW), 0);
+    assert_int_equal(tdm_invite_ledger_revoke(l, open_link.id, open_link.expires_s, NOW), 0);
+    struct collect saved = {0};
+    assert_int_equal(tdm_invite_ledger_each(l, NOW, collect_one, &saved), 2);
+    assert_int_equal(tdm_invite_ledger_each(l, NOW + 150, collect_one, &(struct collect){0}), 1);
+    tdm_invite_ledger_destroy(l);
+
+    /* a fresh ledger (the server restarted) from the saved lines */
+    struct tdm_invite_ledger *again = tdm_invite_ledger_create(4);
+    for (size_t i = 0; i < saved.n; i++) {
+        char line[TDM_INVITE_RECORD_TEXT];
+        int n = tdm_invite_record_format(&saved.r[i], line, sizeof line);
+        assert_true(n > 0 && line[n - 1] == '\n');
+        struct tdm_invite_record back;
+        assert_int_equal(tdm_invite_record_parse(line, (size_t)n - 1, &back), 0);
+        assert_memory_equal(&back, &saved.r[i], sizeof back);
+        assert_int_equal(tdm_invite_ledger_restore(again, &back, NOW + 1), 0);
+    }
+    assert_int_equal(tdm_invite_ledger_use(again, &once, NOW + 1), TDM_EFULL);
+    assert_int_equal(tdm_invite_ledger_use(again, &open_link, NOW + 1), TDM_EPERM);
+    /* an older line of the same entry (fewer uses, not withdrawn) takes nothing back */
+    struct tdm_invite_record older = {.expires_s = open_link.expires_s, .used = 0};
+    memcpy(older.id, open_link.id, TDM_INVITE_ID_LEN);
+    assert_int_equal(tdm_invite_ledger_restore(again, &older, NOW + 1), 0);
+    assert_true(tdm_invite_ledger_revoked(again, open_link.id));
+    /* expired records are skipped, nonsense expiry refused */
+    struct tdm_invite_record dead = {.expires_s = NOW - 1, .revoked = true};
+    memset(dead.id, 7, sizeof dead.id);
+    assert_int_equal(tdm_invite_ledger_restore(again, &dead, NOW), 0);
+    assert_false(tdm_invite_ledger_revoked(again, dead.id));
+    dead.expires_s = 0;
+    assert_int_equal(tdm_invite_ledger_restore(again, &dead, NOW), TDM_EINVAL);
+    assert_int_equal(tdm_invite_ledger_count(again), 2);
+    tdm_invite_ledger_destroy(again);
+}
+
+/* Journal lines are outside input (a file someone may have edited or a crash cut short). */
+static void record_lines_refused(void **state)
+{
+    (void)state;
+    struct tdm_invite_record r;
+    const char *good = "AAECAwQFBgcICQoLDA0ODw 1800000100 3 r";
+    assert_int_equal(tdm_invite_record_parse(good, strlen(good), &r), 0);
+    assert_int_equal(r.expires_s, 1800000100LL);
+    assert_int_equal(r.used, 3);
+    assert_true(r.revoked);
+    assert_int_equal(r.id[15], 15);
+    const char *bad[] = {
+        "",
+        "AAECAwQFBgcICQoLDA0ODw",
+        "AAECAwQFBgcICQoLDA0ODw 1800000100 3",
+        "AAECAwQFBgcICQoLDA0ODw 1800000100 3 x",
+        "AAECAwQFBgcICQoLDA0ODw 1800000100 3 r ",
+        "AAECAwQFBgcICQoLDA0ODw  1800000100 3 r",
+        "AAECAwQFBgcICQoLDA0ODw 01800000100 3 r",
+        "AAECAwQFBgcICQoLDA0ODw -1800000100 3 r",
+        "AAECAwQFBgcICQoLDA0ODw 0 3 r",
+        "AAECAwQFBgcICQoLDA0ODw 1800000100 65536 r",
+        "AAECAwQFBgcICQoLDA0ODw 99999999999999999999 1 r",
+        "AAECAwQFBgcICQoLDA0OD! 1800000100 3 r",
+        "AAECAwQFBgcICQoLDA0ODwA 1800000100 3 r",
+        "AAECAwQFBgcICQoLDA0ODw 1800000100 3 r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tdm_invite_record_parse(bad[i], strlen(bad[i]), &r), TDM_EINVAL);
+    /* NUL inside the given length */
+    char nul[] = "AAECAwQFBgcICQoLDA0ODw 18\0000000100 3 r";
+    assert_int_equal(tdm_invite_record_parse(nul, sizeof nul - 1, &r), TDM_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +295,8 @@ int main(void)
         cmocka_unit_test(signed_room_too_long),
         cmocka_unit_test(ledger_uses_and_revocation),
         cmocka_unit_test(id_text),
+        cmocka_unit_test(ledger_save_and_restore),
+        cmocka_unit_test(record_lines_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
