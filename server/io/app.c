@@ -9,6 +9,9 @@
 
 #include <glib-unix.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -87,6 +90,25 @@ static gboolean on_signal(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* Memory a flood (or a busy evening) used comes back to the system once it is over: glibc
+ * keeps freed chunks in its arenas (the signaling thread's and each media worker's) and
+ * gives back only the top of the main heap by itself. malloc_trim also returns every whole
+ * free page inside the arenas. At most every TRIM_INTERVAL_MS, and only after connections
+ * closed (rooms, chat histories, pictures and buffers go with them). Measured with
+ * bench/flood-memory.mjs (docs/architecture.md). */
+#define TRIM_INTERVAL_MS 5000
+
+static gboolean on_trim(gpointer data)
+{
+    struct tdm_app *app = data;
+    if (app->closed_since_trim) {
+        app->closed_since_trim = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+    return G_SOURCE_CONTINUE;
+}
 
 int tdm_app_start(struct tdm_app *app)
 {
@@ -160,6 +182,7 @@ int tdm_app_start(struct tdm_app *app)
     TDM_INFO("listening on https://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
     app->sig_sources[0] = g_unix_signal_add(SIGINT, on_signal, app);
     app->sig_sources[1] = g_unix_signal_add(SIGTERM, on_signal, app);
+    app->trim_source = g_timeout_add(TRIM_INTERVAL_MS, on_trim, app);
     return 0;
 }
 
@@ -173,6 +196,9 @@ void tdm_app_stop(struct tdm_app *app)
     for (int i = 0; i < 2; i++)
         if (app->sig_sources[i])
             g_source_remove(app->sig_sources[i]);
+    if (app->trim_source)
+        g_source_remove(app->trim_source);
+    app->trim_source = 0;
     /* Workers first: their replies target connections that lws is about to close. */
     tdm_media_stop(app->media);
     app->media = NULL;

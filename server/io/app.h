@@ -30,7 +30,11 @@ struct tdm_app {
     uint32_t next_conn_log_id;
     bool shutting_down;
     guint sig_sources[2];
+    guint trim_source;          /* gives freed memory back to the system (app.c) */
+    uint32_t closed_since_trim; /* connections closed since the last trim */
     struct tdm_log_limiter bad_input_log;
+    /* joins and leaves: a client churning through rooms must not flood the log either */
+    struct tdm_log_limiter presence_log;
     struct tdm_conn *conns; /* doubly linked list of open signaling connections */
     uint8_t invite_key[32];
     /* set by the media side: stop forwarding what moderation muted for p */

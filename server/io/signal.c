@@ -54,6 +54,7 @@ static void conn_unlink(struct tdm_app *app, struct tdm_conn *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     app->n_conns--;
+    app->closed_since_trim++;
 }
 
 void tdm_conn_close(struct tdm_conn *c, int code, const char *reason)

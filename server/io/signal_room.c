@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+/* Join and leave lines: far above a real evening (a group of twelve joining at once), far
+ * below what a client churning through rooms could write. */
+#define PRESENCE_LOG_PER_10S 100
+
 json_t *tdm_participant_json(const struct tdm_participant *p)
 {
     return json_pack("{s:s, s:s, s:s}", "id", p->id, "name", p->name, "role",
@@ -38,7 +42,8 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     tdm_room_broadcast(room, p, left);
     tdm_channels_leaving(app, p); /* chat and watch-together; destroyed with the last one */
     bool gone = tdm_rooms_leave(app->rooms, p);
-    TDM_INFO("r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
+    tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
+                    "r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
 
 /* Pages ping at a third of the idle time-out, so two lost pings still keep them in. */
@@ -143,8 +148,9 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
                        json_pack("{s:s, s:o}", "type", "joined", "participant",
                                  tdm_participant_json(p)));
     tdm_media_participant_joined(app, p);
-    TDM_INFO("r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
-             tdm_role_name(req->role), tdm_room_count(room));
+    tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
+                    "r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
+                    tdm_role_name(req->role), tdm_room_count(room));
     if (tdm_room_lobby(room) && tdm_lobby_may_admit(p))
         tdm_lobby_announce_all(app, c); /* a new admitter sees who is waiting */
     return 0;
