@@ -64,7 +64,16 @@ int tdm_chat_image_parse_mime(const char *s, size_t len, enum tdm_chat_image *ou
 
 /* ---- the chat --------------------------------------------------------------------------- */
 
+/* Picture bytes held by all rooms together (stored pictures and uploads on their way), so
+ * that many rooms cannot add up to more memory than the server has. Owned by the caller and
+ * shared by the chats of one thread; each chat returns what it took when it is destroyed. */
+struct tdm_chat_pool {
+    size_t used;
+    size_t cap;
+};
+
 struct tdm_chat_config {
+    struct tdm_chat_pool *pool;  /* NULL: no server-wide bound */
     size_t max_messages;         /* default 200 */
     size_t max_picture_bytes;    /* one picture, default 2 MiB */
     size_t picture_budget_bytes; /* all pictures of the room, default 20 MiB (>= one) */

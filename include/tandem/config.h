@@ -36,6 +36,7 @@ struct tdm_chat_limits {
     uint32_t max_messages;         /* history kept */
     uint32_t max_picture_bytes;    /* one picture */
     uint32_t picture_budget_bytes; /* all pictures of a room */
+    uint32_t server_picture_bytes; /* all pictures and uploads of every room together */
     uint32_t messages_per_second;  /* texts and reactions per participant */
     uint32_t message_burst;
     uint32_t pictures_per_minute; /* pictures per participant */

@@ -48,6 +48,27 @@ struct tdm_chat {
 
 static void drop_upload(struct tdm_chat *c, struct upload *u);
 
+/* The server-wide picture pool: taken when an upload starts or a picture is stored, given
+ * back when either goes (a finished upload gives its bytes back just before they are
+ * stored, which takes them again). */
+static bool pool_has(const struct tdm_chat *c, size_t bytes, size_t freed)
+{
+    const struct tdm_chat_pool *p = c->cfg.pool;
+    return !p || p->used - freed + bytes <= p->cap;
+}
+
+static void pool_take(struct tdm_chat *c, size_t bytes)
+{
+    if (c->cfg.pool)
+        c->cfg.pool->used += bytes;
+}
+
+static void pool_give(struct tdm_chat *c, size_t bytes)
+{
+    if (c->cfg.pool)
+        c->cfg.pool->used -= bytes;
+}
+
 void tdm_chat_config_init(struct tdm_chat_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -101,6 +122,7 @@ static void drop_picture(struct tdm_chat *c, struct msg *m)
     m->pic = NULL;
     m->v.picture = NULL;
     c->pic_bytes -= m->v.picture_len;
+    pool_give(c, m->v.picture_len);
 }
 
 static void free_msg(struct tdm_chat *c, struct msg *m)
@@ -260,8 +282,10 @@ static void append(struct tdm_chat *c, struct msg *m, const struct tdm_chat_mess
     make_room(c, m->v.picture_len);
     m->v.id = c->next_id++;
     c->msgs[c->n++] = m;
-    if (m->pic)
+    if (m->pic) {
         c->pic_bytes += m->v.picture_len;
+        pool_take(c, m->v.picture_len);
+    }
     if (out)
         *out = &m->v;
 }
@@ -357,6 +381,9 @@ int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from
     enum tdm_chat_image type;
     int rc = picture_checks(c, from, "data", declared, declared_len, len, caption, caption_len,
                             &type, err, errlen);
+    if (rc >= 0 && !pool_has(c, len, 0))
+        rc = tdm_seterr(err, errlen, TDM_EFULL, "data: the server holds as many pictures as it "
+                        "may right now; try again later");
     if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0) {
         wipe_free(bytes, len);
         return rc;
@@ -376,6 +403,7 @@ static struct upload *find_upload(struct tdm_chat *c, const char *owner)
 
 static void drop_upload(struct tdm_chat *c, struct upload *u)
 {
+    pool_give(c, u->size);
     wipe_free(u->buf, u->size);
     wipe_free((uint8_t *)u->caption, u->caption_len);
     *u = c->up[--c->n_up];
@@ -403,6 +431,7 @@ static int new_upload(struct tdm_chat *c, const struct tdm_chat_sender *from,
     u->caption_len = caption_len;
     u->last_us = now;
     c->n_up++;
+    pool_take(c, size);
     *upload_id = u->id;
     return 0;
 }
@@ -423,6 +452,9 @@ int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from
     if (!old && c->n_up == c->cfg.max_uploads)
         return tdm_seterr(err, errlen, TDM_EFULL, "upload: %zu pictures already on their way",
                           c->n_up);
+    if (!pool_has(c, size, old ? old->size : 0))
+        return tdm_seterr(err, errlen, TDM_EFULL, "size: the server holds as many pictures as "
+                          "it may right now; try again later");
     if ((rc = take(c, from->id, true, now_us, err, errlen)) < 0)
         return rc;
     if (old) /* one upload per participant: a new one replaces a stuck one */
@@ -455,6 +487,7 @@ int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from
         return 0;
     struct upload done = *u;
     c->up[u - c->up] = c->up[--c->n_up]; /* the buffer moves on to post_picture */
+    pool_give(c, done.size);             /* and is taken again once stored */
     rc = post_picture(c, from, done.type, done.buf, done.size, done.caption, done.caption_len,
                       now_us, out, err, errlen);
     wipe_free((uint8_t *)done.caption, done.caption_len);

@@ -129,6 +129,7 @@ int tdm_app_start(struct tdm_app *app)
     }
     if (tdm_invites_start(app) != 0)
         return TDM_EINVAL;
+    app->chat_pool = (struct tdm_chat_pool){.used = 0, .cap = app->cfg.chat.server_picture_bytes};
     app->conns_per_addr = tdm_keycount_create(app->cfg.limits.max_connections);
     if (!app->conns_per_addr || RAND_bytes(app->addr_salt, sizeof app->addr_salt) != 1)
         return TDM_ENOMEM;

@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 
+#include "tandem/chat.h"
 #include "tandem/config.h"
 #include "tandem/log.h"
 #include "tandem/invite.h"
@@ -42,6 +43,7 @@ struct tdm_app {
     struct tdm_keycount *conns_per_addr; /* keyed by a salted hash: no address is kept */
     uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;
+    struct tdm_chat_pool chat_pool; /* picture bytes of all rooms (chat.server_picture_bytes) */
     int ledger_fd;          /* the ledger journal, open for appending; -1: memory only */
     size_t ledger_lines;    /* lines in it, to know when to rewrite it compactly */
     uint64_t ledger_errors; /* failed writes (the ledger in memory still holds) */

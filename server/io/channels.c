@@ -151,6 +151,7 @@ static int channels_create(struct tdm_app *app, struct tdm_room *room, struct td
     cc.max_messages = cfg->chat.max_messages;
     cc.max_picture_bytes = cfg->chat.max_picture_bytes;
     cc.picture_budget_bytes = cfg->chat.picture_budget_bytes;
+    cc.pool = &app->chat_pool;
     cc.messages_per_s = cfg->chat.messages_per_second;
     cc.message_burst = cfg->chat.message_burst;
     cc.pictures_per_s = cfg->chat.pictures_per_minute / 60.0;

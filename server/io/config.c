@@ -59,6 +59,7 @@ static const struct option_def options[] = {
     U32("chat.max_messages", chat.max_messages, 1, 10000),
     U32("chat.max_picture_bytes", chat.max_picture_bytes, 1024, 16 * 1024 * 1024),
     U32("chat.picture_budget_bytes", chat.picture_budget_bytes, 1024, 1024 * 1024 * 1024),
+    U32("chat.server_picture_bytes", chat.server_picture_bytes, 1024, UINT32_MAX),
     U32("chat.messages_per_second", chat.messages_per_second, 1, 1000),
     U32("chat.message_burst", chat.message_burst, 1, 10000),
     U32("chat.pictures_per_minute", chat.pictures_per_minute, 1, 6000),
@@ -85,6 +86,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .max_messages = 200,
         .max_picture_bytes = 2 * 1024 * 1024,
         .picture_budget_bytes = 20 * 1024 * 1024,
+        .server_picture_bytes = 256 * 1024 * 1024,
         .messages_per_second = 5,
         .message_burst = 10,
         .pictures_per_minute = 30,
@@ -336,6 +338,10 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
     if (cfg->chat.picture_budget_bytes < cfg->chat.max_picture_bytes)
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "chat.picture_budget_bytes: must hold at least one picture "
+                          "(chat.max_picture_bytes)");
+    if (cfg->chat.server_picture_bytes < cfg->chat.max_picture_bytes)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "chat.server_picture_bytes: must hold at least one picture "
                           "(chat.max_picture_bytes)");
     return 0;
 }

@@ -34,7 +34,7 @@ before(async () => {
   writeFileSync(conf, [
     '[sync]', `media_dir = ${media}`, `allowed_origins = ${ORIGIN}`, 'max_wait_s = 1',
     '[chat]', 'picture_burst = 100', 'pictures_per_minute = 6000', 'upload_idle_s = 1',
-    'max_uploads = 4', '',
+    'max_uploads = 4', 'server_picture_bytes = 6291456', '',
   ].join('\n'));
   srv = await startTandem({ args: ['--config', conf] });
 });
@@ -365,6 +365,29 @@ test('uploads: four at a time per room, and one idle for upload_idle_s is droppe
   const png = fixture('red_24x10.png');
   const r = await ask(people[1], { type: 'chat.picture.chunk', upload: ups[1].upload, offset: 0, data: png.toString('base64url') });
   assert.deepEqual([r.code, r.field], ['not_found', 'upload']);
+  for (const p of people) p.ws.close();
+});
+
+test('all rooms together hold at most chat.server_picture_bytes of pictures', async () => {
+  // 6 MiB for the server (config): three uploads of 1.9 MiB in three rooms fit, a fourth
+  // room is told to try later; when one ends, the fourth may begin.
+  const size = 1900 * 1024;
+  const people = [];
+  for (let i = 0; i < 4; i++) people.push(await joined(`cs-pool-${i}`, `P${i}`));
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await ask(people[i], { type: 'chat.picture', mime: 'image/jpeg', size })).type, 'chat.upload');
+  }
+  const refused = await ask(people[3], { type: 'chat.picture', mime: 'image/jpeg', size });
+  assert.equal(refused.code, 'limit_reached');
+  assert.match(refused.message, /try again later/);
+  people[0].ws.close(); // the room goes, and its upload with it
+  await people[0].waitClose();
+  let ok = await ask(people[3], { type: 'chat.picture', mime: 'image/jpeg', size });
+  for (let i = 0; i < 10 && ok.type !== 'chat.upload'; i++) { // the server may see the close a moment later
+    await new Promise((r) => setTimeout(r, 100));
+    ok = await ask(people[3], { type: 'chat.picture', mime: 'image/jpeg', size });
+  }
+  assert.equal(ok.type, 'chat.upload');
   for (const p of people) p.ws.close();
 });
 

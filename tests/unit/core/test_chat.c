@@ -567,6 +567,61 @@ static void upload_limits(void **state)
     tdm_chat_destroy(c);
 }
 
+/* Two rooms share one server-wide picture pool: uploads and stored pictures count, what one
+ * room holds can refuse the other, and everything is given back (deletion, eviction, a
+ * replaced or cancelled upload, destroy). */
+static void server_picture_pool(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *png = load("red_24x10.png", &len);
+    struct tdm_chat_pool pool = {.used = 0, .cap = 3 * len};
+    struct tdm_chat_config cfg;
+    tdm_chat_config_init(&cfg);
+    cfg.messages_per_s = cfg.pictures_per_s = 1e9;
+    cfg.message_burst = cfg.picture_burst = 1e9;
+    cfg.pool = &pool;
+    struct tdm_chat *a = NULL, *b = NULL;
+    assert_int_equal(tdm_chat_create(&cfg, &a, NULL, 0), 0);
+    assert_int_equal(tdm_chat_create(&cfg, &b, NULL, 0), 0);
+    const struct tdm_chat_message *m = NULL;
+    assert_int_equal(show(a, &amina, "red_24x10.png", "image/png", T0, &m), 0);
+    uint64_t first = m->id;
+    assert_int_equal(pool.used, len);
+    uint64_t up = 0, up2 = 0;
+    char err[128] = "";
+    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
+                                           sizeof err), 0);
+    assert_int_equal(pool.used, 2 * len);
+    /* a replaced upload gives its bytes back before the new one takes them */
+    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
+                                           sizeof err), 0);
+    assert_int_equal(pool.used, 2 * len);
+    assert_int_equal(show(b, &coord, "red_24x10.png", "image/png", T0, NULL), 0);
+    assert_int_equal(pool.used, 3 * len);
+    /* full: room a is refused, with a message that says to try later */
+    assert_int_equal(show(a, &amina, "red_24x10.png", "image/png", T0, NULL), TDM_EFULL);
+    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
+                                           sizeof err), TDM_EFULL);
+    assert_non_null(strstr(err, "try again later"));
+    /* the upload in b finishes: its bytes move from "on their way" to "stored" */
+    assert_int_equal(chunk(b, &jan, up, 0, png, len, &m), 1);
+    assert_int_equal(pool.used, 3 * len);
+    /* a deletion in a gives room to a */
+    assert_int_equal(tdm_chat_delete(a, &amina, first, NULL, 0), 0);
+    assert_int_equal(pool.used, 2 * len);
+    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
+                                           sizeof err), 0);
+    assert_int_equal(pool.used, 3 * len);
+    tdm_chat_upload_cancel(a, amina.id);
+    assert_int_equal(pool.used, 2 * len);
+    tdm_chat_destroy(b);
+    assert_int_equal(pool.used, 0);
+    tdm_chat_destroy(a);
+    assert_int_equal(pool.used, 0);
+    free(png);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +642,7 @@ int main(void)
         cmocka_unit_test(chunked_upload),
         cmocka_unit_test(upload_refusals),
         cmocka_unit_test(upload_limits),
+        cmocka_unit_test(server_picture_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,12 @@ static void defaults(void **state)
     assert_int_equal(cfg.log_level, TDM_LOG_INFO);
     char err[256];
     assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
+    /* the server-wide picture bound must hold at least one picture */
+    cfg.chat.server_picture_bytes = cfg.chat.max_picture_bytes - 1;
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "chat.server_picture_bytes"));
+    cfg.chat.server_picture_bytes = cfg.chat.max_picture_bytes;
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
 }
 
 static void good_file(void **state)
@@ -88,6 +94,8 @@ static void bad_files_name_the_key(void **state)
         {"[limits]\nice_timeout_s = 1\n", "limits.ice_timeout_s"},
         {"[limits]\nconsent_timeout_s = soon\n", "limits.consent_timeout_s"},
         {"[limits]\ndtls_timeout_s = 100000\n", "limits.dtls_timeout_s"},
+        {"[chat]\nserver_picture_bytes = 5000000000\n", "chat.server_picture_bytes"},
+        {"[invites]\nledger_file = " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "invites.ledger_file"},
         {"port = 1\n", "tandem-cfg"},
         {"[server\n", "tandem-cfg"},
     };
