@@ -247,6 +247,7 @@ struct media_worker {
     uint64_t refused_pending; /* peers refused because n_pending was at the limit */
     uint64_t resend_skipped;  /* NACKed packets not resent: over the line's budget */
     uint64_t nack_missed;     /* subscriber NACKs for packets not held: a keyframe asked */
+    uint64_t fwd_errors;      /* packets numbered for a subscriber but not sent (rewrite/SRTP) */
     uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
 };
 

@@ -399,14 +399,18 @@ static void fan_out(struct media_worker *w, struct mprod *pr, const struct tdm_r
             continue;
         struct mw_tx *t = mw_tx_slot(w);
         int n = tdm_fwd_rewrite(t->buf, MW_TX_BUF, v, &o);
-        if (n < 0)
+        if (n < 0) {
+            w->fwd_errors++; /* numbered but not sent: the subscriber sees a loss */
             continue;
+        }
         if (c->hist)
             tdm_rtx_hist_put(c->hist, t->buf, (size_t)n, now);
         tdm_rtpstats_tx_on_packet(&c->tx, o.ts, v->payload_len, now);
         n = tdm_srtp_protect_rtp(sp->srtp, t->buf, (size_t)n, MW_TX_BUF);
-        if (n < 0)
+        if (n < 0) {
+            w->fwd_errors++;
             continue;
+        }
         mw_send_to_peer(w, sp, t, (size_t)n);
         w->rtp_out++;
     }
