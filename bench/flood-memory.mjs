@@ -3,7 +3,7 @@
 // before, during and after, and whether a calm room on the same server notices. A benchmark,
 // run by hand; it prints figures and asserts nothing.
 //
-//   node bench/flood-memory.mjs [--seconds 20] [--attackers 400] [--after 30]
+//   node bench/flood-memory.mjs [--seconds 20] [--attackers 400] [--after 30] [--media]
 //   TANDEM_BIN=build-release/tandem node bench/flood-memory.mjs   (default: build-release/)
 //
 // The server runs with its default limits (open rooms, so attackers need no invite: the
@@ -18,6 +18,10 @@
 //   rooms    joins a new room, leaves, joins the next (room churn up to max_rooms)
 //   slow     a TCP connection that never starts TLS (handshake time-out)
 // A calm room of two pings every 100 ms and sends a chat line every second throughout.
+// With --media (root: it makes a private network namespace, tests/lib/netns.mjs) two
+// headless Chromium pages are also in a video call in another room, and their getStats()
+// figures (frames per second, freezes, lost packets, jitter, concealed audio) are compared
+// at rest and during the flood. Attackers then come from 198.18.0.10-29.
 //
 // Printed: the server's resident memory (VmRSS from /proc) at rest, at its peak during the
 // flood and 1, 5, 15 and 30 s after it ended; the calm room's ping round trip and chat
@@ -40,6 +44,7 @@ const opt = (name, dflt) => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: a positive number`);
   return v;
 };
+const MEDIA = args.includes('--media');
 const SECONDS = opt('seconds', 20);
 const ATTACKERS = Math.min(opt('attackers', 400), 1900); // the server allows 2000 connections
 const AFTER = opt('after', 30);
@@ -51,6 +56,14 @@ if (!existsSync(process.env.TANDEM_BIN)) {
   process.exit(2);
 }
 const { startTandem } = await import('../tests/lib/tandem.mjs');
+const netns = await import('../tests/lib/netns.mjs');
+if (MEDIA && isMainThread && !netns.insideNetns()) {
+  // Again, inside a private network namespace of its own (browsers and server together).
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('unshare', ['-n', '--', process.execPath, fileURLToPath(import.meta.url), ...args],
+    { stdio: 'inherit', env: { ...process.env, TANDEM_NETNS: '1' }, timeout: (SECONDS + AFTER + 300) * 1000 });
+  process.exit(r.status ?? 1);
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const quantile = (xs, q) => {
@@ -64,9 +77,6 @@ function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
-
-const srv = await startTandem({ args: ['--media-workers', '1'] });
-const wsOpts = (localAddress) => ({ rejectUnauthorized: false, localAddress, maxPayload: 1 << 20 });
 
 // ---- the calm room (a thread of its own: the attackers' event loop must not delay it) --
 function calmRoom({ wsUrl }) {
@@ -134,9 +144,89 @@ if (!isMainThread) {
   await main();
 }
 
+// ---- the media call (with --media): two Chromium pages in a room of their own ------------
+async function startCall(server) {
+  const { launchChromium } = await import('../tests/lib/browsers.mjs');
+  const { pageJoin, pageStats } = await import('../tests/lib/callclient.mjs');
+  const pages = [];
+  for (const label of ['Lina', 'Noor']) {
+    const b = await launchChromium(`flood-${label}`);
+    pages.push({ label, b });
+    await b.page.goto(`${server.url}/`);
+    await b.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room: 'media-room', name: label });
+  }
+  const samples = { rest: [], flood: [], after: [] };
+  const take = async () => Promise.all(pages.map(async (p) => {
+    const s = await p.b.page.evaluate(pageStats);
+    const r = Object.values(s.remote)[0] || {};
+    return { t: performance.now(), ...r };
+  }));
+  // until both decode the other's video
+  for (let i = 0; i < 120; i++) {
+    const now = await take();
+    if (now.every((r) => r.framesDecoded > 0)) break;
+    await sleep(250);
+  }
+  let prev = await take();
+  let timer = null;
+  const phaseRef = { name: 'rest' };
+  const tick = async () => {
+    const cur = await take();
+    samples[phaseRef.name].push(cur.map((c, i) => ({ prev: prev[i], cur: c })));
+    prev = cur;
+    timer = setTimeout(tick, 1000);
+  };
+  timer = setTimeout(tick, 1000);
+  return {
+    phaseRef,
+    /** Per phase and page: fps, freezes, lost packets, jitter-ish concealment. */
+    summary() {
+      const out = {};
+      for (const [ph, list] of Object.entries(samples)) {
+        if (!list.length) continue;
+        out[ph] = pages.map((p, i) => {
+          const first = list[0][i].prev;
+          const last = list[list.length - 1][i].cur;
+          const dt = (last.t - first.t) / 1000;
+          const fpsEach = list.map((x) => (x[i].cur.framesDecoded - x[i].prev.framesDecoded) / ((x[i].cur.t - x[i].prev.t) / 1000));
+          return {
+            page: p.label,
+            fps: (last.framesDecoded - first.framesDecoded) / dt,
+            minFps: Math.min(...fpsEach),
+            freezes: (last.freezes || 0) - (first.freezes || 0),
+            freezeS: (last.freezeSeconds || 0) - (first.freezeSeconds || 0),
+            videoLost: (last.videoLost || 0) - (first.videoLost || 0),
+            videoPackets: (last.videoPackets || 0) - (first.videoPackets || 0),
+            concealed: ((last.concealedSamples || 0) - (first.concealedSamples || 0)) /
+              Math.max(1, (last.totalSamples || 0) - (first.totalSamples || 0)),
+            seconds: dt,
+          };
+        });
+      }
+      return out;
+    },
+    async stop() {
+      clearTimeout(timer);
+      await Promise.all(pages.map((p) => p.b.close().catch(() => {})));
+    },
+  };
+}
+
 async function main() {
-const srv = await startTandem({ args: ['--media-workers', '1'] });
+let listen = '127.0.0.1';
+let extra = [];
+let attackerAddr = (k) => `127.0.1.${1 + Math.floor(k / PER_ADDRESS)}`;
+if (MEDIA) {
+  netns.setupNetns();
+  const { execFileSync } = await import('node:child_process');
+  for (let i = 10; i < 30; i++) execFileSync('ip', ['addr', 'add', `198.18.0.${i}/24`, 'dev', 'sfu1']);
+  listen = netns.SERVER_ADDR;
+  extra = ['--media-address', netns.SERVER_ADDR];
+  attackerAddr = (k) => `198.18.0.${10 + (Math.floor(k / PER_ADDRESS) % 20)}`;
+}
+const srv = await startTandem({ listen, args: ['--media-workers', '1', ...extra] });
 const wsOpts = (localAddress) => ({ rejectUnauthorized: false, localAddress, maxPayload: 1 << 20 });
+const call = MEDIA ? await startCall(srv) : null;
 const phase = { name: 'rest' };
 const calm = new Worker(fileURLToPath(import.meta.url), { workerData: { wsUrl: srv.wsUrl } });
 const calmReady = await new Promise((resolve) => calm.once('message', resolve));
@@ -144,6 +234,7 @@ if (!calmReady.ready) throw new Error(`calm room: ${calmReady.failed}`);
 const setPhase = (name) => {
   phase.name = name;
   calm.postMessage({ phase: name });
+  if (call) call.phaseRef.name = name;
 };
 
 // ---- memory sampling ----------------------------------------------------------------------
@@ -152,7 +243,7 @@ const sampler = setInterval(() => {
   if (rss[phase.name]) rss[phase.name].push(rssKiB(srv.pid));
 }, 200);
 
-await sleep(3000);
+await sleep(MEDIA ? 10000 : 3000); // with a call: ten 1 s media samples at rest
 const restKiB = quantile(rss.rest, 0.5);
 
 // ---- the flood ----------------------------------------------------------------------------
@@ -224,7 +315,7 @@ function attackOnce(kind, k, localAddress) {
 }
 
 async function attacker(kind, k) {
-  const localAddress = `127.0.1.${1 + Math.floor(k / PER_ADDRESS)}`;
+  const localAddress = attackerAddr(k);
   for (let round = 0; round < 100000 && Date.now() < floodEnd; round++) {
     await attackOnce(kind, k, localAddress);
     await sleep(50); // and again
@@ -258,6 +349,8 @@ const calmResult = await new Promise((resolve) => {
   calm.postMessage({ stop: true });
 });
 await calm.terminate();
+const media = call ? call.summary() : null;
+if (call) await call.stop();
 const { pings, chats } = calmResult;
 const stopped = await srv.stop();
 
@@ -279,6 +372,17 @@ for (const line of logLines) {
 for (const [key, n] of [...kinds].sort((x, y) => y[1] - x[1]).slice(0, 8)) console.log(`    ${String(n).padStart(6)}  ${key}`);
 console.log('  what the attackers got back:');
 for (const [key, n] of [...outcome].sort()) console.log(`    ${key.padEnd(40)} ${n}`);
+if (media) {
+  console.log('  video call in another room (getStats of each page, per phase):');
+  console.log('    phase   page  fps (min 1 s)   freezes (s)   video lost/packets   audio concealed');
+  for (const [ph, rows] of Object.entries(media)) {
+    for (const r of rows) {
+      console.log(`    ${ph.padEnd(7)} ${r.page.padEnd(5)} ${r.fps.toFixed(1).padStart(4)} (${r.minFps.toFixed(0).padStart(2)})` +
+        `       ${String(r.freezes).padStart(2)} (${r.freezeS.toFixed(2)})   ${String(r.videoLost).padStart(5)}/${String(r.videoPackets).padEnd(6)}` +
+        `        ${(100 * r.concealed).toFixed(2)} %   over ${r.seconds.toFixed(0)} s`);
+    }
+  }
+}
 console.log(`  server exit: ${JSON.stringify(stopped)}`);
 process.exit(0);
 }

@@ -250,7 +250,7 @@ static bool webp_is_bitstream(const uint8_t *ch)
 static int webp_chunk(const uint8_t *ch, size_t size, bool first, struct tdm_chat_image_info *out,
                       char *err, size_t errlen)
 {
-    uint32_t w, h;
+    uint32_t w = 0, h = 0; /* set by every branch below; zero is refused anyway */
     int rc;
     if (webp_is_bitstream(ch)) {
         if ((rc = webp_bitstream(ch, size, &w, &h, err, errlen)) < 0)
