@@ -90,7 +90,15 @@ if (!insideNetns()) {
     await cora.page.waitForFunction(() => document.getElementById('mod-lock').checked);
     const omar = await open('Omar', linkFor('mentee'));
     await omar.page.getByText('The room is closed for newcomers right now.', { exact: false }).waitFor();
-    await dialog.getByLabel('Lock the room').uncheck();
+    // Unlock. The box keeps what the coordinator chose at once, before the server answers
+    // (a redraw in between used to flip it back: a flake, and a confusing flicker).
+    const shown = await cora.page.evaluate(() => {
+      const box = document.getElementById('mod-lock');
+      box.click();
+      return box.checked;
+    });
+    assert.equal(shown, false, 'the lock box shows the choice at once');
+    await cora.page.waitForFunction(() => !document.getElementById('mod-lock').checked);
 
     // a one-use link made in the page: Omar comes in with it
     await dialog.getByLabel('For a').selectOption('mentee');

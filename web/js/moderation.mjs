@@ -34,6 +34,9 @@ export class Moderation {
   #roomId;
   #me = null;
   #roomState = { locked: false, lobby: false };
+  // What the coordinator just chose, shown until the server's room.state (or an error)
+  // answers: a redraw in between must not flip the box back.
+  #pendingRoom = {};
   #waiting = new Map(); // lobby_id -> {name, role}
   #links = []; // {invite_id, role, expires_s, uses, url, revoked}
   #mine = new Map(); // request id -> what it was, for the answer or error
@@ -57,8 +60,14 @@ export class Moderation {
       this.#confirm = null;
       ui.manageButton.focus();
     });
-    ui.lock.addEventListener('change', () => this.#request({ type: 'mod.lock', locked: ui.lock.checked }, 'lock'));
-    ui.lobby.addEventListener('change', () => this.#request({ type: 'mod.lobby', lobby: ui.lobby.checked }, 'lobby'));
+    ui.lock.addEventListener('change', () => {
+      this.#pendingRoom.locked = ui.lock.checked;
+      this.#request({ type: 'mod.lock', locked: ui.lock.checked }, 'locked');
+    });
+    ui.lobby.addEventListener('change', () => {
+      this.#pendingRoom.lobby = ui.lobby.checked;
+      this.#request({ type: 'mod.lobby', lobby: ui.lobby.checked }, 'lobby');
+    });
     ui.end.addEventListener('click', () => {
       this.#confirm = this.#confirm === 'end' ? null : 'end';
       this.render();
@@ -88,6 +97,7 @@ export class Moderation {
   reset(me, roomState) {
     this.#me = me;
     if (roomState) this.#roomState = { ...roomState };
+    this.#pendingRoom = {};
     this.#waiting.clear();
     this.#mine.clear();
     this.#confirm = null;
@@ -102,6 +112,7 @@ export class Moderation {
     switch (msg.type) {
       case 'room.state':
         this.#roomState = { locked: msg.locked === true, lobby: msg.lobby === true };
+        this.#pendingRoom = {};
         this.#answered(msg);
         this.render();
         return false; // the page reads it too
@@ -136,6 +147,7 @@ export class Moderation {
       }
       case 'error':
         if (!this.#mine.has(msg.ref)) return false;
+        delete this.#pendingRoom[this.#mine.get(msg.ref)]; // refused: show the room as it is
         this.#mine.delete(msg.ref);
         this.#message = { text: this.#errorText(msg), problem: true };
         this.render();
@@ -246,8 +258,8 @@ export class Moderation {
     ui.lobbyList.hidden = waiting.length === 0;
     ui.lobbyList.replaceChildren(...waiting.map(([id, w]) => this.#lobbyRow(id, w)));
     if (!this.isCoordinator) return;
-    ui.lock.checked = this.#roomState.locked;
-    ui.lobby.checked = this.#roomState.lobby;
+    ui.lock.checked = this.#pendingRoom.locked ?? this.#roomState.locked;
+    ui.lobby.checked = this.#pendingRoom.lobby ?? this.#roomState.lobby;
     ui.endConfirm.hidden = this.#confirm !== 'end';
     ui.end.setAttribute('aria-expanded', String(this.#confirm === 'end'));
     // The list is drawn again on every change: keep the keyboard focus on the same button.
