@@ -9,8 +9,8 @@
 // the publisher retransmitting what the server asked for), and on the slow line the
 // publishers come down to a rate that fits instead of losing ever more.
 // Needs root and `nft` (nftables, installed by scripts/install-deps.sh test); this machine's
-// kernel has no netem, so delay is not simulated here (see bench/watch-drift.mjs for a
-// delaying proxy on the signaling path).
+// kernel has no netem, so delay and jitter are tested in call-delay.test.mjs, through a
+// user-space relay (tests/lib/udprelay.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -152,6 +152,9 @@ export async function pageStats() {
       if (label === 'pub' && s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) {
         out.sent.availableOutgoingBitrate = s.availableOutgoingBitrate;
       }
+      if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) {
+        (out.rtt || (out.rtt = {}))[label] = s.currentRoundTripTime; // seconds, from STUN checks
+      }
     });
   }
   return out;
