@@ -15,8 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
-import { launchChromium } from '../lib/browsers.mjs';
-import { pageJoin, pageStats } from '../lib/callclient.mjs';
+import { pairCall } from '../lib/paircall.mjs';
 import { startUdpRelay } from '../lib/udprelay.mjs';
 
 const MEDIA_WAIT_MS = 30000;
@@ -34,7 +33,11 @@ if (!insideNetns()) {
   let server = null;
   let relay = null;
   let dir = null;
-  const people = [];
+  let call = null;
+  let people = [];
+  let join;
+  let window;
+  let waitForMedia;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   before(async () => {
@@ -63,65 +66,17 @@ if (!insideNetns()) {
       args: ['--config', conf, '--media-address', SERVER_ADDR, '--public-ip', RELAY_ADDR,
         '--media-port-base', String(PORT_BASE), '--media-workers', String(WORKERS)],
     });
+    call = pairCall(server, { room: ROOM, mediaWaitMs: MEDIA_WAIT_MS });
+    ({ people, join, window, waitForMedia } = call);
   }, { timeout: 60000 });
 
   after(async () => {
-    await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
+    if (call) await call.closeAll();
     if (server) await server.stop();
     if (relay) await relay.close();
     try { execFileSync('nft', ['delete', 'table', 'inet', 'relayonly'], { stdio: 'ignore' }); } catch { /* gone */ }
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, { timeout: 60000 });
-
-  async function join(label) {
-    const browser = await launchChromium(label);
-    await browser.page.goto(`${server.url}/`);
-    const id = await browser.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room: ROOM, name: label });
-    const person = { label, browser, id };
-    people.push(person);
-    return person;
-  }
-  const stats = (p) => p.browser.page.evaluate(pageStats);
-  const other = (p) => people.find((q) => q !== p);
-
-  async function waitForMedia(p) {
-    const from = other(p).id;
-    const deadline = Date.now() + MEDIA_WAIT_MS;
-    let s = null;
-    while (Date.now() < deadline) {
-      s = await stats(p);
-      const r = s.remote[from];
-      if (r && r.framesDecoded > 0 && r.audioEnergy > 0) return s;
-      await sleep(250);
-    }
-    assert.fail(`${p.label} receives nothing from ${other(p).label}: ${JSON.stringify(s)}`);
-  }
-
-  /** What each person received in a window of `ms`, from getStats() at its two ends. */
-  async function window(ms) {
-    const a = await Promise.all(people.map(stats));
-    await sleep(ms);
-    const b = await Promise.all(people.map(stats));
-    return people.map((p, i) => {
-      const from = other(p).id;
-      const r0 = a[i].remote[from];
-      const r1 = b[i].remote[from];
-      const secs = ms / 1000;
-      return {
-        label: p.label,
-        rttMs: Math.round(1000 * (b[i].rtt?.sub ?? NaN)),
-        fps: (r1.framesDecoded - r0.framesDecoded) / secs,
-        freezeShare: (r1.freezeSeconds - r0.freezeSeconds) / secs,
-        videoLost: r1.videoLost - r0.videoLost,
-        videoPackets: r1.videoPackets - r0.videoPackets,
-        nacksSent: (r1.nacks ?? 0) - (r0.nacks ?? 0),
-        audioPackets: r1.audioPackets - r0.audioPackets,
-        audioEnergy: r1.audioEnergy - r0.audioEnergy,
-        concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
-        errors: b[i].errors,
-      };
-    });
-  }
 
   function show(t, what, rows) {
     const c = relay.counts();

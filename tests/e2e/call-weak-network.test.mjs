@@ -16,8 +16,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
-import { launchChromium } from '../lib/browsers.mjs';
-import { pageJoin, pageStats } from '../lib/callclient.mjs';
+import { pairCall } from '../lib/paircall.mjs';
 
 const MEDIA_WAIT_MS = 30000;
 const ROOM = 'weak-network-room';
@@ -34,7 +33,12 @@ if (!insideNetns()) {
   });
 } else {
   let server = null;
-  const people = [];
+  let call = null;
+  let people = [];
+  let join;
+  let window;
+  let waitForMedia;
+  let stats;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   function nft(script) {
@@ -78,71 +82,16 @@ if (!insideNetns()) {
       listen: SERVER_ADDR,
       args: ['--media-address', SERVER_ADDR, '--media-port-base', String(PORT_BASE), '--media-workers', String(WORKERS)],
     });
+    // 720p: the fake camera then needs about 0.7 Mbit/s, so the slow line is a real squeeze.
+    call = pairCall(server, { room: ROOM, size: { width: 1280, height: 720 }, mediaWaitMs: MEDIA_WAIT_MS });
+    ({ people, join, window, waitForMedia, stats } = call);
   }, { timeout: 60000 });
 
   after(async () => {
     clearRules();
-    await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
+    if (call) await call.closeAll();
     if (server) await server.stop();
   }, { timeout: 60000 });
-
-  async function join(label) {
-    const browser = await launchChromium(label);
-    await browser.page.goto(`${server.url}/`);
-        // 720p: the fake camera then needs about 0.7 Mbit/s, so the slow line is a real squeeze.
-    const id = await browser.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room: ROOM, name: label, width: 1280, height: 720 });
-    const person = { label, browser, id };
-    people.push(person);
-    return person;
-  }
-  const stats = (p) => p.browser.page.evaluate(pageStats);
-  const other = (p) => people.find((q) => q !== p);
-
-  async function waitForMedia(p) {
-    const from = other(p).id;
-    const deadline = Date.now() + MEDIA_WAIT_MS;
-    let s = null;
-    while (Date.now() < deadline) {
-      s = await stats(p);
-      const r = s.remote[from];
-      if (r && r.framesDecoded > 0 && r.audioEnergy > 0) return s;
-      await sleep(250);
-    }
-    assert.fail(`${p.label} receives nothing from ${other(p).label}: ${JSON.stringify(s)}`);
-  }
-
-  /** getStats() of everyone at the start and end of a window of `ms`. */
-  async function window(ms) {
-    const a = await Promise.all(people.map(stats));
-    await sleep(ms);
-    const b = await Promise.all(people.map(stats));
-    return people.map((p, i) => {
-      const from = other(p).id;
-      const r0 = a[i].remote[from];
-      const r1 = b[i].remote[from];
-      const s0 = a[i].sent;
-      const s1 = b[i].sent;
-      const secs = ms / 1000;
-      return {
-        label: p.label,
-        fps: (r1.framesDecoded - r0.framesDecoded) / secs,
-        freezeShare: (r1.freezeSeconds - r0.freezeSeconds) / secs,
-        videoLost: r1.videoLost - r0.videoLost,
-        videoPackets: r1.videoPackets - r0.videoPackets,
-        nacksSent: (r1.nacks ?? 0) - (r0.nacks ?? 0),
-        plisSent: (r1.plis ?? 0) - (r0.plis ?? 0),
-        audioPackets: r1.audioPackets - r0.audioPackets,
-        audioLost: r1.audioLost - r0.audioLost,
-        audioEnergy: r1.audioEnergy - r0.audioEnergy,
-        concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
-        sentKbit: ((s1.videoBytes - s0.videoBytes) * 8) / ms,
-        retransmitted: s1.retransmitted - s0.retransmitted,
-        nacksReceived: s1.nacksReceived - s0.nacksReceived,
-        targetKbit: Math.round((s1.targetBitrate || 0) / 1000),
-        errors: b[i].errors,
-      };
-    });
-  }
 
   function show(t, what, rows) {
     for (const r of rows) {

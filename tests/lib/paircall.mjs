@@ -1,0 +1,74 @@
+// Two people in a call, for the network e2e tests (call-weak-network, call-delay): each a
+// Debian Chromium page running tests/lib/callclient.mjs, and what each receives from the
+// other over a window of time, read from getStats() at its two ends.
+import assert from 'node:assert/strict';
+import { launchChromium } from './browsers.mjs';
+import { pageJoin, pageStats } from './callclient.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** server: from startTandem; the pages join `room` with `size` ({width, height}) video. */
+export function pairCall(server, { room, size = {}, mediaWaitMs = 30000 }) {
+  const people = []; // {label, browser, id}
+  const stats = (p) => p.browser.page.evaluate(pageStats);
+  const other = (p) => people.find((q) => q !== p);
+
+  async function join(label) {
+    const browser = await launchChromium(label);
+    await browser.page.goto(`${server.url}/`);
+    const id = await browser.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room, name: label, ...size });
+    const person = { label, browser, id };
+    people.push(person);
+    return person;
+  }
+
+  /** Waits (bounded) until p decodes the other's video and hears them. */
+  async function waitForMedia(p) {
+    const from = other(p).id;
+    const deadline = Date.now() + mediaWaitMs;
+    let s = null;
+    while (Date.now() < deadline) {
+      s = await stats(p);
+      const r = s.remote[from];
+      if (r && r.framesDecoded > 0 && r.audioEnergy > 0) return s;
+      await sleep(250);
+    }
+    assert.fail(`${p.label} receives nothing from ${other(p).label}: ${JSON.stringify(s)}`);
+  }
+
+  /** Per person: what they received from the other and sent during the next `ms`. */
+  async function window(ms) {
+    const a = await Promise.all(people.map(stats));
+    await sleep(ms);
+    const b = await Promise.all(people.map(stats));
+    return people.map((p, i) => {
+      const from = other(p).id;
+      const r0 = a[i].remote[from];
+      const r1 = b[i].remote[from];
+      const s0 = a[i].sent;
+      const s1 = b[i].sent;
+      const secs = ms / 1000;
+      return {
+        label: p.label,
+        rttMs: Math.round(1000 * (b[i].rtt?.sub ?? NaN)),
+        fps: (r1.framesDecoded - r0.framesDecoded) / secs,
+        freezeShare: (r1.freezeSeconds - r0.freezeSeconds) / secs,
+        videoLost: r1.videoLost - r0.videoLost,
+        videoPackets: r1.videoPackets - r0.videoPackets,
+        nacksSent: (r1.nacks ?? 0) - (r0.nacks ?? 0),
+        plisSent: (r1.plis ?? 0) - (r0.plis ?? 0),
+        audioPackets: r1.audioPackets - r0.audioPackets,
+        audioLost: r1.audioLost - r0.audioLost,
+        audioEnergy: r1.audioEnergy - r0.audioEnergy,
+        concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        sentKbit: ((s1.videoBytes - s0.videoBytes) * 8) / ms,
+        retransmitted: s1.retransmitted - s0.retransmitted,
+        nacksReceived: s1.nacksReceived - s0.nacksReceived,
+        targetKbit: Math.round((s1.targetBitrate || 0) / 1000),
+        errors: b[i].errors,
+      };
+    });
+  }
+
+  return { people, join, stats, waitForMedia, window, closeAll: () => Promise.all(people.map((p) => p.browser.close().catch(() => {}))) };
+}
