@@ -107,6 +107,7 @@ if (!insideNetns()) {
       assert.ok(r.rttMs >= 200 && r.rttMs <= 700, `${r.label}: the delay did not take: ${JSON.stringify(r)}`);
       assert.ok(r.fps >= 12, `${r.label}: the picture slowed down: ${JSON.stringify(r)}`);
       assert.ok(r.freezeShare < 0.1, `${r.label}: the picture froze: ${JSON.stringify(r)}`);
+      assert.equal(r.videoLost, 0, `${r.label}: a line that loses nothing lost video: ${JSON.stringify(r)}`);
       assert.ok(r.audioEnergy > 0 && r.concealed < 0.05, `${r.label}: the voice broke up: ${JSON.stringify(r)}`);
       assert.deepEqual(r.errors, []);
     }
@@ -122,7 +123,9 @@ if (!insideNetns()) {
       assert.ok(r.fps >= 10, `${r.label}: the picture slowed down: ${JSON.stringify(r)}`);
       assert.ok(r.freezeShare < 0.25, `${r.label}: the picture froze: ${JSON.stringify(r)}`);
       // Lost for good: what no retransmission repaired (Opus has none: audio is concealed).
-      assert.ok(r.videoLost <= r.videoPackets * 0.02, `${r.label}: losses were not repaired: ${JSON.stringify(r)}`);
+      // Unrepaired, two hops of 3 % would lose about 6 %; a few gaps at the window's end are
+      // still waiting for their retransmission, a round trip away.
+      assert.ok(r.videoLost <= r.videoPackets * 0.03, `${r.label}: losses were not repaired: ${JSON.stringify(r)}`);
       assert.ok(r.audioEnergy > 0 && r.concealed < 0.2, `${r.label}: the voice broke up: ${JSON.stringify(r)}`);
     }
     relay.set({ delayMs: 0, jitterMs: 0, lossPercent: 0 });

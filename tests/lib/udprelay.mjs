@@ -26,7 +26,8 @@ export async function startUdpRelay({ listen, ports, target }) {
     sock.bind(port, addr, () => { sock.off('error', reject); resolve(); });
   });
 
-  /** Sends after the configured delay, keeping this lane's order; drops at random. */
+  /** Sends after the configured delay, keeping this lane's order; drops at random. One
+   *  queue and one timer per lane: a datagram never overtakes one still waiting. */
   function later(lane, send) {
     if (closed) return;
     if (cfg.lossPercent > 0 && Math.random() * 100 < cfg.lossPercent) {
@@ -36,14 +37,22 @@ export async function startUdpRelay({ listen, ports, target }) {
     const now = performance.now();
     const d = Math.max(0, cfg.delayMs + (Math.random() * 2 - 1) * cfg.jitterMs);
     lane.due = Math.max(now + d, lane.due);
-    const wait = lane.due - now;
-    const go = () => {
-      if (closed) return;
-      counts.forwarded++;
-      send();
-    };
-    if (wait < 1) go();
-    else setTimeout(go, wait);
+    lane.queue.push({ at: lane.due, send });
+    if (!lane.timer) arm(lane);
+  }
+
+  function arm(lane) {
+    lane.timer = setTimeout(() => {
+      lane.timer = null;
+      const now = performance.now();
+      while (lane.queue.length && lane.queue[0].at <= now + 0.5) {
+        const { send } = lane.queue.shift();
+        if (closed) return;
+        counts.forwarded++;
+        send();
+      }
+      if (lane.queue.length) arm(lane);
+    }, Math.max(0, lane.queue[0].at - performance.now()));
   }
 
   for (const port of ports) {
@@ -57,7 +66,8 @@ export async function startUdpRelay({ listen, ports, target }) {
       if (!c) {
         if (clients.size >= MAX_CLIENTS || closed) return;
         const up = dgram.createSocket('udp4');
-        c = { up, toServer: { due: 0 }, toClient: { due: 0 }, ready: null };
+        const lane = () => ({ due: 0, queue: [], timer: null });
+        c = { up, toServer: lane(), toClient: lane(), ready: null };
         clients.set(key, c);
         counts.clients++;
         sockets.push(up);
