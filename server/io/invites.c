@@ -191,6 +191,7 @@ int tdm_invites_start(struct tdm_app *app)
     if (!app->invites)
         return TDM_ENOMEM;
     if (app->cfg.invite_ledger_file[0]) {
+        errno = 0;
         int rc = journal_load(app);
         if (rc == 0)
             rc = journal_compact(app);
@@ -198,7 +199,7 @@ int tdm_invites_start(struct tdm_app *app)
             TDM_ERROR("invite ledger %s: cannot read or write it (%s); without it a restart "
                       "would forget withdrawn links. Fix it, or set invites.ledger_file = \"\" "
                       "to keep the ledger in memory only",
-                      app->cfg.invite_ledger_file, strerror(errno));
+                      app->cfg.invite_ledger_file, errno ? strerror(errno) : tdm_strerror(rc));
             return TDM_EIO;
         }
         TDM_INFO("invite ledger: %zu links remembered", tdm_invite_ledger_count(app->invites));
@@ -277,15 +278,22 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
     return rc;
 }
 
+/* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
+static int withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                       int64_t expires_s)
+{
+    int64_t now_s = tdm_wall_us() / 1000000;
+    if (tdm_invite_ledger_revoke(app->invites, id, expires_s, now_s))
+        return TDM_EFULL;
+    journal_note(app, id);
+    return 0;
+}
+
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
 {
     if (inv->expires_s == 0)
         return TDM_ENOTFOUND;
-    int64_t now_s = tdm_wall_us() / 1000000;
-    if (tdm_invite_ledger_revoke(app->invites, inv->id, inv->expires_s, now_s))
-        return TDM_EFULL;
-    journal_note(app, inv->id);
-    return 0;
+    return withdraw_id(app, inv->id, inv->expires_s);
 }
 
 /* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */
@@ -378,12 +386,10 @@ void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "bad_field", "invite_id", "invite_id: the id given when it was made");
         return;
     }
-    int64_t now_s = tdm_wall_us() / 1000000;
-    if (tdm_invite_ledger_revoke(app->invites, iid, now_s + INVITE_MAX_LIFETIME_S, now_s)) {
+    if (withdraw_id(app, iid, tdm_wall_us() / 1000000 + INVITE_MAX_LIFETIME_S)) {
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return;
     }
-    journal_note(app, iid);
     json_t *r = json_pack("{s:s, s:s}", "type", "invite.revoked", "invite_id", text);
     if (r && id)
         json_object_set(r, "ref", id);
