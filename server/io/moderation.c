@@ -72,18 +72,32 @@ void tdm_lobby_announce_all(struct tdm_app *app, struct tdm_conn *to)
             tdm_conn_send(to, waiting_json(c->lobby));
 }
 
+void tdm_lobby_room_closed(struct tdm_app *app, const char *room_id)
+{
+    struct tdm_proto_err we;
+    tdm_proto_set(&we, "not_admitted", NULL, "everyone left the room before you were let in");
+    for (struct tdm_conn *w = app->conns; w; w = w->next) {
+        if (w->lobby && strcmp(w->lobby->room, room_id) == 0) {
+            free(w->lobby);
+            w->lobby = NULL;
+            tdm_conn_send_error(w, &we, NULL);
+            tdm_conn_close(w, LWS_CLOSE_STATUS_NORMAL, "not admitted");
+        }
+    }
+}
+
 void tdm_lobby_leave(struct tdm_app *app, struct tdm_conn *c)
 {
     struct tdm_room *room = tdm_rooms_find(app->rooms, c->lobby->room);
     if (room)
-        send_admitters(room, json_pack("{s:s, s:s}", "type", "lobby.left", "lobby_id",
-                                       c->lobby->lobby_id));
+        send_admitters(
+            room, json_pack("{s:s, s:s}", "type", "lobby.left", "lobby_id", c->lobby->lobby_id));
     free(c->lobby);
     c->lobby = NULL;
 }
 
-static struct tdm_conn *find_waiting(struct tdm_app *app, const struct tdm_room *room,
-                                     json_t *msg, struct tdm_proto_err *e)
+static struct tdm_conn *find_waiting(struct tdm_app *app, const struct tdm_room *room, json_t *msg,
+                                     struct tdm_proto_err *e)
 {
     const char *lid;
     size_t len;
@@ -144,9 +158,9 @@ static bool flag_field(json_t *msg, const char *field, bool *out, struct tdm_pro
 
 static void broadcast_room_state(struct tdm_room *room, json_t *id, struct tdm_conn *by)
 {
-    json_t *m = json_pack("{s:s, s:b, s:b, s:s}", "type", "room.state", "locked",
-                          tdm_room_locked(room), "lobby", tdm_room_lobby(room), "by",
-                          by->participant->id);
+    json_t *m =
+        json_pack("{s:s, s:b, s:b, s:s}", "type", "room.state", "locked", tdm_room_locked(room),
+                  "lobby", tdm_room_lobby(room), "by", by->participant->id);
     tdm_room_broadcast(room, NULL, m);
 }
 
@@ -170,8 +184,7 @@ void tdm_on_mod_lobby(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json
     broadcast_room_state(c->participant->room, id, c);
 }
 
-static struct tdm_participant *target_of(struct tdm_conn *c, json_t *msg,
-                                         struct tdm_proto_err *e)
+static struct tdm_participant *target_of(struct tdm_conn *c, json_t *msg, struct tdm_proto_err *e)
 {
     const char *tid;
     size_t len;
@@ -192,8 +205,15 @@ void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, jso
         return;
     if (json_object_get(msg, "withdraw_link") && !flag_field(msg, "withdraw_link", &withdraw, e))
         return;
+    if (t == c->participant) {
+        /* Removing oneself is a leave with a "removed" label (and would withdraw one's own
+         * link): refused, as Jitsi and LiveKit do. The page has leave and mod.end for it. */
+        tdm_proto_set(e, "bad_field", "target",
+                      "target: that is you; to go, send leave (mod.end ends the call)");
+        return;
+    }
     struct tdm_conn *tc = t->user;
-    uint32_t room_log = tdm_room_log_id(t->room);
+    uint32_t room_log = tdm_room_log_id(t->room), by_log = c->participant->log_id;
     if (withdraw) {
         /* The link they came with stops working (for everyone who has it), so that a
          * multi-use link cannot bring them straight back. */
@@ -214,7 +234,7 @@ void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, jso
     tdm_conn_send(tc, json_pack("{s:s, s:s}", "type", "removed", "by", c->participant->id));
     tdm_signal_leave_room(app, tc, "removed");
     tdm_conn_close(tc, LWS_CLOSE_STATUS_NORMAL, "removed");
-    TDM_INFO("r%u: p%u removed someone", room_log, c->participant->log_id);
+    TDM_INFO("r%u: p%u removed someone", room_log, by_log);
 }
 
 void tdm_on_mod_mute(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
@@ -257,8 +277,8 @@ void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t
         return;
     struct tdm_room *room = c->participant->room;
     TDM_INFO("r%u: p%u ended the call", tdm_room_log_id(room), c->participant->log_id);
-    tdm_room_broadcast(room, NULL, json_pack("{s:s, s:s}", "type", "ended", "by",
-                                             c->participant->id));
+    tdm_room_broadcast(room, NULL,
+                       json_pack("{s:s, s:s}", "type", "ended", "by", c->participant->id));
     /* Everyone leaves; the room goes with the last of them. Waiting people are sent away. */
     const char *rid = tdm_room_id(room);
     for (struct tdm_conn *w = app->conns; w; w = w->next) {

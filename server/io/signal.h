@@ -45,7 +45,7 @@ struct tdm_conn {
     int close_code; /* non-zero: close with this code once the queue is flushed */
     char close_reason[64];
     struct tdm_participant *participant; /* NULL until joined */
-    struct tdm_join_req *lobby; /* waiting to be admitted (owned), or NULL */
+    struct tdm_join_req *lobby;          /* waiting to be admitted (owned), or NULL */
     uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
     bool addr_counted;
     struct tdm_invite inv; /* the invite this person joined with (expires_s 0: none) */
@@ -59,10 +59,10 @@ typedef void (*tdm_handler_fn)(struct tdm_app *app, struct tdm_conn *c, json_t *
                                struct tdm_proto_err *e);
 
 struct tdm_handler {
-    const char *type;   /* exact type, or a prefix ending in '.' when prefix is true */
+    const char *type; /* exact type, or a prefix ending in '.' when prefix is true */
     bool prefix;
     unsigned flags;
-    tdm_handler_fn fn;  /* NULL: reserved, answered with not_implemented */
+    tdm_handler_fn fn; /* NULL: reserved, answered with not_implemented */
 };
 
 const struct tdm_handler *tdm_signal_find_handler(const char *type);
@@ -75,7 +75,8 @@ void tdm_conn_close(struct tdm_conn *c, int code, const char *reason);
 
 /* Sends msg to every participant of room except `except` (may be NULL). Takes msg. */
 void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *except, json_t *msg);
-/* Removes c's participant from its room and tells the others. */
+/* Removes c's participant from its room and tells the others; c->participant is NULL
+ * afterwards (and the room may be gone): a handler must not read either after calling it. */
 void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason);
 json_t *tdm_participant_json(const struct tdm_participant *p);
 
@@ -94,6 +95,9 @@ void tdm_lobby_enter(struct tdm_app *app, struct tdm_conn *c, const struct tdm_j
 bool tdm_lobby_may_admit(const struct tdm_participant *p);
 /* Tells `to` (an admitter that just joined) about everyone waiting for its room. */
 void tdm_lobby_announce_all(struct tdm_app *app, struct tdm_conn *to);
+/* room_id has just closed (its last participant left): everyone still waiting for it is
+ * sent away with not_admitted, as nobody is left to let them in. */
+void tdm_lobby_room_closed(struct tdm_app *app, const char *room_id);
 /* A waiting connection closes: forget it and tell the admitters. */
 void tdm_lobby_leave(struct tdm_app *app, struct tdm_conn *c);
 void tdm_on_mod_lock(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,

@@ -6,6 +6,7 @@
 #include "tandem/err.h"
 #include "tandem/util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Join and leave lines: far above a real evening (a group of twelve joining at once), far
@@ -32,8 +33,12 @@ void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *exc
 void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason)
 {
     struct tdm_participant *p = c->participant;
+    if (!p)
+        return;
     struct tdm_room *room = p->room;
     uint32_t room_log = tdm_room_log_id(room);
+    char room_id[TDM_ROOM_ID_MAX + 1];
+    snprintf(room_id, sizeof room_id, "%s", tdm_room_id(room));
     uint32_t plog = p->log_id;
     json_t *left = json_pack("{s:s, s:s, s:s}", "type", "left", "id", p->id, "reason", reason);
     tdm_media_participant_leaving(app, p);
@@ -42,6 +47,8 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     tdm_room_broadcast(room, p, left);
     tdm_channels_leaving(app, p); /* chat and watch-together; destroyed with the last one */
     bool gone = tdm_rooms_leave(app->rooms, p);
+    if (gone)
+        tdm_lobby_room_closed(app, room_id); /* nobody is left to let them in */
     tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
                     "r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
@@ -54,7 +61,7 @@ static int keepalive_s(const struct tdm_app *app)
 }
 
 void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                    struct tdm_proto_err *e)
+                 struct tdm_proto_err *e)
 {
     const char *room_id, *name, *role_s;
     size_t room_len, name_len, role_len;
@@ -134,37 +141,38 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         if (o != p)
             json_array_append_new(others, tdm_participant_json(o));
     }
-    json_t *welcome = json_pack(
-        "{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome", "protocol",
-        TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id", tdm_room_id(room),
-        "max_participants", (int)tdm_room_capacity(room), "locked", tdm_room_locked(room),
-        "lobby", tdm_room_lobby(room), "participants", others, "keepalive_s",
-        keepalive_s(app), "server_time", tdm_proto_server_time());
+    json_t *welcome =
+        json_pack("{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome",
+                  "protocol", TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id",
+                  tdm_room_id(room), "max_participants", (int)tdm_room_capacity(room), "locked",
+                  tdm_room_locked(room), "lobby", tdm_room_lobby(room), "participants", others,
+                  "keepalive_s", keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
-    tdm_room_broadcast(room, p,
-                       json_pack("{s:s, s:o}", "type", "joined", "participant",
-                                 tdm_participant_json(p)));
+    tdm_room_broadcast(
+        room, p, json_pack("{s:s, s:o}", "type", "joined", "participant", tdm_participant_json(p)));
     tdm_media_participant_joined(app, p);
     tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
                     "r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
                     tdm_role_name(req->role), tdm_room_count(room));
-    if (tdm_room_lobby(room) && tdm_lobby_may_admit(p))
-        tdm_lobby_announce_all(app, c); /* a new admitter sees who is waiting */
+    /* A new admitter sees who is waiting, also those who came while the lobby was on and
+     * wait still after it was switched off (they can only come in by mod.admit). */
+    if (tdm_lobby_may_admit(p))
+        tdm_lobby_announce_all(app, c);
     return 0;
 }
 
 void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                     struct tdm_proto_err *e)
+                  struct tdm_proto_err *e)
 {
     tdm_signal_leave_room(app, c, "leave");
     tdm_conn_close(c, LWS_CLOSE_STATUS_NORMAL, "left");
 }
 
 void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                    struct tdm_proto_err *e)
+                 struct tdm_proto_err *e)
 {
     double t;
     bool has_t;
@@ -177,4 +185,3 @@ void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         json_object_set(pong, "ref", id);
     tdm_conn_send(c, pong);
 }
-

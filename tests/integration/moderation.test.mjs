@@ -147,3 +147,73 @@ test('remove with withdraw_link: a multi-use link cannot bring the person back',
   assert.equal((await again.next((m) => ['welcome', 'error'].includes(m.type))).type, 'welcome');
   coord.ws.close(); again.ws.close();
 });
+
+// Issue 11 part 1: a coordinator naming itself in mod.remove killed the server (its own
+// participant was gone when the handler went on). Alone and with others in the room.
+test('a coordinator cannot remove itself: refused, and the server goes on', async () => {
+  const bystander = await enter('mod-room-7b', 'mentee');
+  const alone = await enter('mod-room-7', 'coordinator');
+  alone.send({ type: 'mod.remove', id: 's1', target: alone.first.you.id });
+  let err = await alone.next('error');
+  assert.equal(err.code, 'bad_field');
+  assert.equal(err.field, 'target');
+  assert.equal(err.ref, 's1');
+  assert.match(err.message, /leave/);
+  alone.send({ type: 'ping', id: 'still' }); // still in its room
+  assert.equal((await alone.next('pong')).ref, 'still');
+
+  const coord = await enter('mod-room-8', 'coordinator');
+  const mentee = await enter('mod-room-8', 'mentee');
+  coord.send({ type: 'mod.remove', id: 's2', target: coord.first.you.id, withdraw_link: true });
+  err = await coord.next('error');
+  assert.equal(err.code, 'bad_field');
+  assert.equal(err.ref, 's2');
+  // nothing happened: no invite withdrawn, nobody left, and the room still works
+  coord.send({ type: 'mod.mute', id: 'm', target: mentee.first.you.id, kind: 'video' });
+  await mentee.next('mod.muted');
+  assert.deepEqual(coord.queue.filter((m) => ['invite.revoked', 'left', 'removed'].includes(m.type)), []);
+  assert.deepEqual(mentee.queue.filter((m) => m.type === 'left'), []);
+  for (const c of [bystander, alone, coord, mentee]) {
+    c.send({ type: 'ping', id: 'p' });
+    assert.equal((await c.next('pong')).ref, 'p');
+  }
+  // a fresh connection is still served
+  const fresh = await enter('mod-room-9', 'mentor');
+  assert.equal(fresh.first.type, 'welcome');
+  for (const c of [bystander, alone, coord, mentee, fresh]) c.ws.close();
+});
+
+test('a stale target: a participant who already left is not found', async () => {
+  const coord = await enter('mod-room-10', 'coordinator');
+  const mentee = await enter('mod-room-10', 'mentee');
+  const gone = mentee.first.you.id;
+  coord.send({ type: 'mod.remove', target: gone });
+  await mentee.next('removed');
+  await coord.next('left');
+  for (const msg of [{ type: 'mod.remove', target: gone }, { type: 'mod.remove', target: gone, withdraw_link: true },
+    { type: 'mod.mute', target: gone, kind: 'audio' }]) {
+    coord.send({ ...msg, id: msg.type });
+    const e = await coord.next('error');
+    assert.equal(e.code, 'not_found', msg.type);
+    assert.equal(e.ref, msg.type);
+  }
+  coord.ws.close();
+});
+
+test('people waiting in the lobby are told when the room closes before they are let in', async () => {
+  const coord = await enter('mod-room-11', 'coordinator');
+  coord.send({ type: 'mod.lobby', lobby: true });
+  await coord.next('room.state');
+  const waiting = await enter('mod-room-11', 'mentee', 'Amina');
+  assert.equal(waiting.first.type, 'lobby');
+  const w = await coord.next('lobby.waiting');
+  coord.send({ type: 'leave' });
+  assert.equal((await coord.waitClose()).code, 1000);
+  assert.equal((await waiting.error('not_admitted')).code, 'not_admitted');
+  assert.equal((await waiting.waitClose()).code, 1000);
+  // a new room of that name knows nobody waiting
+  const next = await enter('mod-room-11', 'coordinator');
+  next.send({ type: 'mod.admit', lobby_id: w.lobby_id });
+  assert.equal((await next.next('error')).code, 'not_found');
+  next.ws.close();
+});
