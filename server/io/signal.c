@@ -57,13 +57,21 @@ static void conn_unlink(struct tdm_app *app, struct tdm_conn *c)
     app->closed_since_trim++;
 }
 
+/* A connection without a socket (wsi NULL: an in-process driver, signal.h) has nothing to
+ * wake; its driver takes the queue with tdm_conn_drain. */
+static void wake(struct tdm_conn *c)
+{
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
 void tdm_conn_close(struct tdm_conn *c, int code, const char *reason)
 {
     if (c->close_code)
         return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-    lws_callback_on_writable(c->wsi);
+    wake(c);
 }
 
 int tdm_conn_send(struct tdm_conn *c, json_t *msg)
@@ -97,7 +105,7 @@ int tdm_conn_send(struct tdm_conn *c, json_t *msg)
     c->outq_tail = m;
     c->outq_msgs++;
     c->outq_bytes += len;
-    lws_callback_on_writable(c->wsi);
+    wake(c);
     return 0;
 }
 
@@ -117,6 +125,20 @@ static void outq_free(struct tdm_conn *c)
     c->outq_head = c->outq_tail = NULL;
     c->outq_msgs = 0;
     c->outq_bytes = 0;
+}
+
+void tdm_conn_drain(struct tdm_conn *c, void (*fn)(void *ud, const char *text, size_t len),
+                    void *ud)
+{
+    while (c->outq_head) {
+        struct outmsg *m = c->outq_head;
+        c->outq_head = m->next;
+        c->outq_msgs--;
+        c->outq_bytes -= m->len;
+        fn(ud, (const char *)m->buf + LWS_PRE, m->len);
+        free(m);
+    }
+    c->outq_tail = NULL;
 }
 
 static int on_writable(struct tdm_conn *c)
@@ -154,8 +176,8 @@ static bool rate_ok(struct tdm_app *app, struct tdm_conn *c, int64_t now)
         c->dropped_in_window = 0;
     }
     if (++c->dropped_in_window > FLOOD_MAX_DROPPED) {
-        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_WARN,
-                        "c%u: closed for flooding", c->log_id);
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_WARN, "c%u: closed for flooding",
+                        c->log_id);
         tdm_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
         return false;
     }
@@ -169,7 +191,7 @@ static bool rate_ok(struct tdm_app *app, struct tdm_conn *c, int64_t now)
     return false;
 }
 
-static void handle_message(struct tdm_app *app, struct tdm_conn *c, const char *buf, size_t len)
+void tdm_conn_handle(struct tdm_app *app, struct tdm_conn *c, const char *buf, size_t len)
 {
     struct tdm_proto_err e = {0};
     const char *type;
@@ -217,8 +239,8 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
         struct tdm_proto_err e;
         tdm_proto_set(&e, "too_big", NULL, "message over %zu bytes", max);
         tdm_conn_send_error(c, &e, NULL);
-        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO,
-                        "c%u: closed: message too big", c->log_id);
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: message too big",
+                        c->log_id);
         tdm_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         free(c->rx);
         c->rx = NULL;
@@ -234,7 +256,7 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
             tdm_proto_set(&e, "binary_unsupported", NULL, "send text frames only");
             tdm_conn_send_error(c, &e, NULL);
         } else if (rate_ok(app, c, now)) {
-            handle_message(app, c, in, len);
+            tdm_conn_handle(app, c, in, len);
         }
         c->rx_binary = false;
         return 0;
@@ -259,7 +281,7 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
             tdm_proto_set(&e, "binary_unsupported", NULL, "send text frames only");
             tdm_conn_send_error(c, &e, NULL);
         } else if (rate_ok(app, c, now)) {
-            handle_message(app, c, c->rx, c->rx_len);
+            tdm_conn_handle(app, c, c->rx, c->rx_len);
         }
         c->rx_len = 0;
         c->rx_binary = false;
@@ -317,15 +339,21 @@ static uint64_t addr_key(struct tdm_app *app, struct lws *wsi)
     return k;
 }
 
-static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn *c)
+void tdm_conn_open(struct tdm_app *app, struct tdm_conn *c, struct lws *wsi)
 {
     memset(c, 0, sizeof *c);
     c->wsi = wsi;
     c->log_id = ++app->next_conn_log_id;
     c->last_activity = tdm_now_us();
-    tdm_bucket_init(&c->bucket, app->cfg.limits.messages_per_second,
-                    app->cfg.limits.message_burst, c->last_activity);
+    tdm_bucket_init(&c->bucket, app->cfg.limits.messages_per_second, app->cfg.limits.message_burst,
+                    c->last_activity);
     conn_link(app, c);
+    c->linked = true;
+}
+
+static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn *c)
+{
+    tdm_conn_open(app, c, wsi);
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)app->cfg.limits.idle_timeout_s);
     c->addr_key = addr_key(app, wsi);
     if (tdm_keycount_inc(app->conns_per_addr, c->addr_key,
@@ -343,14 +371,14 @@ static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn
     TDM_DEBUG("c%u: connected", c->log_id);
 }
 
-static void on_closed(struct tdm_app *app, struct tdm_conn *c)
+void tdm_conn_closed(struct tdm_app *app, struct tdm_conn *c)
 {
-    if (!c->wsi)
+    if (!c->linked)
         return;
     int64_t idle = tdm_now_us() - c->last_activity;
-    const char *reason =
-        idle >= (int64_t)app->cfg.limits.idle_timeout_s * 1000000 - 500000 ? "timeout"
-                                                                            : "disconnect";
+    const char *reason = idle >= (int64_t)app->cfg.limits.idle_timeout_s * 1000000 - 500000
+                             ? "timeout"
+                             : "disconnect";
     if (c->participant)
         tdm_signal_leave_room(app, c, reason);
     if (c->lobby)
@@ -363,6 +391,7 @@ static void on_closed(struct tdm_app *app, struct tdm_conn *c)
         tdm_keycount_dec(app->conns_per_addr, c->addr_key);
     TDM_DEBUG("c%u: closed (%s)", c->log_id, reason);
     c->wsi = NULL;
+    c->linked = false;
     if (app->shutting_down && app->n_conns == 0)
         g_main_loop_quit(app->loop);
 }
@@ -372,20 +401,12 @@ int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 {
     struct tdm_conn *c = user;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return on_filter(app_of(wsi), wsi);
-    case LWS_CALLBACK_ESTABLISHED:
-        on_established(app_of(wsi), wsi, c);
-        return 0;
-    case LWS_CALLBACK_RECEIVE:
-        return on_receive(app_of(wsi), c, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writable(c);
-    case LWS_CALLBACK_CLOSED:
-        on_closed(app_of(wsi), c);
-        return 0;
-    default:
-        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return on_filter(app_of(wsi), wsi);
+    case LWS_CALLBACK_ESTABLISHED: on_established(app_of(wsi), wsi, c); return 0;
+    case LWS_CALLBACK_RECEIVE: return on_receive(app_of(wsi), c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writable(c);
+    case LWS_CALLBACK_CLOSED: tdm_conn_closed(app_of(wsi), c); return 0;
+    default: return 0;
     }
 }
 

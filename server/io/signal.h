@@ -11,6 +11,7 @@
 #include "tandem/room.h"
 #include "tandem/util.h"
 
+struct lws;
 struct tdm_app;
 struct outmsg;
 
@@ -49,6 +50,7 @@ struct tdm_conn {
     uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
     bool addr_counted;
     struct tdm_invite inv; /* the invite this person joined with (expires_s 0: none) */
+    bool linked;           /* in app->conns: opened and not yet closed */
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -72,6 +74,20 @@ int tdm_conn_send(struct tdm_conn *c, json_t *msg);
 void tdm_conn_send_error(struct tdm_conn *c, const struct tdm_proto_err *e, json_t *id);
 /* Closes c with a WebSocket close code once what is queued has been sent. */
 void tdm_conn_close(struct tdm_conn *c, int code, const char *reason);
+
+/* The connection life cycle apart from the socket. The lws callback calls these with its
+ * wsi; an in-process driver (tests/fuzz/room_harness.c) calls them with wsi NULL, which means
+ * "no socket": nothing is woken, and the driver takes what is queued with tdm_conn_drain and
+ * calls tdm_conn_closed itself once close_code is set (as lws would after the flush).
+ * tdm_conn_open: c (the caller's memory) is zeroed and linked into app->conns.
+ * tdm_conn_handle: one complete text message (rate limits are the socket side's job).
+ * tdm_conn_closed: leaves the room or lobby, frees the queue, unlinks c; once only.
+ * tdm_conn_drain: hands each queued message to fn (borrowed until fn returns) and frees it. */
+void tdm_conn_open(struct tdm_app *app, struct tdm_conn *c, struct lws *wsi);
+void tdm_conn_handle(struct tdm_app *app, struct tdm_conn *c, const char *buf, size_t len);
+void tdm_conn_closed(struct tdm_app *app, struct tdm_conn *c);
+void tdm_conn_drain(struct tdm_conn *c, void (*fn)(void *ud, const char *text, size_t len),
+                    void *ud);
 
 /* Sends msg to every participant of room except `except` (may be NULL). Takes msg. */
 void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *except, json_t *msg);
