@@ -18,8 +18,7 @@
 #define LEDGER_MAX 100000
 #define INVITE_MAX_LIFETIME_S (366LL * 86400)
 
-int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
-                         size_t errlen)
+int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
@@ -46,8 +45,7 @@ int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *e
         r = read(fd, key, 32);
     close(fd);
     if (r != 32)
-        return tdm_seterr(err, errlen, TDM_EINVAL, "invite key %s: must be exactly 32 bytes",
-                          path);
+        return tdm_seterr(err, errlen, TDM_EINVAL, "invite key %s: must be exactly 32 bytes", path);
     if (st.st_mode & 077)
         TDM_WARN("invite key %s can be read by other users: chmod 600 it", path);
     return 0;
@@ -250,7 +248,19 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
         tdm_proto_set(e, "invite_invalid", "token", "this invite link is for another room");
         return TDM_EPERM;
     }
-    rc = tdm_invite_ledger_check(app->invites, &inv);
+    rc = tdm_invites_recheck(app, &inv, e);
+    if (rc != 0)
+        return rc;
+    *role = inv.role; /* the token decides the role, not the page */
+    *inv_out = inv;
+    return 0;
+}
+
+int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, struct tdm_proto_err *e)
+{
+    if (inv->expires_s == 0)
+        return 0; /* joined without a token (open rooms) */
+    int rc = tdm_invite_ledger_check(app->invites, inv);
     if (rc == TDM_EPERM) {
         tdm_proto_set(e, "invite_revoked", "token", "this invite link was withdrawn");
         return rc;
@@ -263,8 +273,6 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return rc;
     }
-    *role = inv.role; /* the token decides the role, not the page */
-    *inv_out = inv;
     return 0;
 }
 
@@ -279,8 +287,7 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
 }
 
 /* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
-static int withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
-                       int64_t expires_s)
+static int withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN], int64_t expires_s)
 {
     int64_t now_s = tdm_wall_us() / 1000000;
     if (tdm_invite_ledger_revoke(app->invites, id, expires_s, now_s))
@@ -345,8 +352,8 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
                       (long long)INVITE_MAX_LIFETIME_S);
         return;
     }
-    if (juses && (!json_is_integer(juses) || (uses = json_integer_value(juses)) < 0 ||
-                  uses > 1000)) {
+    if (juses &&
+        (!json_is_integer(juses) || (uses = json_integer_value(juses)) < 0 || uses > 1000)) {
         tdm_proto_set(e, "bad_field", "uses", "uses: 0 (unlimited) to 1000");
         return;
     }

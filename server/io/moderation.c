@@ -103,8 +103,9 @@ static struct tdm_conn *find_waiting(struct tdm_app *app, const struct tdm_room 
     size_t len;
     if (!tdm_proto_string(msg, "lobby_id", 1, 64, true, &lid, &len, e))
         return NULL;
+    /* One the server is already closing (flooding, too slow) is as good as gone. */
     for (struct tdm_conn *c = app->conns; c; c = c->next)
-        if (c->lobby && strcmp(c->lobby->lobby_id, lid) == 0 &&
+        if (c->lobby && !c->close_code && strcmp(c->lobby->lobby_id, lid) == 0 &&
             strcmp(c->lobby->room, tdm_room_id(room)) == 0)
             return c;
     tdm_proto_set(e, "not_found", "lobby_id", "nobody with that id is waiting");

@@ -136,6 +136,11 @@ void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t
 int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,
                            size_t token_len, struct tdm_invite *inv, enum tdm_role *role,
                            struct tdm_proto_err *e);
+/* The ledger's verdict on an invite checked before (revoked meanwhile? used up meanwhile,
+ * e.g. by someone else waiting in the lobby with the same single-use link?), as
+ * tdm_invites_check_join gives it. Expiry is not looked at again: who waits in the lobby
+ * past the link's end still gets in. */
+int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, struct tdm_proto_err *e);
 /* Records one use of the token after the join succeeded. */
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
 /* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,

@@ -117,7 +117,12 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
                     json_t *id, struct tdm_proto_err *e)
 {
     struct tdm_participant *p;
-    int rc = tdm_rooms_join(app->rooms, req->room, req->name, req->role, c, &p);
+    /* Checked when the join came, but a wait in the lobby lets the ledger change: the link
+     * withdrawn, or its last use taken by another person waiting with it. */
+    int rc = tdm_invites_recheck(app, &req->inv, e);
+    if (rc != 0)
+        return rc;
+    rc = tdm_rooms_join(app->rooms, req->room, req->name, req->role, c, &p);
     if (rc == TDM_EFULL) {
         tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
                       app->cfg.limits.max_participants_per_room);

@@ -217,3 +217,38 @@ test('people waiting in the lobby are told when the room closes before they are 
   assert.equal((await next.next('error')).code, 'not_found');
   next.ws.close();
 });
+
+test('a single-use link lets one person in, even when two wait in the lobby with it', async () => {
+  const room = 'mod-room-12';
+  const coord = await enter(room, 'coordinator');
+  coord.send({ type: 'mod.lobby', lobby: true });
+  await coord.next('room.state');
+  const once = mintInvite({ room, role: 'mentee', uses: 1 });
+  const wait = async (name) => {
+    const c = await wsClient(srv.wsUrl);
+    c.send({ type: 'join', id: 'j', room, name, role: 'mentee', token: once });
+    assert.equal((await c.next((m) => ['lobby', 'error'].includes(m.type))).type, 'lobby');
+    return { c, w: await coord.next((m) => m.type === 'lobby.waiting' && m.name === name) };
+  };
+  const a = await wait('First');
+  const b = await wait('Second');
+  coord.send({ type: 'mod.admit', lobby_id: a.w.lobby_id });
+  assert.equal((await a.c.next('welcome')).you.name, 'First');
+  coord.send({ type: 'mod.admit', lobby_id: b.w.lobby_id });
+  assert.equal((await b.c.next((m) => ['welcome', 'error'].includes(m.type))).code, 'invite_used');
+  // a link withdrawn while its holder waits no longer lets them in
+  coord.send({ type: 'invite.create', id: 'inv', role: 'mentee' });
+  const made = await coord.next('invite');
+  const c = await wsClient(srv.wsUrl);
+  c.send({ type: 'join', id: 'j', room, name: 'Third', role: 'mentee', token: made.token });
+  await c.next('lobby');
+  const w = await coord.next((m) => m.type === 'lobby.waiting' && m.name === 'Third');
+  coord.send({ type: 'invite.revoke', invite_id: made.invite_id });
+  await coord.next('invite.revoked');
+  coord.send({ type: 'mod.admit', lobby_id: w.lobby_id });
+  assert.equal((await c.next((m) => ['welcome', 'error'].includes(m.type))).code, 'invite_revoked');
+  coord.send({ type: 'ping', id: 'after' });
+  assert.equal((await coord.next('pong')).ref, 'after');
+  assert.deepEqual(coord.queue.filter((m) => m.type === 'joined' && m.participant.name !== 'First'), []);
+  for (const x of [coord, a.c, b.c, c]) x.ws.close();
+});
