@@ -166,12 +166,21 @@ static bool id_ok(const char *id)
     return true;
 }
 
+/* Chat text keeps the bidi marks (they are how mixed-direction text is written) but not
+ * the embeddings, overrides and isolates: the page shows each message in its own dir="auto"
+ * element, yet an override still reorders the message itself, e.g. to forge a quoted
+ * "name: text" line that reads as someone else's. */
+static const char k_no_overrides[] =
+    "no text-direction embedding, override or isolate characters (U+202A to U+202E, "
+    "U+2066 to U+2069)";
+
 static int check_sender(const struct tdm_chat_sender *from, char *err, size_t errlen)
 {
     if (!from || !id_ok(from->id))
         return tdm_seterr(err, errlen, TDM_EINVAL, "sender: bad participant id");
     size_t n = from->name ? strnlen(from->name, TDM_NAME_MAX + 1) : 0;
-    if (!tdm_text_field_ok(from->name, n, TDM_NAME_MAX, false))
+    if (!tdm_text_field_ok(from->name, n, TDM_NAME_MAX, false) ||
+        tdm_text_has_bidi_controls(from->name, n, true))
         return tdm_seterr(err, errlen, TDM_EINVAL, "name: bad display name");
     return 0;
 }
@@ -301,6 +310,8 @@ int tdm_chat_send_text(struct tdm_chat *c, const struct tdm_chat_sender *from, c
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "text: 1 to %d bytes of text, no control characters, trimmed",
                           TDM_CHAT_TEXT_MAX);
+    if (tdm_text_has_bidi_controls(text, len, false))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "text: %s", k_no_overrides);
     if ((rc = take(c, from->id, false, now_us, err, errlen)) < 0)
         return rc;
     struct msg *m = new_msg(from, text, len, now_us);
@@ -328,6 +339,8 @@ static int picture_checks(struct tdm_chat *c, const struct tdm_chat_sender *from
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "caption: 1 to %d bytes of text, no control characters, trimmed",
                           TDM_CHAT_TEXT_MAX);
+    if (caption_len && tdm_text_has_bidi_controls(caption, caption_len, false))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "caption: %s", k_no_overrides);
     return 0;
 }
 
@@ -382,7 +395,8 @@ int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from
     int rc = picture_checks(c, from, "data", declared, declared_len, len, caption, caption_len,
                             &type, err, errlen);
     if (rc >= 0 && !pool_has(c, len, 0))
-        rc = tdm_seterr(err, errlen, TDM_EFULL, "data: the server holds as many pictures as it "
+        rc = tdm_seterr(err, errlen, TDM_EFULL,
+                        "data: the server holds as many pictures as it "
                         "may right now; try again later");
     if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0) {
         wipe_free(bytes, len);
@@ -453,7 +467,8 @@ int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from
         return tdm_seterr(err, errlen, TDM_EFULL, "upload: %zu pictures already on their way",
                           c->n_up);
     if (!pool_has(c, size, old ? old->size : 0))
-        return tdm_seterr(err, errlen, TDM_EFULL, "size: the server holds as many pictures as "
+        return tdm_seterr(err, errlen, TDM_EFULL,
+                          "size: the server holds as many pictures as "
                           "it may right now; try again later");
     if ((rc = take(c, from->id, true, now_us, err, errlen)) < 0)
         return rc;

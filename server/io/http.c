@@ -323,6 +323,21 @@ static bool media_name_ok(const char *name)
     return media_mime(name) != NULL;
 }
 
+bool tdm_http_film_exists(const char *name, size_t len)
+{
+    char copy[TDM_SYNC_MEDIA_NAME_MAX + 1], path[PATH_MAX + TDM_SYNC_MEDIA_NAME_MAX + 2];
+    if (!media_real[0] || len == 0 || len > TDM_SYNC_MEDIA_NAME_MAX || memchr(name, '\0', len))
+        return false;
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    if (!media_name_ok(copy))
+        return false;
+    snprintf(path, sizeof path, "%s/%s", media_real, copy);
+    struct stat st;
+    /* the rules media_list and media_file serve by: a regular file, not through a link */
+    return fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
 static int media_list(struct tdm_app *app, struct lws *wsi)
 {
     DIR *d = opendir(media_real);

@@ -54,7 +54,7 @@ static int keepalive_s(const struct tdm_app *app)
 }
 
 void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                    struct tdm_proto_err *e)
+                 struct tdm_proto_err *e)
 {
     const char *room_id, *name, *role_s;
     size_t room_len, name_len, role_len;
@@ -76,6 +76,12 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "bad_field", "name",
                       "name: 1 to %d bytes of text, no control characters, no spaces at the ends",
                       TDM_NAME_MAX);
+        return;
+    }
+    if (tdm_text_has_bidi_controls(name, name_len, true)) {
+        tdm_proto_set(e, "bad_field", "name",
+                      "name: no text-direction control characters (U+061C, U+200E, U+200F, "
+                      "U+202A to U+202E, U+2066 to U+2069)");
         return;
     }
     if (tdm_role_parse(role_s, role_len, &role) != 0) {
@@ -134,19 +140,18 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         if (o != p)
             json_array_append_new(others, tdm_participant_json(o));
     }
-    json_t *welcome = json_pack(
-        "{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome", "protocol",
-        TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id", tdm_room_id(room),
-        "max_participants", (int)tdm_room_capacity(room), "locked", tdm_room_locked(room),
-        "lobby", tdm_room_lobby(room), "participants", others, "keepalive_s",
-        keepalive_s(app), "server_time", tdm_proto_server_time());
+    json_t *welcome =
+        json_pack("{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome",
+                  "protocol", TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id",
+                  tdm_room_id(room), "max_participants", (int)tdm_room_capacity(room), "locked",
+                  tdm_room_locked(room), "lobby", tdm_room_lobby(room), "participants", others,
+                  "keepalive_s", keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
-    tdm_room_broadcast(room, p,
-                       json_pack("{s:s, s:o}", "type", "joined", "participant",
-                                 tdm_participant_json(p)));
+    tdm_room_broadcast(
+        room, p, json_pack("{s:s, s:o}", "type", "joined", "participant", tdm_participant_json(p)));
     tdm_media_participant_joined(app, p);
     tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
                     "r%u: p%u joined as %s (%zu present)", tdm_room_log_id(room), p->log_id,
@@ -157,14 +162,14 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
 }
 
 void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                     struct tdm_proto_err *e)
+                  struct tdm_proto_err *e)
 {
     tdm_signal_leave_room(app, c, "leave");
     tdm_conn_close(c, LWS_CLOSE_STATUS_NORMAL, "left");
 }
 
 void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                    struct tdm_proto_err *e)
+                 struct tdm_proto_err *e)
 {
     double t;
     bool has_t;
@@ -177,4 +182,3 @@ void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         json_object_set(pong, "ref", id);
     tdm_conn_send(c, pong);
 }
-

@@ -120,6 +120,14 @@ static void texts(void **state)
     assert_int_equal(say(c, &jan, "second", T0 + 1), 0);
     assert_int_equal(tdm_chat_at(c, 1)->id, 2);
 
+    /* An override could make a line read as someone else's; the marks stay allowed. */
+    assert_int_equal(say(c, &jan, "\xe2\x80\xae:animA ,olleh", T0 + 1), TDM_EINVAL);
+    assert_int_equal(say(c, &jan, "ok \xe2\x81\xa7x", T0 + 1), TDM_EINVAL);
+    assert_int_equal(say(c, &jan, "\xd9\x85\xe2\x80\x8f 42", T0 + 1), 0);
+    const struct tdm_chat_sender rlo = {"CAAAAAAAAAAAAAAAAAAAAA", "Jan\xe2\x80\xae",
+                                        TDM_ROLE_MENTEE};
+    assert_int_equal(say(c, &rlo, "hi", T0 + 1), TDM_EINVAL);
+
     char big[TDM_CHAT_TEXT_MAX + 2];
     memset(big, 'x', sizeof big);
     big[TDM_CHAT_TEXT_MAX] = '\0';
@@ -137,7 +145,7 @@ static void texts(void **state)
     struct tdm_chat_sender noname = {"DDDDDDDDDDDDDDDDDDDDDD", " X", TDM_ROLE_MENTEE};
     assert_int_equal(say(c, &noname, "hi", T0), TDM_EINVAL);
     assert_int_equal(say(c, NULL, "hi", T0), TDM_EINVAL);
-    assert_int_equal(tdm_chat_count(c), 3);
+    assert_int_equal(tdm_chat_count(c), 4);
     tdm_chat_destroy(c);
 }
 
@@ -590,19 +598,20 @@ static void server_picture_pool(void **state)
     assert_int_equal(pool.used, len);
     uint64_t up = 0, up2 = 0;
     char err[128] = "";
-    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err, sizeof err), 0);
     assert_int_equal(pool.used, 2 * len);
     /* a replaced upload gives its bytes back before the new one takes them */
-    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err, sizeof err), 0);
     assert_int_equal(pool.used, 2 * len);
     assert_int_equal(show(b, &coord, "red_24x10.png", "image/png", T0, NULL), 0);
     assert_int_equal(pool.used, 3 * len);
     /* full: room a is refused, with a message that says to try later */
     assert_int_equal(show(a, &amina, "red_24x10.png", "image/png", T0, NULL), TDM_EFULL);
-    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
-                                           sizeof err), TDM_EFULL);
+    assert_int_equal(
+        tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err, sizeof err),
+        TDM_EFULL);
     assert_non_null(strstr(err, "try again later"));
     /* the upload in b finishes: its bytes move from "on their way" to "stored" */
     assert_int_equal(chunk(b, &jan, up, 0, png, len, &m), 1);
@@ -610,8 +619,9 @@ static void server_picture_pool(void **state)
     /* a deletion in a gives room to a */
     assert_int_equal(tdm_chat_delete(a, &amina, first, NULL, 0), 0);
     assert_int_equal(pool.used, 2 * len);
-    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err, sizeof err),
+        0);
     assert_int_equal(pool.used, 3 * len);
     tdm_chat_upload_cancel(a, amina.id);
     assert_int_equal(pool.used, 2 * len);
