@@ -25,8 +25,11 @@ struct upload {
     char owner[TDM_PARTICIPANT_ID_LEN + 1];
     uint64_t id;
     enum tdm_chat_image type;
-    uint8_t *buf; /* size bytes, got of them received */
-    size_t size, got;
+    /* cap bytes (grown as pieces arrive, never beyond size), got of them received. The
+     * pool holds the whole announced size from the start, so growing never overcommits it;
+     * the memory itself follows what was sent, so an abandoned upload costs what it got. */
+    uint8_t *buf;
+    size_t size, got, cap;
     char *caption; /* not NUL-terminated */
     size_t caption_len;
     int64_t last_us;
@@ -418,7 +421,7 @@ static struct upload *find_upload(struct tdm_chat *c, const char *owner)
 static void drop_upload(struct tdm_chat *c, struct upload *u)
 {
     pool_give(c, u->size);
-    wipe_free(u->buf, u->size);
+    wipe_free(u->buf, u->cap);
     wipe_free((uint8_t *)u->caption, u->caption_len);
     *u = c->up[--c->n_up];
 }
@@ -429,13 +432,9 @@ static int new_upload(struct tdm_chat *c, const struct tdm_chat_sender *from,
 {
     struct upload *u = &c->up[c->n_up];
     memset(u, 0, sizeof *u);
-    u->buf = malloc(size);
     u->caption = caption_len ? malloc(caption_len) : NULL;
-    if (!u->buf || (caption_len && !u->caption)) {
-        free(u->buf);
-        free(u->caption);
+    if (caption_len && !u->caption)
         return TDM_ENOMEM;
-    }
     if (caption_len)
         memcpy(u->caption, caption, caption_len);
     memcpy(u->owner, from->id, strlen(from->id) + 1);
@@ -477,6 +476,34 @@ int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from
     return new_upload(c, from, type, size, caption, caption_len, now_us, upload_id);
 }
 
+/* Room for `need` bytes: at least double what is held (few copies for a whole picture),
+ * never more than announced. Moved by hand, not realloc, so the old copy is wiped. */
+static int upload_reserve(struct upload *u, size_t need)
+{
+    if (need <= u->cap)
+        return 0;
+    size_t cap = u->cap > u->size / 2 ? u->size : 2 * u->cap;
+    if (cap < need)
+        cap = need;
+    uint8_t *nb = malloc(cap);
+    if (!nb)
+        return TDM_ENOMEM;
+    if (u->got)
+        memcpy(nb, u->buf, u->got);
+    wipe_free(u->buf, u->cap);
+    u->buf = nb;
+    u->cap = cap;
+    return 0;
+}
+
+size_t tdm_chat_upload_bytes_held(const struct tdm_chat *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_up; i++)
+        n += c->up[i].cap;
+    return n;
+}
+
 int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from,
                           uint64_t upload_id, size_t offset, const uint8_t *bytes, size_t len,
                           int64_t now_us, size_t *received, const struct tdm_chat_message **out,
@@ -492,6 +519,10 @@ int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from
     if (offset != u->got || len == 0 || len > u->size - u->got || !bytes) {
         drop_upload(c, u);
         return tdm_seterr(err, errlen, TDM_EINVAL, "offset: chunk does not continue the upload");
+    }
+    if (upload_reserve(u, u->got + len) < 0) {
+        drop_upload(c, u);
+        return TDM_ENOMEM;
     }
     memcpy(u->buf + u->got, bytes, len);
     u->got += len;
