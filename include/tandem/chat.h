@@ -185,6 +185,9 @@ int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from
                           int64_t now_us, size_t *received, const struct tdm_chat_message **out,
                           char *err, size_t errlen);
 
+/* Bytes the room's uploads in flight hold now: at most twice what they received, never
+ * more than they announced (memory grows with the pieces, the pool is reserved at begin). */
+size_t tdm_chat_upload_bytes_held(const struct tdm_chat *c);
 /* Drops the participant's upload in flight, if any (wiped). */
 void tdm_chat_upload_cancel(struct tdm_chat *c, const char *participant_id);
 /* Drops uploads idle for upload_idle_us or more; returns how many. */

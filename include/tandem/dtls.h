@@ -96,7 +96,10 @@ struct tdm_dtls_event {
 };
 
 struct tdm_dtls_stats {
-    uint32_t datagrams_in;  /* fed and accepted for processing */
+    uint32_t datagrams_in; /* fed and accepted for processing */
+    /* fed and discarded unread: an invalid record (RFC 6347 4.1.2.7), or anything after
+     * OpenSSL failed on a forged record once connected */
+    uint32_t dropped_in;
     uint32_t datagrams_out; /* queued for sending */
     uint32_t dropped_out;   /* lost because the queue was full or a datagram too big */
     uint32_t retransmits;   /* timer-driven flight retransmissions */

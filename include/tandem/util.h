@@ -20,6 +20,13 @@ bool tdm_utf8_valid(const uint8_t *p, size_t len);
  * (tab excepted when allow_tab), no leading/trailing white space. */
 bool tdm_text_field_ok(const char *s, size_t len, size_t max_bytes, bool allow_newline);
 
+/* True when valid UTF-8 text s[0..len) holds a bidirectional formatting character (UAX #9
+ * 2.1-2.4): an embedding or override (U+202A..U+202E) or an isolate (U+2066..U+2069), and
+ * with marks_too also the marks U+200E, U+200F and U+061C. Overrides and embeddings reorder
+ * what follows them, so a name "Amina<RLO>txet" can read as another's; the marks cannot
+ * reorder letters and are part of writing mixed Arabic or Hebrew and Latin text. */
+bool tdm_text_has_bidi_controls(const char *s, size_t len, bool marks_too);
+
 /* Token bucket: `rate` tokens per second, at most `burst` stored. Time is an argument. */
 struct tdm_bucket {
     double tokens;

@@ -25,8 +25,11 @@ struct upload {
     char owner[TDM_PARTICIPANT_ID_LEN + 1];
     uint64_t id;
     enum tdm_chat_image type;
-    uint8_t *buf; /* size bytes, got of them received */
-    size_t size, got;
+    /* cap bytes (grown as pieces arrive, never beyond size), got of them received. The
+     * pool holds the whole announced size from the start, so growing never overcommits it;
+     * the memory itself follows what was sent, so an abandoned upload costs what it got. */
+    uint8_t *buf;
+    size_t size, got, cap;
     char *caption; /* not NUL-terminated */
     size_t caption_len;
     int64_t last_us;
@@ -166,12 +169,21 @@ static bool id_ok(const char *id)
     return true;
 }
 
+/* Chat text keeps the bidi marks (they are how mixed-direction text is written) but not
+ * the embeddings, overrides and isolates: the page shows each message in its own dir="auto"
+ * element, yet an override still reorders the message itself, e.g. to forge a quoted
+ * "name: text" line that reads as someone else's. */
+static const char k_no_overrides[] =
+    "no text-direction embedding, override or isolate characters (U+202A to U+202E, "
+    "U+2066 to U+2069)";
+
 static int check_sender(const struct tdm_chat_sender *from, char *err, size_t errlen)
 {
     if (!from || !id_ok(from->id))
         return tdm_seterr(err, errlen, TDM_EINVAL, "sender: bad participant id");
     size_t n = from->name ? strnlen(from->name, TDM_NAME_MAX + 1) : 0;
-    if (!tdm_text_field_ok(from->name, n, TDM_NAME_MAX, false))
+    if (!tdm_text_field_ok(from->name, n, TDM_NAME_MAX, false) ||
+        tdm_text_has_bidi_controls(from->name, n, true))
         return tdm_seterr(err, errlen, TDM_EINVAL, "name: bad display name");
     return 0;
 }
@@ -301,6 +313,8 @@ int tdm_chat_send_text(struct tdm_chat *c, const struct tdm_chat_sender *from, c
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "text: 1 to %d bytes of text, no control characters, trimmed",
                           TDM_CHAT_TEXT_MAX);
+    if (tdm_text_has_bidi_controls(text, len, false))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "text: %s", k_no_overrides);
     if ((rc = take(c, from->id, false, now_us, err, errlen)) < 0)
         return rc;
     struct msg *m = new_msg(from, text, len, now_us);
@@ -328,6 +342,8 @@ static int picture_checks(struct tdm_chat *c, const struct tdm_chat_sender *from
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "caption: 1 to %d bytes of text, no control characters, trimmed",
                           TDM_CHAT_TEXT_MAX);
+    if (caption_len && tdm_text_has_bidi_controls(caption, caption_len, false))
+        return tdm_seterr(err, errlen, TDM_EINVAL, "caption: %s", k_no_overrides);
     return 0;
 }
 
@@ -382,7 +398,8 @@ int tdm_chat_send_picture(struct tdm_chat *c, const struct tdm_chat_sender *from
     int rc = picture_checks(c, from, "data", declared, declared_len, len, caption, caption_len,
                             &type, err, errlen);
     if (rc >= 0 && !pool_has(c, len, 0))
-        rc = tdm_seterr(err, errlen, TDM_EFULL, "data: the server holds as many pictures as it "
+        rc = tdm_seterr(err, errlen, TDM_EFULL,
+                        "data: the server holds as many pictures as it "
                         "may right now; try again later");
     if (rc < 0 || (rc = take(c, from->id, true, now_us, err, errlen)) < 0) {
         wipe_free(bytes, len);
@@ -404,7 +421,7 @@ static struct upload *find_upload(struct tdm_chat *c, const char *owner)
 static void drop_upload(struct tdm_chat *c, struct upload *u)
 {
     pool_give(c, u->size);
-    wipe_free(u->buf, u->size);
+    wipe_free(u->buf, u->cap);
     wipe_free((uint8_t *)u->caption, u->caption_len);
     *u = c->up[--c->n_up];
 }
@@ -415,13 +432,9 @@ static int new_upload(struct tdm_chat *c, const struct tdm_chat_sender *from,
 {
     struct upload *u = &c->up[c->n_up];
     memset(u, 0, sizeof *u);
-    u->buf = malloc(size);
     u->caption = caption_len ? malloc(caption_len) : NULL;
-    if (!u->buf || (caption_len && !u->caption)) {
-        free(u->buf);
-        free(u->caption);
+    if (caption_len && !u->caption)
         return TDM_ENOMEM;
-    }
     if (caption_len)
         memcpy(u->caption, caption, caption_len);
     memcpy(u->owner, from->id, strlen(from->id) + 1);
@@ -453,13 +466,42 @@ int tdm_chat_upload_begin(struct tdm_chat *c, const struct tdm_chat_sender *from
         return tdm_seterr(err, errlen, TDM_EFULL, "upload: %zu pictures already on their way",
                           c->n_up);
     if (!pool_has(c, size, old ? old->size : 0))
-        return tdm_seterr(err, errlen, TDM_EFULL, "size: the server holds as many pictures as "
+        return tdm_seterr(err, errlen, TDM_EFULL,
+                          "size: the server holds as many pictures as "
                           "it may right now; try again later");
     if ((rc = take(c, from->id, true, now_us, err, errlen)) < 0)
         return rc;
     if (old) /* one upload per participant: a new one replaces a stuck one */
         drop_upload(c, old);
     return new_upload(c, from, type, size, caption, caption_len, now_us, upload_id);
+}
+
+/* Room for `need` bytes: at least double what is held (few copies for a whole picture),
+ * never more than announced. Moved by hand, not realloc, so the old copy is wiped. */
+static int upload_reserve(struct upload *u, size_t need)
+{
+    if (need <= u->cap)
+        return 0;
+    size_t cap = u->cap > u->size / 2 ? u->size : 2 * u->cap;
+    if (cap < need)
+        cap = need;
+    uint8_t *nb = malloc(cap);
+    if (!nb)
+        return TDM_ENOMEM;
+    if (u->got)
+        memcpy(nb, u->buf, u->got);
+    wipe_free(u->buf, u->cap);
+    u->buf = nb;
+    u->cap = cap;
+    return 0;
+}
+
+size_t tdm_chat_upload_bytes_held(const struct tdm_chat *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_up; i++)
+        n += c->up[i].cap;
+    return n;
 }
 
 int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from,
@@ -477,6 +519,10 @@ int tdm_chat_upload_chunk(struct tdm_chat *c, const struct tdm_chat_sender *from
     if (offset != u->got || len == 0 || len > u->size - u->got || !bytes) {
         drop_upload(c, u);
         return tdm_seterr(err, errlen, TDM_EINVAL, "offset: chunk does not continue the upload");
+    }
+    if (upload_reserve(u, u->got + len) < 0) {
+        drop_upload(c, u);
+        return TDM_ENOMEM;
     }
     memcpy(u->buf + u->got, bytes, len);
     u->got += len;

@@ -16,6 +16,13 @@
 #define EVENT_SLOTS 4 /* at most CONNECTED then CLOSED or FAILED ever happen */
 #define DRAIN_ROUNDS 32
 #define SRTP_MASTER_KEY_LEN 16 /* both profiles: AES-128 */
+#define RECORD_HEADER_LEN 13   /* RFC 6347 4.1: type, version, epoch, sequence, length */
+#define GCM_OVERHEAD (8 + 16)  /* RFC 5288 3: explicit nonce and tag */
+#define CHACHA_OVERHEAD 16     /* RFC 7905 2: tag only */
+#define HS_HEADER_LEN 12       /* RFC 6347 4.2.2: type, length, message_seq, fragment */
+/* Far above any WebRTC handshake message (certificates are self-signed ECDSA, under 1 KiB)
+ * and below OpenSSL's own limit, beyond which it fails the handshake. */
+#define HS_MAX_MESSAGE 16384
 
 static const char k_exporter_label[] = "EXTRACTOR-dtls_srtp"; /* RFC 5764 4.2 */
 
@@ -32,6 +39,10 @@ struct tdm_dtls {
     bool keys_ready;
     bool timer_changed;
     bool close_notify_received;
+    /* OpenSSL failed after the peer was authenticated, for a reason other than the
+     * peer's alert. The association and its SRTP keys stand; the SSL object cannot read
+     * any more, so later datagrams are only counted (see read_failed_when_connected). */
+    bool ssl_broken;
     int alert_received;
     int alert_sent;
     struct tdm_fingerprint expected;
@@ -40,7 +51,7 @@ struct tdm_dtls {
     int64_t start_us;
     int64_t deadline_us;
     int64_t handshake_timeout_us; /* TDM_DTLS_HANDSHAKE_TIMEOUT_US unless set */
-    uint32_t rto_us; /* interval OpenSSL's running timer was last started with */
+    uint32_t rto_us;              /* interval OpenSSL's running timer was last started with */
     /* OpenSSL's own retransmission deadline, as handed to the BIO (see force_due). */
     struct timeval *ossl_timer;
     /* The datagram being fed: borrowed for the duration of tdm_dtls_feed. */
@@ -342,10 +353,26 @@ static void refresh_deadline(struct tdm_dtls *d, bool follow_ossl_clock)
         d->deadline_us = d->now_us + d->rto_us;
 }
 
+/* SSL_read failed once the peer was authenticated, and not because of the peer's alert
+ * (an authenticated fatal alert or close_notify still ends the association). Whatever
+ * OpenSSL found wrong came in a datagram anyone could have forged, and RFC 6347 4.1.2.7
+ * says to discard it, not to answer with an alert: so the alert OpenSSL queued in this
+ * call is withdrawn and the SRTP association stands until the caller's consent time-out.
+ * The SSL object is left in its error state, so later DTLS datagrams are only counted. */
+static void read_failed_when_connected(struct tdm_dtls *d, unsigned queued_before)
+{
+    unsigned added = d->q_count - queued_before;
+    d->q_count = queued_before; /* the newest entries, at the ring's tail */
+    d->stats.datagrams_out -= added;
+    d->stats.dropped_in++;
+    d->ssl_broken = true;
+}
+
 /* Process records until OpenSSL wants more input. Application data is dropped. */
 static void drain_records(struct tdm_dtls *d)
 {
     uint8_t scratch[1024];
+    unsigned queued_before = d->q_count;
     for (int i = 0; i < DRAIN_ROUNDS && is_live(d); i++) {
         ERR_clear_error();
         int r = SSL_read(d->ssl, scratch, sizeof scratch);
@@ -366,6 +393,10 @@ static void drain_records(struct tdm_dtls *d)
             d->state = TDM_DTLS_CLOSED;
             wipe_keys(d);
             push_event(d, TDM_DTLS_EV_CLOSED, TDM_DTLS_FAIL_NONE, -1);
+            break;
+        }
+        if (d->state == TDM_DTLS_CONNECTED && d->alert_received < 0 && !d->close_notify_received) {
+            read_failed_when_connected(d, queued_before);
             break;
         }
         fail_from_ssl(d);
@@ -418,6 +449,73 @@ int tdm_dtls_start(struct tdm_dtls *d, int64_t now_us)
     return 0;
 }
 
+/* The least an encrypted record can carry with the read cipher: nonce and tag. Before a
+ * cipher is chosen no encrypted record is valid at all, so the largest of ours applies. */
+static size_t encrypted_overhead(const struct tdm_dtls *d)
+{
+    const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+    if (c && SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305)
+        return CHACHA_OVERHEAD;
+    return GCM_OVERHEAD;
+}
+
+/* RFC 6347 4.1.2.7: invalid records are silently discarded, because anyone can forge a
+ * datagram from the peer's address. OpenSSL 3.0 drops most of them itself (bad MAC, other
+ * epoch or version, length beyond the datagram) but fails the whole association, with an
+ * internal_error alert, on an encrypted record shorter than the cipher's nonce and tag,
+ * and fails a handshake in progress on a plaintext record of a kind that cannot come then
+ * or on a handshake fragment that does not add up. So every record of a datagram
+ * is checked here first, and a datagram holding any invalid record is dropped whole: a
+ * real peer never sends one, and only an on-path attacker could splice one into a real
+ * datagram, who could as well drop it. */
+/* A plaintext handshake record holds whole fragments (RFC 6347 4.2.2), each inside its
+ * message; OpenSSL fails the handshake on a fragment header that does not add up. */
+static bool fragments_valid(const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < HS_HEADER_LEN)
+            return false;
+        const uint8_t *h = p + off;
+        size_t msg_len = (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+        size_t frag_off = (size_t)h[6] << 16 | (size_t)h[7] << 8 | h[8];
+        size_t frag_len = (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11];
+        if (msg_len > HS_MAX_MESSAGE || frag_off > msg_len || frag_len > msg_len - frag_off ||
+            frag_len > len - off - HS_HEADER_LEN)
+            return false;
+        off += HS_HEADER_LEN + frag_len;
+    }
+    return true;
+}
+
+static bool records_valid(const struct tdm_dtls *d, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < RECORD_HEADER_LEN)
+            return false;
+        const uint8_t *h = p + off;
+        uint8_t type = h[0];
+        uint16_t epoch = (uint16_t)(h[3] << 8 | h[4]);
+        size_t body = (size_t)(h[11] << 8 | h[12]);
+        /* change_cipher_spec, alert, handshake, application_data (RFC 5246 6.2.1) */
+        if (type < 20 || type > 23 || h[1] != 0xfe)
+            return false;
+        if (body == 0 || body > len - off - RECORD_HEADER_LEN)
+            return false;
+        /* Without renegotiation change_cipher_spec only ever comes in epoch 0, and
+         * application data only in an encrypted epoch. */
+        if ((type == 20 && epoch != 0) || (type == 23 && epoch == 0))
+            return false;
+        if (epoch != 0 && body < encrypted_overhead(d) + 1)
+            return false;
+        if (epoch == 0 && type == 22 && !fragments_valid(h + RECORD_HEADER_LEN, body))
+            return false;
+        off += RECORD_HEADER_LEN + body;
+    }
+    return true;
+}
+
 int tdm_dtls_feed(struct tdm_dtls *d, const uint8_t *p, size_t len, int64_t now_us)
 {
     if (!d || !p || len == 0)
@@ -426,11 +524,14 @@ int tdm_dtls_feed(struct tdm_dtls *d, const uint8_t *p, size_t len, int64_t now_
         return TDM_ETOOBIG;
     if (!is_live(d))
         return TDM_ESTATE;
-    if (d->state == TDM_DTLS_NEW) {
-        if (d->role == TDM_DTLS_CLIENT)
-            return TDM_ESTATE; /* a client speaks first, when the caller starts it */
-        begin(d, now_us);
+    if (d->state == TDM_DTLS_NEW && d->role == TDM_DTLS_CLIENT)
+        return TDM_ESTATE; /* a client speaks first, when the caller starts it */
+    if (d->ssl_broken || !records_valid(d, p, len)) {
+        d->stats.dropped_in++; /* before a server starts: junk starts no clock */
+        return 0;
     }
+    if (d->state == TDM_DTLS_NEW)
+        begin(d, now_us);
     d->now_us = now_us;
     check_bound(d);
     if (!is_live(d))

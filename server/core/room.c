@@ -167,13 +167,14 @@ static void room_unlink(struct tdm_rooms *rs, struct tdm_room *r)
     rs->count--;
 }
 
-int tdm_rooms_join(struct tdm_rooms *rs, const char *room_id, const char *name,
-                   enum tdm_role role, void *user, struct tdm_participant **out)
+int tdm_rooms_join(struct tdm_rooms *rs, const char *room_id, const char *name, enum tdm_role role,
+                   void *user, struct tdm_participant **out)
 {
     *out = NULL;
     size_t name_len = name ? strlen(name) : 0;
     if (!room_id || !tdm_room_id_valid(room_id, strlen(room_id)) ||
-        !tdm_text_field_ok(name, name_len, TDM_NAME_MAX, false))
+        !tdm_text_field_ok(name, name_len, TDM_NAME_MAX, false) ||
+        tdm_text_has_bidi_controls(name, name_len, true))
         return TDM_EINVAL;
     struct tdm_room *r = tdm_rooms_find(rs, room_id);
     if (r && r->count >= r->cap)
@@ -246,8 +247,8 @@ struct tdm_participant *tdm_room_participant(const struct tdm_room *r, size_t i)
 
 struct tdm_participant *tdm_room_find(const struct tdm_room *r, const char *participant_id)
 {
-    if (!participant_id || strnlen(participant_id, TDM_PARTICIPANT_ID_LEN + 1) !=
-                               TDM_PARTICIPANT_ID_LEN)
+    if (!participant_id ||
+        strnlen(participant_id, TDM_PARTICIPANT_ID_LEN + 1) != TDM_PARTICIPANT_ID_LEN)
         return NULL;
     for (size_t i = 0; i < r->count; i++)
         if (tdm_ct_equal(r->members[i]->id, participant_id, TDM_PARTICIPANT_ID_LEN))

@@ -80,6 +80,26 @@ bool tdm_text_field_ok(const char *s, size_t len, size_t max_bytes, bool allow_n
     return true;
 }
 
+bool tdm_text_has_bidi_controls(const char *s, size_t len, bool marks_too)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i + 1 < len; i++) {
+        /* U+061C ARABIC LETTER MARK: D8 9C */
+        if (p[i] == 0xD8 && p[i + 1] == 0x9C && marks_too)
+            return true;
+        if (p[i] != 0xE2 || i + 2 >= len)
+            continue;
+        uint8_t b = p[i + 1], c = p[i + 2];
+        if (b == 0x80 && c >= 0xAA && c <= 0xAE) /* U+202A..U+202E: embeddings, overrides */
+            return true;
+        if (b == 0x81 && c >= 0xA6 && c <= 0xA9) /* U+2066..U+2069: isolates */
+            return true;
+        if (b == 0x80 && (c == 0x8E || c == 0x8F) && marks_too) /* U+200E, U+200F */
+            return true;
+    }
+    return false;
+}
+
 void tdm_bucket_init(struct tdm_bucket *b, double rate, double burst, int64_t now_us)
 {
     b->rate = rate;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,6 +323,21 @@ static bool media_name_ok(const char *name)
     return media_mime(name) != NULL;
 }
 
+bool tdm_http_film_exists(const char *name, size_t len)
+{
+    char copy[TDM_SYNC_MEDIA_NAME_MAX + 1], path[PATH_MAX + TDM_SYNC_MEDIA_NAME_MAX + 2];
+    if (!media_real[0] || len == 0 || len > TDM_SYNC_MEDIA_NAME_MAX || memchr(name, '\0', len))
+        return false;
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    if (!media_name_ok(copy))
+        return false;
+    snprintf(path, sizeof path, "%s/%s", media_real, copy);
+    struct stat st;
+    /* the rules media_list and media_file serve by: a regular file, not through a link */
+    return fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
 static int media_list(struct tdm_app *app, struct lws *wsi)
 {
     DIR *d = opendir(media_real);
@@ -454,12 +470,55 @@ static void on_init(struct tdm_app *app)
     TDM_INFO("films served from %s", media_real);
 }
 
+#define HTTP_UPGRADE_REQUIRED 426 /* RFC 7231 6.5.15; lws 4.1 has no name for it */
+
+/* RFC 6455 4.1: the key is the base64 of 16 random bytes, so 22 base64 digits and "==". */
+static bool ws_key_ok(const char *k, size_t len)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len != 24 || k[22] != '=' || k[23] != '=')
+        return false;
+    for (size_t i = 0; i < 22; i++)
+        if (!k[i] || !strchr(digits, k[i]))
+            return false;
+    /* the last digit carries 2 bits of the 16th byte and 4 zero bits (RFC 4648 3.5) */
+    return (strchr(digits, k[21]) - digits) % 16 == 0;
+}
+
+/* A WebSocket upgrade, before lws answers it (lws 4.1 would answer 101 to any version and
+ * to a key of any shape). RFC 6455 4.2.2: a version other than 13 gets 426 naming the one
+ * we speak; 4.2.1: a malformed handshake gets 400. Returns 1 when refused (the response is
+ * written; lws then ends the transaction), 0 to let the upgrade proceed. */
+static int on_confirm_upgrade(struct tdm_app *app, struct lws *wsi, const char *upgrade)
+{
+    char version[8], key[64];
+    if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
+        return 0; /* lws refuses other upgrades itself */
+    int vlen = lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION);
+    int klen = lws_hdr_copy(wsi, key, sizeof key, WSI_TOKEN_KEY);
+    unsigned status = 0;
+    const char *extra = NULL;
+    if (vlen <= 0 || strcmp(version, "13") != 0) {
+        status = HTTP_UPGRADE_REQUIRED;
+        extra = "sec-websocket-version: 13\r\n";
+    } else if (klen <= 0 || !ws_key_ok(key, (size_t)klen)) {
+        status = HTTP_STATUS_BAD_REQUEST;
+    }
+    if (!status)
+        return 0;
+    tdm_log_limited(&app->bad_input_log, 20, tdm_now_us(), TDM_LOG_INFO,
+                    "refused a WebSocket upgrade: %s",
+                    status == HTTP_STATUS_BAD_REQUEST ? "bad key" : "unsupported version");
+    return write_head(app, wsi, status, "text/plain", 0, extra) < 0 ? -1 : 1;
+}
+
 int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
     switch (reason) {
     case LWS_CALLBACK_PROTOCOL_INIT: on_init(app_of(wsi)); return 0;
     case LWS_CALLBACK_HTTP: return on_http(app_of(wsi), wsi, in, strlen(in));
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return on_confirm_upgrade(app_of(wsi), wsi, in);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (*stream_slot(wsi))
             return on_writable(app_of(wsi), wsi);

@@ -237,17 +237,19 @@ struct media_worker {
     struct tdm_sdp *sdp_a, *sdp_b;
     struct tdm_sdp_nego *nego;
     char *sdp_text;
-    bool tearing_down;            /* the thread is ending: no more offers */
+    bool tearing_down;   /* the thread is ending: no more offers */
     struct mw_tcp *tcps; /* open ICE-TCP connections */
     unsigned n_tcps;
-    uint8_t *tcp_stage; /* receive staging buffer for ICE-TCP */
+    uint8_t *tcp_stage;           /* receive staging buffer for ICE-TCP */
     struct tdm_sdp_track *tracks; /* TDM_SUBSLOTS_MAX of them */
     struct tdm_log_limiter log_lim;
-    uint32_t n_pending;     /* peers whose ICE/DTLS is not done yet */
+    uint32_t n_pending;       /* peers whose ICE/DTLS is not done yet */
     uint64_t refused_pending; /* peers refused because n_pending was at the limit */
     uint64_t resend_skipped;  /* NACKed packets not resent: over the line's budget */
     uint64_t nack_missed;     /* subscriber NACKs for packets not held: a keyframe asked */
     uint64_t fwd_errors;      /* packets numbered for a subscriber but not sent (rewrite/SRTP) */
+    uint64_t dtls_dropped;    /* invalid DTLS datagrams discarded (RFC 6347 4.1.2.7) */
+    struct tdm_log_limiter dtls_log_lim;
     uint64_t dropped_tx, rtp_in, rtp_out, nacks_out, resent, plis_out;
 };
 

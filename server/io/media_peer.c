@@ -267,7 +267,17 @@ void mpeer_on_dtls(struct media_worker *w, struct mpeer *p, int sock, struct mw_
         set_dst(w, p, sock, tcp, from);
     if (!p->dtls)
         return;
+    struct tdm_dtls_stats before, after;
+    tdm_dtls_get_stats(p->dtls, &before);
     tdm_dtls_feed(p->dtls, d, len, now);
+    tdm_dtls_get_stats(p->dtls, &after);
+    if (after.dropped_in != before.dropped_in) {
+        /* Discarded, not fatal: anyone can send a datagram from the peer's address. */
+        w->dtls_dropped += after.dropped_in - before.dropped_in;
+        tdm_log_limited(&w->dtls_log_lim, 2, now, TDM_LOG_INFO,
+                        "media w%u: invalid DTLS datagram discarded (%llu so far)", w->index,
+                        (unsigned long long)w->dtls_dropped);
+    }
     drain(w, p);
     events(w, p, now);
     mw_due(w, tdm_dtls_deadline(p->dtls));

@@ -340,15 +340,17 @@ static gpointer thread_main(gpointer data)
         mroom_free(w, val);
     }
     g_main_context_pop_thread_default(w->ctx);
-    TDM_INFO("media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
-             "%llu; sends dropped %llu; resends over budget %llu; NACKs for packets not held "
-             "%llu; forward errors %llu; connections refused while busy %llu",
-             w->index, (unsigned long long)w->rtp_in, (unsigned long long)w->rtp_out,
-             (unsigned long long)w->nacks_out, (unsigned long long)w->resent,
-             (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx,
-             (unsigned long long)w->resend_skipped, (unsigned long long)w->nack_missed,
-             (unsigned long long)w->fwd_errors,
-             (unsigned long long)w->refused_pending);
+    TDM_INFO(
+        "media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
+        "%llu; sends dropped %llu; resends over budget %llu; NACKs for packets not held "
+        "%llu; forward errors %llu; connections refused while busy %llu; invalid DTLS datagrams "
+        "%llu",
+        w->index, (unsigned long long)w->rtp_in, (unsigned long long)w->rtp_out,
+        (unsigned long long)w->nacks_out, (unsigned long long)w->resent,
+        (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx,
+        (unsigned long long)w->resend_skipped, (unsigned long long)w->nack_missed,
+        (unsigned long long)w->fwd_errors, (unsigned long long)w->refused_pending,
+        (unsigned long long)w->dtls_dropped);
     OPENSSL_thread_stop();
     return NULL;
 }

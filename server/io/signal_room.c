@@ -85,6 +85,12 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
                       TDM_NAME_MAX);
         return;
     }
+    if (tdm_text_has_bidi_controls(name, name_len, true)) {
+        tdm_proto_set(e, "bad_field", "name",
+                      "name: no text-direction control characters (U+061C, U+200E, U+200F, "
+                      "U+202A to U+202E, U+2066 to U+2069)");
+        return;
+    }
     if (tdm_role_parse(role_s, role_len, &role) != 0) {
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
         return;

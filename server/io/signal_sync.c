@@ -100,6 +100,27 @@ static bool read_op(json_t *msg, struct tdm_sync_op *op, struct tdm_proto_err *e
     }
 }
 
+/* A media-folder source must name a film the folder has, or every page would load
+ * nothing; the core checks only its shape. */
+static bool film_available(struct tdm_channels *ch, const struct tdm_sync_op *op,
+                           struct tdm_proto_err *e, char *err, size_t errlen)
+{
+    static const char prefix[] = "media:";
+    const size_t plen = sizeof prefix - 1;
+    int rc = tdm_sync_source_check(tdm_channels_sync(ch), op->source, op->source_len, err, errlen);
+    if (rc < 0) {
+        tdm_channels_error(e, rc, err);
+        return false;
+    }
+    if (op->source_len <= plen || memcmp(op->source, prefix, plen) != 0)
+        return true;
+    if (!tdm_http_film_exists(op->source + plen, op->source_len - plen)) {
+        tdm_proto_set(e, "not_found", "source", "source: no film of that name in the media folder");
+        return false;
+    }
+    return true;
+}
+
 static void sync_handle(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e, enum tdm_sync_op_kind kind)
 {
@@ -117,6 +138,8 @@ static void sync_handle(struct tdm_app *app, struct tdm_conn *c, json_t *msg, js
     if (!read_op(msg, &op, e))
         return;
     char err[160] = "";
+    if (kind == TDM_SYNC_OP_LOAD && !film_available(ch, &op, e, err, sizeof err))
+        return;
     int64_t now = tdm_proto_server_us();
     int rc = tdm_sync_apply(tdm_channels_sync(ch), &op, now, err, sizeof err);
     if (rc < 0) {

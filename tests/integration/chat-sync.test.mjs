@@ -182,10 +182,15 @@ test('chat texts reach everyone; bad texts are refused with the field named', as
   assert.ok(mine.message.id >= 1);
   assert.deepEqual(mine.message.reactions, []);
   for (const [bad, code] of [['', 'bad_field'], [' padded', 'bad_field'], ['tab\there', 'bad_field'],
-    ['cr\r\nlf', 'bad_field'], ['x'.repeat(2001), 'bad_field'], [42, 'bad_field'], [undefined, 'missing_field']]) {
+    ['cr\r\nlf', 'bad_field'], ['x'.repeat(2001), 'bad_field'], [42, 'bad_field'], [undefined, 'missing_field'],
+    ['\u202e:animA morf', 'bad_field'], ['quote \u2067x', 'bad_field'], ['end \u202c', 'bad_field']]) {
     const r = await ask(a, { type: 'chat.send', text: bad });
     assert.deepEqual([r.type, r.code, r.field], ['error', code, 'text'], JSON.stringify(bad));
   }
+  // the marks are how mixed-direction text is written: kept
+  const marked = await ask(b, { type: 'chat.send', text: 'مرحبا\u200f 42' });
+  assert.equal(marked.message.text, 'مرحبا\u200f 42');
+  await a.next('chat.message');
   const second = await ask(b, { type: 'chat.send', text: 'Fine, thanks' });
   assert.ok(second.message.id > mine.message.id, 'ids increase');
   a.ws.close(); b.ws.close();
@@ -430,6 +435,9 @@ test('watch-together: load, play, pause, seek and rate reach everyone in order',
     [{ type: 'sync.load', source: 'https://evil.example.net/film.mp4' }, 'forbidden', 'source'],
     [{ type: 'sync.load', source: `https://x@media.example.org/film.mp4` }, 'bad_field', 'source'],
     [{ type: 'sync.load' }, 'missing_field', 'source'],
+    [{ type: 'sync.load', source: 'media:Not here.mp4' }, 'not_found', 'source'],
+    [{ type: 'sync.load', source: 'media:link.mp4' }, 'not_found', 'source'], // a link out of the folder
+    [{ type: 'sync.load', source: 'media:notes.txt' }, 'not_found', 'source'], // not served as a film
     [{ type: 'sync.play', seq: 999 }, 'bad_field', 'seq'],
     [{ type: 'sync.play', seq: -1 }, 'bad_field', 'seq'],
     [{ type: 'sync.play', at: 'soon' }, 'bad_field', 'at'],

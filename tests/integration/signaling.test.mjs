@@ -111,6 +111,9 @@ const malformed = [
   ['name with NUL (refused by the JSON parser)', { type: 'join', room: 'abcd', name: 'A\u0000B', role: 'mentee' }, 'bad_json'],
   ['name too long', { type: 'join', room: 'abcd', name: 'é'.repeat(33), role: 'mentee' }, 'bad_field', 'name'],
   ['name padded', { type: 'join', room: 'abcd', name: ' A ', role: 'mentee' }, 'bad_field', 'name'],
+  // bidi controls make a name read as someone else's ("Jan" + RLO + "animA" shows as "JanAmina")
+  ...['\u202e', '\u202a', '\u202d', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'].map((ch) =>
+    [`name with U+${ch.codePointAt(0).toString(16).toUpperCase()}`, { type: 'join', room: 'abcd', name: `Jan${ch}animA`, role: 'mentee' }, 'bad_field', 'name']),
   ['unknown role', { type: 'join', room: 'abcd', name: 'A', role: 'admin' }, 'bad_field', 'role'],
   ['role not a string', { type: 'join', room: 'abcd', name: 'A', role: ['mentor'] }, 'bad_field', 'role'],
 ];

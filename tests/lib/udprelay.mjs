@@ -11,6 +11,7 @@
 //
 // Usage: const r = await startUdpRelay({ listen: '198.18.0.3', ports: [20000], target: '198.18.0.1' });
 //        r.set({ delayMs: 75, jitterMs: 25, lossPercent: 2 }); ... r.counts(); await r.close();
+//        r.inject(buf) sends a datagram of the test's own to the server from every client socket.
 import dgram from 'node:dgram';
 
 const MAX_CLIENTS = 64;
@@ -55,6 +56,8 @@ export async function startUdpRelay({ listen, ports, target }) {
     }, Math.max(0, lane.queue[0].at - performance.now()));
   }
 
+  const allClients = []; // {c, port}: every client's server-side socket, for inject()
+
   for (const port of ports) {
     const front = dgram.createSocket('udp4');
     await bind(front, port, listen);
@@ -74,6 +77,7 @@ export async function startUdpRelay({ listen, ports, target }) {
         up.on('message', (back) => later(c.toClient, () => front.send(back, rinfo.port, rinfo.address)));
         up.on('error', () => {});
         c.ready = bind(up, 0, listen);
+        allClients.push({ c, port });
       }
       await c.ready;
       later(c.toServer, () => c.up.send(msg, port, target));
@@ -86,6 +90,18 @@ export async function startUdpRelay({ listen, ports, target }) {
       cfg = { ...cfg, ...next };
     },
     counts: () => ({ ...counts }),
+    /** Sends `datagram` to the server from every client's socket, at once: to the server it
+     *  comes from that client's own address and port (as a forger on the path would send).
+     *  Resolves with how many were sent. */
+    async inject(datagram) {
+      let n = 0;
+      for (const { c, port } of allClients) {
+        await c.ready;
+        await new Promise((resolve) => c.up.send(datagram, port, target, resolve));
+        n++;
+      }
+      return n;
+    },
     async close() {
       closed = true;
       await Promise.all(sockets.map((s) => new Promise((r) => {

@@ -120,6 +120,14 @@ static void texts(void **state)
     assert_int_equal(say(c, &jan, "second", T0 + 1), 0);
     assert_int_equal(tdm_chat_at(c, 1)->id, 2);
 
+    /* An override could make a line read as someone else's; the marks stay allowed. */
+    assert_int_equal(say(c, &jan, "\xe2\x80\xae:animA ,olleh", T0 + 1), TDM_EINVAL);
+    assert_int_equal(say(c, &jan, "ok \xe2\x81\xa7x", T0 + 1), TDM_EINVAL);
+    assert_int_equal(say(c, &jan, "\xd9\x85\xe2\x80\x8f 42", T0 + 1), 0);
+    const struct tdm_chat_sender rlo = {"CAAAAAAAAAAAAAAAAAAAAA", "Jan\xe2\x80\xae",
+                                        TDM_ROLE_MENTEE};
+    assert_int_equal(say(c, &rlo, "hi", T0 + 1), TDM_EINVAL);
+
     char big[TDM_CHAT_TEXT_MAX + 2];
     memset(big, 'x', sizeof big);
     big[TDM_CHAT_TEXT_MAX] = '\0';
@@ -137,7 +145,7 @@ static void texts(void **state)
     struct tdm_chat_sender noname = {"DDDDDDDDDDDDDDDDDDDDDD", " X", TDM_ROLE_MENTEE};
     assert_int_equal(say(c, &noname, "hi", T0), TDM_EINVAL);
     assert_int_equal(say(c, NULL, "hi", T0), TDM_EINVAL);
-    assert_int_equal(tdm_chat_count(c), 3);
+    assert_int_equal(tdm_chat_count(c), 4);
     tdm_chat_destroy(c);
 }
 
@@ -483,6 +491,64 @@ static void chunked_upload(void **state)
     tdm_chat_destroy(c);
 }
 
+/* Abandoned uploads hold what they were sent, not what they announced (40 of 2 MiB used to
+ * take 80 MiB at once); a whole picture sent in small pieces still arrives intact. */
+static void uploads_hold_what_they_got(void **state)
+{
+    (void)state;
+    enum { UPLOADS = 40, PIECE = 4096, BIG = 2 << 20 };
+    struct tdm_chat_config cfg;
+    tdm_chat_config_init(&cfg);
+    cfg.messages_per_s = cfg.pictures_per_s = 1e9;
+    cfg.message_burst = cfg.picture_burst = 1e9;
+    cfg.max_uploads = UPLOADS;
+    struct tdm_chat_pool pool = {.used = 0, .cap = (size_t)UPLOADS * BIG};
+    cfg.pool = &pool;
+    struct tdm_chat *c = NULL;
+    assert_int_equal(tdm_chat_create(&cfg, &c, NULL, 0), 0);
+    static uint8_t piece[3 * PIECE];
+    memset(piece, 0x42, sizeof piece);
+    char ids[UPLOADS][TDM_PARTICIPANT_ID_LEN + 1];
+    for (int i = 0; i < UPLOADS; i++) {
+        snprintf(ids[i], sizeof ids[i], "U%021d", i);
+        struct tdm_chat_sender who = {ids[i], "Someone", TDM_ROLE_MENTEE};
+        uint64_t id;
+        assert_int_equal(begin(c, &who, "image/png", BIG, T0, &id), 0);
+        assert_int_equal(tdm_chat_upload_bytes_held(c), (size_t)i * PIECE); /* nothing yet */
+        assert_int_equal(chunk(c, &who, id, 0, piece, PIECE, NULL), 0);
+    }
+    assert_int_equal(pool.used, (size_t)UPLOADS * BIG); /* the pool reserves what is announced */
+    assert_int_equal(tdm_chat_upload_bytes_held(c), (size_t)UPLOADS * PIECE);
+    /* Growing doubles (few copies) but never past twice the bytes received, nor the size. */
+    struct tdm_chat_sender first = {ids[0], "Someone", TDM_ROLE_MENTEE};
+    uint64_t id;
+    assert_int_equal(begin(c, &first, "image/png", 5 * PIECE + 7, T0, &id), 0);
+    size_t off = 0;
+    for (size_t len = 1000; off + len <= 5 * PIECE + 7; off += len) {
+        assert_int_equal(chunk(c, &first, id, off, piece, len, NULL), 0);
+        size_t held = tdm_chat_upload_bytes_held(c) - (UPLOADS - 1) * (size_t)PIECE;
+        assert_true(held >= off + len && held <= 2 * (off + len) && held <= 5 * PIECE + 7);
+    }
+    tdm_chat_upload_expire(c, T0 + cfg.upload_idle_us);
+    assert_int_equal(tdm_chat_upload_bytes_held(c), 0);
+    assert_int_equal(pool.used, 0);
+    tdm_chat_destroy(c);
+
+    /* A real picture in pieces of 7 bytes: the moves keep every byte. */
+    c = mk(0, 0, false);
+    size_t len;
+    uint8_t *png = load("red_24x10.png", &len);
+    assert_int_equal(begin(c, &amina, "image/png", len, T0, &id), 0);
+    const struct tdm_chat_message *m = NULL;
+    int rc = 0;
+    for (off = 0; off < len; off += 7)
+        rc = chunk(c, &amina, id, off, png + off, len - off < 7 ? len - off : 7, &m);
+    assert_int_equal(rc, 1);
+    assert_memory_equal(m->picture, png, len);
+    free(png);
+    tdm_chat_destroy(c);
+}
+
 static void upload_refusals(void **state)
 {
     (void)state;
@@ -590,19 +656,20 @@ static void server_picture_pool(void **state)
     assert_int_equal(pool.used, len);
     uint64_t up = 0, up2 = 0;
     char err[128] = "";
-    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err, sizeof err), 0);
     assert_int_equal(pool.used, 2 * len);
     /* a replaced upload gives its bytes back before the new one takes them */
-    assert_int_equal(tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(b, &jan, "image/png", 9, len, NULL, 0, T0, &up, err, sizeof err), 0);
     assert_int_equal(pool.used, 2 * len);
     assert_int_equal(show(b, &coord, "red_24x10.png", "image/png", T0, NULL), 0);
     assert_int_equal(pool.used, 3 * len);
     /* full: room a is refused, with a message that says to try later */
     assert_int_equal(show(a, &amina, "red_24x10.png", "image/png", T0, NULL), TDM_EFULL);
-    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
-                                           sizeof err), TDM_EFULL);
+    assert_int_equal(
+        tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err, sizeof err),
+        TDM_EFULL);
     assert_non_null(strstr(err, "try again later"));
     /* the upload in b finishes: its bytes move from "on their way" to "stored" */
     assert_int_equal(chunk(b, &jan, up, 0, png, len, &m), 1);
@@ -610,8 +677,9 @@ static void server_picture_pool(void **state)
     /* a deletion in a gives room to a */
     assert_int_equal(tdm_chat_delete(a, &amina, first, NULL, 0), 0);
     assert_int_equal(pool.used, 2 * len);
-    assert_int_equal(tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err,
-                                           sizeof err), 0);
+    assert_int_equal(
+        tdm_chat_upload_begin(a, &amina, "image/png", 9, len, NULL, 0, T0, &up2, err, sizeof err),
+        0);
     assert_int_equal(pool.used, 3 * len);
     tdm_chat_upload_cancel(a, amina.id);
     assert_int_equal(pool.used, 2 * len);
@@ -627,6 +695,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_checked),
         cmocka_unit_test(texts),
+        cmocka_unit_test(uploads_hold_what_they_got),
         cmocka_unit_test(text_rate_limit),
         cmocka_unit_test(limiter_table_bounded),
         cmocka_unit_test(history_ring),

@@ -24,6 +24,7 @@ static SSL_CTX *g_ctx[2];     /* default profiles, one identity per side */
 static SSL_CTX *g_ctx_cm80;   /* client identity, offers CM80 only */
 static SSL_CTX *g_ctx_gcm256; /* client identity, offers a profile the server lacks */
 static SSL_CTX *g_ctx_rsa;    /* client identity, offers no cipher the server can use */
+static SSL_CTX *g_ctx_chacha; /* client identity, offers ChaCha20-Poly1305 only */
 
 /* ---- a tiny network ---- */
 
@@ -578,6 +579,158 @@ static void garbage_truncated_and_oversize_datagrams(void **state)
     net_free(&n);
 }
 
+/* ---- records forged from the peer's own address (RFC 6347 4.1.2.7) ---- */
+
+/* One DTLS 1.2 record: type, version, epoch, sequence number, length, body. */
+static size_t forge(uint8_t *p, uint8_t type, uint16_t version, uint16_t epoch, uint64_t seq,
+                    uint16_t claimed_len, const uint8_t *body, size_t body_len)
+{
+    p[0] = type;
+    p[1] = (uint8_t)(version >> 8);
+    p[2] = (uint8_t)version;
+    p[3] = (uint8_t)(epoch >> 8);
+    p[4] = (uint8_t)epoch;
+    for (int i = 0; i < 6; i++)
+        p[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
+    p[11] = (uint8_t)(claimed_len >> 8);
+    p[12] = (uint8_t)claimed_len;
+    if (body_len)
+        memcpy(p + 13, body, body_len);
+    return 13 + body_len;
+}
+
+#define GCM_ONLY 2 /* shorter than AES-GCM's nonce and tag, not than ChaCha20-Poly1305's tag */
+
+struct forged {
+    const char *what;
+    uint8_t type;
+    uint16_t version, epoch;
+    uint64_t seq;
+    int claimed; /* -1: the body's length */
+    size_t body_len;
+    uint8_t body0, body1; /* the first two body bytes (an alert's level and description) */
+    int invalid;          /* structurally, so never reaches OpenSSL: true, false or GCM_ONLY */
+};
+
+static const struct forged k_forged[] = {
+    {"plaintext fatal alert", 21, 0xfefd, 0, 50, -1, 2, 2, 40, false},
+    {"plaintext close_notify", 21, 0xfefd, 0, 51, -1, 2, 1, 0, false},
+    {"encrypted-epoch fatal alert, unencrypted", 21, 0xfefd, 1, 50, -1, 2, 2, 40, true},
+    {"encrypted-epoch alert, bad tag", 21, 0xfefd, 1, 50, -1, 26, 0, 1, false},
+    {"encrypted-epoch application data, bad tag", 23, 0xfefd, 1, 70, -1, 60, 7, 7, false},
+    {"encrypted-epoch record of 3 bytes", 23, 0xfefd, 1, 71, -1, 3, 7, 7, true},
+    {"encrypted-epoch record of 15 bytes", 22, 0xfefd, 1, 72, -1, 15, 7, 7, true},
+    {"encrypted-epoch record of 23 bytes", 23, 0xfefd, 1, 73, -1, 23, 7, 7, GCM_ONLY},
+    {"empty record", 23, 0xfefd, 1, 74, -1, 0, 0, 0, true},
+    {"next-epoch handshake", 22, 0xfefd, 2, 1, -1, 40, 1, 0, false},
+    {"plaintext handshake, fragment beyond its message", 22, 0xfefd, 0, 9, -1, 40, 1, 0, true},
+    {"plaintext handshake, fragment header cut short", 22, 0xfefd, 0, 9, -1, 11, 1, 0, true},
+    {"plaintext application data", 23, 0xfefd, 0, 9, -1, 40, 1, 0, true},
+    {"plaintext change_cipher_spec", 20, 0xfefd, 0, 9, -1, 1, 1, 0, false},
+    {"encrypted-epoch change_cipher_spec", 20, 0xfefd, 1, 90, -1, 1, 1, 0, true},
+    {"content type 25", 25, 0xfefd, 1, 80, -1, 40, 1, 0, true},
+    {"content type 63 in epoch 0", 63, 0xfefd, 0, 80, -1, 40, 1, 0, true},
+    {"heartbeat", 24, 0xfefd, 1, 81, -1, 40, 1, 0, true},
+    {"TLS version", 23, 0x0303, 1, 82, -1, 40, 1, 0, true},
+    {"DTLS 1.0 version", 23, 0xfeff, 1, 83, -1, 40, 1, 0, false},
+    {"length beyond the datagram", 23, 0xfefd, 1, 84, 500, 40, 1, 0, true},
+    {"header cut short", 23, 0xfefd, 1, 85, -2, 0, 0, 0, true},
+};
+
+static size_t forge_one(uint8_t *rec, const struct forged *f)
+{
+    uint8_t body[1024];
+    memset(body, 0x5a, sizeof body);
+    body[0] = f->body0;
+    body[1] = f->body1;
+    if (f->claimed == -2)
+        return 9; /* a record header cut short */
+    uint16_t claimed = (uint16_t)(f->claimed < 0 ? (int)f->body_len : f->claimed);
+    return forge(rec, f->type, f->version, f->epoch, f->seq, claimed, body, f->body_len);
+}
+
+/* Each forged record, alone in a datagram, to either side of an established association:
+ * nothing ends, nothing is answered, the keys and a real close_notify still work. */
+static void forged_records_after_connect(SSL_CTX *client_ctx, bool gcm)
+{
+    uint8_t rec[2048], out[TDM_DTLS_SLOT_BYTES];
+    for (size_t i = 0; i < sizeof k_forged / sizeof k_forged[0]; i++) {
+        for (int target = 0; target < 2; target++) {
+            struct net n;
+            net_init(&n, client_ctx, NULL, NULL);
+            run(&n);
+            size_t len = forge_one(rec, &k_forged[i]);
+            struct tdm_dtls_stats before, after;
+            tdm_dtls_get_stats(n.ep[target], &before);
+            for (int k = 0; k < 3; k++)
+                assert_int_equal(tdm_dtls_feed(n.ep[target], rec, len, n.now), 0);
+            tdm_dtls_get_stats(n.ep[target], &after);
+            if (tdm_dtls_state(n.ep[target]) != TDM_DTLS_CONNECTED)
+                fail_msg("%s to the %s ended it", k_forged[i].what,
+                         target == SERVER ? "server" : "client");
+            /* discarded silently: no alert, nothing else on the wire */
+            assert_int_equal(tdm_dtls_poll_datagram(n.ep[target], out, sizeof out), 0);
+            assert_int_equal(after.datagrams_out, before.datagrams_out);
+            bool invalid = k_forged[i].invalid == GCM_ONLY ? gcm : k_forged[i].invalid;
+            if (invalid && after.dropped_in - before.dropped_in != 3)
+                fail_msg("%s was not counted as dropped", k_forged[i].what);
+            check_keys_and_media(&n, TDM_SRTP_AEAD_AES_128_GCM, TDM_SRTP_GCM_KEY_SALT_LEN);
+            assert_int_equal(tdm_dtls_close(n.ep[!target], n.now), 0);
+            pump(&n);
+            assert_int_equal(tdm_dtls_state(n.ep[target]), TDM_DTLS_CLOSED);
+            expect_event(n.ep[target], TDM_DTLS_EV_CLOSED, TDM_DTLS_FAIL_NONE, -1);
+            net_free(&n);
+        }
+    }
+}
+
+static void forged_records_after_connect_keep_association(void **state)
+{
+    (void)state;
+    forged_records_after_connect(g_ctx[CLIENT], true);
+    forged_records_after_connect(g_ctx_chacha, false);
+}
+
+struct inject {
+    struct net *n;
+    const uint8_t *rec;
+    size_t len;
+};
+
+/* Before every real datagram is delivered, the forged one reaches the same side. */
+static bool inject_first(int from, unsigned idx, const uint8_t *p, size_t len, void *arg)
+{
+    struct inject *in = arg;
+    (void)idx, (void)p, (void)len;
+    tdm_dtls_feed(in->n->ep[!from], in->rec, in->len, in->n->now);
+    return false;
+}
+
+/* The same forged records before every datagram of a handshake: only a plaintext alert
+ * ends it. */
+static void forged_records_during_handshake(void **state)
+{
+    (void)state;
+    uint8_t rec[2048];
+    for (size_t i = 0; i < sizeof k_forged / sizeof k_forged[0]; i++) {
+        struct net n;
+        net_init(&n, g_ctx[CLIENT], NULL, NULL);
+        struct inject in = {&n, rec, forge_one(rec, &k_forged[i])};
+        n.drop = inject_first;
+        n.drop_arg = &in;
+        run(&n);
+        if (k_forged[i].type == 21 && k_forged[i].epoch == 0) {
+            /* Before the peer is authenticated nothing tells a forged alert from the
+             * peer's own refusal (a bad certificate, no common cipher): it is honoured. */
+            assert_int_equal(tdm_dtls_state(n.ep[CLIENT]), TDM_DTLS_FAILED);
+        } else if (tdm_dtls_state(n.ep[SERVER]) != TDM_DTLS_CONNECTED ||
+                   tdm_dtls_state(n.ep[CLIENT]) != TDM_DTLS_CONNECTED) {
+            fail_msg("%s during the handshake ended it", k_forged[i].what);
+        }
+        net_free(&n);
+    }
+}
+
 static void queue_is_bounded_and_poll_checks_cap(void **state)
 {
     (void)state;
@@ -624,6 +777,8 @@ static int setup(void **state)
                      0);
     assert_int_equal(tdm_cert_ssl_ctx_new(g_cert[CLIENT], NULL, &g_ctx_rsa), 0);
     assert_int_equal(SSL_CTX_set_cipher_list(g_ctx_rsa, "ECDHE-RSA-AES128-GCM-SHA256"), 1);
+    assert_int_equal(tdm_cert_ssl_ctx_new(g_cert[CLIENT], NULL, &g_ctx_chacha), 0);
+    assert_int_equal(SSL_CTX_set_cipher_list(g_ctx_chacha, "ECDHE-ECDSA-CHACHA20-POLY1305"), 1);
     return 0;
 }
 
@@ -633,6 +788,7 @@ static int teardown(void **state)
     SSL_CTX_free(g_ctx_cm80);
     SSL_CTX_free(g_ctx_gcm256);
     SSL_CTX_free(g_ctx_rsa);
+    SSL_CTX_free(g_ctx_chacha);
     for (int i = 0; i < 2; i++) {
         SSL_CTX_free(g_ctx[i]);
         tdm_cert_destroy(g_cert[i]);
@@ -655,6 +811,8 @@ int main(void)
         cmocka_unit_test(no_common_srtp_profile_fails),
         cmocka_unit_test(garbage_truncated_and_oversize_datagrams),
         cmocka_unit_test(queue_is_bounded_and_poll_checks_cap),
+        cmocka_unit_test(forged_records_after_connect_keep_association),
+        cmocka_unit_test(forged_records_during_handshake),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
