@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -119,7 +120,7 @@ static uint64_t addr_key(const struct tdm_app *app, const struct sockaddr_storag
 
 static void note(struct tdm_gate *g, const char *what)
 {
-    tdm_log_limited(&g->log, 5, tdm_now_us(), TDM_LOG_INFO,
+    tdm_log_limited(&g->log, 1, tdm_now_us(), TDM_LOG_INFO,
                     "gate: %s (so far: %llu refused over a per-address cap, %llu closed to make "
                     "room, %llu timed out, %llu not TLS)",
                     what, (unsigned long long)g->refused, (unsigned long long)g->evicted,
@@ -145,12 +146,31 @@ static void shake_release(struct tdm_gate *g, struct entry *e)
     entry_put(g, e);
 }
 
-/* lws closes it on its next pass; the gate forgets it now. */
+/* Closes it now (never called from inside an lws callback), so that its header buffer is
+ * free before the next connection is handed over. */
 static void shake_kill(struct tdm_gate *g, struct entry *e)
 {
-    if (e->wsi)
-        lws_set_timeout(e->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    shake_release(g, e);
+    struct lws *wsi = e->wsi;
+    shake_release(g, e); /* first: the close's WSI_DESTROY then finds nothing to forget */
+    if (wsi)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* The handshake to give up when all are taken: the oldest of the address holding the most.
+ * Oldest alone would let a flood of fresh handshakes from a few addresses push out a real
+ * client's before it could finish; its address holds one. */
+static struct entry *shake_victim(struct tdm_gate *g)
+{
+    struct entry *best = g->shake.head;
+    uint32_t most = 0;
+    for (struct entry *e = g->shake.head; e; e = e->next) {
+        uint32_t n = tdm_keycount_get(g->shake_per_addr, e->key);
+        if (n > most) {
+            most = n;
+            best = e;
+        }
+    }
+    return best;
 }
 
 static void hand_over(struct tdm_gate *g, struct entry *e)
@@ -174,7 +194,7 @@ static void hand_over(struct tdm_gate *g, struct entry *e)
     }
     if (g->shake.n >= g->app->cfg.limits.max_handshakes) {
         g->evicted++;
-        shake_kill(g, g->shake.head);
+        shake_kill(g, shake_victim(g));
     }
     e->stage = STAGE_SHAKE;
     e->fd = -1;
@@ -259,19 +279,22 @@ static void admit(struct tdm_gate *g, int fd, const struct sockaddr_storage *ss)
 static gboolean on_resume(gpointer data);
 
 /* Out of descriptors (EMFILE and friends): the listening socket stays readable, so stop
- * watching it for a moment instead of spinning, and free the oldest silent socket. */
+ * watching it for a moment instead of spinning, and free the oldest silent sockets so that
+ * the connections queued behind them get their turn. */
 static void pause_accepting(struct tdm_gate *g)
 {
+    int err = errno;
     g->listen_watch = 0; /* on_listen returns G_SOURCE_REMOVE */
     if (!g->resume_source)
         g->resume_source = g_timeout_add(ACCEPT_PAUSE_MS, on_resume, g);
-    if (g->hello.head) {
+    for (int i = 0; i < ACCEPTS_PER_WAKE && g->hello.head; i++) {
         g->evicted++;
         hello_drop(g, g->hello.head);
     }
     tdm_log_limited(&g->log, 5, tdm_now_us(), TDM_LOG_WARN,
-                    "gate: out of file descriptors (%s): not accepting for %d ms", strerror(errno),
-                    ACCEPT_PAUSE_MS);
+                    "gate: out of file descriptors (%s): not accepting for %d ms (raise the "
+                    "open-files limit, or lower limits.max_new_connections)",
+                    strerror(err), ACCEPT_PAUSE_MS);
 }
 
 static gboolean on_listen(gint lfd, GIOCondition cond, gpointer data)
@@ -396,6 +419,14 @@ int tdm_gate_start(struct tdm_app *app, int *port)
         TDM_ERROR("could not listen on port %u (%s)", app->cfg.port, strerror(errno));
         return TDM_EIO;
     }
+    /* What the caps let connections hold at once, and a margin for the media side */
+    uint64_t want = (uint64_t)n + app->cfg.limits.max_connections + 256;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        TDM_WARN("the open-files limit (%llu) is below what the connection limits can use "
+                 "(%llu): when it runs out, new connections wait (raise it with ulimit -n or "
+                 "LimitNOFILE=, or lower limits.max_new_connections and limits.max_connections)",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want);
     g->listen_watch = g_unix_fd_add(g->listen_fd, G_IO_IN, on_listen, g);
     g->sweep_source = g_timeout_add(SWEEP_MS, on_sweep, g);
     return 0;

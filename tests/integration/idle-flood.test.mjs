@@ -72,3 +72,20 @@ test('sockets trickling a ClientHello keep nobody else out', async () => {
 test('handshakes left hanging after a whole ClientHello keep nobody else out', async () => {
   await underAttack({ sources: addrs(10), hello: true }, 'hello then silence');
 });
+
+test('out of file descriptors: the server pauses accepting, frees silent sockets, serves on', async () => {
+  // A server whose open-files limit the attack can exhaust (the caps per address are not
+  // reached: 6 sockets from each of 50 addresses).
+  const small = await startTandem({ openRooms: false, wrapper: ['prlimit', '--nofile=160:160', '--'] });
+  const saved = srv;
+  srv = small;
+  try {
+    assert.match(small.stderr, /open-files limit \(160\) is below/);
+    await underAttack({ sources: addrs(50) }, 'out of descriptors');
+    assert.match(small.stderr, /gate: out of file descriptors/);
+  } finally {
+    srv = saved;
+    const r = await small.stop();
+    assert.equal(r.code, 0, small.stderr);
+  }
+});
