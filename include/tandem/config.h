@@ -29,6 +29,14 @@ struct tdm_limits {
     uint32_t ice_timeout_s;     /* ICE must connect within this, or everything is released */
     uint32_t consent_timeout_s; /* a connected peer silent for this long is released */
     uint32_t dtls_timeout_s;    /* the DTLS handshake must finish within this */
+    /* The connection gate (server/io/gate.c): TCP connections whose TLS ClientHello has not
+     * all arrived, and connections in TLS that have not made their first request. */
+    uint32_t max_new_connections;
+    uint32_t max_new_connections_per_address;
+    uint32_t hello_timeout_s;
+    uint32_t max_handshakes;
+    uint32_t max_handshakes_per_address;
+    uint32_t handshake_timeout_s;
 };
 
 /* Chat bounds per room (docs/protocol-sync-chat.md). */
@@ -41,18 +49,18 @@ struct tdm_chat_limits {
     uint32_t message_burst;
     uint32_t pictures_per_minute; /* pictures per participant */
     uint32_t picture_burst;
-    uint32_t max_uploads;   /* uploads in flight per room */
-    uint32_t upload_idle_s; /* an upload without a piece for this long is dropped */
+    uint32_t max_uploads;    /* uploads in flight per room */
+    uint32_t upload_idle_s;  /* an upload without a piece for this long is dropped */
     uint32_t allow_metadata; /* 0 or 1: accept pictures that still carry Exif/XMP */
 };
 
 struct tdm_config {
-    char listen[64];           /* bind address; "" = every address */
-    uint32_t port;             /* 0 = any free port (tests) */
+    char listen[64]; /* bind address; "" = every address */
+    uint32_t port;   /* 0 = any free port (tests) */
     char cert[TDM_CONFIG_PATH_MAX];
     char key[TDM_CONFIG_PATH_MAX];
     char web_root[TDM_CONFIG_PATH_MAX];
-    char public_ip[64];        /* advertised in ICE candidates behind 1:1 NAT; "" = none */
+    char public_ip[64]; /* advertised in ICE candidates behind 1:1 NAT; "" = none */
     char media_addrs[TDM_CONFIG_MAX_MEDIA_ADDRS][64]; /* "" entries unused; none = auto */
     size_t n_media_addrs;
     enum tdm_log_level log_level;
@@ -60,8 +68,8 @@ struct tdm_config {
     /* media workers: worker i listens on UDP port media_port_base + i on each address */
     uint32_t media_port_base;
     uint32_t media_workers; /* 1..64; 0 = one per core */
-    uint32_t media_ice_udp;  /* offer UDP candidates (1) */
-    uint32_t media_ice_tcp;  /* offer passive ICE-TCP candidates, RFC 6544 (1) */
+    uint32_t media_ice_udp; /* offer UDP candidates (1) */
+    uint32_t media_ice_tcp; /* offer passive ICE-TCP candidates, RFC 6544 (1) */
     /* invites: rooms are closed unless open_rooms (local development only) */
     uint32_t open_rooms;                       /* 0 or 1 */
     char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */

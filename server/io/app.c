@@ -1,6 +1,7 @@
 /* Start-up and shutdown of the control thread: libwebsockets on a GLib main loop (the loop
  * libnice's agents will share), signal handling, and the ordered teardown. */
 #include "app.h"
+#include "gate.h"
 #include "media.h"
 #include "signal.h"
 
@@ -133,8 +134,8 @@ int tdm_app_start(struct tdm_app *app)
     app->conns_per_addr = tdm_keycount_create(app->cfg.limits.max_connections);
     if (!app->conns_per_addr || RAND_bytes(app->addr_salt, sizeof app->addr_salt) != 1)
         return TDM_ENOMEM;
-    app->rooms = tdm_rooms_create(app->cfg.limits.max_rooms,
-                                  app->cfg.limits.max_participants_per_room);
+    app->rooms =
+        tdm_rooms_create(app->cfg.limits.max_rooms, app->cfg.limits.max_participants_per_room);
     if (!app->rooms)
         return TDM_ENOMEM;
     if (tdm_media_start(app, &app->media) != 0)
@@ -151,8 +152,8 @@ int tdm_app_start(struct tdm_app *app)
     void *foreign[1] = {app->loop};
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_GLIB;
     info.foreign_loops = foreign;
-    info.port = (int)app->cfg.port;
-    info.iface = app->cfg.listen[0] ? app->cfg.listen : NULL;
+    /* lws does not listen: the gate (gate.c) accepts and hands over whole ClientHellos. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
     info.user = app;
     info.ssl_cert_filepath = app->cfg.cert;
@@ -166,18 +167,28 @@ int tdm_app_start(struct tdm_app *app)
     /* HTTP/1.1 only: the extra security headers are passed as raw header lines, and
      * WebSocket over h2 (RFC 8441) is not needed. */
     info.alpn = "http/1.1";
-    info.timeout_secs = 10;          /* slow TLS handshakes and trickled headers */
+    info.timeout_secs = 10; /* the gate's handshake_timeout_s is shorter until a request */
     info.max_http_header_data = 4096;
-    info.max_http_header_pool = 64;
+    /* Each connection in TLS or waiting for its first request holds one (the gate bounds
+     * them by limits.max_handshakes), and so does each request being answered: with room
+     * for both, no connection waits for a header buffer another one sits on. Buffers are
+     * made when needed and freed after use. */
+    info.max_http_header_pool = (unsigned short)(app->cfg.limits.max_handshakes + 64);
     info.keepalive_timeout = 15;
     app->lws = lws_create_context(&info);
     if (!app->lws) {
         TDM_ERROR("could not start the HTTPS/WebSocket listener on port %u (in use? "
-                  "certificate readable?)", app->cfg.port);
+                  "certificate readable?)",
+                  app->cfg.port);
         return TDM_EIO;
     }
     app->vhost = lws_get_vhost_by_name(app->lws, "default");
-    int port = app->vhost ? lws_get_vhost_listen_port(app->vhost) : (int)app->cfg.port;
+    int port = 0;
+    if (!app->vhost || tdm_gate_start(app, &port) != 0) {
+        TDM_ERROR("could not start the HTTPS/WebSocket listener on port %u (in use?)",
+                  app->cfg.port);
+        return TDM_EIO;
+    }
     const char *host = app->cfg.listen[0] ? app->cfg.listen : "localhost";
     bool v6 = strchr(host, ':') != NULL;
     TDM_INFO("listening on https://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
@@ -206,6 +217,7 @@ void tdm_app_stop(struct tdm_app *app)
     if (app->lws)
         lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
     app->lws = NULL;
+    tdm_gate_stop(app);
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
     tdm_invites_stop(app);

@@ -17,13 +17,22 @@ struct option_def {
     const char *name; /* "group.key" */
     enum kind kind;
     size_t offset;
-    size_t size;    /* for strings: buffer size */
+    size_t size; /* for strings: buffer size */
     uint32_t min, max;
 };
 
-#define STR(n, f) {n, K_STR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0}
-#define ADDR(n, f) {n, K_ADDR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0}
-#define U32(n, f, lo, hi) {n, K_U32, offsetof(struct tdm_config, f), sizeof(uint32_t), lo, hi}
+#define STR(n, f)                                                                                  \
+    {                                                                                              \
+        n, K_STR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0        \
+    }
+#define ADDR(n, f)                                                                                 \
+    {                                                                                              \
+        n, K_ADDR, offsetof(struct tdm_config, f), sizeof(((struct tdm_config *)0)->f), 0, 0       \
+    }
+#define U32(n, f, lo, hi)                                                                          \
+    {                                                                                              \
+        n, K_U32, offsetof(struct tdm_config, f), sizeof(uint32_t), lo, hi                         \
+    }
 
 static const struct option_def options[] = {
     ADDR("server.listen", listen),
@@ -46,6 +55,13 @@ static const struct option_def options[] = {
     U32("limits.ice_timeout_s", limits.ice_timeout_s, 5, 300),
     U32("limits.consent_timeout_s", limits.consent_timeout_s, 5, 300),
     U32("limits.dtls_timeout_s", limits.dtls_timeout_s, 2, 300),
+    U32("limits.max_new_connections", limits.max_new_connections, 1, 100000),
+    U32("limits.max_new_connections_per_address", limits.max_new_connections_per_address, 1,
+        100000),
+    U32("limits.hello_timeout_s", limits.hello_timeout_s, 1, 60),
+    U32("limits.max_handshakes", limits.max_handshakes, 1, 10000),
+    U32("limits.max_handshakes_per_address", limits.max_handshakes_per_address, 1, 10000),
+    U32("limits.handshake_timeout_s", limits.handshake_timeout_s, 1, 60),
     U32("media.port_base", media_port_base, 1, 65535),
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
@@ -66,7 +82,8 @@ static const struct option_def options[] = {
     U32("chat.picture_burst", chat.picture_burst, 1, 1000),
     U32("chat.max_uploads", chat.max_uploads, 1, 100),
     U32("chat.upload_idle_s", chat.upload_idle_s, 1, 3600),
-    {"chat.allow_metadata", K_BOOL, offsetof(struct tdm_config, chat.allow_metadata), sizeof(uint32_t), 0, 1},
+    {"chat.allow_metadata", K_BOOL, offsetof(struct tdm_config, chat.allow_metadata),
+     sizeof(uint32_t), 0, 1},
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -110,6 +127,15 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .ice_timeout_s = 30,
         .consent_timeout_s = 30, /* RFC 7675 */
         .dtls_timeout_s = 30,
+        /* Sockets that send nothing cost a descriptor and a few hundred bytes while the
+         * gate waits for their ClientHello; a real browser sends it at once. */
+        .max_new_connections = 1024,
+        .max_new_connections_per_address = 32,
+        .hello_timeout_s = 3,
+        /* Each of these holds OpenSSL state and an HTTP header buffer (about 5 KiB) */
+        .max_handshakes = 256,
+        .max_handshakes_per_address = 32,
+        .handshake_timeout_s = 5,
     };
 }
 
@@ -132,8 +158,9 @@ static int set_u32(uint32_t *dst, const struct option_def *o, const char *v, cha
     *dst = (uint32_t)n;
     return 0;
 bad:
-    return tdm_seterr(err, errlen, TDM_EINVAL, "%s: expected a whole number from %u to %u, got \"%.40s\"",
-                      o->name, o->min, o->max, v);
+    return tdm_seterr(err, errlen, TDM_EINVAL,
+                      "%s: expected a whole number from %u to %u, got \"%.40s\"", o->name, o->min,
+                      o->max, v);
 }
 
 static int set_addr_list(struct tdm_config *cfg, const char *v, char *err, size_t errlen)
@@ -197,8 +224,7 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             continue;
         char *field = (char *)cfg + o->offset;
         switch (o->kind) {
-        case K_U32:
-            return set_u32((uint32_t *)field, o, value, err, errlen);
+        case K_U32: return set_u32((uint32_t *)field, o, value, err, errlen);
         case K_ADDR:
             if (*value && !addr_ok(value))
                 return tdm_seterr(err, errlen, TDM_EINVAL, "%s: \"%.40s\" is not an IP address",
@@ -210,18 +236,16 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
                                   o->size - 1);
             memcpy(field, value, strlen(value) + 1);
             return 0;
-        case K_ADDR_LIST:
-            return set_addr_list(cfg, value, err, errlen);
-        case K_ORIGIN_LIST:
-            return set_origin_list(cfg, value, err, errlen);
+        case K_ADDR_LIST: return set_addr_list(cfg, value, err, errlen);
+        case K_ORIGIN_LIST: return set_origin_list(cfg, value, err, errlen);
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;
             else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
                 *(uint32_t *)field = 0;
             else
-                return tdm_seterr(err, errlen, TDM_EINVAL, "%s: expected true or false, got \"%.20s\"",
-                                  name, value);
+                return tdm_seterr(err, errlen, TDM_EINVAL,
+                                  "%s: expected true or false, got \"%.20s\"", name, value);
             return 0;
         case K_LOGLEVEL:
             if (tdm_log_parse_level(value, &cfg->log_level) != 0)
@@ -288,8 +312,8 @@ int tdm_config_load_file(struct tdm_config *cfg, const char *path, char *err, si
     GError *gerr = NULL;
     int rc = 0;
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-        rc = tdm_seterr(err, errlen, gerr->domain == G_FILE_ERROR ? TDM_EIO : TDM_EINVAL,
-                        "%s: %s", path, gerr->message);
+        rc = tdm_seterr(err, errlen, gerr->domain == G_FILE_ERROR ? TDM_EIO : TDM_EINVAL, "%s: %s",
+                        path, gerr->message);
         g_error_free(gerr);
         goto out;
     }

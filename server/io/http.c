@@ -6,6 +6,7 @@
  * (tandem/webpath.h); this file touches files. */
 #include "app.h"
 #include "channels.h"
+#include "gate.h"
 
 #include "tandem/err.h"
 #include "tandem/sync.h"
@@ -517,15 +518,22 @@ int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 {
     switch (reason) {
     case LWS_CALLBACK_PROTOCOL_INIT: on_init(app_of(wsi)); return 0;
-    case LWS_CALLBACK_HTTP: return on_http(app_of(wsi), wsi, in, strlen(in));
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return on_confirm_upgrade(app_of(wsi), wsi, in);
+    case LWS_CALLBACK_HTTP:
+        tdm_gate_requested(app_of(wsi), wsi);
+        return on_http(app_of(wsi), wsi, in, strlen(in));
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* a WebSocket request: complete headers too */
+        tdm_gate_requested(app_of(wsi), wsi);
+        return on_confirm_upgrade(app_of(wsi), wsi, in);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (*stream_slot(wsi))
             return on_writable(app_of(wsi), wsi);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION: return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_WSI_DESTROY: /* every connection's, on the vhost's first protocol */
+        tdm_gate_forget(app_of(wsi), wsi);
+        stream_drop(wsi);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_WSI_DESTROY:
         stream_drop(wsi); /* a client that went away mid-body */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
