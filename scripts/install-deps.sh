@@ -13,8 +13,22 @@ test_pkgs=(libcmocka-dev chromium firefox-esr iproute2 nftables ffmpeg clang lib
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
-# Node.js: use the one on the machine if there is one, else Debian's.
-command -v node >/dev/null 2>&1 || { [ "$what" = test ] && pkgs+=(nodejs npm); }
+# Node.js for the tests: the one on the machine if it is new enough (package.json "engines":
+# 18 or later), else Debian's (18 on Debian 12). npm comes separately in Debian: a node without
+# npm gets Debian's npm.
+if [ "$what" = test ]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 18 ]; then
+    if command -v node >/dev/null 2>&1 && ! dpkg -S "$(command -v node)" >/dev/null 2>&1; then
+      echo "The tests need Node.js 18 or later; $(command -v node) is $(node --version) and not from Debian." >&2
+      echo "Remove it or put a newer one first in PATH (Debian 12's package nodejs is 18)." >&2
+      exit 1
+    fi
+    pkgs+=(nodejs npm)
+  elif ! command -v npm >/dev/null 2>&1; then
+    pkgs+=(npm)
+  fi
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { reapOnExit } from './reaper.mjs';
 
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking', '--disable-component-update',
@@ -29,6 +30,7 @@ export async function launchChromium(label, { timeoutMs = 60000 } = {}) {
   const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`, 'about:blank'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
+  reapOnExit(child); // a browser the test could not close is killed when the test process ends
   let err = '';
   const endpoint = await new Promise((resolve, reject) => {
     const t = setTimeout(() => {
@@ -99,6 +101,7 @@ export async function launchFirefox(label, { timeoutMs = 60000 } = {}) {
     headless: true, acceptInsecureCerts: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: timeoutMs,
   });
   const proc = browser.process();
+  if (proc) reapOnExit(proc);
   const page = (await browser.pages())[0] || await browser.newPage();
   page.setDefaultTimeout(timeoutMs);
   return {

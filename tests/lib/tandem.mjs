@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { reapOnExit } from './reaper.mjs';
 
 export const SOURCE_DIR = process.env.TANDEM_SOURCE_DIR ||
   path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -70,6 +71,8 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
     env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Killed when this test process ends, whatever path it takes (tests/lib/reaper.mjs).
+  reapOnExit(child);
   let stderr = '';
   let exited = null;
   const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => {
@@ -98,7 +101,7 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
           /** SIGTERM by PID, wait (bounded) for exit; SIGKILL if it hangs. Returns {code, signal}. */
           async stop(graceMs = 10000) {
             if (exited) return exited;
-            process.kill(child.pid, 'SIGTERM');
+            try { process.kill(child.pid, 'SIGTERM'); } catch { /* exiting already: exitPromise says how */ }
             const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, graceMs);
             const r = await exitPromise;
             clearTimeout(t);
@@ -110,6 +113,10 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
     child.on('exit', () => {
       clearTimeout(timer);
       reject(new Error(`tandem exited early (${JSON.stringify(exited)}):\n${stderr}`));
+    });
+    child.on('error', (err) => { // could not be started at all (a missing wrapper)
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${cmd}: ${err.message}`));
     });
   });
 }

@@ -6,6 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { reapOnExit } from './reaper.mjs';
 import { SOURCE_DIR } from './tandem.mjs';
 
 export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -104,6 +105,7 @@ export async function launchChromium(label, { timeoutMs = 30000, errors = [] } =
   const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`, 'about:blank'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
+  reapOnExit(child); // a browser the test could not close is killed when the test process ends
   let err = '';
   let browser;
   try {

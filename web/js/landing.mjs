@@ -76,17 +76,19 @@ async function roomsAreOpen() {
   }
 }
 
+// The page has no form; its buttons are wired before anything is awaited, and stay hidden
+// (index.html) until the page knows which of them this server offers.
 async function main() {
-  const [open] = await Promise.all([roomsAreOpen(), initI18n()]);
-  $('create-box').hidden = !open;
-  $('steps').hidden = !open;
-  $('closed-info').hidden = open;
-  mountLanguagePicker($('lang-select'));
   $('create-button').addEventListener('click', createLink);
   $('copy-button').addEventListener('click', copyLink);
   onLanguageChange(() => {
     if (lastSaid) $('landing-status').firstChild.textContent = t(lastSaid);
   });
+  const [open] = await Promise.all([roomsAreOpen(), initI18n()]);
+  $('create-box').hidden = !open;
+  $('steps').hidden = !open;
+  $('closed-info').hidden = open;
+  mountLanguagePicker($('lang-select'));
 }
 
 main();

@@ -19,6 +19,9 @@ import { Moderation } from './moderation.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
+// The form waits this long at most for the translation file before it is ready anyway (the
+// English written in the page stands in for what has not arrived).
+const READY_WAIT_MS = 4000;
 const NOTICE_MS = 10000;
 const NAME_PROBLEM_KEYS = { empty: 'name.empty', long: 'name.long', chars: 'name.chars' };
 const REASON_KEYS = {
@@ -66,6 +69,8 @@ function roomFromPath(pathname) {
 const state = {
   room: roomFromPath(window.location.pathname),
   phase: 'prejoin', // prejoin | joining | in-room | left
+  ready: false, // the translations are here (or READY_WAIT_MS passed): Join may start a join
+  joinPending: false, // Join was pressed while getting ready: it joins when ready
   me: null, // {id, name, role} from welcome
   others: new Map(), // id -> {id, name, role}, in order of arrival
   maxParticipants: DEFAULT_MAX_PARTICIPANTS,
@@ -349,8 +354,12 @@ function announce(text) {
 }
 
 function onSubmit(ev) {
-  ev.preventDefault();
+  ev?.preventDefault(); // never a native submission: it would put the form in a URL
   if (state.phase === 'joining') return;
+  if (!state.ready) {
+    state.joinPending = true;
+    return;
+  }
   const checked = checkName(ui.name.value);
   state.nameProblem = checked.problem ? NAME_PROBLEM_KEYS[checked.problem] : null;
   state.joinError = null;
@@ -387,9 +396,15 @@ function renderBanner() {
 
 function renderForm() {
   const joining = state.phase === 'joining';
-  ui.join.textContent = joining ? t('prejoin.joining') : t('prejoin.join');
-  ui.join.setAttribute('aria-disabled', String(joining));
-  ui.form.setAttribute('aria-busy', String(joining));
+  const waiting = joining || !state.ready;
+  let label = t('prejoin.join');
+  if (joining) label = t('prejoin.joining');
+  else if (!state.ready) label = t('prejoin.gettingReady');
+  ui.join.textContent = label;
+  // Wired now: the button takes presses again (one while getting ready is kept for later).
+  ui.join.disabled = false;
+  ui.join.setAttribute('aria-disabled', String(waiting));
+  ui.form.setAttribute('aria-busy', String(waiting));
   show(ui.nameError, Boolean(state.nameProblem));
   ui.nameError.textContent = state.nameProblem ? t(state.nameProblem) : '';
   ui.name.setAttribute('aria-invalid', String(Boolean(state.nameProblem) ||
@@ -478,6 +493,10 @@ function render() {
     show(ui.prejoin, false);
     return;
   }
+  if (!state.ready) { // only the button changes while the words have not come
+    renderForm();
+    return;
+  }
   const inRoom = state.phase === 'in-room';
   document.body.dataset.phase = state.phase;
   show(ui.prejoin, state.phase === 'prejoin' || state.phase === 'joining');
@@ -496,7 +515,7 @@ function render() {
 
 function setUpForm() {
   const saved = loadRemembered();
-  if (saved) {
+  if (saved && !ui.name.value) { // not over a name typed while the page was loading
     ui.name.value = saved.name;
     ui.role.value = saved.role;
     ui.remember.checked = true;
@@ -507,7 +526,7 @@ function setUpForm() {
     state.nameProblem = null;
     render();
   });
-  ui.voiceOnly.checked = voiceOnlyWish();
+  if (voiceOnlyWish()) ui.voiceOnly.checked = true; // (a tick made while loading stays)
   ui.voiceOnly.addEventListener('change', () => {
     rememberVoiceOnly(ui.voiceOnly.checked);
     if (ui.voiceOnly.checked) local.setCamera(false);
@@ -637,16 +656,41 @@ window.tandemCall = Object.freeze({
     .filter(Boolean).map((track) => [track.id, id]))),
 });
 
-async function main() {
-  await initI18n();
-  mountLanguagePicker($('lang-select'));
+/** A query on the room link is never Tandem's (the page makes none): one that a native form
+ *  submission of an older page put there may hold a name, so it leaves the history entry. */
+function dropQuery() {
+  if (!window.location.search) return;
+  window.history.replaceState(window.history.state, '', window.location.pathname + window.location.hash);
+}
+
+function becomeReady() {
+  if (state.ready) return;
+  state.ready = true;
+  render();
+  if (state.joinPending) {
+    state.joinPending = false;
+    onSubmit(null);
+  }
+}
+
+// The form is wired before anything is awaited: what it needs to join is loaded with this
+// module; the translations only change its words, so they come when they come (bounded).
+function main() {
+  dropQuery();
+  const translated = initI18n(); // its first, synchronous step keeps the page's English
+  setUpForm();
   onLanguageChange(() => {
     panels.retranslate();
     render();
   });
-  setUpForm();
   render();
-  if (state.room) autoPreview();
+  const readyTimer = setTimeout(becomeReady, READY_WAIT_MS);
+  translated.catch(() => {}).then(() => {
+    clearTimeout(readyTimer);
+    mountLanguagePicker($('lang-select'));
+    becomeReady();
+    if (state.room) autoPreview();
+  });
 }
 
 main();
