@@ -268,6 +268,44 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
     return 0;
 }
 
+int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
+                           struct tdm_invite *inv_out, enum tdm_role *role, struct tdm_proto_err *e)
+{
+    struct tdm_pass pass;
+    char why[128];
+    memset(inv_out, 0, sizeof *inv_out);
+    int rc = tdm_pass_decode(text, len, app->invite_key, sizeof app->invite_key,
+                             tdm_wall_us() / 1000000, &pass, why, sizeof why);
+    if (rc == TDM_ESTATE) {
+        tdm_proto_set(e, "invite_expired", "pass", "the invite link of this pass has expired");
+        return rc;
+    }
+    if (rc != 0) {
+        tdm_proto_set(e, "invite_invalid", "pass", "this pass is not valid");
+        return rc;
+    }
+    if (strcmp(pass.link.room, room) != 0) {
+        tdm_proto_set(e, "invite_invalid", "pass", "this pass is for another room");
+        return TDM_EPERM;
+    }
+    if (tdm_invite_ledger_revoked(app->invites, pass.link.id)) {
+        tdm_proto_set(e, "invite_revoked", "pass", "the invite link of this pass was withdrawn");
+        return TDM_EPERM;
+    }
+    *role = pass.link.role;
+    *inv_out = pass.link;
+    return 0;
+}
+
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap)
+{
+    struct tdm_pass pass;
+    if (tdm_pass_new(&pass, inv) != 0)
+        return TDM_ECRYPTO;
+    int n = tdm_pass_encode(&pass, app->invite_key, sizeof app->invite_key, out, cap);
+    return n < 0 ? n : 0;
+}
+
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
 {
     if (inv->expires_s == 0)

@@ -20,6 +20,7 @@ struct tdm_join_req {
     char name[TDM_NAME_MAX + 1];
     enum tdm_role role;
     struct tdm_invite inv;
+    bool by_pass; /* came with a person pass: no use is counted, no new pass is made */
     char lobby_id[TDM_PARTICIPANT_ID_LEN + 1];
 };
 
@@ -118,6 +119,15 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
                            struct tdm_proto_err *e);
 /* Records one use of the token after the join succeeded. */
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
+/* Checks a person pass (tandem/invite.h) for room, as tdm_invites_check_join does a token:
+ * the same error codes; a pass whose link was withdrawn is refused (invite_revoked), one whose
+ * link is used up is not (its holder was counted). */
+int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
+                           struct tdm_invite *inv, enum tdm_role *role, struct tdm_proto_err *e);
+/* A new pass for someone who just used a limited link, as text (TDM_INVITE_TOKEN_MAX + 1
+ * bytes). Returns 0, or TDM_ECRYPTO (then the person simply has no pass). */
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out,
+                          size_t cap);
 /* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,
  * TDM_ENOTFOUND when they joined without one, or TDM_EFULL when the ledger is full. */
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);

@@ -82,14 +82,19 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
         return;
     }
-    const char *token;
-    size_t token_len;
+    const char *token, *pass;
+    size_t token_len, pass_len;
     struct tdm_invite inv;
     if (!tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
-        tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
+        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &pass, &pass_len, e))
+        return;
+    /* A pass brings back someone a limited link already let in; it wins over the link. */
+    if (pass ? tdm_invites_check_pass(app, room_id, pass, pass_len, &inv, &role, e) != 0
+             : tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
         return;
     struct tdm_join_req req;
     memset(&req, 0, sizeof req);
+    req.by_pass = pass != NULL;
     memcpy(req.room, room_id, room_len);
     memcpy(req.name, name, name_len);
     req.role = role;
@@ -126,7 +131,14 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     }
     c->participant = p;
     c->inv = req->inv;
-    tdm_invites_consume(app, &req->inv);
+    char pass[TDM_INVITE_TOKEN_MAX + 1] = "";
+    /* Uses count people: the first join with a limited link uses it once and gets a pass
+     * for the person's later joins (reload, reconnect, restart). */
+    if (!req->by_pass) {
+        tdm_invites_consume(app, &req->inv);
+        if (req->inv.uses && tdm_invites_make_pass(app, &req->inv, pass, sizeof pass) != 0)
+            pass[0] = '\0';
+    }
     struct tdm_room *room = p->room;
     json_t *others = json_array();
     for (size_t i = 0; i < tdm_room_count(room); i++) {
@@ -142,6 +154,8 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
+    if (welcome && pass[0])
+        json_object_set_new(welcome, "pass", json_string(pass));
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_room_broadcast(room, p,

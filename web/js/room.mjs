@@ -3,7 +3,7 @@
 // camera and leave controls. The state lives in one object; render() draws everything from
 // it, so a change of language only needs another render(). The call itself is in call.mjs,
 // the person's own camera and microphone in media.mjs, the tiles in tiles.mjs.
-import { inviteToken } from './invite.mjs';
+import { inviteToken, storedPass, keepPass, dropPass } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
@@ -85,6 +85,7 @@ const state = {
   lobbyWaiting: false, // the room has a lobby: waiting to be let in
   endedBy: null, // 'removed' | 'ended': the server ended this person's call (no rejoin)
   roomState: { locked: false, lobby: false },
+  pass: undefined, // the person pass of a limited link (invite.mjs), once the server gave it
 };
 
 // What the page says when the server ended the call for this person.
@@ -143,8 +144,11 @@ function signaling() {
 
 function sendJoin() {
   if (!state.wish) return;
+  // With a pass, the link is not used again: the same person comes back.
+  state.pass ??= storedPass(state.room);
+  const creds = state.pass ? { pass: state.pass } : { token: inviteToken() };
   state.joinId = sig.send({ type: 'join', room: state.room, name: state.wish.name, role: state.wish.role,
-    token: inviteToken() });
+    ...creds });
   clearTimeout(joinTimer);
   // A join that gets no answer is treated as a lost connection: the retry joins again.
   joinTimer = setTimeout(() => sig?.drop(), JOIN_TIMEOUT_MS);
@@ -193,6 +197,10 @@ function onWelcome(msg) {
   state.lobbyWaiting = false;
   if (msg.room) state.roomState = { locked: msg.room.locked === true, lobby: msg.room.lobby === true };
   const wasInRoom = state.everJoined;
+  if (typeof msg.pass === 'string') {
+    state.pass = msg.pass;
+    keepPass(state.room, msg.pass, { remember: ui.remember.checked });
+  }
   state.me = msg.you;
   state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
   if (Number.isInteger(msg.room?.max_participants)) state.maxParticipants = msg.room.max_participants;
@@ -254,6 +262,11 @@ function onError(err) {
     // The join was refused: back to the form, with the reason. room_full may be retried
     // by pressing Join again.
     clearTimeout(joinTimer);
+    // A pass refused (its link withdrawn or over) is of no more use.
+    if (state.pass && String(err.code).startsWith('invite_')) {
+      dropPass(state.room);
+      state.pass = undefined;
+    }
     sig.close();
     sig = null;
     panels.detach();

@@ -1,0 +1,55 @@
+// End to end: a "works only once" link survives a reload. Chromium opens the room with a
+// once-only link, joins, reloads and joins again (back in the room, with the person pass the
+// page kept in sessionStorage); a second browser with the same link is told it was used.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTandem, mintInvite, stopCleanly } from '../lib/tandem.mjs';
+import { launchChromium } from '../lib/browsers.mjs';
+
+const WAIT_MS = 20000;
+let server = null;
+const browsers = [];
+const pageErrors = [];
+
+before(async () => { server = await startTandem({ openRooms: false }); });
+after(async (t) => {
+  await Promise.all(browsers.map((b) => b.close()));
+  if (server) await stopCleanly(t, server);
+});
+
+async function browser(label) {
+  const b = await launchChromium(label);
+  browsers.push(b);
+  b.page.setDefaultTimeout(WAIT_MS);
+  b.page.on('pageerror', (err) => pageErrors.push(`${label}: ${err.message}`));
+  return b;
+}
+
+async function fillAndJoin(page, name) {
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+}
+
+const inRoom = (page) => page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
+
+test('a once-only link: reload and back in; a second browser is refused', { timeout: 120000 }, async () => {
+  const token = mintInvite({ room: 'e2e-pass-room', role: 'mentee', uses: 1 });
+  const link = `${server.url}/r/e2e-pass-room#t=${token}`;
+  const { page } = await browser('amina');
+  await page.goto(link);
+  await fillAndJoin(page, 'Amina');
+  await inRoom(page);
+  const kept = await page.evaluate(() => sessionStorage.getItem('tandem.pass.e2e-pass-room'));
+  assert.ok(kept && JSON.parse(kept).pass, 'the pass is kept for this tab');
+  assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing on the device without "remember me"');
+
+  await page.reload();
+  await fillAndJoin(page, 'Amina');
+  await inRoom(page);
+
+  const other = await browser('someone-else');
+  await other.page.goto(link);
+  await fillAndJoin(other.page, 'Someone else');
+  await other.page.getByText('This link has already been used').waitFor();
+  assert.deepEqual(pageErrors, []);
+});
