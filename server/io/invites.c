@@ -269,11 +269,11 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
 }
 
 int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
-                           struct tdm_invite *inv_out, enum tdm_role *role, struct tdm_proto_err *e)
+                           struct tdm_pass *out, enum tdm_role *role, struct tdm_proto_err *e)
 {
     struct tdm_pass pass;
     char why[128];
-    memset(inv_out, 0, sizeof *inv_out);
+    memset(out, 0, sizeof *out);
     int rc = tdm_pass_decode(text, len, app->invite_key, sizeof app->invite_key,
                              tdm_wall_us() / 1000000, &pass, why, sizeof why);
     if (rc == TDM_ESTATE) {
@@ -293,17 +293,21 @@ int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *te
         return TDM_EPERM;
     }
     *role = pass.link.role;
-    *inv_out = pass.link;
+    *out = pass;
     return 0;
 }
 
-int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap)
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap,
+                          uint8_t person[TDM_INVITE_ID_LEN])
 {
     struct tdm_pass pass;
     if (tdm_pass_new(&pass, inv) != 0)
         return TDM_ECRYPTO;
     int n = tdm_pass_encode(&pass, app->invite_key, sizeof app->invite_key, out, cap);
-    return n < 0 ? n : 0;
+    if (n < 0)
+        return n;
+    memcpy(person, pass.person, TDM_INVITE_ID_LEN);
+    return 0;
 }
 
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)

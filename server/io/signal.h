@@ -21,6 +21,7 @@ struct tdm_join_req {
     enum tdm_role role;
     struct tdm_invite inv;
     bool by_pass; /* came with a person pass: no use is counted, no new pass is made */
+    uint8_t person[TDM_INVITE_ID_LEN]; /* the pass's person id, when by_pass */
     char lobby_id[TDM_PARTICIPANT_ID_LEN + 1];
 };
 
@@ -50,6 +51,9 @@ struct tdm_conn {
     uint64_t addr_key; /* salted hash of the peer address, for the per-address limit */
     bool addr_counted;
     struct tdm_invite inv; /* the invite this person joined with (expires_s 0: none) */
+    /* the person id of the pass this connection joined with or was given, if any */
+    bool has_person;
+    uint8_t person[TDM_INVITE_ID_LEN];
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -112,6 +116,9 @@ void tdm_on_mod_mute(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_
 void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                     struct tdm_proto_err *e);
 
+/* The connection in room that holds the person pass req came with, or NULL. */
+struct tdm_conn *tdm_pass_holder(struct tdm_room *room, const struct tdm_join_req *req);
+
 /* Invites (invites.c). */
 /* Checks a join's token (or its absence) without using it up; *role becomes the token's. */
 int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,
@@ -123,11 +130,11 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
  * the same error codes; a pass whose link was withdrawn is refused (invite_revoked), one whose
  * link is used up is not (its holder was counted). */
 int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
-                           struct tdm_invite *inv, enum tdm_role *role, struct tdm_proto_err *e);
+                           struct tdm_pass *pass, enum tdm_role *role, struct tdm_proto_err *e);
 /* A new pass for someone who just used a limited link, as text (TDM_INVITE_TOKEN_MAX + 1
- * bytes). Returns 0, or TDM_ECRYPTO (then the person simply has no pass). */
-int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out,
-                          size_t cap);
+ * bytes), and its person id. Returns 0, or TDM_ECRYPTO (then the person has no pass). */
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap,
+                          uint8_t person[TDM_INVITE_ID_LEN]);
 /* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,
  * TDM_ENOTFOUND when they joined without one, or TDM_EFULL when the ledger is full. */
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);

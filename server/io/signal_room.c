@@ -46,6 +46,18 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
                     "r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
 
+struct tdm_conn *tdm_pass_holder(struct tdm_room *room, const struct tdm_join_req *req)
+{
+    if (!room || !req->by_pass)
+        return NULL;
+    for (size_t i = 0; i < tdm_room_count(room); i++) {
+        struct tdm_conn *c = tdm_room_participant(room, i)->user;
+        if (c && c->has_person && memcmp(c->person, req->person, TDM_INVITE_ID_LEN) == 0)
+            return c;
+    }
+    return NULL;
+}
+
 /* Pages ping at a third of the idle time-out, so two lost pings still keep them in. */
 static int keepalive_s(const struct tdm_app *app)
 {
@@ -82,24 +94,38 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
         return;
     }
-    const char *token, *pass;
+    const char *token, *pass_text;
     size_t token_len, pass_len;
     struct tdm_invite inv;
+    struct tdm_pass pass;
     if (!tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
-        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &pass, &pass_len, e))
+        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &pass_text, &pass_len, e))
         return;
     /* A pass brings back someone a limited link already let in; it wins over the link. */
-    if (pass ? tdm_invites_check_pass(app, room_id, pass, pass_len, &inv, &role, e) != 0
-             : tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
+    if (pass_text) {
+        if (tdm_invites_check_pass(app, room_id, pass_text, pass_len, &pass, &role, e) != 0)
+            return;
+        inv = pass.link;
+    } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
         return;
+    }
     struct tdm_join_req req;
     memset(&req, 0, sizeof req);
-    req.by_pass = pass != NULL;
+    if (pass_text) {
+        req.by_pass = true;
+        memcpy(req.person, pass.person, TDM_INVITE_ID_LEN);
+    }
     memcpy(req.room, room_id, room_len);
     memcpy(req.name, name, name_len);
     req.role = role;
     req.inv = inv;
     struct tdm_room *existing = tdm_rooms_find(app->rooms, req.room);
+    /* Someone whose earlier connection is still in the room is coming back, not coming in:
+     * neither the lock nor the lobby stops them. */
+    if (tdm_pass_holder(existing, &req)) {
+        tdm_join_finish(app, c, &req, id, e);
+        return;
+    }
     if (existing && tdm_room_locked(existing) && role != TDM_ROLE_COORDINATOR) {
         tdm_proto_set(e, "room_locked", NULL, "the coordinator has locked this room");
         return;
@@ -111,10 +137,25 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     tdm_join_finish(app, c, &req, id, e);
 }
 
+/* A pass holder back (a reload, a reconnect) while the server still holds their earlier
+ * connection (it has not timed out yet): the old one goes, so that its seat does not fill a
+ * small room and one pass is one person in the room. Its page is told, and does not come
+ * back by itself (two tabs would push each other out for ever). */
+static void replace_earlier(struct tdm_app *app, const struct tdm_join_req *req)
+{
+    struct tdm_conn *old = tdm_pass_holder(tdm_rooms_find(app->rooms, req->room), req);
+    if (!old)
+        return;
+    tdm_conn_send(old, json_pack("{s:s}", "type", "replaced"));
+    tdm_signal_leave_room(app, old, "disconnect");
+    tdm_conn_close(old, LWS_CLOSE_STATUS_NORMAL, "replaced");
+}
+
 int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                     json_t *id, struct tdm_proto_err *e)
 {
     struct tdm_participant *p;
+    replace_earlier(app, req);
     int rc = tdm_rooms_join(app->rooms, req->room, req->name, req->role, c, &p);
     if (rc == TDM_EFULL) {
         tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
@@ -134,9 +175,14 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     char pass[TDM_INVITE_TOKEN_MAX + 1] = "";
     /* Uses count people: the first join with a limited link uses it once and gets a pass
      * for the person's later joins (reload, reconnect, restart). */
+    c->has_person = req->by_pass;
+    memcpy(c->person, req->person, TDM_INVITE_ID_LEN);
     if (!req->by_pass) {
         tdm_invites_consume(app, &req->inv);
-        if (req->inv.uses && tdm_invites_make_pass(app, &req->inv, pass, sizeof pass) != 0)
+        if (req->inv.uses &&
+            tdm_invites_make_pass(app, &req->inv, pass, sizeof pass, c->person) == 0)
+            c->has_person = true;
+        else
             pass[0] = '\0';
     }
     struct tdm_room *room = p->room;

@@ -3,7 +3,7 @@
 // page kept in sessionStorage); a second browser with the same link is told it was used.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTandem, mintInvite, stopCleanly } from '../lib/tandem.mjs';
+import { startTandem, mintInvite, stopCleanly, newLedgerPath } from '../lib/tandem.mjs';
 import { launchChromium } from '../lib/browsers.mjs';
 
 const WAIT_MS = 20000;
@@ -11,7 +11,9 @@ let server = null;
 const browsers = [];
 const pageErrors = [];
 
-before(async () => { server = await startTandem({ openRooms: false }); });
+const ledger = newLedgerPath();
+const start = (port = 0) => startTandem({ openRooms: false, args: ['--invite-ledger', ledger, '--port', String(port)] });
+before(async () => { server = await start(); });
 after(async (t) => {
   await Promise.all(browsers.map((b) => b.close()));
   if (server) await stopCleanly(t, server);
@@ -32,7 +34,7 @@ async function fillAndJoin(page, name) {
 
 const inRoom = (page) => page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
 
-test('a once-only link: reload and back in; a second browser is refused', { timeout: 120000 }, async () => {
+test('a once-only link: reload and back in; a second browser is refused; a restart and back in', { timeout: 120000 }, async () => {
   const token = mintInvite({ room: 'e2e-pass-room', role: 'mentee', uses: 1 });
   const link = `${server.url}/r/e2e-pass-room#t=${token}`;
   const { page } = await browser('amina');
@@ -51,5 +53,17 @@ test('a once-only link: reload and back in; a second browser is refused', { time
   await other.page.goto(link);
   await fillAndJoin(other.page, 'Someone else');
   await other.page.getByText('This link has already been used').waitFor();
+
+  // The server restarts (same key, ledger and address): the page comes back by itself.
+  const tile = await page.evaluate(() => document.querySelector('#participants .tile-name')?.textContent);
+  assert.equal(tile, 'Amina');
+  const { port } = server;
+  const r = await server.stop();
+  assert.equal(r.code, 0, server.stderr);
+  server = await start(port);
+  await page.waitForFunction(() => document.getElementById('announcer')?.textContent
+    .includes('You are back in the room'), null, { timeout: 40000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.phase), 'in-room');
+  assert.match(server.stderr, /joined as mentee/);
   assert.deepEqual(pageErrors, []);
 });

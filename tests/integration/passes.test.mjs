@@ -3,6 +3,9 @@
 // link again, and nobody else gets in with the used-up link.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTandem, mintInvite, newLedgerPath } from '../lib/tandem.mjs';
 import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
 
@@ -160,5 +163,47 @@ test('after a restart (same key and ledger) the pass still lets its person in', 
   } finally {
     closeAllClients();
     assert.equal((await two.stop()).code, 0, two.stderr);
+  }
+});
+
+test('back while the old connection still holds the seat: the old one goes, lock and all', async () => {
+  // A room of two: a connection the server has not yet seen die must not keep its person out.
+  const dir = mkdtempSync(path.join(tmpdir(), 'tandem-pass-'));
+  const conf = path.join(dir, 'two.conf');
+  writeFileSync(conf, '[limits]\nmax_participants_per_room = 2\n');
+  const small = await startTandem({ openRooms: false, args: ['--config', conf] });
+  try {
+    const coord = await join(small, 'pair-room', { token: mintInvite({ room: 'pair-room', role: 'coordinator' }) });
+    const once = mintInvite({ room: 'pair-room', role: 'mentee', uses: 1 });
+    const first = await join(small, 'pair-room', { token: once });
+    assert.equal(first.m.type, 'welcome');
+    await coord.c.next('joined');
+    coord.c.send({ type: 'mod.lock', id: 2, locked: true });
+    await coord.c.next('room.state');
+
+    // The old connection is still open as far as the server knows (a silent network loss).
+    const back = await join(small, 'pair-room', { pass: first.m.pass });
+    assert.equal(back.m.type, 'welcome', `not room_full nor room_locked: ${JSON.stringify(back.m)}`);
+    assert.equal((await first.c.next('replaced')).type, 'replaced');
+    assert.equal((await first.c.waitClose()).code, 1000);
+    assert.equal((await coord.c.next('left')).id, first.m.you.id);
+    assert.equal((await coord.c.next('joined')).participant.id, back.m.you.id);
+    assert.deepEqual(back.m.participants.map((p) => p.id), [coord.m.you.id], 'no ghost of itself');
+
+    // Gone for good, then back: the lock holds for the pass as for anyone new.
+    back.c.ws.close();
+    await coord.c.next('left');
+    const locked = await join(small, 'pair-room', { pass: first.m.pass });
+    assert.equal(locked.m.code, 'room_locked');
+    coord.c.send({ type: 'mod.lock', id: 3, locked: false });
+    await coord.c.next('room.state');
+    const open = await join(small, 'pair-room', { pass: first.m.pass });
+    assert.equal(open.m.type, 'welcome');
+    const full = await join(small, 'pair-room', { token: mintInvite({ room: 'pair-room', role: 'mentee' }) });
+    assert.equal(full.m.code, 'room_full', 'a newcomer still finds the room full');
+  } finally {
+    closeAllClients();
+    assert.equal((await small.stop()).code, 0, small.stderr);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

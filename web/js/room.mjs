@@ -83,7 +83,7 @@ const state = {
   locked: { audio: false, video: false }, // a coordinator turned it off and did not allow it back
   audioBlocked: false, // the browser wants a tap before it plays the others' sound
   lobbyWaiting: false, // the room has a lobby: waiting to be let in
-  endedBy: null, // 'removed' | 'ended': the server ended this person's call (no rejoin)
+  endedBy: null, // 'removed' | 'ended' | 'replaced': the server ended this person's call
   roomState: { locked: false, lobby: false },
   pass: undefined, // the person pass of a limited link (invite.mjs), once the server gave it
 };
@@ -92,6 +92,8 @@ const state = {
 const END_KEYS = {
   removed: { heading: 'end.removedHeading', text: 'end.removedText' },
   ended: { heading: 'end.endedHeading', text: 'end.endedText' },
+  // The same person came in again elsewhere (another tab, a second device with the pass).
+  replaced: { heading: 'end.replacedHeading', text: 'end.replacedText', rejoin: true },
 };
 
 let sig = null;
@@ -183,6 +185,7 @@ function onMessage(msg) {
     case 'lobby': return onLobby();
     case 'removed': return endByServer('removed');
     case 'ended': return endByServer('ended');
+    case 'replaced': return endByServer('replaced');
     case 'room.state':
       state.roomState = { locked: msg.locked === true, lobby: msg.lobby === true };
       return undefined;
@@ -500,7 +503,7 @@ function render() {
   const end = state.endedBy && END_KEYS[state.endedBy];
   ui.leftTitle.textContent = end ? t(end.heading) : t('left.heading');
   ui.leftText.textContent = end ? t(end.text) : t('left.text');
-  show(ui.rejoin, !end);
+  show(ui.rejoin, !end || end.rejoin === true);
   show(ui.lobbyWait, state.lobbyWaiting && state.phase === 'joining');
   renderBanner();
   renderForm();
