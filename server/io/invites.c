@@ -411,6 +411,46 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
              tdm_role_name(role));
 }
 
+/* invite.check {room, token? | pass?}: whether a link (or a pass) would let its holder into
+ * room now, asked by the room page as soon as it opens, so that a dead link says so before
+ * anyone types a name. The same checks and codes as join; nothing is used or recorded. */
+void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e)
+{
+    const char *room, *token, *text;
+    size_t room_len, token_len, text_len;
+    char room_id[TDM_ROOM_ID_MAX + 1];
+    struct tdm_invite inv;
+    struct tdm_pass pass;
+    enum tdm_role role = TDM_ROLE_MENTEE;
+    if (!tdm_proto_string(msg, "room", 0, 4096, true, &room, &room_len, e) ||
+        !tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
+        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &text, &text_len, e))
+        return;
+    if (!tdm_room_id_valid(room, room_len)) {
+        tdm_proto_set(e, "bad_field", "room", "room: %d to %d characters of A-Z a-z 0-9 _ -",
+                      TDM_ROOM_ID_MIN, TDM_ROOM_ID_MAX);
+        return;
+    }
+    memcpy(room_id, room, room_len);
+    room_id[room_len] = '\0';
+    if (text) {
+        if (tdm_invites_check_pass(app, room_id, text, text_len, &pass, &role, e) != 0)
+            return;
+        inv = pass.link;
+    } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
+        return;
+    }
+    json_t *r = json_pack("{s:s}", "type", "invite.ok");
+    if (r && inv.expires_s) { /* else an open room without a token: the page picks the role */
+        json_object_set_new(r, "role", json_string(tdm_role_name(role)));
+        json_object_set_new(r, "expires_s", json_integer(inv.expires_s));
+    }
+    if (r && id)
+        json_object_set(r, "ref", id);
+    tdm_conn_send(c, r);
+}
+
 /* invite.revoke {invite_id, expires_s?}: withdraw a link made for this server. */
 void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e)

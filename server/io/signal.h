@@ -141,6 +141,8 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
 int tdm_invites_parse_duration(const char *s, int64_t *out_s);
 void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);
+void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e);
 void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);
 /* Media (signal_media.c). */

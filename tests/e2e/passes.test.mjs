@@ -34,7 +34,7 @@ async function fillAndJoin(page, name) {
 
 const inRoom = (page) => page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
 
-test('a once-only link: reload and back in; a second browser is refused; a restart and back in', { timeout: 120000 }, async () => {
+test('a once-only link: reload and back in; a second browser is refused; a restart and back in', { timeout: 180000 }, async () => {
   const token = mintInvite({ room: 'e2e-pass-room', role: 'mentee', uses: 1 });
   const link = `${server.url}/r/e2e-pass-room#t=${token}`;
   const { page } = await browser('amina');
@@ -49,10 +49,11 @@ test('a once-only link: reload and back in; a second browser is refused; a resta
   await fillAndJoin(page, 'Amina');
   await inRoom(page);
 
+  // A second person with the forwarded link is told at once, before typing a name.
   const other = await browser('someone-else');
   await other.page.goto(link);
-  await fillAndJoin(other.page, 'Someone else');
   await other.page.getByText('This link has already been used').waitFor();
+  assert.equal(await other.page.getByLabel('Your name').isVisible(), false);
 
   // The server restarts (same key, ledger and address): the page comes back by itself.
   const tile = await page.evaluate(() => document.querySelector('#participants .tile-name')?.textContent);
@@ -65,5 +66,19 @@ test('a once-only link: reload and back in; a second browser is refused; a resta
     .includes('You are back in the room'), null, { timeout: 40000 });
   assert.equal(await page.evaluate(() => document.body.dataset.phase), 'in-room');
   assert.match(server.stderr, /joined as mentee/);
+
+  // A link cut short by a messenger app: said at once, in the page's language. (about:blank
+  // between: a link that differs only after '#' would not load the page again.)
+  await other.page.goto('about:blank');
+  await other.page.goto(`${server.url}/r/e2e-pass-room#t=${token.slice(0, 60)}`);
+  await other.page.getByText('This link is not complete: perhaps it was cut short').waitFor();
+  await other.page.locator('#lang-select').selectOption('fr');
+  await other.page.getByText('Ce lien n’est pas complet').waitFor();
+  // An expired one, likewise.
+  const old = mintInvite({ room: 'e2e-pass-room', role: 'mentee', expires: '1s' });
+  await new Promise((r) => setTimeout(r, 2100)); // the token's own expiry
+  await other.page.goto('about:blank');
+  await other.page.goto(`${server.url}/r/e2e-pass-room#t=${old}`);
+  await other.page.getByText('Ce lien est trop ancien').waitFor();
   assert.deepEqual(pageErrors, []);
 });

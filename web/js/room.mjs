@@ -3,7 +3,7 @@
 // camera and leave controls. The state lives in one object; render() draws everything from
 // it, so a change of language only needs another render(). The call itself is in call.mjs,
 // the person's own camera and microphone in media.mjs, the tiles in tiles.mjs.
-import { inviteToken, storedPass, keepPass, dropPass } from './invite.mjs';
+import { inviteToken, inviteTokenCut, storedPass, keepPass, dropPass, checkLink } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
@@ -54,7 +54,7 @@ const ui = {
   camera: $('camera-button'), cameraLabel: $('camera-label'),
   saver: $('saver-button'), saverLabel: $('saver-label'),
   banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
-  announcer: $('announcer'), badLink: $('bad-link'),
+  announcer: $('announcer'), badLink: $('bad-link'), badLinkText: $('bad-link-text'),
 };
 
 /** The room id from /r/<room-id>, or null. The fragment (a later invite token) is left as is. */
@@ -86,6 +86,7 @@ const state = {
   endedBy: null, // 'removed' | 'ended' | 'replaced': the server ended this person's call
   roomState: { locked: false, lobby: false },
   pass: undefined, // the person pass of a limited link (invite.mjs), once the server gave it
+  linkProblem: null, // {code} when the link is dead (invite.check): said before the form
 };
 
 // What the page says when the server ended the call for this person.
@@ -489,9 +490,10 @@ function renderRoom() {
 }
 
 function render() {
-  if (!state.room) {
+  if (!state.room || state.linkProblem) {
     show(ui.badLink, true);
     show(ui.prejoin, false);
+    ui.badLinkText.textContent = state.linkProblem ? errorText(state.linkProblem) : t('badLink.text');
     return;
   }
   const inRoom = state.phase === 'in-room';
@@ -662,7 +664,33 @@ async function main() {
   });
   setUpForm();
   render();
-  if (state.room) autoPreview();
+  if (!state.room) return;
+  autoPreview();
+  checkLinkNow();
+}
+
+/** Says at once when the link cannot work (cut short, expired, withdrawn, used up), before
+ *  anyone types a name; a live link sets the role the link gives. */
+async function checkLinkNow() {
+  if (inviteTokenCut()) {
+    state.linkProblem = { code: 'invite_cut' };
+    render();
+    $('bad-link-title').focus();
+    return;
+  }
+  const pass = storedPass(state.room);
+  const answer = await checkLink(state.room, pass ? { pass } : { token: inviteToken() });
+  if (state.phase !== 'prejoin' || state.everJoined || !answer) return;
+  if (answer.type === 'invite.ok') {
+    if (ROLES.includes(answer.role)) ui.role.value = answer.role;
+    return;
+  }
+  if (answer.type !== 'error' || !String(answer.code).startsWith('invite_')) return;
+  if (pass) dropPass(state.room);
+  state.linkProblem = answer;
+  local.stop(); // a preview that started by itself has nothing to wait for
+  render();
+  $('bad-link-title').focus();
 }
 
 main();
