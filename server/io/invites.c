@@ -206,6 +206,8 @@ int tdm_invites_start(struct tdm_app *app)
     } else {
         TDM_WARN("invite ledger in memory only: a restart forgets withdrawn links and uses");
     }
+    if (app->cfg.public_url[0])
+        TDM_INFO("links are made for %s", app->cfg.public_url);
     if (app->cfg.open_rooms)
         TDM_WARN("OPEN ROOMS: anyone who knows a room link can join without an invite. This "
                  "mode is for local development only; never run it for real people.");
@@ -404,6 +406,9 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "invite", "token", tok,
                           "invite_id", idtext, "role", tdm_role_name(role), "expires_s",
                           (json_int_t)inv.expires_s, "uses", (json_int_t)uses);
+    if (r && app->cfg.public_url[0]) /* else the page uses the address it was opened at */
+        json_object_set_new(
+            r, "url", json_sprintf("%s/r/%s#t=%s", app->cfg.public_url, tdm_room_id(p->room), tok));
     if (r && id)
         json_object_set(r, "ref", id);
     tdm_conn_send(c, r);

@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
             "  --web-root DIR       the pages to serve (default web)\n"
             "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
+            "  --public-url URL     the address people open, https://host[:port]: the\n"
+            "                       base of every link made (default https://localhost:PORT)\n"
             "  --media-address A,B  local addresses ICE may use (default: every\n"
             "                       non-loopback interface)\n"
             "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
@@ -40,8 +42,9 @@ static void usage(FILE *f)
             "                       for local development only\n"
             "\n"
             "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
-            "               [--expires 7d] [--uses N] [--base-url URL] [--config FILE]\n"
-            "                       print an invite link (the token follows '#')\n"
+            "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
+            "                       print an invite link (the token follows '#'); the base\n"
+            "                       is server.public_url unless given (--base-url: the same)\n"
             "  --help               show this help and exit\n"
             "  --version            show the version and exit\n");
 }
@@ -56,7 +59,7 @@ static const struct {
     {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
     {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
     {"invite-key", "invites.key_file"},  {"media-port-base", "media.port_base"},
-    {"invite-ledger", "invites.ledger_file"},
+    {"invite-ledger", "invites.ledger_file"}, {"public-url", "server.public_url"},
     {"media-workers", "media.workers"},
 };
 
@@ -78,6 +81,7 @@ static int invite_main(int argc, char **argv)
         {"room", required_argument, NULL, 'r'},    {"role", required_argument, NULL, 'R'},
         {"expires", required_argument, NULL, 'e'}, {"uses", required_argument, NULL, 'u'},
         {"base-url", required_argument, NULL, 'b'}, {"config", required_argument, NULL, 'c'},
+        {"public-url", required_argument, NULL, 'b'},
         {"invite-key", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
     };
     static struct tdm_config cfg;
@@ -109,6 +113,11 @@ static int invite_main(int argc, char **argv)
             break;
         default: fprintf(stderr, "tandem invite: see tandem --help\n"); return 2;
         }
+    }
+    /* after --config, whatever the order: the flag wins over the file */
+    if (base && tdm_config_set(&cfg, "server.public_url", base, err, sizeof err)) {
+        fprintf(stderr, "tandem invite: %s\n", err);
+        return 2;
     }
     enum tdm_role role;
     int64_t lifetime;
@@ -142,7 +151,7 @@ static int invite_main(int argc, char **argv)
     tdm_invite_id_text(inv.id, idtext);
     char defbase[128];
     snprintf(defbase, sizeof defbase, "https://localhost:%u", cfg.port);
-    printf("%s/r/%s#t=%s\n", base ? base : defbase, room, tok);
+    printf("%s/r/%s#t=%s\n", cfg.public_url[0] ? cfg.public_url : defbase, room, tok);
     fprintf(stderr, "invite id %s (%s, %s)\n", idtext, tdm_role_name(role),
             uses ? "limited uses" : "unlimited uses");
     return 0;
@@ -161,7 +170,8 @@ int main(int argc, char **argv)
         {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
         {"version", no_argument, NULL, 'V'},        {"media-port-base", required_argument, NULL, 0},
         {"media-workers", required_argument, NULL, 0},
-        {"invite-ledger", required_argument, NULL, 0}, {NULL, 0, NULL, 0},
+        {"invite-ledger", required_argument, NULL, 0}, {"public-url", required_argument, NULL, 0},
+        {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;
     char err[512];

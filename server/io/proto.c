@@ -30,6 +30,7 @@ void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
 {
     e->code = code;
     e->field = field;
+    e->max_participants = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -140,6 +141,8 @@ json_t *tdm_proto_error_msg(const struct tdm_proto_err *e, json_t *id)
                           e->message);
     if (m && e->field)
         json_object_set_new(m, "field", json_string(e->field));
+    if (m && e->max_participants)
+        json_object_set_new(m, "max_participants", json_integer(e->max_participants));
     if (m && id)
         json_object_set(m, "ref", id);
     return m;

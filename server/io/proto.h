@@ -17,6 +17,7 @@ struct tdm_proto_err {
     const char *code;
     const char *field;
     char message[160];
+    unsigned max_participants; /* room_full: the room's limit, sent along (0: not sent) */
 };
 
 /* Parses one text frame. Returns NULL with e filled (bad_utf8, bad_json) when the frame is

@@ -160,6 +160,7 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     if (rc == TDM_EFULL) {
         tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
                       app->cfg.limits.max_participants_per_room);
+        e->max_participants = app->cfg.limits.max_participants_per_room; /* the page says it */
         return rc;
     }
     if (rc == TDM_ELIMIT) {

@@ -201,6 +201,7 @@ test('back while the old connection still holds the seat: the old one goes, lock
     assert.equal(open.m.type, 'welcome');
     const full = await join(small, 'pair-room', { token: mintInvite({ room: 'pair-room', role: 'mentee' }) });
     assert.equal(full.m.code, 'room_full', 'a newcomer still finds the room full');
+    assert.equal(full.m.max_participants, 2, 'the page can say the real limit');
   } finally {
     closeAllClients();
     assert.equal((await small.stop()).code, 0, small.stderr);
