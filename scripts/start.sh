@@ -15,11 +15,25 @@ if [ ! -f certs/dev-cert.pem ] || [ ! -f certs/dev-key.pem ]; then
   chmod 600 certs/dev-key.pem
 fi
 # Rooms are closed: people come in with invite links. Here is one for a coordinator, for a
-# fresh room; in the room, the coordinator makes links for mentors and mentees.
+# fresh room; in the room, the coordinator makes links for mentors and mentees. The link
+# starts with the public address (--public-url, or server.public_url in --config), so the
+# settings that make it are handed to `tandem invite` too.
+invite_args=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --public-url | --config | --invite-key)
+      if [ $((i + 1)) -lt ${#args[@]} ]; then invite_args+=("${args[i]}" "${args[i + 1]}"); fi ;;
+    --public-url=* | --config=* | --invite-key=*) invite_args+=("${args[i]}") ;;
+  esac
+done
 room=$(openssl rand -hex 8)
-link=$(build-release/tandem invite --room "$room" --role coordinator --expires 7d 2>/dev/null)
-echo "Starting Tandem at https://localhost:8443 (Ctrl+C stops it)."
+if ! link=$(build-release/tandem invite "${invite_args[@]}" --room "$room" --role coordinator --expires 7d); then
+  echo "Could not make an invite link: check --public-url, --config and --invite-key (tandem invite --help)."
+  exit 2
+fi
+echo "Starting Tandem at ${link%%/r/*} (Ctrl+C stops it)."
 echo "Coordinator link for a new room (valid 7 days):"
 echo "  $link"
-echo "More links: build-release/tandem invite --room ROOM --role mentee|mentor|coordinator --expires 7d"
+echo "More links: build-release/tandem invite --room ROOM --role mentee|mentor|coordinator --expires 7d ${invite_args[*]}"
 exec build-release/tandem "$@"

@@ -54,6 +54,8 @@ struct tdm_chat_limits {
     uint32_t allow_metadata; /* 0 or 1: accept pictures that still carry Exif/XMP */
 };
 
+#define TDM_CONFIG_PUBLIC_URL_MAX 200
+
 struct tdm_config {
     char listen[64]; /* bind address; "" = every address */
     uint32_t port;   /* 0 = any free port (tests) */
@@ -61,6 +63,9 @@ struct tdm_config {
     char key[TDM_CONFIG_PATH_MAX];
     char web_root[TDM_CONFIG_PATH_MAX];
     char public_ip[64]; /* advertised in ICE candidates behind 1:1 NAT; "" = none */
+    /* the base of every printed and page-made link, https://host[:port] without a slash at
+     * the end; "" = https://localhost:<port> */
+    char public_url[TDM_CONFIG_PUBLIC_URL_MAX + 1];
     char media_addrs[TDM_CONFIG_MAX_MEDIA_ADDRS][64]; /* "" entries unused; none = auto */
     size_t n_media_addrs;
     enum tdm_log_level log_level;

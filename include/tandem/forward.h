@@ -101,9 +101,9 @@ struct tdm_fwd_budget {
     int64_t tokens; /* bytes */
     int64_t at_us;  /* last refill; 0: never (starts full) */
 };
-#define TDM_FWD_BUDGET_BURST 32768      /* bytes */
-#define TDM_FWD_BUDGET_MIN_BPS 64000    /* refill floor */
-#define TDM_FWD_BUDGET_SHARE_DIV 4      /* refill: a quarter of the rate sent */
+#define TDM_FWD_BUDGET_BURST 32768   /* bytes */
+#define TDM_FWD_BUDGET_MIN_BPS 64000 /* refill floor */
+#define TDM_FWD_BUDGET_SHARE_DIV 4   /* refill: a quarter of the rate sent */
 /* Whether a resend of len bytes may go now; takes the tokens if so. Refills at
  * rate_bps / TDM_FWD_BUDGET_SHARE_DIV (at least TDM_FWD_BUDGET_MIN_BPS), up to the burst. */
 bool tdm_fwd_budget_take(struct tdm_fwd_budget *b, size_t len, uint64_t rate_bps, int64_t now_us);

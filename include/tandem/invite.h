@@ -30,8 +30,8 @@ struct tdm_invite {
 };
 
 /* Makes a new invite with a random id. Returns 0, TDM_EINVAL (bad room) or TDM_ECRYPTO. */
-int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role,
-                   int64_t expires_s, uint16_t uses);
+int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role, int64_t expires_s,
+                   uint16_t uses);
 
 /* Writes the token text into out (NUL-terminated). key: at least TDM_INVITE_KEY_MIN bytes.
  * Returns the length or TDM_ETOOBIG / TDM_EINVAL / TDM_ECRYPTO. */
@@ -49,14 +49,37 @@ int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t ke
 void tdm_invite_id_text(const uint8_t id[TDM_INVITE_ID_LEN], char out[TDM_INVITE_ID_TEXT]);
 int tdm_invite_id_parse(const char *text, size_t len, uint8_t id[TDM_INVITE_ID_LEN]);
 
+/* Person passes: the first join with a limited link gives its holder a pass, so that a
+ * reload, a reconnect or a server restart brings the same person back without using the
+ * link again. A pass is signed like a token, with its own version byte (a pass is never
+ * taken for a token, nor a token for a pass): payload = version(1) role(1) expires(8) uses(2)
+ * link id(16) person id(16, random) room_len(1) room. It names the link, so it expires with
+ * it and is withdrawn with it (the ledger holds only the link's entry); the server keeps no
+ * list of passes. */
+#define TDM_PASS_VERSION 2
+
+struct tdm_pass {
+    struct tdm_invite link; /* the link the pass was made for */
+    uint8_t person[TDM_INVITE_ID_LEN];
+};
+
+/* A pass for link with a new random person id. Returns 0 or TDM_ECRYPTO. */
+int tdm_pass_new(struct tdm_pass *pass, const struct tdm_invite *link);
+/* As tdm_invite_encode; the text fits in TDM_INVITE_TOKEN_MAX. */
+int tdm_pass_encode(const struct tdm_pass *pass, const uint8_t *key, size_t keylen, char *out,
+                    size_t cap);
+/* As tdm_invite_decode: 0, TDM_EINVAL (malformed, or a token), TDM_EAUTH (forged) or
+ * TDM_ESTATE (its link expired). */
+int tdm_pass_decode(const char *text, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
+                    struct tdm_pass *out, char *err, size_t errlen);
+
 /* Use counts and revocations, bounded. Not thread-safe (the control thread owns it). */
 struct tdm_invite_ledger;
 struct tdm_invite_ledger *tdm_invite_ledger_create(size_t max_entries);
 void tdm_invite_ledger_destroy(struct tdm_invite_ledger *l);
 /* Records one use of inv if it is neither revoked nor used up. Returns 0, TDM_EPERM
  * (revoked), TDM_EFULL (used up) or TDM_ELIMIT (ledger full of live entries). */
-int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
-                          int64_t now_s);
+int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv, int64_t now_s);
 /* The same verdict as tdm_invite_ledger_use without recording anything. */
 int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_invite *inv);
 /* Revokes an id until expires_s (INT64_MAX: for ever); a full ledger first drops what

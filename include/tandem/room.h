@@ -11,8 +11,8 @@
 
 #define TDM_ROOM_ID_MIN 3
 #define TDM_ROOM_ID_MAX 64
-#define TDM_NAME_MAX 64                  /* display name, bytes of UTF-8 */
-#define TDM_PARTICIPANT_ID_LEN 22        /* base64url of 16 random bytes */
+#define TDM_NAME_MAX 64           /* display name, bytes of UTF-8 */
+#define TDM_PARTICIPANT_ID_LEN 22 /* base64url of 16 random bytes */
 
 enum tdm_role { TDM_ROLE_MENTEE = 0, TDM_ROLE_MENTOR, TDM_ROLE_COORDINATOR };
 
@@ -23,9 +23,9 @@ struct tdm_participant {
     char id[TDM_PARTICIPANT_ID_LEN + 1];
     char name[TDM_NAME_MAX + 1];
     enum tdm_role role;
-    uint32_t log_id;    /* short opaque number for log lines ("p17") */
+    uint32_t log_id; /* short opaque number for log lines ("p17") */
     struct tdm_room *room;
-    void *user;         /* the io layer's connection; borrowed, never freed here */
+    void *user; /* the io layer's connection; borrowed, never freed here */
     /* moderation: a coordinator stopped this person's microphone / camera; unless the
      * matching may_unmute is set, the server keeps forwarding none of it */
     bool muted_audio, muted_video;
@@ -49,8 +49,8 @@ struct tdm_room *tdm_rooms_find(struct tdm_rooms *rs, const char *room_id);
  * validated display name (tdm_text_field_ok). On success *out is owned by the registry
  * until tdm_rooms_leave. Returns 0, TDM_EINVAL (bad id or name), TDM_EFULL (room full),
  * TDM_ELIMIT (max rooms reached), TDM_ENOMEM or TDM_ECRYPTO (no randomness). */
-int tdm_rooms_join(struct tdm_rooms *rs, const char *room_id, const char *name,
-                   enum tdm_role role, void *user, struct tdm_participant **out);
+int tdm_rooms_join(struct tdm_rooms *rs, const char *room_id, const char *name, enum tdm_role role,
+                   void *user, struct tdm_participant **out);
 
 /* Removes and frees p; destroys its room when it was the last one. Returns true when the
  * room was destroyed. p is invalid afterwards. */

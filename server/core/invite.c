@@ -11,11 +11,11 @@
 #include <string.h>
 
 #define PAYLOAD_FIXED (1 + 1 + 8 + 2 + TDM_INVITE_ID_LEN + 1)
-#define PAYLOAD_MAX (PAYLOAD_FIXED + TDM_ROOM_ID_MAX)
+#define PAYLOAD_MAX (PAYLOAD_FIXED + TDM_INVITE_ID_LEN + TDM_ROOM_ID_MAX) /* a pass's */
 #define MAC_LEN 32
 
-int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role,
-                   int64_t expires_s, uint16_t uses)
+int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role, int64_t expires_s,
+                   uint16_t uses)
 {
     memset(inv, 0, sizeof *inv);
     size_t n = room ? strlen(room) : 0;
@@ -30,19 +30,24 @@ int tdm_invite_new(struct tdm_invite *inv, const char *room, enum tdm_role role,
     return 0;
 }
 
-static size_t payload_write(const struct tdm_invite *inv, uint8_t *p)
+/* person: NULL for a token (version 1), the person id for a pass (version 2). */
+static size_t payload_write(const struct tdm_invite *inv, const uint8_t *person, uint8_t *p)
 {
-    size_t rl = strlen(inv->room);
-    p[0] = TDM_INVITE_VERSION;
+    size_t rl = strlen(inv->room), fixed = PAYLOAD_FIXED;
+    p[0] = person ? TDM_PASS_VERSION : TDM_INVITE_VERSION;
     p[1] = (uint8_t)inv->role;
     for (int i = 0; i < 8; i++)
         p[2 + i] = (uint8_t)((uint64_t)inv->expires_s >> (56 - 8 * i));
     p[10] = (uint8_t)(inv->uses >> 8);
     p[11] = (uint8_t)inv->uses;
     memcpy(p + 12, inv->id, TDM_INVITE_ID_LEN);
-    p[12 + TDM_INVITE_ID_LEN] = (uint8_t)rl;
-    memcpy(p + PAYLOAD_FIXED, inv->room, rl);
-    return PAYLOAD_FIXED + rl;
+    if (person) {
+        memcpy(p + 12 + TDM_INVITE_ID_LEN, person, TDM_INVITE_ID_LEN);
+        fixed += TDM_INVITE_ID_LEN;
+    }
+    p[fixed - 1] = (uint8_t)rl;
+    memcpy(p + fixed, inv->room, rl);
+    return fixed + rl;
 }
 
 static int mac(const uint8_t *key, size_t keylen, const uint8_t *p, size_t n, uint8_t out[MAC_LEN])
@@ -53,13 +58,13 @@ static int mac(const uint8_t *key, size_t keylen, const uint8_t *p, size_t n, ui
     return 0;
 }
 
-int tdm_invite_encode(const struct tdm_invite *inv, const uint8_t *key, size_t keylen, char *out,
-                      size_t cap)
+static int encode(const struct tdm_invite *inv, const uint8_t *person, const uint8_t *key,
+                  size_t keylen, char *out, size_t cap)
 {
     uint8_t payload[PAYLOAD_MAX], tag[MAC_LEN];
     if (keylen < TDM_INVITE_KEY_MIN || !tdm_room_id_valid(inv->room, strlen(inv->room)))
         return TDM_EINVAL;
-    size_t n = payload_write(inv, payload);
+    size_t n = payload_write(inv, person, payload);
     if (mac(key, keylen, payload, n, tag))
         return TDM_ECRYPTO;
     int a = tdm_b64url_encode(payload, n, out, cap);
@@ -72,13 +77,23 @@ int tdm_invite_encode(const struct tdm_invite *inv, const uint8_t *key, size_t k
     return a + 1 + b;
 }
 
-static int payload_read(const uint8_t *p, size_t n, struct tdm_invite *out, char *err,
-                        size_t errlen)
+int tdm_invite_encode(const struct tdm_invite *inv, const uint8_t *key, size_t keylen, char *out,
+                      size_t cap)
 {
-    if (n < PAYLOAD_FIXED || p[0] != TDM_INVITE_VERSION)
+    return encode(inv, NULL, key, keylen, out, cap);
+}
+
+/* Reads a payload of the given version; person receives a pass's person id. */
+static int payload_read(const uint8_t *p, size_t n, uint8_t version, struct tdm_invite *out,
+                        uint8_t *person, char *err, size_t errlen)
+{
+    size_t fixed = PAYLOAD_FIXED + (version == TDM_PASS_VERSION ? TDM_INVITE_ID_LEN : 0);
+    if (n < PAYLOAD_FIXED || p[0] != version)
         return tdm_seterr(err, errlen, TDM_EINVAL, "unknown token version");
-    size_t rl = p[12 + TDM_INVITE_ID_LEN];
-    if (PAYLOAD_FIXED + rl != n || p[1] > TDM_ROLE_COORDINATOR)
+    if (n < fixed)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "inconsistent token payload");
+    size_t rl = p[fixed - 1];
+    if (fixed + rl != n || p[1] > TDM_ROLE_COORDINATOR)
         return tdm_seterr(err, errlen, TDM_EINVAL, "inconsistent token payload");
     /* The decode buffer has slack past PAYLOAD_MAX, so n alone does not bound rl. */
     if (rl > TDM_ROOM_ID_MAX)
@@ -93,15 +108,17 @@ static int payload_read(const uint8_t *p, size_t n, struct tdm_invite *out, char
     out->expires_s = (int64_t)exp;
     out->uses = (uint16_t)(p[10] << 8 | p[11]);
     memcpy(out->id, p + 12, TDM_INVITE_ID_LEN);
-    memcpy(out->room, p + PAYLOAD_FIXED, rl);
+    if (person)
+        memcpy(person, p + 12 + TDM_INVITE_ID_LEN, TDM_INVITE_ID_LEN);
+    memcpy(out->room, p + fixed, rl);
     out->room[rl] = '\0';
     if (!tdm_room_id_valid(out->room, rl))
         return tdm_seterr(err, errlen, TDM_EINVAL, "bad room in token");
     return 0;
 }
 
-int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
-                      struct tdm_invite *out, char *err, size_t errlen)
+static int decode(const char *tok, size_t len, uint8_t version, const uint8_t *key, size_t keylen,
+                  int64_t now_s, struct tdm_invite *out, uint8_t *person, char *err, size_t errlen)
 {
     uint8_t payload[PAYLOAD_MAX + 3], tag[MAC_LEN + 3], want[MAC_LEN];
     memset(out, 0, sizeof *out);
@@ -122,12 +139,38 @@ int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t ke
     /* Nothing in the payload is read before the signature is known to be ours. */
     if (!tdm_ct_equal(want, tag, MAC_LEN))
         return tdm_seterr(err, errlen, TDM_EAUTH, "token signature does not match");
-    int rc = payload_read(payload, (size_t)n, out, err, errlen);
+    int rc = payload_read(payload, (size_t)n, version, out, person, err, errlen);
     if (rc)
         return rc;
     if (now_s >= out->expires_s)
         return tdm_seterr(err, errlen, TDM_ESTATE, "token expired");
     return 0;
+}
+
+int tdm_invite_decode(const char *tok, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
+                      struct tdm_invite *out, char *err, size_t errlen)
+{
+    return decode(tok, len, TDM_INVITE_VERSION, key, keylen, now_s, out, NULL, err, errlen);
+}
+
+int tdm_pass_new(struct tdm_pass *pass, const struct tdm_invite *link)
+{
+    pass->link = *link;
+    return RAND_bytes(pass->person, TDM_INVITE_ID_LEN) == 1 ? 0 : TDM_ECRYPTO;
+}
+
+int tdm_pass_encode(const struct tdm_pass *pass, const uint8_t *key, size_t keylen, char *out,
+                    size_t cap)
+{
+    return encode(&pass->link, pass->person, key, keylen, out, cap);
+}
+
+int tdm_pass_decode(const char *text, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
+                    struct tdm_pass *out, char *err, size_t errlen)
+{
+    memset(out->person, 0, sizeof out->person);
+    return decode(text, len, TDM_PASS_VERSION, key, keylen, now_s, &out->link, out->person, err,
+                  errlen);
 }
 
 void tdm_invite_id_text(const uint8_t id[TDM_INVITE_ID_LEN], char out[TDM_INVITE_ID_TEXT])
@@ -140,7 +183,7 @@ int tdm_invite_id_parse(const char *text, size_t len, uint8_t id[TDM_INVITE_ID_L
     if (len != TDM_INVITE_ID_TEXT - 1)
         return TDM_EINVAL;
     return tdm_b64url_decode(text, len, id, TDM_INVITE_ID_LEN) == TDM_INVITE_ID_LEN ? 0
-                                                                                   : TDM_EINVAL;
+                                                                                    : TDM_EINVAL;
 }
 
 /* --- ledger: open addressing keyed by the random id (already uniformly distributed) --- */
@@ -244,8 +287,7 @@ static struct entry *insert(struct tdm_invite_ledger *l, const uint8_t id[TDM_IN
     return e;
 }
 
-int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
-                          int64_t now_s)
+int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv, int64_t now_s)
 {
     struct entry *e = find(l, inv->id);
     if (e && e->revoked)
@@ -328,8 +370,8 @@ size_t tdm_invite_ledger_each(const struct tdm_invite_ledger *l, int64_t now_s,
         const struct entry *e = &l->slots[i];
         if (e->expires_s == 0 || e->expires_s <= now_s)
             continue;
-        struct tdm_invite_record r = {.expires_s = e->expires_s, .used = e->used,
-                                      .revoked = e->revoked};
+        struct tdm_invite_record r = {
+            .expires_s = e->expires_s, .used = e->used, .revoked = e->revoked};
         memcpy(r.id, e->id, TDM_INVITE_ID_LEN);
         fn(&r, arg);
         n++;
@@ -348,8 +390,8 @@ int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_
 {
     char id[TDM_INVITE_ID_TEXT];
     tdm_invite_id_text(r->id, id);
-    int n = snprintf(out, cap, "%s %lld %u %c\n", id, (long long)r->expires_s,
-                     (unsigned)r->used, r->revoked ? 'r' : 'u');
+    int n = snprintf(out, cap, "%s %lld %u %c\n", id, (long long)r->expires_s, (unsigned)r->used,
+                     r->revoked ? 'r' : 'u');
     return n < 0 || (size_t)n >= cap ? TDM_ETOOBIG : n;
 }
 
@@ -357,7 +399,8 @@ int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_
 static bool take_number(const char **p, const char *end, int64_t lo, int64_t hi, int64_t *out)
 {
     const char *s = *p;
-    if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9'))
+    if (s >= end || *s < '0' || *s > '9' ||
+        (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9'))
         return false;
     int64_t v = 0;
     for (; s < end && *s >= '0' && *s <= '9'; s++) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL, K_ORIGIN_LIST };
+enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL, K_ORIGIN_LIST, K_URL };
 
 struct option_def {
     const char *name; /* "group.key" */
@@ -41,6 +41,7 @@ static const struct option_def options[] = {
     STR("server.key", key),
     STR("server.web_root", web_root),
     ADDR("server.public_ip", public_ip),
+    {"server.public_url", K_URL, 0, 0, 0, 0},
     {"server.media_addresses", K_ADDR_LIST, 0, 0, 0, 0},
     {"server.log_level", K_LOGLEVEL, 0, 0, 0, 0},
     U32("limits.max_rooms", limits.max_rooms, 1, 100000),
@@ -215,6 +216,57 @@ static int set_origin_list(struct tdm_config *cfg, const char *v, char *err, siz
     return 0;
 }
 
+/* server.public_url: https://host[:port], a slash at the end tolerated (and dropped). No
+ * path, query, fragment or user: links are <base>/r/<room>#t=..., and the pages live at the
+ * root. Host: a DNS name or an IPv4 address ([A-Za-z0-9.-]) or a bracketed IPv6 address. */
+static int set_public_url(struct tdm_config *cfg, const char *v, char *err, size_t errlen)
+{
+    static const char scheme[] = "https://";
+    size_t n = strlen(v);
+    if (n && v[n - 1] == '/')
+        n--;
+    if (n == 0 && !*v) {
+        cfg->public_url[0] = '\0';
+        return 0;
+    }
+    const char *p = v + sizeof scheme - 1, *end = v + n;
+    if (n > TDM_CONFIG_PUBLIC_URL_MAX || strncmp(v, scheme, sizeof scheme - 1) != 0 || p >= end)
+        goto bad;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (!close || close == p + 1)
+            goto bad;
+        for (const char *q = p + 1; q < close; q++)
+            if (!g_ascii_isxdigit(*q) && *q != ':' && *q != '.')
+                goto bad;
+        p = close + 1;
+    } else {
+        const char *h = p;
+        while (p < end && (g_ascii_isalnum(*p) || *p == '.' || *p == '-'))
+            p++;
+        if (p == h || *h == '.' || *h == '-' || p[-1] == '-')
+            goto bad;
+    }
+    if (p < end && *p == ':') {
+        const char *d = ++p;
+        unsigned long port = 0;
+        while (p < end && g_ascii_isdigit(*p) && p - d < 5)
+            port = port * 10 + (unsigned long)(*p++ - '0');
+        if (p == d || port == 0 || port > 65535)
+            goto bad;
+    }
+    if (p != end)
+        goto bad;
+    memcpy(cfg->public_url, v, n);
+    cfg->public_url[n] = '\0';
+    return 0;
+bad:
+    return tdm_seterr(err, errlen, TDM_EINVAL,
+                      "server.public_url: expected https://host or https://host:port (no path, "
+                      "query or fragment), got \"%.60s\"",
+                      v);
+}
+
 int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
                    size_t errlen)
 {
@@ -238,6 +290,7 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             return 0;
         case K_ADDR_LIST: return set_addr_list(cfg, value, err, errlen);
         case K_ORIGIN_LIST: return set_origin_list(cfg, value, err, errlen);
+        case K_URL: return set_public_url(cfg, value, err, errlen);
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;

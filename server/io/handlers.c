@@ -29,6 +29,7 @@ static const struct tdm_handler handlers[] = {
     {"chat.delete", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_chat_delete},
     {"invite.create", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_create},
     {"invite.revoke", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_invite_revoke},
+    {"invite.check", false, 0, tdm_on_invite_check},
     {"mod.lock", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_lock},
     {"mod.lobby", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_lobby},
     {"mod.admit", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_admit},

@@ -204,6 +204,8 @@ int tdm_invites_start(struct tdm_app *app)
     } else {
         TDM_WARN("invite ledger in memory only: a restart forgets withdrawn links and uses");
     }
+    if (app->cfg.public_url[0])
+        TDM_INFO("links are made for %s", app->cfg.public_url);
     if (app->cfg.open_rooms)
         TDM_WARN("OPEN ROOMS: anyone who knows a room link can join without an invite. This "
                  "mode is for local development only; never run it for real people.");
@@ -248,7 +250,7 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
         tdm_proto_set(e, "invite_invalid", "token", "this invite link is for another room");
         return TDM_EPERM;
     }
-    rc = tdm_invites_recheck(app, &inv, e);
+    rc = tdm_invites_recheck(app, &inv, false, e);
     if (rc != 0)
         return rc;
     *role = inv.role; /* the token decides the role, not the page */
@@ -256,11 +258,14 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
     return 0;
 }
 
-int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, struct tdm_proto_err *e)
+int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, bool counted,
+                        struct tdm_proto_err *e)
 {
     if (inv->expires_s == 0)
         return 0; /* joined without a token (open rooms) */
     int rc = tdm_invite_ledger_check(app->invites, inv);
+    if (rc == TDM_EFULL && counted)
+        return 0; /* a pass holder: their use is among those that filled the link */
     if (rc == TDM_EPERM) {
         tdm_proto_set(e, "invite_revoked", "token", "this invite link was withdrawn");
         return rc;
@@ -273,6 +278,48 @@ int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, struc
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return rc;
     }
+    return 0;
+}
+
+int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
+                           struct tdm_pass *out, enum tdm_role *role, struct tdm_proto_err *e)
+{
+    struct tdm_pass pass;
+    char why[128];
+    memset(out, 0, sizeof *out);
+    int rc = tdm_pass_decode(text, len, app->invite_key, sizeof app->invite_key,
+                             tdm_wall_us() / 1000000, &pass, why, sizeof why);
+    if (rc == TDM_ESTATE) {
+        tdm_proto_set(e, "invite_expired", "pass", "the invite link of this pass has expired");
+        return rc;
+    }
+    if (rc != 0) {
+        tdm_proto_set(e, "invite_invalid", "pass", "this pass is not valid");
+        return rc;
+    }
+    if (strcmp(pass.link.room, room) != 0) {
+        tdm_proto_set(e, "invite_invalid", "pass", "this pass is for another room");
+        return TDM_EPERM;
+    }
+    if (tdm_invite_ledger_revoked(app->invites, pass.link.id)) {
+        tdm_proto_set(e, "invite_revoked", "pass", "the invite link of this pass was withdrawn");
+        return TDM_EPERM;
+    }
+    *role = pass.link.role;
+    *out = pass;
+    return 0;
+}
+
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap,
+                          uint8_t person[TDM_INVITE_ID_LEN])
+{
+    struct tdm_pass pass;
+    if (tdm_pass_new(&pass, inv) != 0)
+        return TDM_ECRYPTO;
+    int n = tdm_pass_encode(&pass, app->invite_key, sizeof app->invite_key, out, cap);
+    if (n < 0)
+        return n;
+    memcpy(person, pass.person, TDM_INVITE_ID_LEN);
     return 0;
 }
 
@@ -369,11 +416,54 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "invite", "token", tok,
                           "invite_id", idtext, "role", tdm_role_name(role), "expires_s",
                           (json_int_t)inv.expires_s, "uses", (json_int_t)uses);
+    if (r && app->cfg.public_url[0]) /* else the page uses the address it was opened at */
+        json_object_set_new(
+            r, "url", json_sprintf("%s/r/%s#t=%s", app->cfg.public_url, tdm_room_id(p->room), tok));
     if (r && id)
         json_object_set(r, "ref", id);
     tdm_conn_send(c, r);
     TDM_INFO("r%u: p%u made an invite (%s)", tdm_room_log_id(p->room), p->log_id,
              tdm_role_name(role));
+}
+
+/* invite.check {room, token? | pass?}: whether a link (or a pass) would let its holder into
+ * room now, asked by the room page as soon as it opens, so that a dead link says so before
+ * anyone types a name. The same checks and codes as join; nothing is used or recorded. */
+void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e)
+{
+    const char *room, *token, *text;
+    size_t room_len, token_len, text_len;
+    char room_id[TDM_ROOM_ID_MAX + 1];
+    struct tdm_invite inv;
+    struct tdm_pass pass;
+    enum tdm_role role = TDM_ROLE_MENTEE;
+    if (!tdm_proto_string(msg, "room", 0, 4096, true, &room, &room_len, e) ||
+        !tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
+        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &text, &text_len, e))
+        return;
+    if (!tdm_room_id_valid(room, room_len)) {
+        tdm_proto_set(e, "bad_field", "room", "room: %d to %d characters of A-Z a-z 0-9 _ -",
+                      TDM_ROOM_ID_MIN, TDM_ROOM_ID_MAX);
+        return;
+    }
+    memcpy(room_id, room, room_len);
+    room_id[room_len] = '\0';
+    if (text) {
+        if (tdm_invites_check_pass(app, room_id, text, text_len, &pass, &role, e) != 0)
+            return;
+        inv = pass.link;
+    } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
+        return;
+    }
+    json_t *r = json_pack("{s:s}", "type", "invite.ok");
+    if (r && inv.expires_s) { /* else an open room without a token: the page picks the role */
+        json_object_set_new(r, "role", json_string(tdm_role_name(role)));
+        json_object_set_new(r, "expires_s", json_integer(inv.expires_s));
+    }
+    if (r && id)
+        json_object_set(r, "ref", id);
+    tdm_conn_send(c, r);
 }
 
 /* invite.revoke {invite_id, expires_s?}: withdraw a link made for this server. */

@@ -119,8 +119,8 @@ static void on_report_blocks(struct mpeer *p, const struct tdm_rtcp_pkt *pk, uns
             continue;
         struct mcons *c = consumer_by_ssrc(p->part, rb.ssrc);
         if (c && c->hist && c->live)
-            c->loss_bps = tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost,
-                                                MW_REMB_CAP_BPS);
+            c->loss_bps =
+                tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, MW_REMB_CAP_BPS);
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
             tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);

@@ -25,11 +25,12 @@ static void utf8_scrub(char *s)
     }
 }
 
-void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
-                   const char *fmt, ...)
+void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field, const char *fmt,
+                   ...)
 {
     e->code = code;
     e->field = field;
+    e->max_participants = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -136,10 +137,12 @@ bool tdm_proto_number(json_t *msg, const char *field, double *out, bool *present
 
 json_t *tdm_proto_error_msg(const struct tdm_proto_err *e, json_t *id)
 {
-    json_t *m = json_pack("{s:s, s:s, s:s}", "type", "error", "code", e->code, "message",
-                          e->message);
+    json_t *m =
+        json_pack("{s:s, s:s, s:s}", "type", "error", "code", e->code, "message", e->message);
     if (m && e->field)
         json_object_set_new(m, "field", json_string(e->field));
+    if (m && e->max_participants)
+        json_object_set_new(m, "max_participants", json_integer(e->max_participants));
     if (m && id)
         json_object_set(m, "ref", id);
     return m;

@@ -17,6 +17,7 @@ struct tdm_proto_err {
     const char *code;
     const char *field;
     char message[160];
+    unsigned max_participants; /* room_full: the room's limit, sent along (0: not sent) */
 };
 
 /* Parses one text frame. Returns NULL with e filled (bad_utf8, bad_json) when the frame is
@@ -35,8 +36,8 @@ bool tdm_proto_string(json_t *msg, const char *field, size_t min, size_t max, bo
 bool tdm_proto_number(json_t *msg, const char *field, double *out, bool *present,
                       struct tdm_proto_err *e);
 
-void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void tdm_proto_set(struct tdm_proto_err *e, const char *code, const char *field, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 /* {"type":"error","code":...,"message":...,"field"?:...,"ref"?:id}. New reference. */
 json_t *tdm_proto_error_msg(const struct tdm_proto_err *e, json_t *id);

@@ -21,6 +21,8 @@ struct tdm_join_req {
     char name[TDM_NAME_MAX + 1];
     enum tdm_role role;
     struct tdm_invite inv;
+    bool by_pass; /* came with a person pass: no use is counted, no new pass is made */
+    uint8_t person[TDM_INVITE_ID_LEN]; /* the pass's person id, when by_pass */
     char lobby_id[TDM_PARTICIPANT_ID_LEN + 1];
 };
 
@@ -51,6 +53,9 @@ struct tdm_conn {
     bool addr_counted;
     struct tdm_invite inv; /* the invite this person joined with (expires_s 0: none) */
     bool linked;           /* in app->conns: opened and not yet closed */
+    /* the person id of the pass this connection joined with or was given, if any */
+    bool has_person;
+    uint8_t person[TDM_INVITE_ID_LEN];
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -131,6 +136,9 @@ void tdm_on_mod_mute(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_
 void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                     struct tdm_proto_err *e);
 
+/* The connection in room that holds the person pass req came with, or NULL. */
+struct tdm_conn *tdm_pass_holder(struct tdm_room *room, const struct tdm_join_req *req);
+
 /* Invites (invites.c). */
 /* Checks a join's token (or its absence) without using it up; *role becomes the token's. */
 int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *token,
@@ -139,16 +147,29 @@ int tdm_invites_check_join(struct tdm_app *app, const char *room, const char *to
 /* The ledger's verdict on an invite checked before (revoked meanwhile? used up meanwhile,
  * e.g. by someone else waiting in the lobby with the same single-use link?), as
  * tdm_invites_check_join gives it. Expiry is not looked at again: who waits in the lobby
- * past the link's end still gets in. */
-int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, struct tdm_proto_err *e);
+ * past the link's end still gets in. counted: the person holds a pass (their use is one of
+ * those that filled the link), so only a withdrawal refuses them. */
+int tdm_invites_recheck(struct tdm_app *app, const struct tdm_invite *inv, bool counted,
+                        struct tdm_proto_err *e);
 /* Records one use of the token after the join succeeded. */
 int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
+/* Checks a person pass (tandem/invite.h) for room, as tdm_invites_check_join does a token:
+ * the same error codes; a pass whose link was withdrawn is refused (invite_revoked), one whose
+ * link is used up is not (its holder was counted). */
+int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
+                           struct tdm_pass *pass, enum tdm_role *role, struct tdm_proto_err *e);
+/* A new pass for someone who just used a limited link, as text (TDM_INVITE_TOKEN_MAX + 1
+ * bytes), and its person id. Returns 0, or TDM_ECRYPTO (then the person has no pass). */
+int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap,
+                          uint8_t person[TDM_INVITE_ID_LEN]);
 /* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,
  * TDM_ENOTFOUND when they joined without one, or TDM_EFULL when the ledger is full. */
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
 int tdm_invites_parse_duration(const char *s, int64_t *out_s);
 void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);
+void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e);
 void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);
 /* Media (signal_media.c). */

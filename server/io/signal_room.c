@@ -53,6 +53,18 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
                     "r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
 
+struct tdm_conn *tdm_pass_holder(struct tdm_room *room, const struct tdm_join_req *req)
+{
+    if (!room || !req->by_pass)
+        return NULL;
+    for (size_t i = 0; i < tdm_room_count(room); i++) {
+        struct tdm_conn *c = tdm_room_participant(room, i)->user;
+        if (c && c->has_person && memcmp(c->person, req->person, TDM_INVITE_ID_LEN) == 0)
+            return c;
+    }
+    return NULL;
+}
+
 /* Pages ping at a third of the idle time-out, so two lost pings still keep them in. */
 static int keepalive_s(const struct tdm_app *app)
 {
@@ -95,19 +107,38 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
         return;
     }
-    const char *token;
-    size_t token_len;
+    const char *token, *pass_text;
+    size_t token_len, pass_len;
     struct tdm_invite inv;
+    struct tdm_pass pass;
     if (!tdm_proto_string(msg, "token", 1, TDM_INVITE_TOKEN_MAX, false, &token, &token_len, e) ||
-        tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0)
+        !tdm_proto_string(msg, "pass", 1, TDM_INVITE_TOKEN_MAX, false, &pass_text, &pass_len, e))
         return;
+    /* A pass brings back someone a limited link already let in; it wins over the link. */
+    if (pass_text) {
+        if (tdm_invites_check_pass(app, room_id, pass_text, pass_len, &pass, &role, e) != 0)
+            return;
+        inv = pass.link;
+    } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
+        return;
+    }
     struct tdm_join_req req;
     memset(&req, 0, sizeof req);
+    if (pass_text) {
+        req.by_pass = true;
+        memcpy(req.person, pass.person, TDM_INVITE_ID_LEN);
+    }
     memcpy(req.room, room_id, room_len);
     memcpy(req.name, name, name_len);
     req.role = role;
     req.inv = inv;
     struct tdm_room *existing = tdm_rooms_find(app->rooms, req.room);
+    /* Someone whose earlier connection is still in the room is coming back, not coming in:
+     * neither the lock nor the lobby stops them. */
+    if (tdm_pass_holder(existing, &req)) {
+        tdm_join_finish(app, c, &req, id, e);
+        return;
+    }
     if (existing && tdm_room_locked(existing) && role != TDM_ROLE_COORDINATOR) {
         tdm_proto_set(e, "room_locked", NULL, "the coordinator has locked this room");
         return;
@@ -119,19 +150,35 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     tdm_join_finish(app, c, &req, id, e);
 }
 
+/* A pass holder back (a reload, a reconnect) while the server still holds their earlier
+ * connection (it has not timed out yet): the old one goes, so that its seat does not fill a
+ * small room and one pass is one person in the room. Its page is told, and does not come
+ * back by itself (two tabs would push each other out for ever). */
+static void replace_earlier(struct tdm_app *app, const struct tdm_join_req *req)
+{
+    struct tdm_conn *old = tdm_pass_holder(tdm_rooms_find(app->rooms, req->room), req);
+    if (!old)
+        return;
+    tdm_conn_send(old, json_pack("{s:s}", "type", "replaced"));
+    tdm_signal_leave_room(app, old, "disconnect");
+    tdm_conn_close(old, LWS_CLOSE_STATUS_NORMAL, "replaced");
+}
+
 int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                     json_t *id, struct tdm_proto_err *e)
 {
     struct tdm_participant *p;
     /* Checked when the join came, but a wait in the lobby lets the ledger change: the link
      * withdrawn, or its last use taken by another person waiting with it. */
-    int rc = tdm_invites_recheck(app, &req->inv, e);
+    int rc = tdm_invites_recheck(app, &req->inv, req->by_pass, e);
     if (rc != 0)
         return rc;
+    replace_earlier(app, req);
     rc = tdm_rooms_join(app->rooms, req->room, req->name, req->role, c, &p);
     if (rc == TDM_EFULL) {
         tdm_proto_set(e, "room_full", NULL, "this room already has %u people",
                       app->cfg.limits.max_participants_per_room);
+        e->max_participants = app->cfg.limits.max_participants_per_room; /* the page says it */
         return rc;
     }
     if (rc == TDM_ELIMIT) {
@@ -144,7 +191,19 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     }
     c->participant = p;
     c->inv = req->inv;
-    tdm_invites_consume(app, &req->inv);
+    char pass[TDM_INVITE_TOKEN_MAX + 1] = "";
+    /* Uses count people: the first join with a limited link uses it once and gets a pass
+     * for the person's later joins (reload, reconnect, restart). */
+    c->has_person = req->by_pass;
+    memcpy(c->person, req->person, TDM_INVITE_ID_LEN);
+    if (!req->by_pass) {
+        tdm_invites_consume(app, &req->inv);
+        if (req->inv.uses &&
+            tdm_invites_make_pass(app, &req->inv, pass, sizeof pass, c->person) == 0)
+            c->has_person = true;
+        else
+            pass[0] = '\0';
+    }
     struct tdm_room *room = p->room;
     json_t *others = json_array();
     for (size_t i = 0; i < tdm_room_count(room); i++) {
@@ -160,6 +219,8 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
                   "keepalive_s", keepalive_s(app), "server_time", tdm_proto_server_time());
     if (welcome && id)
         json_object_set(welcome, "ref", id);
+    if (welcome && pass[0])
+        json_object_set_new(welcome, "pass", json_string(pass));
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_room_broadcast(

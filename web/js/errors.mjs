@@ -24,6 +24,7 @@ const ERROR_KEYS = {
   invite_expired: 'error.invite_expired',
   invite_used: 'error.invite_used',
   invite_revoked: 'error.invite_revoked',
+  invite_cut: 'error.invite_cut', // the page's own: the link's token is not whole
   room_locked: 'error.room_locked',
   not_admitted: 'error.not_admitted',
   not_found: 'error.not_found',

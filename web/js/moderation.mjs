@@ -129,7 +129,9 @@ export class Moderation {
       case 'invite':
         this.#answered(msg);
         if (typeof msg.token === 'string' && typeof msg.invite_id === 'string') {
-          const url = `${location.origin}/r/${encodeURIComponent(this.#roomId)}#t=${msg.token}`;
+          // server.public_url, when the server has one; else the address this page came from
+          const url = typeof msg.url === 'string' && msg.url.startsWith('https://') ? msg.url
+            : `${location.origin}/r/${encodeURIComponent(this.#roomId)}#t=${msg.token}`;
           this.#links.unshift({ invite_id: msg.invite_id, role: msg.role, expires_s: msg.expires_s, uses: msg.uses, url, revoked: false });
           this.#links.length = Math.min(this.#links.length, 20);
           this.#message = { text: this.#t('manage.linkMade') };

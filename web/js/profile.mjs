@@ -42,4 +42,9 @@ export function forget() {
   const local = storage('localStorage');
   if (!local) return;
   for (const key of [NAME_KEY, ROLE_KEY, REMEMBERED_LANG_KEY]) local.removeItem(key);
+  // and the person passes of limited links (invite.mjs)
+  for (let i = local.length - 1; i >= 0; i -= 1) {
+    const key = local.key(i);
+    if (key?.startsWith('tandem.remembered.pass.')) local.removeItem(key);
+  }
 }

@@ -3,7 +3,7 @@
 // camera and leave controls. The state lives in one object; render() draws everything from
 // it, so a change of language only needs another render(). The call itself is in call.mjs,
 // the person's own camera and microphone in media.mjs, the tiles in tiles.mjs.
-import { inviteToken } from './invite.mjs';
+import { inviteToken, inviteTokenCut, storedPass, keepPass, dropPass, checkLink } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
@@ -57,7 +57,7 @@ const ui = {
   camera: $('camera-button'), cameraLabel: $('camera-label'),
   saver: $('saver-button'), saverLabel: $('saver-label'),
   banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
-  announcer: $('announcer'), badLink: $('bad-link'),
+  announcer: $('announcer'), badLink: $('bad-link'), badLinkText: $('bad-link-text'),
 };
 
 /** The room id from /r/<room-id>, or null. The fragment (a later invite token) is left as is. */
@@ -88,14 +88,18 @@ const state = {
   locked: { audio: false, video: false }, // a coordinator turned it off and did not allow it back
   audioBlocked: false, // the browser wants a tap before it plays the others' sound
   lobbyWaiting: false, // the room has a lobby: waiting to be let in
-  endedBy: null, // 'removed' | 'ended': the server ended this person's call (no rejoin)
+  endedBy: null, // 'removed' | 'ended' | 'replaced': the server ended this person's call
   roomState: { locked: false, lobby: false },
+  pass: undefined, // the person pass of a limited link (invite.mjs), once the server gave it
+  linkProblem: null, // {code} when the link is dead (invite.check): said before the form
 };
 
 // What the page says when the server ended the call for this person.
 const END_KEYS = {
   removed: { heading: 'end.removedHeading', text: 'end.removedText' },
   ended: { heading: 'end.endedHeading', text: 'end.endedText' },
+  // The same person came in again elsewhere (another tab, a second device with the pass).
+  replaced: { heading: 'end.replacedHeading', text: 'end.replacedText', rejoin: true },
 };
 
 let sig = null;
@@ -148,8 +152,11 @@ function signaling() {
 
 function sendJoin() {
   if (!state.wish) return;
+  // With a pass, the link is not used again: the same person comes back.
+  state.pass ??= storedPass(state.room);
+  const creds = state.pass ? { pass: state.pass } : { token: inviteToken() };
   state.joinId = sig.send({ type: 'join', room: state.room, name: state.wish.name, role: state.wish.role,
-    token: inviteToken() });
+    ...creds });
   clearTimeout(joinTimer);
   // A join that gets no answer is treated as a lost connection: the retry joins again.
   joinTimer = setTimeout(() => sig?.drop(), JOIN_TIMEOUT_MS);
@@ -184,6 +191,7 @@ function onMessage(msg) {
     case 'lobby': return onLobby();
     case 'removed': return endByServer('removed');
     case 'ended': return endByServer('ended');
+    case 'replaced': return endByServer('replaced');
     case 'room.state':
       state.roomState = { locked: msg.locked === true, lobby: msg.lobby === true };
       return undefined;
@@ -198,6 +206,10 @@ function onWelcome(msg) {
   state.lobbyWaiting = false;
   if (msg.room) state.roomState = { locked: msg.room.locked === true, lobby: msg.room.lobby === true };
   const wasInRoom = state.everJoined;
+  if (typeof msg.pass === 'string') {
+    state.pass = msg.pass;
+    keepPass(state.room, msg.pass, { remember: ui.remember.checked });
+  }
   state.me = msg.you;
   state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
   if (Number.isInteger(msg.room?.max_participants)) state.maxParticipants = msg.room.max_participants;
@@ -259,6 +271,11 @@ function onError(err) {
     // The join was refused: back to the form, with the reason. room_full may be retried
     // by pressing Join again.
     clearTimeout(joinTimer);
+    // A pass refused (its link withdrawn or over) is of no more use.
+    if (state.pass && String(err.code).startsWith('invite_')) {
+      dropPass(state.room);
+      state.pass = undefined;
+    }
     sig.close();
     sig = null;
     panels.detach();
@@ -488,9 +505,10 @@ function renderRoom() {
 }
 
 function render() {
-  if (!state.room) {
+  if (!state.room || state.linkProblem) {
     show(ui.badLink, true);
     show(ui.prejoin, false);
+    ui.badLinkText.textContent = state.linkProblem ? errorText(state.linkProblem) : t('badLink.text');
     return;
   }
   if (!state.ready) { // only the button changes while the words have not come
@@ -506,7 +524,7 @@ function render() {
   const end = state.endedBy && END_KEYS[state.endedBy];
   ui.leftTitle.textContent = end ? t(end.heading) : t('left.heading');
   ui.leftText.textContent = end ? t(end.text) : t('left.text');
-  show(ui.rejoin, !end);
+  show(ui.rejoin, !end || end.rejoin === true);
   show(ui.lobbyWait, state.lobbyWaiting && state.phase === 'joining');
   renderBanner();
   renderForm();
@@ -684,13 +702,34 @@ function main() {
     render();
   });
   render();
+  if (state.room) checkLinkNow(); // needs no translation to start: the answer renders later
   const readyTimer = setTimeout(becomeReady, READY_WAIT_MS);
   translated.catch(() => {}).then(() => {
     clearTimeout(readyTimer);
     mountLanguagePicker($('lang-select'));
     becomeReady();
-    if (state.room) autoPreview();
+    if (state.room && !state.linkProblem) autoPreview();
   });
+}
+
+/** Says at once when the link cannot work (cut short, expired, withdrawn, used up), before
+ *  anyone types a name; a live link sets the role the link gives. */
+async function checkLinkNow() {
+  if (inviteTokenCut()) {
+    state.linkProblem = { code: 'invite_cut' };
+    render();
+    $('bad-link-title').focus();
+    return;
+  }
+  const pass = storedPass(state.room);
+  const answer = await checkLink(state.room, pass ? { pass } : { token: inviteToken() });
+  if (state.phase !== 'prejoin' || state.everJoined || !answer) return;
+  if (answer.type === 'invite.ok') {
+    if (ROLES.includes(answer.role)) ui.role.value = answer.role;
+    return;
+  }
+  if (answer.type !== 'error' || !String(answer.code).startsWith('invite_')) return;
+  if (pass) dropPass(state.room);
 }
 
 main();

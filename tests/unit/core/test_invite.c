@@ -52,9 +52,9 @@ static void forged_altered_expired(void **state)
     struct tdm_invite inv, out;
     int n = make(tok, sizeof tok, "room-42", TDM_ROLE_MENTEE, NOW + 60, 0, &inv);
     /* wrong key */
-    assert_int_equal(tdm_invite_decode(tok, (size_t)n, other_key, sizeof other_key, NOW, &out, err,
-                                       sizeof err),
-                     TDM_EAUTH);
+    assert_int_equal(
+        tdm_invite_decode(tok, (size_t)n, other_key, sizeof other_key, NOW, &out, err, sizeof err),
+        TDM_EAUTH);
     /* every single-character change is refused */
     const char alphabet[] = "AQgw-_09";
     for (int i = 0; i < n; i++) {
@@ -64,12 +64,14 @@ static void forged_altered_expired(void **state)
             if (alphabet[a] == tok[i])
                 continue;
             t2[i] = alphabet[a];
-            assert_int_not_equal(tdm_invite_decode(t2, (size_t)n, key, sizeof key, NOW, &out, NULL, 0), 0);
+            assert_int_not_equal(
+                tdm_invite_decode(t2, (size_t)n, key, sizeof key, NOW, &out, NULL, 0), 0);
         }
     }
     /* expired */
-    assert_int_equal(tdm_invite_decode(tok, (size_t)n, key, sizeof key, NOW + 60, &out, err, sizeof err),
-                     TDM_ESTATE);
+    assert_int_equal(
+        tdm_invite_decode(tok, (size_t)n, key, sizeof key, NOW + 60, &out, err, sizeof err),
+        TDM_ESTATE);
     /* a mentee token re-signed by someone without the key cannot become coordinator:
        swapping in another token's signature fails */
     char tok2[TDM_INVITE_TOKEN_MAX + 1];
@@ -87,8 +89,9 @@ static void malformed(void **state)
     struct tdm_invite out;
     const char *bad[] = {"", ".", "abc", "abc.", ".abc", "a.b.c", "!!!.???", "AAAA.AAAA"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(tdm_invite_decode(bad[i], strlen(bad[i]), key, sizeof key, NOW, &out, NULL, 0),
-                         TDM_EINVAL);
+        assert_int_equal(
+            tdm_invite_decode(bad[i], strlen(bad[i]), key, sizeof key, NOW, &out, NULL, 0),
+            TDM_EINVAL);
     char huge[TDM_INVITE_TOKEN_MAX + 10];
     memset(huge, 'A', sizeof huge);
     huge[100] = '.';
@@ -133,6 +136,47 @@ static void signed_room_too_long(void **state)
              i < sizeof out.bytes; i++)
             assert_int_equal(out.bytes[i], 0);
     }
+}
+
+/* A pass names its link and a person; it is neither a token nor taken for one. */
+static void passes(void **state)
+{
+    (void)state;
+    char tok[TDM_INVITE_TOKEN_MAX + 1], text[TDM_INVITE_TOKEN_MAX + 1], err[128];
+    char room[TDM_ROOM_ID_MAX + 1];
+    memset(room, 'r', TDM_ROOM_ID_MAX);
+    room[TDM_ROOM_ID_MAX] = '\0';
+    struct tdm_invite link, inv;
+    struct tdm_pass pass, again, out;
+    int n = make(tok, sizeof tok, room, TDM_ROLE_MENTOR, NOW + 600, 1, &link);
+    assert_int_equal(tdm_pass_new(&pass, &link), 0);
+    assert_int_equal(tdm_pass_new(&again, &link), 0);
+    assert_memory_not_equal(pass.person, again.person, TDM_INVITE_ID_LEN);
+    int m = tdm_pass_encode(&pass, key, sizeof key, text, sizeof text);
+    assert_true(m > 0 && m <= TDM_INVITE_TOKEN_MAX); /* the longest room still fits */
+    assert_int_equal(tdm_pass_decode(text, (size_t)m, key, sizeof key, NOW, &out, err, sizeof err),
+                     0);
+    assert_memory_equal(out.link.id, link.id, TDM_INVITE_ID_LEN);
+    assert_memory_equal(out.person, pass.person, TDM_INVITE_ID_LEN);
+    assert_string_equal(out.link.room, room);
+    assert_int_equal(out.link.role, TDM_ROLE_MENTOR);
+    assert_int_equal(out.link.expires_s, NOW + 600);
+    assert_int_equal(out.link.uses, 1);
+    /* expires with its link; another key's or an altered pass is forged */
+    assert_int_equal(
+        tdm_pass_decode(text, (size_t)m, key, sizeof key, NOW + 600, &out, err, sizeof err),
+        TDM_ESTATE);
+    assert_int_equal(
+        tdm_pass_decode(text, (size_t)m, other_key, sizeof other_key, NOW, &out, err, sizeof err),
+        TDM_EAUTH);
+    text[3] = text[3] == 'A' ? 'B' : 'A';
+    assert_int_not_equal(tdm_pass_decode(text, (size_t)m, key, sizeof key, NOW, &out, NULL, 0), 0);
+    text[3] = text[3] == 'A' ? 'B' : 'A';
+    /* a token is not a pass, and a pass is not a token, though both are signed alike */
+    assert_int_equal(tdm_pass_decode(tok, (size_t)n, key, sizeof key, NOW, &out, NULL, 0),
+                     TDM_EINVAL);
+    assert_int_equal(tdm_invite_decode(text, (size_t)m, key, sizeof key, NOW, &inv, NULL, 0),
+                     TDM_EINVAL);
 }
 
 static void ledger_uses_and_revocation(void **state)
@@ -293,6 +337,7 @@ int main(void)
         cmocka_unit_test(forged_altered_expired),
         cmocka_unit_test(malformed),
         cmocka_unit_test(signed_room_too_long),
+        cmocka_unit_test(passes),
         cmocka_unit_test(ledger_uses_and_revocation),
         cmocka_unit_test(id_text),
         cmocka_unit_test(ledger_save_and_restore),

@@ -95,7 +95,21 @@ static void bad_files_name_the_key(void **state)
         {"[limits]\nconsent_timeout_s = soon\n", "limits.consent_timeout_s"},
         {"[limits]\ndtls_timeout_s = 100000\n", "limits.dtls_timeout_s"},
         {"[chat]\nserver_picture_bytes = 5000000000\n", "chat.server_picture_bytes"},
-        {"[invites]\nledger_file = " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "invites.ledger_file"},
+        {"[invites]\nledger_file = "
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+         "invites.ledger_file"},
         {"port = 1\n", "tandem-cfg"},
         {"[server\n", "tandem-cfg"},
     };
@@ -135,6 +149,59 @@ static void set_by_name(void **state)
 }
 
 /* The in-memory reader (the fuzz target's entry) agrees with the file reader. */
+/* server.public_url: the base of links, https://host[:port] and nothing more. */
+static void public_url(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256];
+    tdm_config_defaults(&cfg);
+    assert_string_equal(cfg.public_url, "");
+    const char *good[][2] = {
+        {"https://tandem.example.org", "https://tandem.example.org"},
+        {"https://tandem.example.org/", "https://tandem.example.org"},
+        {"https://calls.ngo-x.example:8443", "https://calls.ngo-x.example:8443"},
+        {"https://192.0.2.7:443/", "https://192.0.2.7:443"},
+        {"https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(tdm_config_set(&cfg, "server.public_url", good[i][0], err, sizeof err), 0);
+        assert_string_equal(cfg.public_url, good[i][1]);
+    }
+    const char *bad[] = {"http://tandem.example.org",
+                         "tandem.example.org",
+                         "https://",
+                         "https:///r/x",
+                         "https://a.example/base",
+                         "https://a.example?x=1",
+                         "https://a.example#t=1",
+                         "https://user@a.example",
+                         "https://a.example:0",
+                         "https://a.example:65536",
+                         "https://a.example:123456",
+                         "https://a b",
+                         "https://-a.example",
+                         "https://[zz::1]",
+                         "https://[]",
+                         "/",
+                         "HTTPS://a",
+                         "https://a.example:",
+                         "https://a.example//"};
+    tdm_config_set(&cfg, "server.public_url", "https://kept.example", err, sizeof err);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(tdm_config_set(&cfg, "server.public_url", bad[i], err, sizeof err),
+                         TDM_EINVAL);
+        assert_non_null(strstr(err, "server.public_url"));
+        assert_string_equal(cfg.public_url, "https://kept.example");
+    }
+    char longer[TDM_CONFIG_PUBLIC_URL_MAX + 16] = "https://";
+    memset(longer + 8, 'a', sizeof longer - 9);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(tdm_config_set(&cfg, "server.public_url", longer, err, sizeof err),
+                     TDM_EINVAL);
+}
+
 static void load_from_memory(void **state)
 {
     (void)state;
@@ -167,6 +234,7 @@ int main(void)
         cmocka_unit_test(missing_file),
         cmocka_unit_test(set_by_name),
         cmocka_unit_test(load_from_memory),
+        cmocka_unit_test(public_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
