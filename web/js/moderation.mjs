@@ -130,7 +130,7 @@ export class Moderation {
         this.#answered(msg);
         if (typeof msg.token === 'string' && typeof msg.invite_id === 'string') {
           // server.public_url, when the server has one; else the address this page came from
-          const url = typeof msg.url === 'string' && msg.url.startsWith('https://') ? msg.url
+          const url = typeof msg.url === 'string' && isHttpsUrl(msg.url) ? msg.url
             : `${location.origin}/r/${encodeURIComponent(this.#roomId)}#t=${msg.token}`;
           this.#links.unshift({ invite_id: msg.invite_id, role: msg.role, expires_s: msg.expires_s, uses: msg.uses, url, revoked: false });
           this.#links.length = Math.min(this.#links.length, 20);
@@ -278,5 +278,14 @@ export class Moderation {
     ui.message.hidden = !this.#message;
     ui.message.textContent = this.#message?.text || '';
     ui.message.dataset.kind = this.#message?.problem ? 'problem' : 'info';
+  }
+}
+
+/** A link the server made, shown and copied only when it is an https address. */
+function isHttpsUrl(text) {
+  try {
+    return new URL(text).protocol === 'https:';
+  } catch {
+    return false;
   }
 }
