@@ -4,6 +4,7 @@
 #include "app.h"
 #include "proto.h"
 #include "signal.h"
+#include "wsmask.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -154,8 +155,8 @@ static bool rate_ok(struct tdm_app *app, struct tdm_conn *c, int64_t now)
         c->dropped_in_window = 0;
     }
     if (++c->dropped_in_window > FLOOD_MAX_DROPPED) {
-        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_WARN,
-                        "c%u: closed for flooding", c->log_id);
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_WARN, "c%u: closed for flooding",
+                        c->log_id);
         tdm_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
         return false;
     }
@@ -210,6 +211,12 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
     int64_t now = tdm_now_us();
     if (c->close_code)
         return 0;
+    if (tdm_wsmask_unmasked(c->wsi)) { /* RFC 6455 5.1 */
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: unmasked frame",
+                        c->log_id);
+        tdm_conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame");
+        return 0;
+    }
     c->last_activity = now;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)app->cfg.limits.idle_timeout_s);
     size_t remaining = lws_remaining_packet_payload(c->wsi);
@@ -217,8 +224,8 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
         struct tdm_proto_err e;
         tdm_proto_set(&e, "too_big", NULL, "message over %zu bytes", max);
         tdm_conn_send_error(c, &e, NULL);
-        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO,
-                        "c%u: closed: message too big", c->log_id);
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: message too big",
+                        c->log_id);
         tdm_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         free(c->rx);
         c->rx = NULL;
@@ -323,8 +330,8 @@ static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn
     c->wsi = wsi;
     c->log_id = ++app->next_conn_log_id;
     c->last_activity = tdm_now_us();
-    tdm_bucket_init(&c->bucket, app->cfg.limits.messages_per_second,
-                    app->cfg.limits.message_burst, c->last_activity);
+    tdm_bucket_init(&c->bucket, app->cfg.limits.messages_per_second, app->cfg.limits.message_burst,
+                    c->last_activity);
     conn_link(app, c);
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)app->cfg.limits.idle_timeout_s);
     c->addr_key = addr_key(app, wsi);
@@ -348,9 +355,9 @@ static void on_closed(struct tdm_app *app, struct tdm_conn *c)
     if (!c->wsi)
         return;
     int64_t idle = tdm_now_us() - c->last_activity;
-    const char *reason =
-        idle >= (int64_t)app->cfg.limits.idle_timeout_s * 1000000 - 500000 ? "timeout"
-                                                                            : "disconnect";
+    const char *reason = idle >= (int64_t)app->cfg.limits.idle_timeout_s * 1000000 - 500000
+                             ? "timeout"
+                             : "disconnect";
     if (c->participant)
         tdm_signal_leave_room(app, c, reason);
     if (c->lobby)
@@ -372,20 +379,12 @@ int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 {
     struct tdm_conn *c = user;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return on_filter(app_of(wsi), wsi);
-    case LWS_CALLBACK_ESTABLISHED:
-        on_established(app_of(wsi), wsi, c);
-        return 0;
-    case LWS_CALLBACK_RECEIVE:
-        return on_receive(app_of(wsi), c, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writable(c);
-    case LWS_CALLBACK_CLOSED:
-        on_closed(app_of(wsi), c);
-        return 0;
-    default:
-        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return on_filter(app_of(wsi), wsi);
+    case LWS_CALLBACK_ESTABLISHED: on_established(app_of(wsi), wsi, c); return 0;
+    case LWS_CALLBACK_RECEIVE: return on_receive(app_of(wsi), c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writable(c);
+    case LWS_CALLBACK_CLOSED: on_closed(app_of(wsi), c); return 0;
+    default: return 0;
     }
 }
 
