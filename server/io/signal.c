@@ -4,6 +4,7 @@
 #include "app.h"
 #include "proto.h"
 #include "signal.h"
+#include "wsmask.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -232,6 +233,12 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
     int64_t now = tdm_now_us();
     if (c->close_code)
         return 0;
+    if (tdm_wsmask_unmasked(c->wsi)) { /* RFC 6455 5.1 */
+        tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: unmasked frame",
+                        c->log_id);
+        tdm_conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame");
+        return 0;
+    }
     c->last_activity = now;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)app->cfg.limits.idle_timeout_s);
     size_t remaining = lws_remaining_packet_payload(c->wsi);

@@ -75,8 +75,10 @@ async function upgrade({ version = '13', key = goodKey(), extra = '' } = {}) {
 /** One client frame: FIN, opcode, payload; masked unless told otherwise. */
 function frame(opcode, payload, { masked = true } = {}) {
   const p = Buffer.from(payload);
-  assert.ok(p.length < 126);
-  const head = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | p.length]);
+  assert.ok(p.length < 65536);
+  const m = masked ? 0x80 : 0;
+  const head = p.length < 126 ? Buffer.from([0x80 | opcode, m | p.length])
+    : Buffer.from([0x80 | opcode, m | 126, p.length >> 8, p.length & 0xff]);
   if (!masked) return Buffer.concat([head, p]);
   const mask = crypto.randomBytes(4);
   const body = Buffer.from(p.map((b, i) => b ^ mask[i % 4]));
@@ -160,12 +162,46 @@ for (const [what, opcode, payload] of [
   });
 }
 
-test('an unmasked frame after masked ones, in the same write as the upgrade: 1002', async () => {
-  const msg = JSON.stringify({ type: 'nonsense', id: 2 });
-  const { conn, status } = await upgrade({ extra: '' });
+test('an unmasked frame after a long masked one: 1002 (frame lengths are followed)', async () => {
+  const { conn, status } = await upgrade();
   assert.equal(status, 101);
-  conn.sock.write(Buffer.concat([frame(1, msg), frame(1, msg, { masked: false })]));
+  const long = JSON.stringify({ type: 'nonsense', id: 2, pad: 'x'.repeat(400) });
+  conn.sock.write(Buffer.concat([frame(1, long), frame(9, ''), frame(1, long)]));
+  await conn.until((b) => frames(b).filter((f) => f.opcode === 1).length === 2 && frames(b).some((f) => f.opcode === 10),
+    'two answers and a pong');
+  assert.ok(!hasClose(conn.rx), 'masked frames of every length form are fine');
+  conn.sock.write(frame(1, 'x', { masked: false }));
   await conn.until(hasClose, 'a close frame');
+  assert.equal(closeCode(conn.rx), 1002);
+  await conn.closed;
+});
+
+test('frames sent with the upgrade request, before the 101: an unmasked one still ends the connection', async () => {
+  const conn = await connect();
+  const req = ['GET /ws HTTP/1.1', `Host: ${host}:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+    'Sec-WebSocket-Protocol: tandem.v1', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${goodKey()}`, '', ''].join('\r\n');
+  conn.sock.write(Buffer.concat([Buffer.from(req), frame(1, JSON.stringify({ type: 'nonsense', id: 3 })),
+    frame(1, 'x', { masked: false })]));
+  await conn.until((b) => b.includes('\r\n\r\n'), 'the 101');
+  assert.match(conn.rx.toString('latin1'), /^HTTP\/1\.1 101/);
+  conn.rx = conn.rx.subarray(conn.rx.indexOf('\r\n\r\n') + 4);
+  // lws 4.1 ends such a connection at once, without a close frame: closed all the same
+  // (RFC 6455 7.1.7 asks for the close frame only as a SHOULD), the unmasked text unanswered.
+  await conn.closed;
+  const got = frames(conn.rx);
+  assert.ok(!got.some((f) => f.opcode === 1 && /bad_json/.test(f.payload.toString())), JSON.stringify(got));
+  if (hasClose(conn.rx)) assert.equal(closeCode(conn.rx), 1002);
+});
+
+test('an unmasked frame whose header is split across two TLS records: 1002 at that message', async () => {
+  const { conn, status } = await upgrade();
+  assert.equal(status, 101);
+  const f = frame(1, JSON.stringify({ type: 'nonsense', id: 4 }), { masked: false });
+  conn.sock.write(f.subarray(0, 1));
+  await new Promise((resolve) => conn.sock.write(Buffer.alloc(0), resolve)); // flushed: its own record
+  conn.sock.write(f.subarray(1));
+  await conn.until(hasClose, 'a close frame');
+  assert.ok(!frames(conn.rx).some((f2) => f2.opcode === 1), 'the unmasked message was answered');
   assert.equal(closeCode(conn.rx), 1002);
   await conn.closed;
 });
