@@ -11,6 +11,7 @@
 
 #include "../../server/io/app.h"
 #include "../../server/io/channels.h"
+#include "../../server/io/media.h"
 #include "../../server/io/signal.h"
 #include "tandem/config.h"
 #include "tandem/invite.h"
@@ -596,6 +597,21 @@ static json_t *step_media(struct cursor *cur)
     }
 }
 
+/* What tdm_media_deliver gets from a worker (app->media is NULL: no worker runs here). */
+static void media_reply(struct rh_harness *h, struct cursor *cur, unsigned k)
+{
+    struct tdm_media_reply r = {.kind = (enum tdm_media_reply_kind)(k % 3), .rev = k};
+    snprintf(r.room, sizeof r.room, "%s", room_names[u8(cur) % RH_ROOMS]);
+    snprintf(r.pid, sizeof r.pid, "%s", pick_pid(h, cur));
+    char sdp[] = "v=0\r\n", ref[] = "7";
+    r.sdp = sdp;
+    r.ref = k & 4 ? ref : NULL;
+    r.code = "media_unavailable";
+    r.pc = k & 8 ? "pub" : NULL;
+    snprintf(r.message, sizeof r.message, "the media worker failed");
+    tdm_media_deliver(&h->app, &r);
+}
+
 enum op {
     OP_JOIN,
     OP_LEAVE,
@@ -611,6 +627,7 @@ enum op {
     OP_FLUSH,
     OP_RAW,
     OP_TICK,
+    OP_MEDIA_REPLY, /* a media worker's answer, perhaps for someone who left meanwhile */
     OP_COUNT
 };
 
@@ -659,6 +676,7 @@ static bool step(struct rh_harness *h, struct cursor *cur)
         return true;
     }
     case OP_TICK: g_main_context_iteration(NULL, FALSE); return true;
+    case OP_MEDIA_REPLY: media_reply(h, cur, k); return true;
     default: return true;
     }
     send_json(h, conn, with_id(m, k));

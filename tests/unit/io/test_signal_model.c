@@ -12,7 +12,7 @@
 
 #include "../../fuzz/room_harness.h"
 
-#define RANDOM_RUNS 100
+#define RANDOM_RUNS 50
 #define RANDOM_BYTES 1500
 
 static void ok(struct rh_harness *h, int rc)
