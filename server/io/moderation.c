@@ -286,7 +286,7 @@ void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t
         if (w->lobby && strcmp(w->lobby->room, rid) == 0) {
             free(w->lobby);
             w->lobby = NULL;
-            tdm_conn_send(w, json_pack("{s:s}", "type", "ended"));
+            tdm_conn_send(w, json_pack("{s:s, s:s}", "type", "ended", "by", c->participant->id));
             tdm_conn_close(w, LWS_CLOSE_STATUS_NORMAL, "call ended");
         }
     }

@@ -80,6 +80,20 @@ test('the lobby: newcomers wait until a coordinator or mentor admits them', asyn
   for (const c of [coord, mentor, mentee]) c.ws.close();
 });
 
+test('mod.end sends the people waiting in the lobby away too, saying who ended it', async () => {
+  const coord = await enter('mod-room-end-lobby', 'coordinator');
+  coord.send({ type: 'mod.lobby', lobby: true });
+  await coord.next('room.state');
+  const waiter = await enter('mod-room-end-lobby', 'mentee');
+  assert.equal(waiter.first.type, 'lobby');
+  await coord.next('lobby.waiting');
+  coord.send({ type: 'mod.end' });
+  const ended = await waiter.next('ended');
+  assert.equal(ended.by, coord.first.you.id);
+  assert.equal((await waiter.waitClose()).code, 1000);
+  assert.equal((await coord.waitClose()).code, 1000);
+});
+
 test('remove, mute and end', async () => {
   const coord = await enter('mod-room-4', 'coordinator');
   const mentor = await enter('mod-room-4', 'mentor');
