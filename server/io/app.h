@@ -48,6 +48,10 @@ struct tdm_app {
     size_t ledger_lines;    /* lines in it, to know when to rewrite it compactly */
     uint64_t ledger_errors; /* failed writes (the ledger in memory still holds) */
     struct tdm_log_limiter ledger_log;
+    /* lines appended by `tandem invite` (a new link, --revoke) are read every few seconds */
+    guint ledger_poll;
+    uint64_t ledger_ino;     /* the journal file read so far... */
+    int64_t ledger_read_off; /* ...up to here */
 };
 
 /* invites.c: the invite secret (read, or made on first start) and the ledger. */
@@ -57,6 +61,14 @@ void tdm_invites_stop(struct tdm_app *app);
  * does not exist. Returns 0 or a TDM_E* code with err filled. */
 int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
                          size_t errlen);
+/* For `tandem invite`: replays the ledger journal at path into l (a missing file is an
+ * empty ledger), counting unreadable lines and lines that did not fit. Returns 0 or
+ * TDM_EIO / TDM_EINVAL (not a regular file, or too large). */
+int tdm_invites_read_ledger(const char *path, struct tdm_invite_ledger *l, size_t *bad,
+                            size_t *full);
+/* Appends r as one line to the journal at path (made, mode 0600, if absent); a running
+ * server reads it within seconds. Returns 0 or TDM_EIO. */
+int tdm_invites_append_record(const char *path, const struct tdm_invite_record *r);
 
 /* Creates the lws context on a fresh GMainLoop and starts listening. Returns 0 or a TDM_E*
  * code after logging why. */
