@@ -11,6 +11,14 @@
 //   mod.render(others) whenever the page renders.
 
 const EXPIRY_S = { day: 86400, week: 604800, month: 2592000 };
+// A link the server made on its server.public_url (invite.url).
+const isHttpsUrl = (text) => {
+  try {
+    return new URL(text).protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
 const ROLES = ['mentee', 'mentor', 'coordinator'];
 const ROLE_KEYS = { mentee: 'role.mentee', mentor: 'role.mentor', coordinator: 'role.coordinator' };
 const roleKey = (role) => (Object.hasOwn(ROLE_KEYS, role) ? ROLE_KEYS[role] : ROLE_KEYS.mentee);
@@ -130,7 +138,7 @@ export class Moderation {
         this.#answered(msg);
         if (typeof msg.token === 'string' && typeof msg.invite_id === 'string') {
           // server.public_url, when the server has one; else the address this page came from
-          const url = typeof msg.url === 'string' && msg.url.startsWith('https://') ? msg.url
+          const url = typeof msg.url === 'string' && isHttpsUrl(msg.url) ? msg.url
             : `${location.origin}/r/${encodeURIComponent(this.#roomId)}#t=${msg.token}`;
           this.#links.unshift({ invite_id: msg.invite_id, role: msg.role, expires_s: msg.expires_s, uses: msg.uses, url, revoked: false });
           this.#links.length = Math.min(this.#links.length, 20);
