@@ -142,7 +142,9 @@ test('after a restart (same key and ledger) the pass still lets its person in', 
   const one = await start();
   const once = mintInvite({ room: 'restart-room', role: 'mentee', uses: 1 });
   const withdrawn = mintInvite({ room: 'restart-room', role: 'mentee', uses: 1 });
+  const unlimited = mintInvite({ room: 'restart-room', role: 'mentor' });
   const first = await join(one, 'restart-room', { token: once });
+  assert.equal((await join(one, 'restart-room', { token: unlimited })).m.type, 'welcome');
   const gone = await join(one, 'restart-room', { token: withdrawn });
   assert.equal(first.m.type, 'welcome');
   assert.equal(gone.m.type, 'welcome');
@@ -160,6 +162,8 @@ test('after a restart (same key and ledger) the pass still lets its person in', 
     assert.equal(second.m.code, 'invite_used');
     const shut = await join(two, 'restart-room', { pass: gone.m.pass });
     assert.equal(shut.m.code, 'invite_revoked');
+    const again = await join(two, 'restart-room', { token: unlimited });
+    assert.equal(again.m.type, 'welcome', 'an unlimited link comes back by itself');
   } finally {
     closeAllClients();
     assert.equal((await two.stop()).code, 0, two.stderr);
