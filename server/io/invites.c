@@ -391,6 +391,10 @@ int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *te
         tdm_proto_set(e, "invite_revoked", "pass", "the invite link of this pass was withdrawn");
         return TDM_EPERM;
     }
+    if (tdm_invite_ledger_revoked(app->invites, pass.person)) { /* taken out of the call */
+        tdm_proto_set(e, "invite_used", "pass", "this invite link has already been used");
+        return TDM_EPERM;
+    }
     *role = pass.link.role;
     *out = pass;
     return 0;
@@ -435,6 +439,14 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
     if (inv->expires_s == 0)
         return TDM_ENOTFOUND;
     return withdraw_id(app, inv->id, inv->expires_s);
+}
+
+void tdm_invites_shut_out(struct tdm_app *app, const struct tdm_conn *c)
+{
+    if (!c->has_person || c->inv.expires_s == 0)
+        return;
+    if (withdraw_id(app, c->person, c->inv.expires_s) != 0)
+        TDM_WARN("invite ledger full: a person taken out could come back with their pass");
 }
 
 /* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */

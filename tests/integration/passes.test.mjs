@@ -133,7 +133,19 @@ test('withdrawing a link shuts out the person who used it', async () => {
   await other.c.waitClose();
   const again = await join(srv, 'kept-pass-room', { pass: other.m.pass });
   assert.equal(again.m.code, 'invite_revoked');
-  for (const x of [coord, back, again]) x.c.ws.close();
+
+  // mod.remove alone: the link stays, but the pass of the person taken out is spent.
+  const many = mintInvite({ room: 'kept-pass-room', role: 'mentee', uses: 5 });
+  const third = await join(srv, 'kept-pass-room', { token: many });
+  const fourth = await join(srv, 'kept-pass-room', { token: many });
+  coord.c.send({ type: 'mod.remove', id: 6, target: third.m.you.id });
+  await third.c.waitClose();
+  const removed = await join(srv, 'kept-pass-room', { pass: third.m.pass });
+  assert.equal(removed.m.code, 'invite_used', 'taken out: their use is spent');
+  cut(fourth);
+  const stays = await join(srv, 'kept-pass-room', { pass: fourth.m.pass });
+  assert.equal(stays.m.type, 'welcome', 'the others with the same link are not touched');
+  for (const x of [coord, back, again, removed, stays]) x.c.ws.close();
 });
 
 test('after a restart (same key and ledger) the pass still lets its person in', async () => {
