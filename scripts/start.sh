@@ -22,9 +22,9 @@ invite_args=()
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
-    --public-url | --config | --invite-key)
+    --public-url | --config | --invite-key | --invite-ledger)
       if [ $((i + 1)) -lt ${#args[@]} ]; then invite_args+=("${args[i]}" "${args[i + 1]}"); fi ;;
-    --public-url=* | --config=* | --invite-key=*) invite_args+=("${args[i]}") ;;
+    --public-url=* | --config=* | --invite-key=* | --invite-ledger=*) invite_args+=("${args[i]}") ;;
   esac
 done
 room=$(openssl rand -hex 8)

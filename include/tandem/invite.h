@@ -80,6 +80,10 @@ void tdm_invite_ledger_destroy(struct tdm_invite_ledger *l);
 /* Records one use of inv if it is neither revoked nor used up. Returns 0, TDM_EPERM
  * (revoked), TDM_EFULL (used up) or TDM_ELIMIT (ledger full of live entries). */
 int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *inv, int64_t now_s);
+/* Notes a link just made (no use yet), so that it can be listed (tandem invite --list)
+ * while it is valid. Returns 0 or TDM_ELIMIT. */
+int tdm_invite_ledger_note(struct tdm_invite_ledger *l, const struct tdm_invite *inv,
+                           int64_t now_s);
 /* The same verdict as tdm_invite_ledger_use without recording anything. */
 int tdm_invite_ledger_check(const struct tdm_invite_ledger *l, const struct tdm_invite *inv);
 /* Revokes an id until expires_s (INT64_MAX: for ever); a full ledger first drops what
@@ -96,8 +100,13 @@ struct tdm_invite_record {
     int64_t expires_s;
     uint16_t used;
     bool revoked;
+    /* what the link allows, when known (a link made or used here; a withdrawal of an id
+     * seen only by its id does not know it) */
+    bool known;
+    enum tdm_role role;
+    uint16_t uses; /* the link's limit, 0 = unlimited */
 };
-#define TDM_INVITE_RECORD_TEXT 64 /* one line of text, newline and NUL included */
+#define TDM_INVITE_RECORD_TEXT 96 /* one line of text, newline and NUL included */
 
 /* Puts a saved entry back. Expired entries are skipped (0); otherwise the entry is merged
  * with what is there (the larger use count, the later expiry, revoked if either is).
@@ -112,9 +121,11 @@ size_t tdm_invite_ledger_each(const struct tdm_invite_ledger *l, int64_t now_s,
                               void (*fn)(const struct tdm_invite_record *r, void *arg), void *arg);
 size_t tdm_invite_ledger_count(const struct tdm_invite_ledger *l);
 
-/* A record as one line: "<id base64url> <expires_s> <used> <r|u>\n". Returns its length
- * or TDM_ETOOBIG. Parse takes one line without its newline: exactly that form (decimal
- * numbers without sign or leading zeros, expires_s 1..2^62, used 0..65535), or TDM_EINVAL. */
+/* A record as one line: "<id base64url> <expires_s> <used> <r|u>[ <uses> <role>]\n" (the
+ * last two when known; lines without them, from older servers, are read too). Returns its
+ * length or TDM_ETOOBIG. Parse takes one line without its newline: exactly that form
+ * (decimal numbers without sign or leading zeros, expires_s 1..2^62, used and uses 0..65535,
+ * role mentee, mentor or coordinator), or TDM_EINVAL. */
 int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_t cap);
 int tdm_invite_record_parse(const char *line, size_t len, struct tdm_invite_record *r);
 

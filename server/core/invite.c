@@ -193,7 +193,17 @@ struct entry {
     int64_t expires_s; /* 0 = empty slot */
     uint16_t used;
     bool revoked;
+    bool known; /* role and uses below are the link's */
+    uint8_t role;
+    uint16_t uses;
 };
+
+static void learn(struct entry *e, const struct tdm_invite *inv)
+{
+    e->known = true;
+    e->role = (uint8_t)inv->role;
+    e->uses = inv->uses;
+}
 
 struct tdm_invite_ledger {
     size_t cap; /* power of two, at least twice max */
@@ -299,6 +309,16 @@ int tdm_invite_ledger_use(struct tdm_invite_ledger *l, const struct tdm_invite *
     if (e->used >= inv->uses)
         return TDM_EFULL;
     e->used++;
+    learn(e, inv);
+    return 0;
+}
+
+int tdm_invite_ledger_note(struct tdm_invite_ledger *l, const struct tdm_invite *inv, int64_t now_s)
+{
+    struct entry *e = find(l, inv->id);
+    if (!e && !(e = insert(l, inv->id, inv->expires_s, now_s)))
+        return TDM_ELIMIT;
+    learn(e, inv);
     return 0;
 }
 
@@ -346,7 +366,24 @@ int tdm_invite_ledger_restore(struct tdm_invite_ledger *l, const struct tdm_invi
     if (r->expires_s > e->expires_s)
         e->expires_s = r->expires_s;
     e->revoked = e->revoked || r->revoked;
+    if (r->known) {
+        e->known = true;
+        e->role = (uint8_t)r->role;
+        e->uses = r->uses;
+    }
     return 0;
+}
+
+static void record_of(const struct entry *e, struct tdm_invite_record *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->id, e->id, TDM_INVITE_ID_LEN);
+    out->expires_s = e->expires_s;
+    out->used = e->used;
+    out->revoked = e->revoked;
+    out->known = e->known;
+    out->role = (enum tdm_role)e->role;
+    out->uses = e->uses;
 }
 
 bool tdm_invite_ledger_get(const struct tdm_invite_ledger *l, const uint8_t id[TDM_INVITE_ID_LEN],
@@ -355,10 +392,7 @@ bool tdm_invite_ledger_get(const struct tdm_invite_ledger *l, const uint8_t id[T
     const struct entry *e = find(l, id);
     if (!e)
         return false;
-    memcpy(out->id, e->id, TDM_INVITE_ID_LEN);
-    out->expires_s = e->expires_s;
-    out->used = e->used;
-    out->revoked = e->revoked;
+    record_of(e, out);
     return true;
 }
 
@@ -370,9 +404,8 @@ size_t tdm_invite_ledger_each(const struct tdm_invite_ledger *l, int64_t now_s,
         const struct entry *e = &l->slots[i];
         if (e->expires_s == 0 || e->expires_s <= now_s)
             continue;
-        struct tdm_invite_record r = {
-            .expires_s = e->expires_s, .used = e->used, .revoked = e->revoked};
-        memcpy(r.id, e->id, TDM_INVITE_ID_LEN);
+        struct tdm_invite_record r;
+        record_of(e, &r);
         fn(&r, arg);
         n++;
     }
@@ -390,7 +423,13 @@ int tdm_invite_record_format(const struct tdm_invite_record *r, char *out, size_
 {
     char id[TDM_INVITE_ID_TEXT];
     tdm_invite_id_text(r->id, id);
-    int n = snprintf(out, cap, "%s %lld %u %c\n", id, (long long)r->expires_s, (unsigned)r->used,
+    int n;
+    if (r->known && r->role <= TDM_ROLE_COORDINATOR)
+        n = snprintf(out, cap, "%s %lld %u %c %u %s\n", id, (long long)r->expires_s,
+                     (unsigned)r->used, r->revoked ? 'r' : 'u', (unsigned)r->uses,
+                     tdm_role_name(r->role));
+    else
+        n = snprintf(out, cap, "%s %lld %u %c\n", id, (long long)r->expires_s, (unsigned)r->used,
                      r->revoked ? 'r' : 'u');
     return n < 0 || (size_t)n >= cap ? TDM_ETOOBIG : n;
 }
@@ -428,10 +467,19 @@ int tdm_invite_record_parse(const char *line, size_t len, struct tdm_invite_reco
         return TDM_EINVAL;
     if (p >= end || *p++ != ' ' || !take_number(&p, end, 0, UINT16_MAX, &used))
         return TDM_EINVAL;
-    if (end - p != 2 || p[0] != ' ' || (p[1] != 'r' && p[1] != 'u'))
+    if (end - p < 2 || p[0] != ' ' || (p[1] != 'r' && p[1] != 'u'))
         return TDM_EINVAL;
     r->expires_s = exp;
     r->used = (uint16_t)used;
     r->revoked = p[1] == 'r';
+    p += 2;
+    if (p == end)
+        return 0;
+    int64_t uses;
+    if (*p++ != ' ' || !take_number(&p, end, 0, UINT16_MAX, &uses) || p >= end || *p++ != ' ' ||
+        tdm_role_parse(p, (size_t)(end - p), &r->role) != 0)
+        return TDM_EINVAL;
+    r->known = true;
+    r->uses = (uint16_t)uses;
     return 0;
 }

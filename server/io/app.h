@@ -15,7 +15,6 @@
 #include "tandem/room.h"
 
 struct tdm_conn;
-struct tdm_gate;
 struct tdm_media;
 
 struct tdm_app {
@@ -23,9 +22,8 @@ struct tdm_app {
     GMainLoop *loop;
     struct lws_context *lws;
     struct lws_vhost *vhost;
-    struct tdm_gate *gate; /* accepts connections and hands them to lws (gate.h) */
     struct tdm_rooms *rooms;
-    struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
+    struct tdm_media *media; /* the media workers (media.h), NULL when stopped */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
     char http_headers[1024];                 /* security headers added to every page */
     size_t http_headers_len;
@@ -46,10 +44,14 @@ struct tdm_app {
     uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;
     struct tdm_chat_pool chat_pool; /* picture bytes of all rooms (chat.server_picture_bytes) */
-    int ledger_fd;                  /* the ledger journal, open for appending; -1: memory only */
-    size_t ledger_lines;            /* lines in it, to know when to rewrite it compactly */
-    uint64_t ledger_errors;         /* failed writes (the ledger in memory still holds) */
+    int ledger_fd;          /* the ledger journal, open for appending; -1: memory only */
+    size_t ledger_lines;    /* lines in it, to know when to rewrite it compactly */
+    uint64_t ledger_errors; /* failed writes (the ledger in memory still holds) */
     struct tdm_log_limiter ledger_log;
+    /* lines appended by `tandem invite` (a new link, --revoke) are read every few seconds */
+    guint ledger_poll;
+    uint64_t ledger_ino;     /* the journal file read so far... */
+    int64_t ledger_read_off; /* ...up to here */
 };
 
 /* invites.c: the invite secret (read, or made on first start) and the ledger. */
@@ -57,7 +59,16 @@ int tdm_invites_start(struct tdm_app *app);
 void tdm_invites_stop(struct tdm_app *app);
 /* Reads the key file, creating it (32 random bytes, mode 0600) when create is true and it
  * does not exist. Returns 0 or a TDM_E* code with err filled. */
-int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err, size_t errlen);
+int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
+                         size_t errlen);
+/* For `tandem invite`: replays the ledger journal at path into l (a missing file is an
+ * empty ledger), counting unreadable lines and lines that did not fit. Returns 0 or
+ * TDM_EIO / TDM_EINVAL (not a regular file, or too large). */
+int tdm_invites_read_ledger(const char *path, struct tdm_invite_ledger *l, size_t *bad,
+                            size_t *full);
+/* Appends r as one line to the journal at path (made, mode 0600, if absent); a running
+ * server reads it within seconds. Returns 0 or TDM_EIO. */
+int tdm_invites_append_record(const char *path, const struct tdm_invite_record *r);
 
 /* Creates the lws context on a fresh GMainLoop and starts listening. Returns 0 or a TDM_E*
  * code after logging why. */
@@ -72,9 +83,6 @@ int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
 size_t tdm_signal_session_size(void);
-/* True when name[0..len) is a film the server would serve from its media folder
- * (/media/<name>): a valid name of a regular file there. Control thread. */
-bool tdm_http_film_exists(const char *name, size_t len);
 /* Asks every signaling connection to close with 1001 (server shutdown). */
 void tdm_signal_close_all(struct tdm_app *app);
 

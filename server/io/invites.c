@@ -94,6 +94,7 @@ static int journal_compact(struct tdm_app *app)
         return TDM_EIO;
     }
     struct compact_ctx cc = {f, true};
+    struct stat st;
     size_t n = tdm_invite_ledger_each(app->invites, tdm_wall_us() / 1000000, write_record, &cc);
     cc.ok = fflush(f) == 0 && cc.ok && fsync(fd) == 0;
     if (fclose(f) != 0 || !cc.ok || rename(tmp, path) != 0) {
@@ -104,7 +105,81 @@ static int journal_compact(struct tdm_app *app)
         close(app->ledger_fd);
     app->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     app->ledger_lines = n;
-    return app->ledger_fd < 0 ? TDM_EIO : 0;
+    if (app->ledger_fd < 0 || fstat(app->ledger_fd, &st) != 0)
+        return TDM_EIO;
+    app->ledger_ino = (uint64_t)st.st_ino; /* what it holds is in memory already */
+    app->ledger_read_off = st.st_size;
+    return 0;
+}
+
+#define POLL_INTERVAL_S 2
+#define POLL_MAX_BYTES (1u << 20) /* read per tick, so that a huge append cannot stall the loop */
+
+/* Restores the whole lines of buf[0..len) into l; returns how many bytes they took (a last
+ * line without its newline is left for later). */
+static size_t restore_lines(struct tdm_invite_ledger *l, const char *buf, size_t len, int64_t now_s,
+                            size_t *bad, size_t *full)
+{
+    size_t used = 0;
+    for (;;) {
+        const char *nl = memchr(buf + used, '\n', len - used);
+        if (!nl)
+            return used;
+        size_t n = (size_t)(nl - (buf + used));
+        struct tdm_invite_record r;
+        if (tdm_invite_record_parse(buf + used, n, &r) != 0)
+            (*bad)++;
+        else if (tdm_invite_ledger_restore(l, &r, now_s) == TDM_ELIMIT)
+            (*full)++;
+        used += n + 1;
+    }
+}
+
+/* Reads fd from off to its end (at most max bytes) into l; returns the offset after the
+ * last whole line, or -1 on a read error. Lines longer than a record are unreadable. */
+static int64_t read_from(int fd, int64_t off, size_t max, struct tdm_invite_ledger *l, size_t *bad,
+                         size_t *full)
+{
+    char buf[8192];
+    size_t have = 0, total = 0;
+    int64_t now_s = tdm_wall_us() / 1000000;
+    while (total < max) {
+        ssize_t r = pread(fd, buf + have, sizeof buf - have, (off_t)off + (off_t)have);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        have += (size_t)r;
+        total += (size_t)r;
+        size_t used = restore_lines(l, buf, have, now_s, bad, full);
+        if (used == 0 && have == sizeof buf) { /* no newline in 8 KiB: skip past it */
+            (*bad)++;
+            used = have;
+        }
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        off += (int64_t)used;
+    }
+    return off;
+}
+
+int tdm_invites_read_ledger(const char *path, struct tdm_invite_ledger *l, size_t *bad,
+                            size_t *full)
+{
+    *bad = *full = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : TDM_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > JOURNAL_MAX_BYTES) {
+        close(fd);
+        return TDM_EINVAL;
+    }
+    int64_t end = read_from(fd, 0, JOURNAL_MAX_BYTES, l, bad, full);
+    if (end >= 0 && end < st.st_size)
+        (*bad)++; /* the last line cut short by a crash */
+    close(fd);
+    return end < 0 ? TDM_EIO : 0;
 }
 
 /* Replays the journal into the ledger. Bad lines are skipped and counted; a missing file
@@ -112,48 +187,66 @@ static int journal_compact(struct tdm_app *app)
 static int journal_load(struct tdm_app *app)
 {
     const char *path = app->cfg.invite_ledger_file;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : TDM_EIO;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > JOURNAL_MAX_BYTES) {
-        close(fd);
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        TDM_WARN("invite ledger %s can be read by other users: chmod 600 it", path);
+    size_t bad = 0, full = 0;
+    int rc = tdm_invites_read_ledger(path, app->invites, &bad, &full);
+    if (rc == TDM_EINVAL)
         TDM_ERROR("invite ledger %s: not a regular file of at most %u bytes", path,
                   JOURNAL_MAX_BYTES);
-        return TDM_EINVAL;
-    }
-    if (st.st_mode & 077)
-        TDM_WARN("invite ledger %s can be read by other users: chmod 600 it", path);
-    FILE *f = fdopen(fd, "r");
-    if (!f) {
-        close(fd);
-        return TDM_EIO;
-    }
-    int64_t now_s = tdm_wall_us() / 1000000;
-    char line[TDM_INVITE_RECORD_TEXT + 2];
-    size_t bad = 0, full = 0;
-    while (fgets(line, sizeof line, f)) {
-        size_t len = strlen(line);
-        bool whole = len && line[len - 1] == '\n';
-        if (!whole) { /* too long, or the last line cut short by a crash: skip the rest */
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n')
-                ;
-            bad++;
-            continue;
-        }
-        struct tdm_invite_record r;
-        if (tdm_invite_record_parse(line, len - 1, &r) != 0)
-            bad++;
-        else if (tdm_invite_ledger_restore(app->invites, &r, now_s) == TDM_ELIMIT)
-            full++;
-    }
-    fclose(f);
+    if (rc)
+        return rc;
     if (bad)
         TDM_WARN("invite ledger %s: %zu unreadable lines skipped", path, bad);
     if (full)
         TDM_WARN("invite ledger %s: %zu entries did not fit (the ledger is full)", path, full);
     return 0;
+}
+
+/* Every few seconds: lines that `tandem invite` appended since (a new link, a withdrawal)
+ * take effect without a restart. Our own lines are read again too; restoring them changes
+ * nothing (the larger count, the later expiry, any withdrawal win). */
+static gboolean on_ledger_poll(gpointer data)
+{
+    struct tdm_app *app = data;
+    struct stat st;
+    int fd = open(app->cfg.invite_ledger_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return G_SOURCE_CONTINUE;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_ino != app->ledger_ino || st.st_size < app->ledger_read_off) {
+            app->ledger_ino = (uint64_t)st.st_ino; /* replaced by someone else: read it all */
+            app->ledger_read_off = 0;
+        }
+        size_t bad = 0, full = 0;
+        int64_t off =
+            st.st_size > app->ledger_read_off
+                ? read_from(fd, app->ledger_read_off, POLL_MAX_BYTES, app->invites, &bad, &full)
+                : app->ledger_read_off;
+        if (off >= 0)
+            app->ledger_read_off = off;
+        if (bad || full)
+            tdm_log_limited(&app->ledger_log, 5, tdm_now_us(), TDM_LOG_WARN,
+                            "invite ledger: %zu appended lines unreadable, %zu did not fit", bad,
+                            full);
+    }
+    close(fd);
+    return G_SOURCE_CONTINUE;
+}
+
+int tdm_invites_append_record(const char *path, const struct tdm_invite_record *r)
+{
+    char line[TDM_INVITE_RECORD_TEXT];
+    int n = tdm_invite_record_format(r, line, sizeof line);
+    if (n < 0)
+        return TDM_EIO;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return TDM_EIO;
+    /* one write of one short line: appends from the server and from here do not mix */
+    ssize_t w = write(fd, line, (size_t)n);
+    return close(fd) == 0 && w == n ? 0 : TDM_EIO;
 }
 
 /* Appends the current state of id's entry. */
@@ -201,6 +294,7 @@ int tdm_invites_start(struct tdm_app *app)
             return TDM_EIO;
         }
         TDM_INFO("invite ledger: %zu links remembered", tdm_invite_ledger_count(app->invites));
+        app->ledger_poll = g_timeout_add_seconds(POLL_INTERVAL_S, on_ledger_poll, app);
     } else {
         TDM_WARN("invite ledger in memory only: a restart forgets withdrawn links and uses");
     }
@@ -214,6 +308,9 @@ int tdm_invites_start(struct tdm_app *app)
 
 void tdm_invites_stop(struct tdm_app *app)
 {
+    if (app->ledger_poll)
+        g_source_remove(app->ledger_poll);
+    app->ledger_poll = 0;
     if (app->invites && app->ledger_fd >= 0)
         close(app->ledger_fd);
     app->ledger_fd = -1;
@@ -305,6 +402,10 @@ int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *te
         tdm_proto_set(e, "invite_revoked", "pass", "the invite link of this pass was withdrawn");
         return TDM_EPERM;
     }
+    if (tdm_invite_ledger_revoked(app->invites, pass.person)) { /* taken out of the call */
+        tdm_proto_set(e, "invite_used", "pass", "this invite link has already been used");
+        return TDM_EPERM;
+    }
     *role = pass.link.role;
     *out = pass;
     return 0;
@@ -348,6 +449,14 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
     if (inv->expires_s == 0)
         return TDM_ENOTFOUND;
     return withdraw_id(app, inv->id, inv->expires_s);
+}
+
+void tdm_invites_shut_out(struct tdm_app *app, const struct tdm_conn *c)
+{
+    if (!c->has_person || c->inv.expires_s == 0)
+        return;
+    if (withdraw_id(app, c->person, c->inv.expires_s) != 0)
+        TDM_WARN("invite ledger full: a person taken out could come back with their pass");
 }
 
 /* Parses "7d", "12h", "30m", "45s" or a plain number of seconds. */
@@ -412,6 +521,9 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "internal", NULL, "could not make the invite");
         return;
     }
+    /* noted, so that the shell (tandem invite --list) sees every valid link */
+    if (tdm_invite_ledger_note(app->invites, &inv, tdm_wall_us() / 1000000) == 0)
+        journal_note(app, inv.id);
     tdm_invite_id_text(inv.id, idtext);
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "invite", "token", tok,
                           "invite_id", idtext, "role", tdm_role_name(role), "expires_s",

@@ -8,44 +8,51 @@
 
 #include <openssl/crypto.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: tandem [OPTIONS]\n"
-               "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
-               "  --config FILE        read settings from FILE (docs/configuration.md)\n"
-               "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
-               "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
-               "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
-               "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
-               "  --web-root DIR       the pages to serve (default web)\n"
-               "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
-               "  --public-url URL     the address people open, https://host[:port]: the\n"
-               "                       base of every link made (default https://localhost:PORT)\n"
-               "  --media-address A,B  local addresses ICE may use (default: every\n"
-               "                       non-loopback interface)\n"
-               "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
-               "  --media-workers N    media worker threads (default: one per core)\n"
-               "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
-               "                       may show addresses\n"
-               "  --invite-key FILE    secret that signs invite links (made if absent;\n"
-               "                       default certs/invite.key)\n"
-               "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
-               "                       (default certs/invite.ledger; \"\" = memory only)\n"
-               "  --open-rooms         let anyone with a room link in, without an invite:\n"
-               "                       for local development only\n"
-               "\n"
-               "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
-               "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
-               "                       print an invite link (the token follows '#'); the base\n"
-               "                       is server.public_url unless given (--base-url: the same)\n"
-               "  --help               show this help and exit\n"
-               "  --version            show the version and exit\n");
+    fprintf(f,
+            "Usage: tandem [OPTIONS]\n"
+            "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
+            "  --config FILE        read settings from FILE (docs/configuration.md)\n"
+            "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
+            "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
+            "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
+            "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
+            "  --web-root DIR       the pages to serve (default web)\n"
+            "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
+            "  --public-url URL     the address people open, https://host[:port]: the\n"
+            "                       base of every link made (default https://localhost:PORT)\n"
+            "  --media-address A,B  local addresses ICE may use (default: every\n"
+            "                       non-loopback interface)\n"
+            "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
+            "  --media-workers N    media worker threads (default: one per core)\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
+            "                       may show addresses\n"
+            "  --invite-key FILE    secret that signs invite links (made if absent;\n"
+            "                       default certs/invite.key)\n"
+            "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
+            "                       (default certs/invite.ledger; \"\" = memory only)\n"
+            "  --open-rooms         let anyone with a room link in, without an invite:\n"
+            "                       for local development only\n"
+            "\n"
+            "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
+            "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
+            "               [--invite-key FILE] [--invite-ledger FILE]\n"
+            "                       print an invite link (the token follows '#'); the base\n"
+            "                       is server.public_url unless given (--base-url: the same)\n"
+            "  tandem invite --list | --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
+            "                       the links still valid (id, role, uses, expiry), or\n"
+            "                       withdraw one (a running server refuses it within seconds)\n"
+            "  --help               show this help and exit\n"
+            "  --version            show the version and exit\n");
 }
 
 /* A flag's name to the config option it sets. */
@@ -53,18 +60,12 @@ static const struct {
     const char *flag;
     const char *option;
 } flag_options[] = {
-    {"listen", "server.listen"},
-    {"port", "server.port"},
-    {"cert", "server.cert"},
-    {"key", "server.key"},
-    {"web-root", "server.web_root"},
-    {"public-ip", "server.public_ip"},
-    {"media-address", "server.media_addresses"},
-    {"log-level", "server.log_level"},
-    {"invite-key", "invites.key_file"},
-    {"media-port-base", "media.port_base"},
-    {"invite-ledger", "invites.ledger_file"},
-    {"public-url", "server.public_url"},
+    {"listen", "server.listen"},         {"port", "server.port"},
+    {"cert", "server.cert"},             {"key", "server.key"},
+    {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
+    {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
+    {"invite-key", "invites.key_file"},  {"media-port-base", "media.port_base"},
+    {"invite-ledger", "invites.ledger_file"}, {"public-url", "server.public_url"},
     {"media-workers", "media.workers"},
 };
 
@@ -79,20 +80,77 @@ static void raise_fd_limit(void)
     }
 }
 
+#define LIST_MAX 100000 /* as many entries as the server's ledger holds */
+
+static void print_link(const struct tdm_invite_record *r, void *arg)
+{
+    char id[TDM_INVITE_ID_TEXT], when[32], uses[16];
+    time_t t = (time_t)r->expires_s;
+    struct tm tm;
+    (void)arg;
+    tdm_invite_id_text(r->id, id);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&t, &tm));
+    if (!r->known)
+        snprintf(uses, sizeof uses, "%u/?", (unsigned)r->used);
+    else if (r->uses)
+        snprintf(uses, sizeof uses, "%u/%u", (unsigned)r->used, (unsigned)r->uses);
+    else
+        snprintf(uses, sizeof uses, "%u/-", (unsigned)r->used);
+    printf("%s  %-11s  %-9s  %s  %s\n", id, r->known ? tdm_role_name(r->role) : "?", uses, when,
+           r->revoked ? "withdrawn" : "valid");
+}
+
+/* tandem invite --list: the links of the ledger not yet expired. */
+static int invite_list(const char *ledger)
+{
+    struct tdm_invite_ledger *l = tdm_invite_ledger_create(LIST_MAX);
+    size_t bad, full;
+    if (!l || tdm_invites_read_ledger(ledger, l, &bad, &full) != 0) {
+        fprintf(stderr, "tandem invite: cannot read the invite ledger %s\n", ledger);
+        tdm_invite_ledger_destroy(l);
+        return 1;
+    }
+    printf("%-22s  %-11s  %-9s  %-20s  %s\n", "id", "role", "used/max", "expires", "state");
+    size_t n = tdm_invite_ledger_each(l, tdm_wall_us() / 1000000, print_link, NULL);
+    fprintf(stderr, "%zu links (\"-\": no limit; \"?\": not known, e.g. withdrawn by id)%s\n", n,
+            bad ? "; some lines of the ledger were unreadable" : "");
+    tdm_invite_ledger_destroy(l);
+    return 0;
+}
+
+/* tandem invite --revoke ID: appends a withdrawal; a running server reads it within seconds. */
+static int invite_revoke(const char *ledger, const char *idtext)
+{
+    struct tdm_invite_record r = {.revoked = true};
+    if (tdm_invite_id_parse(idtext, strlen(idtext), r.id) != 0) {
+        fprintf(stderr, "tandem invite: --revoke: the invite id printed when the link was made "
+                        "(22 characters; see --list)\n");
+        return 2;
+    }
+    r.expires_s = tdm_wall_us() / 1000000 + 366LL * 86400; /* past any link's expiry */
+    if (tdm_invites_append_record(ledger, &r) != 0) {
+        fprintf(stderr, "tandem invite: cannot write the invite ledger %s: %s\n", ledger,
+                strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "withdrawn: %s (a running server refuses it within seconds)\n", idtext);
+    return 0;
+}
+
 /* tandem invite: signs a link with the server's invite key; needs no running server. */
 static int invite_main(int argc, char **argv)
 {
     static struct option opts[] = {
-        {"room", required_argument, NULL, 'r'},
-        {"role", required_argument, NULL, 'R'},
-        {"expires", required_argument, NULL, 'e'},
-        {"uses", required_argument, NULL, 'u'},
-        {"base-url", required_argument, NULL, 'b'},
-        {"config", required_argument, NULL, 'c'},
+        {"room", required_argument, NULL, 'r'},    {"role", required_argument, NULL, 'R'},
+        {"expires", required_argument, NULL, 'e'}, {"uses", required_argument, NULL, 'u'},
+        {"base-url", required_argument, NULL, 'b'}, {"config", required_argument, NULL, 'c'},
         {"public-url", required_argument, NULL, 'b'},
-        {"invite-key", required_argument, NULL, 'k'},
+        {"invite-key", required_argument, NULL, 'k'}, {"invite-ledger", required_argument, NULL, 'l'},
+        {"list", no_argument, NULL, 'L'}, {"revoke", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
+    const char *ledger = NULL, *revoke = NULL;
+    bool list = false;
     static struct tdm_config cfg;
     const char *room = NULL, *role_s = NULL, *expires = "7d", *base = NULL, *keyfile = NULL;
     long uses = 0;
@@ -107,6 +165,9 @@ static int invite_main(int argc, char **argv)
         case 'e': expires = optarg; break;
         case 'b': base = optarg; break;
         case 'k': keyfile = optarg; break;
+        case 'l': ledger = optarg; break;
+        case 'L': list = true; break;
+        case 'X': revoke = optarg; break;
         case 'u':
             uses = strtol(optarg, &end, 10);
             if (*end || uses < 0 || uses > 1000) {
@@ -123,6 +184,16 @@ static int invite_main(int argc, char **argv)
         default: fprintf(stderr, "tandem invite: see tandem --help\n"); return 2;
         }
     }
+    if (!ledger)
+        ledger = cfg.invite_ledger_file;
+    if ((list || revoke) && !ledger[0]) {
+        fprintf(stderr, "tandem invite: the invite ledger is off (invites.ledger_file = \"\")\n");
+        return 2;
+    }
+    if (list)
+        return invite_list(ledger);
+    if (revoke)
+        return invite_revoke(ledger, revoke);
     /* after --config, whatever the order: the flag wins over the file */
     if (base && tdm_config_set(&cfg, "server.public_url", base, err, sizeof err)) {
         fprintf(stderr, "tandem invite: %s\n", err);
@@ -163,6 +234,15 @@ static int invite_main(int argc, char **argv)
     printf("%s/r/%s#t=%s\n", cfg.public_url[0] ? cfg.public_url : defbase, room, tok);
     fprintf(stderr, "invite id %s (%s, %s)\n", idtext, tdm_role_name(role),
             uses ? "limited uses" : "unlimited uses");
+    /* in the ledger, so that --list shows it (and a running server, within seconds) */
+    struct tdm_invite_record rec = {
+        .expires_s = inv.expires_s, .known = true, .role = role, .uses = inv.uses};
+    memcpy(rec.id, inv.id, TDM_INVITE_ID_LEN);
+    if (ledger[0] && tdm_invites_append_record(ledger, &rec) != 0)
+        fprintf(stderr,
+                "tandem invite: the link works, but the ledger %s could not note it "
+                "(--list will not show it)\n",
+                ledger);
     return 0;
 }
 
@@ -171,23 +251,15 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "invite") == 0)
         return invite_main(argc - 1, argv + 1);
     static struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, 0},
-        {"port", required_argument, NULL, 0},
-        {"cert", required_argument, NULL, 0},
-        {"key", required_argument, NULL, 0},
-        {"web-root", required_argument, NULL, 0},
-        {"public-ip", required_argument, NULL, 0},
-        {"media-address", required_argument, NULL, 0},
-        {"log-level", required_argument, NULL, 0},
-        {"help", no_argument, NULL, 'h'},
-        {"invite-key", required_argument, NULL, 0},
-        {"open-rooms", no_argument, NULL, 'O'},
-        {"version", no_argument, NULL, 'V'},
-        {"media-port-base", required_argument, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 0},
+        {"port", required_argument, NULL, 0},       {"cert", required_argument, NULL, 0},
+        {"key", required_argument, NULL, 0},        {"web-root", required_argument, NULL, 0},
+        {"public-ip", required_argument, NULL, 0},  {"media-address", required_argument, NULL, 0},
+        {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
+        {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
+        {"version", no_argument, NULL, 'V'},        {"media-port-base", required_argument, NULL, 0},
         {"media-workers", required_argument, NULL, 0},
-        {"invite-ledger", required_argument, NULL, 0},
-        {"public-url", required_argument, NULL, 0},
+        {"invite-ledger", required_argument, NULL, 0}, {"public-url", required_argument, NULL, 0},
         {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;

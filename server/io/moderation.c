@@ -232,6 +232,7 @@ void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, jso
             tdm_conn_send(c, r);
         }
     }
+    tdm_invites_shut_out(app, tc); /* their person pass does not bring them back either */
     tdm_conn_send(tc, json_pack("{s:s, s:s}", "type", "removed", "by", c->participant->id));
     tdm_signal_leave_room(app, tc, "removed");
     tdm_conn_close(tc, LWS_CLOSE_STATUS_NORMAL, "removed");

@@ -158,6 +158,10 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv);
  * link is used up is not (its holder was counted). */
 int tdm_invites_check_pass(struct tdm_app *app, const char *room, const char *text, size_t len,
                            struct tdm_pass *pass, enum tdm_role *role, struct tdm_proto_err *e);
+/* Someone taken out of the call (mod.remove): their person pass stops working until it
+ * would have expired; it is then answered invite_used (their use of the link is spent). The
+ * ledger keeps the random person id as it keeps a withdrawn link's id. */
+void tdm_invites_shut_out(struct tdm_app *app, const struct tdm_conn *c);
 /* A new pass for someone who just used a limited link, as text (TDM_INVITE_TOKEN_MAX + 1
  * bytes), and its person id. Returns 0, or TDM_ECRYPTO (then the person has no pass). */
 int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, char *out, size_t cap,

@@ -1,8 +1,8 @@
 /* libFuzzer target: invite tokens (tdm_invite_decode/encode) and the use/revocation ledger.
  *
  * Input: byte 0 picks a mode (value % 4), the rest is its data.
- *  0  token text, decoded with the fixed server key. The fuzzer cannot forge signatures, so
- *     this covers everything the server reads before the signature check.
+ *  0  token text, decoded with the fixed server key, as a token and as a person pass. The
+ *     fuzzer cannot forge signatures, so this covers everything read before the check.
  *  1  payload bytes that the harness signs with the fixed key itself (as the server would),
  *     so the payload reader after the signature check is reached with arbitrary bytes.
  *  3  one line of the ledger journal (a file read at start): a record that parses formats
@@ -48,6 +48,29 @@ static bool same_invite(const struct tdm_invite *a, const struct tdm_invite *b)
            memcmp(a->id, b->id, TDM_INVITE_ID_LEN) == 0 && strcmp(a->room, b->room) == 0;
 }
 
+/* The same text read as a person pass (version 2): only documented codes; a pass that
+ * decodes re-encodes to the same text; nothing is both a token and a pass. */
+static void pass_checked(const char *copy, size_t len, bool signed_by_us, int token_rc)
+{
+    struct tdm_pass pass, again;
+    char err[128] = "";
+    int rc = tdm_pass_decode(copy, len, key, sizeof key, NOW_S, &pass, err, sizeof err);
+    check(rc == 0 || rc == TDM_EINVAL || rc == TDM_EAUTH || rc == TDM_ESTATE);
+    check(rc == 0 || err[0] != '\0');
+    check(!(signed_by_us && rc == TDM_EAUTH));
+    check(!((rc == 0 || rc == TDM_ESTATE) && (token_rc == 0 || token_rc == TDM_ESTATE)));
+    if (rc == 0 || rc == TDM_ESTATE) {
+        check(pass.link.role <= TDM_ROLE_COORDINATOR);
+        check(tdm_room_id_valid(pass.link.room, strlen(pass.link.room)));
+        char out[TDM_INVITE_TOKEN_MAX + 64];
+        int n = tdm_pass_encode(&pass, key, sizeof key, out, sizeof out);
+        check(n > 0 && (size_t)n == len && memcmp(out, copy, len) == 0);
+        check(tdm_pass_decode(out, (size_t)n, key, sizeof key, NOW_S, &again, NULL, 0) == rc);
+        check(memcmp(again.person, pass.person, TDM_INVITE_ID_LEN) == 0);
+        check(same_invite(&again.link, &pass.link));
+    }
+}
+
 /* Decodes tok (an exact-size copy, so ASan sees overreads) and checks what came back. */
 static void decode_checked(const char *tok, size_t len, bool signed_by_us)
 {
@@ -85,6 +108,7 @@ static void decode_checked(const char *tok, size_t len, bool signed_by_us)
         check(tdm_invite_id_parse(idt, strlen(idt), id) == 0);
         check(memcmp(id, inv.id, TDM_INVITE_ID_LEN) == 0);
     }
+    pass_checked(copy, len, signed_by_us, rc);
     free(copy);
 }
 

@@ -133,7 +133,19 @@ test('withdrawing a link shuts out the person who used it', async () => {
   await other.c.waitClose();
   const again = await join(srv, 'kept-pass-room', { pass: other.m.pass });
   assert.equal(again.m.code, 'invite_revoked');
-  for (const x of [coord, back, again]) x.c.ws.close();
+
+  // mod.remove alone: the link stays, but the pass of the person taken out is spent.
+  const many = mintInvite({ room: 'kept-pass-room', role: 'mentee', uses: 5 });
+  const third = await join(srv, 'kept-pass-room', { token: many });
+  const fourth = await join(srv, 'kept-pass-room', { token: many });
+  coord.c.send({ type: 'mod.remove', id: 6, target: third.m.you.id });
+  await third.c.waitClose();
+  const removed = await join(srv, 'kept-pass-room', { pass: third.m.pass });
+  assert.equal(removed.m.code, 'invite_used', 'taken out: their use is spent');
+  cut(fourth);
+  const stays = await join(srv, 'kept-pass-room', { pass: fourth.m.pass });
+  assert.equal(stays.m.type, 'welcome', 'the others with the same link are not touched');
+  for (const x of [coord, back, again, removed, stays]) x.c.ws.close();
 });
 
 test('after a restart (same key and ledger) the pass still lets its person in', async () => {
@@ -142,7 +154,9 @@ test('after a restart (same key and ledger) the pass still lets its person in', 
   const one = await start();
   const once = mintInvite({ room: 'restart-room', role: 'mentee', uses: 1 });
   const withdrawn = mintInvite({ room: 'restart-room', role: 'mentee', uses: 1 });
+  const unlimited = mintInvite({ room: 'restart-room', role: 'mentor' });
   const first = await join(one, 'restart-room', { token: once });
+  assert.equal((await join(one, 'restart-room', { token: unlimited })).m.type, 'welcome');
   const gone = await join(one, 'restart-room', { token: withdrawn });
   assert.equal(first.m.type, 'welcome');
   assert.equal(gone.m.type, 'welcome');
@@ -160,6 +174,8 @@ test('after a restart (same key and ledger) the pass still lets its person in', 
     assert.equal(second.m.code, 'invite_used');
     const shut = await join(two, 'restart-room', { pass: gone.m.pass });
     assert.equal(shut.m.code, 'invite_revoked');
+    const again = await join(two, 'restart-room', { token: unlimited });
+    assert.equal(again.m.type, 'welcome', 'an unlimited link comes back by itself');
   } finally {
     closeAllClients();
     assert.equal((await two.stop()).code, 0, two.stderr);

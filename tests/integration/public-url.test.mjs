@@ -5,12 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TANDEM_BIN, startTandem, mintInvite, inviteKeyPath } from '../lib/tandem.mjs';
+import { TANDEM_BIN, startTandem, mintInvite, inviteKeyPath, newLedgerPath } from '../lib/tandem.mjs';
 import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
 
+const ledger = newLedgerPath();
 function invite(args) {
   return spawnSync(TANDEM_BIN, ['invite', '--room', 'url-room', '--role', 'mentee',
-    '--invite-key', inviteKeyPath(), ...args], { encoding: 'utf8', timeout: 20000 });
+    '--invite-key', inviteKeyPath(), '--invite-ledger', ledger, ...args], { encoding: 'utf8', timeout: 20000 });
 }
 
 test('tandem invite prints links on the public address, from the flag or the config file', () => {

@@ -44,8 +44,10 @@ export function newLedgerPath() {
 
 /** Mints an invite token with the real `tandem invite` command and the test servers' key. */
 export function mintInvite({ room, role, expires = '1h', uses = 0 }) {
+  // The links a test mints are noted in a ledger of their own (servers keep theirs).
   const out = execFileSync(TANDEM_BIN, ['invite', '--room', room, '--role', role, '--expires',
-    expires, '--uses', String(uses), '--invite-key', inviteKeyPath(), '--base-url', 'https://x'],
+    expires, '--uses', String(uses), '--invite-key', inviteKeyPath(), '--base-url', 'https://x',
+    '--invite-ledger', path.join(certDir, 'minted.ledger')],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return out.trim().split('#t=')[1];
 }

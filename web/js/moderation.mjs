@@ -11,6 +11,14 @@
 //   mod.render(others) whenever the page renders.
 
 const EXPIRY_S = { day: 86400, week: 604800, month: 2592000 };
+// A link the server made on its server.public_url (invite.url).
+const isHttpsUrl = (text) => {
+  try {
+    return new URL(text).protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
 const ROLES = ['mentee', 'mentor', 'coordinator'];
 const ROLE_KEYS = { mentee: 'role.mentee', mentor: 'role.mentor', coordinator: 'role.coordinator' };
 const roleKey = (role) => (Object.hasOwn(ROLE_KEYS, role) ? ROLE_KEYS[role] : ROLE_KEYS.mentee);
@@ -278,14 +286,5 @@ export class Moderation {
     ui.message.hidden = !this.#message;
     ui.message.textContent = this.#message?.text || '';
     ui.message.dataset.kind = this.#message?.problem ? 'problem' : 'info';
-  }
-}
-
-/** A link the server made, shown and copied only when it is an https address. */
-function isHttpsUrl(text) {
-  try {
-    return new URL(text).protocol === 'https:';
-  } catch {
-    return false;
   }
 }

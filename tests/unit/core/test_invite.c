@@ -330,6 +330,60 @@ static void record_lines_refused(void **state)
     assert_int_equal(tdm_invite_record_parse(nul, sizeof nul - 1, &r), TDM_EINVAL);
 }
 
+/* Lines with what the link allows (for tandem invite --list), and the older lines without. */
+static void record_lines_with_link(void **state)
+{
+    (void)state;
+    struct tdm_invite_ledger *l = tdm_invite_ledger_create(8);
+    struct tdm_invite inv;
+    struct tdm_invite_record r, back;
+    char line[TDM_INVITE_RECORD_TEXT];
+    assert_int_equal(tdm_invite_new(&inv, "room-42", TDM_ROLE_COORDINATOR, NOW + 60, 65535), 0);
+    assert_int_equal(tdm_invite_ledger_note(l, &inv, NOW), 0);
+    assert_true(tdm_invite_ledger_get(l, inv.id, &r));
+    assert_true(r.known);
+    assert_int_equal(r.used, 0);
+    assert_int_equal(tdm_invite_ledger_use(l, &inv, NOW), 0);
+    assert_true(tdm_invite_ledger_get(l, inv.id, &r));
+    assert_int_equal(r.used, 1);
+    r.expires_s = 4611686018427387904LL; /* 2^62: the longest line */
+    int n = tdm_invite_record_format(&r, line, sizeof line);
+    assert_true(n > 0);
+    assert_non_null(strstr(line, " 65535 coordinator\n"));
+    assert_int_equal(tdm_invite_record_parse(line, (size_t)n - 1, &back), 0);
+    assert_true(back.known);
+    assert_int_equal(back.role, TDM_ROLE_COORDINATOR);
+    assert_int_equal(back.uses, 65535);
+    assert_int_equal(back.used, 1);
+    /* an older line: no link details */
+    r.known = false;
+    n = tdm_invite_record_format(&r, line, sizeof line);
+    assert_int_equal(tdm_invite_record_parse(line, (size_t)n - 1, &back), 0);
+    assert_false(back.known);
+    /* restore learns the details; a bare withdrawal line keeps them */
+    struct tdm_invite_ledger *m = tdm_invite_ledger_create(8);
+    r.known = true;
+    r.revoked = false;
+    assert_int_equal(tdm_invite_ledger_restore(m, &r, NOW), 0);
+    r.known = false;
+    r.revoked = true;
+    assert_int_equal(tdm_invite_ledger_restore(m, &r, NOW), 0);
+    assert_true(tdm_invite_ledger_get(m, inv.id, &back));
+    assert_true(back.known && back.revoked);
+    assert_int_equal(back.role, TDM_ROLE_COORDINATOR);
+    const char *bad[] = {" 1 mentee", " 1 boss",    " 65536 mentee", " 01 mentee", " 1",
+                         " 1 ",       "  1 mentee", " 1 mentee ",    " x mentee"};
+    char id[TDM_INVITE_ID_TEXT];
+    tdm_invite_id_text(inv.id, id);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "%s 100 0 u%s", id, bad[i]);
+        int want = i == 0 ? 0 : TDM_EINVAL;
+        assert_int_equal(tdm_invite_record_parse(line, strlen(line), &back), want);
+    }
+    tdm_invite_ledger_destroy(l);
+    tdm_invite_ledger_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +396,7 @@ int main(void)
         cmocka_unit_test(id_text),
         cmocka_unit_test(ledger_save_and_restore),
         cmocka_unit_test(record_lines_refused),
+        cmocka_unit_test(record_lines_with_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
