@@ -41,8 +41,8 @@ const char *tdm_webpath_mime(const char *name)
 
 static int seg_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 static enum tdm_route set_rel(char *rel, size_t relcap, const char *s, size_t n,
@@ -103,8 +103,7 @@ static int read_num(const char **p, const char *end, uint64_t *out)
     return 0;
 }
 
-int tdm_webpath_range(const char *value, size_t len, uint64_t size, uint64_t *first,
-                      uint64_t *last)
+int tdm_webpath_range(const char *value, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
 {
     const char *p = value, *end = value + len;
     if (len < 7 || memcmp(p, "bytes=", 6) != 0)

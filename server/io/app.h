@@ -23,7 +23,7 @@ struct tdm_app {
     struct lws_context *lws;
     struct lws_vhost *vhost;
     struct tdm_rooms *rooms;
-    struct tdm_media *media; /* the media workers (media.h), NULL when stopped */
+    struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
     char http_headers[1024];                 /* security headers added to every page */
     size_t http_headers_len;
@@ -44,9 +44,9 @@ struct tdm_app {
     uint8_t addr_salt[16];
     struct tdm_invite_ledger *invites;
     struct tdm_chat_pool chat_pool; /* picture bytes of all rooms (chat.server_picture_bytes) */
-    int ledger_fd;          /* the ledger journal, open for appending; -1: memory only */
-    size_t ledger_lines;    /* lines in it, to know when to rewrite it compactly */
-    uint64_t ledger_errors; /* failed writes (the ledger in memory still holds) */
+    int ledger_fd;                  /* the ledger journal, open for appending; -1: memory only */
+    size_t ledger_lines;            /* lines in it, to know when to rewrite it compactly */
+    uint64_t ledger_errors;         /* failed writes (the ledger in memory still holds) */
     struct tdm_log_limiter ledger_log;
     /* lines appended by `tandem invite` (a new link, --revoke) are read every few seconds */
     guint ledger_poll;
@@ -59,8 +59,7 @@ int tdm_invites_start(struct tdm_app *app);
 void tdm_invites_stop(struct tdm_app *app);
 /* Reads the key file, creating it (32 random bytes, mode 0600) when create is true and it
  * does not exist. Returns 0 or a TDM_E* code with err filled. */
-int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err,
-                         size_t errlen);
+int tdm_invites_load_key(const char *path, bool create, uint8_t key[32], char *err, size_t errlen);
 /* For `tandem invite`: replays the ledger journal at path into l (a missing file is an
  * empty ledger), counting unreadable lines and lines that did not fit. Returns 0 or
  * TDM_EIO / TDM_EINVAL (not a regular file, or too large). */

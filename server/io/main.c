@@ -18,41 +18,40 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: tandem [OPTIONS]\n"
-            "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
-            "  --config FILE        read settings from FILE (docs/configuration.md)\n"
-            "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
-            "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
-            "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
-            "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
-            "  --web-root DIR       the pages to serve (default web)\n"
-            "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
-            "  --public-url URL     the address people open, https://host[:port]: the\n"
-            "                       base of every link made (default https://localhost:PORT)\n"
-            "  --media-address A,B  local addresses ICE may use (default: every\n"
-            "                       non-loopback interface)\n"
-            "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
-            "  --media-workers N    media worker threads (default: one per core)\n"
-            "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
-            "                       may show addresses\n"
-            "  --invite-key FILE    secret that signs invite links (made if absent;\n"
-            "                       default certs/invite.key)\n"
-            "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
-            "                       (default certs/invite.ledger; \"\" = memory only)\n"
-            "  --open-rooms         let anyone with a room link in, without an invite:\n"
-            "                       for local development only\n"
-            "\n"
-            "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
-            "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
-            "               [--invite-key FILE] [--invite-ledger FILE]\n"
-            "                       print an invite link (the token follows '#'); the base\n"
-            "                       is server.public_url unless given (--base-url: the same)\n"
-            "  tandem invite --list | --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
-            "                       the links still valid (id, role, uses, expiry), or\n"
-            "                       withdraw one (a running server refuses it within seconds)\n"
-            "  --help               show this help and exit\n"
-            "  --version            show the version and exit\n");
+    fprintf(f, "Usage: tandem [OPTIONS]\n"
+               "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
+               "  --config FILE        read settings from FILE (docs/configuration.md)\n"
+               "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
+               "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
+               "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
+               "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
+               "  --web-root DIR       the pages to serve (default web)\n"
+               "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
+               "  --public-url URL     the address people open, https://host[:port]: the\n"
+               "                       base of every link made (default https://localhost:PORT)\n"
+               "  --media-address A,B  local addresses ICE may use (default: every\n"
+               "                       non-loopback interface)\n"
+               "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
+               "  --media-workers N    media worker threads (default: one per core)\n"
+               "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
+               "                       may show addresses\n"
+               "  --invite-key FILE    secret that signs invite links (made if absent;\n"
+               "                       default certs/invite.key)\n"
+               "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
+               "                       (default certs/invite.ledger; \"\" = memory only)\n"
+               "  --open-rooms         let anyone with a room link in, without an invite:\n"
+               "                       for local development only\n"
+               "\n"
+               "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
+               "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
+               "               [--invite-key FILE] [--invite-ledger FILE]\n"
+               "                       print an invite link (the token follows '#'); the base\n"
+               "                       is server.public_url unless given (--base-url: the same)\n"
+               "  tandem invite --list | --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
+               "                       the links still valid (id, role, uses, expiry), or\n"
+               "                       withdraw one (a running server refuses it within seconds)\n"
+               "  --help               show this help and exit\n"
+               "  --version            show the version and exit\n");
 }
 
 /* A flag's name to the config option it sets. */
@@ -60,12 +59,18 @@ static const struct {
     const char *flag;
     const char *option;
 } flag_options[] = {
-    {"listen", "server.listen"},         {"port", "server.port"},
-    {"cert", "server.cert"},             {"key", "server.key"},
-    {"web-root", "server.web_root"},     {"public-ip", "server.public_ip"},
-    {"media-address", "server.media_addresses"}, {"log-level", "server.log_level"},
-    {"invite-key", "invites.key_file"},  {"media-port-base", "media.port_base"},
-    {"invite-ledger", "invites.ledger_file"}, {"public-url", "server.public_url"},
+    {"listen", "server.listen"},
+    {"port", "server.port"},
+    {"cert", "server.cert"},
+    {"key", "server.key"},
+    {"web-root", "server.web_root"},
+    {"public-ip", "server.public_ip"},
+    {"media-address", "server.media_addresses"},
+    {"log-level", "server.log_level"},
+    {"invite-key", "invites.key_file"},
+    {"media-port-base", "media.port_base"},
+    {"invite-ledger", "invites.ledger_file"},
+    {"public-url", "server.public_url"},
     {"media-workers", "media.workers"},
 };
 
@@ -141,12 +146,17 @@ static int invite_revoke(const char *ledger, const char *idtext)
 static int invite_main(int argc, char **argv)
 {
     static struct option opts[] = {
-        {"room", required_argument, NULL, 'r'},    {"role", required_argument, NULL, 'R'},
-        {"expires", required_argument, NULL, 'e'}, {"uses", required_argument, NULL, 'u'},
-        {"base-url", required_argument, NULL, 'b'}, {"config", required_argument, NULL, 'c'},
+        {"room", required_argument, NULL, 'r'},
+        {"role", required_argument, NULL, 'R'},
+        {"expires", required_argument, NULL, 'e'},
+        {"uses", required_argument, NULL, 'u'},
+        {"base-url", required_argument, NULL, 'b'},
+        {"config", required_argument, NULL, 'c'},
         {"public-url", required_argument, NULL, 'b'},
-        {"invite-key", required_argument, NULL, 'k'}, {"invite-ledger", required_argument, NULL, 'l'},
-        {"list", no_argument, NULL, 'L'}, {"revoke", required_argument, NULL, 'X'},
+        {"invite-key", required_argument, NULL, 'k'},
+        {"invite-ledger", required_argument, NULL, 'l'},
+        {"list", no_argument, NULL, 'L'},
+        {"revoke", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     const char *ledger = NULL, *revoke = NULL;
@@ -251,15 +261,23 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "invite") == 0)
         return invite_main(argc - 1, argv + 1);
     static struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 0},
-        {"port", required_argument, NULL, 0},       {"cert", required_argument, NULL, 0},
-        {"key", required_argument, NULL, 0},        {"web-root", required_argument, NULL, 0},
-        {"public-ip", required_argument, NULL, 0},  {"media-address", required_argument, NULL, 0},
-        {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
-        {"invite-key", required_argument, NULL, 0}, {"open-rooms", no_argument, NULL, 'O'},
-        {"version", no_argument, NULL, 'V'},        {"media-port-base", required_argument, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 0},
+        {"port", required_argument, NULL, 0},
+        {"cert", required_argument, NULL, 0},
+        {"key", required_argument, NULL, 0},
+        {"web-root", required_argument, NULL, 0},
+        {"public-ip", required_argument, NULL, 0},
+        {"media-address", required_argument, NULL, 0},
+        {"log-level", required_argument, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"invite-key", required_argument, NULL, 0},
+        {"open-rooms", no_argument, NULL, 'O'},
+        {"version", no_argument, NULL, 'V'},
+        {"media-port-base", required_argument, NULL, 0},
         {"media-workers", required_argument, NULL, 0},
-        {"invite-ledger", required_argument, NULL, 0}, {"public-url", required_argument, NULL, 0},
+        {"invite-ledger", required_argument, NULL, 0},
+        {"public-url", required_argument, NULL, 0},
         {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;

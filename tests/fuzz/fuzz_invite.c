@@ -264,7 +264,8 @@ static void ledger_script(const uint8_t *data, size_t size)
             break;
         case 2: {
             int64_t exp = expiry(&c, now);
-            check(tdm_invite_ledger_revoke(l, inv.id, exp, now) == model_revoke(&m, inv.id, exp, now));
+            check(tdm_invite_ledger_revoke(l, inv.id, exp, now) ==
+                  model_revoke(&m, inv.id, exp, now));
             break;
         }
         case 3: now += (int64_t)u8(&c) * 30; break;

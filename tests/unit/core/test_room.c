@@ -71,12 +71,22 @@ static void ids_and_names_are_validated(void **state)
     (void)state;
     struct tdm_rooms *rs = tdm_rooms_create(8, 8);
     struct tdm_participant *p;
-    const char *bad_rooms[] = {"", "ab", "a b c", "../etc", "room/1", "r\xc3\xa9sum\xc3\xa9",
+    const char *bad_rooms[] = {"",
+                               "ab",
+                               "a b c",
+                               "../etc",
+                               "room/1",
+                               "r\xc3\xa9sum\xc3\xa9",
                                "0123456789012345678901234567890123456789012345678901234567890123x"};
     for (size_t i = 0; i < sizeof bad_rooms / sizeof bad_rooms[0]; i++)
         assert_int_equal(tdm_rooms_join(rs, bad_rooms[i], "a", TDM_ROLE_MENTEE, NULL, &p),
                          TDM_EINVAL);
-    const char *bad_names[] = {"", " lead", "trail ", "tab\there", "nl\nx", "\xff\xfe",
+    const char *bad_names[] = {"",
+                               " lead",
+                               "trail ",
+                               "tab\there",
+                               "nl\nx",
+                               "\xff\xfe",
                                "12345678901234567890123456789012345678901234567890123456789012345"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
         assert_int_equal(tdm_rooms_join(rs, "room", bad_names[i], TDM_ROLE_MENTEE, NULL, &p),

@@ -31,11 +31,26 @@ static void refuses_traversal_and_odd_paths(void **state)
 {
     (void)state;
     char rel[TDM_WEBPATH_MAX];
-    const char *bad[] = {"",           "js/room.mjs",     "/../etc/passwd", "/js/../../x.html",
-                         "/.git/config", "/js//room.mjs", "/js/",           "/js",
-                         "/r/",          "/r/a",          "/r/a/b",         "/r/../../x",
-                         "/room%2ehtml", "/x.html\\y",    "/server.c",      "/README",
-                         "/js/.hidden.js", "/x.html?y",   "/\xc3\xa9.html", "/a b.html"};
+    const char *bad[] = {"",
+                         "js/room.mjs",
+                         "/../etc/passwd",
+                         "/js/../../x.html",
+                         "/.git/config",
+                         "/js//room.mjs",
+                         "/js/",
+                         "/js",
+                         "/r/",
+                         "/r/a",
+                         "/r/a/b",
+                         "/r/../../x",
+                         "/room%2ehtml",
+                         "/x.html\\y",
+                         "/server.c",
+                         "/README",
+                         "/js/.hidden.js",
+                         "/x.html?y",
+                         "/\xc3\xa9.html",
+                         "/a b.html"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(route(bad[i], rel), TDM_ROUTE_NOT_FOUND);
     char longp[400];
