@@ -15,6 +15,7 @@
 #include "tandem/room.h"
 
 struct tdm_conn;
+struct tdm_gate;
 struct tdm_media;
 
 struct tdm_app {
@@ -22,6 +23,7 @@ struct tdm_app {
     GMainLoop *loop;
     struct lws_context *lws;
     struct lws_vhost *vhost;
+    struct tdm_gate *gate; /* accepts connections and hands them to lws (gate.h) */
     struct tdm_rooms *rooms;
     struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
