@@ -84,6 +84,9 @@ int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
 size_t tdm_signal_session_size(void);
+/* True when name[0..len) is a film the server would serve from its media folder
+ * (/media/<name>): a valid name of a regular file there. Control thread. */
+bool tdm_http_film_exists(const char *name, size_t len);
 /* Asks every signaling connection to close with 1001 (server shutdown). */
 void tdm_signal_close_all(struct tdm_app *app);
 
