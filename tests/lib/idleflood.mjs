@@ -159,3 +159,10 @@ export async function vmRssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
+
+/** CPU seconds a process has used so far, user + system (Linux, 100 ticks a second). */
+export async function cpuSeconds(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
