@@ -59,6 +59,7 @@ export function holdIdle({ host, port, count, sources = ['127.0.0.2'], trickle =
       }
     });
     s.on('error', () => { stats.errors++; });
+    s.resume(); // discard what the server sends (a ServerHello), so its close is seen
     s.on('close', (hadError) => {
       if (timer) clearInterval(timer);
       sockets.delete(s);
