@@ -462,8 +462,10 @@ void tdm_gate_stop(struct tdm_app *app)
         close(g->listen_fd);
     while (g->hello.head)
         hello_drop(g, g->hello.head);
-    while (g->shake.head) /* lws is gone by now: nothing left to close */
+    while (g->shake.head) { /* lws is gone by now (each close released its entry) */
+        g->shake.head->wsi = NULL;
         shake_release(g, g->shake.head);
+    }
     tdm_keycount_destroy(g->hello_per_addr);
     tdm_keycount_destroy(g->shake_per_addr);
     free(g->entries);
