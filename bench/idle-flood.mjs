@@ -17,7 +17,7 @@
 // Each probe is a page load (HTTPS GET /, a new connection) then a join (a new WebSocket,
 // join with a valid mentee invite, until `welcome`) from 127.0.0.1, one after the other.
 // Printed per attack: p50 / p99 / max of both in ms, failures (over 10 s or refused), the
-// attack sockets opened and closed while it ran, and the server's VmRSS (from /proc) before,
+// attack sockets opened and closed while it ran, the server's CPU use, and its VmRSS (from /proc) before,
 // at the end of the attack, and 6 s after the last attack (the server trims every 5 s).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +32,7 @@ if (!existsSync(process.env.TANDEM_BIN)) {
   process.exit(2);
 }
 const { startTandem, mintInvite } = await import('../tests/lib/tandem.mjs');
-const { holdIdleInWorker, timePageLoad, timeJoin, percentiles, vmRssKiB } =
+const { holdIdleInWorker, timePageLoad, timeJoin, percentiles, vmRssKiB, cpuSeconds } =
   await import('../tests/lib/idleflood.mjs');
 
 const args = process.argv.slice(2);
@@ -70,6 +70,7 @@ try {
     }, 30000);
     if (flood) await sleep(3000); // past the first hello deadline: sockets are being reopened
     const pages = [], joins = [];
+    const cpu0 = await cpuSeconds(srv.pid), t0 = performance.now();
     let failures = 0, peak = 0;
     const why = new Map();
     const fail = (what) => (e) => {
@@ -83,6 +84,7 @@ try {
       if (i % 10 === 0) peak = Math.max(peak, await vmRssKiB(srv.pid));
     }
     const during = await vmRssKiB(srv.pid);
+    const cpu = (await cpuSeconds(srv.pid) - cpu0) / ((performance.now() - t0) / 1000);
     peak = Math.max(peak, during);
     const stats = flood ? { ...flood.stats } : null;
     if (flood) await flood.stop();
@@ -92,6 +94,7 @@ try {
     console.log(`  failures      ${failures} of ${2 * TRIES}`);
     for (const [k, n] of why) console.log(`    ${n} x ${k}`);
     if (stats) console.log(`  attack        ${stats.opened} sockets opened, ${stats.closed} closed by the server`);
+    console.log(`  server CPU    ${(100 * cpu).toFixed(0)} % of one core while probing`);
     console.log(`  VmRSS         before ${mib(before)}, during ${mib(during)} (peak seen ${mib(peak)})`);
   }
   await sleep(6000);

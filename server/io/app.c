@@ -170,10 +170,10 @@ int tdm_app_start(struct tdm_app *app)
     info.timeout_secs = 10; /* the gate's handshake_timeout_s is shorter until a request */
     info.max_http_header_data = 4096;
     /* Each connection in TLS or waiting for its first request holds one (the gate bounds
-     * them by limits.max_handshakes), and so does each request being answered: with room
-     * for both, no connection waits for a header buffer another one sits on. Buffers are
-     * made when needed and freed after use. */
-    info.max_http_header_pool = (unsigned short)(app->cfg.limits.max_handshakes + 64);
+     * them by limits.max_handshakes), and so does each request being read or answered on a
+     * kept-alive connection (not bounded per address: 1024 of them before anyone waits).
+     * Buffers are made when needed and freed after use, so the size costs nothing idle. */
+    info.max_http_header_pool = (unsigned short)(app->cfg.limits.max_handshakes + 1024);
     info.keepalive_timeout = 15;
     app->lws = lws_create_context(&info);
     if (!app->lws) {

@@ -156,21 +156,37 @@ static void shake_kill(struct tdm_gate *g, struct entry *e)
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-/* The handshake to give up when all are taken: the oldest of the address holding the most.
- * Oldest alone would let a flood of fresh handshakes from a few addresses push out a real
- * client's before it could finish; its address holds one. */
-static struct entry *shake_victim(struct tdm_gate *g)
+/* The oldest handshake of the address holding the most; *most is set to that count. */
+static struct entry *shake_heaviest(struct tdm_gate *g, uint32_t *most)
 {
     struct entry *best = g->shake.head;
-    uint32_t most = 0;
+    *most = 0;
     for (struct entry *e = g->shake.head; e; e = e->next) {
         uint32_t n = tdm_keycount_get(g->shake_per_addr, e->key);
-        if (n > most) {
-            most = n;
+        if (n > *most) {
+            *most = n;
             best = e;
         }
     }
     return best;
+}
+
+/* All handshakes are taken: makes room for one from key, or returns false to refuse it.
+ * Room is made only where that evens out the addresses (the newcomer's, with it, still
+ * holds fewer than the busiest one): a flood from a few addresses then cannot push out a
+ * real client's handshake, and its own newcomers are closed before any TLS work instead of
+ * costing an ECDHE handshake each. When every address holds one, the oldest goes. */
+static bool shake_make_room(struct tdm_gate *g, uint64_t key)
+{
+    uint32_t most, mine = tdm_keycount_get(g->shake_per_addr, key); /* the newcomer included */
+    struct entry *victim = shake_heaviest(g, &most);
+    if (most <= 1)
+        victim = g->shake.head;
+    else if (mine + 1 > most)
+        return false;
+    g->evicted++;
+    shake_kill(g, victim);
+    return true;
 }
 
 static void hand_over(struct tdm_gate *g, struct entry *e)
@@ -184,17 +200,16 @@ static void hand_over(struct tdm_gate *g, struct entry *e)
     e->watch = 0;
     tdm_keycount_dec(g->hello_per_addr, key);
     list_remove(&g->hello, e);
-    if (tdm_keycount_inc(g->shake_per_addr, key, g->app->cfg.limits.max_handshakes_per_address) <
-        0) {
+    const struct tdm_limits *lim = &g->app->cfg.limits;
+    bool counted = tdm_keycount_inc(g->shake_per_addr, key, lim->max_handshakes_per_address) > 0;
+    if (!counted || (g->shake.n >= lim->max_handshakes && !shake_make_room(g, key))) {
+        if (counted)
+            tdm_keycount_dec(g->shake_per_addr, key);
         close(fd);
         entry_put(g, e);
         g->refused++;
-        note(g, "a connection refused: too many TLS handshakes from one address");
+        note(g, "a connection refused: too many TLS handshakes from its address");
         return;
-    }
-    if (g->shake.n >= g->app->cfg.limits.max_handshakes) {
-        g->evicted++;
-        shake_kill(g, shake_victim(g));
     }
     e->stage = STAGE_SHAKE;
     e->fd = -1;
@@ -405,7 +420,7 @@ int tdm_gate_start(struct tdm_app *app, int *port)
     size_t n = (size_t)lim->max_new_connections + lim->max_handshakes;
     if (!g || !(g->entries = calloc(n, sizeof *g->entries)) ||
         !(g->hello_per_addr = tdm_keycount_create(lim->max_new_connections)) ||
-        !(g->shake_per_addr = tdm_keycount_create(lim->max_handshakes))) {
+        !(g->shake_per_addr = tdm_keycount_create((size_t)lim->max_handshakes + 1))) {
         app->gate = g;
         tdm_gate_stop(app);
         return TDM_ENOMEM;
@@ -447,8 +462,10 @@ void tdm_gate_stop(struct tdm_app *app)
         close(g->listen_fd);
     while (g->hello.head)
         hello_drop(g, g->hello.head);
-    while (g->shake.head) /* lws is gone by now: nothing left to close */
+    while (g->shake.head) { /* lws is gone by now (each close released its entry) */
+        g->shake.head->wsi = NULL;
         shake_release(g, g->shake.head);
+    }
     tdm_keycount_destroy(g->hello_per_addr);
     tdm_keycount_destroy(g->shake_per_addr);
     free(g->entries);

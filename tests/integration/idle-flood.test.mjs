@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTandem, mintInvite } from '../lib/tandem.mjs';
-import { holdIdleInWorker, timePageLoad, timeJoin } from '../lib/idleflood.mjs';
+import { holdIdleInWorker, timePageLoad, timeJoin, cpuSeconds } from '../lib/idleflood.mjs';
 
 const ATTACK = 300; // well over the old pool of 64, small enough for a shared test machine
 const TRIES = 20;
@@ -25,26 +25,27 @@ after(async () => {
   assert.doesNotMatch(rest, /127\.0\.0\.\d/);
 });
 
-/** Every page load and join from 127.0.0.1 finishes within LIMIT_MS, TRIES times. */
-async function probe(label) {
+/** Every page load and join from 127.0.0.1 finishes within limitMs, `tries` times. */
+async function probe(label, { limitMs = LIMIT_MS, tries = TRIES } = {}) {
   const token = mintInvite({ room: 'flood-room', role: 'mentee' });
-  const at = { host: '127.0.0.1', port: srv.port, timeoutMs: LIMIT_MS };
-  for (let i = 0; i < TRIES; i++) {
+  const at = { host: '127.0.0.1', port: srv.port, timeoutMs: limitMs };
+  for (let i = 0; i < tries; i++) {
     const page = await timePageLoad({ ...at, path: '/' }).catch((e) => assert.fail(
       `${label}: page load ${i + 1}: ${e.message}`));
     const join = await timeJoin({ ...at, room: 'flood-room', token }).catch((e) => assert.fail(
       `${label}: join ${i + 1}: ${e.message}`));
-    assert.ok(page < LIMIT_MS && join < LIMIT_MS, `${label}: ${page} ms, ${join} ms`);
+    assert.ok(page < limitMs && join < limitMs, `${label}: ${page} ms, ${join} ms`);
   }
 }
 
 /** Runs the probe while an attack (holdIdle options) holds its sockets; stops it on every
  *  path. */
-async function underAttack(opts, label) {
-  flood = await holdIdleInWorker({ host: '127.0.0.1', port: srv.port, count: ATTACK, ...opts });
+async function underAttack(opts, label, probeOpts) {
+  const count = opts.count ?? ATTACK;
+  flood = await holdIdleInWorker({ host: '127.0.0.1', port: srv.port, count, ...opts });
   try {
-    assert.ok(flood.stats.opened >= ATTACK, `only ${flood.stats.opened} attack sockets opened`);
-    await probe(label);
+    assert.ok(flood.stats.opened >= count, `only ${flood.stats.opened} attack sockets opened`);
+    await probe(label, probeOpts);
   } finally {
     await flood.stop();
     flood = null;
@@ -70,7 +71,9 @@ test('sockets trickling a ClientHello keep nobody else out', async () => {
 });
 
 test('handshakes left hanging after a whole ClientHello keep nobody else out', async () => {
-  await underAttack({ sources: addrs(10), hello: true }, 'hello then silence');
+  // 100 (over the old pool of 64), within the caps: what they hold, not how fast they churn
+  // (bench/idle-flood.mjs has the 2,000-socket figures)
+  await underAttack({ count: 100, sources: addrs(10), hello: true }, 'hello then silence');
 });
 
 test('out of file descriptors: the server pauses accepting, frees silent sockets, serves on', async () => {
@@ -81,7 +84,13 @@ test('out of file descriptors: the server pauses accepting, frees silent sockets
   srv = small;
   try {
     assert.match(small.stderr, /open-files limit \(160\) is below/);
-    await underAttack({ sources: addrs(50) }, 'out of descriptors');
+    // not the 1 s of the other attacks: connections wait in the kernel's queue while the
+    // server has no descriptor to take them with; what matters is that they get in and
+    // that the server neither aborts nor spins
+    const cpu0 = await cpuSeconds(small.pid), t0 = performance.now();
+    await underAttack({ sources: addrs(50) }, 'out of descriptors', { limitMs: 5000, tries: 5 });
+    const cpu = (await cpuSeconds(small.pid) - cpu0) / ((performance.now() - t0) / 1000);
+    assert.ok(cpu < 0.9, `the server used ${(100 * cpu).toFixed(0)} % of a core: spinning?`);
     assert.match(small.stderr, /gate: out of file descriptors/);
   } finally {
     srv = saved;

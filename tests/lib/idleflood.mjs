@@ -59,6 +59,7 @@ export function holdIdle({ host, port, count, sources = ['127.0.0.2'], trickle =
       }
     });
     s.on('error', () => { stats.errors++; });
+    s.resume(); // discard what the server sends (a ServerHello), so its close is seen
     s.on('close', (hadError) => {
       if (timer) clearInterval(timer);
       sockets.delete(s);
@@ -158,4 +159,11 @@ export async function vmRssKiB(pid) {
   const { readFile } = await import('node:fs/promises');
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** CPU seconds a process has used so far, user + system (Linux, 100 ticks a second). */
+export async function cpuSeconds(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
