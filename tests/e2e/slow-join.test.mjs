@@ -29,9 +29,9 @@ after(async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A fresh page whose requests matching `slow` are held back DELAY_MS; it records every URL
- *  the page requests or navigates to, and its script errors. */
-async function slowPage(slow) {
+/** A fresh page whose requests matching `slow` are held back DELAY_MS (or until `hold`
+ *  resolves); it records every URL the page requests or navigates to, and its script errors. */
+async function slowPage(slow, hold = null) {
   const page = await browser.page.context().newPage();
   page.setDefaultTimeout(WAIT_MS);
   const seen = { urls: [], errors: [] };
@@ -39,7 +39,7 @@ async function slowPage(slow) {
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) seen.urls.push(f.url()); });
   page.on('pageerror', (e) => seen.errors.push(e.message));
   await page.route(slow, async (route) => {
-    await sleep(DELAY_MS);
+    await (hold || sleep(DELAY_MS));
     try {
       await route.continue();
     } catch {
@@ -73,7 +73,7 @@ async function joinedOrReady(page) {
 }
 
 for (const how of ['Enter', 'click']) {
-  test(`Join pressed (${how}) while the page loads slowly: never a native submission`, { timeout: 60000 }, async (t) => {
+  test(`Join pressed (${how}) while the page loads slowly: never a native submission`, { timeout: 120000 }, async (t) => {
     const { page, seen } = await slowPage(/\/(js|i18n)\//);
     try {
       await page.goto(`${server.url}/r/slow-join-${how}`, { waitUntil: 'commit' });
@@ -101,22 +101,25 @@ for (const how of ['Enter', 'click']) {
   });
 }
 
-test('Join pressed while only the translations are on their way: the join follows by itself', { timeout: 60000 }, async () => {
-  const { page, seen } = await slowPage(/\/i18n\//);
+test('Join pressed while only the translations are on their way: the join follows by itself', { timeout: 120000 }, async () => {
+  let release;
+  const held = new Promise((r) => { release = r; }); // the translations come when the test says
+  const { page, seen } = await slowPage(/\/i18n\//, held);
   try {
     await page.goto(`${server.url}/r/slow-join-i18n`, { waitUntil: 'commit' });
-    // Wired (no longer disabled in the HTML) but still getting ready.
-    const wired = page.locator('#join-button:not([disabled])[aria-disabled="true"]');
-    await wired.waitFor();
+    await page.locator('#name').fill('Jan');
+    // Wired (no longer disabled as in the HTML) but still getting ready.
+    await page.locator('#join-button:not([disabled])[aria-disabled="true"]').waitFor();
     const pressedOn = await button(page);
+    await page.locator('#join-button').click({ force: true });
+    release();
     assert.ok(notReady(pressedOn), `the button does not say it is getting ready: ${JSON.stringify(pressedOn)}`);
     assert.equal(pressedOn.text, 'Getting ready…');
-    await page.locator('#name').fill('Jan');
-    await wired.click({ force: true });
     await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
     assertNoFormInUrl(seen, page);
     assert.deepEqual(seen.errors, [], 'script errors on the page');
   } finally {
+    release();
     await page.close();
   }
 });
