@@ -730,6 +730,10 @@ async function checkLinkNow() {
   }
   if (answer.type !== 'error' || !String(answer.code).startsWith('invite_')) return;
   if (pass) dropPass(state.room);
+  state.linkProblem = answer;
+  local.stop(); // a preview that started by itself has nothing to wait for
+  render();
+  $('bad-link-title').focus();
 }
 
 main();
