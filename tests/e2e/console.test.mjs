@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TANDEM_BIN, startTandem, stopCleanly, newLedgerPath, inviteKeyPath } from '../lib/tandem.mjs';
 import { launchChromium } from '../lib/browsers.mjs';
+import jsQR from 'jsqr';
 
 const WAIT_MS = 20000;
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -109,6 +110,19 @@ test('the console makes a room and links; people join; a withdrawn link keeps it
   await cp.screenshot({ path: path.join(ARTIFACTS, 'console-phone.png'), fullPage: true });
   await cp.setViewportSize({ width: 1366, height: 768 });
   await cp.screenshot({ path: path.join(ARTIFACTS, 'console-laptop.png'), fullPage: true });
+
+  // The QR code drawn in the page reads back as the link.
+  await cp.setViewportSize({ width: 390, height: 844 });
+  await room.locator('.link').filter({ hasText: 'Mentor' }).getByRole('button', { name: 'QR code' }).click();
+  await cp.locator('#qr-dialog').waitFor();
+  const img = await cp.evaluate(() => {
+    const c = document.getElementById('qr-canvas');
+    return { w: c.width, h: c.height, px: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+  });
+  assert.equal(jsQR(Uint8ClampedArray.from(img.px), img.w, img.h)?.data, mentorUrl);
+  await cp.screenshot({ path: path.join(ARTIFACTS, 'console-qr-phone.png') });
+  await cp.getByRole('button', { name: 'Close' }).click();
+  await cp.setViewportSize({ width: 1366, height: 768 });
 
   // The coordinator withdraws the mentor link: its holder cannot come back.
   await room.locator('.link').filter({ hasText: 'Mentor' }).getByRole('button', { name: 'Withdraw' }).click();
