@@ -139,6 +139,12 @@ test('the console makes a room and links; people join; a withdrawn link keeps it
   await withdrawn.waitFor();
   assert.equal(await mentor.page.getByRole('heading', { name: 'In the room', exact: true }).isVisible(), false);
 
+  // In Arabic, right to left, on a phone (looked at by hand).
+  await cp.locator('#lang-select').selectOption('ar');
+  await cp.getByRole('heading', { name: 'لوحة المنسّق' }).waitFor();
+  await cp.setViewportSize({ width: 390, height: 844 });
+  await cp.screenshot({ path: path.join(ARTIFACTS, 'console-phone-ar.png'), fullPage: true });
+
   // The room's name went nowhere: not in a request, a frame or the log.
   assert.ok(traffic.some((s) => s.includes('console.link.create')), 'frames were recorded');
   for (const s of traffic) {
