@@ -68,6 +68,11 @@ test('console.hello refuses what is not a valid console link', async () => {
       assert.equal(r.m.code, code, what);
       assert.equal((await ask(r.c, { type: 'console.room.create' })).code, 'forbidden', what);
     }
+    // Rate limited like every message: a burst of guesses is dropped, and said so.
+    const guesser = await wsClient(srv.wsUrl);
+    for (let i = 0; i < 150; i++) guesser.send({ type: 'console.hello', token: handToken({ expires: 1, domain: '' }) });
+    await guesser.error('rate_limited');
+
     // A console token is no invite either.
     const j = await wsClient(srv.wsUrl);
     j.send({ type: 'join', id: 1, room: 'some-room', name: 'X', role: 'mentee', token });
