@@ -25,6 +25,7 @@ const state = {
   links: [], // console.links: every valid link
   counts: {}, // room id -> people now
   said: null, // the last status key and params, to say again in a new language
+  drawn: '', // what the last refresh drew
 };
 const pending = new Map(); // message id -> resolve
 let sig = null;
@@ -151,6 +152,11 @@ async function refresh() {
     saveData();
   }
   if (rooms.type === 'console.rooms') state.counts = rooms.counts;
+  // the periodic refresh draws only what changed: a redraw would close an open list or
+  // move the keyboard focus under the coordinator's hands
+  const drawn = JSON.stringify([state.links, state.counts, data]);
+  if (drawn === state.drawn) return;
+  state.drawn = drawn;
   render();
 }
 
@@ -198,7 +204,11 @@ function render() {
   $('new-room-card').hidden = !live;
   $('rooms').hidden = !live;
   const list = $('room-list');
-  const focusedRoom = document.activeElement?.closest?.('.room')?.dataset.room;
+  // where the focus was, to put it back on the same control after the redraw
+  const active = document.activeElement;
+  const focusedRoom = active?.closest?.('.room')?.dataset.room;
+  const focusedLink = active?.closest?.('.link')?.dataset.id;
+  const focusedControl = active?.name || active?.className;
   const kept = new Map(); // keep each room's form choices across a redraw
   for (const li of list.children) kept.set(li.dataset.room, li.querySelector('.link-form'));
   list.replaceChildren();
@@ -235,7 +245,14 @@ function render() {
   }
   $('other-links').hidden = !live || others.length === 0;
   $('other-list').replaceChildren(...others.map((l) => linkItem(l, null)));
-  if (focusedRoom) list.querySelector(`[data-room="${focusedRoom}"] .link-form button`)?.focus();
+  if (focusedRoom) {
+    const roomEl = list.querySelector(`[data-room="${focusedRoom}"]`);
+    const linkEl = focusedLink ? roomEl?.querySelector(`[data-id="${focusedLink}"]`) : null;
+    const scope = linkEl || roomEl;
+    const same = [...(scope?.querySelectorAll('select, button') || [])]
+      .find((el) => (el.name || el.className) === focusedControl);
+    (same || roomEl?.querySelector('.link-form button'))?.focus();
+  }
 }
 
 /* ---- actions ---- */
