@@ -155,3 +155,28 @@ test('the console makes a room and links; people join; a withdrawn link keeps it
   assert.ok(!server.stderr.includes(token), 'the console token is in the log');
   assert.deepEqual(pageErrors, []);
 });
+
+test('pressed before the script is ready, the new-room form sends nothing by itself', { timeout: 120000 }, async () => {
+  const consoleUrl = execFileSync(TANDEM_BIN, ['console-link', '--invite-key', inviteKeyPath(),
+    '--invite-ledger', ledger, '--public-url', server.url], { encoding: 'utf8' }).trim();
+  const { page } = await browser('slow-console');
+  const urls = [];
+  page.on('request', (r) => urls.push(r.url()));
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) urls.push(f.url()); });
+  // the page's scripts come 1.5 s late: the form shows before anything is wired
+  await page.route(/\/js\//, async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    try { await route.continue(); } catch { /* the page went away meanwhile */ }
+  });
+  await page.goto(consoleUrl, { waitUntil: 'commit' });
+  const field = page.locator('#room-name');
+  await field.waitFor({ state: 'attached' });
+  await field.evaluate((el, name) => {
+    el.closest('section').hidden = false; // as a fast finger on a half-loaded page could
+    el.value = name;
+    el.form.requestSubmit();
+  }, ROOM_NAME);
+  await page.getByText('Ready.', { exact: true }).waitFor();
+  assert.ok(urls.every((u) => !u.includes('?') && !u.includes('Zephyrine')), urls.join('\n'));
+  assert.equal(new URL(page.url()).pathname, '/console');
+});
