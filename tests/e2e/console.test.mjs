@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TANDEM_BIN, startTandem, stopCleanly, newLedgerPath, inviteKeyPath } from '../lib/tandem.mjs';
@@ -20,6 +20,7 @@ let server = null;
 const browsers = [];
 const pageErrors = [];
 const ledger = newLedgerPath();
+let exported = null; // the room names file the first test saved
 
 before(async () => { server = await startTandem({ openRooms: false, args: ['--invite-ledger', ledger] }); });
 after(async (t) => {
@@ -97,6 +98,14 @@ test('the console makes a room and links; people join; a withdrawn link keeps it
   await cp.getByText('Ready.', { exact: true }).waitFor();
   await room.getByText('2 people here now').waitFor();
   assert.equal(await room.locator('.link').count(), 1, 'the once-only link is used up: no longer listed');
+
+  // The names go to a file for another device (and come back from one: the second test).
+  const [download] = await Promise.all([cp.waitForEvent('download'),
+    cp.getByRole('button', { name: 'Save room names to a file' }).click()]);
+  const saved = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.equal(saved.rooms.length, 1);
+  assert.equal(saved.rooms[0].name, ROOM_NAME);
+  exported = saved;
 
   // The mentee reloads and comes back in with the pass the page kept.
   await mentee.page.reload();
@@ -179,4 +188,17 @@ test('pressed before the script is ready, the new-room form sends nothing by its
   await page.getByText('Ready.', { exact: true }).waitFor();
   assert.ok(urls.every((u) => !u.includes('?') && !u.includes('Zephyrine')), urls.join('\n'));
   assert.equal(new URL(page.url()).pathname, '/console');
+
+  // Another device: the names come from the file the first test saved, with the room's link.
+  if (exported) {
+    await page.locator('#import-file').setInputFiles({ name: 'tandem-rooms.json', mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(exported)) });
+    await page.getByText('1 room added.').waitFor();
+    const room = page.locator('#room-list > li').filter({ hasText: ROOM_NAME });
+    await room.waitFor();
+    await room.getByText('1 person here now').or(room.getByText('2 people here now')).waitFor();
+    await page.locator('#import-file').setInputFiles({ name: 'x.json', mimeType: 'application/json',
+      buffer: Buffer.from('{"not": "ours"}') });
+    await page.getByText('This file has no room names from a Tandem console.').waitFor();
+  }
 });
