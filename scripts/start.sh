@@ -14,26 +14,31 @@ if [ ! -f certs/dev-cert.pem ] || [ ! -f certs/dev-key.pem ]; then
     -keyout certs/dev-key.pem -out certs/dev-cert.pem 2>/dev/null
   chmod 600 certs/dev-key.pem
 fi
-# Rooms are closed: people come in with invite links. Here is one for a coordinator, for a
-# fresh room; in the room, the coordinator makes links for mentors and mentees. The link
-# starts with the public address (--public-url, or server.public_url in --config), so the
-# settings that make it are handed to `tandem invite` too.
-invite_args=()
+# Rooms are closed: people come in with invite links, which a coordinator makes in the
+# console (a page in the browser). The console link is made once, kept in certs/console.link
+# (readable by you only; it is a key to the console) and shown at every start. It starts with
+# the public address (--public-url, or server.public_url in --config), so the settings that
+# make it are handed to `tandem console-link` too. To replace it: withdraw it with
+# `tandem console-link --revoke ID` and delete certs/console.link.
+link_args=()
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --public-url | --config | --invite-key | --invite-ledger)
-      if [ $((i + 1)) -lt ${#args[@]} ]; then invite_args+=("${args[i]}" "${args[i + 1]}"); fi ;;
-    --public-url=* | --config=* | --invite-key=* | --invite-ledger=*) invite_args+=("${args[i]}") ;;
+      if [ $((i + 1)) -lt ${#args[@]} ]; then link_args+=("${args[i]}" "${args[i + 1]}"); fi ;;
+    --public-url=* | --config=* | --invite-key=* | --invite-ledger=*) link_args+=("${args[i]}") ;;
   esac
 done
-room=$(openssl rand -hex 8)
-if ! link=$(build-release/tandem invite "${invite_args[@]}" --room "$room" --role coordinator --expires 7d); then
-  echo "Could not make an invite link: check --public-url, --config and --invite-key (tandem invite --help)."
-  exit 2
+if [ ! -s certs/console.link ]; then
+  if ! link=$(build-release/tandem console-link "${link_args[@]}" --expires 365d); then
+    echo "Could not make a console link: check --public-url, --config and --invite-key (tandem --help)."
+    exit 2
+  fi
+  (umask 077 && printf '%s\n' "$link" >certs/console.link)
 fi
-echo "Starting Tandem at ${link%%/r/*} (Ctrl+C stops it)."
-echo "Coordinator link for a new room (valid 7 days):"
+link=$(head -n 1 certs/console.link)
+echo "Starting Tandem at ${link%%/console*} (Ctrl+C stops it)."
+echo "Coordinator console (make rooms and invite links here; keep this link private):"
 echo "  $link"
-echo "More links: build-release/tandem invite --room ROOM --role mentee|mentor|coordinator --expires 7d ${invite_args[*]}"
+echo "Links from the shell: build-release/tandem invite --room ROOM --role mentee|mentor|coordinator --expires 7d ${link_args[*]}"
 exec build-release/tandem "$@"

@@ -73,6 +73,30 @@ int tdm_pass_encode(const struct tdm_pass *pass, const uint8_t *key, size_t keyl
 int tdm_pass_decode(const char *text, size_t len, const uint8_t *key, size_t keylen, int64_t now_s,
                     struct tdm_pass *out, char *err, size_t errlen);
 
+/* Console capabilities: a long-lived statement "the holder may run the coordinator console
+ * until time T", carried in the console link's fragment. Signed with the invite key, but over
+ * a distinct domain (the MAC covers TDM_CONSOLE_DOMAIN, then the payload) and with its own
+ * version byte, so that an invite or a pass is never taken for a console token, nor the other
+ * way round. payload = version(1) expires(8) id(16 random). It is withdrawn by its id in the
+ * invite ledger, like a link. */
+#define TDM_CONSOLE_VERSION 3
+#define TDM_CONSOLE_DOMAIN "tandem console capability"
+
+struct tdm_console_cap {
+    int64_t expires_s;
+    uint8_t id[TDM_INVITE_ID_LEN];
+};
+
+/* A new capability with a random id. Returns 0, TDM_EINVAL (expires_s <= 0) or TDM_ECRYPTO. */
+int tdm_console_new(struct tdm_console_cap *cap, int64_t expires_s);
+/* As tdm_invite_encode. */
+int tdm_console_encode(const struct tdm_console_cap *cap, const uint8_t *key, size_t keylen,
+                       char *out, size_t outcap);
+/* As tdm_invite_decode: 0, TDM_EINVAL (malformed, or an invite or pass), TDM_EAUTH (forged)
+ * or TDM_ESTATE (expired). */
+int tdm_console_decode(const char *text, size_t len, const uint8_t *key, size_t keylen,
+                       int64_t now_s, struct tdm_console_cap *out, char *err, size_t errlen);
+
 /* Use counts and revocations, bounded. Not thread-safe (the control thread owns it). */
 struct tdm_invite_ledger;
 struct tdm_invite_ledger *tdm_invite_ledger_create(size_t max_entries);

@@ -186,6 +186,90 @@ int tdm_invite_id_parse(const char *text, size_t len, uint8_t id[TDM_INVITE_ID_L
                                                                                     : TDM_EINVAL;
 }
 
+/* --- console capabilities --- */
+
+#define CONSOLE_PAYLOAD (1 + 8 + TDM_INVITE_ID_LEN)
+#define CONSOLE_DOMAIN_LEN (sizeof TDM_CONSOLE_DOMAIN) /* its NUL too: a clear end */
+
+int tdm_console_new(struct tdm_console_cap *cap, int64_t expires_s)
+{
+    memset(cap, 0, sizeof *cap);
+    if (expires_s <= 0)
+        return TDM_EINVAL;
+    cap->expires_s = expires_s;
+    return RAND_bytes(cap->id, TDM_INVITE_ID_LEN) == 1 ? 0 : TDM_ECRYPTO;
+}
+
+/* The MAC input: the domain, then the payload. */
+static int console_mac(const uint8_t *key, size_t keylen, const uint8_t *p, size_t n,
+                       uint8_t out[MAC_LEN])
+{
+    uint8_t buf[CONSOLE_DOMAIN_LEN + CONSOLE_PAYLOAD + 3];
+    if (n > CONSOLE_PAYLOAD + 3)
+        return TDM_EINVAL;
+    memcpy(buf, TDM_CONSOLE_DOMAIN, CONSOLE_DOMAIN_LEN);
+    memcpy(buf + CONSOLE_DOMAIN_LEN, p, n);
+    return mac(key, keylen, buf, CONSOLE_DOMAIN_LEN + n, out);
+}
+
+int tdm_console_encode(const struct tdm_console_cap *cap, const uint8_t *key, size_t keylen,
+                       char *out, size_t outcap)
+{
+    uint8_t payload[CONSOLE_PAYLOAD], tag[MAC_LEN];
+    if (keylen < TDM_INVITE_KEY_MIN || cap->expires_s <= 0)
+        return TDM_EINVAL;
+    payload[0] = TDM_CONSOLE_VERSION;
+    for (int i = 0; i < 8; i++)
+        payload[1 + i] = (uint8_t)((uint64_t)cap->expires_s >> (56 - 8 * i));
+    memcpy(payload + 9, cap->id, TDM_INVITE_ID_LEN);
+    if (console_mac(key, keylen, payload, sizeof payload, tag))
+        return TDM_ECRYPTO;
+    int a = tdm_b64url_encode(payload, sizeof payload, out, outcap);
+    if (a < 0 || (size_t)a + 2 > outcap)
+        return TDM_ETOOBIG;
+    out[a] = '.';
+    int b = tdm_b64url_encode(tag, MAC_LEN, out + a + 1, outcap - (size_t)a - 1);
+    if (b < 0)
+        return TDM_ETOOBIG;
+    return a + 1 + b;
+}
+
+int tdm_console_decode(const char *text, size_t len, const uint8_t *key, size_t keylen,
+                       int64_t now_s, struct tdm_console_cap *out, char *err, size_t errlen)
+{
+    uint8_t payload[CONSOLE_PAYLOAD + 3], tag[MAC_LEN + 3], want[MAC_LEN];
+    memset(out, 0, sizeof *out);
+    if (keylen < TDM_INVITE_KEY_MIN)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "server key too short");
+    if (!text || len == 0 || len > TDM_INVITE_TOKEN_MAX)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token missing or too long");
+    const char *dot = memchr(text, '.', len);
+    if (!dot)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token has no signature");
+    size_t plen = (size_t)(dot - text), slen = len - plen - 1;
+    /* an invite's payload is longer: it does not fit here and is refused unread */
+    int n = tdm_b64url_decode(text, plen, payload, sizeof payload);
+    int t = tdm_b64url_decode(dot + 1, slen, tag, sizeof tag);
+    if (n < 0 || t != MAC_LEN)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "token is not well-formed");
+    if (console_mac(key, keylen, payload, (size_t)n, want))
+        return TDM_ECRYPTO;
+    if (!tdm_ct_equal(want, tag, MAC_LEN))
+        return tdm_seterr(err, errlen, TDM_EAUTH, "token signature does not match");
+    if ((size_t)n != CONSOLE_PAYLOAD || payload[0] != TDM_CONSOLE_VERSION)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "not a console token");
+    uint64_t exp = 0;
+    for (int i = 0; i < 8; i++)
+        exp = (exp << 8) | payload[1 + i];
+    if (exp == 0 || exp > INT64_MAX)
+        return tdm_seterr(err, errlen, TDM_EINVAL, "bad expiry");
+    out->expires_s = (int64_t)exp;
+    memcpy(out->id, payload + 9, TDM_INVITE_ID_LEN);
+    if (now_s >= out->expires_s)
+        return tdm_seterr(err, errlen, TDM_ESTATE, "token expired");
+    return 0;
+}
+
 /* --- ledger: open addressing keyed by the random id (already uniformly distributed) --- */
 
 struct entry {

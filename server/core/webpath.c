@@ -61,6 +61,8 @@ enum tdm_route tdm_webpath_route(const char *path, size_t len, char *rel, size_t
         return TDM_ROUTE_NOT_FOUND;
     if (len == 1)
         return set_rel(rel, relcap, "index.html", 10, TDM_ROUTE_FILE);
+    if (len == 8 && memcmp(path, "/console", 8) == 0)
+        return set_rel(rel, relcap, "console.html", 12, TDM_ROUTE_FILE);
     if (len == 3 && memcmp(path, "/ws", 3) == 0)
         return set_rel(rel, relcap, "", 0, TDM_ROUTE_WEBSOCKET);
     if (len > 3 && memcmp(path, "/r/", 3) == 0) {

@@ -434,8 +434,8 @@ int tdm_invites_consume(struct tdm_app *app, const struct tdm_invite *inv)
     return rc;
 }
 
-/* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
-static int withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN], int64_t expires_s)
+int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                            int64_t expires_s)
 {
     int64_t now_s = tdm_wall_us() / 1000000;
     if (tdm_invite_ledger_revoke(app->invites, id, expires_s, now_s))
@@ -448,14 +448,14 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv)
 {
     if (inv->expires_s == 0)
         return TDM_ENOTFOUND;
-    return withdraw_id(app, inv->id, inv->expires_s);
+    return tdm_invites_withdraw_id(app, inv->id, inv->expires_s);
 }
 
 void tdm_invites_shut_out(struct tdm_app *app, const struct tdm_conn *c)
 {
     if (!c->has_person || c->inv.expires_s == 0)
         return;
-    if (withdraw_id(app, c->person, c->inv.expires_s) != 0)
+    if (tdm_invites_withdraw_id(app, c->person, c->inv.expires_s) != 0)
         TDM_WARN("invite ledger full: a person taken out could come back with their pass");
 }
 
@@ -482,23 +482,17 @@ int tdm_invites_parse_duration(const char *s, int64_t *out_s)
     return 0;
 }
 
-/* invite.create {role, expires_s?, uses?}: a coordinator makes a link for their own room. */
-void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                          struct tdm_proto_err *e)
+json_t *tdm_invites_make_link(struct tdm_app *app, const char *room, json_t *msg,
+                              struct tdm_proto_err *e)
 {
-    struct tdm_participant *p = c->participant;
     const char *role_s;
     size_t role_len;
     enum tdm_role role;
-    if (p->role != TDM_ROLE_COORDINATOR) {
-        tdm_proto_set(e, "forbidden", NULL, "only a coordinator can make invite links");
-        return;
-    }
     if (!tdm_proto_string(msg, "role", 1, 16, true, &role_s, &role_len, e))
-        return;
+        return NULL;
     if (tdm_role_parse(role_s, role_len, &role)) {
         tdm_proto_set(e, "bad_field", "role", "role: mentor, mentee or coordinator");
-        return;
+        return NULL;
     }
     json_t *jexp = json_object_get(msg, "expires_s"), *juses = json_object_get(msg, "uses");
     json_int_t exp = 7 * 86400, uses = 0;
@@ -506,22 +500,21 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
                  exp > INVITE_MAX_LIFETIME_S)) {
         tdm_proto_set(e, "bad_field", "expires_s", "expires_s: 60 to %lld seconds",
                       (long long)INVITE_MAX_LIFETIME_S);
-        return;
+        return NULL;
     }
     if (juses &&
         (!json_is_integer(juses) || (uses = json_integer_value(juses)) < 0 || uses > 1000)) {
         tdm_proto_set(e, "bad_field", "uses", "uses: 0 (unlimited) to 1000");
-        return;
+        return NULL;
     }
     struct tdm_invite inv;
     char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
-    if (tdm_invite_new(&inv, tdm_room_id(p->room), role, tdm_wall_us() / 1000000 + exp,
-                       (uint16_t)uses) ||
+    if (tdm_invite_new(&inv, room, role, tdm_wall_us() / 1000000 + exp, (uint16_t)uses) ||
         tdm_invite_encode(&inv, app->invite_key, sizeof app->invite_key, tok, sizeof tok) < 0) {
         tdm_proto_set(e, "internal", NULL, "could not make the invite");
-        return;
+        return NULL;
     }
-    /* noted, so that the shell (tandem invite --list) sees every valid link */
+    /* noted, so that the shell (tandem invite --list) and the console see every valid link */
     if (tdm_invite_ledger_note(app->invites, &inv, tdm_wall_us() / 1000000) == 0)
         journal_note(app, inv.id);
     tdm_invite_id_text(inv.id, idtext);
@@ -529,13 +522,29 @@ void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
                           "invite_id", idtext, "role", tdm_role_name(role), "expires_s",
                           (json_int_t)inv.expires_s, "uses", (json_int_t)uses);
     if (r && app->cfg.public_url[0]) /* else the page uses the address it was opened at */
-        json_object_set_new(
-            r, "url", json_sprintf("%s/r/%s#t=%s", app->cfg.public_url, tdm_room_id(p->room), tok));
-    if (r && id)
+        json_object_set_new(r, "url", json_sprintf("%s/r/%s#t=%s", app->cfg.public_url, room, tok));
+    if (!r)
+        tdm_proto_set(e, "internal", NULL, "could not make the invite");
+    return r;
+}
+
+/* invite.create {role, expires_s?, uses?}: a coordinator makes a link for their own room. */
+void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e)
+{
+    struct tdm_participant *p = c->participant;
+    if (p->role != TDM_ROLE_COORDINATOR) {
+        tdm_proto_set(e, "forbidden", NULL, "only a coordinator can make invite links");
+        return;
+    }
+    json_t *r = tdm_invites_make_link(app, tdm_room_id(p->room), msg, e);
+    if (!r)
+        return;
+    const char *role = json_string_value(json_object_get(r, "role"));
+    if (id)
         json_object_set(r, "ref", id);
+    TDM_INFO("r%u: p%u made an invite (%s)", tdm_room_log_id(p->room), p->log_id, role);
     tdm_conn_send(c, r);
-    TDM_INFO("r%u: p%u made an invite (%s)", tdm_room_log_id(p->room), p->log_id,
-             tdm_role_name(role));
 }
 
 /* invite.check {room, token? | pass?}: whether a link (or a pass) would let its holder into
@@ -595,7 +604,7 @@ void tdm_on_invite_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "bad_field", "invite_id", "invite_id: the id given when it was made");
         return;
     }
-    if (withdraw_id(app, iid, tdm_wall_us() / 1000000 + INVITE_MAX_LIFETIME_S)) {
+    if (tdm_invites_withdraw_id(app, iid, tdm_wall_us() / 1000000 + INVITE_MAX_LIFETIME_S)) {
         tdm_proto_set(e, "server_full", NULL, "too many invites in use");
         return;
     }

@@ -18,40 +18,47 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: tandem [OPTIONS]\n"
-               "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
-               "  --config FILE        read settings from FILE (docs/configuration.md)\n"
-               "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
-               "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
-               "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
-               "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
-               "  --web-root DIR       the pages to serve (default web)\n"
-               "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
-               "  --public-url URL     the address people open, https://host[:port]: the\n"
-               "                       base of every link made (default https://localhost:PORT)\n"
-               "  --media-address A,B  local addresses ICE may use (default: every\n"
-               "                       non-loopback interface)\n"
-               "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
-               "  --media-workers N    media worker threads (default: one per core)\n"
-               "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
-               "                       may show addresses\n"
-               "  --invite-key FILE    secret that signs invite links (made if absent;\n"
-               "                       default certs/invite.key)\n"
-               "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
-               "                       (default certs/invite.ledger; \"\" = memory only)\n"
-               "  --open-rooms         let anyone with a room link in, without an invite:\n"
-               "                       for local development only\n"
-               "\n"
-               "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
-               "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
-               "               [--invite-key FILE] [--invite-ledger FILE]\n"
-               "                       print an invite link (the token follows '#'); the base\n"
-               "                       is server.public_url unless given (--base-url: the same)\n"
-               "  tandem invite --list | --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
-               "                       the links still valid (id, role, uses, expiry), or\n"
-               "                       withdraw one (a running server refuses it within seconds)\n"
-               "  --help               show this help and exit\n"
-               "  --version            show the version and exit\n");
+    fprintf(f,
+            "Usage: tandem [OPTIONS]\n"
+            "Self-hosted video and voice relay (WebRTC SFU) for mentoring programs.\n\n"
+            "  --config FILE        read settings from FILE (docs/configuration.md)\n"
+            "  --listen ADDR        address for HTTPS and WebSocket (default: all)\n"
+            "  --port N             HTTPS port (default 8443; 0 picks a free port)\n"
+            "  --cert FILE          TLS certificate, PEM (default certs/dev-cert.pem)\n"
+            "  --key FILE           TLS private key, PEM (default certs/dev-key.pem)\n"
+            "  --web-root DIR       the pages to serve (default web)\n"
+            "  --public-ip ADDR     address to advertise in ICE candidates (1:1 NAT)\n"
+            "  --public-url URL     the address people open, https://host[:port]: the\n"
+            "                       base of every link made (default https://localhost:PORT)\n"
+            "  --media-address A,B  local addresses ICE may use (default: every\n"
+            "                       non-loopback interface)\n"
+            "  --media-port-base N  UDP port of the first media worker (default 10000)\n"
+            "  --media-workers N    media worker threads (default: one per core)\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug; only debug\n"
+            "                       may show addresses\n"
+            "  --invite-key FILE    secret that signs invite links (made if absent;\n"
+            "                       default certs/invite.key)\n"
+            "  --invite-ledger FILE withdrawn links and use counts, kept across restarts\n"
+            "                       (default certs/invite.ledger; \"\" = memory only)\n"
+            "  --open-rooms         let anyone with a room link in, without an invite:\n"
+            "                       for local development only\n"
+            "\n"
+            "  tandem invite --room ROOM --role mentee|mentor|coordinator\n"
+            "               [--expires 7d] [--uses N] [--public-url URL] [--config FILE]\n"
+            "               [--invite-key FILE] [--invite-ledger FILE]\n"
+            "                       print an invite link (the token follows '#'); the base\n"
+            "                       is server.public_url unless given (--base-url: the same)\n"
+            "  tandem invite --list | --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
+            "                       the links still valid (id, role, uses, expiry), or\n"
+            "                       withdraw one (a running server refuses it within seconds)\n"
+            "  tandem console-link [--expires 365d] [--public-url URL] [--config FILE]\n"
+            "               [--invite-key FILE] [--invite-ledger FILE]\n"
+            "                       print a coordinator console link (PUBLIC_URL/console#c=...)\n"
+            "  tandem console-link --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
+            "                       withdraw a console link (a running server refuses it\n"
+            "                       within seconds)\n"
+            "  --help               show this help and exit\n"
+            "  --version            show the version and exit\n");
 }
 
 /* A flag's name to the config option it sets. */
@@ -256,10 +263,94 @@ static int invite_main(int argc, char **argv)
     return 0;
 }
 
+/* tandem console-link: a console capability signed with the invite key, or --revoke ID. */
+static int console_main(int argc, char **argv)
+{
+    static struct option opts[] = {
+        {"expires", required_argument, NULL, 'e'},
+        {"config", required_argument, NULL, 'c'},
+        {"public-url", required_argument, NULL, 'b'},
+        {"base-url", required_argument, NULL, 'b'},
+        {"invite-key", required_argument, NULL, 'k'},
+        {"invite-ledger", required_argument, NULL, 'l'},
+        {"revoke", required_argument, NULL, 'X'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct tdm_config cfg;
+    const char *expires = "365d", *base = NULL, *keyfile = NULL, *ledger = NULL, *revoke = NULL;
+    char err[512];
+    int ch, idx;
+    tdm_config_defaults(&cfg);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        switch (ch) {
+        case 'e': expires = optarg; break;
+        case 'b': base = optarg; break;
+        case 'k': keyfile = optarg; break;
+        case 'l': ledger = optarg; break;
+        case 'X': revoke = optarg; break;
+        case 'c':
+            if (tdm_config_load_file(&cfg, optarg, err, sizeof err)) {
+                fprintf(stderr, "tandem console-link: %s\n", err);
+                return 2;
+            }
+            break;
+        default: fprintf(stderr, "tandem console-link: see tandem --help\n"); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tandem console-link: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (!ledger)
+        ledger = cfg.invite_ledger_file;
+    if (revoke) {
+        if (!ledger[0]) {
+            fprintf(stderr, "tandem console-link: the invite ledger is off "
+                            "(invites.ledger_file = \"\")\n");
+            return 2;
+        }
+        return invite_revoke(ledger, revoke);
+    }
+    if (base && tdm_config_set(&cfg, "server.public_url", base, err, sizeof err)) {
+        fprintf(stderr, "tandem console-link: %s\n", err);
+        return 2;
+    }
+    int64_t lifetime;
+    if (tdm_invites_parse_duration(expires, &lifetime)) {
+        fprintf(stderr, "tandem console-link: --expires: like 30d or 365d (at most a year)\n");
+        return 2;
+    }
+    uint8_t key[32];
+    if (tdm_invites_load_key(keyfile ? keyfile : cfg.invite_key_file, true, key, err, sizeof err)) {
+        fprintf(stderr, "tandem console-link: %s\n", err);
+        return 1;
+    }
+    struct tdm_console_cap cap;
+    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
+    int rc = tdm_console_new(&cap, tdm_wall_us() / 1000000 + lifetime);
+    if (rc == 0)
+        rc = tdm_console_encode(&cap, key, sizeof key, tok, sizeof tok);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc < 0) {
+        fprintf(stderr, "tandem console-link: %s\n", tdm_strerror(rc));
+        return 1;
+    }
+    tdm_invite_id_text(cap.id, idtext);
+    char defbase[128];
+    snprintf(defbase, sizeof defbase, "https://localhost:%u", cfg.port);
+    printf("%s/console#c=%s\n", cfg.public_url[0] ? cfg.public_url : defbase, tok);
+    fprintf(stderr, "console link id %s (withdraw it with: tandem console-link --revoke %s)\n",
+            idtext, idtext);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "invite") == 0)
         return invite_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "console-link") == 0)
+        return console_main(argc - 1, argv + 1);
     static struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 0},

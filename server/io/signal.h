@@ -56,6 +56,9 @@ struct tdm_conn {
     /* the person id of the pass this connection joined with or was given, if any */
     bool has_person;
     uint8_t person[TDM_INVITE_ID_LEN];
+    /* a coordinator console (console.hello): its capability, checked again at every action */
+    bool console;
+    struct tdm_console_cap console_cap;
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -169,7 +172,28 @@ int tdm_invites_make_pass(struct tdm_app *app, const struct tdm_invite *inv, cha
 /* Withdraws the invite someone joined with (mod.remove with withdraw_link). Returns 0,
  * TDM_ENOTFOUND when they joined without one, or TDM_EFULL when the ledger is full. */
 int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
+/* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
+int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                            int64_t expires_s);
+/* Makes a link for room from msg's role, expires_s? and uses? (validated; e filled on a
+ * refusal) and notes it in the ledger. Returns the "invite" message (url when
+ * server.public_url is set), or NULL. */
+json_t *tdm_invites_make_link(struct tdm_app *app, const char *room, json_t *msg,
+                              struct tdm_proto_err *e);
 int tdm_invites_parse_duration(const char *s, int64_t *out_s);
+/* The coordinator console (console.c). */
+void tdm_on_console_hello(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
+void tdm_on_console_room_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                                struct tdm_proto_err *e);
+void tdm_on_console_link_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                                struct tdm_proto_err *e);
+void tdm_on_console_links(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
+void tdm_on_console_link_revoke(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                                struct tdm_proto_err *e);
+void tdm_on_console_rooms(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
 void tdm_on_invite_create(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);
 void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,

@@ -82,6 +82,10 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
         tdm_proto_set(e, "already_joined", NULL, "this connection has already joined a room");
         return;
     }
+    if (c->console) { /* a console is no person: it joins no room */
+        tdm_proto_set(e, "forbidden", NULL, "a console connection cannot join a room");
+        return;
+    }
     if (!tdm_proto_string(msg, "room", 0, 4096, true, &room_id, &room_len, e) ||
         !tdm_proto_string(msg, "name", 0, 4096, true, &name, &name_len, e) ||
         !tdm_proto_string(msg, "role", 0, 64, true, &role_s, &role_len, e))

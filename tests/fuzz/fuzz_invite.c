@@ -71,6 +71,27 @@ static void pass_checked(const char *copy, size_t len, bool signed_by_us, int to
     }
 }
 
+/* The same text read as a console capability: only documented codes; never both a console
+ * token and an invite or a pass (a text signed here as an invite is never a console token:
+ * its MAC covers no domain); one that decodes re-encodes to the same text. */
+static void console_checked(const char *copy, size_t len, bool signed_by_us, int token_rc)
+{
+    struct tdm_console_cap cap, again;
+    char err[128] = "";
+    int rc = tdm_console_decode(copy, len, key, sizeof key, NOW_S, &cap, err, sizeof err);
+    check(rc == 0 || rc == TDM_EINVAL || rc == TDM_EAUTH || rc == TDM_ESTATE);
+    check(rc == 0 || err[0] != '\0');
+    check(!(signed_by_us && (rc == 0 || rc == TDM_ESTATE)));
+    check(!((rc == 0 || rc == TDM_ESTATE) && (token_rc == 0 || token_rc == TDM_ESTATE)));
+    if (rc == 0 || rc == TDM_ESTATE) {
+        char out[TDM_INVITE_TOKEN_MAX + 64];
+        int n = tdm_console_encode(&cap, key, sizeof key, out, sizeof out);
+        check(n > 0 && (size_t)n == len && memcmp(out, copy, len) == 0);
+        check(tdm_console_decode(out, (size_t)n, key, sizeof key, NOW_S, &again, NULL, 0) == rc);
+        check(again.expires_s == cap.expires_s && memcmp(again.id, cap.id, TDM_INVITE_ID_LEN) == 0);
+    }
+}
+
 /* Decodes tok (an exact-size copy, so ASan sees overreads) and checks what came back. */
 static void decode_checked(const char *tok, size_t len, bool signed_by_us)
 {
@@ -109,6 +130,7 @@ static void decode_checked(const char *tok, size_t len, bool signed_by_us)
         check(memcmp(id, inv.id, TDM_INVITE_ID_LEN) == 0);
     }
     pass_checked(copy, len, signed_by_us, rc);
+    console_checked(copy, len, signed_by_us, rc);
     free(copy);
 }
 

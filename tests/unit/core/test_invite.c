@@ -179,6 +179,65 @@ static void passes(void **state)
                      TDM_EINVAL);
 }
 
+/* A console capability round-trips; it is neither an invite nor a pass, and neither of
+ * those is taken for it (the MAC covers a distinct domain). */
+static void console_caps(void **state)
+{
+    (void)state;
+    char text[TDM_INVITE_TOKEN_MAX + 1], tok[TDM_INVITE_TOKEN_MAX + 1],
+        ptext[TDM_INVITE_TOKEN_MAX + 1];
+    struct tdm_console_cap cap, other, out;
+    struct tdm_invite link, inv;
+    struct tdm_pass pass, pout;
+    assert_int_equal(tdm_console_new(&cap, NOW + 600), 0);
+    assert_int_equal(tdm_console_new(&other, NOW + 600), 0);
+    assert_memory_not_equal(cap.id, other.id, TDM_INVITE_ID_LEN);
+    assert_int_equal(tdm_console_new(&other, 0), TDM_EINVAL);
+    int m = tdm_console_encode(&cap, key, sizeof key, text, sizeof text);
+    assert_true(m > 0 && m < 100);
+    assert_int_equal(tdm_console_decode(text, (size_t)m, key, sizeof key, NOW, &out, NULL, 0), 0);
+    assert_memory_equal(out.id, cap.id, TDM_INVITE_ID_LEN);
+    assert_int_equal(out.expires_s, NOW + 600);
+    assert_int_equal(tdm_console_decode(text, (size_t)m, key, sizeof key, NOW + 600, &out, NULL, 0),
+                     TDM_ESTATE);
+    assert_int_equal(
+        tdm_console_decode(text, (size_t)m, other_key, sizeof other_key, NOW, &out, NULL, 0),
+        TDM_EAUTH);
+    text[5] = text[5] == 'A' ? 'B' : 'A';
+    assert_int_not_equal(tdm_console_decode(text, (size_t)m, key, sizeof key, NOW, &out, NULL, 0),
+                         0);
+    text[5] = text[5] == 'A' ? 'B' : 'A';
+    assert_int_equal(tdm_console_decode(text, 0, key, sizeof key, NOW, &out, NULL, 0), TDM_EINVAL);
+    assert_int_equal(tdm_console_decode(text, (size_t)m - 1, key, sizeof key, NOW, &out, NULL, 0),
+                     TDM_EINVAL);
+    /* an invite or a pass is no console token, and a console token no invite or pass */
+    int n = make(tok, sizeof tok, "room1", TDM_ROLE_COORDINATOR, NOW + 600, 0, &link);
+    assert_int_not_equal(tdm_console_decode(tok, (size_t)n, key, sizeof key, NOW, &out, NULL, 0),
+                         0);
+    assert_int_equal(tdm_pass_new(&pass, &link), 0);
+    int p = tdm_pass_encode(&pass, key, sizeof key, ptext, sizeof ptext);
+    assert_int_not_equal(tdm_console_decode(ptext, (size_t)p, key, sizeof key, NOW, &out, NULL, 0),
+                         0);
+    assert_int_not_equal(tdm_invite_decode(text, (size_t)m, key, sizeof key, NOW, &inv, NULL, 0),
+                         0);
+    assert_int_not_equal(tdm_pass_decode(text, (size_t)m, key, sizeof key, NOW, &pout, NULL, 0), 0);
+    /* a payload of the console's form signed as an invite (no domain) is refused */
+    uint8_t payload[25], tag[32];
+    unsigned int tl = 0;
+    payload[0] = TDM_CONSOLE_VERSION;
+    for (int i = 0; i < 8; i++)
+        payload[1 + i] = (uint8_t)((uint64_t)(NOW + 600) >> (56 - 8 * i));
+    memset(payload + 9, 7, 16);
+    assert_non_null(HMAC(EVP_sha256(), key, sizeof key, payload, sizeof payload, tag, &tl));
+    char forged[128];
+    int a = tdm_b64url_encode(payload, sizeof payload, forged, sizeof forged);
+    forged[a] = '.';
+    int b = tdm_b64url_encode(tag, 32, forged + a + 1, sizeof forged - (size_t)a - 1);
+    assert_int_equal(
+        tdm_console_decode(forged, (size_t)(a + 1 + b), key, sizeof key, NOW, &out, NULL, 0),
+        TDM_EAUTH);
+}
+
 static void ledger_uses_and_revocation(void **state)
 {
     (void)state;
@@ -392,6 +451,7 @@ int main(void)
         cmocka_unit_test(malformed),
         cmocka_unit_test(signed_room_too_long),
         cmocka_unit_test(passes),
+        cmocka_unit_test(console_caps),
         cmocka_unit_test(ledger_uses_and_revocation),
         cmocka_unit_test(id_text),
         cmocka_unit_test(ledger_save_and_restore),

@@ -22,6 +22,8 @@ static void routes_pages(void **state)
     assert_int_equal(route("/r/k3Jd9s-aQ2", rel), TDM_ROUTE_ROOM);
     assert_string_equal(rel, "room.html");
     assert_int_equal(route("/ws", rel), TDM_ROUTE_WEBSOCKET);
+    assert_int_equal(route("/console", rel), TDM_ROUTE_FILE);
+    assert_string_equal(rel, "console.html");
     assert_int_equal(route("/js/room.mjs", rel), TDM_ROUTE_FILE);
     assert_string_equal(rel, "js/room.mjs");
     assert_int_equal(route("/i18n/ar.json", rel), TDM_ROUTE_FILE);
