@@ -89,6 +89,8 @@ static void fuzz_route(const char *path, size_t len)
         check(len > 3 && memcmp(path, "/r/", 3) == 0 && tdm_room_id_valid(path + 3, len - 3));
     } else if (len == 1) {
         check(strcmp(rel, "index.html") == 0);
+    } else if (len == 8 && memcmp(path, "/console", 8) == 0) {
+        check(strcmp(rel, "console.html") == 0); /* the coordinator console's page */
     } else {
         check(n == len - 1 && memcmp(rel, path + 1, n) == 0);
     }
