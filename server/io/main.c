@@ -149,6 +149,89 @@ static int invite_revoke(const char *ledger, const char *idtext)
     return 0;
 }
 
+/* What `tandem invite` and `tandem console-link` share: the settings that say where the
+ * key and the ledger are and which address links start with. */
+struct link_settings {
+    const char *prog; /* for messages: "tandem invite" */
+    struct tdm_config cfg;
+    const char *base, *keyfile, *ledger, *revoke;
+};
+
+/* One option both sub-commands take; returns 1 when it was one (0: not one, 2: bad). */
+static int link_option(struct link_settings *ls, int ch, const char *arg)
+{
+    char err[512];
+    switch (ch) {
+    case 'b': ls->base = arg; return 1;
+    case 'k': ls->keyfile = arg; return 1;
+    case 'l': ls->ledger = arg; return 1;
+    case 'X': ls->revoke = arg; return 1;
+    case 'c':
+        if (tdm_config_load_file(&ls->cfg, arg, err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", ls->prog, err);
+            return 2;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+/* After the options, whatever their order: the flags win over the config file. Returns 0 or
+ * an exit code. */
+static int link_settle(struct link_settings *ls, int argc, char **argv)
+{
+    char err[512];
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument \"%s\"\n", ls->prog, argv[optind]);
+        return 2;
+    }
+    if (!ls->ledger)
+        ls->ledger = ls->cfg.invite_ledger_file;
+    if (ls->base && tdm_config_set(&ls->cfg, "server.public_url", ls->base, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", ls->prog, err);
+        return 2;
+    }
+    return 0;
+}
+
+/* --list and --revoke need the ledger. Returns 0 or an exit code. */
+static int link_need_ledger(const struct link_settings *ls)
+{
+    if (ls->ledger[0])
+        return 0;
+    fprintf(stderr, "%s: the invite ledger is off (invites.ledger_file = \"\")\n", ls->prog);
+    return 2;
+}
+
+/* Reads the invite key (made if absent) for signing; the caller wipes it after. */
+static int link_load_key(const struct link_settings *ls, uint8_t key[32])
+{
+    char err[512];
+    if (tdm_invites_load_key(ls->keyfile ? ls->keyfile : ls->cfg.invite_key_file, true, key, err,
+                             sizeof err)) {
+        fprintf(stderr, "%s: %s\n", ls->prog, err);
+        return 1;
+    }
+    return 0;
+}
+
+/* The address links start with: server.public_url, else this machine on the port. */
+static void link_base(const struct link_settings *ls, char *out, size_t cap)
+{
+    if (ls->cfg.public_url[0])
+        snprintf(out, cap, "%s", ls->cfg.public_url);
+    else
+        snprintf(out, cap, "https://localhost:%u", ls->cfg.port);
+}
+
+#define LINK_OPTIONS                                                                               \
+    {"config", required_argument, NULL, 'c'}, {"public-url", required_argument, NULL, 'b'},        \
+        {"base-url", required_argument, NULL, 'b'}, {"invite-key", required_argument, NULL, 'k'},  \
+        {"invite-ledger", required_argument, NULL, 'l'},                                           \
+    {                                                                                              \
+        "revoke", required_argument, NULL, 'X'                                                     \
+    }
+
 /* tandem invite: signs a link with the server's invite key; needs no running server. */
 static int invite_main(int argc, char **argv)
 {
@@ -157,34 +240,28 @@ static int invite_main(int argc, char **argv)
         {"role", required_argument, NULL, 'R'},
         {"expires", required_argument, NULL, 'e'},
         {"uses", required_argument, NULL, 'u'},
-        {"base-url", required_argument, NULL, 'b'},
-        {"config", required_argument, NULL, 'c'},
-        {"public-url", required_argument, NULL, 'b'},
-        {"invite-key", required_argument, NULL, 'k'},
-        {"invite-ledger", required_argument, NULL, 'l'},
         {"list", no_argument, NULL, 'L'},
-        {"revoke", required_argument, NULL, 'X'},
+        LINK_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *ledger = NULL, *revoke = NULL;
+    static struct link_settings ls = {.prog = "tandem invite"};
+    const char *room = NULL, *role_s = NULL, *expires = "7d";
     bool list = false;
-    static struct tdm_config cfg;
-    const char *room = NULL, *role_s = NULL, *expires = "7d", *base = NULL, *keyfile = NULL;
     long uses = 0;
-    char err[512], *end;
-    int ch, idx;
-    tdm_config_defaults(&cfg);
+    char *end;
+    int ch, idx, rc;
+    tdm_config_defaults(&ls.cfg);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        if ((rc = link_option(&ls, ch, optarg)) == 2)
+            return 2;
+        if (rc == 1)
+            continue;
         switch (ch) {
         case 'r': room = optarg; break;
         case 'R': role_s = optarg; break;
         case 'e': expires = optarg; break;
-        case 'b': base = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'l': ledger = optarg; break;
         case 'L': list = true; break;
-        case 'X': revoke = optarg; break;
         case 'u':
             uses = strtol(optarg, &end, 10);
             if (*end || uses < 0 || uses > 1000) {
@@ -192,30 +269,17 @@ static int invite_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'c':
-            if (tdm_config_load_file(&cfg, optarg, err, sizeof err)) {
-                fprintf(stderr, "tandem invite: %s\n", err);
-                return 2;
-            }
-            break;
         default: fprintf(stderr, "tandem invite: see tandem --help\n"); return 2;
         }
     }
-    if (!ledger)
-        ledger = cfg.invite_ledger_file;
-    if ((list || revoke) && !ledger[0]) {
-        fprintf(stderr, "tandem invite: the invite ledger is off (invites.ledger_file = \"\")\n");
-        return 2;
-    }
+    if ((rc = link_settle(&ls, argc, argv)) != 0)
+        return rc;
+    if ((list || ls.revoke) && (rc = link_need_ledger(&ls)) != 0)
+        return rc;
     if (list)
-        return invite_list(ledger);
-    if (revoke)
-        return invite_revoke(ledger, revoke);
-    /* after --config, whatever the order: the flag wins over the file */
-    if (base && tdm_config_set(&cfg, "server.public_url", base, err, sizeof err)) {
-        fprintf(stderr, "tandem invite: %s\n", err);
-        return 2;
-    }
+        return invite_list(ls.ledger);
+    if (ls.revoke)
+        return invite_revoke(ls.ledger, ls.revoke);
     enum tdm_role role;
     int64_t lifetime;
     if (!room || !tdm_room_id_valid(room, strlen(room))) {
@@ -231,13 +295,12 @@ static int invite_main(int argc, char **argv)
         return 2;
     }
     uint8_t key[32];
-    if (tdm_invites_load_key(keyfile ? keyfile : cfg.invite_key_file, true, key, err, sizeof err)) {
-        fprintf(stderr, "tandem invite: %s\n", err);
-        return 1;
-    }
+    if ((rc = link_load_key(&ls, key)) != 0)
+        return rc;
     struct tdm_invite inv;
-    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
-    int rc = tdm_invite_new(&inv, room, role, tdm_wall_us() / 1000000 + lifetime, (uint16_t)uses);
+    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT],
+        base[TDM_CONFIG_PUBLIC_URL_MAX + 32];
+    rc = tdm_invite_new(&inv, room, role, tdm_wall_us() / 1000000 + lifetime, (uint16_t)uses);
     if (rc == 0)
         rc = tdm_invite_encode(&inv, key, sizeof key, tok, sizeof tok);
     OPENSSL_cleanse(key, sizeof key);
@@ -246,20 +309,19 @@ static int invite_main(int argc, char **argv)
         return 1;
     }
     tdm_invite_id_text(inv.id, idtext);
-    char defbase[128];
-    snprintf(defbase, sizeof defbase, "https://localhost:%u", cfg.port);
-    printf("%s/r/%s#t=%s\n", cfg.public_url[0] ? cfg.public_url : defbase, room, tok);
+    link_base(&ls, base, sizeof base);
+    printf("%s/r/%s#t=%s\n", base, room, tok);
     fprintf(stderr, "invite id %s (%s, %s)\n", idtext, tdm_role_name(role),
             uses ? "limited uses" : "unlimited uses");
     /* in the ledger, so that --list shows it (and a running server, within seconds) */
     struct tdm_invite_record rec = {
         .expires_s = inv.expires_s, .known = true, .role = role, .uses = inv.uses};
     memcpy(rec.id, inv.id, TDM_INVITE_ID_LEN);
-    if (ledger[0] && tdm_invites_append_record(ledger, &rec) != 0)
+    if (ls.ledger[0] && tdm_invites_append_record(ls.ledger, &rec) != 0)
         fprintf(stderr,
                 "tandem invite: the link works, but the ledger %s could not note it "
                 "(--list will not show it)\n",
-                ledger);
+                ls.ledger);
     return 0;
 }
 
@@ -268,67 +330,42 @@ static int console_main(int argc, char **argv)
 {
     static struct option opts[] = {
         {"expires", required_argument, NULL, 'e'},
-        {"config", required_argument, NULL, 'c'},
-        {"public-url", required_argument, NULL, 'b'},
-        {"base-url", required_argument, NULL, 'b'},
-        {"invite-key", required_argument, NULL, 'k'},
-        {"invite-ledger", required_argument, NULL, 'l'},
-        {"revoke", required_argument, NULL, 'X'},
+        LINK_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    static struct tdm_config cfg;
-    const char *expires = "365d", *base = NULL, *keyfile = NULL, *ledger = NULL, *revoke = NULL;
-    char err[512];
-    int ch, idx;
-    tdm_config_defaults(&cfg);
+    static struct link_settings ls = {.prog = "tandem console-link"};
+    const char *expires = "365d";
+    int ch, idx, rc;
+    tdm_config_defaults(&ls.cfg);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        switch (ch) {
-        case 'e': expires = optarg; break;
-        case 'b': base = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'l': ledger = optarg; break;
-        case 'X': revoke = optarg; break;
-        case 'c':
-            if (tdm_config_load_file(&cfg, optarg, err, sizeof err)) {
-                fprintf(stderr, "tandem console-link: %s\n", err);
-                return 2;
-            }
-            break;
-        default: fprintf(stderr, "tandem console-link: see tandem --help\n"); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tandem console-link: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
-    if (!ledger)
-        ledger = cfg.invite_ledger_file;
-    if (revoke) {
-        if (!ledger[0]) {
-            fprintf(stderr, "tandem console-link: the invite ledger is off "
-                            "(invites.ledger_file = \"\")\n");
+        if ((rc = link_option(&ls, ch, optarg)) == 2)
             return 2;
+        if (rc == 1)
+            continue;
+        if (ch == 'e') {
+            expires = optarg;
+            continue;
         }
-        return invite_revoke(ledger, revoke);
-    }
-    if (base && tdm_config_set(&cfg, "server.public_url", base, err, sizeof err)) {
-        fprintf(stderr, "tandem console-link: %s\n", err);
+        fprintf(stderr, "tandem console-link: see tandem --help\n");
         return 2;
     }
+    if ((rc = link_settle(&ls, argc, argv)) != 0)
+        return rc;
+    if (ls.revoke)
+        return (rc = link_need_ledger(&ls)) != 0 ? rc : invite_revoke(ls.ledger, ls.revoke);
     int64_t lifetime;
     if (tdm_invites_parse_duration(expires, &lifetime)) {
         fprintf(stderr, "tandem console-link: --expires: like 30d or 365d (at most a year)\n");
         return 2;
     }
     uint8_t key[32];
-    if (tdm_invites_load_key(keyfile ? keyfile : cfg.invite_key_file, true, key, err, sizeof err)) {
-        fprintf(stderr, "tandem console-link: %s\n", err);
-        return 1;
-    }
+    if ((rc = link_load_key(&ls, key)) != 0)
+        return rc;
     struct tdm_console_cap cap;
-    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT];
-    int rc = tdm_console_new(&cap, tdm_wall_us() / 1000000 + lifetime);
+    char tok[TDM_INVITE_TOKEN_MAX + 1], idtext[TDM_INVITE_ID_TEXT],
+        base[TDM_CONFIG_PUBLIC_URL_MAX + 32];
+    rc = tdm_console_new(&cap, tdm_wall_us() / 1000000 + lifetime);
     if (rc == 0)
         rc = tdm_console_encode(&cap, key, sizeof key, tok, sizeof tok);
     OPENSSL_cleanse(key, sizeof key);
@@ -337,9 +374,8 @@ static int console_main(int argc, char **argv)
         return 1;
     }
     tdm_invite_id_text(cap.id, idtext);
-    char defbase[128];
-    snprintf(defbase, sizeof defbase, "https://localhost:%u", cfg.port);
-    printf("%s/console#c=%s\n", cfg.public_url[0] ? cfg.public_url : defbase, tok);
+    link_base(&ls, base, sizeof base);
+    printf("%s/console#c=%s\n", base, tok);
     fprintf(stderr, "console link id %s (withdraw it with: tandem console-link --revoke %s)\n",
             idtext, idtext);
     return 0;
