@@ -37,6 +37,19 @@ if [ ! -s certs/console.link ]; then
   (umask 077 && printf '%s\n' "$link" >certs/console.link)
 fi
 link=$(head -n 1 certs/console.link)
+# The link was made once, for the address of that day: a --public-url or --port given now wins
+# (the part after the address, the console key, stays the same).
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --public-url) [ $((i + 1)) -lt ${#args[@]} ] && link="${args[i + 1]%/}/console${link#*/console}" ;;
+    --public-url=*) v="${args[i]#--public-url=}"; link="${v%/}/console${link#*/console}" ;;
+    --port) [ $((i + 1)) -lt ${#args[@]} ] && port_arg="${args[i + 1]}" ;;
+    --port=*) port_arg="${args[i]#--port=}" ;;
+  esac
+done
+if [ -n "${port_arg:-}" ] && [[ "$link" == https://localhost:* ]]; then
+  link="https://localhost:${port_arg}/console${link#*/console}"
+fi
 echo "Starting Tandem at ${link%%/console*} (Ctrl+C stops it)."
 echo "Coordinator console (make rooms and invite links here; keep this link private):"
 echo "  $link"
