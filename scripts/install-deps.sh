@@ -8,7 +8,7 @@ what=${1:-build}
 build_pkgs=(build-essential cmake pkg-config openssl ca-certificates
   libwebsockets-dev libwebsockets-evlib-glib libnice-dev libsrtp2-dev libopus-dev
   libssl-dev libjansson-dev libglib2.0-dev)
-test_pkgs=(libcmocka-dev chromium firefox-esr iproute2 nftables ffmpeg clang libclang-rt-14-dev
+test_pkgs=(libcmocka-dev chromium firefox-esr iproute2 nftables ffmpeg clang libclang-rt-14-dev coturn
   valgrind clang-format)
 
 pkgs=("${build_pkgs[@]}")

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "tandem/log.h"
+#include "tandem/turn.h"
 
 #define TDM_CONFIG_PATH_MAX 1024
 #define TDM_CONFIG_MAX_MEDIA_ADDRS 8
@@ -87,6 +88,12 @@ struct tdm_config {
     size_t n_sync_origins;
     uint32_t sync_max_wait_s; /* wait-for-everyone bound per hold */
     struct tdm_chat_limits chat;
+    /* TURN (docs/turn.md): the URLs handed to joined pages with short-lived credentials made
+     * from the secret shared with coturn (use-auth-secret); none = no TURN */
+    char turn_urls[TDM_TURN_MAX_URLS][TDM_TURN_URL_MAX + 1];
+    size_t n_turn_urls;
+    char turn_secret_file[TDM_CONFIG_PATH_MAX];
+    uint32_t turn_ttl_s; /* how long a credential is valid */
 };
 
 /* Fills cfg with the embedded defaults. */

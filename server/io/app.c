@@ -128,7 +128,7 @@ int tdm_app_start(struct tdm_app *app)
         TDM_ERROR("config: %s", err);
         return TDM_EINVAL;
     }
-    if (tdm_invites_start(app) != 0)
+    if (tdm_invites_start(app) != 0 || tdm_turn_start(app) != 0)
         return TDM_EINVAL;
     app->chat_pool = (struct tdm_chat_pool){.used = 0, .cap = app->cfg.chat.server_picture_bytes};
     app->conns_per_addr = tdm_keycount_create(app->cfg.limits.max_connections);
@@ -221,6 +221,7 @@ void tdm_app_stop(struct tdm_app *app)
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
     tdm_invites_stop(app);
+    tdm_turn_stop(app);
     tdm_keycount_destroy(app->conns_per_addr);
     app->conns_per_addr = NULL;
     if (app->loop)

@@ -13,6 +13,8 @@
 #include "tandem/invite.h"
 #include "tandem/keycount.h"
 #include "tandem/room.h"
+#include "tandem/turn.h"
+#include <jansson.h>
 
 struct tdm_conn;
 struct tdm_gate;
@@ -54,7 +56,19 @@ struct tdm_app {
     guint ledger_poll;
     uint64_t ledger_ino;     /* the journal file read so far... */
     int64_t ledger_read_off; /* ...up to here */
+    /* the secret shared with coturn (turn.secret_file); length 0: no TURN */
+    char turn_secret[TDM_TURN_SECRET_MAX + 1];
+    size_t turn_secret_len;
 };
+
+/* ice_servers.c: TURN for the pages (docs/turn.md). tdm_turn_start reads the shared secret
+ * when TURN is configured (0, or a TDM_E* code after logging why). */
+int tdm_turn_start(struct tdm_app *app);
+void tdm_turn_stop(struct tdm_app *app);
+/* [{urls, username, credential}] with a fresh credential, or NULL without TURN. */
+json_t *tdm_turn_ice_servers(struct tdm_app *app);
+/* Adds ice_servers and ice_servers_ttl_s to msg when TURN is configured. */
+void tdm_turn_add_to(struct tdm_app *app, json_t *msg);
 
 /* invites.c: the invite secret (read, or made on first start) and the ledger. */
 int tdm_invites_start(struct tdm_app *app);

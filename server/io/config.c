@@ -11,7 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_U32, K_ADDR, K_ADDR_LIST, K_LOGLEVEL, K_BOOL, K_ORIGIN_LIST, K_URL };
+enum kind {
+    K_STR,
+    K_U32,
+    K_ADDR,
+    K_ADDR_LIST,
+    K_LOGLEVEL,
+    K_BOOL,
+    K_ORIGIN_LIST,
+    K_URL,
+    K_TURN_URLS
+};
 
 struct option_def {
     const char *name; /* "group.key" */
@@ -85,6 +95,10 @@ static const struct option_def options[] = {
     U32("chat.upload_idle_s", chat.upload_idle_s, 1, 3600),
     {"chat.allow_metadata", K_BOOL, offsetof(struct tdm_config, chat.allow_metadata),
      sizeof(uint32_t), 0, 1},
+    {"turn.urls", K_TURN_URLS, 0, 0, 0, 0},
+    STR("turn.secret_file", turn_secret_file),
+    /* ten minutes (a TURN allocation is refreshed every ten) to a week */
+    U32("turn.ttl_s", turn_ttl_s, 600, 7 * 86400),
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -100,6 +114,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     cfg->media_port_base = 10000;
     cfg->media_ice_udp = cfg->media_ice_tcp = 1;
     cfg->sync_max_wait_s = 15;
+    cfg->turn_ttl_s = 86400; /* longer than any call: docs/turn.md "Long calls" */
     cfg->chat = (struct tdm_chat_limits){
         .max_messages = 200,
         .max_picture_bytes = 2 * 1024 * 1024,
@@ -291,6 +306,8 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
         case K_ADDR_LIST: return set_addr_list(cfg, value, err, errlen);
         case K_ORIGIN_LIST: return set_origin_list(cfg, value, err, errlen);
         case K_URL: return set_public_url(cfg, value, err, errlen);
+        case K_TURN_URLS:
+            return tdm_turn_parse_urls(value, cfg->turn_urls, &cfg->n_turn_urls, err, errlen);
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;
@@ -420,5 +437,8 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "chat.server_picture_bytes: must hold at least one picture "
                           "(chat.max_picture_bytes)");
+    if ((cfg->n_turn_urls > 0) != (cfg->turn_secret_file[0] != '\0'))
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "turn: urls and secret_file go together (both set, or neither)");
     return 0;
 }

@@ -111,6 +111,9 @@ void tdm_on_leave(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *
                   struct tdm_proto_err *e);
 void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                  struct tdm_proto_err *e);
+/* ice.servers: fresh TURN credentials for a joined participant (ice_servers.c). */
+void tdm_on_ice_servers(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                        struct tdm_proto_err *e);
 /* Joining (signal_room.c) and the lobby and moderation (moderation.c). */
 int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                     json_t *id, struct tdm_proto_err *e);

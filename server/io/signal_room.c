@@ -225,6 +225,7 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         json_object_set(welcome, "ref", id);
     if (welcome && pass[0])
         json_object_set_new(welcome, "pass", json_string(pass));
+    tdm_turn_add_to(app, welcome); /* only joined participants get TURN credentials */
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_room_broadcast(

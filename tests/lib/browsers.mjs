@@ -2,7 +2,7 @@
 // Debian's Chromium with a DevTools port that playwright-core connects to, and Firefox ESR
 // through puppeteer-core over WebDriver BiDi (/work/shared/notes/browser-testing.md).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { reapOnExit } from './reaper.mjs';
@@ -24,12 +24,19 @@ export function killPid(child, graceMs = 5000) {
 }
 
 /** Starts Chromium; resolves with { pid, page, close() }. */
-export async function launchChromium(label, { timeoutMs = 60000 } = {}) {
+export async function launchChromium(label, { timeoutMs = 60000, uid = null } = {}) {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(path.join(tmpdir(), `tandem-call-${label}-`));
+  // uid: the browser runs as that user (a firewall rule can then match its packets alone:
+  // tests/e2e/call-turn.test.mjs); its profile folder becomes that user's.
+  const as = {};
+  if (uid !== null) {
+    chownSync(dir, uid, uid);
+    Object.assign(as, { uid, gid: uid, env: { ...process.env, HOME: dir } });
+  }
   const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`, 'about:blank'],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
+  { stdio: ['ignore', 'ignore', 'pipe'], ...as });
   reapOnExit(child); // a browser the test could not close is killed when the test process ends
   let err = '';
   const endpoint = await new Promise((resolve, reject) => {

@@ -97,8 +97,9 @@ class Session {
   constructor(call, tracks, { restart }) {
     this.call = call;
     this.restart = restart;
-    this.pub = new RTCPeerConnection(RTC_CONFIG);
-    this.sub = new RTCPeerConnection(RTC_CONFIG);
+    const config = { ...RTC_CONFIG, iceServers: call.iceServers };
+    this.pub = new RTCPeerConnection(config);
+    this.sub = new RTCPeerConnection(config);
     const stream = new MediaStream(); // its id is replaced by ours on the server
     const init = { direction: 'sendonly', streams: [stream] };
     this.audio = this.pub.addTransceiver(tracks.audio || 'audio', init);
@@ -245,6 +246,11 @@ export class Call extends EventTarget {
   #roomSize = 1;
   #speaking = '';
   #receiveVideo = true;
+  #iceServers = [];
+  #iceTtlMs = 0;
+  #iceAt = 0;
+  #everConnected = false;
+  #blocked = false;
 
   /** send(msg) sends one message to the server and returns its id, or null when offline. */
   constructor(send) {
@@ -261,10 +267,32 @@ export class Call extends EventTarget {
     return this.#session?.sub ?? null;
   }
 
+  /** The TURN servers of welcome (docs/turn.md): [{urls, username, credential}], and how
+   *  long their credentials stay valid. Used by every new pair of connections. */
+  setIceServers(servers, ttlS) {
+    const ok = Array.isArray(servers) && servers.every((s) => s && typeof s === 'object' &&
+      (typeof s.urls === 'string' || Array.isArray(s.urls)));
+    this.#iceServers = ok ? servers : [];
+    this.#iceTtlMs = Number.isInteger(ttlS) && ttlS > 0 ? ttlS * 1000 : 0;
+    this.#iceAt = Date.now();
+  }
+
+  get iceServers() {
+    return this.#iceServers;
+  }
+
+  /** True when this call never connected and its connections fail: the network seems to
+   *  block media (UDP and the media ports), not a passing blip. */
+  get blocked() {
+    return this.#blocked;
+  }
+
   /** A new pair for participant selfId (after every welcome: a rejoin gets a new id). */
   start(selfId) {
     this.#selfId = selfId;
     this.#attempts = 0;
+    this.#everConnected = false;
+    this.#blocked = false;
     clearTimeout(this.#restartTimer);
     this.#restartTimer = 0;
     this.#setStatus('connecting');
@@ -340,6 +368,10 @@ export class Call extends EventTarget {
       s?.onOffer(msg);
       return true;
     }
+    if (msg.type === 'ice.servers') {
+      this.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
+      return true;
+    }
     if (msg.type === 'error') return this.#onError(msg);
     return false;
   }
@@ -390,6 +422,8 @@ export class Call extends EventTarget {
     }
     if (states.every((st) => st === 'connected')) {
       this.#attempts = 0;
+      this.#everConnected = true;
+      this.#blocked = false;
       this.#setStatus('connected');
     }
   }
@@ -406,6 +440,10 @@ export class Call extends EventTarget {
   fail(s, why) {
     if (s !== this.#session) return;
     console.warn(`tandem call: ${why}`);
+    // Never connected and the transport itself failed: say that the network seems to block
+    // calls (rather than "lost"), and whether a relay was tried.
+    const transport = why === 'connection failed' || why === 'no connection in time';
+    if (!this.#everConnected && transport && s.pub.connectionState !== 'connected') this.#blocked = true;
     this.#scheduleRestart('reconnecting');
   }
 
@@ -426,6 +464,11 @@ export class Call extends EventTarget {
 
   #newSession(restart) {
     clearTimeout(this.#graceTimer);
+    // Credentials near the end of their life: ask for fresh ones (the next pair uses them).
+    if (this.#iceTtlMs && Date.now() - this.#iceAt > this.#iceTtlMs / 2) {
+      this.#iceAt = Date.now();
+      this.send({ type: 'ice.servers' });
+    }
     this.#session?.close();
     this.#setRemoteMap(new Map());
     const s = new Session(this, this.#tracks, { restart });

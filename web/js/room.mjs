@@ -222,6 +222,7 @@ function onWelcome(msg) {
   // A (re)join has a new participant id: a new pair of connections, and our media.state again.
   sentState = '';
   mod.reset(state.me, state.roomState);
+  call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
   call.start(state.me.id);
   syncLocal();
   keepScreenOn(true);
@@ -467,7 +468,10 @@ function renderControls() {
   show(ui.saver, call.status !== 'unavailable');
   show(ui.hear, state.audioBlocked && call.remote.size > 0);
 
-  const callKey = CALL_TEXT_KEYS[call.status];
+  let callKey = CALL_TEXT_KEYS[call.status];
+  if (call.blocked && (call.status === 'reconnecting' || call.status === 'failed')) {
+    callKey = call.iceServers.length ? 'call.blockedRelay' : 'call.blocked';
+  }
   show(ui.callNotice, Boolean(callKey));
   ui.callNotice.dataset.kind = call.status === 'failed' ? 'problem' : 'info';
   ui.callText.textContent = callKey ? t(callKey) : '';
