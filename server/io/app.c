@@ -4,6 +4,7 @@
 #include "gate.h"
 #include "media.h"
 #include "signal.h"
+#include "tlsfiles.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* 'self' covers same-origin wss: in CSP Level 3, which Chromium and Firefox implement. */
@@ -91,6 +93,32 @@ static gboolean on_signal(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: the certificate files again (certbot renewed them). New connections get the new
+ * pair; open ones, and every call's media (DTLS has its own certificate), go on as they are.
+ * A pair that does not load leaves the current one in place. */
+static gboolean on_reload(gpointer data)
+{
+    struct tdm_app *app = data;
+    char err[512], until[32] = "?";
+    int64_t not_after = 0;
+    if (!app->tls_ctx) {
+        TDM_WARN("certificate reload: the TLS context is not known; restart tandem instead");
+        return G_SOURCE_CONTINUE;
+    }
+    if (tdm_tlsfiles_install(app->tls_ctx, app->cfg.cert, app->cfg.key, &not_after, err,
+                             sizeof err)) {
+        TDM_WARN("certificate reload failed, keeping the current certificate: %s", err);
+        return G_SOURCE_CONTINUE;
+    }
+    time_t t = (time_t)not_after;
+    struct tm tm;
+    if (not_after && gmtime_r(&t, &tm))
+        strftime(until, sizeof until, "%Y-%m-%d %H:%M UTC", &tm);
+    TDM_INFO("certificate reloaded from %s (valid until %s); open connections keep theirs",
+             app->cfg.cert, until);
+    return G_SOURCE_CONTINUE;
+}
+
 /* Memory a flood (or a busy evening) used comes back to the system once it is over: glibc
  * keeps freed chunks in its arenas (the signaling thread's and each media worker's) and
  * gives back only the top of the main heap by itself. malloc_trim also returns every whole
@@ -113,15 +141,15 @@ static gboolean on_trim(gpointer data)
 
 int tdm_app_start(struct tdm_app *app)
 {
-    char err[256];
+    char err[2 * TDM_CONFIG_PATH_MAX + 200];
     if (!realpath(app->cfg.web_root, app->web_root_real)) {
         TDM_ERROR("web root %s: not found (set server.web_root or --web-root)", app->cfg.web_root);
         return TDM_EINVAL;
     }
-    if (access(app->cfg.cert, R_OK) != 0 || access(app->cfg.key, R_OK) != 0) {
-        TDM_ERROR("TLS certificate %s or key %s cannot be read: scripts/start.sh makes a "
-                  "development pair, or set server.cert and server.key",
-                  app->cfg.cert, app->cfg.key);
+    if (tdm_tlsfiles_check(app->cfg.cert, app->cfg.key, NULL, err, sizeof err)) {
+        TDM_ERROR("%s (scripts/start.sh makes a development pair, or set server.cert and "
+                  "server.key)",
+                  err);
         return TDM_EINVAL;
     }
     if (tdm_config_validate(&app->cfg, err, sizeof err)) {
@@ -194,6 +222,9 @@ int tdm_app_start(struct tdm_app *app)
     TDM_INFO("listening on https://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
     app->sig_sources[0] = g_unix_signal_add(SIGINT, on_signal, app);
     app->sig_sources[1] = g_unix_signal_add(SIGTERM, on_signal, app);
+    app->sig_sources[2] = g_unix_signal_add(SIGHUP, on_reload, app);
+    if (!app->tls_ctx)
+        TDM_WARN("the TLS context was not found: SIGHUP cannot reload the certificate");
     app->trim_source = g_timeout_add(TRIM_INTERVAL_MS, on_trim, app);
     return 0;
 }
@@ -205,7 +236,7 @@ void tdm_app_run(struct tdm_app *app)
 
 void tdm_app_stop(struct tdm_app *app)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (app->sig_sources[i])
             g_source_remove(app->sig_sources[i]);
     if (app->trim_source)

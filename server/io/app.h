@@ -34,7 +34,8 @@ struct tdm_app {
     uint32_t n_conns;
     uint32_t next_conn_log_id;
     bool shutting_down;
-    guint sig_sources[2];
+    guint sig_sources[3];       /* SIGINT, SIGTERM, SIGHUP (certificate reload) */
+    void *tls_ctx;              /* the HTTPS vhost's SSL_CTX, for the SIGHUP reload */
     guint trim_source;          /* gives freed memory back to the system (app.c) */
     uint32_t closed_since_trim; /* connections closed since the last trim */
     struct tdm_log_limiter bad_input_log;

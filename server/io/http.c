@@ -536,6 +536,10 @@ int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLOSED_HTTP:
         stream_drop(wsi); /* a client that went away mid-body */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* made once, with the vhost: its SSL_CTX, kept for the certificate reload */
+        app_of(wsi)->tls_ctx = user;
+        return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket upgrade that did not name "tandem.v1" lands here: refuse it. */
         return -1;

@@ -1,5 +1,6 @@
 /* tandem: the command line. Defaults, then --config FILE, then the other flags. */
 #include "app.h"
+#include "checkconfig.h"
 
 #include "signal.h"
 #include "tandem/err.h"
@@ -57,6 +58,9 @@ static void usage(FILE *f)
             "  tandem console-link --revoke ID  [--invite-ledger FILE] [--config FILE]\n"
             "                       withdraw a console link (a running server refuses it\n"
             "                       within seconds)\n"
+            "  --check-config       check the config, flags and files (certificate and key,\n"
+            "                       web root, invite key and ledger), print OK or what is\n"
+            "                       wrong, and exit (0 OK, 1 problems, 2 unreadable config)\n"
             "  --help               show this help and exit\n"
             "  --version            show the version and exit\n");
 }
@@ -405,9 +409,11 @@ int main(int argc, char **argv)
         {"media-workers", required_argument, NULL, 0},
         {"invite-ledger", required_argument, NULL, 0},
         {"public-url", required_argument, NULL, 0},
+        {"check-config", no_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     static struct tdm_app app;
+    bool check_only = false;
     char err[512];
     tdm_config_defaults(&app.cfg);
 
@@ -444,6 +450,8 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
         if (ch == 'O')
             app.cfg.open_rooms = 1;
+        if (ch == 'C')
+            check_only = true;
         if (ch != 0)
             continue;
         for (size_t i = 0; i < sizeof flag_options / sizeof flag_options[0]; i++) {
@@ -455,6 +463,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (check_only)
+        return tdm_check_config(&app.cfg, stdout);
     tdm_log_set_level(app.cfg.log_level);
     raise_fd_limit();
     TDM_INFO("tandem %s starting", TANDEM_VERSION);
