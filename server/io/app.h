@@ -65,6 +65,10 @@ struct tdm_app {
 /* ice_servers.c: TURN for the pages (docs/turn.md). tdm_turn_start reads the shared secret
  * when TURN is configured (0, or a TDM_E* code after logging why). */
 int tdm_turn_start(struct tdm_app *app);
+/* Reads and checks the secret shared with coturn (also for --check-config): 0, or a TDM_E*
+ * code with the reason in err. The secret is NUL-terminated in out. */
+int tdm_turn_read_secret(const char *path, char out[TDM_TURN_SECRET_MAX + 1], size_t *out_len,
+                         char *err, size_t errlen);
 void tdm_turn_stop(struct tdm_app *app);
 /* [{urls, username, credential}] with a fresh credential, or NULL without TURN. */
 json_t *tdm_turn_ice_servers(struct tdm_app *app);

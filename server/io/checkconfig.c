@@ -131,6 +131,13 @@ int tdm_check_config(const struct tdm_config *cfg, FILE *out)
     check_invites(&r, cfg);
     if (cfg->sync_media_dir[0])
         check_folder(&r, "sync.media_dir", cfg->sync_media_dir);
+    if (cfg->n_turn_urls && cfg->turn_secret_file[0]) {
+        char secret[TDM_TURN_SECRET_MAX + 1];
+        size_t len = 0;
+        if (tdm_turn_read_secret(cfg->turn_secret_file, secret, &len, err, sizeof err))
+            problem(&r, err);
+        OPENSSL_cleanse(secret, sizeof secret);
+    }
     if (cfg->open_rooms)
         warning(&r, "invites.open_rooms is on: anyone with a room link gets in (development "
                     "only)");

@@ -18,45 +18,56 @@
 
 #define SECRET_FILE_MAX 1024
 
-int tdm_turn_start(struct tdm_app *app)
+int tdm_turn_read_secret(const char *path, char out[TDM_TURN_SECRET_MAX + 1], size_t *out_len,
+                         char *err, size_t errlen)
 {
-    const char *path = app->cfg.turn_secret_file;
-    app->turn_secret_len = 0;
-    if (app->cfg.n_turn_urls == 0 || !path[0])
-        return 0;
     char buf[SECRET_FILE_MAX + 1];
+    *out_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        TDM_ERROR("turn.secret_file %s: cannot read it: %s", path, strerror(errno));
-        return TDM_EIO;
-    }
+    if (fd < 0)
+        return tdm_seterr(err, errlen, TDM_EIO, "turn.secret_file %s: cannot read it: %s", path,
+                          strerror(errno));
     struct stat st;
     ssize_t n = -1;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SECRET_FILE_MAX)
         n = read(fd, buf, SECRET_FILE_MAX);
     close(fd);
-    if (n < 0) {
-        TDM_ERROR("turn.secret_file %s: not a regular file of at most %d bytes", path,
-                  SECRET_FILE_MAX);
-        return TDM_EINVAL;
-    }
+    if (n < 0)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "turn.secret_file %s: not a regular file of at most %d bytes", path,
+                          SECRET_FILE_MAX);
     size_t len = (size_t)n;
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
     int rc = tdm_turn_secret_check(buf, len);
     if (rc == 0) {
-        memcpy(app->turn_secret, buf, len);
-        app->turn_secret_len = len;
+        memcpy(out, buf, len);
+        out[len] = '\0';
+        *out_len = len;
     }
     OPENSSL_cleanse(buf, sizeof buf);
-    if (rc != 0) {
-        TDM_ERROR("turn.secret_file %s: the secret must be one line of %d to %d printable "
-                  "characters without spaces (the same as coturn's static-auth-secret)",
-                  path, TDM_TURN_SECRET_MIN, TDM_TURN_SECRET_MAX);
-        return TDM_EINVAL;
-    }
+    if (rc != 0)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "turn.secret_file %s: the secret must be one line of %d to %d printable "
+                          "characters without spaces (the same as coturn's static-auth-secret)",
+                          path, TDM_TURN_SECRET_MIN, TDM_TURN_SECRET_MAX);
     if (st.st_mode & 077)
         TDM_WARN("turn.secret_file %s can be read by other users: chmod 600 it", path);
+    return 0;
+}
+
+int tdm_turn_start(struct tdm_app *app)
+{
+    char err[TDM_CONFIG_PATH_MAX + 200];
+    app->turn_secret_len = 0;
+    if (app->cfg.n_turn_urls == 0 || !app->cfg.turn_secret_file[0])
+        return 0;
+    int rc = tdm_turn_read_secret(app->cfg.turn_secret_file, app->turn_secret,
+                                  &app->turn_secret_len, err, sizeof err);
+    if (rc) {
+        TDM_ERROR("%s", err);
+        return rc;
+    }
     TDM_INFO("TURN: %zu server URL(s), credentials valid for %u s", app->cfg.n_turn_urls,
              app->cfg.turn_ttl_s);
     return 0;
