@@ -369,7 +369,8 @@ export class Call extends EventTarget {
       return true;
     }
     if (msg.type === 'ice.servers') {
-      this.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
+      // A reply without a list (the server could not make credentials) keeps the old ones.
+      if (Array.isArray(msg.ice_servers)) this.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
       return true;
     }
     if (msg.type === 'error') return this.#onError(msg);
