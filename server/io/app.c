@@ -166,8 +166,9 @@ int tdm_app_start(struct tdm_app *app)
         tdm_rooms_create(app->cfg.limits.max_rooms, app->cfg.limits.max_participants_per_room);
     if (!app->rooms)
         return TDM_ENOMEM;
-    if (tdm_media_start(app, &app->media) != 0)
+    if (tdm_media_start(&app->cfg, tdm_media_deliver, app, &app->media) != 0)
         return TDM_EIO;
+    app->media_block = tdm_media_block;
     build_headers(app);
     protocols[1].per_session_data_size = tdm_signal_session_size();
     protocols[1].rx_buffer_size = 16384;
@@ -243,6 +244,7 @@ void tdm_app_stop(struct tdm_app *app)
         g_source_remove(app->trim_source);
     app->trim_source = 0;
     /* Workers first: their replies target connections that lws is about to close. */
+    app->media_block = NULL;
     tdm_media_stop(app->media);
     app->media = NULL;
     if (app->lws)

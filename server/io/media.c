@@ -1,13 +1,13 @@
-/* Media workers, the process-wide part: the DTLS identity, the media addresses, starting
- * and stopping the workers, and the mailboxes between them and the control thread. */
+/* Media workers, the process-wide part, on the control thread: the DTLS identity, the
+ * media addresses, starting and stopping the workers, pinning rooms to them and posting
+ * commands. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "media_internal.h"
-
-#include "app.h"
+#include "media_worker.h"
 
 #include "tandem/err.h"
+#include "tandem/log.h"
 #include "tandem/util.h"
 
 #include <arpa/inet.h>
@@ -85,29 +85,33 @@ static unsigned worker_count(const struct tdm_config *cfg)
     return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
+int tdm_media_start(const struct tdm_config *cfg, tdm_media_deliver_fn deliver, void *ctx,
+                    struct tdm_media **out)
 {
-    const struct tdm_config *cfg = &app->cfg;
     struct tdm_media *m = calloc(1, sizeof *m);
     if (!m)
         return TDM_ENOMEM;
-    m->app = app;
+    m->deliver = deliver;
+    m->deliver_ctx = ctx;
     m->port_base = cfg->media_port_base;
-    m->ice_udp = cfg->media_ice_udp != 0;
-    m->ice_tcp = cfg->media_ice_tcp != 0;
-    atomic_init(&m->replies_in_flight, 0);
+    atomic_init(&m->events_in_flight, 0);
     atomic_init(&m->stopping, false);
+    struct tdm_sfu_config *c = &m->sfu;
+    c->ice_udp = cfg->media_ice_udp != 0;
+    c->ice_tcp = cfg->media_ice_tcp != 0;
     /* Two connections per page, and a page may linger while its replacement connects. */
-    m->max_sessions = 2 * (size_t)cfg->limits.max_connections + 16;
-    m->ice_timeout_us = (int64_t)cfg->limits.ice_timeout_s * 1000000;
-    m->consent_timeout_us = (int64_t)cfg->limits.consent_timeout_s * 1000000;
-    m->dtls_timeout_us = (int64_t)cfg->limits.dtls_timeout_s * 1000000;
+    c->max_sessions = 2 * (size_t)cfg->limits.max_connections + 16;
+    c->ice_timeout_us = (int64_t)cfg->limits.ice_timeout_s * 1000000;
+    c->consent_timeout_us = (int64_t)cfg->limits.consent_timeout_s * 1000000;
+    c->dtls_timeout_us = (int64_t)cfg->limits.dtls_timeout_s * 1000000;
+    /* A packet's fan-out fits in the queue whatever the room size. */
+    c->tx_slots = 1024 + 4 * (size_t)cfg->limits.max_participants_per_room;
     if (cfg->public_ip[0]) {
         uint8_t ip[16];
         if (inet_pton(AF_INET, cfg->public_ip, ip) == 1)
-            tdm_addr_set_v4(&m->public_addr, ntohl(*(uint32_t *)(void *)ip), 0);
+            tdm_addr_set_v4(&c->public_addr, ntohl(*(uint32_t *)(void *)ip), 0);
         else if (inet_pton(AF_INET6, cfg->public_ip, ip) == 1)
-            tdm_addr_set_v6(&m->public_addr, ip, 0);
+            tdm_addr_set_v6(&c->public_addr, ip, 0);
     }
     int rc = identity(m);
     if (rc == 0)
@@ -117,11 +121,13 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
         tdm_media_stop(m);
         return rc;
     }
+    c->ssl_ctx = m->ssl_ctx;
+    memcpy(c->fingerprint, m->fingerprint, sizeof c->fingerprint);
     if (m->n_addrs == 0)
         TDM_WARN("media: no usable address (set server.media_addresses): calls cannot connect");
     m->n_workers = worker_count(cfg);
     /* Rooms are spread over the workers: each holds its share of the bound, at least 1. */
-    m->max_pending = (cfg->limits.max_pending_media + m->n_workers - 1) / m->n_workers;
+    c->max_pending = (cfg->limits.max_pending_media + m->n_workers - 1) / m->n_workers;
     m->workers = calloc(m->n_workers, sizeof *m->workers);
     m->rooms_per_worker = calloc(m->n_workers, sizeof *m->rooms_per_worker);
     if (!m->workers || !m->rooms_per_worker) {
@@ -141,7 +147,6 @@ int tdm_media_start(struct tdm_app *app, struct tdm_media **out)
     TDM_INFO("media: %u worker%s, UDP ports %u..%u on %u address%s", m->n_workers,
              m->n_workers == 1 ? "" : "s", m->port_base, m->port_base + m->n_workers - 1,
              m->n_addrs, m->n_addrs == 1 ? "" : "es");
-    app->media_block = tdm_media_block;
     *out = m;
     return 0;
 }
@@ -151,17 +156,15 @@ void tdm_media_stop(struct tdm_media *m)
     if (!m)
         return;
     atomic_store(&m->stopping, true);
-    if (m->app && m->app->media_block == tdm_media_block)
-        m->app->media_block = NULL;
     for (unsigned i = 0; m->workers && i < m->n_workers; i++) {
         if (!m->workers[i])
             continue;
         mw_quit(m->workers[i]);
         mw_destroy(m->workers[i]);
     }
-    /* Replies already attached to the control context hold memory until dispatched: let
+    /* Events already attached to the control context hold memory until dispatched: let
      * them run (they only free themselves now). Bounded: each iteration dispatches. */
-    for (int i = 0; i < 10000 && atomic_load(&m->replies_in_flight) > 0; i++)
+    for (int i = 0; i < 10000 && atomic_load(&m->events_in_flight) > 0; i++)
         g_main_context_iteration(NULL, FALSE);
     free(m->workers);
     free(m->rooms_per_worker);
@@ -192,100 +195,11 @@ bool tdm_media_worker_usable(const struct tdm_media *m, unsigned w)
     return w < m->n_workers && m->workers[w]->n_socks > 0;
 }
 
-/* ---- mailboxes ------------------------------------------------------------------------ */
-
-/* An idle source at default priority on ctx: FIFO with the other messages, never run on
- * the calling thread (see media.h). */
-static void post(GMainContext *ctx, GSourceFunc fn, gpointer data, GDestroyNotify notify)
+void tdm_media_post(struct tdm_media *m, unsigned w, struct tdm_sfu_cmd *cmd)
 {
-    GSource *s = g_idle_source_new();
-    g_source_set_priority(s, G_PRIORITY_DEFAULT);
-    g_source_set_callback(s, fn, data, notify);
-    g_source_attach(s, ctx);
-    g_source_unref(s);
-}
-
-void tdm_media_cmd_free(struct tdm_media_cmd *cmd)
-{
-    if (!cmd)
-        return;
-    free(cmd->ref);
-    free(cmd->sdp);
-    free(cmd);
-}
-
-struct cmd_env {
-    struct media_worker *w;
-    struct tdm_media_cmd *cmd;
-};
-
-static gboolean cmd_dispatch(gpointer data)
-{
-    struct cmd_env *e = data;
-    mw_handle_cmd(e->w, e->cmd);
-    return G_SOURCE_REMOVE;
-}
-
-static void cmd_env_free(gpointer data)
-{
-    struct cmd_env *e = data;
-    tdm_media_cmd_free(e->cmd);
-    free(e);
-}
-
-void tdm_media_post(struct tdm_media *m, unsigned w, struct tdm_media_cmd *cmd)
-{
-    struct cmd_env *e = malloc(sizeof *e);
-    if (!m || w >= m->n_workers || !e || atomic_load(&m->stopping)) {
-        free(e);
-        tdm_media_cmd_free(cmd);
+    if (!m || w >= m->n_workers || atomic_load(&m->stopping)) {
+        tdm_sfu_cmd_free(cmd);
         return;
     }
-    e->w = m->workers[w];
-    e->cmd = cmd;
-    post(e->w->ctx, cmd_dispatch, e, cmd_env_free);
-}
-
-void tdm_media_reply_free(struct tdm_media_reply *r)
-{
-    if (!r)
-        return;
-    free(r->ref);
-    free(r->sdp);
-    free(r);
-}
-
-struct reply_env {
-    struct tdm_media *m;
-    struct tdm_media_reply *r;
-};
-
-static gboolean reply_dispatch(gpointer data)
-{
-    struct reply_env *e = data;
-    if (!atomic_load(&e->m->stopping))
-        tdm_media_deliver(e->m->app, e->r);
-    return G_SOURCE_REMOVE;
-}
-
-static void reply_env_free(gpointer data)
-{
-    struct reply_env *e = data;
-    tdm_media_reply_free(e->r);
-    atomic_fetch_sub(&e->m->replies_in_flight, 1);
-    free(e);
-}
-
-void tdm_media_reply_post(struct tdm_media *m, struct tdm_media_reply *r)
-{
-    struct reply_env *e = malloc(sizeof *e);
-    if (!e || atomic_load(&m->stopping)) {
-        free(e);
-        tdm_media_reply_free(r);
-        return;
-    }
-    e->m = m;
-    e->r = r;
-    atomic_fetch_add(&m->replies_in_flight, 1);
-    post(NULL, reply_dispatch, e, reply_env_free);
+    mw_post_cmd(m->workers[w], cmd);
 }

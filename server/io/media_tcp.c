@@ -1,14 +1,16 @@
 /* Passive ICE-TCP (RFC 6544): per media address a TCP listener on the worker's port, the
  * accepted connections, and RFC 4571 framing (a 16-bit length before each packet). Frames go
- * through the same path as UDP datagrams (mw_on_packet) with the connection's address, of
+ * through the same path as UDP datagrams (into the SFU core) with the connection's address, of
  * transport TCP, as the source; what a peer reached over TCP is sent back on its connection.
+ * Frames go up through w->on_frame and w->after_input (set by media_worker.c), the only
+ * calls this file makes upwards.
  * A connection that passes no connectivity check within MW_TCP_AUTH_US, or receives nothing
  * for MW_TCP_IDLE_US, is closed. Sends are queued in a bounded ring per connection; a frame
  * that does not fit is dropped, as a congested UDP path would drop it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "media_internal.h"
+#include "media_worker.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -21,6 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MW_TCP_TX_CAP (256 * 1024) /* bytes queued per ICE-TCP connection before dropping */
+#define MW_TCP_AUTH_US 10000000    /* a connection must pass a check within 10 s */
+#define MW_TCP_IDLE_US 60000000    /* and is closed after 60 s without anything received */
 #define TCP_STAGE 65536
 #define TCP_BACKLOG 64
 
@@ -30,6 +35,27 @@ struct conn_source {
     GSource src;
     struct mw_tcp *c;
     gpointer tag;
+};
+
+/* One accepted ICE-TCP connection (RFC 6544 passive side), framed as RFC 4571: a 16-bit
+ * length before each STUN, DTLS, RTP or RTCP packet. */
+struct mw_tcp {
+    struct media_worker *w;
+    struct mw_tcp *prev, *next;
+    uint64_t id; /* the core's name for this path (struct tdm_sfu_path.tcp) */
+    int fd;
+    int sock;               /* index of the listening address */
+    struct tdm_addr remote; /* transport TCP */
+    GSource *src;
+    bool want_out;
+    bool authed; /* a connectivity check on it was valid */
+    bool dead;   /* closed at the end of the current dispatch or at the next tick */
+    int64_t since_us, last_rx_us;
+    uint8_t hdr[2];
+    size_t hdr_have, frame_len, frame_have;
+    uint8_t rx[TDM_SFU_RX_MAX];
+    uint8_t *tx; /* ring of MW_TCP_TX_CAP */
+    size_t tx_head, tx_len;
 };
 
 static gboolean conn_dispatch(GSource *src, GSourceFunc cb, gpointer data);
@@ -46,30 +72,23 @@ static void unlink_conn(struct media_worker *w, struct mw_tcp *c)
     w->n_tcps--;
 }
 
-/* Peers that send over c lose their destination; a new check (on another pair) gives them
- * one again, else consent expires and they are released. */
-static void forget_conn(struct media_worker *w, struct mw_tcp *c)
+/* The worker's timer fires by t at the latest (media_worker.c arms it at w->tcp_due too). */
+static void wake_at(struct media_worker *w, int64_t t)
 {
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, w->rooms);
-    while (g_hash_table_iter_next(&it, &key, &val)) {
-        struct mroom *r = val;
-        for (uint32_t i = 0; i < r->n_parts; i++) {
-            struct mpeer *ps[2] = {r->parts[i]->pub, r->parts[i]->sub};
-            for (int k = 0; k < 2; k++) {
-                if (ps[k] && ps[k]->tcp == c) {
-                    ps[k]->tcp = NULL;
-                    ps[k]->have_dst = false;
-                }
-            }
-        }
+    if (t < w->tcp_due)
+        w->tcp_due = t;
+    if (t < w->timer_at && w->timer) {
+        w->timer_at = t;
+        g_source_set_ready_time(w->timer, t);
     }
 }
 
 static void close_conn(struct media_worker *w, struct mw_tcp *c)
 {
-    forget_conn(w, c);
+    /* Connections that sent over c lose their destination; a new check (on another pair)
+     * gives them one again, else consent expires and they are released. */
+    if (w->sfu)
+        tdm_sfu_handle_path_closed(w->sfu, c->id);
     unlink_conn(w, c);
     if (c->src) {
         g_source_destroy(c->src);
@@ -100,7 +119,7 @@ static void pump(struct mw_tcp *c)
             break;
         if (r <= 0) {
             c->dead = true;
-            mw_due(c->w, 0);
+            wake_at(c->w, 0);
             break;
         }
         c->tx_head = (c->tx_head + (size_t)r) % MW_TCP_TX_CAP;
@@ -121,8 +140,25 @@ static void ring_put(struct mw_tcp *c, const uint8_t *p, size_t len)
     c->tx_len += len;
 }
 
-void mw_tcp_send(struct mw_tcp *c, const uint8_t *p, size_t len)
+static struct mw_tcp *find(struct media_worker *w, uint64_t id, const struct tdm_addr *remote)
 {
+    for (struct mw_tcp *c = w->tcps; id && c; c = c->next)
+        if (c->id == id)
+            return c->dead ? NULL : c;
+    for (struct mw_tcp *c = w->tcps; c; c = c->next)
+        if (!c->dead && tdm_addr_equal(&c->remote, remote))
+            return c;
+    return NULL;
+}
+
+void mw_tcp_send(struct media_worker *w, uint64_t id, const struct tdm_addr *remote,
+                 const uint8_t *p, size_t len)
+{
+    struct mw_tcp *c = find(w, id, remote);
+    if (!c) {
+        w->dropped_tx++;
+        return;
+    }
     if (c->dead || len > 65535 || c->tx_len + 2 + len > MW_TCP_TX_CAP) {
         c->w->dropped_tx++;
         return;
@@ -131,14 +167,6 @@ void mw_tcp_send(struct mw_tcp *c, const uint8_t *p, size_t len)
     ring_put(c, hdr, 2);
     ring_put(c, p, len);
     pump(c);
-}
-
-struct mw_tcp *mw_tcp_find(struct media_worker *w, const struct tdm_addr *remote)
-{
-    for (struct mw_tcp *c = w->tcps; c; c = c->next)
-        if (!c->dead && tdm_addr_equal(&c->remote, remote))
-            return c;
-    return NULL;
 }
 
 /* RFC 4571: consume bytes into the length header and the frame; each whole frame is one
@@ -164,8 +192,10 @@ static void consume(struct mw_tcp *c, const uint8_t *p, size_t n, int64_t now)
         }
         if (c->hdr_have == 2 && c->frame_have == c->frame_len) {
             c->hdr_have = 0;
-            if (c->frame_len && c->frame_len <= sizeof c->rx)
-                mw_on_packet(c->w, c->sock, c, &c->remote, c->rx, c->frame_len, now);
+            if (c->frame_len && c->frame_len <= sizeof c->rx &&
+                (c->w->on_frame(c->w, c->sock, c->id, &c->remote, c->rx, c->frame_len, now) &
+                 TDM_SFU_RX_CHECKED))
+                c->authed = true;
         }
     }
 }
@@ -193,7 +223,7 @@ static gboolean conn_dispatch(GSource *src, GSourceFunc cb, gpointer data)
         c->last_rx_us = now;
         consume(c, w->tcp_stage, (size_t)r, now);
     }
-    mw_flush(w);
+    w->after_input(w);
     /* Deferred close: only now that this connection's own dispatch is over. GLib holds its
      * own reference to the source while dispatching, so destroying it here is safe. */
     if (c->dead)
@@ -206,7 +236,7 @@ static void accept_one(struct media_worker *w, struct mw_sock *s, int fd,
 {
     struct mw_tcp *c = NULL;
     struct tdm_addr remote;
-    if (w->n_tcps >= w->media->max_sessions ||
+    if (w->n_tcps >= w->media->sfu.max_sessions ||
         tdm_addr_from_sockaddr(&remote, (const struct sockaddr *)ss, sl) != 0 ||
         !(c = calloc(1, sizeof *c)) || !(c->tx = malloc(MW_TCP_TX_CAP))) {
         if (c)
@@ -218,6 +248,7 @@ static void accept_one(struct media_worker *w, struct mw_sock *s, int fd,
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     remote.transport = TDM_ADDR_TCP;
     c->w = w;
+    c->id = w->next_tcp_id++;
     c->fd = fd;
     c->sock = (int)(s - w->socks);
     c->remote = remote;
@@ -233,7 +264,7 @@ static void accept_one(struct media_worker *w, struct mw_sock *s, int fd,
         w->tcps->prev = c;
     w->tcps = c;
     w->n_tcps++;
-    mw_due(w, c->since_us + MW_TCP_AUTH_US);
+    wake_at(w, c->since_us + MW_TCP_AUTH_US);
 }
 
 static gboolean on_listen(gint lfd, GIOCondition cond, gpointer data)
@@ -285,14 +316,15 @@ int mw_tcp_listen(struct media_worker *w, struct mw_sock *s)
 
 void mw_tcp_tick(struct media_worker *w, int64_t now)
 {
+    w->tcp_due = INT64_MAX;
     struct mw_tcp *c = w->tcps;
     while (c) {
         struct mw_tcp *next = c->next;
         int64_t until = c->authed ? c->last_rx_us + MW_TCP_IDLE_US : c->since_us + MW_TCP_AUTH_US;
         if (c->dead || until <= now)
             close_conn(w, c);
-        else
-            mw_due(w, until);
+        else if (until < w->tcp_due)
+            w->tcp_due = until;
         c = next;
     }
 }

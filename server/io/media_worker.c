@@ -1,138 +1,157 @@
 /* One media worker: its thread and GMainContext, one UDP socket per media address on port
  * media.port_base + index, batched receive (recvmmsg) and send (sendmmsg), one timer armed
- * at the earliest deadline of everything the worker owns, and the commands from the control
- * thread. Every source here runs at G_PRIORITY_DEFAULT (stack-notes.md §1: a higher
- * priority can starve the rest of the context). */
+ * at its SFU core's deadline, and the mailboxes: commands in from the control thread,
+ * events out to it. Everything the worker knows about calls is in the core; this file moves
+ * bytes and time in and out of it. Every source here runs at G_PRIORITY_DEFAULT
+ * (stack-notes.md §1: a higher priority can starve the rest of the context). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "media_internal.h"
+#include "media_worker.h"
 
-#include "tandem/demux.h"
 #include "tandem/err.h"
+#include "tandem/log.h"
 #include "tandem/util.h"
 
 #include <errno.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MW_RX_ROUNDS 8 /* batches per wake-up before other sources get their turn */
 #define MW_SOCK_BUF (2 * 1024 * 1024)
+#define MW_TX_LOW 256 /* drain the core's queue when fewer slots than this are free */
 
 /* ---- sending ------------------------------------------------------------------------- */
 
-struct mw_tx *mw_tx_slot(struct media_worker *w)
-{
-    if (w->n_tx == MW_TX_BATCH)
-        mw_flush(w);
-    return &w->tx[w->n_tx];
-}
-
-void mw_tx_commit(struct media_worker *w, struct mw_tx *t, int fd, const struct sockaddr *to,
-                  socklen_t tolen, size_t len)
-{
-    if (t != &w->tx[w->n_tx] || tolen > sizeof t->addr || fd < 0)
-        return;
-    t->fd = fd;
-    memcpy(&t->addr, to, tolen);
-    t->alen = tolen;
-    t->len = len;
-    w->n_tx++;
-}
-
-void mw_send_to_peer(struct media_worker *w, struct mpeer *p, struct mw_tx *t, size_t len)
-{
-    if (p->tcp) {
-        mw_tcp_send(p->tcp, t->buf, len); /* the slot stays free for the next datagram */
-        return;
-    }
-    if (!p->have_dst || p->sock < 0 || (unsigned)p->sock >= w->n_socks)
-        return;
-    mw_tx_commit(w, t, w->socks[p->sock].fd, (const struct sockaddr *)&p->dst, p->dst_len, len);
-}
-
 /* Consecutive datagrams for one socket go out in one sendmmsg; what the kernel refuses
  * (a full send buffer) is dropped and counted, as a congested link would. */
-void mw_flush(struct media_worker *w)
+static void send_batch(struct media_worker *w, int fd, unsigned n)
 {
-    unsigned i = 0;
-    while (i < w->n_tx) {
-        int fd = w->tx[i].fd;
-        unsigned n = 0;
-        while (i + n < w->n_tx && w->tx[i + n].fd == fd) {
-            struct mw_tx *t = &w->tx[i + n];
-            w->tx_iov[n] = (struct iovec){.iov_base = t->buf, .iov_len = t->len};
-            memset(&w->tx_msgs[n], 0, sizeof w->tx_msgs[n]);
-            w->tx_msgs[n].msg_hdr.msg_name = &t->addr;
-            w->tx_msgs[n].msg_hdr.msg_namelen = t->alen;
-            w->tx_msgs[n].msg_hdr.msg_iov = &w->tx_iov[n];
-            w->tx_msgs[n].msg_hdr.msg_iovlen = 1;
-            n++;
+    unsigned done = 0;
+    while (done < n) {
+        int r = sendmmsg(fd, w->tx_msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r <= 0) {
+            /* Skip the datagram the kernel refused (EINVAL for an address family this
+             * socket cannot reach, or a full buffer) and try the rest. */
+            w->dropped_tx++;
+            done++;
+            continue;
         }
-        unsigned done = 0;
-        while (done < n) {
-            int r = sendmmsg(fd, w->tx_msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (r <= 0) {
-                /* Skip the datagram the kernel refused (EINVAL for an address family this
-                 * socket cannot reach, or a full buffer) and try the rest. */
-                w->dropped_tx++;
-                done++;
-                continue;
-            }
-            done += (unsigned)r;
-        }
-        i += n;
+        done += (unsigned)r;
     }
-    w->n_tx = 0;
+}
+
+static void flush(struct media_worker *w)
+{
+    size_t n;
+    struct tdm_sfu_transmit *tx = tdm_sfu_transmits(w->sfu, &n);
+    unsigned batch = 0;
+    int batch_fd = -1;
+    for (size_t i = 0; i < n; i++) {
+        struct tdm_sfu_transmit *t = &tx[i];
+        if (t->to.tcp || t->to.remote.transport == TDM_ADDR_TCP) {
+            mw_tcp_send(w, t->to.tcp, &t->to.remote, t->buf, t->len);
+            continue;
+        }
+        if (t->to.sock < 0 || (unsigned)t->to.sock >= w->n_socks)
+            continue;
+        int fd = w->socks[t->to.sock].fd;
+        if (batch && (fd != batch_fd || batch == MW_TX_BATCH)) {
+            send_batch(w, batch_fd, batch);
+            batch = 0;
+        }
+        socklen_t sl;
+        if (tdm_addr_to_sockaddr(&t->to.remote, &w->tx_addr[batch], &sl) != 0)
+            continue;
+        batch_fd = fd;
+        w->tx_iov[batch] = (struct iovec){.iov_base = t->buf, .iov_len = t->len};
+        struct msghdr *h = &w->tx_msgs[batch].msg_hdr;
+        memset(h, 0, sizeof *h);
+        h->msg_name = &w->tx_addr[batch];
+        h->msg_namelen = sl;
+        h->msg_iov = &w->tx_iov[batch];
+        h->msg_iovlen = 1;
+        batch++;
+    }
+    if (batch)
+        send_batch(w, batch_fd, batch);
+    tdm_sfu_transmits_done(w->sfu);
+}
+
+/* ---- events to the control thread ---------------------------------------------------- */
+
+/* An idle source at default priority on ctx: FIFO with the other messages, never run on
+ * the calling thread (see media.h). */
+static void post(GMainContext *ctx, GSourceFunc fn, gpointer data, GDestroyNotify notify)
+{
+    GSource *s = g_idle_source_new();
+    g_source_set_priority(s, G_PRIORITY_DEFAULT);
+    g_source_set_callback(s, fn, data, notify);
+    g_source_attach(s, ctx);
+    g_source_unref(s);
+}
+
+struct event_env {
+    struct tdm_media *m;
+    struct tdm_sfu_event *ev;
+};
+
+static gboolean event_dispatch(gpointer data)
+{
+    struct event_env *e = data;
+    if (!atomic_load(&e->m->stopping))
+        e->m->deliver(e->m->deliver_ctx, e->ev);
+    return G_SOURCE_REMOVE;
+}
+
+static void event_env_free(gpointer data)
+{
+    struct event_env *e = data;
+    tdm_sfu_event_free(e->ev);
+    atomic_fetch_sub(&e->m->events_in_flight, 1);
+    free(e);
+}
+
+static void pass_events(struct media_worker *w)
+{
+    struct tdm_sfu_event *ev;
+    while ((ev = tdm_sfu_poll_event(w->sfu))) {
+        struct event_env *e = malloc(sizeof *e);
+        if (!e || atomic_load(&w->media->stopping)) {
+            free(e);
+            tdm_sfu_event_free(ev);
+            continue;
+        }
+        e->m = w->media;
+        e->ev = ev;
+        atomic_fetch_add(&w->media->events_in_flight, 1);
+        post(NULL, event_dispatch, e, event_env_free);
+    }
 }
 
 /* ---- timer --------------------------------------------------------------------------- */
 
-void mw_due(struct media_worker *w, int64_t t)
+static void arm(struct media_worker *w, int64_t due)
 {
-    if (t < w->next_due)
-        w->next_due = t;
-}
-
-static void arm(struct media_worker *w)
-{
-    if (w->next_due == w->timer_at)
+    if (w->tcp_due < due)
+        due = w->tcp_due;
+    if (due == w->timer_at)
         return;
-    w->timer_at = w->next_due;
+    w->timer_at = due;
     /* tdm_now_us and g_get_monotonic_time both read CLOCK_MONOTONIC in microseconds. */
-    g_source_set_ready_time(w->timer, w->timer_at == INT64_MAX ? -1 : w->timer_at);
+    g_source_set_ready_time(w->timer, due == INT64_MAX ? -1 : due);
 }
 
-static void tick(struct media_worker *w, int64_t now)
+static void after_input(struct media_worker *w)
 {
-    struct tdm_ice_expired ex[32];
-    int64_t ice_next = INT64_MAX;
-    size_t n;
-    do {
-        n = tdm_ice_tick(w->ice, now, ex, 32, &ice_next);
-        for (size_t i = 0; i < n; i++) {
-            struct mpeer *p = (struct mpeer *)(uintptr_t)ex[i].user;
-            if (!p)
-                continue;
-            p->failed = true;
-            p->fail_why = ex[i].reason == TDM_ICE_EXPIRED_CONNECT ? "ICE never connected"
-                                                                  : "ICE consent expired";
-        }
-    } while (n == 32);
-    mw_due(w, ice_next);
-    mw_tcp_tick(w, now);
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, w->rooms);
-    while (g_hash_table_iter_next(&it, &key, &val)) {
-        struct mroom *r = val;
-        mroom_tick(w, r, now);
-        mw_due(w, mroom_deadline(w, r));
-    }
+    flush(w);
+    pass_events(w);
+    arm(w, tdm_sfu_deadline(w->sfu));
 }
 
 static gboolean timer_dispatch(GSource *src, GSourceFunc cb, gpointer data)
@@ -141,38 +160,31 @@ static gboolean timer_dispatch(GSource *src, GSourceFunc cb, gpointer data)
     (void)src;
     struct media_worker *w = data;
     int64_t now = tdm_now_us();
-    w->next_due = INT64_MAX;
     w->timer_at = -2; /* force re-arming */
-    tick(w, now);
-    mw_flush(w);
-    arm(w);
+    /* A time-out stops early when the core's queue is nearly full; it is then due again at
+     * once, and each round drains the queue first. Bounded. */
+    for (int round = 0; round < 64; round++) {
+        tdm_sfu_handle_timeout(w->sfu, now);
+        flush(w);
+        if (tdm_sfu_deadline(w->sfu) > now)
+            break;
+    }
+    mw_tcp_tick(w, now);
+    pass_events(w);
+    arm(w, tdm_sfu_deadline(w->sfu));
     return G_SOURCE_CONTINUE;
 }
 
 /* ---- receiving ----------------------------------------------------------------------- */
 
-void mw_on_packet(struct media_worker *w, int sock, struct mw_tcp *tcp, const struct tdm_addr *from,
-                  uint8_t *p, size_t len, int64_t now)
+static int on_packet(struct media_worker *w, int sock, uint64_t tcp, const struct tdm_addr *from,
+                     uint8_t *p, size_t len, int64_t now)
 {
-    enum tdm_demux_kind k = tdm_demux_classify(p, len);
-    if (k == TDM_DEMUX_DROP)
-        return;
-    if (k == TDM_DEMUX_STUN) {
-        mpeer_on_stun(w, sock, tcp, from, p, len, now);
-        return;
-    }
-    uint64_t sid, user;
-    if (tdm_ice_lookup_addr(w->ice, from, &sid, &user) != 0)
-        return; /* RFC 8445 §11: only from addresses that passed a connectivity check */
-    struct mpeer *peer = (struct mpeer *)(uintptr_t)user;
-    if (k == TDM_DEMUX_DTLS)
-        mpeer_on_dtls(w, peer, sock, tcp, from, p, len, now);
-    else if (!peer->srtp)
-        return;
-    else if (k == TDM_DEMUX_RTP)
-        mw_on_rtp(w, peer, p, len, now);
-    else
-        mw_on_rtcp(w, peer, p, len, now);
+    struct tdm_sfu_path path = {.sock = sock, .tcp = tcp, .remote = *from};
+    int flags = tdm_sfu_handle_datagram(w->sfu, &path, p, len, now);
+    if (tdm_sfu_tx_room(w->sfu) < MW_TX_LOW)
+        flush(w);
+    return flags;
 }
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
@@ -198,53 +210,48 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
             struct tdm_addr from;
             if (tdm_addr_from_sockaddr(&from, (const struct sockaddr *)&w->rx_from[i],
                                        m->msg_hdr.msg_namelen) == 0)
-                mw_on_packet(w, sock, NULL, &from, w->rx_buf[i], m->msg_len, now);
+                on_packet(w, sock, 0, &from, w->rx_buf[i], m->msg_len, now);
         }
-        mw_flush(w);
+        flush(w);
         if (n < MW_RX_BATCH)
             break;
     }
-    arm(w);
+    after_input(w);
     return G_SOURCE_CONTINUE;
 }
 
-/* ---- commands ------------------------------------------------------------------------ */
+/* ---- commands from the control thread ------------------------------------------------ */
 
-void mw_handle_cmd(struct media_worker *w, struct tdm_media_cmd *c)
+struct cmd_env {
+    struct media_worker *w;
+    struct tdm_sfu_cmd *cmd;
+};
+
+static gboolean cmd_dispatch(gpointer data)
 {
-    struct mroom *r;
-    struct mpart *p;
-    switch (c->kind) {
-    case TDM_MEDIA_CMD_JOIN:
-        r = mroom_get(w, c->room, true);
-        if (r && !mpart_find(r, c->pid))
-            mpart_add(w, r, c->pid);
-        break;
-    case TDM_MEDIA_CMD_LEAVE:
-        r = mroom_get(w, c->room, false);
-        p = r ? mpart_find(r, c->pid) : NULL;
-        if (p)
-            mpart_remove(w, p);
-        if (r && r->n_parts == 0)
-            mroom_free(w, r);
-        break;
-    case TDM_MEDIA_CMD_PUB_OFFER: mw_on_pub_offer(w, c); break;
-    case TDM_MEDIA_CMD_SUB_ANSWER: mw_on_sub_answer(w, c); break;
-    case TDM_MEDIA_CMD_BLOCK:
-        r = mroom_get(w, c->room, false);
-        p = r ? mpart_find(r, c->pid) : NULL;
-        if (p)
-            mpart_block(w, p, c->block_audio, c->block_video);
-        break;
-    case TDM_MEDIA_CMD_RECEIVE:
-        r = mroom_get(w, c->room, false);
-        p = r ? mpart_find(r, c->pid) : NULL;
-        if (p)
-            mpart_receive_video(w, p, c->receive_video);
-        break;
+    struct cmd_env *e = data;
+    tdm_sfu_handle_command(e->w->sfu, e->cmd, tdm_now_us());
+    after_input(e->w);
+    return G_SOURCE_REMOVE;
+}
+
+static void cmd_env_free(gpointer data)
+{
+    struct cmd_env *e = data;
+    tdm_sfu_cmd_free(e->cmd);
+    free(e);
+}
+
+void mw_post_cmd(struct media_worker *w, struct tdm_sfu_cmd *cmd)
+{
+    struct cmd_env *e = malloc(sizeof *e);
+    if (!e) {
+        tdm_sfu_cmd_free(cmd);
+        return;
     }
-    mw_flush(w);
-    arm(w);
+    e->w = w;
+    e->cmd = cmd;
+    post(w->ctx, cmd_dispatch, e, cmd_env_free);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -276,13 +283,37 @@ static int open_socket(struct media_worker *w, const struct tdm_addr *addr)
     s->local = a;
     s->w = w;
     s->tcp_fd = -1;
-    if (w->media->ice_tcp)
+    if (w->media->sfu.ice_tcp)
         mw_tcp_listen(w, s);
     s->src = g_unix_fd_source_new(fd, G_IO_IN);
     g_source_set_priority(s->src, G_PRIORITY_DEFAULT);
     g_source_set_callback(s->src, (GSourceFunc)(void (*)(void))on_readable, s, NULL);
     g_source_attach(s->src, w->ctx);
     return 0;
+}
+
+/* The core's randomness (SSRCs, sequence numbers, report jitter): OpenSSL's generator. */
+static uint32_t rand32(void *ctx)
+{
+    (void)ctx;
+    uint32_t v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+        v = (uint32_t)tdm_now_us();
+    return v;
+}
+
+static int make_core(struct media_worker *w)
+{
+    struct tdm_sfu_config c = w->media->sfu;
+    c.index = w->index;
+    c.n_socks = w->n_socks;
+    for (unsigned i = 0; i < w->n_socks; i++) {
+        c.socks[i] = w->socks[i].local;
+        c.tcp[i] = w->socks[i].tcp_fd >= 0;
+    }
+    c.wall_offset_us = tdm_wall_us() - tdm_now_us();
+    c.rand32 = rand32;
+    return tdm_sfu_create(&c, &w->sfu);
 }
 
 static GSourceFuncs timer_funcs = {NULL, NULL, timer_dispatch, NULL, NULL, NULL};
@@ -294,28 +325,30 @@ int mw_create(struct tdm_media *m, unsigned index, struct media_worker **out)
         return TDM_ENOMEM;
     w->media = m;
     w->index = index;
-    w->next_key = 1;
-    w->timer_at = w->next_due = INT64_MAX;
+    w->next_tcp_id = 1;
+    w->timer_at = w->tcp_due = INT64_MAX;
+    w->on_frame = on_packet;
+    w->after_input = after_input;
     w->ctx = g_main_context_new();
     w->loop = g_main_loop_new(w->ctx, FALSE);
-    w->rooms = g_hash_table_new(g_str_hash, g_str_equal);
-    w->ice = tdm_ice_table_create(m->max_sessions);
-    if (w->ice)
-        tdm_ice_table_set_timeouts(w->ice, m->ice_timeout_us, m->consent_timeout_us);
     w->rx_buf = malloc(MW_RX_BATCH * sizeof *w->rx_buf);
-    w->tx = malloc(MW_TX_BATCH * sizeof *w->tx);
-    if (!w->ice || !w->rx_buf || !w->tx) {
+    if (!w->rx_buf) {
         mw_destroy(w);
         return TDM_ENOMEM;
     }
     for (unsigned i = 0; i < MW_RX_BATCH; i++) {
-        w->rx_iov[i] = (struct iovec){.iov_base = w->rx_buf[i], .iov_len = MW_RX_BUF};
+        w->rx_iov[i] = (struct iovec){.iov_base = w->rx_buf[i], .iov_len = TDM_SFU_RX_MAX};
         w->rx_msgs[i].msg_hdr.msg_name = &w->rx_from[i];
         w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
         w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
     }
     for (unsigned i = 0; i < m->n_addrs; i++)
         open_socket(w, &m->addrs[i]);
+    int rc = make_core(w);
+    if (rc != 0) {
+        mw_destroy(w);
+        return rc;
+    }
     w->timer = g_source_new(&timer_funcs, sizeof(GSource));
     g_source_set_priority(w->timer, G_PRIORITY_DEFAULT);
     g_source_set_callback(w->timer, NULL, w, NULL);
@@ -324,33 +357,33 @@ int mw_create(struct tdm_media *m, unsigned index, struct media_worker **out)
     return 0;
 }
 
+static void log_counters(const struct media_worker *w)
+{
+    struct tdm_sfu_stats st;
+    tdm_sfu_get_stats(w->sfu, &st);
+    TDM_INFO("media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
+             "%llu; sends dropped %llu; resends over budget %llu; NACKs for packets not held "
+             "%llu; forward errors %llu; connections refused while busy %llu; invalid DTLS "
+             "datagrams %llu",
+             w->index, (unsigned long long)st.rtp_in, (unsigned long long)st.rtp_out,
+             (unsigned long long)st.nacks_out, (unsigned long long)st.resent,
+             (unsigned long long)st.plis_out, (unsigned long long)(w->dropped_tx + st.tx_full),
+             (unsigned long long)st.resend_skipped, (unsigned long long)st.nack_missed,
+             (unsigned long long)st.fwd_errors, (unsigned long long)st.refused_pending,
+             (unsigned long long)st.dtls_dropped);
+}
+
 static gpointer thread_main(gpointer data)
 {
     struct media_worker *w = data;
     g_main_context_push_thread_default(w->ctx);
     g_main_loop_run(w->loop);
-    /* Free what the worker owns while still on its thread (libsrtp and OpenSSL objects
+    log_counters(w);
+    /* Free what the core owns while still on this thread (libsrtp and OpenSSL objects
      * have one owner thread). */
-    w->tearing_down = true;
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, w->rooms);
-    while (g_hash_table_iter_next(&it, &key, &val)) {
-        g_hash_table_iter_steal(&it);
-        mroom_free(w, val);
-    }
+    tdm_sfu_destroy(w->sfu);
+    w->sfu = NULL;
     g_main_context_pop_thread_default(w->ctx);
-    TDM_INFO(
-        "media w%u: RTP in %llu, out %llu; NACKed %llu, resent %llu, keyframe requests "
-        "%llu; sends dropped %llu; resends over budget %llu; NACKs for packets not held "
-        "%llu; forward errors %llu; connections refused while busy %llu; invalid DTLS datagrams "
-        "%llu",
-        w->index, (unsigned long long)w->rtp_in, (unsigned long long)w->rtp_out,
-        (unsigned long long)w->nacks_out, (unsigned long long)w->resent,
-        (unsigned long long)w->plis_out, (unsigned long long)w->dropped_tx,
-        (unsigned long long)w->resend_skipped, (unsigned long long)w->nack_missed,
-        (unsigned long long)w->fwd_errors, (unsigned long long)w->refused_pending,
-        (unsigned long long)w->dtls_dropped);
     OPENSSL_thread_stop();
     return NULL;
 }
@@ -406,15 +439,8 @@ void mw_destroy(struct media_worker *w)
     /* Commands still queued are freed by their sources' destroy notifiers here. */
     g_main_loop_unref(w->loop);
     g_main_context_unref(w->ctx);
-    g_hash_table_destroy(w->rooms);
-    tdm_ice_table_destroy(w->ice);
-    tdm_sdp_free(w->sdp_a);
-    tdm_sdp_free(w->sdp_b);
-    free(w->nego);
-    free(w->sdp_text);
-    free(w->tracks);
+    tdm_sfu_destroy(w->sfu); /* a worker whose thread never ran */
     free(w->rx_buf);
-    free(w->tx);
     free(w->tcp_stage);
     free(w);
 }

@@ -9,6 +9,7 @@
 #include "proto.h"
 #include "tandem/invite.h"
 #include "tandem/room.h"
+#include "tandem/sfu.h"
 #include "tandem/util.h"
 
 struct lws;
@@ -218,6 +219,12 @@ void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
 /* Room membership changes the media side must follow (signal_media.c). Called after the
  * participant was added / before it is removed. */
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p);
+/* Tell the worker what moderation stopped for p (p->muted_audio / muted_video); app.c
+ * installs it as app->media_block. */
+void tdm_media_block(struct tdm_app *app, struct tdm_participant *p);
+/* An event of a media worker, on the control thread (ctx: the app; tdm_media_deliver_fn):
+ * sent to the participant it names, dropped quietly when that participant has left. */
+void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r);
 void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *p);
 
 #endif

@@ -26,9 +26,9 @@ static bool room_worker(struct tdm_room *room, unsigned *w)
     return true;
 }
 
-static struct tdm_media_cmd *cmd_new(enum tdm_media_cmd_kind k, const struct tdm_participant *p)
+static struct tdm_sfu_cmd *cmd_new(enum tdm_sfu_cmd_kind k, const struct tdm_participant *p)
 {
-    struct tdm_media_cmd *c = calloc(1, sizeof *c);
+    struct tdm_sfu_cmd *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->kind = k;
@@ -55,7 +55,7 @@ static bool read_pc(json_t *msg, const char *want, const char **pc, struct tdm_p
 
 /* Validates sdp and sends it to the room's worker as cmd (taken). */
 static void relay_sdp(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
-                      struct tdm_media_cmd *cmd, struct tdm_proto_err *e)
+                      struct tdm_sfu_cmd *cmd, struct tdm_proto_err *e)
 {
     const char *sdp;
     size_t len;
@@ -81,7 +81,7 @@ static void relay_sdp(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json
     tdm_media_post(app->media, w, cmd);
     return;
 fail:
-    tdm_media_cmd_free(cmd);
+    tdm_sfu_cmd_free(cmd);
 }
 
 void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
@@ -90,7 +90,7 @@ void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, js
     const char *pc;
     if (!read_pc(msg, "pub", &pc, e))
         return;
-    relay_sdp(app, c, msg, id, cmd_new(TDM_MEDIA_CMD_PUB_OFFER, c->participant), e);
+    relay_sdp(app, c, msg, id, cmd_new(TDM_SFU_CMD_PUB_OFFER, c->participant), e);
 }
 
 void tdm_media_on_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
@@ -109,7 +109,7 @@ void tdm_media_on_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, j
         tdm_proto_set(e, "bad_field", "rev", "rev: the integer of the offer being answered");
         return;
     }
-    struct tdm_media_cmd *cmd = cmd_new(TDM_MEDIA_CMD_SUB_ANSWER, c->participant);
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_SUB_ANSWER, c->participant);
     if (cmd)
         cmd->rev = json_integer_value(rev);
     relay_sdp(app, c, msg, id, cmd, e);
@@ -200,7 +200,7 @@ void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     unsigned w;
     if (!app->media || !room_worker(p->room, &w))
         return;
-    struct tdm_media_cmd *cmd = cmd_new(TDM_MEDIA_CMD_RECEIVE, p);
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_RECEIVE, p);
     if (!cmd)
         return;
     cmd->receive_video = json_is_true(v);
@@ -216,7 +216,7 @@ void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p
         w = tdm_media_pin_room(app->media);
         tdm_room_set_user(p->room, (void *)(uintptr_t)(w + 1));
     }
-    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_JOIN, p);
+    struct tdm_sfu_cmd *c = cmd_new(TDM_SFU_CMD_JOIN, p);
     if (c)
         tdm_media_post(app->media, w, c);
 }
@@ -226,7 +226,7 @@ void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *
     unsigned w;
     if (!app->media || !room_worker(p->room, &w))
         return;
-    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_LEAVE, p);
+    struct tdm_sfu_cmd *c = cmd_new(TDM_SFU_CMD_LEAVE, p);
     if (c)
         tdm_media_post(app->media, w, c);
     if (tdm_room_count(p->room) == 1) { /* the last one: the room closes after this */
@@ -240,7 +240,7 @@ void tdm_media_block(struct tdm_app *app, struct tdm_participant *p)
     unsigned w;
     if (!app->media || !room_worker(p->room, &w))
         return;
-    struct tdm_media_cmd *c = cmd_new(TDM_MEDIA_CMD_BLOCK, p);
+    struct tdm_sfu_cmd *c = cmd_new(TDM_SFU_CMD_BLOCK, p);
     if (!c)
         return;
     c->block_audio = p->muted_audio;
@@ -248,19 +248,19 @@ void tdm_media_block(struct tdm_app *app, struct tdm_participant *p)
     tdm_media_post(app->media, w, c);
 }
 
-static json_t *reply_json(const struct tdm_media_reply *r)
+static json_t *reply_json(const struct tdm_sfu_event *r)
 {
     json_t *m = NULL;
     switch (r->kind) {
-    case TDM_MEDIA_REPLY_ANSWER:
+    case TDM_SFU_EV_ANSWER:
         m = json_pack("{s:s, s:s, s:s}", "type", "answer", "pc", "pub", "sdp",
                       r->sdp ? r->sdp : "");
         break;
-    case TDM_MEDIA_REPLY_OFFER:
+    case TDM_SFU_EV_OFFER:
         m = json_pack("{s:s, s:s, s:s, s:I}", "type", "offer", "pc", "sub", "sdp",
                       r->sdp ? r->sdp : "", "rev", (json_int_t)r->rev);
         break;
-    case TDM_MEDIA_REPLY_ERROR: {
+    case TDM_SFU_EV_ERROR: {
         struct tdm_proto_err e = {.code = r->code, .field = r->field};
         snprintf(e.message, sizeof e.message, "%s", r->message);
         m = tdm_proto_error_msg(&e, NULL);
@@ -277,8 +277,9 @@ static json_t *reply_json(const struct tdm_media_reply *r)
     return m;
 }
 
-void tdm_media_deliver(struct tdm_app *app, const struct tdm_media_reply *r)
+void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r)
 {
+    struct tdm_app *app = ctx;
     struct tdm_room *room = app->rooms ? tdm_rooms_find(app->rooms, r->room) : NULL;
     struct tdm_participant *p = room ? tdm_room_find(room, r->pid) : NULL;
     if (!p || !p->user)

@@ -600,7 +600,7 @@ static json_t *step_media(struct cursor *cur)
 /* What tdm_media_deliver gets from a worker (app->media is NULL: no worker runs here). */
 static void media_reply(struct rh_harness *h, struct cursor *cur, unsigned k)
 {
-    struct tdm_media_reply r = {.kind = (enum tdm_media_reply_kind)(k % 3), .rev = k};
+    struct tdm_sfu_event r = {.kind = (enum tdm_sfu_event_kind)(k % 3), .rev = k};
     snprintf(r.room, sizeof r.room, "%s", room_names[u8(cur) % RH_ROOMS]);
     snprintf(r.pid, sizeof r.pid, "%s", pick_pid(h, cur));
     char sdp[] = "v=0\r\n", ref[] = "7";

@@ -1,4 +1,4 @@
-/* RTCP on a media worker, in the fixed order of docs/architecture.md "Feedback":
+/* RTCP in the SFU core, in the fixed order of docs/architecture.md "Feedback":
  * - from subscribers: NACK answered from the consumer's send history (RFC 4585 §6.2.1),
  *   PLI/FIR turned into a throttled keyframe request to the publisher (RFC 5104 §4.3.1),
  *   REMB remembered for the publisher's estimate, report blocks give the RTT;
@@ -6,28 +6,24 @@
  * - to publishers: NACKs from the receive log, PLI/FIR, RR per producer and REMB;
  * - to subscribers: an SR per consumer (RFC 3550 §6.4.1).
  * Feedback goes out as reduced-size RTCP (RFC 5506; rtcp-rsize is negotiated). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include "media_internal.h"
+#include "sfu_internal.h"
 
 #include "tandem/err.h"
 #include "tandem/rtcp.h"
-#include "tandem/util.h"
 
 #include <string.h>
 
 #define RTCP_BUDGET 1100 /* plain bytes per compound we build, well under the MTU */
 #define MAX_NACKS 64
 
-static void send_rtcp(struct media_worker *w, struct mpeer *p, struct mw_tx *t, size_t len)
+static void send_rtcp(struct tdm_sfu *s, struct peer *p, struct tdm_sfu_transmit *t, size_t len)
 {
-    int n = tdm_srtp_protect_rtcp(p->srtp, t->buf, len, MW_TX_BUF);
+    int n = tdm_srtp_protect_rtcp(p->srtp, t->buf, len, TDM_SFU_TX_BUF);
     if (n > 0)
-        mw_send_to_peer(w, p, t, (size_t)n);
+        peer_send(s, p, t, (size_t)n);
 }
 
-static struct mcons *consumer_by_ssrc(struct mpart *q, uint32_t ssrc)
+static struct cons *consumer_by_ssrc(struct part *q, uint32_t ssrc)
 {
     for (uint32_t i = 0; i < q->n_cons; i++)
         if (q->cons[i]->ssrc == ssrc)
@@ -35,7 +31,7 @@ static struct mcons *consumer_by_ssrc(struct mpart *q, uint32_t ssrc)
     return NULL;
 }
 
-static struct mprod *producer_by_ssrc(struct mpart *o, uint32_t ssrc)
+static struct prod *producer_by_ssrc(struct part *o, uint32_t ssrc)
 {
     for (uint32_t i = 0; i < o->n_prods; i++)
         if (o->prods[i]->ssrc == ssrc)
@@ -45,35 +41,37 @@ static struct mprod *producer_by_ssrc(struct mpart *o, uint32_t ssrc)
 
 /* ---- incoming ------------------------------------------------------------------------ */
 
-static void answer_nack(struct media_worker *w, struct mpeer *p, const struct tdm_rtcp_pkt *pk,
+static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pk,
                         int64_t now)
 {
     struct tdm_rtcp_fb fb;
     uint16_t seqs[MAX_NACKS];
     if (tdm_rtcp_parse_nack(pk, &fb) != 0)
         return;
-    struct mcons *c = consumer_by_ssrc(p->part, fb.media_ssrc);
+    struct cons *c = consumer_by_ssrc(p->part, fb.media_ssrc);
     if (!c || !c->hist || !c->live)
         return;
     size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
     bool missed = false;
     for (size_t i = 0; i < n; i++) {
-        struct mw_tx *t = mw_tx_slot(w);
-        int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, MW_TX_BUF);
+        struct tdm_sfu_transmit *t = sfu_tx_slot(s);
+        if (!t)
+            break;
+        int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, TDM_SFU_TX_BUF);
         if (len == TDM_ENOTFOUND)
             missed = true;
         if (len <= 0)
             continue;
         if (!tdm_fwd_budget_take(&c->resend, (size_t)len, c->rate_bps, now)) {
-            w->resend_skipped++; /* the line is losing already: let the keyframe repair it */
+            s->st.resend_skipped++; /* the line is losing already: let the keyframe repair it */
             continue;
         }
         /* The original packet again (no RTX offered to subscribers): libsrtp's outbound
          * session allows the repeated index. */
-        len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, MW_TX_BUF);
+        len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, TDM_SFU_TX_BUF);
         if (len > 0)
-            mw_send_to_peer(w, p, t, (size_t)len);
-        w->resent++;
+            peer_send(s, p, t, (size_t)len);
+        s->st.resent++;
     }
     /* A packet we no longer hold (older than the history, or never sent on this line) will
      * not come: a keyframe repairs the picture now, instead of the browser's own request
@@ -81,13 +79,12 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
      * ourselves: those are forwarded when they arrive. Throttled per producer. */
     if (missed && c->prod->kind == TDM_SDP_VIDEO &&
         (!c->prod->nack || tdm_nack_rx_missing(c->prod->nack) == 0)) {
-        w->nack_missed++;
-        mprod_want_keyframe(w, c->prod, now);
+        s->st.nack_missed++;
+        fb_want_keyframe(s, c->prod, now);
     }
 }
 
-static void on_psfb(struct media_worker *w, struct mpeer *p, const struct tdm_rtcp_pkt *pk,
-                    int64_t now)
+static void on_psfb(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pk, int64_t now)
 {
     struct tdm_rtcp_fb fb;
     if (pk->count == TDM_RTCP_FMT_AFB) {
@@ -105,29 +102,28 @@ static void on_psfb(struct media_worker *w, struct mpeer *p, const struct tdm_rt
         uint8_t seq;
         tdm_rtcp_fir_entry(&fb, 0, &target, &seq);
     }
-    struct mcons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
+    struct cons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
     if (c && c->live)
-        mprod_want_keyframe(w, c->prod, now);
+        fb_want_keyframe(s, c->prod, now);
 }
 
-static void on_report_blocks(struct mpeer *p, const struct tdm_rtcp_pkt *pk, unsigned n,
-                             int64_t now)
+static void on_report_blocks(struct peer *p, const struct tdm_rtcp_pkt *pk, unsigned n, int64_t now)
 {
     for (unsigned i = 0; i < n; i++) {
         struct tdm_rtcp_rb rb;
         if (tdm_rtcp_report_block(pk, i, &rb) != 0)
             continue;
-        struct mcons *c = consumer_by_ssrc(p->part, rb.ssrc);
+        struct cons *c = consumer_by_ssrc(p->part, rb.ssrc);
         if (c && c->hist && c->live)
             c->loss_bps =
-                tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, MW_REMB_CAP_BPS);
+                tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
             tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);
     }
 }
 
-void mw_on_rtcp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len, int64_t now)
+void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now)
 {
     int n = tdm_srtp_unprotect_rtcp(p->srtp, buf, len);
     if (n < 0)
@@ -140,34 +136,36 @@ void mw_on_rtcp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t le
             struct tdm_rtcp_sr sr;
             if (tdm_rtcp_parse_sr(&pk, &sr) != 0)
                 continue;
-            struct mprod *pr = p->kind == MPEER_PUB ? producer_by_ssrc(p->part, sr.ssrc) : NULL;
+            struct prod *pr = p->kind == PEER_PUB ? producer_by_ssrc(p->part, sr.ssrc) : NULL;
             if (pr)
                 tdm_rtpstats_rx_on_sr(&pr->rx, sr.ntp, now);
-            if (p->kind == MPEER_SUB)
+            if (p->kind == PEER_SUB)
                 on_report_blocks(p, &pk, sr.nblocks, now);
-        } else if (pk.type == TDM_RTCP_RR && p->kind == MPEER_SUB) {
+        } else if (pk.type == TDM_RTCP_RR && p->kind == PEER_SUB) {
             uint32_t ssrc;
             int rc = tdm_rtcp_parse_rr(&pk, &ssrc);
             if (rc > 0)
                 on_report_blocks(p, &pk, (unsigned)rc, now);
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
-                   p->kind == MPEER_SUB) {
-            answer_nack(w, p, &pk, now);
-        } else if (pk.type == TDM_RTCP_PSFB && p->kind == MPEER_SUB) {
-            on_psfb(w, p, &pk, now);
+                   p->kind == PEER_SUB) {
+            answer_nack(s, p, &pk, now);
+        } else if (pk.type == TDM_RTCP_PSFB && p->kind == PEER_SUB) {
+            on_psfb(s, p, &pk, now);
         }
     }
 }
 
 /* ---- outgoing ------------------------------------------------------------------------ */
 
-void mrtcp_send_pli(struct media_worker *w, struct mprod *pr, int64_t now)
+static void send_pli(struct tdm_sfu *s, struct prod *pr, int64_t now)
 {
     (void)now;
-    struct mpeer *pub = pr->owner->pub;
+    struct peer *pub = pr->owner->pub;
     if (!pub || !pub->srtp || !pr->ssrc)
         return;
-    struct mw_tx *t = mw_tx_slot(w);
+    struct tdm_sfu_transmit *t = sfu_tx_slot(s);
+    if (!t)
+        return;
     int n;
     if (!(pr->fb & TDM_SDP_FB_NACK_PLI) && (pr->fb & TDM_SDP_FB_CCM_FIR))
         n = tdm_rtcp_build_fir(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc,
@@ -175,35 +173,37 @@ void mrtcp_send_pli(struct media_worker *w, struct mprod *pr, int64_t now)
     else
         n = tdm_rtcp_build_pli(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc);
     if (n > 0)
-        send_rtcp(w, pub, t, (size_t)n);
-    w->plis_out++;
+        send_rtcp(s, pub, t, (size_t)n);
+    s->st.plis_out++;
 }
 
-void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
+static void send_nacks(struct tdm_sfu *s, struct prod *pr, int64_t now)
 {
     uint16_t lost[MAX_NACKS];
     size_t n = tdm_nack_rx_collect(pr->nack, now, lost, MAX_NACKS);
-    struct mpeer *pub = pr->owner->pub;
+    struct peer *pub = pr->owner->pub;
     if (!n || !pub || !pub->srtp)
         return;
-    struct mw_tx *t = mw_tx_slot(w);
+    struct tdm_sfu_transmit *t = sfu_tx_slot(s);
+    if (!t)
+        return;
     int len = tdm_rtcp_build_nack(t->buf, RTCP_BUDGET, pub->rtcp_ssrc, pr->ssrc, lost, n);
     if (len > 0)
-        send_rtcp(w, pub, t, (size_t)len);
-    w->nacks_out += n;
+        send_rtcp(s, pub, t, (size_t)len);
+    s->st.nacks_out += n;
 }
 
 /* The estimate a publisher gets: its subscribers' REMB shares, capped (forward.h). */
-static uint64_t remb_for(const struct mpart *o, int64_t now)
+static uint64_t remb_for(const struct part *o, int64_t now)
 {
     struct tdm_fwd_remb_in in[64];
     size_t n = 0;
     uint64_t limit = UINT64_MAX;
     for (uint32_t k = 0; k < o->n_prods; k++) {
-        const struct mprod *pr = o->prods[k];
+        const struct prod *pr = o->prods[k];
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
-            const struct mpart *q = pr->cons[i]->sub;
-            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > MW_REMB_MAX_AGE_US ||
+            const struct part *q = pr->cons[i]->sub;
+            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > SFU_REMB_MAX_AGE_US ||
                 q->no_video_in)
                 continue;
             uint32_t videos = 0;
@@ -215,30 +215,32 @@ static uint64_t remb_for(const struct mpart *o, int64_t now)
          * hard limit, so that the publisher climbs back slowly instead of jumping to the
          * cap and losing again. */
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons; i++) {
-            const struct mcons *c = pr->cons[i];
+            const struct cons *c = pr->cons[i];
             if (c->loss_bps && c->live && !c->sub->no_video_in && c->loss_bps < limit)
                 limit = c->loss_bps;
         }
     }
-    uint64_t target = tdm_fwd_remb_target(in, n, MW_REMB_FLOOR_BPS, MW_REMB_CAP_BPS);
+    uint64_t target = tdm_fwd_remb_target(in, n, SFU_REMB_FLOOR_BPS, SFU_REMB_CAP_BPS);
     if (limit < target)
-        target = limit > MW_REMB_FLOOR_BPS ? limit : MW_REMB_FLOOR_BPS;
+        target = limit > SFU_REMB_FLOOR_BPS ? limit : SFU_REMB_FLOOR_BPS;
     return target;
 }
 
-static void publisher_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
 {
     struct tdm_rtcp_rb rb[TDM_RTCP_MAX_BLOCKS];
-    uint32_t video[MW_MAX_PRODS];
+    uint32_t video[SFU_MAX_PRODS];
     size_t nrb = 0, nv = 0;
     for (uint32_t k = 0; k < p->part->n_prods; k++) {
-        struct mprod *pr = p->part->prods[k];
+        struct prod *pr = p->part->prods[k];
         if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0)
             nrb++;
         if (pr->kind == TDM_SDP_VIDEO && pr->ssrc)
             video[nv++] = pr->ssrc;
     }
-    struct mw_tx *t = mw_tx_slot(w);
+    struct tdm_sfu_transmit *t = sfu_tx_slot(s);
+    if (!t)
+        return;
     int a = tdm_rtcp_build_rr(t->buf, RTCP_BUDGET, p->rtcp_ssrc, rb, nrb);
     if (a < 0)
         return;
@@ -246,16 +248,16 @@ static void publisher_reports(struct media_worker *w, struct mpeer *p, int64_t n
     if (nv)
         b = tdm_rtcp_build_remb(t->buf + a, RTCP_BUDGET - (size_t)a, p->rtcp_ssrc,
                                 remb_for(p->part, now), video, nv);
-    send_rtcp(w, p, t, (size_t)a + (size_t)(b > 0 ? b : 0));
+    send_rtcp(s, p, t, (size_t)a + (size_t)(b > 0 ? b : 0));
 }
 
-static void subscriber_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+static void subscriber_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
 {
-    int64_t wall = tdm_wall_us();
-    struct mw_tx *t = NULL;
+    int64_t wall = now + s->cfg.wall_offset_us;
+    struct tdm_sfu_transmit *t = NULL;
     size_t len = 0;
     for (uint32_t i = 0; i < p->part->n_cons; i++) {
-        struct mcons *c = p->part->cons[i];
+        struct cons *c = p->part->cons[i];
         struct tdm_rtcp_sr sr;
         if (c->rate_us && now > c->rate_us)
             c->rate_bps = (uint64_t)(uint32_t)(c->tx.octets - c->rate_octets) * 8000000u /
@@ -264,13 +266,14 @@ static void subscriber_reports(struct media_worker *w, struct mpeer *p, int64_t 
         c->rate_us = now;
         if (!c->live || tdm_rtpstats_tx_sr(&c->tx, wall, now, &sr) != 0)
             continue;
-        if (!t)
-            t = mw_tx_slot(w);
+        if (!t && !(t = sfu_tx_slot(s)))
+            return;
         int n = tdm_rtcp_build_sr(t->buf + len, RTCP_BUDGET - len, &sr, NULL, 0);
         if (n < 0) {
-            send_rtcp(w, p, t, len);
-            t = mw_tx_slot(w);
+            send_rtcp(s, p, t, len);
             len = 0;
+            if (!(t = sfu_tx_slot(s)))
+                return;
             n = tdm_rtcp_build_sr(t->buf, RTCP_BUDGET, &sr, NULL, 0);
             if (n < 0)
                 return;
@@ -278,13 +281,52 @@ static void subscriber_reports(struct media_worker *w, struct mpeer *p, int64_t 
         len += (size_t)n;
     }
     if (t && len)
-        send_rtcp(w, p, t, len);
+        send_rtcp(s, p, t, len);
 }
 
-void mrtcp_send_reports(struct media_worker *w, struct mpeer *p, int64_t now)
+void fb_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
 {
-    if (p->kind == MPEER_PUB)
-        publisher_reports(w, p, now);
+    if (!p->srtp || p->next_rtcp_us > now)
+        return;
+    if (p->kind == PEER_PUB)
+        publisher_reports(s, p, now);
     else
-        subscriber_reports(w, p, now);
+        subscriber_reports(s, p, now);
+    /* RFC 3550 §6.3.1: randomised to 0.5..1.5 of the interval. */
+    p->next_rtcp_us = now + SFU_RTCP_INTERVAL_US / 2 + sfu_rand32(s) % SFU_RTCP_INTERVAL_US;
+    sfu_due(s, p->next_rtcp_us);
+}
+
+void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now)
+{
+    if (pr->kind != TDM_SDP_VIDEO)
+        return;
+    struct peer *pub = pr->owner->pub;
+    if (!pub || !pub->srtp) {
+        pr->kf_wanted = true;
+        return;
+    }
+    pr->kf_wanted = false;
+    if (tdm_rtx_kf_throttle_request(&pr->kf, now))
+        send_pli(s, pr, now);
+    else
+        sfu_due(s, tdm_rtx_kf_throttle_deadline(&pr->kf));
+}
+
+void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now)
+{
+    if (pr->nack && tdm_nack_rx_next_deadline(pr->nack) <= now)
+        send_nacks(s, pr, now);
+    if (pr->nack && tdm_nack_rx_take_keyframe(pr->nack))
+        fb_want_keyframe(s, pr, now);
+    if (pr->owner->pub && pr->owner->pub->srtp && tdm_rtx_kf_throttle_poll(&pr->kf, now))
+        send_pli(s, pr, now);
+}
+
+int64_t fb_prod_deadline(const struct prod *pr)
+{
+    int64_t d = tdm_rtx_kf_throttle_deadline(&pr->kf), x;
+    if (pr->nack && (x = tdm_nack_rx_next_deadline(pr->nack)) < d)
+        d = x;
+    return d;
 }

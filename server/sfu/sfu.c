@@ -1,0 +1,324 @@
+/* The SFU core's entry points (include/tandem/sfu.h): each input is dispatched downwards,
+ * then settle() acts on what the lower layers left as data (connections that came up, sub
+ * offers wanted). This is the only place sub offers are made: once per input, and once
+ * more between the two steps of a pub offer from a new connection. */
+#include "sfu_internal.h"
+
+#include "tandem/demux.h"
+#include "tandem/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out)
+{
+    *out = NULL;
+    if (!cfg || !cfg->ssl_ctx || !cfg->rand32 || cfg->n_socks > TDM_SFU_MAX_SOCKS)
+        return TDM_EINVAL;
+    struct tdm_sfu *s = calloc(1, sizeof *s);
+    if (!s)
+        return TDM_ENOMEM;
+    s->cfg = *cfg;
+    s->next_key = 1;
+    s->next_due = INT64_MAX;
+    s->cap_tx = cfg->tx_slots ? cfg->tx_slots : 1024;
+    s->tx = malloc(s->cap_tx * sizeof *s->tx);
+    s->ice = tdm_ice_table_create(cfg->max_sessions);
+    if (!s->tx || !s->ice) {
+        tdm_sfu_destroy(s);
+        return TDM_ENOMEM;
+    }
+    tdm_ice_table_set_timeouts(s->ice, cfg->ice_timeout_us, cfg->consent_timeout_us);
+    *out = s;
+    return 0;
+}
+
+void tdm_sfu_destroy(struct tdm_sfu *s)
+{
+    if (!s)
+        return;
+    while (s->n_rooms)
+        roster_free_room(s, s->rooms[s->n_rooms - 1], 0);
+    free(s->rooms);
+    struct tdm_sfu_event *e;
+    while ((e = tdm_sfu_poll_event(s)))
+        tdm_sfu_event_free(e);
+    nego_free_scratch(s);
+    tdm_ice_table_destroy(s->ice);
+    free(s->tx);
+    free(s);
+}
+
+/* ---- after every input --------------------------------------------------------------- */
+
+/* A connection whose DTLS came up: a "sub" one makes its consumers live, a "pub" one
+ * sends the keyframe requests that waited for its keys. */
+static void on_connected(struct tdm_sfu *s, struct peer *p, int64_t now)
+{
+    if (p->kind == PEER_SUB) {
+        roster_update_live(s, p->part, now);
+        return;
+    }
+    for (uint32_t i = 0; i < p->part->n_prods; i++)
+        if (p->part->prods[i]->kf_wanted)
+            fb_want_keyframe(s, p->part->prods[i], now);
+}
+
+static void settle(struct tdm_sfu *s, int64_t now)
+{
+    if (s->peers_connected) {
+        s->peers_connected = false;
+        for (uint32_t i = 0; i < s->n_rooms; i++) {
+            struct room *r = s->rooms[i];
+            for (uint32_t k = 0; k < r->n_parts; k++) {
+                struct part *q = r->parts[k];
+                if (q->pub && peer_take_connected(q->pub))
+                    on_connected(s, q->pub, now);
+                if (q->sub && peer_take_connected(q->sub))
+                    on_connected(s, q->sub, now);
+            }
+        }
+    }
+    if (s->offers_wanted) {
+        s->offers_wanted = false;
+        for (uint32_t i = 0; i < s->n_rooms; i++) {
+            struct room *r = s->rooms[i];
+            for (uint32_t k = 0; k < r->n_parts; k++)
+                if (r->parts[k]->offer_wanted)
+                    nego_offer_sub(s, r->parts[k], now);
+        }
+    }
+}
+
+/* ---- datagrams ----------------------------------------------------------------------- */
+
+int tdm_sfu_handle_datagram(struct tdm_sfu *s, const struct tdm_sfu_path *from, uint8_t *p,
+                            size_t len, int64_t now)
+{
+    int flags = 0;
+    enum tdm_demux_kind k = tdm_demux_classify(p, len);
+    if (k == TDM_DEMUX_DROP || len > TDM_SFU_RX_MAX)
+        return 0;
+    if (k == TDM_DEMUX_STUN) {
+        flags = peer_on_stun(s, from, p, len, now);
+    } else {
+        uint64_t sid, user;
+        if (tdm_ice_lookup_addr(s->ice, &from->remote, &sid, &user) != 0)
+            return 0; /* RFC 8445 §11: only from addresses that passed a connectivity check */
+        struct peer *peer = (struct peer *)(uintptr_t)user;
+        if (k == TDM_DEMUX_DTLS)
+            peer_on_dtls(s, peer, from, p, len, now);
+        else if (!peer->srtp)
+            return 0;
+        else if (k == TDM_DEMUX_RTP)
+            fan_on_rtp(s, peer, p, len, now);
+        else
+            fb_on_rtcp(s, peer, p, len, now);
+    }
+    settle(s, now);
+    return flags;
+}
+
+void tdm_sfu_handle_path_closed(struct tdm_sfu *s, uint64_t tcp)
+{
+    for (uint32_t i = 0; i < s->n_rooms; i++) {
+        struct room *r = s->rooms[i];
+        for (uint32_t k = 0; k < r->n_parts; k++) {
+            peer_forget_tcp(r->parts[k]->pub, tcp);
+            peer_forget_tcp(r->parts[k]->sub, tcp);
+        }
+    }
+}
+
+/* ---- commands ------------------------------------------------------------------------ */
+
+void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
+{
+    struct room *r = roster_room(s, c->room, c->kind == TDM_SFU_CMD_JOIN);
+    struct part *p = r ? roster_find(r, c->pid) : NULL;
+    switch (c->kind) {
+    case TDM_SFU_CMD_JOIN:
+        if (r && !p)
+            roster_add(s, r, c->pid);
+        break;
+    case TDM_SFU_CMD_LEAVE:
+        if (p)
+            roster_remove(s, p, now);
+        if (r && r->n_parts == 0)
+            roster_free_room(s, r, now);
+        break;
+    case TDM_SFU_CMD_PUB_OFFER:
+        if (p && nego_pub_offer_restarts(s, p, c)) {
+            /* A new RTCPeerConnection: start afresh, in a step of its own. The others'
+             * offers without this person's tracks go out first (their freed m-sections
+             * can then be recycled), and the offer is answered afterwards from a scratch
+             * nobody else writes in the meantime (71078ed: a page once got the answer to
+             * somebody else's offer when the reset made them inside the answering). */
+            roster_reset_media(s, p, now);
+            settle(s, now);
+        }
+        nego_on_pub_offer(s, c, now);
+        break;
+    case TDM_SFU_CMD_SUB_ANSWER: nego_on_sub_answer(s, c, now); break;
+    case TDM_SFU_CMD_BLOCK:
+        if (p)
+            roster_block(s, p, c->block_audio, c->block_video, now);
+        break;
+    case TDM_SFU_CMD_RECEIVE:
+        if (p)
+            roster_receive_video(s, p, c->receive_video, now);
+        break;
+    }
+    settle(s, now);
+}
+
+/* ---- time-outs ----------------------------------------------------------------------- */
+
+static void expire_ice(struct tdm_sfu *s, int64_t now)
+{
+    struct tdm_ice_expired ex[32];
+    int64_t ice_next = INT64_MAX;
+    size_t n;
+    do {
+        n = tdm_ice_tick(s->ice, now, ex, 32, &ice_next);
+        for (size_t i = 0; i < n; i++) {
+            struct peer *p = (struct peer *)(uintptr_t)ex[i].user;
+            if (!p)
+                continue;
+            p->failed = true;
+            p->fail_why = ex[i].reason == TDM_ICE_EXPIRED_CONNECT ? "ICE never connected"
+                                                                  : "ICE consent expired";
+        }
+    } while (n == 32);
+    sfu_due(s, ice_next);
+}
+
+/* A failed connection releases the participant's media; the page is told to start over. */
+static bool release_failed(struct tdm_sfu *s, struct part *q, int64_t now)
+{
+    struct peer *bad = q->pub && q->pub->failed ? q->pub : q->sub && q->sub->failed ? q->sub : NULL;
+    if (!bad)
+        return false;
+    const char *pc = bad->kind == PEER_PUB ? "pub" : "sub", *why = bad->fail_why;
+    TDM_INFO("media w%u: a %s connection failed (%s): media released", s->cfg.index, pc, why);
+    roster_reset_media(s, q, now);
+    sfu_error(s, q->room->id, q->id, NULL, "media_unavailable", NULL, pc,
+              "the media connection was lost (%s): close both connections and send a new pub "
+              "offer",
+              why ? why : "failed");
+    return true;
+}
+
+static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
+{
+    if (q->pub)
+        peer_tick(s, q->pub, now);
+    if (q->sub)
+        peer_tick(s, q->sub, now);
+    if (release_failed(s, q, now))
+        return;
+    if (q->pub)
+        fb_reports(s, q->pub, now);
+    if (q->sub)
+        fb_reports(s, q->sub, now);
+    for (uint32_t k = 0; k < q->n_prods; k++)
+        fb_prod_tick(s, q->prods[k], now);
+    if (q->sub_retry_us && q->sub_retry_us <= now) {
+        q->sub_retry_us = 0;
+        roster_mark_offer(s, q);
+    }
+}
+
+static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q)
+{
+    int64_t d = INT64_MAX, x;
+    if (q->pub && (x = peer_deadline(s, q->pub)) < d)
+        d = x;
+    if (q->sub && (x = peer_deadline(s, q->sub)) < d)
+        d = x;
+    if (q->sub_retry_us && q->sub_retry_us < d)
+        d = q->sub_retry_us;
+    for (uint32_t k = 0; k < q->n_prods; k++)
+        if ((x = fb_prod_deadline(q->prods[k])) < d)
+            d = x;
+    return d;
+}
+
+void tdm_sfu_handle_timeout(struct tdm_sfu *s, int64_t now)
+{
+    s->next_due = INT64_MAX;
+    expire_ice(s, now);
+    for (uint32_t i = 0; i < s->n_rooms; i++) {
+        struct room *r = s->rooms[i];
+        for (uint32_t k = 0; k < r->n_parts; k++) {
+            struct part *q = r->parts[k];
+            /* Each participant's work needs a few datagrams: when the queue is nearly full
+             * the rest waits for the next call, right after the caller drained it. */
+            if (tdm_sfu_tx_room(s) < SFU_TICK_RESERVE) {
+                sfu_due(s, now);
+                continue;
+            }
+            part_tick(s, q, now);
+            sfu_due(s, part_deadline(s, q));
+        }
+    }
+    settle(s, now);
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+struct tdm_sfu_transmit *tdm_sfu_transmits(struct tdm_sfu *s, size_t *n)
+{
+    *n = s->n_tx;
+    return s->tx;
+}
+
+void tdm_sfu_transmits_done(struct tdm_sfu *s)
+{
+    s->n_tx = 0;
+}
+
+size_t tdm_sfu_tx_room(const struct tdm_sfu *s)
+{
+    return s->cap_tx - s->n_tx;
+}
+
+struct tdm_sfu_event *tdm_sfu_poll_event(struct tdm_sfu *s)
+{
+    struct tdm_sfu_event *e = s->ev_head;
+    if (!e)
+        return NULL;
+    s->ev_head = e->next;
+    if (!s->ev_head)
+        s->ev_tail = NULL;
+    e->next = NULL;
+    return e;
+}
+
+void tdm_sfu_event_free(struct tdm_sfu_event *e)
+{
+    if (!e)
+        return;
+    free(e->ref);
+    free(e->sdp);
+    free(e);
+}
+
+void tdm_sfu_cmd_free(struct tdm_sfu_cmd *c)
+{
+    if (!c)
+        return;
+    free(c->ref);
+    free(c->sdp);
+    free(c);
+}
+
+int64_t tdm_sfu_deadline(const struct tdm_sfu *s)
+{
+    return s->next_due;
+}
+
+void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out)
+{
+    *out = s->st;
+}

@@ -1,0 +1,240 @@
+/* The SFU core's data model and its files' functions, for server/sfu/ only.
+ *
+ * Layers, bottom up; a file calls only the sections above its own (scripts/callgraph.sh
+ * checks that the files' calls form no cycle):
+ *   out.c       the transmit queue, the event queue, deadlines, randomness
+ *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
+ *   feedback.c  RTCP in and out, keyframe requests
+ *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
+ *   roster.c    rooms, participants, producers and consumers coming and going
+ *   nego.c      offer/answer of "pub" and "sub" connections
+ *   sfu.c       include/tandem/sfu.h: inputs, time-outs, the one flush point of sub offers
+ * Upward effects are data, never calls: a peer reports "connected" or "failed" in its
+ * fields and return values, a participant whose subscriptions changed is marked
+ * (offer_wanted) and sfu.c makes the offers after each input. */
+#ifndef TANDEM_SFU_INTERNAL_H
+#define TANDEM_SFU_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tandem/cert.h"
+#include "tandem/dtls.h"
+#include "tandem/forward.h"
+#include "tandem/ice.h"
+#include "tandem/log.h"
+#include "tandem/nack.h"
+#include "tandem/rtp.h"
+#include "tandem/rtpstats.h"
+#include "tandem/rtx.h"
+#include "tandem/sdp.h"
+#include "tandem/seqmap.h"
+#include "tandem/sfu.h"
+#include "tandem/srtp.h"
+#include "tandem/subslots.h"
+
+#define SFU_MAX_PRODS 16             /* tracks one page may publish */
+#define SFU_KF_INTERVAL_US 500000    /* at most one keyframe request per producer per 0.5 s */
+#define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
+#define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
+#define SFU_REMB_FLOOR_BPS 150000
+#define SFU_REMB_MAX_AGE_US 5000000 /* a subscriber's REMB older than this is not used */
+#define SFU_SUB_RETRY_US 1000000    /* a sub connection refused while busy is tried again */
+#define SFU_RTX_SLOTS 256           /* ~1.3 s of video at 200 packets/s */
+#define SFU_RTX_SLOT_BYTES 1300     /* browsers' RTP packets stay under ~1250 bytes */
+#define SFU_TICK_RESERVE 64         /* free transmit slots a time-out's piece of work needs */
+
+enum peer_kind { PEER_PUB, PEER_SUB };
+
+/* One ICE-lite + DTLS-SRTP association with a page (its "pub" or its "sub" connection).
+ * Written by peer.c only, except remb_* and next_rtcp_us (feedback.c). */
+struct peer {
+    struct part *part;
+    enum peer_kind kind;
+    uint64_t ice_id;
+    struct tdm_dtls *dtls;
+    struct tdm_srtp *srtp; /* NULL until DTLS is connected */
+    bool have_dst;
+    struct tdm_sfu_path dst;
+    char remote_ufrag[TDM_SDP_ICE_CAP];
+    struct tdm_fingerprint remote_fp;
+    uint32_t rtcp_ssrc; /* our sender SSRC for reports and feedback */
+    int64_t next_rtcp_us;
+    uint64_t remb_bps; /* the page's latest REMB (sub connections) */
+    int64_t remb_us;
+    bool connected; /* DTLS came up since the owner last looked (peer_take_connected) */
+    bool failed;    /* ICE or DTLS failed: released by sfu.c's tick */
+    bool pending;   /* counted in n_pending until DTLS is up */
+    int64_t created_us;
+    const char *fail_why;
+    uint64_t sess_id, sess_version;
+};
+
+/* An incoming track: what one publisher sends in one m-section. */
+struct prod {
+    uint64_t key; /* unique in the core, never reused */
+    struct part *owner;
+    enum tdm_sdp_kind kind;
+    enum tdm_sdp_codec_id codec;
+    char mid[TDM_SDP_MID_CAP]; /* in the publisher's session */
+    char track_id[TDM_SDP_ID_CAP];
+    uint32_t ssrc, rtx_ssrc;
+    uint8_t pt;
+    int16_t rtx_pt;
+    uint32_t clock;
+    uint16_t fb;
+    uint8_t ext[TDM_SDP_EXT_COUNT]; /* the publisher's extension ids */
+    struct tdm_nack_rx *nack;       /* video with nack negotiated, else NULL */
+    struct tdm_rtpstats_rx rx;
+    struct tdm_rtx_kf_throttle kf;
+    bool kf_wanted; /* a request to send once the publisher's keys exist */
+    struct cons **cons;
+    uint32_t n_cons, cap_cons;
+};
+
+/* One producer as one subscriber receives it (one m-section of its "sub" connection). */
+struct cons {
+    struct prod *prod;
+    struct part *sub;
+    int slot;
+    uint32_t ssrc;
+    uint8_t pt;
+    bool live; /* the slot's answer is in and the sub connection has keys */
+    struct tdm_fwd_extmap extmap;
+    struct tdm_seqmap seqmap;
+    struct tdm_rtx_hist *hist; /* video only */
+    struct tdm_rtpstats_tx tx;
+    uint32_t rate_octets; /* tx.octets at the last report, for rate_bps */
+    int64_t rate_us;
+    uint64_t rate_bps; /* what the subscriber received over the last report interval */
+    uint64_t loss_bps; /* video: the loss-based estimate of its line (forward.h), 0: none */
+    struct tdm_fwd_budget resend; /* video: what NACKs may cost this line */
+};
+
+/* A participant of a room. */
+struct part {
+    struct room *room;
+    char id[TDM_PARTICIPANT_ID_LEN + 1];
+    struct peer *pub, *sub;
+    bool published;                /* sent a pub offer: sub offers may follow */
+    bool offer_wanted;             /* its subscriptions changed: sfu.c offers at the end */
+    bool block_audio, block_video; /* moderation: none of it is forwarded */
+    bool no_video_in;              /* data saver: forward it nobody's video */
+    int64_t sub_retry_us;          /* the sub connection was refused (busy): retry then; 0 */
+    struct prod *prods[SFU_MAX_PRODS];
+    uint32_t n_prods;
+    /* the "sub" connection's negotiation */
+    struct tdm_subslots slots;
+    struct cons *slot_cons[TDM_SUBSLOTS_MAX];
+    uint8_t slot_codec[TDM_SUBSLOTS_MAX]; /* enum tdm_sdp_codec_id, kept for inactive ones */
+    char *sub_current; /* the last agreed local description (text), NULL before */
+    char *sub_pending; /* the offer awaiting its answer (text) */
+    uint8_t pt_for[TDM_SDP_CODEC_RTX + 1]; /* payload types of this page's browser */
+    struct cons **cons;                    /* every consumer of this subscriber */
+    uint32_t n_cons, cap_cons;
+};
+
+struct room {
+    char id[TDM_ROOM_ID_MAX + 1];
+    struct part **parts;
+    uint32_t n_parts, cap_parts;
+};
+
+struct tdm_sfu {
+    struct tdm_sfu_config cfg;
+    struct tdm_ice_table *ice;
+    struct room **rooms;
+    uint32_t n_rooms, cap_rooms;
+    uint64_t next_key;
+    int64_t next_due;     /* earliest deadline noticed since the last time-out */
+    bool offers_wanted;   /* some participant's offer_wanted is set */
+    bool peers_connected; /* some peer's connected is set */
+    /* output */
+    struct tdm_sfu_transmit *tx;
+    size_t n_tx, cap_tx;
+    struct tdm_sfu_event *ev_head, *ev_tail;
+    /* negotiation scratch (allocated on first use), used only inside one nego.c call */
+    struct tdm_sdp *sdp_a, *sdp_b;
+    struct tdm_sdp_nego *nego;
+    char *sdp_text;
+    struct tdm_sdp_track *tracks; /* TDM_SUBSLOTS_MAX of them */
+    struct tdm_log_limiter log_lim, dtls_log_lim;
+    struct tdm_sfu_stats st;
+};
+
+/* ---- out.c ------------------------------------------------------------------------- */
+uint32_t sfu_rand32(struct tdm_sfu *s);
+uint32_t sfu_rand32_nonzero(struct tdm_sfu *s);
+void sfu_due(struct tdm_sfu *s, int64_t t);
+/* The next free transmit slot, or NULL when the queue is full (counted). Fill buf, then
+ * commit; an uncommitted slot is simply reused. */
+struct tdm_sfu_transmit *sfu_tx_slot(struct tdm_sfu *s);
+void sfu_tx_commit(struct tdm_sfu *s, struct tdm_sfu_transmit *t, const struct tdm_sfu_path *to,
+                   size_t len);
+struct tdm_sfu_event *sfu_event_new(enum tdm_sfu_event_kind k, const char *room, const char *pid);
+void sfu_event_push(struct tdm_sfu *s, struct tdm_sfu_event *e);
+void sfu_error(struct tdm_sfu *s, const char *room, const char *pid, const char *ref,
+               const char *code, const char *field, const char *pc, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* ---- peer.c ------------------------------------------------------------------------ */
+struct peer *peer_create(struct tdm_sfu *s, struct part *part, enum peer_kind kind, int64_t now);
+void peer_destroy(struct tdm_sfu *s, struct peer *p, int64_t now);
+/* Queue a datagram in slot t to p (kept unsent when p has no destination yet). */
+void peer_send(struct tdm_sfu *s, struct peer *p, struct tdm_sfu_transmit *t, size_t len);
+int peer_set_remote(struct tdm_sfu *s, struct peer *p, const struct tdm_sdp_nego *n, int64_t now);
+void peer_restart_ice(struct tdm_sfu *s, struct peer *p, int64_t now);
+int peer_on_stun(struct tdm_sfu *s, const struct tdm_sfu_path *from, uint8_t *p, size_t len,
+                 int64_t now);
+void peer_on_dtls(struct tdm_sfu *s, struct peer *p, const struct tdm_sfu_path *from,
+                  const uint8_t *d, size_t len, int64_t now);
+/* DTLS time-outs and the set-up bound (reports are feedback.c's). */
+void peer_tick(struct tdm_sfu *s, struct peer *p, int64_t now);
+int64_t peer_deadline(const struct tdm_sfu *s, const struct peer *p);
+/* Whether DTLS came up since the last call (then SRTP is ready). */
+bool peer_take_connected(struct peer *p);
+void peer_local(struct tdm_sfu *s, struct peer *p, struct tdm_sdp_local *l);
+void peer_forget_tcp(struct peer *p, uint64_t tcp);
+
+/* ---- feedback.c -------------------------------------------------------------------- */
+/* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */
+void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now);
+void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
+/* Reports due on p (publisher: RR + REMB; subscriber: SRs); schedules the next ones. */
+void fb_reports(struct tdm_sfu *s, struct peer *p, int64_t now);
+/* NACKs and keyframe requests due for pr. */
+void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now);
+int64_t fb_prod_deadline(const struct prod *pr);
+
+/* ---- fanout.c ---------------------------------------------------------------------- */
+void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
+
+/* ---- roster.c ---------------------------------------------------------------------- */
+struct room *roster_room(struct tdm_sfu *s, const char *id, bool create);
+void roster_free_room(struct tdm_sfu *s, struct room *r, int64_t now);
+struct part *roster_find(struct room *r, const char *pid);
+struct part *roster_add(struct tdm_sfu *s, struct room *r, const char *pid);
+void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now);
+/* Release p's connections, producers and consumers; the others are marked for offers. */
+void roster_reset_media(struct tdm_sfu *s, struct part *p, int64_t now);
+struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
+                             const struct tdm_sdp_nego_media *nm, size_t ssrc_i);
+void roster_remove_prod(struct tdm_sfu *s, struct prod *pr);
+void roster_drop_consumer(struct part *p, int slot);
+/* Every published participant receives every producer of the others (marks offers). */
+void roster_subscribe_all(struct tdm_sfu *s, struct room *r);
+void roster_update_live(struct tdm_sfu *s, struct part *p, int64_t now);
+void roster_block(struct tdm_sfu *s, struct part *p, bool audio, bool video, int64_t now);
+void roster_receive_video(struct tdm_sfu *s, struct part *p, bool on, int64_t now);
+void roster_mark_offer(struct tdm_sfu *s, struct part *p);
+
+/* ---- nego.c ------------------------------------------------------------------------ */
+/* Whether c, a pub offer, comes from a new RTCPeerConnection (another certificate). */
+bool nego_pub_offer_restarts(struct tdm_sfu *s, const struct part *p, const struct tdm_sfu_cmd *c);
+void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
+void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
+/* Make p's sub offer if it wants one (called only by sfu.c, after an input). */
+void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now);
+void nego_free_scratch(struct tdm_sfu *s);
+
+#endif
