@@ -1,0 +1,78 @@
+/* A network simulator at virtual time around the real SFU core (include/tandem/sfu.h).
+ *
+ * Simulated pages ("peers") join a room, publish and subscribe the way a browser does: SDP
+ * offers and answers as text, ICE connectivity checks (STUN with MESSAGE-INTEGRITY), a DTLS
+ * handshake as client (core/dtls.c with a certificate of their own), SRTP with the exported
+ * keys, Opus-sized audio and VP8-shaped video (keyframes with the VP8 key bit), NACK and PLI
+ * answered from a send history, receiver reports, NACKs and PLIs sent for what is missing,
+ * REMB followed as a sending rate. Each peer reaches the server over two links (up and down)
+ * with delay, jitter, random loss and a rate cap with a bounded queue (a policer drops what
+ * does not fit). Time is virtual: the loop always takes the earliest event next, so seconds
+ * of call take milliseconds. Deterministic for a given seed. */
+#ifndef TANDEM_TESTS_SIM_H
+#define TANDEM_TESTS_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tandem/sfu.h"
+
+#define SIM_MAX_PEERS 16
+
+struct sim;
+struct sim_peer;
+
+struct sim_link {
+    int64_t delay_us;  /* one way */
+    int64_t jitter_us; /* uniform 0..jitter added; packets are not reordered past each other */
+    double loss;       /* 0..1, random */
+    uint64_t rate_bps; /* 0: unlimited */
+    int64_t queue_us;  /* with rate: how long a packet may wait before it is dropped */
+};
+
+/* What a peer saw, per publisher it receives (video) and in total. */
+struct sim_video_rx {
+    uint64_t frames_decoded;
+    uint64_t keyframes;
+    int64_t first_frame_us; /* virtual time of the first decoded frame, 0: none */
+    int64_t last_frame_us;
+    int64_t max_freeze_us;        /* longest gap between decoded frames after the first */
+    uint64_t packets, lost_final; /* received; missing when the frame was given up */
+};
+
+struct sim_stats {
+    uint64_t audio_packets, video_packets;  /* received, all publishers */
+    uint64_t nacks_sent, plis_sent, resent; /* resent: NACKed packets this peer sent again */
+    uint64_t keyframes_sent, plis_received;
+    uint64_t bytes_sent_video;
+    uint64_t remb_bps;    /* latest REMB from the server */
+    uint64_t video_bps;   /* this peer's current video sending rate */
+    uint32_t offers;      /* sub offers received */
+    uint32_t offer_media; /* m-sections in the latest one */
+    uint32_t errors;      /* error events received */
+    char last_error[64];
+};
+
+struct sim *sim_create(uint64_t seed);
+void sim_destroy(struct sim *s);
+int64_t sim_now(const struct sim *s);
+struct tdm_sfu *sim_sfu(struct sim *s);
+
+/* A page in room `room` (joined at once), with its own up and down links. */
+struct sim_peer *sim_peer_add(struct sim *s, const char *room, const char *name);
+void sim_peer_set_links(struct sim_peer *p, const struct sim_link *up, const struct sim_link *down);
+/* Publish audio and/or video (video at up to max_bps, following the server's REMB). */
+void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_bps);
+/* Close the page: its links go quiet and the server is told it left. */
+void sim_peer_leave(struct sim_peer *p);
+
+/* Run until virtual time t (bounded by the number of events: returns -1 when a run takes
+ * more than a million steps, which means a loop that makes no progress). */
+int sim_run_until(struct sim *s, int64_t t);
+
+void sim_peer_stats(const struct sim_peer *p, struct sim_stats *out);
+/* Video received from publisher `from` (its name), or NULL when none came. */
+const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const char *from);
+bool sim_peer_connected(const struct sim_peer *p); /* pub and sub both have SRTP */
+
+#endif

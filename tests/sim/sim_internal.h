@@ -1,0 +1,107 @@
+/* Between sim.c (network, loop, routing) and sim_peer.c (a simulated page). */
+#ifndef TANDEM_TESTS_SIM_INTERNAL_H
+#define TANDEM_TESTS_SIM_INTERNAL_H
+
+#include "sim.h"
+
+#include "tandem/addr.h"
+#include "tandem/cert.h"
+#include "tandem/dtls.h"
+#include "tandem/srtp.h"
+
+#define SIM_PKT_MAX 1600
+#define SIM_HIST 512       /* video packets a publisher keeps for NACKs */
+#define SIM_MAX_STREAMS 32 /* video streams a peer receives */
+
+struct sim_link_state {
+    struct sim_link cfg;
+    int64_t busy_until, last_arrival;
+};
+
+/* One RTCPeerConnection of a page: its "pub" (index 0) or "sub" (index 1) connection. */
+struct sim_conn {
+    struct sim_peer *peer;
+    int idx;
+    struct tdm_addr addr;
+    char ufrag[16], pwd[40];
+    char rufrag[64], rpwd[64]; /* the server's */
+    struct tdm_fingerprint rfp;
+    bool remote_known, checked;
+    int64_t next_check_us;
+    struct tdm_dtls *dtls;
+    struct tdm_srtp *srtp;
+    uint32_t rtcp_ssrc;
+};
+
+struct sim_sent {
+    uint16_t seq;
+    size_t len;
+    uint8_t buf[1300]; /* plain RTP */
+};
+
+/* A video stream this page receives from one publisher. */
+struct sim_stream {
+    uint32_t ssrc;
+    char from[72]; /* the publisher (msid stream id = its participant id) */
+    bool started;
+    uint16_t base_seq;
+    int64_t highest; /* unwrapped */
+    int64_t cycles;
+    uint8_t got[1024]; /* received flags by seq % 1024 */
+    int64_t nacked_at[1024];
+    uint32_t expected_prior, received_prior, received;
+    /* frames, by the frame number of our payload header, decoded in order */
+    struct sim_frame {
+        bool used, key;
+        uint32_t frame;
+        uint16_t count, have;
+        uint64_t mask;
+    } ring[64];
+    uint32_t cur_frame, newest; /* the next to decode; the newest seen */
+    int64_t waiting_since;      /* cur_frame became the next one then */
+    bool chain_ok;              /* a delta frame can decode */
+    int64_t pli_at;
+    struct sim_video_rx v;
+};
+
+struct sim_peer {
+    struct sim *sim;
+    int index;
+    char room[TDM_ROOM_ID_MAX + 1];
+    char name[TDM_PARTICIPANT_ID_LEN + 1];
+    struct tdm_cert *cert;
+    SSL_CTX *ctx;
+    char fp_text[100];
+    struct sim_conn conn[2];
+    struct sim_link_state up, down;
+    bool left;
+    /* publishing */
+    bool pub_audio, pub_video;
+    uint64_t max_bps, video_bps;
+    uint32_t a_ssrc, v_ssrc;
+    uint16_t a_seq, v_seq;
+    uint32_t frame_no;
+    bool key_next;
+    int64_t next_audio_us, next_frame_us, next_rtcp_us, next_nack_us, last_kf_us;
+    struct sim_sent *hist; /* SIM_HIST */
+    /* receiving */
+    struct sim_stream streams[SIM_MAX_STREAMS];
+    unsigned n_streams;
+    struct sim_stats st;
+};
+
+/* sim.c: send a datagram from a page's connection towards the server. */
+void sim_send_up(struct sim_conn *c, const uint8_t *p, size_t len);
+/* sim.c: a command to the core, from a page (its room and name filled in by the caller). */
+void sim_command(struct sim *s, struct tdm_sfu_cmd *cmd);
+uint32_t sim_rand(struct sim *s);
+
+/* sim_peer.c */
+int sim_peer_init(struct sim_peer *p, struct sim *s, int index, const char *room, const char *name);
+void sim_peer_free(struct sim_peer *p);
+void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len, int64_t now);
+void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64_t now);
+void sim_peer_tick(struct sim_peer *p, int64_t now);
+int64_t sim_peer_next(const struct sim_peer *p);
+
+#endif
