@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_internal.h"
+#include "metrics.h"
 
 #include "app.h"
 
@@ -229,6 +230,7 @@ static gboolean cmd_dispatch(gpointer data)
 static void cmd_env_free(gpointer data)
 {
     struct cmd_env *e = data;
+    atomic_fetch_add(&tdm_mx_worker(e->w->index)->cmds_done, 1);
     tdm_media_cmd_free(e->cmd);
     free(e);
 }
@@ -243,6 +245,7 @@ void tdm_media_post(struct tdm_media *m, unsigned w, struct tdm_media_cmd *cmd)
     }
     e->w = m->workers[w];
     e->cmd = cmd;
+    atomic_fetch_add(&tdm_mx_worker(w)->cmds_posted, 1);
     post(e->w->ctx, cmd_dispatch, e, cmd_env_free);
 }
 

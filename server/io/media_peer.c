@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_internal.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -46,6 +47,7 @@ static void unpend(struct media_worker *w, struct mpeer *p)
     if (p->pending) {
         p->pending = false;
         w->n_pending--;
+        tdm_mx_sub(&tdm_mx_worker(w->index)->peers_setting_up, 1);
     }
 }
 
@@ -56,6 +58,7 @@ struct mpeer *mpeer_create(struct media_worker *w, struct mpart *part, enum mpee
         /* Many half-made connections at once: a flood, or a crowd joining. Counted, and
          * logged at a bounded rate; the page is told to try again shortly. */
         w->refused_pending++;
+        tdm_mx_add(&tdm_mx_worker(w->index)->refused_busy, 1);
         tdm_log_limited(&w->log_lim, 5, now, TDM_LOG_WARN,
                         "media w%u: %u connections are being set up (limits.max_pending_media): "
                         "a new one is refused (%llu so far)",
@@ -68,6 +71,8 @@ struct mpeer *mpeer_create(struct media_worker *w, struct mpart *part, enum mpee
     p->pending = true;
     p->created_us = now;
     w->n_pending++;
+    tdm_mx_add(&tdm_mx_worker(w->index)->peers_setting_up, 1);
+    tdm_mx_add(&tdm_mx_worker(w->index)->peers, 1);
     /* The time-outs of ICE and of the whole set-up are noticed by the worker's timer. */
     mw_due(w, now + w->media->ice_timeout_us);
     mw_due(w, now + w->media->ice_timeout_us + w->media->dtls_timeout_us);
@@ -111,6 +116,7 @@ void mpeer_destroy(struct media_worker *w, struct mpeer *p)
     tdm_dtls_destroy(p->dtls);
     tdm_srtp_destroy(p->srtp);
     free(p);
+    tdm_mx_sub(&tdm_mx_worker(w->index)->peers, 1);
 }
 
 static void on_connected(struct media_worker *w, struct mpeer *p, int64_t now)

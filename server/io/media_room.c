@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_internal.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/rtp.h"
@@ -413,6 +414,8 @@ static void fan_out(struct media_worker *w, struct mprod *pr, const struct tdm_r
         }
         mw_send_to_peer(w, sp, t, (size_t)n);
         w->rtp_out++;
+        tdm_mx_add(&tdm_mx_worker(w->index)->fwd_packets, 1);
+        tdm_mx_add(&tdm_mx_worker(w->index)->fwd_bytes, (uint64_t)n);
     }
 }
 
@@ -435,6 +438,7 @@ void mw_on_rtp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t len
     if (!pr)
         return;
     w->rtp_in++;
+    tdm_mx_add(&tdm_mx_worker(w->index)->rtp_in, 1);
     tdm_rtpstats_rx_on_packet(&pr->rx, v.seq, v.ts, now, len);
     if (pr->nack) {
         if (tdm_nack_rx_on_packet(pr->nack, v.seq, now) & TDM_NACK_RX_KEYFRAME)

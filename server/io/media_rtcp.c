@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_internal.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/rtcp.h"
@@ -57,6 +58,7 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
         return;
     size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
     bool missed = false;
+    tdm_mx_add(&tdm_mx_worker(w->index)->nacks_in, n);
     for (size_t i = 0; i < n; i++) {
         struct mw_tx *t = mw_tx_slot(w);
         int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, MW_TX_BUF);
@@ -74,6 +76,7 @@ static void answer_nack(struct media_worker *w, struct mpeer *p, const struct td
         if (len > 0)
             mw_send_to_peer(w, p, t, (size_t)len);
         w->resent++;
+        tdm_mx_add(&tdm_mx_worker(w->index)->resent, 1);
     }
     /* A packet we no longer hold (older than the history, or never sent on this line) will
      * not come: a keyframe repairs the picture now, instead of the browser's own request
@@ -106,18 +109,24 @@ static void on_psfb(struct media_worker *w, struct mpeer *p, const struct tdm_rt
         tdm_rtcp_fir_entry(&fb, 0, &target, &seq);
     }
     struct mcons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
+    if (target)
+        tdm_mx_add(&tdm_mx_worker(w->index)->plis_in, 1);
     if (c && c->live)
         mprod_want_keyframe(w, c->prod, now);
 }
 
-static void on_report_blocks(struct mpeer *p, const struct tdm_rtcp_pkt *pk, unsigned n,
-                             int64_t now)
+static void on_report_blocks(struct media_worker *w, struct mpeer *p, const struct tdm_rtcp_pkt *pk,
+                             unsigned n, int64_t now)
 {
     for (unsigned i = 0; i < n; i++) {
         struct tdm_rtcp_rb rb;
         if (tdm_rtcp_report_block(pk, i, &rb) != 0)
             continue;
         struct mcons *c = consumer_by_ssrc(p->part, rb.ssrc);
+        if (c) {
+            tdm_mx_add(&tdm_mx_worker(w->index)->loss_down_sum, rb.fraction_lost);
+            tdm_mx_add(&tdm_mx_worker(w->index)->loss_down_n, 1);
+        }
         if (c && c->hist && c->live)
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, MW_REMB_CAP_BPS);
@@ -144,12 +153,12 @@ void mw_on_rtcp(struct media_worker *w, struct mpeer *p, uint8_t *buf, size_t le
             if (pr)
                 tdm_rtpstats_rx_on_sr(&pr->rx, sr.ntp, now);
             if (p->kind == MPEER_SUB)
-                on_report_blocks(p, &pk, sr.nblocks, now);
+                on_report_blocks(w, p, &pk, sr.nblocks, now);
         } else if (pk.type == TDM_RTCP_RR && p->kind == MPEER_SUB) {
             uint32_t ssrc;
             int rc = tdm_rtcp_parse_rr(&pk, &ssrc);
             if (rc > 0)
-                on_report_blocks(p, &pk, (unsigned)rc, now);
+                on_report_blocks(w, p, &pk, (unsigned)rc, now);
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
                    p->kind == MPEER_SUB) {
             answer_nack(w, p, &pk, now);
@@ -177,6 +186,7 @@ void mrtcp_send_pli(struct media_worker *w, struct mprod *pr, int64_t now)
     if (n > 0)
         send_rtcp(w, pub, t, (size_t)n);
     w->plis_out++;
+    tdm_mx_add(&tdm_mx_worker(w->index)->plis_out, 1);
 }
 
 void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
@@ -191,6 +201,7 @@ void mrtcp_send_nacks(struct media_worker *w, struct mprod *pr, int64_t now)
     if (len > 0)
         send_rtcp(w, pub, t, (size_t)len);
     w->nacks_out += n;
+    tdm_mx_add(&tdm_mx_worker(w->index)->nacks_out, n);
 }
 
 /* The estimate a publisher gets: its subscribers' REMB shares, capped (forward.h). */
@@ -233,8 +244,11 @@ static void publisher_reports(struct media_worker *w, struct mpeer *p, int64_t n
     size_t nrb = 0, nv = 0;
     for (uint32_t k = 0; k < p->part->n_prods; k++) {
         struct mprod *pr = p->part->prods[k];
-        if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0)
+        if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0) {
+            tdm_mx_add(&tdm_mx_worker(w->index)->loss_up_sum, rb[nrb].fraction_lost);
+            tdm_mx_add(&tdm_mx_worker(w->index)->loss_up_n, 1);
             nrb++;
+        }
         if (pr->kind == TDM_SDP_VIDEO && pr->ssrc)
             video[nv++] = pr->ssrc;
     }

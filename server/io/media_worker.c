@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_internal.h"
+#include "metrics.h"
 
 #include "tandem/demux.h"
 #include "tandem/err.h"
@@ -328,7 +329,9 @@ static gpointer thread_main(gpointer data)
 {
     struct media_worker *w = data;
     g_main_context_push_thread_default(w->ctx);
+    tdm_mx_worker_thread_started(w->index);
     g_main_loop_run(w->loop);
+    tdm_mx_worker_thread_stopped(w->index);
     /* Free what the worker owns while still on its thread (libsrtp and OpenSSL objects
      * have one owner thread). */
     w->tearing_down = true;
