@@ -42,6 +42,7 @@ struct mx_client {
     size_t have;
     GString *out; /* the whole response once the request is in */
     size_t sent;
+    int64_t since_us; /* accepted then */
 };
 
 struct tdm_metrics {
@@ -399,15 +400,21 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
             break;
-        struct mx_client *c = NULL;
-        for (size_t i = 0; i < MX_MAX_CLIENTS && !c; i++)
+        /* A free slot, else the oldest: a client that connected and stalled must not keep
+         * the scraper out for the whole time-out. */
+        struct mx_client *c = NULL, *oldest = &m->clients[0];
+        for (size_t i = 0; i < MX_MAX_CLIENTS && !c; i++) {
             if (m->clients[i].fd < 0)
                 c = &m->clients[i];
-        if (!c) { /* every slot busy: a scraper does not need more */
-            close(cfd);
-            continue;
+            else if (m->clients[i].since_us < oldest->since_us)
+                oldest = &m->clients[i];
+        }
+        if (!c) {
+            client_drop(oldest);
+            c = oldest;
         }
         c->fd = cfd;
+        c->since_us = tdm_now_us();
         client_want(c, G_IO_IN);
         c->timer = g_timeout_add(MX_TIMEOUT_MS, on_client_timeout, c);
     }
