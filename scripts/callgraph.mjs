@@ -5,8 +5,11 @@
 //   node scripts/callgraph.mjs <build-dir> [glob-ish filter, default: media|sfu|signal]
 // ctest runs it on the media, SFU and media-signaling files (docs/architecture.md "Layers").
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const [build, filterArg] = process.argv.slice(2);
 if (!build) {
@@ -15,12 +18,15 @@ if (!build) {
 }
 const filter = new RegExp(filterArg || '^io/(media[^/]*|signal_media)\.c$|^sfu/');
 
+const label = (p) => p.replace(/^.*\/server\//, '').replace(/\.c\.o$/, '.c');
+
 function objects(dir, out = []) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const st = statSync(p);
     if (st.isDirectory()) objects(p, out);
-    else if (name.endsWith('.c.o') && /\/server\/(io|sfu)\//.test(p)) out.push(p);
+    else if (name.endsWith('.c.o') && /\/server\/(io|sfu)\//.test(p) &&
+             existsSync(join(root, 'server', label(p)))) out.push(p); // not a stale object
   }
   return out;
 }
@@ -28,7 +34,6 @@ function objects(dir, out = []) {
 const files = objects(join(build, 'CMakeFiles'));
 const defs = new Map(); // symbol -> file
 const uses = new Map(); // file -> Set(symbol)
-const label = (p) => p.replace(/^.*\/server\//, '').replace(/\.c\.o$/, '.c');
 for (const obj of files) {
   const f = label(obj);
   const out = execFileSync('nm', ['--defined-only', '-g', obj], { encoding: 'utf8' });

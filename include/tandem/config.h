@@ -94,6 +94,9 @@ struct tdm_config {
     size_t n_turn_urls;
     char turn_secret_file[TDM_CONFIG_PATH_MAX];
     uint32_t turn_ttl_s; /* how long a credential is valid */
+    /* the Prometheus endpoint's own listener, "ADDR:PORT" or "[V6]:PORT" (docs/metrics.md);
+     * "" = off. Plain HTTP: meant for loopback or a private network. */
+    char metrics_listen[64];
 };
 
 /* Fills cfg with the embedded defaults. */
@@ -111,6 +114,10 @@ int tdm_config_load_data(struct tdm_config *cfg, const char *data, size_t len, c
  * command-line flags). Returns 0 or TDM_EINVAL with a message naming the key. */
 int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
                    size_t errlen);
+
+/* Splits "ADDR:PORT" or "[V6ADDR]:PORT" (an IP literal, a port 0 to 65535; 0 picks a free
+ * one) into host (NUL-terminated) and port. Returns 0 or TDM_EINVAL. */
+int tdm_config_parse_hostport(const char *v, char *host, size_t hostcap, uint16_t *port);
 
 /* Checks the combination (e.g. cert without key). Returns 0 or TDM_EINVAL with err. */
 int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen);

@@ -113,13 +113,17 @@ struct tdm_sfu_event {
 /* Counters since creation (read by the owner thread, or copied out for others). */
 struct tdm_sfu_stats {
     uint64_t rtp_in, rtp_out, nacks_out, resent, plis_out;
-    uint64_t tx_full;         /* datagrams dropped: the transmit queue was full */
-    uint64_t refused_pending; /* connections refused: max_pending were being set up */
-    uint64_t resend_skipped;  /* NACKed packets not resent: over the line's budget */
-    uint64_t nack_missed;     /* subscriber NACKs for packets not held: a keyframe asked */
-    uint64_t fwd_errors;      /* packets numbered for a subscriber but not sent */
-    uint64_t dtls_dropped;    /* invalid DTLS datagrams discarded */
-    uint32_t rooms, participants, pending;
+    uint64_t tx_full;                /* datagrams dropped: the transmit queue was full */
+    uint64_t refused_pending;        /* connections refused: max_pending were being set up */
+    uint64_t resend_skipped;         /* NACKed packets not resent: over the line's budget */
+    uint64_t nack_missed;            /* subscriber NACKs for packets not held: a keyframe asked */
+    uint64_t fwd_errors;             /* packets numbered for a subscriber but not sent */
+    uint64_t dtls_dropped;           /* invalid DTLS datagrams discarded */
+    uint64_t fwd_bytes;              /* of rtp_out, on the wire (SRTP) */
+    uint64_t nacks_in, plis_in;      /* packets NACKed by subscribers; their PLI/FIR */
+    uint64_t loss_up_sum, loss_up_n; /* fraction lost (1/256) in our reports to publishers */
+    uint64_t loss_down_sum, loss_down_n; /* fraction lost (1/256) in subscribers' reports */
+    uint32_t rooms, participants, pending, peers;
 };
 
 int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out);

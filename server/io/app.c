@@ -3,6 +3,7 @@
 #include "app.h"
 #include "gate.h"
 #include "media.h"
+#include "metrics.h"
 #include "signal.h"
 #include "tlsfiles.h"
 
@@ -221,6 +222,8 @@ int tdm_app_start(struct tdm_app *app)
     const char *host = app->cfg.listen[0] ? app->cfg.listen : "localhost";
     bool v6 = strchr(host, ':') != NULL;
     TDM_INFO("listening on https://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (tdm_metrics_start(app) != 0)
+        return TDM_EIO;
     app->sig_sources[0] = g_unix_signal_add(SIGINT, on_signal, app);
     app->sig_sources[1] = g_unix_signal_add(SIGTERM, on_signal, app);
     app->sig_sources[2] = g_unix_signal_add(SIGHUP, on_reload, app);
@@ -243,6 +246,7 @@ void tdm_app_stop(struct tdm_app *app)
     if (app->trim_source)
         g_source_remove(app->trim_source);
     app->trim_source = 0;
+    tdm_metrics_stop(app);
     /* Workers first: their replies target connections that lws is about to close. */
     app->media_block = NULL;
     tdm_media_stop(app->media);

@@ -19,6 +19,7 @@
 struct tdm_conn;
 struct tdm_gate;
 struct tdm_media;
+struct tdm_metrics;
 
 struct tdm_app {
     struct tdm_config cfg;
@@ -28,6 +29,7 @@ struct tdm_app {
     struct tdm_gate *gate; /* accepts connections and hands them to lws (gate.h) */
     struct tdm_rooms *rooms;
     struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
+    struct tdm_metrics *metrics;             /* the metrics listener (metrics.h), or NULL */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
     char http_headers[1024];                 /* security headers added to every page */
     size_t http_headers_len;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ enum kind {
     K_BOOL,
     K_ORIGIN_LIST,
     K_URL,
-    K_TURN_URLS
+    K_TURN_URLS,
+    K_HOSTPORT
 };
 
 struct option_def {
@@ -99,6 +101,8 @@ static const struct option_def options[] = {
     STR("turn.secret_file", turn_secret_file),
     /* ten minutes (a TURN allocation is refreshed every ten) to a week */
     U32("turn.ttl_s", turn_ttl_s, 600, 7 * 86400),
+    {"metrics.listen", K_HOSTPORT, offsetof(struct tdm_config, metrics_listen),
+     sizeof(((struct tdm_config *)0)->metrics_listen), 0, 0},
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -282,6 +286,45 @@ bad:
                       v);
 }
 
+int tdm_config_parse_hostport(const char *v, char *host, size_t hostcap, uint16_t *port)
+{
+    const char *colon = strrchr(v, ':'), *h = v, *hend = colon;
+    if (!colon || colon == v)
+        return TDM_EINVAL;
+    if (*v == '[') { /* [v6]:port */
+        if (colon[-1] != ']')
+            return TDM_EINVAL;
+        h = v + 1;
+        hend = colon - 1;
+    } else if (memchr(v, ':', (size_t)(colon - v))) {
+        return TDM_EINVAL; /* an IPv6 address needs its brackets */
+    }
+    size_t hl = (size_t)(hend - h);
+    if (hl == 0 || hl >= hostcap || hl >= 64)
+        return TDM_EINVAL;
+    char buf[64];
+    memcpy(buf, h, hl);
+    buf[hl] = '\0';
+    unsigned char bin[16];
+    bool v6 = *v == '[';
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, bin) != 1)
+        return TDM_EINVAL;
+    const char *d = colon + 1;
+    unsigned long n = 0;
+    if (!*d || strlen(d) > 5)
+        return TDM_EINVAL;
+    for (; *d; d++) {
+        if (!g_ascii_isdigit(*d))
+            return TDM_EINVAL;
+        n = n * 10 + (unsigned long)(*d - '0');
+    }
+    if (n > 65535)
+        return TDM_EINVAL;
+    memcpy(host, buf, hl + 1);
+    *port = (uint16_t)n;
+    return 0;
+}
+
 int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, char *err,
                    size_t errlen)
 {
@@ -308,6 +351,18 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
         case K_URL: return set_public_url(cfg, value, err, errlen);
         case K_TURN_URLS:
             return tdm_turn_parse_urls(value, cfg->turn_urls, &cfg->n_turn_urls, err, errlen);
+        case K_HOSTPORT: {
+            char host[64];
+            uint16_t port;
+            if (*value && (strlen(value) >= o->size ||
+                           tdm_config_parse_hostport(value, host, sizeof host, &port) != 0))
+                return tdm_seterr(err, errlen, TDM_EINVAL,
+                                  "%s: expected \"\" (off), ADDRESS:PORT or [IPV6]:PORT with an IP "
+                                  "address (like 127.0.0.1:9464), got \"%.60s\"",
+                                  name, value);
+            memcpy(field, value, strlen(value) + 1);
+            return 0;
+        }
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;

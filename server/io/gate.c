@@ -489,3 +489,17 @@ void tdm_gate_forget(struct tdm_app *app, struct lws *wsi)
         shake_release(app->gate, e);
     }
 }
+
+void tdm_gate_stats(const struct tdm_app *app, struct tdm_gate_stats *out)
+{
+    const struct tdm_gate *g = app->gate;
+    *out = (struct tdm_gate_stats){0};
+    if (!g)
+        return;
+    *out = (struct tdm_gate_stats){.waiting_hello = g->hello.n,
+                                   .handshaking = g->shake.n,
+                                   .refused = g->refused,
+                                   .evicted = g->evicted,
+                                   .timed_out = g->timed_out,
+                                   .not_tls = g->not_tls};
+}

@@ -11,6 +11,7 @@
 #define TANDEM_IO_GATE_H
 
 #include <libwebsockets.h>
+#include <stdint.h>
 
 struct tdm_app;
 struct tdm_gate;
@@ -28,5 +29,16 @@ void tdm_gate_stop(struct tdm_app *app);
 void tdm_gate_requested(struct tdm_app *app, struct lws *wsi);
 /* wsi is being destroyed (LWS_CALLBACK_WSI_DESTROY). */
 void tdm_gate_forget(struct tdm_app *app, struct lws *wsi);
+
+/* For the metrics: connections held now and refusals so far (all zero before start). */
+struct tdm_gate_stats {
+    uint32_t waiting_hello; /* TCP connections whose ClientHello has not all arrived */
+    uint32_t handshaking;   /* in TLS, or before their first request */
+    uint64_t refused;       /* over a per-address cap (new connections or handshakes) */
+    uint64_t evicted;       /* closed to make room for a newcomer */
+    uint64_t timed_out;     /* no whole ClientHello, or no request, in time */
+    uint64_t not_tls;       /* did not start with a TLS ClientHello */
+};
+void tdm_gate_stats(const struct tdm_app *app, struct tdm_gate_stats *out);
 
 #endif

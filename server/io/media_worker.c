@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include "media_worker.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/log.h"
@@ -147,9 +148,36 @@ static void arm(struct media_worker *w, int64_t due)
     g_source_set_ready_time(w->timer, due == INT64_MAX ? -1 : due);
 }
 
+/* The core's counters, copied for the metrics scrape (relaxed stores by this thread only:
+ * nothing on the packet path touches an atomic). */
+static void publish_counters(struct media_worker *w)
+{
+    struct tdm_sfu_stats st;
+    struct tdm_mx_worker *x = tdm_mx_worker(w->index);
+    tdm_sfu_get_stats(w->sfu, &st);
+#define PUT(field, value) atomic_store_explicit(&x->field, (value), memory_order_relaxed)
+    PUT(rtp_in, st.rtp_in);
+    PUT(fwd_packets, st.rtp_out);
+    PUT(fwd_bytes, st.fwd_bytes);
+    PUT(nacks_in, st.nacks_in);
+    PUT(nacks_out, st.nacks_out);
+    PUT(resent, st.resent);
+    PUT(plis_in, st.plis_in);
+    PUT(plis_out, st.plis_out);
+    PUT(loss_up_sum, st.loss_up_sum);
+    PUT(loss_up_n, st.loss_up_n);
+    PUT(loss_down_sum, st.loss_down_sum);
+    PUT(loss_down_n, st.loss_down_n);
+    PUT(refused_busy, st.refused_pending);
+    PUT(peers, st.peers);
+    PUT(peers_setting_up, st.pending);
+#undef PUT
+}
+
 static void after_input(struct media_worker *w)
 {
     flush(w);
+    publish_counters(w);
     pass_events(w);
     arm(w, tdm_sfu_deadline(w->sfu));
 }
@@ -170,6 +198,7 @@ static gboolean timer_dispatch(GSource *src, GSourceFunc cb, gpointer data)
             break;
     }
     mw_tcp_tick(w, now);
+    publish_counters(w);
     pass_events(w);
     arm(w, tdm_sfu_deadline(w->sfu));
     return G_SOURCE_CONTINUE;
@@ -238,6 +267,7 @@ static gboolean cmd_dispatch(gpointer data)
 static void cmd_env_free(gpointer data)
 {
     struct cmd_env *e = data;
+    atomic_fetch_add(&tdm_mx_worker(e->w->index)->cmds_done, 1);
     tdm_sfu_cmd_free(e->cmd);
     free(e);
 }
@@ -251,6 +281,7 @@ void mw_post_cmd(struct media_worker *w, struct tdm_sfu_cmd *cmd)
     }
     e->w = w;
     e->cmd = cmd;
+    atomic_fetch_add(&tdm_mx_worker(w->index)->cmds_posted, 1);
     post(w->ctx, cmd_dispatch, e, cmd_env_free);
 }
 
@@ -377,7 +408,9 @@ static gpointer thread_main(gpointer data)
 {
     struct media_worker *w = data;
     g_main_context_push_thread_default(w->ctx);
+    tdm_mx_worker_thread_started(w->index);
     g_main_loop_run(w->loop);
+    tdm_mx_worker_thread_stopped(w->index);
     log_counters(w);
     /* Free what the core owns while still on this thread (libsrtp and OpenSSL objects
      * have one owner thread). */

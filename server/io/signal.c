@@ -2,6 +2,7 @@
  * reassembly with a bound checked from the frame header, rate limits, the outgoing queue,
  * and the handler table. Runs on the control thread only. */
 #include "app.h"
+#include "metrics.h"
 #include "proto.h"
 #include "signal.h"
 #include "wsmask.h"
@@ -179,6 +180,7 @@ static bool rate_ok(struct tdm_app *app, struct tdm_conn *c, int64_t now)
     if (++c->dropped_in_window > FLOOD_MAX_DROPPED) {
         tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_WARN, "c%u: closed for flooding",
                         c->log_id);
+        tdm_mx_refused(TDM_MX_REFUSED_FLOODING);
         tdm_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
         return false;
     }
@@ -216,6 +218,8 @@ void tdm_conn_handle(struct tdm_app *app, struct tdm_conn *c, const char *buf, s
                       "this message type is reserved and not carried by this server yet");
     } else {
         h->fn(app, c, msg, id, &e);
+        if (e.code)
+            tdm_mx_message_refused(type, e.code);
     }
     if (e.code) {
         tdm_log_limited(&app->bad_input_log, 20, tdm_now_us(), TDM_LOG_INFO,
@@ -236,6 +240,7 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
     if (tdm_wsmask_unmasked(c->wsi)) { /* RFC 6455 5.1 */
         tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: unmasked frame",
                         c->log_id);
+        tdm_mx_refused(TDM_MX_REFUSED_UNMASKED);
         tdm_conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame");
         return 0;
     }
@@ -248,6 +253,7 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
         tdm_conn_send_error(c, &e, NULL);
         tdm_log_limited(&app->bad_input_log, 20, now, TDM_LOG_INFO, "c%u: closed: message too big",
                         c->log_id);
+        tdm_mx_refused(TDM_MX_REFUSED_TOO_BIG);
         tdm_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         free(c->rx);
         c->rx = NULL;
@@ -316,11 +322,16 @@ static bool origin_ok(struct lws *wsi)
 static int on_filter(struct tdm_app *app, struct lws *wsi)
 {
     char uri[64];
-    if (app->shutting_down || app->n_conns >= app->cfg.limits.max_connections)
+    if (app->shutting_down || app->n_conns >= app->cfg.limits.max_connections) {
+        tdm_mx_refused(TDM_MX_REFUSED_WS_FULL);
         return -1;
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+    }
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0) {
+        tdm_mx_refused(TDM_MX_REFUSED_WS_PATH);
         return -1;
+    }
     if (!origin_ok(wsi)) {
+        tdm_mx_refused(TDM_MX_REFUSED_WS_ORIGIN);
         tdm_log_limited(&app->bad_input_log, 20, tdm_now_us(), TDM_LOG_INFO,
                         "refused a WebSocket from another origin");
         return -1;
@@ -371,6 +382,7 @@ static void on_established(struct tdm_app *app, struct lws *wsi, struct tdm_conn
         tdm_proto_set(&e, "too_many_connections", NULL,
                       "too many connections from your network; try again later");
         tdm_conn_send_error(c, &e, NULL);
+        tdm_mx_refused(TDM_MX_REFUSED_WS_PER_ADDRESS);
         tdm_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many connections");
     } else {
         c->addr_counted = true;

@@ -1,5 +1,6 @@
 /* Handlers for joining and leaving rooms and for keep-alive (docs/protocol.md). */
 #include "app.h"
+#include "metrics.h"
 #include "channels.h"
 #include "signal.h"
 
@@ -163,6 +164,7 @@ static void replace_earlier(struct tdm_app *app, const struct tdm_join_req *req)
     struct tdm_conn *old = tdm_pass_holder(tdm_rooms_find(app->rooms, req->room), req);
     if (!old)
         return;
+    tdm_mx_control.rejoins_replaced++;
     tdm_conn_send(old, json_pack("{s:s}", "type", "replaced"));
     tdm_signal_leave_room(app, old, "disconnect");
     tdm_conn_close(old, LWS_CLOSE_STATUS_NORMAL, "replaced");
@@ -195,6 +197,8 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     }
     c->participant = p;
     c->inv = req->inv;
+    tdm_mx_control.joins++;
+    tdm_mx_control.rejoins_pass += req->by_pass;
     char pass[TDM_INVITE_TOKEN_MAX + 1] = "";
     /* Uses count people: the first join with a limited link uses it once and gets a pass
      * for the person's later joins (reload, reconnect, restart). */

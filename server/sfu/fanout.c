@@ -93,6 +93,7 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
         }
         peer_send(s, sp, t, (size_t)n);
         s->st.rtp_out++;
+        s->st.fwd_bytes += (uint64_t)n;
     }
 }
 

@@ -53,6 +53,7 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
         return;
     size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
     bool missed = false;
+    s->st.nacks_in += n;
     for (size_t i = 0; i < n; i++) {
         struct tdm_sfu_transmit *t = sfu_tx_slot(s);
         if (!t)
@@ -103,17 +104,23 @@ static void on_psfb(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt
         tdm_rtcp_fir_entry(&fb, 0, &target, &seq);
     }
     struct cons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
+    s->st.plis_in += target != 0;
     if (c && c->live)
         fb_want_keyframe(s, c->prod, now);
 }
 
-static void on_report_blocks(struct peer *p, const struct tdm_rtcp_pkt *pk, unsigned n, int64_t now)
+static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pk,
+                             unsigned n, int64_t now)
 {
     for (unsigned i = 0; i < n; i++) {
         struct tdm_rtcp_rb rb;
         if (tdm_rtcp_report_block(pk, i, &rb) != 0)
             continue;
         struct cons *c = consumer_by_ssrc(p->part, rb.ssrc);
+        if (c) {
+            s->st.loss_down_sum += rb.fraction_lost;
+            s->st.loss_down_n++;
+        }
         if (c && c->hist && c->live)
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
@@ -140,12 +147,12 @@ void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
             if (pr)
                 tdm_rtpstats_rx_on_sr(&pr->rx, sr.ntp, now);
             if (p->kind == PEER_SUB)
-                on_report_blocks(p, &pk, sr.nblocks, now);
+                on_report_blocks(s, p, &pk, sr.nblocks, now);
         } else if (pk.type == TDM_RTCP_RR && p->kind == PEER_SUB) {
             uint32_t ssrc;
             int rc = tdm_rtcp_parse_rr(&pk, &ssrc);
             if (rc > 0)
-                on_report_blocks(p, &pk, (unsigned)rc, now);
+                on_report_blocks(s, p, &pk, (unsigned)rc, now);
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
                    p->kind == PEER_SUB) {
             answer_nack(s, p, &pk, now);
@@ -233,8 +240,11 @@ static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
     size_t nrb = 0, nv = 0;
     for (uint32_t k = 0; k < p->part->n_prods; k++) {
         struct prod *pr = p->part->prods[k];
-        if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0)
+        if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0) {
+            s->st.loss_up_sum += rb[nrb].fraction_lost;
+            s->st.loss_up_n++;
             nrb++;
+        }
         if (pr->kind == TDM_SDP_VIDEO && pr->ssrc)
             video[nv++] = pr->ssrc;
     }

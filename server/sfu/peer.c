@@ -55,6 +55,7 @@ struct peer *peer_create(struct tdm_sfu *s, struct part *part, enum peer_kind ki
     p->pending = true;
     p->created_us = now;
     s->st.pending++;
+    s->st.peers++;
     /* The time-outs of ICE and of the whole set-up are noticed by the time-outs. */
     sfu_due(s, now + s->cfg.ice_timeout_us);
     sfu_due(s, now + s->cfg.ice_timeout_us + s->cfg.dtls_timeout_us);
@@ -106,6 +107,7 @@ void peer_destroy(struct tdm_sfu *s, struct peer *p, int64_t now)
     tdm_dtls_destroy(p->dtls);
     tdm_srtp_destroy(p->srtp);
     free(p);
+    s->st.peers--;
 }
 
 static void on_connected(struct tdm_sfu *s, struct peer *p, int64_t now)

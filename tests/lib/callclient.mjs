@@ -6,7 +6,7 @@
 // window.tdm. The functions below run in the page: keep them self-contained.
 
 /** In the page: join `room` and start publishing. Resolves with our participant id. */
-export async function pageJoin({ wsUrl, room, name, audio = true, video = true, width = 640, height = 360 }) {
+export async function pageJoin({ wsUrl, room, name, token = null, audio = true, video = true, width = 640, height = 360 }) {
   const T = {
     log: [], errors: [], trackPid: {}, firstFrame: {}, joinAt: performance.now(), me: null,
   };
@@ -86,7 +86,7 @@ export async function pageJoin({ wsUrl, room, name, audio = true, video = true, 
     }
   };
   T.joinAt = performance.now(); // join-to-first-frame counts from here (after getUserMedia)
-  send({ type: 'join', id: 1, room, name, role: 'mentee' });
+  send({ type: 'join', id: 1, room, name, role: 'mentee', ...(token ? { token } : {}) });
   await welcome;
   const offer = await pub.createOffer();
   await pub.setLocalDescription(offer);

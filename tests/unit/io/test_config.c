@@ -225,6 +225,45 @@ static void load_from_memory(void **state)
     assert_non_null(strstr(err, "mem: "));
 }
 
+static void metrics_listen(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256] = "", host[64];
+    uint16_t port;
+    tdm_config_defaults(&cfg);
+    assert_string_equal(cfg.metrics_listen, ""); /* off unless set */
+    static const char *const good[] = {"127.0.0.1:9464", "[::1]:9464", "10.0.0.2:0",
+                                       "0.0.0.0:65535", ""};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(tdm_config_set(&cfg, "metrics.listen", good[i], err, sizeof err), 0);
+        assert_string_equal(cfg.metrics_listen, good[i]);
+    }
+    assert_int_equal(tdm_config_parse_hostport("[::1]:9464", host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 9464);
+    static const char *const bad[] = {"9464",
+                                      "localhost:9464",
+                                      "127.0.0.1",
+                                      "127.0.0.1:",
+                                      "127.0.0.1:65536",
+                                      "127.0.0.1:-1",
+                                      "127.0.0.1:94a4",
+                                      "::1:9464",
+                                      "[127.0.0.1]:9464",
+                                      "[::1]9464",
+                                      ":9464",
+                                      "127.0.0.1:9464 ",
+                                      "http://127.0.0.1:9464"};
+    tdm_config_set(&cfg, "metrics.listen", "127.0.0.1:9464", err, sizeof err);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(tdm_config_set(&cfg, "metrics.listen", bad[i], err, sizeof err),
+                         TDM_EINVAL);
+        assert_non_null(strstr(err, "metrics.listen"));
+        assert_string_equal(cfg.metrics_listen, "127.0.0.1:9464");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +274,7 @@ int main(void)
         cmocka_unit_test(set_by_name),
         cmocka_unit_test(load_from_memory),
         cmocka_unit_test(public_url),
+        cmocka_unit_test(metrics_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
