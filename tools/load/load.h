@@ -229,6 +229,7 @@ void ld_sig_tick(struct ld_part *p, int64_t now);
 struct ld_proc {
     double utime_s, stime_s; /* CPU seconds */
     long hwm_kib, rss_kib;
+    double load1; /* this machine's 1-minute load average (pid 0 only) */
 };
 int ld_proc_read(int pid, struct ld_proc *out);
 void ld_stats_add(struct ld_stats *sum, const struct ld_stats *s);

@@ -38,6 +38,11 @@ int ld_proc_read(int pid, struct ld_proc *out)
             out->rss_kib = strtol(buf + 6, NULL, 10);
     }
     fclose(f);
+    if (pid == 0 && (f = fopen("/proc/loadavg", "r"))) {
+        if (fscanf(f, "%lf", &out->load1) != 1)
+            out->load1 = -1;
+        fclose(f);
+    }
     return 0;
 }
 
@@ -146,7 +151,10 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
                (double)srv1->hwm_kib / 1024, (double)srv1->rss_kib / 1024);
     }
     printf("%-34s %.1f %% of a core (%d threads)\n", "tandem-load CPU", f.me_cpu, o->threads);
-    char json[2048];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("%-34s %ld cores, load average %.2f at the start, %.2f at the end\n", "machine", cores,
+           me0->load1, me1->load1);
+    char json[2560];
     snprintf(json, sizeof json,
              "{\"scenario\":\"%s\",\"calls\":%d,\"rooms\":%d,\"group\":%d,\"subscribers\":%d,"
              "\"audio_only\":%s,\"video_kbps\":%d,\"transport\":\"%s\",\"seconds\":%.2f,"
@@ -157,9 +165,10 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              "\"plis\":%llu,\"duplicates\":%llu,\"bad\":%llu,\"received_mbit_s\":%.2f,"
              "\"server\":{\"pid\":%d,\"cpu_pct\":%.2f,\"us_per_packet\":%.3f,"
              "\"us_per_mbit\":%.1f,\"vmhwm_kib\":%ld,\"vmrss_kib\":%ld},"
-             "\"client_cpu_pct\":%.2f,\"client_threads\":%d}",
-             scenario_name(o), o->calls, o->rooms, o->group, o->subscribers,
-             o->audio_only ? "true" : "false", o->audio_only ? 0 : o->video_kbps,
+             "\"client_cpu_pct\":%.2f,\"client_threads\":%d,"
+             "\"machine\":{\"cores\":%ld,\"load_start\":%.2f,\"load_end\":%.2f}}",
+             scenario_name(o), o->scenario == LD_PAIRS ? o->calls : 0, o->rooms, o->group,
+             o->subscribers, o->audio_only ? "true" : "false", o->audio_only ? 0 : o->video_kbps,
              o->tcp ? "tcp" : "udp", secs, s->joined, s->conns_up, s->conns_failed,
              (unsigned long long)f.sent, (unsigned long long)f.expected,
              (unsigned long long)f.received, f.loss, f.p50, f.p99, f.max, f.jitter,
@@ -167,7 +176,7 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              (unsigned long long)s->plis_in, (unsigned long long)s->dup_pkts,
              (unsigned long long)s->bad_pkts, f.mbit_out, have_srv ? o->server_pid : 0, f.srv_cpu,
              f.srv_us_pkt, f.srv_us_mbit, have_srv ? srv1->hwm_kib : 0,
-             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads);
+             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads, cores, me0->load1, me1->load1);
     printf("%s\n", json);
     if (o->json_path) {
         FILE *jf = fopen(o->json_path, "w");
