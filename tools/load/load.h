@@ -25,13 +25,17 @@
 #include "tandem/err.h"
 #include "tandem/srtp.h"
 
-#define LD_MAX_RX 64      /* received streams per sub connection */
-#define LD_HIST_BINS 4096 /* delay histogram: 50 us bins up to ~205 ms, then overflow */
+#define LD_MAX_RX 64 /* received streams per sub connection */
+/* Delay histogram: 4000 bins of 50 us (0..200 ms), then 4800 of 1 ms (to 5 s), then one
+ * overflow bin. */
+#define LD_HIST_FINE 4000
 #define LD_HIST_BIN_US 50
+#define LD_HIST_BINS (LD_HIST_FINE + 4800)
 #define LD_RTX_SLOTS 256    /* sent video packets kept for NACK answers */
 #define LD_PKT_MAX 1300     /* one RTP packet before SRTP */
 #define LD_PAYLOAD_MAX 1100 /* video payload per packet */
 #define LD_STAMP_LEN 16     /* magic(2) flags(1) kind(1) source(4) send time(8) */
+#define LD_BATCH 16         /* video packets handed to libnice at once */
 #define LD_OUTQ 32          /* signaling messages waiting to be written */
 
 enum ld_scenario { LD_PAIRS, LD_ROOMS, LD_FANOUT };
@@ -206,7 +210,8 @@ int ld_conn_open(struct ld_conn *c, struct ld_part *p, bool is_sub);
 void ld_conn_close(struct ld_conn *c);
 int ld_conn_remote(struct ld_conn *c, const struct ld_sdp_info *info);
 void ld_conn_tick(struct ld_conn *c, int64_t now);
-int ld_conn_send_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, bool keep);
+int ld_conn_send_rtp(struct ld_conn *c, uint8_t *pkt, size_t len);
+int ld_conn_send_batch(struct ld_conn *c, uint8_t *const *pkts, const size_t *lens, size_t n);
 void ld_conn_send_rtcp(struct ld_conn *c, uint8_t *pkt, size_t len);
 bool ld_conn_ready(const struct ld_conn *c);
 
@@ -218,6 +223,7 @@ void ld_part_reports(struct ld_part *p, int64_t now);
 void ld_media_on_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, int64_t now);
 void ld_media_on_rtcp(struct ld_conn *c, const uint8_t *pkt, size_t len, int64_t now);
 void ld_stats_delay(struct ld_stats *st, int64_t us);
+double ld_hist_quantile_ms(const struct ld_stats *s, double q);
 
 /* sig.c */
 int ld_sig_start(struct ld_shard *sh);

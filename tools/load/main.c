@@ -16,8 +16,6 @@
 
 #define TICK_MS 5
 
-static GMutex lws_create_lock; /* lws and OpenSSL global set-up, one context at a time */
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tandem-load [options]\n"
@@ -231,10 +229,7 @@ static gpointer shard_main(gpointer data)
 {
     struct ld_shard *sh = data;
     g_main_context_push_thread_default(sh->ctx);
-    g_mutex_lock(&lws_create_lock);
-    int rc = ld_sig_start(sh);
-    g_mutex_unlock(&lws_create_lock);
-    if (rc == 0) {
+    if (sh->lws) {
         GSource *t = g_timeout_source_new(TICK_MS);
         g_source_set_callback(t, tick, sh, NULL);
         g_source_attach(t, sh->ctx);
@@ -243,8 +238,6 @@ static gpointer shard_main(gpointer data)
         g_source_unref(t);
         shard_finish(sh);
         lws_context_destroy(sh->lws);
-    } else {
-        fprintf(stderr, "tandem-load: cannot make a libwebsockets context\n");
     }
     for (int i = 0; i < sh->n_parts; i++)
         for (int k = 0; k < sh->parts[i].outq_n; k++)
@@ -273,15 +266,7 @@ static void progress(const struct ld_global *g, struct ld_shard *sh, int n, int6
     struct ld_stats *s = g_new0(struct ld_stats, 1);
     snapshot(sh, n, s);
     uint64_t got = s->m_recv_audio + s->m_recv_video;
-    double p99 = 0;
-    uint64_t acc = 0;
-    for (size_t i = 0; i <= LD_HIST_BINS && s->delay_n; i++) {
-        acc += s->hist[i];
-        if (acc >= s->delay_n - s->delay_n / 100) {
-            p99 = (double)((i + 1) * LD_HIST_BIN_US) / 1000.0;
-            break;
-        }
-    }
+    double p99 = ld_hist_quantile_ms(s, 0.99);
     struct ld_proc sp = {0};
     if (g->o.server_pid)
         ld_proc_read(g->o.server_pid, &sp);
@@ -426,6 +411,12 @@ int main(int argc, char **argv)
     }
     (void)per;
     free(all);
+    for (int s = 0; s < g.o.threads; s++) {
+        if (ld_sig_start(&sh[s]) != 0) {
+            fprintf(stderr, "tandem-load: cannot make a libwebsockets context\n");
+            return 1;
+        }
+    }
     for (int s = 0; s < g.o.threads; s++)
         sh[s].thread = g_thread_new("ld-shard", shard_main, &sh[s]);
     struct ld_proc pr[4];

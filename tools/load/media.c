@@ -154,7 +154,7 @@ static void send_audio(struct ld_part *p, int64_t now, bool measured)
     p->audio.frame++;
     p->audio.packets++;
     p->audio.octets += f->len;
-    if (ld_conn_send_rtp(&p->pub, pkt, h + f->len, false) == 0)
+    if (ld_conn_send_rtp(&p->pub, pkt, h + f->len) == 0)
         count_sent(p, h + f->len, false, measured);
 }
 
@@ -217,14 +217,22 @@ static void send_video(struct ld_part *p, int64_t now, bool measured)
         npk = 1;
     uint32_t ts =
         p->video.ts_base + (uint32_t)((uint64_t)p->video.frame * 90000 / (uint64_t)o->fps);
-    for (size_t i = 0; i < npk; i++) {
-        uint8_t pkt[LD_PKT_MAX + TDM_SRTP_MAX_TRAILER];
-        size_t len = vp8_packet(p, pkt, psize, i == 0, i + 1 == npk, key, ts, measured, now);
-        keep_for_nack(p, pkt, len);
-        p->video.packets++;
-        p->video.octets += (uint32_t)(len - 12);
-        if (ld_conn_send_rtp(&p->pub, pkt, len, true) == 0)
-            count_sent(p, len, true, measured);
+    uint8_t buf[LD_BATCH][LD_PKT_MAX + TDM_SRTP_MAX_TRAILER];
+    uint8_t *pkts[LD_BATCH];
+    size_t lens[LD_BATCH], bytes_in[LD_BATCH];
+    for (size_t i = 0; i < npk;) {
+        size_t n = 0;
+        for (; n < LD_BATCH && i < npk; n++, i++) {
+            pkts[n] = buf[n];
+            lens[n] = vp8_packet(p, buf[n], psize, i == 0, i + 1 == npk, key, ts, measured, now);
+            bytes_in[n] = lens[n];
+            keep_for_nack(p, buf[n], lens[n]);
+            p->video.packets++;
+            p->video.octets += (uint32_t)(lens[n] - 12);
+        }
+        int sent = ld_conn_send_batch(&p->pub, pkts, lens, n);
+        for (int k = 0; k < sent; k++)
+            count_sent(p, bytes_in[k], true, measured);
     }
     p->video.frame++;
     p->video.picture_id = (uint16_t)((p->video.picture_id + 1) & 0x7fff);

@@ -204,7 +204,7 @@ bool ld_conn_ready(const struct ld_conn *c)
 }
 
 /* pkt has room for the SRTP trailer (LD_PKT_MAX + TDM_SRTP_MAX_TRAILER). */
-int ld_conn_send_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, bool keep)
+int ld_conn_send_rtp(struct ld_conn *c, uint8_t *pkt, size_t len)
 {
     if (!ld_conn_ready(c))
         return TDM_ESTATE;
@@ -213,6 +213,27 @@ int ld_conn_send_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, bool keep)
         return n;
     return nice_agent_send(c->agent, c->stream, 1, (guint)n, (const gchar *)pkt) == n ? 0
                                                                                       : TDM_EAGAIN;
+}
+
+/* Protects pkts[0..n) in place (each with room for the trailer) and sends them with one
+ * call: libnice hands a UDP batch to one sendmmsg. Returns how many went out, or < 0. */
+int ld_conn_send_batch(struct ld_conn *c, uint8_t *const *pkts, const size_t *lens, size_t n)
+{
+    GOutputVector vec[LD_BATCH];
+    NiceOutputMessage msg[LD_BATCH];
+    if (!ld_conn_ready(c) || n > LD_BATCH)
+        return TDM_ESTATE;
+    guint m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = tdm_srtp_protect_rtp(c->srtp, pkts[i], lens[i], LD_PKT_MAX + TDM_SRTP_MAX_TRAILER);
+        if (k < 0)
+            continue;
+        vec[m] = (GOutputVector){pkts[i], (gsize)k};
+        msg[m] = (NiceOutputMessage){&vec[m], 1};
+        m++;
+    }
+    gint sent = nice_agent_send_messages_nonblocking(c->agent, c->stream, 1, msg, m, NULL, NULL);
+    return sent < 0 ? TDM_EAGAIN : sent;
 }
 
 void ld_conn_send_rtcp(struct ld_conn *c, uint8_t *pkt, size_t len)

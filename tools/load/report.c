@@ -63,24 +63,6 @@ void ld_stats_add(struct ld_stats *sum, const struct ld_stats *s)
     sum->joined += s->joined;
 }
 
-/* Upper edge of the bin holding quantile q, in ms. */
-static double pct_ms(const struct ld_stats *s, double q)
-{
-    if (s->delay_n == 0)
-        return 0;
-    uint64_t want = (uint64_t)((double)s->delay_n * q);
-    if (want >= s->delay_n)
-        want = s->delay_n - 1;
-    uint64_t acc = 0;
-    for (size_t i = 0; i <= LD_HIST_BINS; i++) {
-        acc += s->hist[i];
-        if (acc > want)
-            return i == LD_HIST_BINS ? (double)s->delay_max_us / 1000.0
-                                     : (double)((i + 1) * LD_HIST_BIN_US) / 1000.0;
-    }
-    return (double)s->delay_max_us / 1000.0;
-}
-
 static const char *scenario_name(const struct ld_opts *o)
 {
     return o->scenario == LD_PAIRS ? "pairs" : o->scenario == LD_ROOMS ? "rooms" : "fanout";
@@ -105,8 +87,8 @@ static void figures(const struct ld_stats *s, double secs, const struct ld_proc 
                   (double)(f->expected - (f->received < f->expected ? f->received : f->expected)) /
                   (double)f->expected
             : 0;
-    f->p50 = pct_ms(s, 0.50);
-    f->p99 = pct_ms(s, 0.99);
+    f->p50 = ld_hist_quantile_ms(s, 0.50);
+    f->p99 = ld_hist_quantile_ms(s, 0.99);
     f->max = (double)s->delay_max_us / 1000.0;
     f->jitter = s->jitter_n ? (double)s->jitter_sum_us / (double)s->jitter_n / 1000.0 : 0;
     double srv = have_srv ? (srv1->utime_s + srv1->stime_s) - (srv0->utime_s + srv0->stime_s) : 0;

@@ -15,11 +15,31 @@ void ld_stats_delay(struct ld_stats *st, int64_t us)
 {
     if (us < 0)
         us = 0;
-    size_t bin = (size_t)(us / LD_HIST_BIN_US);
+    int64_t fine_end = (int64_t)LD_HIST_FINE * LD_HIST_BIN_US;
+    int64_t bin = us < fine_end ? us / LD_HIST_BIN_US : LD_HIST_FINE + (us - fine_end) / 1000;
     st->hist[bin < LD_HIST_BINS ? bin : LD_HIST_BINS]++;
     if (us > st->delay_max_us)
         st->delay_max_us = us;
     st->delay_n++;
+}
+
+/* Upper edge of the bin holding quantile q, in ms (the maximum for the overflow bin). */
+double ld_hist_quantile_ms(const struct ld_stats *s, double q)
+{
+    if (s->delay_n == 0)
+        return 0;
+    uint64_t want = (uint64_t)((double)s->delay_n * q);
+    if (want >= s->delay_n)
+        want = s->delay_n - 1;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < LD_HIST_BINS; i++) {
+        acc += s->hist[i];
+        if (acc > want)
+            return i < LD_HIST_FINE ? (double)((i + 1) * LD_HIST_BIN_US) / 1000.0
+                                    : (double)LD_HIST_FINE * LD_HIST_BIN_US / 1000.0 +
+                                          (double)(i + 1 - LD_HIST_FINE);
+    }
+    return (double)s->delay_max_us / 1000.0;
 }
 
 static struct ld_rx *rx_for(struct ld_conn *c, uint32_t ssrc, uint8_t pt)
@@ -135,7 +155,7 @@ static void on_nack(struct ld_part *p, const struct tdm_rtcp_pkt *pkt)
             continue;
         uint8_t b[LD_PKT_MAX + TDM_SRTP_MAX_TRAILER];
         memcpy(b, s->pkt, s->len);
-        if (ld_conn_send_rtp(&p->pub, b, s->len, false) == 0)
+        if (ld_conn_send_rtp(&p->pub, b, s->len) == 0)
             resent++;
     }
     g_mutex_lock(&p->sh->lock);

@@ -222,6 +222,10 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Called from the main thread for every shard before any shard runs. Each context does
+ * lws's global TLS set-up (without it lws makes no client SSL_CTX), which allocates anew
+ * the SSL ex_data index lws finds a connection by: so no connection may start before the
+ * last context is made (OpenSSL and lws then agree on one index). */
 int ld_sig_start(struct ld_shard *sh)
 {
     struct lws_context_creation_info info;
@@ -229,7 +233,7 @@ int ld_sig_start(struct ld_shard *sh)
     void *loops[1] = {sh->loop};
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_GLIB;
+    info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = loops;
     info.fd_limit_per_thread = 0;
     sh->lws = lws_create_context(&info);
