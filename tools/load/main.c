@@ -237,7 +237,6 @@ static gpointer shard_main(gpointer data)
         g_source_destroy(t);
         g_source_unref(t);
         shard_finish(sh);
-        lws_context_destroy(sh->lws);
     }
     for (int i = 0; i < sh->n_parts; i++)
         for (int k = 0; k < sh->parts[i].outq_n; k++)
@@ -426,10 +425,13 @@ int main(int argc, char **argv)
         g_main_loop_quit(sh[s].loop);
     for (int s = 0; s < g.o.threads; s++)
         g_thread_join(sh[s].thread);
+    for (int s = 0; s < g.o.threads; s++) /* one after the other, as they were made */
+        lws_context_destroy(sh[s].lws);
     struct ld_stats *sum = g_new0(struct ld_stats, 1);
     snapshot(sh, g.o.threads, sum);
     bool have_srv = g.o.server_pid && pr[1].hwm_kib > 0;
     ld_report(&g, sum, secs, &pr[0], &pr[1], &pr[2], &pr[3], have_srv);
+    fflush(stdout);
     int rc = sum->conns_up > 0 ? 0 : 1;
     g_free(sum);
     for (int i = 0; i < n; i++)

@@ -3,6 +3,7 @@
  * offers answered with their rev, pings. libwebsockets client on the shard's glib loop. */
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,11 +224,22 @@ static const struct lws_protocols protocols[] = {
 };
 
 /* Called from the main thread for every shard before any shard runs. Each context does
- * lws's global TLS set-up (without it lws makes no client SSL_CTX), which allocates anew
+ * lws's global TLS set-up (without it lws makes no client TLS at all), which allocates anew
  * the SSL ex_data index lws finds a connection by: so no connection may start before the
- * last context is made (OpenSSL and lws then agree on one index). */
+ * last context is made (OpenSSL and lws then agree on one index). Every context uses the
+ * one client SSL_CTX made here (lws's own, one per context, leaked its CA store when a
+ * second context existed). The server's certificate is not verified: this is a load tool
+ * for one's own server, usually with a self-signed test certificate. */
 int ld_sig_start(struct ld_shard *sh)
 {
+    static SSL_CTX *client_ctx;
+    if (!client_ctx) {
+        client_ctx = SSL_CTX_new(TLS_client_method());
+        if (!client_ctx)
+            return TDM_ECRYPTO;
+        SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+    }
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     void *loops[1] = {sh->loop};
@@ -235,6 +247,7 @@ int ld_sig_start(struct ld_shard *sh)
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = loops;
+    info.provided_client_ssl_ctx = client_ctx;
     info.fd_limit_per_thread = 0;
     sh->lws = lws_create_context(&info);
     return sh->lws ? 0 : TDM_EIO;
