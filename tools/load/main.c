@@ -353,6 +353,69 @@ static int setup_global(struct ld_global *g)
     return 0;
 }
 
+/* Deals the planned participants out to the shards: consecutive participants (the members
+ * of one room) go to different shards. Returns the array the shards point into. */
+static struct ld_part *deal(struct ld_global *g, struct ld_shard *sh, struct ld_part *all, int n)
+{
+    struct ld_part *sorted = calloc((size_t)n, sizeof *sorted);
+    if (!sorted)
+        return NULL;
+    int64_t t0 = tdm_now_us();
+    int k = 0;
+    for (int s = 0; s < g->o.threads; s++) {
+        sh[s].g = g;
+        sh[s].index = s;
+        g_mutex_init(&sh[s].lock);
+        sh[s].ctx = g_main_context_new();
+        sh[s].loop = g_main_loop_new(sh[s].ctx, FALSE);
+        sh[s].parts = sorted + k;
+        for (int i = s; i < n; i += g->o.threads) {
+            sorted[k] = all[i];
+            sorted[k].sh = &sh[s];
+            sorted[k].join_at_us = t0 + (int64_t)i * g->o.join_spacing_ms * 1000;
+            if (sorted[k].sends && !g->o.audio_only)
+                sorted[k].rtx = calloc(LD_RTX_SLOTS, sizeof *sorted[k].rtx);
+            k++;
+            sh[s].n_parts++;
+        }
+    }
+    return sorted;
+}
+
+/* Runs the shards through the phases, stops them and prints the report. Returns the exit
+ * status. */
+static int run(struct ld_global *g, struct ld_shard *sh, int n, int want_conns)
+{
+    int threads = g->o.threads;
+    for (int s = 0; s < threads; s++) {
+        if (ld_sig_start(&sh[s]) != 0) {
+            fprintf(stderr, "tandem-load: cannot make a libwebsockets context\n");
+            for (int k = 0; k < s; k++)
+                lws_context_destroy(sh[k].lws);
+            return 1;
+        }
+    }
+    for (int s = 0; s < threads; s++)
+        sh[s].thread = g_thread_new("ld-shard", shard_main, &sh[s]);
+    struct ld_proc pr[4];
+    memset(pr, 0, sizeof pr);
+    double secs = run_phases(g, sh, threads, n, want_conns, pr);
+    for (int s = 0; s < threads; s++)
+        g_main_loop_quit(sh[s].loop);
+    for (int s = 0; s < threads; s++)
+        g_thread_join(sh[s].thread);
+    for (int s = 0; s < threads; s++) /* one after the other, as they were made */
+        lws_context_destroy(sh[s].lws);
+    struct ld_stats *sum = g_new0(struct ld_stats, 1);
+    snapshot(sh, threads, sum);
+    bool have_srv = g->o.server_pid && pr[1].hwm_kib > 0;
+    ld_report(g, sum, secs, &pr[0], &pr[1], &pr[2], &pr[3], have_srv);
+    fflush(stdout);
+    int rc = sum->conns_up > 0 ? 0 : 1;
+    g_free(sum);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct ld_global g = {.o = {.url = "wss://127.0.0.1:8443/ws",
@@ -377,63 +440,18 @@ int main(int argc, char **argv)
     int n = participants_of(&g.o, &want_conns);
     struct ld_part *all = calloc((size_t)n, sizeof *all);
     struct ld_shard *sh = calloc((size_t)g.o.threads, sizeof *sh);
-    char run[8];
-    tdm_random_id(run, sizeof run, 4);
-    for (size_t i = 0; run[i]; i++) /* room ids: A-Z a-z 0-9 _ - only */
-        if (run[i] != '_' && run[i] != '-' && !g_ascii_isalnum(run[i]))
-            run[i] = 'x';
-    if (!all || !sh || plan(&g, all, n, run) < 0) {
+    char run_id[8];
+    tdm_random_id(run_id, sizeof run_id, 4);
+    for (size_t i = 0; run_id[i]; i++) /* room ids: A-Z a-z 0-9 _ - only */
+        if (run_id[i] != '_' && run_id[i] != '-' && !g_ascii_isalnum(run_id[i]))
+            run_id[i] = 'x';
+    struct ld_part *sorted = NULL;
+    if (!all || !sh || plan(&g, all, n, run_id) < 0 || !(sorted = deal(&g, sh, all, n))) {
         fprintf(stderr, "tandem-load: cannot plan %d participants\n", n);
         return 1;
     }
-    /* Consecutive participants (the members of one room) go to different shards. */
-    int per = (n + g.o.threads - 1) / g.o.threads;
-    struct ld_part *sorted = calloc((size_t)n, sizeof *sorted);
-    int64_t t0 = tdm_now_us();
-    int k = 0;
-    for (int s = 0; s < g.o.threads; s++) {
-        sh[s].g = &g;
-        sh[s].index = s;
-        g_mutex_init(&sh[s].lock);
-        sh[s].ctx = g_main_context_new();
-        sh[s].loop = g_main_loop_new(sh[s].ctx, FALSE);
-        sh[s].parts = sorted + k;
-        for (int i = s; i < n; i += g.o.threads) {
-            sorted[k] = all[i];
-            sorted[k].sh = &sh[s];
-            sorted[k].join_at_us = t0 + (int64_t)i * g.o.join_spacing_ms * 1000;
-            if (sorted[k].sends && !g.o.audio_only)
-                sorted[k].rtx = calloc(LD_RTX_SLOTS, sizeof *sorted[k].rtx);
-            k++;
-            sh[s].n_parts++;
-        }
-    }
-    (void)per;
     free(all);
-    for (int s = 0; s < g.o.threads; s++) {
-        if (ld_sig_start(&sh[s]) != 0) {
-            fprintf(stderr, "tandem-load: cannot make a libwebsockets context\n");
-            return 1;
-        }
-    }
-    for (int s = 0; s < g.o.threads; s++)
-        sh[s].thread = g_thread_new("ld-shard", shard_main, &sh[s]);
-    struct ld_proc pr[4];
-    memset(pr, 0, sizeof pr);
-    double secs = run_phases(&g, sh, g.o.threads, n, want_conns, pr);
-    for (int s = 0; s < g.o.threads; s++)
-        g_main_loop_quit(sh[s].loop);
-    for (int s = 0; s < g.o.threads; s++)
-        g_thread_join(sh[s].thread);
-    for (int s = 0; s < g.o.threads; s++) /* one after the other, as they were made */
-        lws_context_destroy(sh[s].lws);
-    struct ld_stats *sum = g_new0(struct ld_stats, 1);
-    snapshot(sh, g.o.threads, sum);
-    bool have_srv = g.o.server_pid && pr[1].hwm_kib > 0;
-    ld_report(&g, sum, secs, &pr[0], &pr[1], &pr[2], &pr[3], have_srv);
-    fflush(stdout);
-    int rc = sum->conns_up > 0 ? 0 : 1;
-    g_free(sum);
+    int rc = run(&g, sh, n, want_conns);
     for (int i = 0; i < n; i++)
         free(sorted[i].rtx);
     for (int s = 0; s < g.o.threads; s++) {
