@@ -136,6 +136,14 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("%-34s %ld cores, load average %.2f at the start, %.2f at the end\n", "machine", cores,
            me0->load1, me1->load1);
+    if (f.me_cpu > 85.0 * o->threads)
+        printf("warning: tandem-load used %.0f %% of its %d thread(s): the generator, not the "
+               "server, may be the limit (--threads)\n",
+               f.me_cpu, o->threads);
+    if (me0->load1 > (double)cores || me1->load1 > (double)cores)
+        printf("warning: the load average was above %ld: other work shared the machine, these "
+               "are not capacity figures\n",
+               cores);
     char json[2560];
     snprintf(json, sizeof json,
              "{\"scenario\":\"%s\",\"calls\":%d,\"rooms\":%d,\"group\":%d,\"subscribers\":%d,"
