@@ -75,7 +75,7 @@ for n in "$@"; do
       f(r.delay_ms.p50, 2).padStart(8), f(r.delay_ms.p99, 2).padStart(8), f(r.delay_ms.max, 1).padStart(8),
       f(r.server.cpu_pct, 1).padStart(9), f(r.server.us_per_packet, 2).padStart(9),
       f(r.server.vmhwm_kib / 1024, 1).padStart(9), f(r.client_cpu_pct, 1).padStart(8),
-      f(r.machine.load_start, 1).padStart(6)].join(" "));
+      f(r.machine.load_before, 1).padStart(6)].join(" "));
   ' "$out/$mode-$n.json" "$mode-$n"
 done
 echo "JSON of every step: $out"

@@ -91,6 +91,7 @@ struct ld_global {
     size_t n_opus;
     uint8_t invite_key[32];
     _Atomic int phase;
+    double load_before; /* 1-minute load average before the run started */
 };
 
 struct ld_part;

@@ -434,6 +434,9 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &g.o) != 0)
         return 2;
     lws_set_log_level(LLL_ERR, NULL);
+    struct ld_proc before;
+    ld_proc_read(0, &before);
+    g.load_before = before.load1;
     if (setup_global(&g) != 0)
         return 1;
     int want_conns = 0;

@@ -134,16 +134,16 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
     }
     printf("%-34s %.1f %% of a core (%d threads)\n", "tandem-load CPU", f.me_cpu, o->threads);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("%-34s %ld cores, load average %.2f at the start, %.2f at the end\n", "machine", cores,
-           me0->load1, me1->load1);
+    printf("%-34s %ld cores, load average %.2f before the run, %.2f at the end\n", "machine", cores,
+           g->load_before, me1->load1);
     if (f.me_cpu > 85.0 * o->threads)
         printf("warning: tandem-load used %.0f %% of its %d thread(s): the generator, not the "
                "server, may be the limit (--threads)\n",
                f.me_cpu, o->threads);
-    if (me0->load1 > (double)cores || me1->load1 > (double)cores)
-        printf("warning: the load average was above %ld: other work shared the machine, these "
-               "are not capacity figures\n",
-               cores);
+    if (g->load_before > 1.0)
+        printf("warning: the load average was %.1f before the run: other work shared the "
+               "machine, these are not capacity figures\n",
+               g->load_before);
     char json[2560];
     snprintf(json, sizeof json,
              "{\"scenario\":\"%s\",\"calls\":%d,\"rooms\":%d,\"group\":%d,\"subscribers\":%d,"
@@ -156,7 +156,7 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              "\"server\":{\"pid\":%d,\"cpu_pct\":%.2f,\"us_per_packet\":%.3f,"
              "\"us_per_mbit\":%.1f,\"vmhwm_kib\":%ld,\"vmrss_kib\":%ld},"
              "\"client_cpu_pct\":%.2f,\"client_threads\":%d,"
-             "\"machine\":{\"cores\":%ld,\"load_start\":%.2f,\"load_end\":%.2f}}",
+             "\"machine\":{\"cores\":%ld,\"load_before\":%.2f,\"load_end\":%.2f}}",
              scenario_name(o), o->scenario == LD_PAIRS ? o->calls : 0, o->rooms, o->group,
              o->subscribers, o->audio_only ? "true" : "false", o->audio_only ? 0 : o->video_kbps,
              o->tcp ? "tcp" : "udp", secs, s->joined, s->conns_up, s->conns_failed,
@@ -166,7 +166,7 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              (unsigned long long)s->plis_in, (unsigned long long)s->dup_pkts,
              (unsigned long long)s->bad_pkts, f.mbit_out, have_srv ? o->server_pid : 0, f.srv_cpu,
              f.srv_us_pkt, f.srv_us_mbit, have_srv ? srv1->hwm_kib : 0,
-             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads, cores, me0->load1, me1->load1);
+             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads, cores, g->load_before, me1->load1);
     printf("%s\n", json);
     if (o->json_path) {
         FILE *jf = fopen(o->json_path, "w");
