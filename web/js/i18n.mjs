@@ -10,7 +10,12 @@ export const LANGUAGES = [
   { tag: 'nl', name: 'Nederlands', dir: 'ltr' },
   { tag: 'fr', name: 'Français', dir: 'ltr' },
   { tag: 'es', name: 'Español', dir: 'ltr' },
+  { tag: 'sq', name: 'Shqip', dir: 'ltr' },
+  { tag: 'ro', name: 'Română', dir: 'ltr' },
+  { tag: 'vi', name: 'Tiếng Việt', dir: 'ltr' },
+  { tag: 'ti', name: 'ትግርኛ', dir: 'ltr' },
   { tag: 'ar', name: 'العربية', dir: 'rtl' },
+  { tag: 'fa', name: 'فارسی', dir: 'rtl' },
 ];
 
 const FALLBACK = 'en';
