@@ -10,7 +10,12 @@ export const LANGUAGES = [
   { tag: 'nl', name: 'Nederlands', dir: 'ltr' },
   { tag: 'fr', name: 'Français', dir: 'ltr' },
   { tag: 'es', name: 'Español', dir: 'ltr' },
+  { tag: 'sq', name: 'Shqip', dir: 'ltr' },
+  { tag: 'ro', name: 'Română', dir: 'ltr' },
+  { tag: 'vi', name: 'Tiếng Việt', dir: 'ltr' },
+  { tag: 'ti', name: 'ትግርኛ', dir: 'ltr' },
   { tag: 'ar', name: 'العربية', dir: 'rtl' },
+  { tag: 'fa', name: 'فارسی', dir: 'rtl' },
 ];
 
 const FALLBACK = 'en';
@@ -28,6 +33,9 @@ let numbers = new Intl.NumberFormat(FALLBACK);
 const listeners = new Set();
 const cache = new Map();
 let switches = 0; // a quicker second choice of language wins over a slow first one
+// The browser's first language when Tandem does not speak it and nobody chose one in this
+// tab: the page then says which languages exist (mountLanguagePicker).
+let unspokenWish = null;
 // The English written in the HTML, kept for the case where no translation file arrives.
 const htmlText = new Map();
 
@@ -40,6 +48,11 @@ export function storage(kind) {
   } catch {
     return null;
   }
+}
+
+/** True when Tandem speaks the language of the BCP 47 tag (or of its primary subtag). */
+function spoken(tag) {
+  return LANGUAGES.some((l) => l.tag === tag.toLowerCase().split('-')[0]);
 }
 
 /** The first supported language among the wishes (BCP 47 tags), else English. */
@@ -82,8 +95,9 @@ export async function initI18n() {
   }
   const saved = storage('sessionStorage')?.getItem(SESSION_KEY) ||
     storage('localStorage')?.getItem(REMEMBERED_LANG_KEY);
-  const wishes = [saved, ...(navigator.languages || []), navigator.language];
-  await setLanguage(pickLanguage(wishes), { save: false });
+  const browser = [...(navigator.languages || []), navigator.language].filter((w) => typeof w === 'string' && w);
+  if (!saved && browser.length && !spoken(browser[0])) unspokenWish = browser[0];
+  await setLanguage(pickLanguage([saved, ...browser]), { save: false });
 }
 
 /** Switches the page to `tag` (one of LANGUAGES), then tells every listener. */
@@ -167,8 +181,62 @@ export function applyTranslations(root) {
   }
 }
 
-/** Fills a <select> with the languages and switches language when it changes. */
+/** A button that names a language in itself. */
+function languageButton(l) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'button';
+  b.lang = l.tag;
+  b.dir = l.dir;
+  b.textContent = l.name;
+  return b;
+}
+
+/** When the browser's language is not one of Tandem's: a notice under the page's head that
+ *  names every language in itself, one button each. A choice (or closing the notice) is kept
+ *  for the tab, so that the next page does not ask again. */
+function mountLanguageNotice(header, select) {
+  if (!unspokenWish || !header || document.getElementById('lang-notice')) return;
+  const notice = document.createElement('section');
+  notice.id = 'lang-notice';
+  notice.className = 'lang-notice';
+  notice.setAttribute('aria-labelledby', 'lang-notice-text');
+  const text = document.createElement('p');
+  text.id = 'lang-notice-text';
+  text.dataset.i18n = 'lang.missing';
+  text.textContent = t('lang.missing');
+  const list = document.createElement('ul');
+  list.className = 'lang-choices';
+  list.setAttribute('role', 'list');
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'button close-panel';
+  close.dataset.i18nAttr = 'aria-label:lang.close;title:lang.close';
+  close.setAttribute('aria-label', t('lang.close'));
+  close.title = t('lang.close');
+  close.textContent = '\u00d7';
+  const done = async (tag) => {
+    unspokenWish = null;
+    notice.remove();
+    select.focus(); // the focus stays near where it was, on the language picker
+    await setLanguage(tag);
+  };
+  for (const l of LANGUAGES) {
+    const li = document.createElement('li');
+    const b = languageButton(l);
+    b.addEventListener('click', () => done(l.tag));
+    li.append(b);
+    list.append(li);
+  }
+  close.addEventListener('click', () => done(current));
+  notice.append(close, text, list);
+  header.after(notice);
+}
+
+/** Fills a <select> with the languages and switches language when it changes; where the
+ *  browser's language is not one of them, says so and offers them all. */
 export function mountLanguagePicker(select) {
+  mountLanguageNotice(select.closest('header'), select);
   select.replaceChildren(...LANGUAGES.map((l) => {
     const option = document.createElement('option');
     option.value = l.tag;
@@ -179,6 +247,8 @@ export function mountLanguagePicker(select) {
   }));
   select.value = current;
   select.addEventListener('change', () => {
+    unspokenWish = null;
+    document.getElementById('lang-notice')?.remove();
     setLanguage(select.value);
   });
   onLanguageChange((tag) => {

@@ -1,17 +1,24 @@
 // Quick exit: one press on the "Quick exit" button, or the Shift key three times within a
 // second, and the page is gone: camera and microphone stop, the call is left, what this tab
-// holds for Tandem is cleared, and a neutral page (/neutral.html) takes this page's place in
-// the tab's history, so that Back does not bring the call back. For someone whose
-// conversation must not be seen by a person walking in.
+// holds for Tandem is cleared, and a neutral page in the page's language (/neutral.html in
+// English, /neutral-<lang>.html otherwise) takes this page's place in the tab's history, so
+// that Back does not bring the call back. For someone whose conversation must not be seen
+// by a person walking in.
 //
 // Every page imports this module; a page with a call adds what must stop with
 // onQuickExit(fn). The button is any element with data-quick-exit.
 
+import { LANGUAGES, currentLanguage } from './i18n.mjs';
+
 const PRESSES = 3;
 const WINDOW_MS = 1000;
-const NEUTRAL = '/neutral.html';
 const hooks = new Set();
 let gone = false;
+
+/** The neutral page in the language `tag` (English for a tag Tandem does not speak). */
+export function neutralPage(tag) {
+  return tag !== 'en' && LANGUAGES.some((l) => l.tag === tag) ? `/neutral-${tag}.html` : '/neutral.html';
+}
 
 /** fn runs (synchronously, errors ignored) before the page is replaced. */
 export function onQuickExit(fn) {
@@ -37,7 +44,7 @@ export function quickExit() {
   } catch {
     // storage refused: nothing held there
   }
-  window.location.replace(NEUTRAL);
+  window.location.replace(neutralPage(currentLanguage()));
 }
 
 // Shift pressed three times in a row within a second. A held key repeats (ignored), and any

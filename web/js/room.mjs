@@ -43,7 +43,7 @@ const MOD_MUTED_KEYS = { audio: 'call.mutedAudio', video: 'call.mutedVideo' };
 const $ = (id) => document.getElementById(id);
 const ui = {
   prejoin: $('prejoin'), form: $('join-form'), name: $('name'), nameError: $('name-error'),
-  role: $('role'), remember: $('remember'), joinError: $('join-error'), join: $('join-button'),
+  joinAs: $('join-as'), remember: $('remember'), joinError: $('join-error'), join: $('join-button'),
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
@@ -92,6 +92,8 @@ const state = {
   roomState: { locked: false, lobby: false },
   pass: undefined, // the person pass of a limited link (invite.mjs), once the server gave it
   linkProblem: null, // {code} when the link is dead (invite.check): said before the form
+  linkRole: null, // the role the link gives (invite.check), said in words above the form
+  savedRole: null, // the role kept with "remember me" (open-rooms mode only)
 };
 
 // What the page says when the server ended the call for this person.
@@ -386,8 +388,9 @@ function onSubmit(ev) {
     ui.name.focus();
     return;
   }
-  const role = ROLES.includes(ui.role.value) ? ui.role.value : 'mentee';
-  state.wish = { name: checked.name, role };
+  // The link decides the role (the server takes it from the token); the page's own guess
+  // counts only on a server in open-rooms mode.
+  state.wish = { name: checked.name, role: joinRole() };
   rememberVoiceOnly(ui.voiceOnly.checked);
   if (ui.remember.checked) remember(state.wish);
   else forget();
@@ -412,7 +415,23 @@ function renderBanner() {
   ui.bannerButton.textContent = failed ? t('conn.tryAgain') : t('conn.tryNow');
 }
 
+/** The role of a link without an invite token (a server in open-rooms mode, for trying
+ *  Tandem out): #role=mentor in the link; else the remembered one; else mentee. */
+function fragmentRole() {
+  const role = new URLSearchParams(window.location.hash.slice(1)).get('role');
+  return ROLES.includes(role) ? role : null;
+}
+
+function joinRole() {
+  return state.linkRole || fragmentRole() || state.savedRole || 'mentee';
+}
+
+const JOIN_AS_KEYS = { mentee: 'prejoin.asMentee', mentor: 'prejoin.asMentor', coordinator: 'prejoin.asCoordinator' };
+
 function renderForm() {
+  const known = state.linkRole || fragmentRole();
+  show(ui.joinAs, Boolean(known));
+  ui.joinAs.textContent = known ? t(JOIN_AS_KEYS[known]) : '';
   const joining = state.phase === 'joining';
   const waiting = joining || !state.ready;
   let label = t('prejoin.join');
@@ -539,10 +558,11 @@ function setUpForm() {
   const saved = loadRemembered();
   if (saved && !ui.name.value) { // not over a name typed while the page was loading
     ui.name.value = saved.name;
-    ui.role.value = saved.role;
+    state.savedRole = saved.role;
     ui.remember.checked = true;
   }
   ui.form.addEventListener('submit', onSubmit);
+  window.addEventListener('hashchange', render); // #role= of an open-rooms link
   ui.name.addEventListener('input', () => {
     if (!state.nameProblem) return;
     state.nameProblem = null;
@@ -729,7 +749,10 @@ async function checkLinkNow() {
   const answer = await checkLink(state.room, pass ? { pass } : { token: inviteToken() });
   if (state.phase !== 'prejoin' || state.everJoined || !answer) return;
   if (answer.type === 'invite.ok') {
-    if (ROLES.includes(answer.role)) ui.role.value = answer.role;
+    if (ROLES.includes(answer.role)) {
+      state.linkRole = answer.role;
+      render();
+    }
     return;
   }
   if (answer.type !== 'error' || !String(answer.code).startsWith('invite_')) return;
