@@ -41,7 +41,5 @@ umask 077
   echo "simple-log"
   echo "proc-user=turnserver"
   echo "proc-group=turnserver"
-  echo "pidfile=/run/coturn/turnserver.pid"
 } >"$conf"
-chown turnserver:turnserver "$conf"
 exec turnserver -c "$conf" "$@"

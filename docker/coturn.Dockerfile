@@ -6,8 +6,7 @@ FROM ${BASE}
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn \
       >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && install -d -o turnserver -g turnserver -m 0700 /run/coturn
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
 COPY docker/coturn-entrypoint.sh /usr/local/bin/coturn-entrypoint
 EXPOSE 443/tcp
 ENTRYPOINT ["/usr/local/bin/coturn-entrypoint"]
