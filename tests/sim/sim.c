@@ -31,6 +31,7 @@ struct sim {
     struct tdm_addr server;
     struct sim_peer *peers[SIM_MAX_PEERS];
     unsigned n_peers;
+    const char *profiles;
     struct flight **heap;
     size_t n_heap, cap_heap;
 };
@@ -191,8 +192,8 @@ struct sim *sim_create(uint64_t seed)
     struct tdm_sfu_config c = {.ssl_ctx = s->ctx,
                                .n_socks = 1,
                                .ice_udp = true,
-                               .max_sessions = 64,
-                               .max_pending = 32,
+                               .max_sessions = 4 * SIM_MAX_PEERS,
+                               .max_pending = 2 * SIM_MAX_PEERS,
                                .ice_timeout_us = 30000000,
                                .consent_timeout_us = 30000000,
                                .dtls_timeout_us = 10000000,
@@ -252,6 +253,21 @@ struct sim_peer *sim_peer_add(struct sim *s, const char *room, const char *name)
     snprintf(cmd.pid, sizeof cmd.pid, "%s", name);
     sim_command(s, &cmd);
     return p;
+}
+
+void sim_set_srtp_profiles(struct sim *s, const char *profiles)
+{
+    s->profiles = profiles;
+}
+
+const char *sim_srtp_profiles(const struct sim *s)
+{
+    return s->profiles;
+}
+
+void sim_peer_pub_path(const struct sim_peer *p, struct tdm_sfu_path *out)
+{
+    *out = (struct tdm_sfu_path){.sock = 0, .remote = p->conn[0].addr};
 }
 
 void sim_peer_set_links(struct sim_peer *p, const struct sim_link *up, const struct sim_link *down)

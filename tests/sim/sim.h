@@ -17,7 +17,7 @@
 
 #include "tandem/sfu.h"
 
-#define SIM_MAX_PEERS 16
+#define SIM_MAX_PEERS 128
 
 struct sim;
 struct sim_peer;
@@ -74,5 +74,14 @@ void sim_peer_stats(const struct sim_peer *p, struct sim_stats *out);
 /* Video received from publisher `from` (its name), or NULL when none came. */
 const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const char *from);
 bool sim_peer_connected(const struct sim_peer *p); /* pub and sub both have SRTP */
+
+/* SRTP profiles the pages offer from now on (OpenSSL's names, e.g.
+ * "SRTP_AES128_CM_SHA1_80"; NULL: both, GCM first). For benchmarks. */
+void sim_set_srtp_profiles(struct sim *s, const char *profiles);
+/* For benchmarks that drive the core themselves: the next video packet of a publishing
+ * page (1200-byte payload, SRTP-protected on its pub connection) and the path it comes on.
+ * Returns the length, or a negative TDM_E* code. */
+int sim_peer_video_packet(struct sim_peer *p, uint8_t *out, size_t cap);
+void sim_peer_pub_path(const struct sim_peer *p, struct tdm_sfu_path *out);
 
 #endif

@@ -95,6 +95,7 @@ void sim_send_up(struct sim_conn *c, const uint8_t *p, size_t len);
 /* sim.c: a command to the core, from a page (its room and name filled in by the caller). */
 void sim_command(struct sim *s, struct tdm_sfu_cmd *cmd);
 uint32_t sim_rand(struct sim *s);
+const char *sim_srtp_profiles(const struct sim *s);
 
 /* sim_peer.c */
 int sim_peer_init(struct sim_peer *p, struct sim *s, int index, const char *room, const char *name);

@@ -55,7 +55,7 @@ int sim_peer_init(struct sim_peer *p, struct sim *s, int index, const char *room
     snprintf(p->room, sizeof p->room, "%s", room);
     snprintf(p->name, sizeof p->name, "%s", name);
     if (tdm_cert_create(&p->cert, 1700000000000000) != 0 ||
-        tdm_cert_ssl_ctx_new(p->cert, NULL, &p->ctx) != 0)
+        tdm_cert_ssl_ctx_new(p->cert, sim_srtp_profiles(s), &p->ctx) != 0)
         return TDM_ECRYPTO;
     struct tdm_fingerprint fp;
     tdm_cert_fingerprint(p->cert, &fp);
@@ -723,4 +723,19 @@ const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const c
 bool sim_peer_connected(const struct sim_peer *p)
 {
     return p->conn[0].srtp && p->conn[1].srtp;
+}
+
+int sim_peer_video_packet(struct sim_peer *p, uint8_t *out, size_t cap)
+{
+    struct sim_conn *c = &p->conn[0];
+    if (!c->srtp || cap < 12 + 1200 + TDM_SRTP_MAX_TRAILER)
+        return TDM_ESTATE;
+    size_t n =
+        rtp_header(out, VIDEO_PT, (p->v_seq % 3) == 2, p->v_seq, p->frame_no * 3000, p->v_ssrc);
+    memset(out + n, 0x5a, 1200);
+    out[n] = 0x10;
+    out[n + 1] = 0x01; /* a delta frame */
+    if ((p->v_seq++ % 3) == 2)
+        p->frame_no++;
+    return tdm_srtp_protect_rtp(c->srtp, out, n + 1200, cap);
 }
