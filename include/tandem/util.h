@@ -7,6 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Network byte order (big-endian) reads and writes of a bounded buffer: the caller checked
+ * the length. One copy for every codec (rtp, rtcp, stun, chat pictures). */
+static inline uint16_t tdm_rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t tdm_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void tdm_wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void tdm_wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+/* The value of one hexadecimal digit (either case), or -1. */
+static inline int tdm_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Microseconds on a monotonic clock. Only io code calls this; core takes `now`. */
 int64_t tdm_now_us(void);
 /* Microseconds since the Unix epoch (wall clock), for the sync channel's server time. */

@@ -103,17 +103,6 @@ int tdm_cert_fingerprint_format(const struct tdm_fingerprint *fp, char *out, siz
     return (int)(need - 1);
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool name_equal_ci(const uint8_t *p, size_t len, const char *name)
 {
     if (strlen(name) != len)
@@ -138,7 +127,7 @@ static int parse_digest(const uint8_t *p, size_t len, struct tdm_fingerprint *ou
             return tdm_seterr(err, errlen, TDM_EINVAL, "fingerprint: digest too long");
         if (len - i < 2)
             return tdm_seterr(err, errlen, TDM_EINVAL, "fingerprint: odd hex digit at %zu", i);
-        int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+        int hi = tdm_hexval(p[i]), lo = tdm_hexval(p[i + 1]);
         if (hi < 0 || lo < 0)
             return tdm_seterr(err, errlen, TDM_EINVAL, "fingerprint: bad hex at %zu", i);
         out->digest[n++] = (uint8_t)(hi << 4 | lo);

@@ -2,20 +2,11 @@
  * and WebP by their bytes and reads their dimensions, with a bounds check before every read. */
 #include "tandem/chat.h"
 #include "tandem/err.h"
+#include "tandem/util.h"
 
 #include <string.h>
 
 /* ---- picture sniffing: bounded readers ---- */
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -75,11 +66,11 @@ static int png_ihdr(const uint8_t *chunk, uint32_t clen, struct tdm_chat_image_i
     const uint8_t *d = chunk + 8;
     if (memcmp(chunk + 4, "IHDR", 4) != 0 || clen != 13)
         return tdm_seterr(err, errlen, TDM_EINVAL, "png: first chunk is not a 13-byte IHDR");
-    if (crc32_png(chunk + 4, 17) != be32(d + 13))
+    if (crc32_png(chunk + 4, 17) != tdm_rd32(d + 13))
         return tdm_seterr(err, errlen, TDM_EINVAL, "png: IHDR CRC mismatch");
     if (!png_depth_ok(d[9], d[8]) || d[10] != 0 || d[11] != 0 || d[12] > 1)
         return tdm_seterr(err, errlen, TDM_EINVAL, "png: bad IHDR depth/colour/method fields");
-    uint32_t w = be32(d), h = be32(d + 4);
+    uint32_t w = tdm_rd32(d), h = tdm_rd32(d + 4);
     if (w > 0x7FFFFFFFu || h > 0x7FFFFFFFu) /* PNG 12.2: four-byte values < 2^31 */
         return tdm_seterr(err, errlen, TDM_EINVAL, "png: dimension over 2^31-1");
     return check_dims("png", w, h, out, err, errlen);
@@ -101,7 +92,7 @@ static int sniff_png(const uint8_t *p, size_t len, struct tdm_chat_image_info *o
     for (;;) {
         if (len - off < 12)
             return tdm_seterr(err, errlen, TDM_ETRUNC, "png: chunk at %zu cut short", off);
-        uint32_t clen = be32(p + off);
+        uint32_t clen = tdm_rd32(p + off);
         const uint8_t *type = p + off + 4;
         if (clen > 0x7FFFFFFFu || !png_type_ok(type))
             return tdm_seterr(err, errlen, TDM_EINVAL, "png: bad chunk header at %zu", off);
@@ -144,7 +135,7 @@ static int jpeg_sof(uint8_t m, const uint8_t *seg, size_t seglen, struct tdm_cha
         return tdm_seterr(err, errlen, TDM_EINVAL, "jpeg: malformed frame header");
     if (seg[0] != 8)
         return tdm_seterr(err, errlen, TDM_EUNSUPP, "jpeg: %u-bit samples", seg[0]);
-    uint32_t h = be16(seg + 1), w = be16(seg + 3);
+    uint32_t h = tdm_rd16(seg + 1), w = tdm_rd16(seg + 3);
     if (h == 0) /* T.81 B.2.5: height given later by a DNL marker */
         return tdm_seterr(err, errlen, TDM_EUNSUPP, "jpeg: height defined by DNL");
     return check_dims("jpeg", w, h, out, err, errlen);
@@ -178,7 +169,7 @@ static int sniff_jpeg(const uint8_t *p, size_t len, struct tdm_chat_image_info *
             return tdm_seterr(err, errlen, TDM_EINVAL, "jpeg: marker %02X at %zu", m, off - 1);
         if (len - off < 2)
             return tdm_seterr(err, errlen, TDM_ETRUNC, "jpeg: cut in a segment length");
-        size_t seglen = be16(p + off);
+        size_t seglen = tdm_rd16(p + off);
         if (seglen < 2)
             return tdm_seterr(err, errlen, TDM_EINVAL, "jpeg: segment length %zu", seglen);
         if (seglen > len - off)

@@ -3,22 +3,13 @@
 #include "tandem/rtcp.h"
 
 #include "tandem/err.h"
+#include "tandem/util.h"
 
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 static uint32_t rd24(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 static int32_t sign24(uint32_t v)
@@ -54,7 +45,7 @@ int tdm_rtcp_iter_next(struct tdm_rtcp_iter *it, struct tdm_rtcp_pkt *pkt, char 
     if ((h[0] >> 6) != 2)
         return iter_fail(
             it, tdm_seterr(err, errlen, TDM_EINVAL, "rtcp: version %u at %zu", h[0] >> 6, at));
-    size_t plen = ((size_t)rd16(h + 2) + 1) * 4;
+    size_t plen = ((size_t)tdm_rd16(h + 2) + 1) * 4;
     if (plen > rest)
         return iter_fail(it, tdm_seterr(err, errlen, TDM_ETRUNC,
                                         "rtcp: length %zu at %zu past the end (%zu)", plen, at,
@@ -103,11 +94,11 @@ int tdm_rtcp_parse_sr(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_sr *sr)
     if (pkt->body_len < 24 + 24 * (size_t)pkt->count)
         return TDM_ETRUNC;
     const uint8_t *b = pkt->p + 4;
-    sr->ssrc = rd32(b);
-    sr->ntp = ((uint64_t)rd32(b + 4) << 32) | rd32(b + 8);
-    sr->rtp_ts = rd32(b + 12);
-    sr->packet_count = rd32(b + 16);
-    sr->octet_count = rd32(b + 20);
+    sr->ssrc = tdm_rd32(b);
+    sr->ntp = ((uint64_t)tdm_rd32(b + 4) << 32) | tdm_rd32(b + 8);
+    sr->rtp_ts = tdm_rd32(b + 12);
+    sr->packet_count = tdm_rd32(b + 16);
+    sr->octet_count = tdm_rd32(b + 20);
     sr->nblocks = pkt->count;
     return 0;
 }
@@ -118,7 +109,7 @@ int tdm_rtcp_parse_rr(const struct tdm_rtcp_pkt *pkt, uint32_t *ssrc)
         return TDM_EINVAL;
     if (pkt->body_len < 4 + 24 * (size_t)pkt->count)
         return TDM_ETRUNC;
-    *ssrc = rd32(pkt->p + 4);
+    *ssrc = tdm_rd32(pkt->p + 4);
     return pkt->count;
 }
 
@@ -137,13 +128,13 @@ int tdm_rtcp_report_block(const struct tdm_rtcp_pkt *pkt, unsigned i, struct tdm
     if (off + 24 > 4 + pkt->body_len)
         return TDM_ETRUNC;
     const uint8_t *q = pkt->p + off;
-    rb->ssrc = rd32(q);
+    rb->ssrc = tdm_rd32(q);
     rb->fraction_lost = q[4];
     rb->cumulative_lost = sign24(rd24(q + 5));
-    rb->ext_highest_seq = rd32(q + 8);
-    rb->jitter = rd32(q + 12);
-    rb->lsr = rd32(q + 16);
-    rb->dlsr = rd32(q + 20);
+    rb->ext_highest_seq = tdm_rd32(q + 8);
+    rb->jitter = tdm_rd32(q + 12);
+    rb->lsr = tdm_rd32(q + 16);
+    rb->dlsr = tdm_rd32(q + 20);
     return 0;
 }
 
@@ -157,7 +148,7 @@ int tdm_rtcp_parse_bye(const struct tdm_rtcp_pkt *pkt, uint32_t *ssrcs, size_t m
         return TDM_ETRUNC;
     const uint8_t *b = pkt->p + 4;
     for (size_t i = 0; i < pkt->count && i < max; i++)
-        ssrcs[i] = rd32(b + 4 * i);
+        ssrcs[i] = tdm_rd32(b + 4 * i);
     const uint8_t *r = NULL;
     size_t rlen = 0;
     if (pkt->body_len > list) {
@@ -183,8 +174,8 @@ int tdm_rtcp_parse_fb(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_fb *fb)
         return TDM_ETRUNC;
     fb->type = pkt->type;
     fb->fmt = pkt->count;
-    fb->sender_ssrc = rd32(pkt->p + 4);
-    fb->media_ssrc = rd32(pkt->p + 8);
+    fb->sender_ssrc = tdm_rd32(pkt->p + 4);
+    fb->media_ssrc = tdm_rd32(pkt->p + 8);
     fb->fci = pkt->p + 12;
     fb->fci_len = pkt->body_len - 8;
     return 0;
@@ -213,8 +204,8 @@ size_t tdm_rtcp_nack_expand(const struct tdm_rtcp_fb *fb, uint16_t *seqs, size_t
 {
     size_t n = 0;
     for (size_t off = 0; off + 4 <= fb->fci_len && n < max; off += 4) {
-        uint16_t pid = rd16(fb->fci + off);
-        uint16_t blp = rd16(fb->fci + off + 2);
+        uint16_t pid = tdm_rd16(fb->fci + off);
+        uint16_t blp = tdm_rd16(fb->fci + off + 2);
         seqs[n++] = pid;
         for (unsigned b = 0; b < 16 && n < max; b++)
             if (blp & (1u << b))
@@ -243,7 +234,7 @@ int tdm_rtcp_fir_entry(const struct tdm_rtcp_fb *fb, unsigned i, uint32_t *ssrc,
 {
     if ((size_t)i >= fb->fci_len / 8)
         return TDM_ENOTFOUND;
-    *ssrc = rd32(fb->fci + 8 * (size_t)i);
+    *ssrc = tdm_rd32(fb->fci + 8 * (size_t)i);
     *seq_nr = fb->fci[8 * (size_t)i + 4];
     return 0;
 }
@@ -259,14 +250,14 @@ int tdm_rtcp_parse_remb(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_remb *re
         return fb.fci_len < 4 ? TDM_ETRUNC : TDM_ENOTFOUND;
     uint8_t num = fb.fci[4];
     unsigned exp = fb.fci[5] >> 2;
-    uint64_t mant = ((uint64_t)(fb.fci[5] & 0x03) << 16) | rd16(fb.fci + 6);
+    uint64_t mant = ((uint64_t)(fb.fci[5] & 0x03) << 16) | tdm_rd16(fb.fci + 6);
     if (fb.fci_len - 8 < 4 * (size_t)num)
         return TDM_ETRUNC;
     remb->sender_ssrc = fb.sender_ssrc;
     remb->num_ssrc = num;
     remb->bitrate = (mant > (UINT64_MAX >> exp)) ? UINT64_MAX : mant << exp;
     for (size_t i = 0; i < num && i < max; i++)
-        ssrcs[i] = rd32(fb.fci + 8 + 4 * i);
+        ssrcs[i] = tdm_rd32(fb.fci + 8 + 4 * i);
     return num;
 }
 
@@ -306,7 +297,7 @@ static int twcc_chunks(struct twcc_walk *w)
     while (w->done < w->tw->status_count) {
         if (w->len - w->pos < 2)
             return TDM_ETRUNC;
-        uint16_t c = rd16(w->f + w->pos);
+        uint16_t c = tdm_rd16(w->f + w->pos);
         w->pos += 2;
         size_t left = w->tw->status_count - w->done;
         if (!(c & 0x8000)) {
@@ -337,7 +328,7 @@ static void twcc_deltas(struct twcc_walk *w)
             w->out[i].delta = w->f[pos];
             pos += 1;
         } else if (w->out[i].symbol == TDM_RTCP_TWCC_LARGE_DELTA) {
-            w->out[i].delta = (int16_t)rd16(w->f + pos);
+            w->out[i].delta = (int16_t)tdm_rd16(w->f + pos);
             pos += 2;
         }
     }
@@ -355,8 +346,8 @@ int tdm_rtcp_parse_twcc(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_twcc *tw
     memset(tw, 0, sizeof *tw);
     tw->sender_ssrc = fb.sender_ssrc;
     tw->media_ssrc = fb.media_ssrc;
-    tw->base_seq = rd16(fb.fci);
-    tw->status_count = rd16(fb.fci + 2);
+    tw->base_seq = tdm_rd16(fb.fci);
+    tw->status_count = tdm_rd16(fb.fci + 2);
     tw->ref_time = sign24(rd24(fb.fci + 4));
     tw->fb_count = fb.fci[7];
     if (tw->status_count == 0)
@@ -377,7 +368,7 @@ int tdm_rtcp_parse_twcc(const struct tdm_rtcp_pkt *pkt, struct tdm_rtcp_twcc *tw
 
 static int swap32(uint8_t *q, uint32_t from, uint32_t to)
 {
-    if (rd32(q) != from)
+    if (tdm_rd32(q) != from)
         return 0;
     q[0] = (uint8_t)(to >> 24);
     q[1] = (uint8_t)(to >> 16);

@@ -1,30 +1,17 @@
 /* RTCP builders: SR, RR, SDES CNAME, PLI, FIR, NACK, REMB into a caller's buffer.
  * Per-packet code: no allocation, no locks, no logging. */
 #include "tandem/err.h"
+#include "tandem/util.h"
 #include "tandem/rtcp.h"
 
 #include <string.h>
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* RFC 3550 §6.4.1: the length field counts 32-bit words minus one. */
 static int put_header(uint8_t *out, uint8_t count, uint8_t type, size_t total)
 {
     out[0] = (uint8_t)(0x80 | (count & 0x1f));
     out[1] = type;
-    wr16(out + 2, (uint16_t)(total / 4 - 1));
+    tdm_wr16(out + 2, (uint16_t)(total / 4 - 1));
     return (int)total;
 }
 
@@ -43,15 +30,15 @@ static void put_block(uint8_t *q, const struct tdm_rtcp_rb *rb)
     if (lost < -0x800000)
         lost = -0x800000;
     uint32_t l24 = (uint32_t)lost & 0xffffffu;
-    wr32(q, rb->ssrc);
+    tdm_wr32(q, rb->ssrc);
     q[4] = rb->fraction_lost;
     q[5] = (uint8_t)(l24 >> 16);
     q[6] = (uint8_t)(l24 >> 8);
     q[7] = (uint8_t)l24;
-    wr32(q + 8, rb->ext_highest_seq);
-    wr32(q + 12, rb->jitter);
-    wr32(q + 16, rb->lsr);
-    wr32(q + 20, rb->dlsr);
+    tdm_wr32(q + 8, rb->ext_highest_seq);
+    tdm_wr32(q + 12, rb->jitter);
+    tdm_wr32(q + 16, rb->lsr);
+    tdm_wr32(q + 20, rb->dlsr);
 }
 
 int tdm_rtcp_build_sr(uint8_t *out, size_t cap, const struct tdm_rtcp_sr *sr,
@@ -62,12 +49,12 @@ int tdm_rtcp_build_sr(uint8_t *out, size_t cap, const struct tdm_rtcp_sr *sr,
     size_t total = 28 + 24 * nblocks;
     if (!out || !fits(total, cap))
         return TDM_ETOOBIG;
-    wr32(out + 4, sr->ssrc);
-    wr32(out + 8, (uint32_t)(sr->ntp >> 32));
-    wr32(out + 12, (uint32_t)sr->ntp);
-    wr32(out + 16, sr->rtp_ts);
-    wr32(out + 20, sr->packet_count);
-    wr32(out + 24, sr->octet_count);
+    tdm_wr32(out + 4, sr->ssrc);
+    tdm_wr32(out + 8, (uint32_t)(sr->ntp >> 32));
+    tdm_wr32(out + 12, (uint32_t)sr->ntp);
+    tdm_wr32(out + 16, sr->rtp_ts);
+    tdm_wr32(out + 20, sr->packet_count);
+    tdm_wr32(out + 24, sr->octet_count);
     for (size_t i = 0; i < nblocks; i++)
         put_block(out + 28 + 24 * i, &blocks[i]);
     return put_header(out, (uint8_t)nblocks, TDM_RTCP_SR, total);
@@ -81,7 +68,7 @@ int tdm_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t ssrc, const struct tdm_
     size_t total = 8 + 24 * nblocks;
     if (!out || !fits(total, cap))
         return TDM_ETOOBIG;
-    wr32(out + 4, ssrc);
+    tdm_wr32(out + 4, ssrc);
     for (size_t i = 0; i < nblocks; i++)
         put_block(out + 8 + 24 * i, &blocks[i]);
     return put_header(out, (uint8_t)nblocks, TDM_RTCP_RR, total);
@@ -99,7 +86,7 @@ int tdm_rtcp_build_sdes_cname(uint8_t *out, size_t cap, uint32_t ssrc, const cha
     if (!out || !fits(total, cap))
         return TDM_ETOOBIG;
     memset(out + 4, 0, chunk);
-    wr32(out + 4, ssrc);
+    tdm_wr32(out + 4, ssrc);
     out[8] = 1;
     out[9] = (uint8_t)cname_len;
     memcpy(out + 10, cname, cname_len);
@@ -112,8 +99,8 @@ static int build_fb(uint8_t *out, size_t cap, uint8_t type, uint8_t fmt, uint32_
     size_t total = 12 + fci_len;
     if (!out || !fits(total, cap))
         return TDM_ETOOBIG;
-    wr32(out + 4, sender);
-    wr32(out + 8, media);
+    tdm_wr32(out + 4, sender);
+    tdm_wr32(out + 8, media);
     return put_header(out, fmt, type, total);
 }
 
@@ -128,7 +115,7 @@ int tdm_rtcp_build_fir(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint32_t 
     int n = build_fb(out, cap, TDM_RTCP_PSFB, TDM_RTCP_FMT_FIR, sender_ssrc, 0, 8);
     if (n < 0)
         return n;
-    wr32(out + 12, media_ssrc);
+    tdm_wr32(out + 12, media_ssrc);
     out[16] = seq_nr;
     out[17] = out[18] = out[19] = 0;
     return n;
@@ -151,16 +138,16 @@ int tdm_rtcp_build_nack(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint32_t
             blp = (uint16_t)(blp | (1u << (d - 1)));
             continue;
         }
-        wr16(out + pos, pid);
-        wr16(out + pos + 2, blp);
+        tdm_wr16(out + pos, pid);
+        tdm_wr16(out + pos + 2, blp);
         pos += 4;
         if (!fits(pos + 4, cap))
             return TDM_ETOOBIG;
         pid = lost[i];
         blp = 0;
     }
-    wr16(out + pos, pid);
-    wr16(out + pos + 2, blp);
+    tdm_wr16(out + pos, pid);
+    tdm_wr16(out + pos + 2, blp);
     return build_fb(out, cap, TDM_RTCP_RTPFB, TDM_RTCP_FMT_NACK, sender_ssrc, media_ssrc,
                     pos + 4 - 12);
 }
@@ -181,8 +168,8 @@ int tdm_rtcp_build_remb(uint8_t *out, size_t cap, uint32_t sender_ssrc, uint64_t
     memcpy(out + 12, "REMB", 4);
     out[16] = (uint8_t)n;
     out[17] = (uint8_t)((exp << 2) | (mant >> 16));
-    wr16(out + 18, (uint16_t)mant);
+    tdm_wr16(out + 18, (uint16_t)mant);
     for (size_t i = 0; i < n; i++)
-        wr32(out + 20 + 4 * i, ssrcs[i]);
+        tdm_wr32(out + 20 + 4 * i, ssrcs[i]);
     return len;
 }

@@ -3,32 +3,9 @@
 #include "tandem/rtp.h"
 
 #include "tandem/err.h"
+#include "tandem/util.h"
 
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* --- extension elements -------------------------------------------------------------- */
 
@@ -102,8 +79,8 @@ static int parse_ext_block(struct tdm_rtp_view *v, size_t *pos, char *err, size_
     const uint8_t *p = v->buf;
     if (v->len - *pos < 4)
         return tdm_seterr(err, errlen, TDM_ETRUNC, "rtp: extension header at %zu truncated", *pos);
-    v->ext_profile = rd16(p + *pos);
-    size_t words = rd16(p + *pos + 2);
+    v->ext_profile = tdm_rd16(p + *pos);
+    size_t words = tdm_rd16(p + *pos + 2);
     *pos += 4;
     if ((v->len - *pos) / 4 < words)
         return tdm_seterr(err, errlen, TDM_ETRUNC,
@@ -139,9 +116,9 @@ int tdm_rtp_parse(struct tdm_rtp_view *v, const uint8_t *p, size_t len, char *er
     v->csrc_count = p[0] & 0x0f;
     v->marker = (p[1] & 0x80) != 0;
     v->pt = p[1] & 0x7f;
-    v->seq = rd16(p + 2);
-    v->ts = rd32(p + 4);
-    v->ssrc = rd32(p + 8);
+    v->seq = tdm_rd16(p + 2);
+    v->ts = tdm_rd32(p + 4);
+    v->ssrc = tdm_rd32(p + 8);
 
     size_t pos = TDM_RTP_HEADER_MIN;
     if ((len - pos) / 4 < v->csrc_count)
@@ -248,7 +225,7 @@ int tdm_rtp_ext_twcc_seq(const struct tdm_rtp_view *v, uint8_t id, uint16_t *seq
     int r = ext_fixed(v, id, 2, &off);
     if (r < 0)
         return r;
-    *seq = rd16(v->buf + off);
+    *seq = tdm_rd16(v->buf + off);
     return 0;
 }
 
@@ -268,7 +245,7 @@ int tdm_rtp_set_ssrc(uint8_t *pkt, size_t len, uint32_t ssrc)
 {
     if (!pkt || len < TDM_RTP_HEADER_MIN)
         return TDM_ETRUNC;
-    wr32(pkt + 8, ssrc);
+    tdm_wr32(pkt + 8, ssrc);
     return 0;
 }
 
@@ -276,7 +253,7 @@ int tdm_rtp_set_seq(uint8_t *pkt, size_t len, uint16_t seq)
 {
     if (!pkt || len < TDM_RTP_HEADER_MIN)
         return TDM_ETRUNC;
-    wr16(pkt + 2, seq);
+    tdm_wr16(pkt + 2, seq);
     return 0;
 }
 
@@ -284,7 +261,7 @@ int tdm_rtp_set_ts(uint8_t *pkt, size_t len, uint32_t ts)
 {
     if (!pkt || len < TDM_RTP_HEADER_MIN)
         return TDM_ETRUNC;
-    wr32(pkt + 4, ts);
+    tdm_wr32(pkt + 4, ts);
     return 0;
 }
 
@@ -325,7 +302,7 @@ int tdm_rtp_ext_overwrite(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id
 int tdm_rtp_ext_set_twcc_seq(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id, uint16_t seq)
 {
     uint8_t b[2];
-    wr16(b, seq);
+    tdm_wr16(b, seq);
     return tdm_rtp_ext_overwrite(pkt, v, id, b, sizeof b);
 }
 
@@ -419,7 +396,7 @@ static int vp8_ext_fields(struct tdm_rtp_vp8_desc *d, const uint8_t *p, size_t l
         if (d->picture_id_15) {
             if (len - *pos < 2)
                 return TDM_ETRUNC;
-            d->picture_id = (uint16_t)(rd16(p + *pos) & 0x7fff);
+            d->picture_id = (uint16_t)(tdm_rd16(p + *pos) & 0x7fff);
             *pos += 2;
         } else {
             d->picture_id = p[(*pos)++] & 0x7f;
@@ -556,7 +533,7 @@ int tdm_rtp_vp9_parse(struct tdm_rtp_vp9_desc *d, const uint8_t *p, size_t len)
         if (p[pos] & 0x80) {
             if (len - pos < 2)
                 return TDM_ETRUNC;
-            d->picture_id = (uint16_t)(rd16(p + pos) & 0x7fff);
+            d->picture_id = (uint16_t)(tdm_rd16(p + pos) & 0x7fff);
             pos += 2;
         } else {
             d->picture_id = p[pos++];
@@ -599,7 +576,7 @@ bool tdm_rtp_h264_is_keyframe(const uint8_t *p, size_t len)
     if (type == H264_STAP_A) {
         size_t pos = 1;
         while (len - pos >= 2) {
-            size_t n = rd16(p + pos);
+            size_t n = tdm_rd16(p + pos);
             pos += 2;
             if (n == 0 || len - pos < n)
                 return false;

@@ -3,6 +3,7 @@
  * (setup), RFC 8843 (BUNDLE), RFC 8285 (extmap), RFC 5576 (ssrc), RFC 8830 (msid), RFC 8851
  * and 8853 (rid, simulcast), RFC 4585 (rtcp-fb). Checks across lines are in sdp_check.c. */
 #include "sdp_internal.h"
+#include "tandem/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,17 +61,6 @@ static const struct {
               {"sha-384", TDM_SDP_SHA384, 48},
               {"sha-512", TDM_SDP_SHA512, 64}};
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 8122 §5: hash-func SP fingerprint (upper-case hex pairs joined by ':'; lower accepted). */
 static int a_fingerprint(struct tdm_sdp_pstate *s, struct tdm_sdp_cur *v)
 {
@@ -87,7 +77,7 @@ static int a_fingerprint(struct tdm_sdp_pstate *s, struct tdm_sdp_cur *v)
         return tdm_sdp_perr(s, TDM_EINVAL, "%s wants %u bytes", hashes[h].name, hashes[h].len);
     struct tdm_sdp_fingerprint f = {.hash = hashes[h].hash, .len = hashes[h].len};
     for (size_t i = 0; i < f.len; i++) {
-        int hi = hexval(hex.p[3 * i]), lo = hexval(hex.p[3 * i + 1]);
+        int hi = tdm_hexval(hex.p[3 * i]), lo = tdm_hexval(hex.p[3 * i + 1]);
         if (hi < 0 || lo < 0 || (i + 1 < f.len && hex.p[3 * i + 2] != ':'))
             return tdm_sdp_perr(s, TDM_EINVAL, "bad hex in fingerprint");
         f.value[i] = (uint8_t)(hi << 4 | lo);

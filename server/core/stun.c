@@ -15,33 +15,9 @@
 /* Largest value length that still fits the 16-bit message length field. */
 #define MAX_BODY 65532u
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static uint64_t rd64(const uint8_t *p)
 {
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    return (uint64_t)tdm_rd32(p) << 32 | tdm_rd32(p + 4);
 }
 
 static size_t pad4(size_t n)
@@ -114,9 +90,9 @@ static bool decode_xor_addr(struct tdm_stun_msg *m, const uint8_t *v, size_t ale
     if (alen < 4)
         return false;
     struct tdm_addr *a = &m->xor_mapped;
-    uint16_t port = rd16(v + 2) ^ (uint16_t)(TDM_STUN_MAGIC_COOKIE >> 16);
+    uint16_t port = tdm_rd16(v + 2) ^ (uint16_t)(TDM_STUN_MAGIC_COOKIE >> 16);
     if (v[1] == 0x01 && alen == 8) {
-        tdm_addr_set_v4(a, rd32(v + 4) ^ TDM_STUN_MAGIC_COOKIE, port);
+        tdm_addr_set_v4(a, tdm_rd32(v + 4) ^ TDM_STUN_MAGIC_COOKIE, port);
         return true;
     }
     if (v[1] == 0x02 && alen == 20) {
@@ -193,7 +169,7 @@ static const char *take_attr(struct tdm_stun_msg *m, uint16_t type, size_t off, 
         if (alen != 4)
             return "PRIORITY not 4 bytes";
         m->has_priority = true;
-        m->priority = rd32(v);
+        m->priority = tdm_rd32(v);
         return NULL;
     case TDM_STUN_ATTR_USE_CANDIDATE:
         if (alen != 0)
@@ -238,8 +214,8 @@ static int walk_attrs(struct tdm_stun_msg *m, char *err, size_t errlen)
                               off);
         if (m->len - off < 4)
             return tdm_seterr(err, errlen, TDM_EINVAL, "stun: attribute header at %zu cut", off);
-        uint16_t type = rd16(p + off);
-        size_t alen = rd16(p + off + 2);
+        uint16_t type = tdm_rd16(p + off);
+        size_t alen = tdm_rd16(p + off + 2);
         if (pad4(alen) > m->len - off - 4)
             return tdm_seterr(err, errlen, TDM_EINVAL,
                               "stun: attribute 0x%04x at %zu overruns the message", type, off);
@@ -274,9 +250,9 @@ int tdm_stun_parse(struct tdm_stun_msg *m, const uint8_t *p, size_t len, char *e
         return tdm_seterr(err, errlen, TDM_ETRUNC, "stun: %zu bytes, the header needs 20", len);
     if (p[0] & 0xC0)
         return tdm_seterr(err, errlen, TDM_EINVAL, "stun: first two bits not zero");
-    if (rd32(p + 4) != TDM_STUN_MAGIC_COOKIE)
+    if (tdm_rd32(p + 4) != TDM_STUN_MAGIC_COOKIE)
         return tdm_seterr(err, errlen, TDM_EINVAL, "stun: no magic cookie");
-    size_t mlen = rd16(p + 2);
+    size_t mlen = tdm_rd16(p + 2);
     if (mlen & 3)
         return tdm_seterr(err, errlen, TDM_EINVAL, "stun: length %zu not a multiple of 4", mlen);
     if (len - TDM_STUN_HEADER_LEN < mlen)
@@ -287,7 +263,7 @@ int tdm_stun_parse(struct tdm_stun_msg *m, const uint8_t *p, size_t len, char *e
                           len - TDM_STUN_HEADER_LEN - mlen);
     m->buf = p;
     m->len = TDM_STUN_HEADER_LEN + mlen;
-    m->type = rd16(p);
+    m->type = tdm_rd16(p);
     memcpy(m->tid, p + 8, TDM_STUN_TID_LEN);
     return walk_attrs(m, err, errlen);
 }
@@ -309,7 +285,7 @@ int tdm_stun_check_integrity(const struct tdm_stun_msg *m, const void *key, size
     uint8_t hdr[TDM_STUN_HEADER_LEN], mac[SHA_DIGEST_LENGTH];
     memcpy(hdr, m->buf, sizeof hdr);
     /* RFC 8489 14.5: the length covers the message up to and including MI itself. */
-    wr16(hdr + 2, (uint16_t)(m->mi_off - TDM_STUN_HEADER_LEN + 4 + TDM_STUN_MI_LEN));
+    tdm_wr16(hdr + 2, (uint16_t)(m->mi_off - TDM_STUN_HEADER_LEN + 4 + TDM_STUN_MI_LEN));
     hmac_sha1(key, keylen, hdr, sizeof hdr, m->buf + TDM_STUN_HEADER_LEN,
               m->mi_off - TDM_STUN_HEADER_LEN, mac);
     return tdm_ct_equal(mac, m->buf + m->mi_off + 4, sizeof mac) ? 0 : TDM_EAUTH;
@@ -321,7 +297,7 @@ int tdm_stun_check_fingerprint(const struct tdm_stun_msg *m)
         return TDM_ENOTFOUND;
     /* FINGERPRINT is last, so the length field already covers it as 14.7 wants. */
     uint32_t want = tdm_stun_crc32(m->buf, m->fp_off) ^ TDM_STUN_FINGERPRINT_XOR;
-    return rd32(m->buf + m->fp_off + 4) == want ? 0 : TDM_EAUTH;
+    return tdm_rd32(m->buf + m->fp_off + 4) == want ? 0 : TDM_EAUTH;
 }
 
 /* --- writing --- */
@@ -346,9 +322,9 @@ void tdm_stun_writer_init(struct tdm_stun_writer *w, uint8_t *buf, size_t cap, u
         fail(w, TDM_ETOOBIG);
         return;
     }
-    wr16(buf, type);
-    wr16(buf + 2, 0);
-    wr32(buf + 4, TDM_STUN_MAGIC_COOKIE);
+    tdm_wr16(buf, type);
+    tdm_wr16(buf + 2, 0);
+    tdm_wr32(buf + 4, TDM_STUN_MAGIC_COOKIE);
     memcpy(buf + 8, tid, TDM_STUN_TID_LEN);
     w->len = TDM_STUN_HEADER_LEN;
 }
@@ -368,11 +344,11 @@ static uint8_t *begin_attr(struct tdm_stun_writer *w, uint16_t type, size_t alen
         return NULL;
     }
     uint8_t *a = w->buf + w->len;
-    wr16(a, type);
-    wr16(a + 2, (uint16_t)alen);
+    tdm_wr16(a, type);
+    tdm_wr16(a + 2, (uint16_t)alen);
     memset(a + 4, 0, pad4(alen));
     w->len += need;
-    wr16(w->buf + 2, (uint16_t)(w->len - TDM_STUN_HEADER_LEN));
+    tdm_wr16(w->buf + 2, (uint16_t)(w->len - TDM_STUN_HEADER_LEN));
     return a + 4;
 }
 
@@ -391,15 +367,15 @@ void tdm_stun_put_u32(struct tdm_stun_writer *w, uint16_t type, uint32_t x)
 {
     uint8_t *v = begin_attr(w, type, 4);
     if (v)
-        wr32(v, x);
+        tdm_wr32(v, x);
 }
 
 void tdm_stun_put_u64(struct tdm_stun_writer *w, uint16_t type, uint64_t x)
 {
     uint8_t *v = begin_attr(w, type, 8);
     if (v) {
-        wr32(v, (uint32_t)(x >> 32));
-        wr32(v + 4, (uint32_t)x);
+        tdm_wr32(v, (uint32_t)(x >> 32));
+        tdm_wr32(v + 4, (uint32_t)x);
     }
 }
 
@@ -414,7 +390,7 @@ void tdm_stun_put_xor_addr(struct tdm_stun_writer *w, uint16_t type, const struc
     if (!v)
         return;
     v[1] = v6 ? 0x02 : 0x01;
-    wr16(v + 2, a->port ^ (uint16_t)(TDM_STUN_MAGIC_COOKIE >> 16));
+    tdm_wr16(v + 2, a->port ^ (uint16_t)(TDM_STUN_MAGIC_COOKIE >> 16));
     /* RFC 8489 14.2: XOR with the cookie, then (IPv6) the transaction id: header bytes 4..20. */
     for (size_t i = 0; i < (v6 ? 16u : 4u); i++)
         v[4 + i] = a->ip[i] ^ w->buf[4 + i];
@@ -456,7 +432,7 @@ void tdm_stun_put_fingerprint(struct tdm_stun_writer *w)
     uint8_t *v = begin_attr(w, TDM_STUN_ATTR_FINGERPRINT, 4);
     if (!v)
         return;
-    wr32(v, tdm_stun_crc32(w->buf, (size_t)(v - 4 - w->buf)) ^ TDM_STUN_FINGERPRINT_XOR);
+    tdm_wr32(v, tdm_stun_crc32(w->buf, (size_t)(v - 4 - w->buf)) ^ TDM_STUN_FINGERPRINT_XOR);
     w->finished = true;
 }
 
@@ -500,7 +476,7 @@ int tdm_stun_build_error(uint8_t *out, size_t cap, const uint8_t tid[TDM_STUN_TI
         uint8_t list[2 * TDM_STUN_MAX_UNKNOWN];
         size_t n = n_unknown < TDM_STUN_MAX_UNKNOWN ? n_unknown : TDM_STUN_MAX_UNKNOWN;
         for (size_t i = 0; i < n; i++)
-            wr16(list + 2 * i, unknown[i]);
+            tdm_wr16(list + 2 * i, unknown[i]);
         tdm_stun_put_attr(&w, TDM_STUN_ATTR_UNKNOWN_ATTRIBUTES, list, 2 * n);
     }
     if (key)

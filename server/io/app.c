@@ -1,5 +1,5 @@
-/* Start-up and shutdown of the control thread: libwebsockets on a GLib main loop (the loop
- * libnice's agents will share), signal handling, and the ordered teardown. */
+/* Start-up and shutdown of the control thread: libwebsockets on the default GLib main loop
+ * (each media worker runs a loop of its own), signal handling, and the ordered teardown. */
 #include "app.h"
 #include "gate.h"
 #include "media.h"

@@ -87,7 +87,7 @@ static const struct {
 
 static void raise_fd_limit(void)
 {
-    /* libnice and GLib abort when they run out of descriptors: take what the hard limit
+    /* GLib aborts when it runs out of descriptors (its wake-up pipes): take what the hard limit
      * allows (the connection cap stays far below it). */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
