@@ -231,6 +231,8 @@ int ld_sig_start(struct ld_shard *sh);
 void ld_sig_connect(struct ld_part *p);
 void ld_sig_send(struct ld_part *p, char *json); /* takes json (malloc'd) */
 void ld_sig_tick(struct ld_part *p, int64_t now);
+/* Frees what is queued or half-received; idempotent. */
+void ld_sig_forget(struct ld_part *p);
 
 /* report.c */
 struct ld_proc {

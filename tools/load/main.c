@@ -238,9 +238,6 @@ static gpointer shard_main(gpointer data)
         g_source_unref(t);
         shard_finish(sh);
     }
-    for (int i = 0; i < sh->n_parts; i++)
-        for (int k = 0; k < sh->parts[i].outq_n; k++)
-            free(sh->parts[i].outq[k]);
     g_main_context_pop_thread_default(sh->ctx);
     return NULL;
 }
@@ -404,8 +401,11 @@ static int run(struct ld_global *g, struct ld_shard *sh, int n, int want_conns)
         g_main_loop_quit(sh[s].loop);
     for (int s = 0; s < threads; s++)
         g_thread_join(sh[s].thread);
-    for (int s = 0; s < threads; s++) /* one after the other, as they were made */
-        lws_context_destroy(sh[s].lws);
+    for (int s = 0; s < threads; s++) { /* one after the other, as they were made */
+        lws_context_destroy(sh[s].lws); /* closes every connection: its queue is freed */
+        for (int i = 0; i < sh[s].n_parts; i++)
+            ld_sig_forget(&sh[s].parts[i]);
+    }
     struct ld_stats *sum = g_new0(struct ld_stats, 1);
     snapshot(sh, threads, sum);
     bool have_srv = g->o.server_pid && pr[1].hwm_kib > 0;
