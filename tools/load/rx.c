@@ -1,6 +1,7 @@
 /* tandem-load: receiving. Loss from unique stamped packets, one-way delay from the stamp,
  * RFC 3550 jitter, receiver and sender reports, and the publisher's answers to the
  * server's NACK (resend from the history) and PLI/FIR (next picture a keyframe). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +24,18 @@ void ld_stats_delay(struct ld_stats *st, int64_t us)
     st->delay_n++;
 }
 
-/* Upper edge of the bin holding quantile q, in ms (the maximum for the overflow bin). */
+/* Upper edge of the bin holding quantile q (nearest rank: the ceil(q * n)-th smallest
+ * delay), in ms; the maximum when that is in the overflow bin. */
 double ld_hist_quantile_ms(const struct ld_stats *s, double q)
 {
     if (s->delay_n == 0)
         return 0;
-    uint64_t want = (uint64_t)((double)s->delay_n * q);
-    if (want >= s->delay_n)
-        want = s->delay_n - 1;
+    double r = ceil(q * (double)s->delay_n);
+    uint64_t rank = r < 1 ? 1 : r > (double)s->delay_n ? s->delay_n : (uint64_t)r;
     uint64_t acc = 0;
     for (size_t i = 0; i < LD_HIST_BINS; i++) {
         acc += s->hist[i];
-        if (acc > want)
+        if (acc >= rank)
             return i < LD_HIST_FINE ? (double)((i + 1) * LD_HIST_BIN_US) / 1000.0
                                     : (double)LD_HIST_FINE * LD_HIST_BIN_US / 1000.0 +
                                           (double)(i + 1 - LD_HIST_FINE);
