@@ -121,10 +121,13 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
     printf("%-34s %.3f %%\n", "loss", f.loss);
     printf("%-34s p50 %.2f  p99 %.2f  max %.2f ms\n", "one-way delay", f.p50, f.p99, f.max);
     printf("%-34s %.2f ms\n", "jitter (RFC 3550, mean of streams)", f.jitter);
-    printf("%-34s nack %llu resent %llu pli %llu keyframes %llu dup %llu bad %llu\n", "feedback",
+    printf("%-34s receivers nacked %llu, late %llu; publishers nacked %llu, resent %llu, "
+           "pli %llu, keyframes %llu; dup %llu bad %llu dropped on arrival %llu\n",
+           "feedback", (unsigned long long)s->nacks_out, (unsigned long long)s->late_pkts,
            (unsigned long long)s->nacks_in, (unsigned long long)s->resent,
            (unsigned long long)s->plis_in, (unsigned long long)s->keyframes,
-           (unsigned long long)s->dup_pkts, (unsigned long long)s->bad_pkts);
+           (unsigned long long)s->dup_pkts, (unsigned long long)s->bad_pkts,
+           (unsigned long long)s->dropped_rx);
     printf("%-34s %.1f Mbit/s\n", "received by the clients", f.mbit_out);
     if (have_srv) {
         printf("%-34s %.1f %% of a core, %.2f us per forwarded packet, %.0f us per Mbit\n",
@@ -151,8 +154,10 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              "\"joined\":%d,\"connections_up\":%d,\"connections_failed\":%d,"
              "\"packets_sent\":%llu,\"packets_forwarded_expected\":%llu,"
              "\"packets_received\":%llu,\"loss_pct\":%.4f,\"delay_ms\":{\"p50\":%.3f,"
-             "\"p99\":%.3f,\"max\":%.3f},\"jitter_ms\":%.3f,\"nacks\":%llu,\"resent\":%llu,"
-             "\"plis\":%llu,\"duplicates\":%llu,\"bad\":%llu,\"received_mbit_s\":%.2f,"
+             "\"p99\":%.3f,\"max\":%.3f},\"jitter_ms\":%.3f,\"nacks_sent\":%llu,\"late\":%llu,"
+             "\"nacks\":%llu,\"resent\":%llu,"
+             "\"plis\":%llu,\"duplicates\":%llu,\"dropped_rx\":%llu,\"bad\":%llu,\"received_mbit_"
+             "s\":%.2f,"
              "\"server\":{\"pid\":%d,\"cpu_pct\":%.2f,\"us_per_packet\":%.3f,"
              "\"us_per_mbit\":%.1f,\"vmhwm_kib\":%ld,\"vmrss_kib\":%ld},"
              "\"client_cpu_pct\":%.2f,\"client_threads\":%d,"
@@ -162,11 +167,13 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
              o->tcp ? "tcp" : "udp", secs, s->joined, s->conns_up, s->conns_failed,
              (unsigned long long)f.sent, (unsigned long long)f.expected,
              (unsigned long long)f.received, f.loss, f.p50, f.p99, f.max, f.jitter,
+             (unsigned long long)s->nacks_out, (unsigned long long)s->late_pkts,
              (unsigned long long)s->nacks_in, (unsigned long long)s->resent,
              (unsigned long long)s->plis_in, (unsigned long long)s->dup_pkts,
-             (unsigned long long)s->bad_pkts, f.mbit_out, have_srv ? o->server_pid : 0, f.srv_cpu,
-             f.srv_us_pkt, f.srv_us_mbit, have_srv ? srv1->hwm_kib : 0,
-             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads, cores, g->load_before, me1->load1);
+             (unsigned long long)s->dropped_rx, (unsigned long long)s->bad_pkts, f.mbit_out,
+             have_srv ? o->server_pid : 0, f.srv_cpu, f.srv_us_pkt, f.srv_us_mbit,
+             have_srv ? srv1->hwm_kib : 0, have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads,
+             cores, g->load_before, me1->load1);
     printf("%s\n", json);
     if (o->json_path) {
         FILE *jf = fopen(o->json_path, "w");
