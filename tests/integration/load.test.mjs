@@ -80,3 +80,21 @@ test('two one-to-one calls for 3 s: every connection up, packets received, no lo
   // The server's closing counters show what went through it.
   assert.match(srv.stderr, /media w0: pub connection up/);
 });
+
+test('a lossy downlink (3 % of video dropped on arrival) is repaired by NACKs and the server\'s resends', async (t) => {
+  const json = path.join(dir, 'lossy.json');
+  const r = await runLoad(['--url', srv.wsUrl, '--invite-key', inviteKeyPath(), '--calls', '1',
+    '--duration', '3', '--warmup', '1', '--setup-timeout', '20', '--drop-rx', '30', '--nack',
+    '--json', json, '--quiet']);
+  t.diagnostic(r.out.trim().split('\n').slice(0, -1).join('\n'));
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.err}`);
+  const res = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(res.connections_up, 4, r.out);
+  assert.ok(res.dropped_rx > 0, 'packets were dropped');
+  assert.ok(res.nacks_sent > 0, 'the receivers asked for them');
+  // Each NACK is sent once and a resent copy can be dropped too: most, not all, come back.
+  assert.ok(res.late >= res.nacks_sent / 2, `${res.late} of ${res.nacks_sent} came back`);
+  const missing = res.packets_forwarded_expected - res.packets_received;
+  assert.ok(missing < res.dropped_rx / 4, `${missing} missing after repair, ${res.dropped_rx} dropped`);
+  assert.equal(res.bad, 0, 'resent packets unprotect (the replay window never saw them)');
+});

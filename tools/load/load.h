@@ -50,8 +50,9 @@ struct ld_opts {
     const char *local_address;
     enum ld_scenario scenario;
     int calls, rooms, group, subscribers;
-    bool audio_only, tcp;
+    bool audio_only, tcp, nack;
     int video_kbps, fps, keyframe_ms;
+    int drop_rx_permille;
     int duration_s, warmup_s, setup_timeout_s;
     int threads, join_spacing_ms;
     int server_pid;
@@ -70,6 +71,8 @@ struct ld_stats {
     uint64_t dup_pkts, bad_pkts;         /* duplicates; unprotect or stamp failures */
     uint64_t nacks_in, resent, plis_in, keyframes;
     uint64_t rtcp_out, rtcp_in;
+    uint64_t nacks_out, late_pkts;    /* receivers' NACKed seqs (--nack); reordered or resent */
+    uint64_t dropped_rx;              /* video packets discarded on arrival (--drop-rx) */
     uint64_t jitter_sum_us, jitter_n; /* mean of the streams' RFC 3550 jitter at the end */
     uint32_t hist[LD_HIST_BINS + 1];
     int64_t delay_max_us;
@@ -231,6 +234,8 @@ int ld_sig_start(struct ld_shard *sh);
 void ld_sig_connect(struct ld_part *p);
 void ld_sig_send(struct ld_part *p, char *json); /* takes json (malloc'd) */
 void ld_sig_tick(struct ld_part *p, int64_t now);
+/* Frees what is queued or half-received; idempotent. */
+void ld_sig_forget(struct ld_part *p);
 
 /* report.c */
 struct ld_proc {

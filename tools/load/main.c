@@ -18,36 +18,40 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tandem-load [options]\n"
-               "Real WebRTC participants without a browser (ICE with libnice, DTLS, SRTP, Opus,\n"
-               "VP8-shaped video) against a running Tandem; prints progress, a table and JSON.\n\n"
-               "Server:\n"
-               "  --url URL            signaling URL (default wss://127.0.0.1:8443/ws)\n"
-               "  --invite-key FILE    the server's invite key: mint a token per room (rooms are\n"
-               "                       closed); without it the server must run with --open-rooms\n"
-               "  --server-pid PID     read the server's CPU and peak memory from /proc\n"
-               "  --local-address A    address the ICE agents use (default 127.0.0.1)\n"
-               "  --tcp                ICE-TCP only (active) instead of UDP\n"
-               "Scenario (one of; default --calls 1):\n"
-               "  --calls N            N one-to-one calls (2N participants, rooms of 2)\n"
-               "  --rooms R --group G  R rooms of G participants, everyone publishes\n"
-               "  --subscribers S      one publisher and S receivers in one room (the receivers\n"
-               "                       hold an idle pub connection)\n"
-               "  --audio-only         publish audio only\n"
-               "Media:\n"
-               "  --video-kbps K       video rate per publisher (default 1000)\n"
-               "  --fps F              video pictures per second (default 30)\n"
-               "  --keyframe-ms MS     periodic keyframe interval (default 3000)\n"
-               "Run:\n"
-               "  --duration S         measured seconds (default 10)\n"
-               "  --warmup S           seconds of media before measuring (default 2)\n"
-               "  --setup-timeout S    seconds for joins, ICE and DTLS (default 30)\n"
-               "  --threads T          client threads (default 1)\n"
-               "  --join-spacing-ms MS between two joins (default 20)\n"
-               "  --room-prefix P      room ids start with P (default ld)\n"
-               "  --json FILE          also write the JSON result to FILE\n"
-               "  --quiet              no progress or per-connection messages\n"
-               "Exit: 0 done, 1 nothing connected, 2 usage error.\n");
+    fprintf(f,
+            "usage: tandem-load [options]\n"
+            "Real WebRTC participants without a browser (ICE with libnice, DTLS, SRTP, Opus,\n"
+            "VP8-shaped video) against a running Tandem; prints progress, a table and JSON.\n\n"
+            "Server:\n"
+            "  --url URL            signaling URL (default wss://127.0.0.1:8443/ws)\n"
+            "  --invite-key FILE    the server's invite key: mint a token per room (rooms are\n"
+            "                       closed); without it the server must run with --open-rooms\n"
+            "  --server-pid PID     read the server's CPU and peak memory from /proc\n"
+            "  --local-address A    address the ICE agents use (default 127.0.0.1)\n"
+            "  --tcp                ICE-TCP only (active) instead of UDP\n"
+            "Scenario (one of; default --calls 1):\n"
+            "  --calls N            N one-to-one calls (2N participants, rooms of 2)\n"
+            "  --rooms R --group G  R rooms of G participants, everyone publishes\n"
+            "  --subscribers S      one publisher and S receivers in one room (the receivers\n"
+            "                       hold an idle pub connection)\n"
+            "  --audio-only         publish audio only\n"
+            "Media:\n"
+            "  --video-kbps K       video rate per publisher (default 1000)\n"
+            "  --fps F              video pictures per second (default 30)\n"
+            "  --keyframe-ms MS     periodic keyframe interval (default 3000)\n"
+            "  --nack               receivers NACK video gaps (loss is then after repair)\n"
+            "  --drop-rx PERMILLE   receivers discard that share of video packets on arrival,\n"
+            "                       as a lossy downlink would (with --nack: the server resends)\n"
+            "Run:\n"
+            "  --duration S         measured seconds (default 10)\n"
+            "  --warmup S           seconds of media before measuring (default 2)\n"
+            "  --setup-timeout S    seconds for joins, ICE and DTLS (default 30)\n"
+            "  --threads T          client threads (default 1)\n"
+            "  --join-spacing-ms MS between two joins (default 20)\n"
+            "  --room-prefix P      room ids start with P (default ld)\n"
+            "  --json FILE          also write the JSON result to FILE\n"
+            "  --quiet              no progress or per-connection messages\n"
+            "Exit: 0 done, 1 nothing connected, 2 usage error.\n");
 }
 
 static int parse_url(struct ld_opts *o)
@@ -107,6 +111,8 @@ static int parse_args(int argc, char **argv, struct ld_opts *o)
                                        {"room-prefix", 1, 0, 'R'},
                                        {"json", 1, 0, 'j'},
                                        {"quiet", 0, 0, 'q'},
+                                       {"nack", 0, 0, 'N'},
+                                       {"drop-rx", 1, 0, 'D'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int c, bad = 0;
@@ -133,6 +139,8 @@ static int parse_args(int argc, char **argv, struct ld_opts *o)
         case 'R': o->room_prefix = optarg; break;
         case 'j': o->json_path = optarg; break;
         case 'q': o->quiet = true; break;
+        case 'N': o->nack = true; break;
+        case 'D': bad |= int_arg(optarg, 0, 500, &o->drop_rx_permille); break;
         case 'h': usage(stdout); exit(0);
         default: bad = -1;
         }
@@ -238,9 +246,6 @@ static gpointer shard_main(gpointer data)
         g_source_unref(t);
         shard_finish(sh);
     }
-    for (int i = 0; i < sh->n_parts; i++)
-        for (int k = 0; k < sh->parts[i].outq_n; k++)
-            free(sh->parts[i].outq[k]);
     g_main_context_pop_thread_default(sh->ctx);
     return NULL;
 }
@@ -404,8 +409,11 @@ static int run(struct ld_global *g, struct ld_shard *sh, int n, int want_conns)
         g_main_loop_quit(sh[s].loop);
     for (int s = 0; s < threads; s++)
         g_thread_join(sh[s].thread);
-    for (int s = 0; s < threads; s++) /* one after the other, as they were made */
-        lws_context_destroy(sh[s].lws);
+    for (int s = 0; s < threads; s++) { /* one after the other, as they were made */
+        lws_context_destroy(sh[s].lws); /* closes every connection: its queue is freed */
+        for (int i = 0; i < sh[s].n_parts; i++)
+            ld_sig_forget(&sh[s].parts[i]);
+    }
     struct ld_stats *sum = g_new0(struct ld_stats, 1);
     snapshot(sh, threads, sum);
     bool have_srv = g->o.server_pid && pr[1].hwm_kib > 0;

@@ -56,6 +56,20 @@ static void pump(struct ld_conn *c, int64_t now)
     }
 }
 
+/* --drop-rx: a video packet lost on the way down, before SRTP sees it (the header is in
+ * the clear), so a resent copy is new to the replay window as it would be. */
+static bool lossy_link(struct ld_conn *c, const uint8_t *pkt)
+{
+    int drop = c->p->sh->g->o.drop_rx_permille;
+    if (drop <= 0 || !c->is_sub || (pkt[1] & 0x7f) != c->video_pt ||
+        g_random_int_range(0, 1000) >= drop)
+        return false;
+    g_mutex_lock(&c->p->sh->lock);
+    c->p->sh->st.dropped_rx++;
+    g_mutex_unlock(&c->p->sh->lock);
+    return true;
+}
+
 static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
                     gpointer data)
 {
@@ -77,6 +91,8 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
         int n = tdm_srtp_unprotect_rtcp(c->srtp, pkt, len);
         if (n > 0)
             ld_media_on_rtcp(c, pkt, (size_t)n, now);
+    } else if (lossy_link(c, pkt)) {
+        return;
     } else {
         int n = tdm_srtp_unprotect_rtp(c->srtp, pkt, len);
         if (n > 0) {

@@ -1,4 +1,6 @@
 /* tandem-load: /proc readings and the final table and JSON. */
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,69 @@ static void figures(const struct ld_stats *s, double secs, const struct ld_proc 
     f->srv_us_mbit = f->mbit_out > 0 ? srv * 1e6 / secs / f->mbit_out : 0;
 }
 
+static json_t *num(double v, double scale)
+{
+    return json_real(round(v * scale) / scale);
+}
+
+static json_t *count(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+/* The result as one JSON line on stdout (and into --json FILE). srv1: NULL without a server
+ * pid. */
+static void print_json(const struct ld_global *g, const struct ld_stats *s, const struct figures *f,
+                       double secs, const struct ld_proc *srv1, const struct ld_proc *me1)
+{
+    const struct ld_opts *o = &g->o;
+    json_t *j =
+        json_pack("{s:s, s:i, s:i, s:i, s:i, s:b, s:i, s:s, s:o, s:i, s:i, s:i}", "scenario",
+                  scenario_name(o), "calls", o->scenario == LD_PAIRS ? o->calls : 0, "rooms",
+                  o->rooms, "group", o->group, "subscribers", o->subscribers, "audio_only",
+                  o->audio_only, "video_kbps", o->audio_only ? 0 : o->video_kbps, "transport",
+                  o->tcp ? "tcp" : "udp", "seconds", num(secs, 100), "joined", s->joined,
+                  "connections_up", s->conns_up, "connections_failed", s->conns_failed);
+    json_object_update_new(
+        j, json_pack("{s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}, s:o}", "packets_sent", count(f->sent),
+                     "packets_forwarded_expected", count(f->expected), "packets_received",
+                     count(f->received), "loss_pct", num(f->loss, 1e4), "delay_ms", "p50",
+                     num(f->p50, 1e3), "p99", num(f->p99, 1e3), "max", num(f->max, 1e3),
+                     "jitter_ms", num(f->jitter, 1e3)));
+    json_object_update_new(
+        j, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "nacks_sent",
+                     count(s->nacks_out), "late", count(s->late_pkts), "nacks", count(s->nacks_in),
+                     "resent", count(s->resent), "plis", count(s->plis_in), "duplicates",
+                     count(s->dup_pkts), "dropped_rx", count(s->dropped_rx), "bad",
+                     count(s->bad_pkts), "received_mbit_s", num(f->mbit_out, 100)));
+    json_object_set_new(j, "server",
+                        json_pack("{s:i, s:o, s:o, s:o, s:I, s:I}", "pid", srv1 ? o->server_pid : 0,
+                                  "cpu_pct", num(f->srv_cpu, 100), "us_per_packet",
+                                  num(f->srv_us_pkt, 1e3), "us_per_mbit", num(f->srv_us_mbit, 10),
+                                  "vmhwm_kib", (json_int_t)(srv1 ? srv1->hwm_kib : 0), "vmrss_kib",
+                                  (json_int_t)(srv1 ? srv1->rss_kib : 0)));
+    json_object_update_new(
+        j, json_pack("{s:o, s:i, s:{s:I, s:o, s:o}}", "client_cpu_pct", num(f->me_cpu, 100),
+                     "client_threads", o->threads, "machine", "cores",
+                     (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "load_before",
+                     num(g->load_before, 100), "load_end", num(me1->load1, 100)));
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(j);
+    if (!text)
+        return;
+    printf("%s\n", text);
+    if (o->json_path) {
+        FILE *jf = fopen(o->json_path, "w");
+        if (jf) {
+            fprintf(jf, "%s\n", text);
+            fclose(jf);
+        } else {
+            fprintf(stderr, "tandem-load: cannot write %s\n", o->json_path);
+        }
+    }
+    free(text);
+}
+
 void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
                const struct ld_proc *srv0, const struct ld_proc *srv1, const struct ld_proc *me0,
                const struct ld_proc *me1, bool have_srv)
@@ -121,10 +186,13 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
     printf("%-34s %.3f %%\n", "loss", f.loss);
     printf("%-34s p50 %.2f  p99 %.2f  max %.2f ms\n", "one-way delay", f.p50, f.p99, f.max);
     printf("%-34s %.2f ms\n", "jitter (RFC 3550, mean of streams)", f.jitter);
-    printf("%-34s nack %llu resent %llu pli %llu keyframes %llu dup %llu bad %llu\n", "feedback",
+    printf("%-34s receivers nacked %llu, late %llu; publishers nacked %llu, resent %llu, "
+           "pli %llu, keyframes %llu; dup %llu bad %llu dropped on arrival %llu\n",
+           "feedback", (unsigned long long)s->nacks_out, (unsigned long long)s->late_pkts,
            (unsigned long long)s->nacks_in, (unsigned long long)s->resent,
            (unsigned long long)s->plis_in, (unsigned long long)s->keyframes,
-           (unsigned long long)s->dup_pkts, (unsigned long long)s->bad_pkts);
+           (unsigned long long)s->dup_pkts, (unsigned long long)s->bad_pkts,
+           (unsigned long long)s->dropped_rx);
     printf("%-34s %.1f Mbit/s\n", "received by the clients", f.mbit_out);
     if (have_srv) {
         printf("%-34s %.1f %% of a core, %.2f us per forwarded packet, %.0f us per Mbit\n",
@@ -144,37 +212,5 @@ void ld_report(const struct ld_global *g, const struct ld_stats *s, double secs,
         printf("warning: the load average was %.1f before the run: other work shared the "
                "machine, these are not capacity figures\n",
                g->load_before);
-    char json[2560];
-    snprintf(json, sizeof json,
-             "{\"scenario\":\"%s\",\"calls\":%d,\"rooms\":%d,\"group\":%d,\"subscribers\":%d,"
-             "\"audio_only\":%s,\"video_kbps\":%d,\"transport\":\"%s\",\"seconds\":%.2f,"
-             "\"joined\":%d,\"connections_up\":%d,\"connections_failed\":%d,"
-             "\"packets_sent\":%llu,\"packets_forwarded_expected\":%llu,"
-             "\"packets_received\":%llu,\"loss_pct\":%.4f,\"delay_ms\":{\"p50\":%.3f,"
-             "\"p99\":%.3f,\"max\":%.3f},\"jitter_ms\":%.3f,\"nacks\":%llu,\"resent\":%llu,"
-             "\"plis\":%llu,\"duplicates\":%llu,\"bad\":%llu,\"received_mbit_s\":%.2f,"
-             "\"server\":{\"pid\":%d,\"cpu_pct\":%.2f,\"us_per_packet\":%.3f,"
-             "\"us_per_mbit\":%.1f,\"vmhwm_kib\":%ld,\"vmrss_kib\":%ld},"
-             "\"client_cpu_pct\":%.2f,\"client_threads\":%d,"
-             "\"machine\":{\"cores\":%ld,\"load_before\":%.2f,\"load_end\":%.2f}}",
-             scenario_name(o), o->scenario == LD_PAIRS ? o->calls : 0, o->rooms, o->group,
-             o->subscribers, o->audio_only ? "true" : "false", o->audio_only ? 0 : o->video_kbps,
-             o->tcp ? "tcp" : "udp", secs, s->joined, s->conns_up, s->conns_failed,
-             (unsigned long long)f.sent, (unsigned long long)f.expected,
-             (unsigned long long)f.received, f.loss, f.p50, f.p99, f.max, f.jitter,
-             (unsigned long long)s->nacks_in, (unsigned long long)s->resent,
-             (unsigned long long)s->plis_in, (unsigned long long)s->dup_pkts,
-             (unsigned long long)s->bad_pkts, f.mbit_out, have_srv ? o->server_pid : 0, f.srv_cpu,
-             f.srv_us_pkt, f.srv_us_mbit, have_srv ? srv1->hwm_kib : 0,
-             have_srv ? srv1->rss_kib : 0, f.me_cpu, o->threads, cores, g->load_before, me1->load1);
-    printf("%s\n", json);
-    if (o->json_path) {
-        FILE *jf = fopen(o->json_path, "w");
-        if (jf) {
-            fprintf(jf, "%s\n", json);
-            fclose(jf);
-        } else {
-            fprintf(stderr, "tandem-load: cannot write %s\n", o->json_path);
-        }
-    }
+    print_json(g, s, &f, secs, have_srv ? srv1 : NULL, me1);
 }

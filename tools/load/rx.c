@@ -1,6 +1,7 @@
 /* tandem-load: receiving. Loss from unique stamped packets, one-way delay from the stamp,
  * RFC 3550 jitter, receiver and sender reports, and the publisher's answers to the
  * server's NACK (resend from the history) and PLI/FIR (next picture a keyframe). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +24,18 @@ void ld_stats_delay(struct ld_stats *st, int64_t us)
     st->delay_n++;
 }
 
-/* Upper edge of the bin holding quantile q, in ms (the maximum for the overflow bin). */
+/* Upper edge of the bin holding quantile q (nearest rank: the ceil(q * n)-th smallest
+ * delay), in ms; the maximum when that is in the overflow bin. */
 double ld_hist_quantile_ms(const struct ld_stats *s, double q)
 {
     if (s->delay_n == 0)
         return 0;
-    uint64_t want = (uint64_t)((double)s->delay_n * q);
-    if (want >= s->delay_n)
-        want = s->delay_n - 1;
+    double r = ceil(q * (double)s->delay_n);
+    uint64_t rank = r < 1 ? 1 : r > (double)s->delay_n ? s->delay_n : (uint64_t)r;
     uint64_t acc = 0;
     for (size_t i = 0; i < LD_HIST_BINS; i++) {
         acc += s->hist[i];
-        if (acc > want)
+        if (acc >= rank)
             return i < LD_HIST_FINE ? (double)((i + 1) * LD_HIST_BIN_US) / 1000.0
                                     : (double)LD_HIST_FINE * LD_HIST_BIN_US / 1000.0 +
                                           (double)(i + 1 - LD_HIST_FINE);
@@ -67,9 +68,13 @@ static bool seen_bit(struct ld_rx *r, int64_t ext, bool set)
     return was;
 }
 
-/* Unwraps seq; returns false for a duplicate or a packet older than the window. */
-static bool rx_seq(struct ld_rx *r, uint16_t seq)
+/* Unwraps seq; returns false for a duplicate or a packet older than the window. A packet
+ * past a gap sets *gap_n to the number of sequence numbers missing before it (else 0);
+ * *late is set for a packet below the highest seen (reordered or resent). */
+static bool rx_seq(struct ld_rx *r, uint16_t seq, int64_t *gap_from, int *gap_n, bool *late)
 {
+    *gap_n = 0;
+    *late = false;
     if (!r->started) {
         r->started = true;
         r->max_seq = seq;
@@ -81,11 +86,32 @@ static bool rx_seq(struct ld_rx *r, uint16_t seq)
     if (ext > r->max_seq) {
         for (int64_t s = r->max_seq + 1; s <= ext && s <= r->max_seq + SEEN_WINDOW; s++)
             seen_bit(r, s, false);
+        *gap_from = r->max_seq + 1;
+        *gap_n = ext - r->max_seq - 1 > 64 ? 64 : (int)(ext - r->max_seq - 1);
         r->max_seq = ext;
     } else if (ext <= r->max_seq - SEEN_WINDOW || ext < r->first_seq) {
         return false;
+    } else {
+        *late = true;
     }
     return !seen_bit(r, ext, true);
+}
+
+/* --nack: ask for what a gap lost, once (a browser asks again; once is enough on the links
+ * this tool measures, and the count of late packets shows what came back). */
+static void rx_nack(struct ld_conn *c, const struct ld_rx *r, int64_t from, int n)
+{
+    uint16_t lost[64];
+    for (int i = 0; i < n; i++)
+        lost[i] = (uint16_t)(from + i);
+    uint8_t b[LD_PKT_MAX + TDM_SRTP_MAX_TRAILER];
+    int len = tdm_rtcp_build_nack(b, LD_PKT_MAX, c->p->audio.ssrc ^ 0x5a5a5a5au, r->ssrc, lost,
+                                  (size_t)n);
+    if (len > 0)
+        ld_conn_send_rtcp(c, b, (size_t)len);
+    g_mutex_lock(&c->p->sh->lock);
+    c->p->sh->st.nacks_out += (uint64_t)n;
+    g_mutex_unlock(&c->p->sh->lock);
 }
 
 static void rx_jitter(struct ld_rx *r, uint32_t ts, int64_t now)
@@ -113,7 +139,12 @@ void ld_media_on_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, int64_t now)
     struct ld_rx *r = rx_for(c, v.ssrc, v.pt);
     if (!r)
         return;
-    bool fresh = rx_seq(r, v.seq);
+    int64_t gap_from = 0;
+    int gap_n = 0;
+    bool late = false;
+    bool fresh = rx_seq(r, v.seq, &gap_from, &gap_n, &late);
+    if (gap_n > 0 && r->video && c->p->sh->g->o.nack)
+        rx_nack(c, r, gap_from, gap_n);
     if (fresh) {
         r->received++;
         rx_jitter(r, v.ts, now);
@@ -126,6 +157,7 @@ void ld_media_on_rtp(struct ld_conn *c, uint8_t *pkt, size_t len, int64_t now)
     g_mutex_lock(&c->p->sh->lock);
     st->recv_pkts++;
     st->recv_bytes += len;
+    st->late_pkts += fresh && late;
     if (!fresh)
         st->dup_pkts++;
     else if (!stamped)

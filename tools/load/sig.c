@@ -181,7 +181,7 @@ static int on_writable(struct ld_part *p, struct lws *wsi)
     return w < (int)n ? -1 : 0;
 }
 
-static void drop_queue(struct ld_part *p)
+void ld_sig_forget(struct ld_part *p)
 {
     for (int i = 0; i < p->outq_n; i++)
         free(p->outq[i]);
@@ -211,7 +211,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 say(p, "the server closed the signaling connection%s%s", "", "");
             p->wsi = NULL;
             p->ws_up = false;
-            drop_queue(p);
+            ld_sig_forget(p);
         }
         return 0;
     default: return 0;
