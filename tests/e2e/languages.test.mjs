@@ -161,6 +161,21 @@ if (!insideNetns()) {
     }
   });
 
+  test('landing, not-found and console pages: nothing overflows in any language', { timeout: 240000 }, async () => {
+    const page = await open('others');
+    const problems = [];
+    for (const [where, shot] of [['/', 'landing'], ['/no-such-page', 'not-found'], ['/console', 'console']]) {
+      await page.goto(`${server.url}${where}`);
+      for (const lang of LANGS) {
+        await chooseLanguage(page, lang);
+        // (the page's lang changes once its words are in: i18n.mjs setLanguage)
+        await page.screenshot({ path: path.join(SHOTS, `${shot}-${lang}.png`) });
+        problems.push(...(await overflows(page)).map((b) => `${shot} ${lang}: ${b}`));
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
   test('camera refused: "Check my camera" stays inside its box in every language', { timeout: 240000 }, async () => {
     const page = await open('denied', { deny: true });
     await page.goto(menteeLink);
