@@ -253,6 +253,17 @@ if (!insideNetns()) {
       await page.locator('#camera-button').click();
       await page.waitForFunction((c) => document.getElementById('camera-label').textContent === c, d['call.cameraOff']);
     }
+    // Wider screens (a big phone sideways, a tablet, a small laptop): one row of controls.
+    await page.locator('#mic-button').click();
+    await page.locator('#camera-button').click();
+    for (const width of [640, 768, 1024]) {
+      await page.setViewportSize({ width, height: 720 });
+      for (const lang of LANGS) {
+        await chooseLanguage(page, lang);
+        await page.waitForFunction((m) => document.getElementById('mic-label').textContent === m, DICTS[lang]['call.unmute']);
+        problems.push(...(await overflows(page)).map((b) => `${lang} at ${width} px: ${b}`));
+      }
+    }
     assert.deepEqual(problems, [], 'call controls');
     assert.deepEqual(errors, [], 'errors on the pages');
   });
