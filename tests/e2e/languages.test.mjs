@@ -161,6 +161,21 @@ if (!insideNetns()) {
     }
   });
 
+  test('landing, not-found and console pages: nothing overflows in any language', { timeout: 240000 }, async () => {
+    const page = await open('others');
+    const problems = [];
+    for (const [where, shot] of [['/', 'landing'], ['/no-such-page', 'not-found'], ['/console', 'console']]) {
+      await page.goto(`${server.url}${where}`);
+      for (const lang of LANGS) {
+        await chooseLanguage(page, lang);
+        // (the page's lang changes once its words are in: i18n.mjs setLanguage)
+        await page.screenshot({ path: path.join(SHOTS, `${shot}-${lang}.png`) });
+        problems.push(...(await overflows(page)).map((b) => `${shot} ${lang}: ${b}`));
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
   test('camera refused: "Check my camera" stays inside its box in every language', { timeout: 240000 }, async () => {
     const page = await open('denied', { deny: true });
     await page.goto(menteeLink);
@@ -237,6 +252,17 @@ if (!insideNetns()) {
       await page.locator('#mic-button').click();
       await page.locator('#camera-button').click();
       await page.waitForFunction((c) => document.getElementById('camera-label').textContent === c, d['call.cameraOff']);
+    }
+    // Wider screens (a big phone sideways, a tablet, a small laptop): one row of controls.
+    await page.locator('#mic-button').click();
+    await page.locator('#camera-button').click();
+    for (const width of [640, 768, 1024]) {
+      await page.setViewportSize({ width, height: 720 });
+      for (const lang of LANGS) {
+        await chooseLanguage(page, lang);
+        await page.waitForFunction((m) => document.getElementById('mic-label').textContent === m, DICTS[lang]['call.unmute']);
+        problems.push(...(await overflows(page)).map((b) => `${lang} at ${width} px: ${b}`));
+      }
     }
     assert.deepEqual(problems, [], 'call controls');
     assert.deepEqual(errors, [], 'errors on the pages');

@@ -108,10 +108,14 @@ test('each language is written in its own script, and Farsi with Persian letters
   }
 });
 
+// Texts that are rightly the same in English and another language.
+const SAME_IN_MANY = new Set(['devices.cameraN']);
+
 test('a language is not English in disguise', () => {
   for (const [lang, dict] of Object.entries(dicts)) {
     if (lang === 'en') continue;
-    const same = Object.keys(en).filter((k) => typeof en[k] === 'string' && dict[k] === en[k] && en[k].split(/\s+/).length > 1);
+    const same = Object.keys(en).filter((k) => typeof en[k] === 'string' && dict[k] === en[k] &&
+      en[k].split(/\s+/).length > 1 && !SAME_IN_MANY.has(k));
     assert.deepEqual(same, [], `${lang}.json keeps English sentences`);
   }
 });

@@ -92,15 +92,44 @@ function canCapture() {
   return Boolean(navigator.mediaDevices?.getUserMedia);
 }
 
+// The camera and microphone the person chose (devices.mjs), for this tab only.
+const DEVICE_KEYS = { audio: 'tandem.device.audio', video: 'tandem.device.video' };
+const DEVICE_ID = /^[\x21-\x7e]{1,256}$/;
+
+/** The device id chosen for kind ('audio' | 'video') in this tab, or null. */
+export function chosenDevice(kind) {
+  const id = storage('sessionStorage')?.getItem(DEVICE_KEYS[kind]);
+  return id && DEVICE_ID.test(id) ? id : null;
+}
+
+function rememberDevice(kind, id) {
+  const s = storage('sessionStorage');
+  if (!s) return;
+  if (id) s.setItem(DEVICE_KEYS[kind], id);
+  else s.removeItem(DEVICE_KEYS[kind]);
+}
+
+/** The constraints of kind with the chosen device as a wish: a device that is gone
+ *  (unplugged since) does not stop the call. */
+function constraintsFor(kind) {
+  const base = kind === 'audio' ? { ...AUDIO_CONSTRAINTS } : { ...VIDEO_CONSTRAINTS };
+  const device = chosenDevice(kind);
+  if (device) {
+    base.deviceId = { ideal: device };
+    delete base.facingMode; // the chosen camera, whichever side it faces
+  }
+  return base;
+}
+
 /** getUserMedia, retried once without the size and rate wishes when the camera refuses them. */
 async function capture(audio, video) {
   try {
     return await navigator.mediaDevices.getUserMedia({
-      audio: audio ? AUDIO_CONSTRAINTS : false, video: video ? VIDEO_CONSTRAINTS : false,
+      audio: audio ? constraintsFor('audio') : false, video: video ? constraintsFor('video') : false,
     });
   } catch (err) {
     if (!video || problemOf(err) !== 'constraints') throw err;
-    return navigator.mediaDevices.getUserMedia({ audio: audio ? AUDIO_CONSTRAINTS : false, video: true });
+    return navigator.mediaDevices.getUserMedia({ audio: audio ? constraintsFor('audio') : false, video: true });
   }
 }
 
@@ -211,6 +240,38 @@ export class LocalMedia extends EventTarget {
         this.problem = problemOf(err, 'audio');
       }
       this.#changed();
+    });
+  }
+
+  /**
+   * Uses another camera or microphone (kind 'audio' | 'video'): the new one is opened first,
+   * then put in the old one's place (the call swaps it in with replaceTrack, call.mjs), then
+   * the old one stops. Resolves true when the switch happened; a device that cannot open
+   * leaves the old one working. Without a running device the choice waits for the next start.
+   */
+  useDevice(kind, deviceId) {
+    const slot = kind === 'audio' ? 'audioTrack' : 'videoTrack';
+    rememberDevice(kind, deviceId);
+    return this.#serial(async () => {
+      if (!this[slot] || !canCapture() || this[slot].getSettings?.().deviceId === deviceId) return false;
+      const wish = { ...constraintsFor(kind), deviceId: { exact: deviceId } };
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ [kind]: wish });
+      } catch (err) {
+        this.problem = problemOf(err, kind);
+        this.#changed();
+        return false;
+      }
+      if (!this.#active || !this[slot] || (slot === 'videoTrack' && !this.#wantVideo)) {
+        for (const track of stream.getTracks()) track.stop();
+        return false;
+      }
+      this.#stopTrack(slot);
+      this.#adopt(stream);
+      this.problem = null;
+      this.#changed();
+      return true;
     });
   }
 

@@ -16,6 +16,7 @@ import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveD
 import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
+import { DevicePanel } from './devices.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -121,6 +122,10 @@ const mod = new Moderation({
   links: $('mod-links'), message: $('mod-message'), lobbyList: $('lobby-list'),
 }, { t, send: (msg) => sig?.send(msg) ?? null, roomId: state.room ?? '' });
 const call = new Call((msg) => sig?.send(msg) ?? null);
+const devices = new DevicePanel({
+  root: $('devices'), camera: $('camera-select'), microphone: $('mic-select'), level: $('mic-level'),
+  speaker: $('speaker-test'), note: $('speaker-note'), flip: $('flip-camera'),
+}, local, t);
 if (saveDataWish()) call.setReceiveVideo(false); // sent with the next join
 
 // Quick exit (quickexit.mjs): the camera light goes out and the others see the person leave
@@ -129,6 +134,7 @@ onQuickExit(() => {
   sig?.leave();
   call.stop();
   local.stop();
+  devices.stop();
 });
 
 function signaling() {
@@ -527,6 +533,16 @@ function renderRoom() {
   ui.room.dataset.count = String(people.length);
 }
 
+/** "Camera and sound" goes with the person: under the preview, then in the room's head. */
+function placeDevices(inRoom) {
+  const panel = $('devices');
+  const slot = inRoom ? $('devices-in-room') : ui.preview;
+  if (inRoom ? panel.parentElement !== slot : panel.previousElementSibling !== slot) {
+    if (inRoom) slot.append(panel);
+    else slot.after(panel);
+  }
+}
+
 function render() {
   if (!state.room || state.linkProblem) {
     show(ui.badLink, true);
@@ -540,6 +556,7 @@ function render() {
   }
   const inRoom = state.phase === 'in-room';
   document.body.dataset.phase = state.phase;
+  placeDevices(inRoom);
   show(ui.prejoin, state.phase === 'prejoin' || state.phase === 'joining');
   renderPreview();
   show(ui.room, inRoom);
@@ -723,6 +740,7 @@ function main() {
   setUpForm();
   onLanguageChange(() => {
     panels.retranslate();
+    devices.refresh(); // the names of unnamed devices
     render();
   });
   render();
