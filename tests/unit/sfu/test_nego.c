@@ -1,0 +1,185 @@
+/* Offer/answer through the SFU core's public API, with offers captured from Chromium and
+ * Firefox (tests/data/sdp): answers, sub offers when a second person publishes, refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sfu_test_util.h"
+
+#define NOW 1000000
+
+static void command(struct tdm_sfu *s, enum tdm_sfu_cmd_kind k, const char *pid, char *sdp,
+                    int64_t rev, const char *ref)
+{
+    struct tdm_sfu_cmd c = {.kind = k, .rev = rev};
+    snprintf(c.room, sizeof c.room, "room");
+    snprintf(c.pid, sizeof c.pid, "%s", pid);
+    c.sdp = sdp;
+    c.sdp_len = sdp ? strlen(sdp) : 0;
+    c.ref = ref ? strdup(ref) : NULL;
+    tdm_sfu_handle_command(s, &c, NOW);
+    free(c.ref); /* the core may have taken it (NULL then) */
+}
+
+static int count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The next event, which must be of kind k for pid (the caller frees it). */
+static struct tdm_sfu_event *expect(struct tdm_sfu *s, enum tdm_sfu_event_kind k, const char *pid)
+{
+    struct tdm_sfu_event *e = tdm_sfu_poll_event(s);
+    assert_non_null(e);
+    assert_int_equal(e->kind, k);
+    assert_string_equal(e->pid, pid);
+    return e;
+}
+
+static void publish_answer_and_sub_offers(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char *chromium = sdp_file("chromium-offer-av.sdp"), *firefox = sdp_file("firefox-offer-av.sdp");
+    assert_non_null(chromium);
+    assert_non_null(firefox);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", chromium, 0, "2");
+    struct tdm_sfu_event *e = expect(t.sfu, TDM_SFU_EV_ANSWER, "amina");
+    assert_string_equal(e->ref, "2");
+    assert_int_equal(count(e->sdp, "\r\nm="), 2);
+    assert_int_equal(count(e->sdp, "a=recvonly"), 2);
+    assert_int_equal(count(e->sdp, "a=ice-lite"), 1);
+    assert_int_equal(count(e->sdp, "typ host"), 1);
+    tdm_sfu_event_free(e);
+    /* alone in the room: nothing to receive, no sub offer yet */
+    assert_null(tdm_sfu_poll_event(t.sfu));
+
+    command(t.sfu, TDM_SFU_CMD_JOIN, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "jan", firefox, 0, "5");
+    e = expect(t.sfu, TDM_SFU_EV_ANSWER, "jan");
+    tdm_sfu_event_free(e);
+    /* now each gets an offer with the other's two tracks, revision 1, msid = publisher */
+    for (int i = 0; i < 2; i++) {
+        e = tdm_sfu_poll_event(t.sfu);
+        assert_non_null(e);
+        assert_int_equal(e->kind, TDM_SFU_EV_OFFER);
+        assert_int_equal(e->rev, 1);
+        assert_int_equal(count(e->sdp, "\r\nm="), 2);
+        assert_int_equal(count(e->sdp, "a=sendonly"), 2);
+        const char *other = strcmp(e->pid, "amina") == 0 ? "a=msid:jan " : "a=msid:amina ";
+        assert_int_equal(count(e->sdp, other), 2);
+        tdm_sfu_event_free(e);
+    }
+    assert_null(tdm_sfu_poll_event(t.sfu));
+
+    /* an answer to an old revision is ignored quietly */
+    command(t.sfu, TDM_SFU_CMD_SUB_ANSWER, "amina", firefox, 7, NULL);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    /* an unusable answer to the current one: bad_field on "sub", and a fresh offer */
+    char bad[] = "v=0\r\n";
+    command(t.sfu, TDM_SFU_CMD_SUB_ANSWER, "amina", bad, 1, "9");
+    e = expect(t.sfu, TDM_SFU_EV_ERROR, "amina");
+    assert_string_equal(e->code, "bad_field");
+    assert_string_equal(e->pc, "sub");
+    tdm_sfu_event_free(e);
+    e = expect(t.sfu, TDM_SFU_EV_OFFER, "amina");
+    assert_int_equal(e->rev, 2);
+    tdm_sfu_event_free(e);
+
+    struct tdm_sfu_stats st;
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.rooms, 1);
+    assert_int_equal(st.participants, 2);
+    assert_int_equal(st.peers, 4); /* pub and sub of each */
+    command(t.sfu, TDM_SFU_CMD_LEAVE, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_LEAVE, "amina", NULL, 0, NULL);
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.rooms, 0);
+    assert_int_equal(st.peers, 0);
+    while ((e = tdm_sfu_poll_event(t.sfu)))
+        tdm_sfu_event_free(e);
+    free(chromium);
+    free(firefox);
+    test_core_free(&t);
+}
+
+static void refusals(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char bad[] = "v=0\r\ns=-\r\n", nobundle[] = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+    /* not joined: nothing happens */
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "ghost", bad, 0, "1");
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", bad, 0, "1");
+    struct tdm_sfu_event *e = expect(t.sfu, TDM_SFU_EV_ERROR, "amina");
+    assert_string_equal(e->code, "bad_field");
+    assert_string_equal(e->field, "sdp");
+    assert_string_equal(e->ref, "1");
+    tdm_sfu_event_free(e);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", nobundle, 0, NULL);
+    e = expect(t.sfu, TDM_SFU_EV_ERROR, "amina");
+    assert_non_null(strstr(e->message, "sdp"));
+    tdm_sfu_event_free(e);
+    /* a sub answer with no offer out, a block and a receive for an unknown person */
+    command(t.sfu, TDM_SFU_CMD_SUB_ANSWER, "amina", bad, 1, NULL);
+    command(t.sfu, TDM_SFU_CMD_BLOCK, "nobody", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_RECEIVE, "nobody", NULL, 0, NULL);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    test_core_free(&t);
+}
+
+/* A page that restarts (a new RTCPeerConnection: another certificate) gets the answer to its
+ * own offer, and the others an offer without its old tracks first (71078ed). */
+static void restart_gets_its_own_answer(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char *av = sdp_file("chromium-offer-av.sdp"), *audio = sdp_file("chromium-offer-audio.sdp");
+    char *ff = sdp_file("firefox-offer-av.sdp");
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", av, 0, "1");
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "jan", ff, 0, "1");
+    struct tdm_sfu_event *e;
+    while ((e = tdm_sfu_poll_event(t.sfu)))
+        tdm_sfu_event_free(e);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", audio, 0, "3");
+    bool answered = false;
+    while ((e = tdm_sfu_poll_event(t.sfu))) {
+        if (e->kind == TDM_SFU_EV_ANSWER) {
+            assert_string_equal(e->pid, "amina");
+            assert_string_equal(e->ref, "3");
+            assert_int_equal(count(e->sdp, "\r\nm="), 1); /* mirrors its own offer */
+            answered = true;
+        }
+        assert_int_not_equal(e->kind, TDM_SFU_EV_ERROR);
+        tdm_sfu_event_free(e);
+    }
+    assert_true(answered);
+    free(av);
+    free(audio);
+    free(ff);
+    test_core_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(publish_answer_and_sub_offers),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(restart_gets_its_own_answer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
