@@ -10,6 +10,7 @@
 #include "tandem/rtp.h"
 #include "tandem/sdp.h"
 #include "tandem/stun.h"
+#include "tandem/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +27,6 @@
 #define GIVE_UP_US 400000
 #define PLI_US 300000
 #define NACK_RETRY_US 100000 /* a packet still missing is asked for again, for up to 1 s */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void random_chars(struct sim *s, char *out, size_t n)
 {
@@ -321,8 +309,8 @@ static size_t rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint
     b[1] = (uint8_t)(pt | (marker ? 0x80 : 0));
     b[2] = (uint8_t)(seq >> 8);
     b[3] = (uint8_t)seq;
-    put32(b + 4, ts);
-    put32(b + 8, ssrc);
+    tdm_wr32(b + 4, ts);
+    tdm_wr32(b + 8, ssrc);
     return 12;
 }
 
@@ -367,13 +355,13 @@ static void send_frame(struct sim_peer *p, int64_t now)
         } else {
             v[1] = 0x01;
         }
-        put32(v + 7, p->frame_no);
+        tdm_wr32(v + 7, p->frame_no);
         v[11] = (uint8_t)(i >> 8);
         v[12] = (uint8_t)i;
         v[13] = (uint8_t)(count >> 8);
         v[14] = (uint8_t)count;
-        put32(v + 15, (uint32_t)(now >> 32));
-        put32(v + 19, (uint32_t)now);
+        tdm_wr32(v + 15, (uint32_t)(now >> 32));
+        tdm_wr32(v + 19, (uint32_t)now);
         h->seq = p->v_seq++;
         h->len = len;
         p->st.bytes_sent_video += len;
@@ -499,7 +487,7 @@ static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm
     const uint8_t *pl = v->buf + v->payload_off;
     if (v->payload_len < VHDR)
         return;
-    uint32_t frame = get32(pl + 7);
+    uint32_t frame = tdm_rd32(pl + 7);
     uint16_t idx = (uint16_t)(pl[11] << 8 | pl[12]), count = (uint16_t)(pl[13] << 8 | pl[14]);
     if (count == 0 || count > 64 || idx >= count)
         return;
@@ -530,6 +518,18 @@ static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm
     try_decode(p, st, now);
 }
 
+/* A generic NACK (RFC 4585 §6.2.1) for the n sequence numbers in lost, on "sub". */
+static void send_nack(struct sim_peer *p, const struct sim_stream *st, const uint16_t *lost,
+                      size_t n)
+{
+    uint8_t b[512];
+    int len = n ? tdm_rtcp_build_nack(b, sizeof b, p->conn[1].rtcp_ssrc, st->ssrc, lost, n) : 0;
+    if (len > 0) {
+        p->st.nacks_sent++;
+        send_rtcp(&p->conn[1], b, (size_t)len);
+    }
+}
+
 static void track_seq(struct sim_peer *p, struct sim_stream *st, uint16_t seq, int64_t now)
 {
     st->received++;
@@ -551,14 +551,7 @@ static void track_seq(struct sim_peer *p, struct sim_stream *st, uint16_t seq, i
         lost[n++] = (uint16_t)s;
     }
     st->highest = ext;
-    if (n) {
-        uint8_t b[512];
-        int len = tdm_rtcp_build_nack(b, sizeof b, p->conn[1].rtcp_ssrc, st->ssrc, lost, n);
-        if (len > 0) {
-            p->st.nacks_sent++;
-            send_rtcp(&p->conn[1], b, (size_t)len);
-        }
-    }
+    send_nack(p, st, lost, n);
 }
 
 static void nack_again(struct sim_peer *p, int64_t now)
@@ -574,12 +567,7 @@ static void nack_again(struct sim_peer *p, int64_t now)
                 continue;
             lost[n++] = (uint16_t)q;
         }
-        uint8_t b[512];
-        int len = n ? tdm_rtcp_build_nack(b, sizeof b, p->conn[1].rtcp_ssrc, st->ssrc, lost, n) : 0;
-        if (len > 0) {
-            p->st.nacks_sent++;
-            send_rtcp(&p->conn[1], b, (size_t)len);
-        }
+        send_nack(p, st, lost, n);
     }
 }
 
