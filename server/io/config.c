@@ -75,7 +75,7 @@ static const struct option_def options[] = {
     U32("limits.max_handshakes", limits.max_handshakes, 1, 10000),
     U32("limits.max_handshakes_per_address", limits.max_handshakes_per_address, 1, 10000),
     U32("limits.handshake_timeout_s", limits.handshake_timeout_s, 1, 60),
-    U32("media.port_base", media_port_base, 1, 65535),
+    U32("media.port_base", media_port_base, 0, 65535),
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
     {"media.ice_tcp", K_BOOL, offsetof(struct tdm_config, media_ice_tcp), sizeof(uint32_t), 0, 1},
