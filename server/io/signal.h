@@ -70,10 +70,9 @@ typedef void (*tdm_handler_fn)(struct tdm_app *app, struct tdm_conn *c, json_t *
                                struct tdm_proto_err *e);
 
 struct tdm_handler {
-    const char *type; /* exact type, or a prefix ending in '.' when prefix is true */
-    bool prefix;
+    const char *type;
     unsigned flags;
-    tdm_handler_fn fn; /* NULL: reserved, answered with not_implemented */
+    tdm_handler_fn fn;
 };
 
 const struct tdm_handler *tdm_signal_find_handler(const char *type);
