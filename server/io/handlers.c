@@ -44,6 +44,13 @@ static const struct tdm_handler handlers[] = {
     {"mod.remove", TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_remove},
     {"mod.mute", TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_mute},
     {"mod.end", TDM_HANDLER_NEEDS_JOINED, tdm_on_mod_end},
+    {"hand.raise", TDM_HANDLER_NEEDS_JOINED, tdm_on_hand_raise},
+    {"hand.lower", TDM_HANDLER_NEEDS_JOINED, tdm_on_hand_lower},
+    {"card.show", TDM_HANDLER_NEEDS_JOINED, tdm_on_card_show},
+    {"card.hide", TDM_HANDLER_NEEDS_JOINED, tdm_on_card_hide},
+    {"plan.propose", TDM_HANDLER_NEEDS_JOINED, tdm_on_plan_propose},
+    {"plan.answer", TDM_HANDLER_NEEDS_JOINED, tdm_on_plan_answer},
+    {"checkin", 0, tdm_on_checkin},
 };
 
 const struct tdm_handler *tdm_signal_find_handler(const char *type)

@@ -98,6 +98,7 @@ struct tdm_mx_control {
     uint64_t rejoins_pass;     /* joins with a person pass (a page back after a reload,
                                   a dropped connection or a restart) */
     uint64_t rejoins_replaced; /* ...whose earlier connection was still held */
+    uint64_t checkins[3];      /* check-in answers: fine, some problems, many problems */
 };
 
 extern struct tdm_mx_control tdm_mx_control;
