@@ -17,17 +17,18 @@ import { PROTOCOL } from './signaling.mjs';
 
 // Cards: their names on the wire ([a-z0-9-]) and their words.
 export const CARDS = [
-  { id: 'show-tell', title: 'card.showTell.title', text: 'card.showTell.text' },
-  { id: 'q-calm', title: 'card.question', text: 'card.q.calm' },
-  { id: 'q-learn', title: 'card.question', text: 'card.q.learn' },
-  { id: 'q-meal', title: 'card.question', text: 'card.q.meal' },
-  { id: 'q-weekend', title: 'card.question', text: 'card.q.weekend' },
-  { id: 'q-good-at', title: 'card.question', text: 'card.q.goodAt' },
-  { id: 'q-music', title: 'card.question', text: 'card.q.music' },
-  { id: 'fun', title: 'card.fun.title', text: 'card.fun.text' },
+  { id: 'show-tell', title: 'cards.showTell.title', text: 'cards.showTell.text' },
+  { id: 'q-calm', title: 'cards.question', text: 'cards.q.calm' },
+  { id: 'q-learn', title: 'cards.question', text: 'cards.q.learn' },
+  { id: 'q-meal', title: 'cards.question', text: 'cards.q.meal' },
+  { id: 'q-weekend', title: 'cards.question', text: 'cards.q.weekend' },
+  { id: 'q-good-at', title: 'cards.question', text: 'cards.q.goodAt' },
+  { id: 'q-music', title: 'cards.question', text: 'cards.q.music' },
+  { id: 'fun', title: 'cards.fun.title', text: 'cards.fun.text' },
 ];
 const MINUTES = [15, 30, 45, 60, 90];
 const CHECKIN_TIMEOUT_MS = 10000;
+const CHECKIN_KEYS = { fine: 'aftercall.fine', some: 'aftercall.some', many: 'aftercall.many' };
 
 function el(tag, props = {}, children = []) {
   const e = document.createElement(tag);
@@ -230,7 +231,7 @@ export class Aids {
     if (!this.#ui.planWhen.value) this.#ui.planWhen.value = local;
     this.#planError = '';
     this.#ui.planError.hidden = true;
-    for (const o of this.#ui.planMinutes.options) o.textContent = this.#t('plan.minutes', { n: Number(o.value) });
+    for (const o of this.#ui.planMinutes.options) o.textContent = this.#t('nextcall.minutes', { n: Number(o.value) });
     if (!this.#ui.dialog.open) this.#ui.dialog.showModal();
   }
 
@@ -243,7 +244,7 @@ export class Aids {
     const when = new Date(this.#ui.planWhen.value); // datetime-local: the device's time zone
     const atS = Math.floor(when.getTime() / 1000);
     if (!Number.isFinite(atS) || atS * 1000 < Date.now()) {
-      this.#ui.planError.textContent = this.#t('plan.bad');
+      this.#ui.planError.textContent = this.#t('nextcall.bad');
       this.#ui.planError.hidden = false;
       this.#ui.planWhen.focus();
       return;
@@ -285,10 +286,10 @@ export class Aids {
   #planText(id) {
     const p = this.#plans.get(id);
     const params = { name: this.#name(p.by), when: this.#when(p), minutes: p.minutes };
-    if (p.answer?.yes) return this.#t('plan.agreed', params);
-    if (p.answer?.by === this.#me?.id) return this.#t('plan.declinedYou');
-    if (p.answer) return this.#t('plan.declined', { name: this.#name(p.answer.by) });
-    return this.#t(p.by === this.#me?.id ? 'plan.mine' : 'plan.proposed', params);
+    if (p.answer?.yes) return this.#t('nextcall.agreed', params);
+    if (p.answer?.by === this.#me?.id) return this.#t('nextcall.declinedYou');
+    if (p.answer) return this.#t('nextcall.declined', { name: this.#name(p.answer.by) });
+    return this.#t(p.by === this.#me?.id ? 'nextcall.mine' : 'nextcall.proposed', params);
   }
 
   #renderPlans() {
@@ -299,14 +300,14 @@ export class Aids {
       if (!p.answer && p.by !== this.#me?.id) {
         for (const yes of [true, false]) {
           const b = el('button', { type: 'button', className: yes ? 'button primary' : 'button' });
-          b.textContent = this.#t(yes ? 'plan.yes' : 'plan.no');
+          b.textContent = this.#t(yes ? 'nextcall.yes' : 'nextcall.no');
           b.addEventListener('click', () => this.#send({ type: 'plan.answer', plan: id, yes }));
           li.append(b);
         }
       }
       if (p.answer?.yes) {
         const b = el('button', { type: 'button', className: 'button' });
-        b.textContent = this.#t('plan.download');
+        b.textContent = this.#t('nextcall.download');
         b.addEventListener('click', () => this.#download(id));
         li.append(b);
       }
@@ -321,8 +322,8 @@ export class Aids {
     const p = this.#plans.get(id);
     if (!p) return;
     const ics = makeIcs({
-      uid: id, atS: p.at, minutes: p.minutes, title: this.#t('plan.icsTitle'),
-      description: this.#t('plan.icsText'), url: `${location.origin}${location.pathname}`,
+      uid: id, atS: p.at, minutes: p.minutes, title: this.#t('nextcall.icsTitle'),
+      description: this.#t('nextcall.icsText'), url: `${location.origin}${location.pathname}`,
     });
     const url = URL.createObjectURL(new Blob([ics], { type: 'text/calendar' }));
     const a = el('a', { href: url, download: 'tandem-next-call.ics' });
@@ -347,20 +348,20 @@ export class Aids {
     if (box.hidden) return;
     box.dataset.state = this.#checkinState;
     if (this.#checkinState === 'thanks' || this.#checkinState === 'failed') {
-      box.replaceChildren(el('p', { role: 'status', textContent: t(this.#checkinState === 'thanks' ? 'checkin.thanks' : 'checkin.failed') }));
+      box.replaceChildren(el('p', { role: 'status', textContent: t(this.#checkinState === 'thanks' ? 'aftercall.thanks' : 'aftercall.failed') }));
       return;
     }
-    const buttons = ['fine', 'some', 'many'].map((answer) => {
+    const buttons = Object.entries(CHECKIN_KEYS).map(([answer, key]) => {
       const b = el('button', { type: 'button', className: 'button' });
-      b.textContent = t(`checkin.${answer}`);
+      b.textContent = t(key);
       b.disabled = this.#checkinState === 'sending';
       b.addEventListener('click', () => this.#answer(answer));
       return b;
     });
     box.replaceChildren(
-      el('h2', { textContent: t('checkin.question') }),
+      el('h2', { textContent: t('aftercall.question') }),
       el('div', { className: 'checkin-answers', role: 'group' }, buttons),
-      el('p', { className: 'hint', textContent: t('checkin.hint') }),
+      el('p', { className: 'hint', textContent: t('aftercall.hint') }),
     );
   }
 
