@@ -1,0 +1,257 @@
+/* Joins through the room directory, and the invite ledger shared by every node: one Lua
+ * script per join routes it (the room's live node, if another), checks the link's withdrawal
+ * and use count, counts the use and claims the room, atomically (cluster.h). */
+#include "cluster_internal.h"
+#include "app.h"
+
+#include "tandem/err.h"
+#include "tandem/util.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS: room, link uses, link withdrawn, person taken out.
+ * ARGV: this node, lease ms, the link's use limit, count a use (1/0), the link's expiry (Unix
+ * ms), check the person (1/0). */
+static const char join_script[] =
+    "local o = redis.call('GET', KEYS[1])\n"
+    "if o and o ~= ARGV[1] then\n"
+    "  local u = redis.call('GET', '" CL_PREFIX "node:' .. o)\n"
+    "  if u then return {'moved', u} end\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'revoked'} end\n"
+    "if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return {'out'} end\n"
+    "if ARGV[4] == '1' then\n"
+    "  local n = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  if n >= tonumber(ARGV[3]) then return {'used'} end\n"
+    "  redis.call('INCR', KEYS[2])\n"
+    "  redis.call('PEXPIREAT', KEYS[2], ARGV[5])\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return {'ok'}\n";
+
+/* Raises a link's use count to what this node's ledger saw (Redis restarted empty, or was
+ * away while the node let people in on its own ledger). */
+static const char raise_script[] =
+    "local n = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2]) end\n"
+    "return 0\n";
+
+/* Deletes a room's entry only while it is ours. */
+static const char release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+static void id_key(const char *kind, const uint8_t id[TDM_INVITE_ID_LEN], char *out, size_t cap)
+{
+    char text[TDM_INVITE_ID_TEXT];
+    tdm_invite_id_text(id, text);
+    snprintf(out, cap, CL_PREFIX "%s:%s", kind, text);
+}
+
+static bool counts_use(const struct tdm_join_req *req)
+{
+    return !req->by_pass && req->inv.expires_s != 0 && req->inv.uses != 0;
+}
+
+/* Redis could not answer: the room's own node goes on alone while its lease holds. */
+static void join_without_redis(struct tdm_cluster *cl, struct cl_pending *p)
+{
+    struct cl_room *room = g_hash_table_lookup(cl->rooms, p->req.room);
+    if (room && room->lease_until_us > tdm_now_us() && !counts_use(&p->req)) {
+        tdm_join_routed(cl->app, p->c, &p->req, p->id, false);
+        return;
+    }
+    cl->unavailable++;
+    struct tdm_proto_err e;
+    tdm_proto_set(&e, "unavailable", NULL, "the server cannot take this room just now; try again");
+    tdm_conn_send_error(p->c, &e, p->id);
+}
+
+static void send_moved(struct tdm_cluster *cl, struct cl_pending *p, const redisReply *u)
+{
+    char ws[CL_URL_MAX + 8];
+    bool ok = u->type == REDIS_REPLY_STRING && u->len > 8 && u->len < CL_URL_MAX &&
+              strncmp(u->str, "https://", 8) == 0 && strcmp(u->str, cl->url) != 0;
+    for (size_t i = 8; ok && i < u->len; i++)
+        ok = g_ascii_isalnum(u->str[i]) || strchr(".-:[]", u->str[i]);
+    if (!ok) { /* a node saying our own address, or garbage: not followed */
+        join_without_redis(cl, p);
+        return;
+    }
+    tdm_cl_ws_url(u->str, ws, sizeof ws);
+    json_t *m = json_pack("{s:s, s:s}", "type", "moved", "url", ws);
+    if (m && p->id)
+        json_object_set(m, "ref", p->id);
+    tdm_conn_send(p->c, m);
+    /* the page opens its next connection there; this one has nothing more to do */
+    tdm_conn_close(p->c, LWS_CLOSE_STATUS_NORMAL, "moved");
+}
+
+static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct cl_pending *p = privdata;
+    struct tdm_cluster *cl = p->cl;
+    redisReply *r = reply;
+    if (cl->stopping || !p->c) {
+        tdm_cl_pending_free(p);
+        return;
+    }
+    p->c->cluster_wait = NULL;
+    const char *what = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                               r->element[0]->type == REDIS_REPLY_STRING
+                           ? r->element[0]->str
+                           : "";
+    struct tdm_proto_err e = {0};
+    if (strcmp(what, "ok") == 0) {
+        struct cl_room *room = g_hash_table_lookup(cl->rooms, p->req.room);
+        if (!room && (room = calloc(1, sizeof *room)) != NULL)
+            g_hash_table_insert(cl->rooms, strdup(p->req.room), room);
+        if (room)
+            room->lease_until_us = p->sent_us + (int64_t)cl->app->cfg.cluster_ttl_ms * 1000;
+        tdm_join_routed(cl->app, p->c, &p->req, p->id, counts_use(&p->req));
+    } else if (strcmp(what, "moved") == 0 && r->elements == 2) {
+        send_moved(cl, p, r->element[1]);
+    } else if (strcmp(what, "revoked") == 0) {
+        tdm_proto_set(&e, "invite_revoked", p->req.by_pass ? "pass" : "token",
+                      "this invite link was withdrawn");
+    } else if (strcmp(what, "used") == 0 || strcmp(what, "out") == 0) {
+        tdm_proto_set(&e, "invite_used", p->req.by_pass ? "pass" : "token",
+                      "this invite link has already been used");
+    } else {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            TDM_WARN("cluster: join script: %.120s", r->str);
+        join_without_redis(cl, p);
+    }
+    if (e.code)
+        tdm_conn_send_error(p->c, &e, p->id);
+    tdm_cl_pending_free(p);
+}
+
+void tdm_cluster_join(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                      json_t *id)
+{
+    struct tdm_cluster *cl = app->cluster;
+    struct cl_pending *p = tdm_cl_pending_new(cl, CL_JOIN);
+    if (!p) {
+        struct tdm_proto_err e;
+        tdm_proto_set(&e, "internal", NULL, "out of memory");
+        tdm_conn_send_error(c, &e, id);
+        return;
+    }
+    p->c = c;
+    p->req = *req;
+    p->id = json_incref(id);
+    c->cluster_wait = p;
+    char room[CL_ROOM_KEY_MAX], use[64] = CL_PREFIX "none", rev[64] = CL_PREFIX "none",
+                                out[64] = CL_PREFIX "none", ttl[16], limit[8], until[24];
+    tdm_cl_room_key(cl, req->room, room);
+    if (req->inv.expires_s != 0) {
+        id_key("use", req->inv.id, use, sizeof use);
+        id_key("rev", req->inv.id, rev, sizeof rev);
+    }
+    if (req->by_pass)
+        id_key("rev", req->person, out, sizeof out);
+    snprintf(ttl, sizeof ttl, "%u", app->cfg.cluster_ttl_ms);
+    snprintf(limit, sizeof limit, "%u", (unsigned)req->inv.uses);
+    snprintf(until, sizeof until, "%lld", (long long)req->inv.expires_s * 1000);
+    const char *argv[] = {"EVAL",
+                          join_script,
+                          "4",
+                          room,
+                          use,
+                          rev,
+                          out,
+                          cl->name,
+                          ttl,
+                          limit,
+                          counts_use(req) ? "1" : "0",
+                          until,
+                          req->by_pass ? "1" : "0"};
+    size_t lens[13];
+    for (int i = 0; i < 13; i++)
+        lens[i] = strlen(argv[i]);
+    tdm_cl_send(cl, p, on_join_reply, 13, argv, lens);
+}
+
+void tdm_cluster_conn_closed(struct tdm_app *app, struct tdm_conn *c)
+{
+    struct cl_pending *p = c->cluster_wait;
+    if (p)
+        p->c = NULL;
+    c->cluster_wait = NULL;
+}
+
+void tdm_cluster_refund(struct tdm_app *app, const struct tdm_invite *inv)
+{
+    if (!app->cluster || inv->expires_s == 0 || inv->uses == 0)
+        return;
+    char use[64];
+    id_key("use", inv->id, use, sizeof use);
+    const char *argv[] = {"DECR", use};
+    size_t lens[] = {4, strlen(use)};
+    tdm_cl_fire(app->cluster, 2, argv, lens);
+}
+
+void tdm_cluster_room_closed(struct tdm_app *app, const char *room_id)
+{
+    struct tdm_cluster *cl = app->cluster;
+    if (!cl || !g_hash_table_remove(cl->rooms, room_id))
+        return;
+    char room[CL_ROOM_KEY_MAX];
+    tdm_cl_room_key(cl, room_id, room);
+    const char *argv[] = {"EVAL", release_script, "1", room, cl->name};
+    size_t lens[] = {4, strlen(release_script), 1, strlen(room), strlen(cl->name)};
+    tdm_cl_fire(cl, 5, argv, lens);
+}
+
+void tdm_cluster_revoke(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN], int64_t expires_s)
+{
+    if (!app->cluster)
+        return;
+    char rev[64], until[24];
+    id_key("rev", id, rev, sizeof rev);
+    /* INT64_MAX ("for ever"): a year is for ever enough for a link id nobody can guess */
+    int64_t now_s = tdm_wall_us() / 1000000;
+    if (expires_s > now_s + 366 * 86400)
+        expires_s = now_s + 366 * 86400;
+    snprintf(until, sizeof until, "%lld", (long long)expires_s * 1000);
+    const char *argv[] = {"SET", rev, "1", "PXAT", until};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    tdm_cl_fire(app->cluster, 5, argv, lens);
+}
+
+static void publish_one(const struct tdm_invite_record *r, void *arg)
+{
+    struct tdm_app *app = arg;
+    if (r->revoked) {
+        tdm_cluster_revoke(app, r->id, r->expires_s);
+        return;
+    }
+    if (r->used == 0 || !r->known || r->uses == 0)
+        return;
+    char use[64], n[8], until[24];
+    id_key("use", r->id, use, sizeof use);
+    snprintf(n, sizeof n, "%u", (unsigned)r->used);
+    snprintf(until, sizeof until, "%lld", (long long)r->expires_s * 1000);
+    const char *argv[] = {"EVAL", raise_script, "1", use, n, until};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    tdm_cl_fire(app->cluster, 6, argv, lens);
+}
+
+void tdm_cluster_publish_revocations(struct tdm_app *app)
+{
+    if (app->cluster && app->cluster->connected && app->invites)
+        tdm_invite_ledger_each(app->invites, tdm_wall_us() / 1000000, publish_one, app);
+}
+
+void tdm_cl_on_connected(struct tdm_cluster *cl)
+{
+    tdm_cluster_publish_revocations(cl->app);
+}
