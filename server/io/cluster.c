@@ -274,6 +274,17 @@ static bool name_ok(const char *s, size_t len)
     return true;
 }
 
+static void remember(struct tdm_cluster *cl, const char *url)
+{
+    for (size_t i = 0; i < cl->n_known; i++)
+        if (strcmp(cl->known[i], url) == 0)
+            return;
+    snprintf(cl->known[cl->next_known], CL_URL_MAX, "%s", url);
+    cl->next_known = (cl->next_known + 1) % CL_MAX_KNOWN;
+    if (cl->n_known < CL_MAX_KNOWN)
+        cl->n_known++;
+}
+
 static void rebuild_csp(struct tdm_cluster *cl)
 {
     size_t n = 0;
@@ -297,6 +308,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *privdat
     if (r && r->type == REDIS_REPLY_ARRAY && !cl->stopping) {
         struct cl_node nodes[TDM_CLUSTER_MAX_NODES];
         size_t n = 0;
+        memset(nodes, 0, sizeof nodes); /* compared whole below */
         for (size_t i = 0; i + 1 < r->elements && n < TDM_CLUSTER_MAX_NODES; i += 2) {
             redisReply *nm = r->element[i], *u = r->element[i + 1];
             if (nm->type != REDIS_REPLY_STRING || u->type != REDIS_REPLY_STRING ||
@@ -304,6 +316,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *privdat
                 continue;
             memcpy(nodes[n].name, nm->str, nm->len + 1);
             memcpy(nodes[n].url, u->str, u->len + 1);
+            remember(cl, nodes[n].url);
             n++;
         }
         if (n != cl->n_nodes || memcmp(nodes, cl->nodes, n * sizeof nodes[0]) != 0) {
@@ -546,8 +559,8 @@ bool tdm_cluster_origin_ok(const struct tdm_app *app, const char *origin)
         return false;
     if (strcmp(origin, app->cfg.public_url) == 0 || strcmp(origin, cl->url) == 0)
         return true;
-    for (size_t i = 0; i < cl->n_nodes; i++)
-        if (strcmp(origin, cl->nodes[i].url) == 0)
+    for (size_t i = 0; i < cl->n_known; i++)
+        if (strcmp(origin, cl->known[i]) == 0)
             return true;
     return false;
 }

@@ -16,6 +16,9 @@
 /* requests waiting for Redis at once: beyond this, joins are answered "unavailable" at once
  * (Redis is too slow to keep up; waiting longer helps nobody) */
 #define CL_MAX_PENDING 4096
+/* node addresses remembered for the WebSocket origin check: a page loaded from a node that
+ * died since comes to the others with that node's origin */
+#define CL_MAX_KNOWN 64
 
 enum cl_kind { CL_JOIN, CL_HEARTBEAT, CL_REFRESH, CL_OTHER };
 
@@ -62,6 +65,8 @@ struct tdm_cluster {
     guint beat_timer, check_timer, reap_idle;
     struct cl_node nodes[TDM_CLUSTER_MAX_NODES];
     size_t n_nodes;
+    char known[CL_MAX_KNOWN][CL_URL_MAX]; /* every node URL seen, oldest overwritten first */
+    size_t n_known, next_known;
     char csp[TDM_CLUSTER_MAX_NODES * (2 * CL_URL_MAX + 8) + 1];
     uint64_t unavailable; /* joins refused because Redis could not be reached */
 };
