@@ -166,3 +166,39 @@ test('--check-config reports the cluster and reaches Redis', () => {
   assert.match(out, /cluster: node n1/);
   assert.match(out, /cluster: Redis answers/);
 });
+
+test('without Redis, calls go on, held rooms take people in, other joins wait; then all comes back', async () => {
+  const tok = mintInvite({ room: 'cl-outage', role: 'mentee' });
+  const a = await joinFollowing(nodes[0].wsUrl, 'cl-outage', { token: tok }, 'A');
+  assert.equal(a.m.type, 'welcome');
+  assert.equal(a.url, nodes[0].wsUrl);
+  const old = redis;
+  const { port, password } = old;
+  await old.kill();
+  await waitFor(() => /cluster: lost Redis/.test(nodes[0].stderr), 5000, 'n1 notices');
+  // The room n1 holds, while its lease holds: in, on n1's own ledger.
+  const b = await join(nodes[0].wsUrl, 'cl-outage', { token: tok }, 'B');
+  assert.equal(b.m.type, 'welcome', JSON.stringify(b.m));
+  assert.equal((await a.c.next('joined')).participant.name, 'B', 'the room goes on');
+  // A once-only link needs the shared count; a room n1 does not hold needs the directory.
+  const once = await join(nodes[0].wsUrl, 'cl-outage', { token: mintInvite({ room: 'cl-outage', role: 'mentee', uses: 1 }) }, 'C');
+  assert.equal(once.m.code, 'unavailable', JSON.stringify(once.m));
+  const other = await join(nodes[1].wsUrl, 'cl-elsewhere', { token: mintInvite({ room: 'cl-elsewhere', role: 'mentee' }) }, 'D');
+  assert.equal(other.m.code, 'unavailable', JSON.stringify(other.m));
+  assert.equal(other.c.closed, null, 'the connection stays open (the page tries again)');
+  // Redis comes back empty (no persistence): the heartbeats put n1's room back.
+  await old.stop(); // (its folder)
+  redis = await startRedis({ port, password });
+  await waitFor(() => (nodes[0].stderr.match(/connected to Redis/g) || []).length >= 2, 10000, 'n1 reconnects');
+  const t0 = Date.now();
+  let r;
+  for (;;) {
+    r = await join(nodes[1].wsUrl, 'cl-outage', { token: tok }, 'E');
+    if (r.m.type === 'moved' || Date.now() - t0 > 5000) break;
+    r.c.ws.close();
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(r.m.type, 'moved', `the directory knows n1's room again: ${JSON.stringify(r.m)}`);
+  assert.equal(r.m.url, nodes[0].wsUrl);
+  for (const x of [a, b, once, other]) x.c.ws.close();
+});

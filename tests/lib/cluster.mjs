@@ -25,9 +25,9 @@ export function freeTcpPort(host = '127.0.0.1') {
 
 /** Starts redis-server on host:port (picked when not given), with a password and nothing
  *  written to disk. Resolves {pid, port, address, password, passwordFile, stop()}. */
-export async function startRedis({ host = '127.0.0.1', port = 0, timeoutMs = 10000 } = {}) {
+export async function startRedis({ host = '127.0.0.1', port = 0, timeoutMs = 10000, password = null } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tandem-redis-'));
-  const password = randomBytes(18).toString('base64url');
+  password ||= randomBytes(18).toString('base64url');
   const passwordFile = path.join(dir, 'redis.password');
   writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   if (!port) port = await freeTcpPort(host);
@@ -62,6 +62,12 @@ export async function startRedis({ host = '127.0.0.1', port = 0, timeoutMs = 100
     pid: child.pid, port, host, password, passwordFile,
     address: `${host}:${port}`,
     get output() { return out; },
+    /** SIGKILL by PID: Redis gone at once (its memory with it); the folder stays for a
+     *  restart on the same port with the same password. */
+    async kill() {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      return exit;
+    },
     async stop() {
       if (!exited) {
         try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
