@@ -3,6 +3,7 @@
  * live nodes (cluster.h says what Redis holds and what happens when it is away). */
 #include "cluster_internal.h"
 #include "app.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -165,6 +166,7 @@ static void drop(struct tdm_cluster *cl, const char *why)
     cl->ac = NULL;
     cl->src = NULL;
     cl->connected = false;
+    tdm_mx_control.cluster_redis_lost += why != NULL;
     if (why)
         tdm_log_limited(&cl_log, 5, tdm_now_us(), TDM_LOG_WARN, "cluster: %s", why);
     redisAsyncFree(ac);
@@ -219,6 +221,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         return; /* our own drop() */
     tdm_log_limited(&cl_log, 5, tdm_now_us(), TDM_LOG_WARN, "cluster: lost Redis (%s)",
                     status == REDIS_OK ? "closed" : ac->errstr);
+    tdm_mx_control.cluster_redis_lost++;
     let_go(cl);
 }
 

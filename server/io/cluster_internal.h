@@ -68,7 +68,6 @@ struct tdm_cluster {
     char known[CL_MAX_KNOWN][CL_URL_MAX]; /* every node URL seen, oldest overwritten first */
     size_t n_known, next_known;
     char csp[TDM_CLUSTER_MAX_NODES * (2 * CL_URL_MAX + 8) + 1];
-    uint64_t unavailable; /* joins refused because Redis could not be reached */
 };
 
 /* cluster.c */

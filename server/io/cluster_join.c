@@ -3,6 +3,7 @@
  * and use count, counts the use and claims the room, atomically (cluster.h). */
 #include "cluster_internal.h"
 #include "app.h"
+#include "metrics.h"
 
 #include "tandem/err.h"
 #include "tandem/util.h"
@@ -64,7 +65,7 @@ static void join_without_redis(struct tdm_cluster *cl, struct cl_pending *p)
         tdm_join_routed(cl->app, p->c, &p->req, p->id, false);
         return;
     }
-    cl->unavailable++;
+    tdm_mx_control.cluster_unavailable++;
     struct tdm_proto_err e;
     tdm_proto_set(&e, "unavailable", NULL, "the server cannot take this room just now; try again");
     tdm_conn_send_error(p->c, &e, p->id);
@@ -82,6 +83,7 @@ static void send_moved(struct tdm_cluster *cl, struct cl_pending *p, const redis
         return;
     }
     tdm_cl_ws_url(u->str, ws, sizeof ws);
+    tdm_mx_control.cluster_moved++;
     json_t *m = json_pack("{s:s, s:s}", "type", "moved", "url", ws);
     if (m && p->id)
         json_object_set(m, "ref", p->id);
