@@ -53,6 +53,14 @@ int tdm_cluster_probe(const struct tdm_config *cfg, char *err, size_t errlen);
  * join continues with tdm_join_routed. Takes a reference on id. */
 void tdm_cluster_join(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                       json_t *id);
+/* invite.check of a link that passed the node's own checks (req: its invite, role, pass):
+ * the shared ledger's verdict goes to c as invite.ok or the error join would give. When
+ * Redis cannot answer, the node's own verdict (invite.ok) stands: the join decides anyway.
+ * Takes a reference on id. */
+void tdm_cluster_check(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                       json_t *id);
+/* True while c's join waits for Redis. */
+bool tdm_cluster_joining(const struct tdm_conn *c);
 /* c closes while its join waits for Redis: the answer is dropped. */
 void tdm_cluster_conn_closed(struct tdm_app *app, struct tdm_conn *c);
 /* A join that used a limited link's use in Redis was then refused here (room full, locked):

@@ -20,7 +20,7 @@
  * died since comes to the others with that node's origin */
 #define CL_MAX_KNOWN 64
 
-enum cl_kind { CL_JOIN, CL_HEARTBEAT, CL_REFRESH, CL_OTHER };
+enum cl_kind { CL_JOIN, CL_CHECK, CL_HEARTBEAT, CL_REFRESH, CL_OTHER };
 
 /* One request sent to Redis; hiredis hands it back exactly once (reply, or NULL when the
  * connection goes). */
@@ -29,7 +29,7 @@ struct cl_pending {
     struct cl_pending *prev, *next; /* oldest first */
     int64_t sent_us;
     enum cl_kind kind;
-    /* CL_JOIN */
+    /* CL_JOIN and CL_CHECK (invite.check) */
     struct tdm_conn *c; /* NULL once the connection closed */
     struct tdm_join_req req;
     json_t *id;

@@ -33,6 +33,17 @@ static const char join_script[] =
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return {'ok'}\n";
 
+/* The join script's refusals without routing, claiming or counting (invite.check).
+ * KEYS: link uses, link withdrawn, person taken out. ARGV: the use limit (0: not counted),
+ * check the person (1/0). */
+static const char check_script[] =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end\n"
+    "if ARGV[2] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return 'out' end\n"
+    "if ARGV[1] ~= '0' and tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then\n"
+    "  return 'used'\n"
+    "end\n"
+    "return 'ok'\n";
+
 /* Raises a link's use count to what this node's ledger saw (Redis restarted empty, or was
  * away while the node let people in on its own ledger). */
 static const char raise_script[] =
@@ -92,6 +103,19 @@ static void send_moved(struct tdm_cluster *cl, struct cl_pending *p, const redis
     tdm_conn_close(p->c, LWS_CLOSE_STATUS_NORMAL, "moved");
 }
 
+/* The error join (and invite.check) give for the shared ledger's verdict what, or false. */
+static bool refusal(const char *what, const struct tdm_join_req *req, struct tdm_proto_err *e)
+{
+    const char *field = req->by_pass ? "pass" : "token";
+    if (strcmp(what, "revoked") == 0)
+        tdm_proto_set(e, "invite_revoked", field, "this invite link was withdrawn");
+    else if (strcmp(what, "used") == 0 || strcmp(what, "out") == 0)
+        tdm_proto_set(e, "invite_used", field, "this invite link has already been used");
+    else
+        return false;
+    return true;
+}
+
 static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cl_pending *p = privdata;
@@ -116,12 +140,8 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
         tdm_join_routed(cl->app, p->c, &p->req, p->id, counts_use(&p->req));
     } else if (strcmp(what, "moved") == 0 && r->elements == 2) {
         send_moved(cl, p, r->element[1]);
-    } else if (strcmp(what, "revoked") == 0) {
-        tdm_proto_set(&e, "invite_revoked", p->req.by_pass ? "pass" : "token",
-                      "this invite link was withdrawn");
-    } else if (strcmp(what, "used") == 0 || strcmp(what, "out") == 0) {
-        tdm_proto_set(&e, "invite_used", p->req.by_pass ? "pass" : "token",
-                      "this invite link has already been used");
+    } else if (refusal(what, &p->req, &e)) {
+        tdm_mx_message_refused("join", e.code);
     } else {
         if (r && r->type == REDIS_REPLY_ERROR)
             TDM_WARN("cluster: join script: %.120s", r->str);
@@ -143,6 +163,8 @@ void tdm_cluster_join(struct tdm_app *app, struct tdm_conn *c, const struct tdm_
         tdm_conn_send_error(c, &e, id);
         return;
     }
+    if (c->cluster_wait) /* an invite.check still waiting: its answer is dropped */
+        c->cluster_wait->c = NULL;
     p->c = c;
     p->req = *req;
     p->id = json_incref(id);
@@ -176,6 +198,65 @@ void tdm_cluster_join(struct tdm_app *app, struct tdm_conn *c, const struct tdm_
     for (int i = 0; i < 13; i++)
         lens[i] = strlen(argv[i]);
     tdm_cl_send(cl, p, on_join_reply, 13, argv, lens);
+}
+
+static void on_check_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct cl_pending *p = privdata;
+    redisReply *r = reply;
+    if (p->cl->stopping || !p->c) {
+        tdm_cl_pending_free(p);
+        return;
+    }
+    p->c->cluster_wait = NULL;
+    struct tdm_proto_err e = {0};
+    if (r && r->type == REDIS_REPLY_STRING && refusal(r->str, &p->req, &e)) {
+        tdm_mx_message_refused("invite.check", e.code);
+        tdm_conn_send_error(p->c, &e, p->id);
+    } else { /* ok, or Redis could not say: the node's own checks passed */
+        json_t *ok =
+            json_pack("{s:s, s:s, s:I}", "type", "invite.ok", "role", tdm_role_name(p->req.role),
+                      "expires_s", (json_int_t)p->req.inv.expires_s);
+        if (ok && p->id)
+            json_object_set(ok, "ref", p->id);
+        tdm_conn_send(p->c, ok);
+    }
+    tdm_cl_pending_free(p);
+}
+
+void tdm_cluster_check(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                       json_t *id)
+{
+    struct cl_pending *p = tdm_cl_pending_new(app->cluster, CL_CHECK);
+    if (!p) {
+        struct tdm_proto_err e;
+        tdm_proto_set(&e, "internal", NULL, "out of memory");
+        tdm_conn_send_error(c, &e, id);
+        return;
+    }
+    if (c->cluster_wait) /* an earlier check on this connection: its answer is dropped */
+        c->cluster_wait->c = NULL;
+    p->c = c;
+    p->req = *req;
+    p->id = json_incref(id);
+    c->cluster_wait = p;
+    char use[64], rev[64], out[64] = CL_PREFIX "none", limit[8];
+    id_key("use", req->inv.id, use, sizeof use);
+    id_key("rev", req->inv.id, rev, sizeof rev);
+    if (req->by_pass)
+        id_key("rev", req->person, out, sizeof out);
+    snprintf(limit, sizeof limit, "%u", counts_use(req) ? (unsigned)req->inv.uses : 0u);
+    const char *argv[] = {"EVAL", check_script, "3",   use,
+                          rev,    out,          limit, req->by_pass ? "1" : "0"};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    tdm_cl_send(app->cluster, p, on_check_reply, 8, argv, lens);
+}
+
+bool tdm_cluster_joining(const struct tdm_conn *c)
+{
+    return c->cluster_wait && c->cluster_wait->kind == CL_JOIN;
 }
 
 void tdm_cluster_conn_closed(struct tdm_app *app, struct tdm_conn *c)

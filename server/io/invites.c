@@ -586,6 +586,13 @@ void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, j
     } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
         return;
     }
+    if (app->cluster && inv.expires_s) { /* used up or withdrawn on another node? */
+        struct tdm_join_req req = {.role = role, .inv = inv, .by_pass = text != NULL};
+        if (text)
+            memcpy(req.person, pass.person, TDM_INVITE_ID_LEN);
+        tdm_cluster_check(app, c, &req, id);
+        return;
+    }
     json_t *r = json_pack("{s:s}", "type", "invite.ok");
     if (r && inv.expires_s) { /* else an open room without a token: the page picks the role */
         json_object_set_new(r, "role", json_string(tdm_role_name(role)));

@@ -104,7 +104,7 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     const char *room_id, *name, *role_s;
     size_t room_len, name_len, role_len;
     enum tdm_role role;
-    if (c->participant || c->lobby || c->cluster_wait) {
+    if (c->participant || c->lobby || (c->cluster_wait && tdm_cluster_joining(c))) {
         tdm_proto_set(e, "already_joined", NULL, "this connection has already joined a room");
         return;
     }

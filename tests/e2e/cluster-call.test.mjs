@@ -65,7 +65,7 @@ if (!insideNetns()) {
 
   /** Opens the room page of node with the token and joins; every signaling message the page
    *  gets is noted with its time (page.on('websocket')). */
-  async function join(label, node, token, browser = null, room = ROOM) {
+  async function join(label, node, token, browser = null, room = ROOM, { form = true } = {}) {
     browser ||= await launchChromium(label);
     const page = browser.page === undefined || people.some((p) => p.page === browser.page)
       ? await browser.page.context().newPage() : browser.page;
@@ -84,6 +84,7 @@ if (!insideNetns()) {
     });
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.goto(`${node.url}/r/${room}#t=${token}`);
+    if (!form) return person;
     await page.getByLabel('Your name').fill(label);
     await page.getByRole('button', { name: 'Join', exact: true }).click();
     return person;
@@ -201,11 +202,14 @@ if (!insideNetns()) {
     const once = mintInvite({ room: 'cluster-once', role: 'mentee', uses: 1 });
     const first = await join('First', nodes[1], once, people[0].browser, 'cluster-once');
     await inRoom(first);
-    const second = await join('Second', nodes[2], once, people[1].browser, 'cluster-once');
+    // The page's check of its link before the form (invite.check) already says so.
+    const second = await join('Second', nodes[2], once, people[1].browser, 'cluster-once', { form: false });
     const end = Date.now() + UI_WAIT_MS;
     while (!second.frames.some((f) => f.type === 'error') && Date.now() < end) await sleep(100);
     const err = second.frames.find((f) => f.type === 'error');
     assert.equal(err?.code, 'invite_used', JSON.stringify(second.frames.map((f) => [f.type, f.code])));
+    assert.equal(nodeOfWs(err.url), 'n3');
+    await second.page.getByText(/already been used/i).first().waitFor({ timeout: UI_WAIT_MS });
     await first.page.close();
     await second.page.close();
   });

@@ -107,6 +107,15 @@ test('a once-only link used through one node is refused through another', async 
   const second = await joinFollowing(nodes[1].wsUrl, 'cl-once', { token: once }, 'Second');
   assert.equal(second.m.type, 'error');
   assert.equal(second.m.code, 'invite_used', 'the use counted on n1 holds on n2');
+  // The page's check before the form says so too, on any node; the pass still passes it.
+  const chk = await wsClient(nodes[2].wsUrl);
+  chk.send({ type: 'invite.check', id: 3, room: 'cl-once', token: once });
+  assert.equal((await chk.next((x) => x.ref === 3)).code, 'invite_used');
+  chk.send({ type: 'invite.check', id: 4, room: 'cl-once', pass: first.m.pass });
+  const okPass = await chk.next((x) => x.ref === 4);
+  assert.equal(okPass.type, 'invite.ok', JSON.stringify(okPass));
+  assert.equal(okPass.role, 'mentee');
+  chk.ws.close();
   // The person's own pass still brings them back, through any node.
   const back = await joinFollowing(nodes[2].wsUrl, 'cl-once', { pass: first.m.pass }, 'First');
   assert.equal(back.m.type, 'welcome', JSON.stringify(back.m));
@@ -129,6 +138,10 @@ test('a link withdrawn on one node is refused by the others', async () => {
   const again = await joinFollowing(nodes[1].wsUrl, 'cl-rev', { token: guest }, 'Guest');
   assert.equal(again.m.type, 'error');
   assert.equal(again.m.code, 'invite_revoked', JSON.stringify(again.m));
+  const chk = await wsClient(nodes[0].wsUrl);
+  chk.send({ type: 'invite.check', id: 5, room: 'cl-rev', token: guest });
+  assert.equal((await chk.next((x) => x.ref === 5)).code, 'invite_revoked', 'withdrawn on n3, said by n1');
+  chk.ws.close();
 });
 
 test('a killed node\'s room is claimed by the next join on another node', async () => {
