@@ -394,6 +394,7 @@ static void heartbeat(struct tdm_cluster *cl)
     if (p)
         tdm_cl_send(cl, p, on_heartbeat_reply, 8, argv, lens);
     refresh_rooms(cl);
+    tdm_cl_read_withdrawals(cl);
 }
 
 static gboolean on_beat(gpointer data)
@@ -505,6 +506,7 @@ int tdm_cluster_start(struct tdm_app *app)
     HMAC(EVP_sha256(), app->invite_key, sizeof app->invite_key, (const uint8_t *)label,
          sizeof label - 1, cl->room_key, &len);
     cl->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+    snprintf(cl->rev_seen, sizeof cl->rev_seen, "0");
     app->cluster = cl;
     connect_redis(cl);
     cl->beat_timer = g_timeout_add(app->cfg.cluster_heartbeat_ms, on_beat, cl);

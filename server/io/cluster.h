@@ -9,6 +9,8 @@
  *                 only while it still holds it; h = HMAC(invite key, room id), 128 bits
  *   use:<id>      uses of a limited link, expiring with the link
  *   rev:<id>      a withdrawn link or a person taken out, expiring with the link
+ *   withdrawals   a stream of withdrawals (id, until), read by every node into its own
+ *                 ledger at each heartbeat (console links, passes, listings)
  * A room whose holder's node key is gone is free: the next join claims it.
  *
  * All Redis I/O is hiredis's async API on the control thread's GLib loop; a reply later
@@ -71,8 +73,10 @@ void tdm_cluster_room_closed(struct tdm_app *app, const char *room_id);
 /* A link or person id withdrawn until expires_s: every node refuses it from now on. */
 void tdm_cluster_revoke(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
                         int64_t expires_s);
-/* Every withdrawal of the local ledger again (after a ledger poll read new lines). */
-void tdm_cluster_publish_revocations(struct tdm_app *app);
+/* Every withdrawal and use count of the local ledger into Redis again; announce: the other
+ * nodes' ledgers learn the withdrawals too (after a ledger poll read lines of `tandem
+ * invite --revoke`). */
+void tdm_cluster_publish_revocations(struct tdm_app *app, bool announce);
 
 /* Adds "nodes": the WebSocket URLs of the live nodes, to welcome (pages fail over to them). */
 void tdm_cluster_add_to(struct tdm_app *app, json_t *welcome);

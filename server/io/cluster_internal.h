@@ -66,6 +66,8 @@ struct tdm_cluster {
     struct cl_node nodes[TDM_CLUSTER_MAX_NODES];
     size_t n_nodes;
     char known[CL_MAX_KNOWN][CL_URL_MAX]; /* every node URL seen, oldest overwritten first */
+    char rev_seen[48]; /* the last entry of the withdrawals stream read ("0": none yet) */
+    bool rev_reading;  /* an XREAD is on its way */
     size_t n_known, next_known;
     char csp[TDM_CLUSTER_MAX_NODES * (2 * CL_URL_MAX + 8) + 1];
 };
@@ -87,5 +89,7 @@ void tdm_cl_ws_url(const char *https_url, char *out, size_t cap);
 /* cluster_join.c */
 extern const char tdm_cl_refresh_script[];
 void tdm_cl_on_connected(struct tdm_cluster *cl);
+/* Reads the withdrawals other nodes made since the last read (at each heartbeat). */
+void tdm_cl_read_withdrawals(struct tdm_cluster *cl);
 
 #endif

@@ -290,10 +290,9 @@ void tdm_cluster_room_closed(struct tdm_app *app, const char *room_id)
     tdm_cl_fire(cl, 5, argv, lens);
 }
 
-void tdm_cluster_revoke(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN], int64_t expires_s)
+static void publish_withdrawal(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                               int64_t expires_s, bool announce)
 {
-    if (!app->cluster)
-        return;
     char rev[64], until[24];
     id_key("rev", id, rev, sizeof rev);
     /* INT64_MAX ("for ever"): a year is for ever enough for a link id nobody can guess */
@@ -306,13 +305,95 @@ void tdm_cluster_revoke(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN]
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
     tdm_cl_fire(app->cluster, 5, argv, lens);
+    if (!announce)
+        return;
+    /* ...and the other nodes' ledgers learn it (console links, passes, listings) */
+    char text[TDM_INVITE_ID_TEXT], secs[24];
+    tdm_invite_id_text(id, text);
+    snprintf(secs, sizeof secs, "%lld", (long long)expires_s);
+    const char *xadd[] = {
+        "XADD", CL_PREFIX "withdrawals", "MAXLEN", "~", "100000", "*", "id", text, "until", secs};
+    size_t xlens[10];
+    for (int i = 0; i < 10; i++)
+        xlens[i] = strlen(xadd[i]);
+    tdm_cl_fire(app->cluster, 10, xadd, xlens);
 }
+
+void tdm_cluster_revoke(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN], int64_t expires_s)
+{
+    if (app->cluster)
+        publish_withdrawal(app, id, expires_s, true);
+}
+
+/* One stream entry: ["<entry id>", ["id", "<base64url>", "until", "<unix s>"]]. */
+static void learn_entry(struct tdm_cluster *cl, const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= sizeof cl->rev_seen)
+        return;
+    memcpy(cl->rev_seen, e->element[0]->str, e->element[0]->len + 1);
+    const redisReply *f = e->element[1];
+    uint8_t id[TDM_INVITE_ID_LEN];
+    long long until = 0;
+    bool have_id = false;
+    for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "id") == 0)
+            have_id = tdm_invite_id_parse(v->str, v->len, id) == 0;
+        else if (strcmp(k->str, "until") == 0 && v->len < 20)
+            until = strtoll(v->str, NULL, 10);
+    }
+    if (have_id && until > tdm_wall_us() / 1000000 &&
+        tdm_invites_learn_withdrawal(cl->app, id, until) != 0)
+        TDM_WARN("cluster: invite ledger full: a withdrawal made on another node is not kept");
+}
+
+static void on_withdrawals(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct cl_pending *p = privdata;
+    struct tdm_cluster *cl = p->cl;
+    redisReply *r = reply;
+    cl->rev_reading = false;
+    /* [[stream name, [entry, ...]]], or nil when nothing is new */
+    if (!cl->stopping && r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *entries = r->element[0]->element[1];
+        for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++)
+            learn_entry(cl, entries->element[i]);
+    }
+    tdm_cl_pending_free(p);
+}
+
+void tdm_cl_read_withdrawals(struct tdm_cluster *cl)
+{
+    if (cl->rev_reading)
+        return;
+    struct cl_pending *p = tdm_cl_pending_new(cl, CL_OTHER);
+    if (!p)
+        return;
+    cl->rev_reading = true;
+    /* bounded per heartbeat: a node starting late catches up over a few */
+    const char *argv[] = {"XREAD",     "COUNT", "1000", "STREAMS", CL_PREFIX "withdrawals",
+                          cl->rev_seen};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    tdm_cl_send(cl, p, on_withdrawals, 6, argv, lens);
+}
+
+struct publish {
+    struct tdm_app *app;
+    bool announce;
+};
 
 static void publish_one(const struct tdm_invite_record *r, void *arg)
 {
-    struct tdm_app *app = arg;
+    const struct publish *pb = arg;
+    struct tdm_app *app = pb->app;
     if (r->revoked) {
-        tdm_cluster_revoke(app, r->id, r->expires_s);
+        publish_withdrawal(app, r->id, r->expires_s, pb->announce);
         return;
     }
     if (r->used == 0 || !r->known || r->uses == 0)
@@ -328,13 +409,15 @@ static void publish_one(const struct tdm_invite_record *r, void *arg)
     tdm_cl_fire(app->cluster, 6, argv, lens);
 }
 
-void tdm_cluster_publish_revocations(struct tdm_app *app)
+void tdm_cluster_publish_revocations(struct tdm_app *app, bool announce)
 {
+    struct publish pb = {app, announce};
     if (app->cluster && app->cluster->connected && app->invites)
-        tdm_invite_ledger_each(app->invites, tdm_wall_us() / 1000000, publish_one, app);
+        tdm_invite_ledger_each(app->invites, tdm_wall_us() / 1000000, publish_one, &pb);
 }
 
 void tdm_cl_on_connected(struct tdm_cluster *cl)
 {
-    tdm_cluster_publish_revocations(cl->app);
+    /* Redis may have restarted empty: the keys again (the other ledgers have them) */
+    tdm_cluster_publish_revocations(cl->app, false);
 }

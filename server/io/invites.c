@@ -230,7 +230,7 @@ static gboolean on_ledger_poll(gpointer data)
             app->ledger_read_off = off;
         /* lines not of our own making (tandem invite --revoke): the other nodes learn them */
         if (off > before && (uint64_t)(off - before) > app->ledger_own_bytes)
-            tdm_cluster_publish_revocations(app);
+            tdm_cluster_publish_revocations(app, true);
         app->ledger_own_bytes = 0;
         if (bad || full)
             tdm_log_limited(&app->ledger_log, 5, tdm_now_us(), TDM_LOG_WARN,
@@ -448,6 +448,17 @@ int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_
     int64_t now_s = tdm_wall_us() / 1000000;
     tdm_cluster_revoke(app, id, expires_s); /* every node refuses it, also if ours is full */
     if (tdm_invite_ledger_revoke(app->invites, id, expires_s, now_s))
+        return TDM_EFULL;
+    journal_note(app, id);
+    return 0;
+}
+
+int tdm_invites_learn_withdrawal(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                                 int64_t expires_s)
+{
+    if (tdm_invite_ledger_revoked(app->invites, id))
+        return 0;
+    if (tdm_invite_ledger_revoke(app->invites, id, expires_s, tdm_wall_us() / 1000000))
         return TDM_EFULL;
     journal_note(app, id);
     return 0;

@@ -187,6 +187,10 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
 /* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
 int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
                             int64_t expires_s);
+/* A withdrawal made on another node (cluster.h): into this node's ledger and journal, so
+ * that console links and passes are refused here too. Returns 0 or TDM_EFULL. */
+int tdm_invites_learn_withdrawal(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                                 int64_t expires_s);
 /* Makes a link for room from msg's role, expires_s? and uses? (validated; e filled on a
  * refusal) and notes it in the ledger. Returns the "invite" message (url when
  * server.public_url is set), or NULL. */

@@ -6,7 +6,7 @@
 // nodes, with a node killed mid-call, is tests/e2e/cluster-call.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { mintInvite, TANDEM_BIN, SOURCE_DIR, testCertificate, inviteKeyPath, newLedgerPath } from '../lib/tandem.mjs';
 import { client as wsClient, closeAllClients } from '../lib/wsclient.mjs';
@@ -169,6 +169,43 @@ test('a killed node\'s room is claimed by the next join on another node', async 
   // and the third node no longer lists the dead one
   await waitFor(() => /cluster: 2 live nodes/.test(nodes[0].stderr), TTL_MS + 3000, 'n1 forgets n3');
   r.c.ws.close();
+});
+
+test('a console link withdrawn through one node is refused by the others', async () => {
+  const ledger = newLedgerPath();
+  const mint = () => {
+    const r = spawnSync(TANDEM_BIN, ['console-link', '--invite-key', inviteKeyPath(), '--invite-ledger', ledger,
+      '--public-url', PUBLIC_URL], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, r.stderr);
+    return { token: r.stdout.trim().split('#c=')[1], id: /console link id (\S+)/.exec(r.stderr)[1] };
+  };
+  const mine = mint();
+  const theirs = mint();
+  const hello = async (node, token) => {
+    const c = await wsClient(node.wsUrl);
+    c.send({ type: 'console.hello', id: 1, token });
+    return { c, m: await c.next((x) => x.ref === 1) };
+  };
+  const other = await hello(nodes[0], theirs.token);
+  assert.equal(other.m.type, 'console.ready');
+  const me = await hello(nodes[1], mine.token);
+  assert.equal(me.m.type, 'console.ready');
+  me.c.send({ type: 'console.link.revoke', id: 2, invite_id: theirs.id });
+  assert.equal((await me.c.next((x) => x.ref === 2)).type, 'console.link.revoked');
+  // n1 learns it from the withdrawals stream at its next heartbeat: the open console and
+  // a new hello are refused there too.
+  const t0 = Date.now();
+  let again;
+  for (;;) {
+    again = await hello(nodes[0], theirs.token);
+    if (again.m.type === 'error' || Date.now() - t0 > 5000) break;
+    again.c.ws.close();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(again.m.code, 'console_revoked', JSON.stringify(again.m));
+  other.c.send({ type: 'console.links', id: 3 });
+  assert.equal((await other.c.next((x) => x.ref === 3)).code, 'console_revoked');
+  for (const x of [other, me, again]) x.c.ws.close();
 });
 
 test('--check-config reports the cluster and reaches Redis', () => {
