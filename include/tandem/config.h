@@ -55,6 +55,7 @@ struct tdm_chat_limits {
     uint32_t allow_metadata; /* 0 or 1: accept pictures that still carry Exif/XMP */
 };
 
+#define TDM_CONFIG_PAGE_URL_MAX 512
 #define TDM_CONFIG_PUBLIC_URL_MAX 200
 #define TDM_CLUSTER_NAME_MAX 32 /* [A-Za-z0-9._-] */
 
@@ -109,6 +110,9 @@ struct tdm_config {
     uint32_t cluster_heartbeat_ms; /* liveness and room leases are refreshed this often */
     uint32_t cluster_ttl_ms;       /* ...and lapse this long after the last refresh */
     uint32_t cluster_timeout_ms;   /* a Redis reply later than this counts as Redis down */
+    /* where Quick exit takes a page: an https:// address or a path on this server; "" = the
+     * neutral page in the page's language (web/neutral*.html) */
+    char quick_exit_url[TDM_CONFIG_PAGE_URL_MAX + 1];
 };
 
 /* Fills cfg with the embedded defaults. */

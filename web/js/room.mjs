@@ -18,6 +18,7 @@ import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
 import { DevicePanel } from './devices.mjs';
+import { Aids } from './aids.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -139,6 +140,14 @@ onQuickExit(() => {
   devices.stop();
 });
 
+const aids = new Aids({
+  handButton: $('hand-button'), handLabel: $('hand-label'), ideasButton: $('ideas-button'),
+  dialog: $('ideas-dialog'), close: $('ideas-close'), cards: $('ideas-cards'),
+  planWhen: $('plan-when'), planMinutes: $('plan-minutes'), planPropose: $('plan-propose'),
+  planError: $('plan-error'), cardArea: $('card-area'), planArea: $('plan-area'),
+  list: ui.list, checkin: $('checkin'),
+}, { t, send: (msg) => sig?.send(msg) ?? null, wsUrl: defaultUrl(), announce: (text) => announce(text) });
+
 function signaling() {
   if (sig) return sig;
   sig = new Signaling();
@@ -191,7 +200,7 @@ function startJoin() {
 }
 
 function onMessage(msg) {
-  if (mod.handle(msg)) return undefined;
+  if (mod.handle(msg) || aids.handle(msg)) return undefined;
   switch (msg.type) {
     case 'welcome': return onWelcome(msg);
     case 'moved': // another node holds the room: join there
@@ -237,6 +246,7 @@ function onWelcome(msg) {
   // A (re)join has a new participant id: a new pair of connections, and our media.state again.
   sentState = '';
   mod.reset(state.me, state.roomState);
+  aids.reset(state.me, msg);
   call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
   call.start(state.me.id);
   syncLocal();
@@ -380,6 +390,7 @@ function toLeft(endedBy) {
   state.lobbyWaiting = false;
   state.me = null;
   state.others.clear();
+  aids.left();
   render();
   ui.leftTitle.focus();
 }
@@ -532,6 +543,7 @@ function renderRoom() {
   });
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
+  aids.render(people);
   renderControls();
   ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
   show(ui.notice, Boolean(state.notice));
