@@ -83,7 +83,8 @@ if (!insideNetns()) {
       });
     });
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.goto(`${node.url}/r/${room}#t=${token}`);
+    // (DOMContentLoaded: the page's modules run from there; a busy machine may hold "load")
+    await page.goto(`${node.url}/r/${room}#t=${token}`, { waitUntil: 'domcontentloaded', timeout: 60000 });
     if (!form) return person;
     await page.getByLabel('Your name').fill(label);
     await page.getByRole('button', { name: 'Join', exact: true }).click();
