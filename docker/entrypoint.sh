@@ -50,6 +50,19 @@ if [ -n "${TURN_SECRET:-}" ] && [ -n "${TURN_DOMAIN:-}" ]; then
     echo "secret_file = /run/tandem/turn.secret"
   } >>"$conf"
 fi
+# Several nodes on one Redis (docs/deploy.md "Several machines"): off unless TANDEM_CLUSTER_REDIS.
+if [ -n "${TANDEM_CLUSTER_REDIS:-}" ]; then
+  : "${TANDEM_NODE_URL:?set TANDEM_NODE_URL (this node's own https address) with TANDEM_CLUSTER_REDIS}"
+  {
+    echo "[cluster]"
+    echo "redis = ${TANDEM_CLUSTER_REDIS}"
+    echo "node_url = ${TANDEM_NODE_URL}"
+    if [ -n "${TANDEM_REDIS_PASSWORD:-}" ]; then
+      printf '%s\n' "$TANDEM_REDIS_PASSWORD" >/run/tandem/redis.password
+      echo "password_file = /run/tandem/redis.password"
+    fi
+  } >>"$conf"
+fi
 case "${1:-}" in
   "") ;;
   check) exec /usr/local/bin/tandem --config "$conf" --check-config ;;

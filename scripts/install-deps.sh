@@ -7,10 +7,10 @@ what=${1:-build}
 
 build_pkgs=(build-essential cmake pkg-config openssl ca-certificates
   libwebsockets-dev libwebsockets-evlib-glib libnice-dev libsrtp2-dev libopus-dev
-  libssl-dev libjansson-dev libglib2.0-dev)
+  libssl-dev libjansson-dev libglib2.0-dev libhiredis-dev)
 # fonts-sil-abyssinica: Ethiopic letters, so that page screenshots show Tigrinya (not boxes).
 test_pkgs=(libcmocka-dev chromium firefox-esr iproute2 nftables ffmpeg clang libclang-rt-14-dev coturn
-  valgrind clang-format fonts-sil-abyssinica)
+  valgrind clang-format fonts-sil-abyssinica redis-server)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -57,6 +57,7 @@ struct tdm_chat_limits {
 
 #define TDM_CONFIG_PAGE_URL_MAX 512
 #define TDM_CONFIG_PUBLIC_URL_MAX 200
+#define TDM_CLUSTER_NAME_MAX 32 /* [A-Za-z0-9._-] */
 
 struct tdm_config {
     char listen[64]; /* bind address; "" = every address */
@@ -98,6 +99,17 @@ struct tdm_config {
     /* the Prometheus endpoint's own listener, "ADDR:PORT" or "[V6]:PORT" (docs/metrics.md);
      * "" = off. Plain HTTP: meant for loopback or a private network. */
     char metrics_listen[64];
+    /* More than one node on Redis (docs/deploy.md "Several machines"): "" = one process,
+     * as ever. "ADDR:PORT" / "[V6]:PORT" (an IP literal: no DNS lookup may block the loop) or
+     * "unix:/path". */
+    char cluster_redis[TDM_CONFIG_PATH_MAX];
+    char cluster_password_file[TDM_CONFIG_PATH_MAX]; /* Redis AUTH password; "" = none */
+    /* this node's own address (https://host[:port]): pages are sent here for its rooms */
+    char cluster_node_url[TDM_CONFIG_PUBLIC_URL_MAX + 1];
+    char cluster_node_name[TDM_CLUSTER_NAME_MAX + 1]; /* "" = made from node_url */
+    uint32_t cluster_heartbeat_ms; /* liveness and room leases are refreshed this often */
+    uint32_t cluster_ttl_ms;       /* ...and lapse this long after the last refresh */
+    uint32_t cluster_timeout_ms;   /* a Redis reply later than this counts as Redis down */
     /* where Quick exit takes a page: an https:// address or a path on this server; "" = the
      * neutral page in the page's language (web/neutral*.html) */
     char quick_exit_url[TDM_CONFIG_PAGE_URL_MAX + 1];
@@ -122,6 +134,10 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
 /* Splits "ADDR:PORT" or "[V6ADDR]:PORT" (an IP literal, a port 0 to 65535; 0 picks a free
  * one) into host (NUL-terminated) and port. Returns 0 or TDM_EINVAL. */
 int tdm_config_parse_hostport(const char *v, char *host, size_t hostcap, uint16_t *port);
+
+/* The node name cluster.node_name gives, or one made from cluster.node_url (its host and
+ * port, other characters as '_'), NUL-terminated in out. */
+void tdm_config_cluster_name(const struct tdm_config *cfg, char out[TDM_CLUSTER_NAME_MAX + 1]);
 
 /* Checks the combination (e.g. cert without key). Returns 0 or TDM_EINVAL with err. */
 int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen);

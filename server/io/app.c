@@ -1,6 +1,7 @@
 /* Start-up and shutdown of the control thread: libwebsockets on the default GLib main loop
  * (each media worker runs a loop of its own), signal handling, and the ordered teardown. */
 #include "app.h"
+#include "cluster.h"
 #include "gate.h"
 #include "media.h"
 #include "metrics.h"
@@ -24,10 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* 'self' covers same-origin wss: in CSP Level 3, which Chromium and Firefox implement. */
+/* 'self' covers same-origin wss: in CSP Level 3, which Chromium and Firefox implement. With
+ * a cluster, the other nodes' origins join connect-src (pages follow `moved` there). */
 static const char csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:%s; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "media-src 'self' blob:%s; connect-src 'self'%s; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 static struct lws_protocols protocols[] = {
@@ -39,11 +41,11 @@ static struct lws_protocols protocols[] = {
 static void build_headers(struct tdm_app *app)
 {
     /* Films from sync.allowed_origins (config.c bounds them to fit) may play in the pages. */
-    char media[TDM_CONFIG_MAX_ORIGINS * (TDM_CONFIG_ORIGIN_MAX + 1) + 1] = "", policy[1024];
+    char media[TDM_CONFIG_MAX_ORIGINS * (TDM_CONFIG_ORIGIN_MAX + 1) + 1] = "", policy[1800];
     for (size_t i = 0; i < app->cfg.n_sync_origins; i++)
         snprintf(media + strlen(media), sizeof media - strlen(media), " %s",
                  app->cfg.sync_origins[i]);
-    snprintf(policy, sizeof policy, csp, media);
+    snprintf(policy, sizeof policy, csp, media, tdm_cluster_csp_sources(app));
     int n = snprintf(app->http_headers, sizeof app->http_headers,
                      "Content-Security-Policy: %s\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
@@ -57,6 +59,11 @@ static void build_headers(struct tdm_app *app)
                      "Cache-Control: no-cache\r\n",
                      policy);
     app->http_headers_len = n > 0 ? (size_t)n : 0;
+}
+
+void tdm_app_headers_changed(struct tdm_app *app)
+{
+    build_headers(app);
 }
 
 /* lws's own log lines may hold peer addresses: they are shown only at debug level. */
@@ -180,6 +187,8 @@ int tdm_app_start(struct tdm_app *app)
     protocols[1].per_session_data_size = tdm_signal_session_size();
     protocols[1].rx_buffer_size = 16384;
     app->loop = g_main_loop_new(NULL, FALSE);
+    if (tdm_cluster_start(app) != 0)
+        return TDM_EINVAL;
 
     lws_set_log_level(tdm_log_enabled(TDM_LOG_DEBUG) ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : 0,
                       lws_log_to_tandem);
@@ -261,6 +270,7 @@ void tdm_app_stop(struct tdm_app *app)
         lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
     app->lws = NULL;
     tdm_gate_stop(app);
+    tdm_cluster_stop(app); /* after every connection closed: no join waits for Redis now */
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
     tdm_checkin_destroy(app->checkin);

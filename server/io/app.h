@@ -20,6 +20,7 @@ struct tdm_conn;
 struct tdm_gate;
 struct tdm_media;
 struct tdm_metrics;
+struct tdm_cluster;
 
 struct tdm_app {
     struct tdm_config cfg;
@@ -31,8 +32,9 @@ struct tdm_app {
     struct tdm_checkin *checkin;             /* check-in counts per room (tandem/checkin.h) */
     struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
     struct tdm_metrics *metrics;             /* the metrics listener (metrics.h), or NULL */
+    struct tdm_cluster *cluster;             /* Redis (cluster.h); NULL: one process alone */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */
-    char http_headers[1024];                 /* security headers added to every page */
+    char http_headers[2048];                 /* security headers added to every page */
     size_t http_headers_len;
     uint32_t n_conns;
     uint32_t next_conn_log_id;
@@ -58,8 +60,9 @@ struct tdm_app {
     struct tdm_log_limiter ledger_log;
     /* lines appended by `tandem invite` (a new link, --revoke) are read every few seconds */
     guint ledger_poll;
-    uint64_t ledger_ino;     /* the journal file read so far... */
-    int64_t ledger_read_off; /* ...up to here */
+    uint64_t ledger_ino;       /* the journal file read so far... */
+    int64_t ledger_read_off;   /* ...up to here */
+    uint64_t ledger_own_bytes; /* appended by this server since the last poll */
     /* the secret shared with coturn (turn.secret_file); length 0: no TURN */
     char turn_secret[TDM_TURN_SECRET_MAX + 1];
     size_t turn_secret_len;
@@ -99,6 +102,8 @@ int tdm_app_start(struct tdm_app *app);
 /* Runs the loop until SIGINT/SIGTERM, then closes every connection and frees everything. */
 void tdm_app_run(struct tdm_app *app);
 void tdm_app_stop(struct tdm_app *app);
+/* The pages' security headers again (the cluster's node list, in connect-src, changed). */
+void tdm_app_headers_changed(struct tdm_app *app);
 
 /* Protocol callbacks (http.c, signal.c). */
 int tdm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -3,6 +3,7 @@
  * can be checked before a restart or a SIGHUP. */
 #include "checkconfig.h"
 #include "app.h"
+#include "cluster.h"
 #include "tlsfiles.h"
 
 #include "tandem/err.h"
@@ -117,6 +118,27 @@ static void check_folder(struct report *r, const char *key, const char *path)
     }
 }
 
+/* Several nodes: the password file, and Redis itself (reached, password taken, PING). */
+static void check_cluster(struct report *r, const struct tdm_config *cfg)
+{
+    char err[TDM_CONFIG_PATH_MAX + 200], name[TDM_CLUSTER_NAME_MAX + 1];
+    if (!cfg->cluster_redis[0])
+        return;
+    tdm_config_cluster_name(cfg, name);
+    fprintf(r->out, "cluster: node %s (%s), Redis at %s\n", name, cfg->cluster_node_url,
+            cfg->cluster_redis);
+    if (tdm_cluster_probe(cfg, err, sizeof err)) {
+        snprintf(err + strlen(err), sizeof err - strlen(err),
+                 " (Tandem starts anyway and joins wait until Redis answers)");
+        warning(r, err);
+    } else {
+        fprintf(r->out, "cluster: Redis answers\n");
+    }
+    if (!cfg->cluster_password_file[0])
+        warning(r, "cluster.password_file is not set: keep Redis on a private network, with a "
+                   "password (docs/deploy.md)");
+}
+
 int tdm_check_config(const struct tdm_config *cfg, FILE *out)
 {
     struct report r = {.out = out};
@@ -138,6 +160,7 @@ int tdm_check_config(const struct tdm_config *cfg, FILE *out)
             problem(&r, err);
         OPENSSL_cleanse(secret, sizeof secret);
     }
+    check_cluster(&r, cfg);
     if (cfg->open_rooms)
         warning(&r, "invites.open_rooms is on: anyone with a room link gets in (development "
                     "only)");

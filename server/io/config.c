@@ -23,6 +23,8 @@ enum kind {
     K_URL,
     K_TURN_URLS,
     K_HOSTPORT,
+    K_REDIS,
+    K_NAME,
     K_PAGE_URL
 };
 
@@ -54,7 +56,7 @@ static const struct option_def options[] = {
     STR("server.key", key),
     STR("server.web_root", web_root),
     ADDR("server.public_ip", public_ip),
-    {"server.public_url", K_URL, 0, 0, 0, 0},
+    {"server.public_url", K_URL, offsetof(struct tdm_config, public_url), 0, 0, 0},
     {"server.media_addresses", K_ADDR_LIST, 0, 0, 0, 0},
     {"server.log_level", K_LOGLEVEL, 0, 0, 0, 0},
     U32("limits.max_rooms", limits.max_rooms, 1, 100000),
@@ -104,6 +106,15 @@ static const struct option_def options[] = {
     U32("turn.ttl_s", turn_ttl_s, 600, 7 * 86400),
     {"metrics.listen", K_HOSTPORT, offsetof(struct tdm_config, metrics_listen),
      sizeof(((struct tdm_config *)0)->metrics_listen), 0, 0},
+    {"cluster.redis", K_REDIS, offsetof(struct tdm_config, cluster_redis),
+     sizeof(((struct tdm_config *)0)->cluster_redis), 0, 0},
+    STR("cluster.password_file", cluster_password_file),
+    {"cluster.node_url", K_URL, offsetof(struct tdm_config, cluster_node_url), 0, 0, 0},
+    {"cluster.node_name", K_NAME, offsetof(struct tdm_config, cluster_node_name),
+     sizeof(((struct tdm_config *)0)->cluster_node_name), 0, 0},
+    U32("cluster.heartbeat_ms", cluster_heartbeat_ms, 100, 60000),
+    U32("cluster.ttl_ms", cluster_ttl_ms, 500, 600000),
+    U32("cluster.timeout_ms", cluster_timeout_ms, 50, 30000),
     {"pages.quick_exit_url", K_PAGE_URL, offsetof(struct tdm_config, quick_exit_url),
      sizeof(((struct tdm_config *)0)->quick_exit_url), 0, 0},
 };
@@ -122,6 +133,10 @@ void tdm_config_defaults(struct tdm_config *cfg)
     cfg->media_ice_udp = cfg->media_ice_tcp = 1;
     cfg->sync_max_wait_s = 15;
     cfg->turn_ttl_s = 86400; /* longer than any call: docs/turn.md "Long calls" */
+    /* a dead node's rooms come back elsewhere within about ttl_ms (docs/deploy.md) */
+    cfg->cluster_heartbeat_ms = 2000;
+    cfg->cluster_ttl_ms = 6000;
+    cfg->cluster_timeout_ms = 1000;
     cfg->chat = (struct tdm_chat_limits){
         .max_messages = 200,
         .max_picture_bytes = 2 * 1024 * 1024,
@@ -238,17 +253,18 @@ static int set_origin_list(struct tdm_config *cfg, const char *v, char *err, siz
     return 0;
 }
 
-/* server.public_url: https://host[:port], a slash at the end tolerated (and dropped). No
- * path, query, fragment or user: links are <base>/r/<room>#t=..., and the pages live at the
- * root. Host: a DNS name or an IPv4 address ([A-Za-z0-9.-]) or a bracketed IPv6 address. */
-static int set_public_url(struct tdm_config *cfg, const char *v, char *err, size_t errlen)
+/* server.public_url and cluster.node_url: https://host[:port], a slash at the end tolerated
+ * (and dropped). No path, query, fragment or user: links are <base>/r/<room>#t=..., and the
+ * pages live at the root. Host: a DNS name or an IPv4 address ([A-Za-z0-9.-]) or a bracketed
+ * IPv6 address. dst holds TDM_CONFIG_PUBLIC_URL_MAX + 1 bytes. */
+static int set_https_url(char *dst, const char *name, const char *v, char *err, size_t errlen)
 {
     static const char scheme[] = "https://";
     size_t n = strlen(v);
     if (n && v[n - 1] == '/')
         n--;
     if (n == 0 && !*v) {
-        cfg->public_url[0] = '\0';
+        dst[0] = '\0';
         return 0;
     }
     const char *p = v + sizeof scheme - 1, *end = v + n;
@@ -279,14 +295,65 @@ static int set_public_url(struct tdm_config *cfg, const char *v, char *err, size
     }
     if (p != end)
         goto bad;
-    memcpy(cfg->public_url, v, n);
-    cfg->public_url[n] = '\0';
+    memcpy(dst, v, n);
+    dst[n] = '\0';
     return 0;
 bad:
     return tdm_seterr(err, errlen, TDM_EINVAL,
-                      "server.public_url: expected https://host or https://host:port (no path, "
-                      "query or fragment), got \"%.60s\"",
-                      v);
+                      "%s: expected https://host or https://host:port (no path, query or "
+                      "fragment), got \"%.60s\"",
+                      name, v);
+}
+
+/* cluster.redis: "" (off), an IP literal and port, or "unix:" and an absolute path. */
+static int set_redis(char *dst, size_t cap, const char *v, char *err, size_t errlen)
+{
+    char host[64];
+    uint16_t port;
+    bool ok = !*v || (strncmp(v, "unix:/", 6) == 0 && strlen(v) > 6) ||
+              (tdm_config_parse_hostport(v, host, sizeof host, &port) == 0 && port != 0);
+    if (!ok || strlen(v) >= cap || strlen(v) >= 108 /* sun_path */)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "cluster.redis: expected \"\" (off), ADDRESS:PORT with an IP address "
+                          "(like 10.0.0.5:6379) or unix:/path/to/redis.sock, got \"%.60s\"",
+                          v);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static bool name_char(char ch)
+{
+    return g_ascii_isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
+}
+
+static int set_name(char *dst, size_t cap, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    bool ok = n < cap;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = name_char(v[i]);
+    if (!ok)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "cluster.node_name: up to %d characters of A-Z a-z 0-9 . _ -, got "
+                          "\"%.60s\"",
+                          TDM_CLUSTER_NAME_MAX, v);
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+void tdm_config_cluster_name(const struct tdm_config *cfg, char out[TDM_CLUSTER_NAME_MAX + 1])
+{
+    if (cfg->cluster_node_name[0]) {
+        snprintf(out, TDM_CLUSTER_NAME_MAX + 1, "%s", cfg->cluster_node_name);
+        return;
+    }
+    const char *u = cfg->cluster_node_url;
+    if (strncmp(u, "https://", 8) == 0)
+        u += 8;
+    size_t i = 0;
+    for (; u[i] && i < TDM_CLUSTER_NAME_MAX; i++)
+        out[i] = name_char(u[i]) ? u[i] : '_';
+    out[i] = '\0';
 }
 
 /* pages.quick_exit_url: "", a path on this server ("/x", not "//x"), or an https:// address
@@ -373,7 +440,9 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             return 0;
         case K_ADDR_LIST: return set_addr_list(cfg, value, err, errlen);
         case K_ORIGIN_LIST: return set_origin_list(cfg, value, err, errlen);
-        case K_URL: return set_public_url(cfg, value, err, errlen);
+        case K_URL: return set_https_url(field, name, value, err, errlen);
+        case K_REDIS: return set_redis(field, o->size, value, err, errlen);
+        case K_NAME: return set_name(field, o->size, value, err, errlen);
         case K_TURN_URLS:
             return tdm_turn_parse_urls(value, cfg->turn_urls, &cfg->n_turn_urls, err, errlen);
         case K_HOSTPORT: {
@@ -503,6 +572,32 @@ out:
     return rc;
 }
 
+static int validate_cluster(const struct tdm_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->cluster_redis[0]) {
+        if (cfg->cluster_node_url[0] || cfg->cluster_password_file[0])
+            return tdm_seterr(err, errlen, TDM_EINVAL,
+                              "cluster: node_url and password_file need cluster.redis");
+        return 0;
+    }
+    if (!cfg->cluster_node_url[0])
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "cluster.node_url: each node needs its own address (https://host[:port]"
+                          ") when cluster.redis is set");
+    if (!cfg->public_url[0])
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "server.public_url: the one name of all nodes is needed when "
+                          "cluster.redis is set");
+    if (cfg->cluster_ttl_ms < 2 * cfg->cluster_heartbeat_ms)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "cluster.ttl_ms: must be at least twice cluster.heartbeat_ms (one "
+                          "late heartbeat must not lose the node's rooms)");
+    if (cfg->cluster_timeout_ms >= cfg->cluster_heartbeat_ms)
+        return tdm_seterr(err, errlen, TDM_EINVAL,
+                          "cluster.timeout_ms: must be below cluster.heartbeat_ms");
+    return 0;
+}
+
 int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->cert[0] || !cfg->key[0])
@@ -528,5 +623,5 @@ int tdm_config_validate(const struct tdm_config *cfg, char *err, size_t errlen)
     if ((cfg->n_turn_urls > 0) != (cfg->turn_secret_file[0] != '\0'))
         return tdm_seterr(err, errlen, TDM_EINVAL,
                           "turn: urls and secret_file go together (both set, or neither)");
-    return 0;
+    return validate_cluster(cfg, err, errlen);
 }

@@ -1,6 +1,7 @@
 /* Invite links: the server secret, token checks at join, and invite.create for
  * coordinators. The token format and the ledger are in core (tandem/invite.h). */
 #include "app.h"
+#include "cluster.h"
 #include "signal.h"
 
 #include "tandem/err.h"
@@ -220,12 +221,17 @@ static gboolean on_ledger_poll(gpointer data)
             app->ledger_read_off = 0;
         }
         size_t bad = 0, full = 0;
+        int64_t before = app->ledger_read_off;
         int64_t off =
             st.st_size > app->ledger_read_off
                 ? read_from(fd, app->ledger_read_off, POLL_MAX_BYTES, app->invites, &bad, &full)
                 : app->ledger_read_off;
         if (off >= 0)
             app->ledger_read_off = off;
+        /* lines not of our own making (tandem invite --revoke): the other nodes learn them */
+        if (off > before && (uint64_t)(off - before) > app->ledger_own_bytes)
+            tdm_cluster_publish_revocations(app, true);
+        app->ledger_own_bytes = 0;
         if (bad || full)
             tdm_log_limited(&app->ledger_log, 5, tdm_now_us(), TDM_LOG_WARN,
                             "invite ledger: %zu appended lines unreadable, %zu did not fit", bad,
@@ -257,6 +263,8 @@ static void journal_note(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN
         return;
     char line[TDM_INVITE_RECORD_TEXT];
     int n = tdm_invite_record_format(&r, line, sizeof line);
+    if (n >= 0)
+        app->ledger_own_bytes += (uint64_t)n;
     if (n < 0 || write(app->ledger_fd, line, (size_t)n) != n) {
         app->ledger_errors++;
         tdm_log_limited(&app->ledger_log, 5, tdm_now_us(), TDM_LOG_WARN,
@@ -438,7 +446,19 @@ int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_
                             int64_t expires_s)
 {
     int64_t now_s = tdm_wall_us() / 1000000;
+    tdm_cluster_revoke(app, id, expires_s); /* every node refuses it, also if ours is full */
     if (tdm_invite_ledger_revoke(app->invites, id, expires_s, now_s))
+        return TDM_EFULL;
+    journal_note(app, id);
+    return 0;
+}
+
+int tdm_invites_learn_withdrawal(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                                 int64_t expires_s)
+{
+    if (tdm_invite_ledger_revoked(app->invites, id))
+        return 0;
+    if (tdm_invite_ledger_revoke(app->invites, id, expires_s, tdm_wall_us() / 1000000))
         return TDM_EFULL;
     journal_note(app, id);
     return 0;
@@ -575,6 +595,13 @@ void tdm_on_invite_check(struct tdm_app *app, struct tdm_conn *c, json_t *msg, j
             return;
         inv = pass.link;
     } else if (tdm_invites_check_join(app, room_id, token, token_len, &inv, &role, e) != 0) {
+        return;
+    }
+    if (app->cluster && inv.expires_s) { /* used up or withdrawn on another node? */
+        struct tdm_join_req req = {.role = role, .inv = inv, .by_pass = text != NULL};
+        if (text)
+            memcpy(req.person, pass.person, TDM_INVITE_ID_LEN);
+        tdm_cluster_check(app, c, &req, id);
         return;
     }
     json_t *r = json_pack("{s:s}", "type", "invite.ok");

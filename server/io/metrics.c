@@ -209,6 +209,17 @@ static void render_control(struct tdm_metrics *m, GString *s)
                            "tandem_reconnects_total{kind=\"replaced\"} %llu\n",
                            (unsigned long long)tdm_mx_control.rejoins_pass,
                            (unsigned long long)tdm_mx_control.rejoins_replaced);
+    head(s, "tandem_cluster_events_total", "counter",
+         "Several nodes on Redis: joins answered moved (sent to the room's node), joins "
+         "answered unavailable (Redis could not be reached), Redis connections lost or timed "
+         "out. Always 0 on a server alone.");
+    g_string_append_printf(s,
+                           "tandem_cluster_events_total{event=\"moved\"} %llu\n"
+                           "tandem_cluster_events_total{event=\"unavailable\"} %llu\n"
+                           "tandem_cluster_events_total{event=\"redis_lost\"} %llu\n",
+                           (unsigned long long)tdm_mx_control.cluster_moved,
+                           (unsigned long long)tdm_mx_control.cluster_unavailable,
+                           (unsigned long long)tdm_mx_control.cluster_redis_lost);
     head(s, "tandem_checkins_total", "counter",
          "Answers to \"Did the call work well for you?\" after a call.");
     g_string_append_printf(s,

@@ -98,7 +98,10 @@ struct tdm_mx_control {
     uint64_t rejoins_pass;     /* joins with a person pass (a page back after a reload,
                                   a dropped connection or a restart) */
     uint64_t rejoins_replaced; /* ...whose earlier connection was still held */
-    uint64_t checkins[3];      /* check-in answers: fine, some problems, many problems */
+    /* several nodes (cluster.h): joins sent to the room's node, joins refused while Redis
+     * could not be reached, Redis connections lost or timed out */
+    uint64_t cluster_moved, cluster_unavailable, cluster_redis_lost;
+    uint64_t checkins[3]; /* check-in answers: fine, some problems, many problems */
 };
 
 extern struct tdm_mx_control tdm_mx_control;

@@ -1,6 +1,7 @@
 /* The signaling WebSocket ("tandem.v1", docs/protocol.md): connection life cycle, frame
  * reassembly with a bound checked from the frame header, rate limits, the outgoing queue,
  * and the handler table. Runs on the control thread only. */
+#include "cluster.h"
 #include "app.h"
 #include "metrics.h"
 #include "proto.h"
@@ -304,8 +305,9 @@ static int on_receive(struct tdm_app *app, struct tdm_conn *c, const char *in, s
     return 0;
 }
 
-/* Same-origin check against cross-site WebSocket hijacking: browsers always send Origin. */
-static bool origin_ok(struct lws *wsi)
+/* Same-origin check against cross-site WebSocket hijacking: browsers always send Origin.
+ * In a cluster, pages of the other nodes (and of the shared name) come here after `moved`. */
+static bool origin_ok(const struct tdm_app *app, struct lws *wsi)
 {
     char origin[256], host[256];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
@@ -313,7 +315,7 @@ static bool origin_ok(struct lws *wsi)
     if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
         return false;
     const char *o = strstr(origin, "://");
-    return o && strcmp(o + 3, host) == 0;
+    return (o && strcmp(o + 3, host) == 0) || tdm_cluster_origin_ok(app, origin);
 }
 
 static int on_filter(struct tdm_app *app, struct lws *wsi)
@@ -327,7 +329,7 @@ static int on_filter(struct tdm_app *app, struct lws *wsi)
         tdm_mx_refused(TDM_MX_REFUSED_WS_PATH);
         return -1;
     }
-    if (!origin_ok(wsi)) {
+    if (!origin_ok(app, wsi)) {
         tdm_mx_refused(TDM_MX_REFUSED_WS_ORIGIN);
         tdm_log_limited(&app->bad_input_log, 20, tdm_now_us(), TDM_LOG_INFO,
                         "refused a WebSocket from another origin");
@@ -399,6 +401,8 @@ void tdm_conn_closed(struct tdm_app *app, struct tdm_conn *c)
         tdm_signal_leave_room(app, c, reason);
     if (c->lobby)
         tdm_lobby_leave(app, c);
+    if (c->cluster_wait)
+        tdm_cluster_conn_closed(app, c);
     outq_free(c);
     free(c->rx);
     c->rx = NULL;

@@ -15,6 +15,7 @@
 struct lws;
 struct tdm_app;
 struct outmsg;
+struct cl_pending;
 
 /* A join that passed its checks: kept while its sender waits in a room's lobby. */
 struct tdm_join_req {
@@ -60,6 +61,8 @@ struct tdm_conn {
     /* a coordinator console (console.hello): its capability, checked again at every action */
     bool console;
     struct tdm_console_cap console_cap;
+    /* a join waiting for Redis (cluster.h), or NULL */
+    struct cl_pending *cluster_wait;
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -114,7 +117,12 @@ void tdm_on_ping(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
 /* ice.servers: fresh TURN credentials for a joined participant (ice_servers.c). */
 void tdm_on_ice_servers(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e);
-/* Joining (signal_room.c) and the lobby and moderation (moderation.c). */
+/* Joining (signal_room.c) and the lobby and moderation (moderation.c). tdm_join_routed: a
+ * join whose room is held here (or that needs no routing: one process alone) goes on into
+ * the room, its lobby or a refusal sent to c with id; used_shared: it took a use of its link
+ * in the shared ledger, given back if it is refused here. */
+void tdm_join_routed(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                     json_t *id, bool used_shared);
 int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                     json_t *id, struct tdm_proto_err *e);
 void tdm_lobby_enter(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
@@ -197,6 +205,10 @@ int tdm_invites_withdraw(struct tdm_app *app, const struct tdm_invite *inv);
 /* Withdraws id until expires_s, in memory and in the journal. Returns 0 or TDM_EFULL. */
 int tdm_invites_withdraw_id(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
                             int64_t expires_s);
+/* A withdrawal made on another node (cluster.h): into this node's ledger and journal, so
+ * that console links and passes are refused here too. Returns 0 or TDM_EFULL. */
+int tdm_invites_learn_withdrawal(struct tdm_app *app, const uint8_t id[TDM_INVITE_ID_LEN],
+                                 int64_t expires_s);
 /* Makes a link for room from msg's role, expires_s? and uses? (validated; e filled on a
  * refusal) and notes it in the ledger. Returns the "invite" message (url when
  * server.public_url is set), or NULL. */

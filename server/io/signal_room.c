@@ -1,5 +1,6 @@
 /* Handlers for joining and leaving rooms and for keep-alive (docs/protocol.md). */
 #include "app.h"
+#include "cluster.h"
 #include "metrics.h"
 #include "channels.h"
 #include "signal.h"
@@ -51,8 +52,10 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     tdm_room_broadcast(room, p, left);
     tdm_channels_leaving(app, p); /* chat and watch-together; destroyed with the last one */
     bool gone = tdm_rooms_leave(app->rooms, p);
-    if (gone)
+    if (gone) {
         tdm_lobby_room_closed(app, room_id); /* nobody is left to let them in */
+        tdm_cluster_room_closed(app, room_id);
+    }
     tdm_log_limited(&app->presence_log, PRESENCE_LOG_PER_10S, tdm_now_us(), TDM_LOG_INFO,
                     "r%u: p%u left (%s)%s", room_log, plog, reason, gone ? ", room closed" : "");
 }
@@ -76,13 +79,35 @@ static int keepalive_s(const struct tdm_app *app)
     return k < 1 ? 1 : k > 15 ? 15 : k;
 }
 
+/* The join goes on here: into the room, its lobby, or a refusal in e. */
+static void join_here(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                      json_t *id, struct tdm_proto_err *e)
+{
+    struct tdm_room *existing = tdm_rooms_find(app->rooms, req->room);
+    /* Someone whose earlier connection is still in the room is coming back, not coming in:
+     * neither the lock nor the lobby stops them. */
+    if (tdm_pass_holder(existing, req)) {
+        tdm_join_finish(app, c, req, id, e);
+        return;
+    }
+    if (existing && tdm_room_locked(existing) && req->role != TDM_ROLE_COORDINATOR) {
+        tdm_proto_set(e, "room_locked", NULL, "the coordinator has locked this room");
+        return;
+    }
+    if (existing && tdm_room_lobby(existing) && req->role != TDM_ROLE_COORDINATOR) {
+        tdm_lobby_enter(app, c, req, id, e);
+        return;
+    }
+    tdm_join_finish(app, c, req, id, e);
+}
+
 void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                  struct tdm_proto_err *e)
 {
     const char *room_id, *name, *role_s;
     size_t room_len, name_len, role_len;
     enum tdm_role role;
-    if (c->participant || c->lobby) {
+    if (c->participant || c->lobby || (c->cluster_wait && tdm_cluster_joining(c))) {
         tdm_proto_set(e, "already_joined", NULL, "this connection has already joined a room");
         return;
     }
@@ -140,22 +165,23 @@ void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *i
     memcpy(req.name, name, name_len);
     req.role = role;
     req.inv = inv;
-    struct tdm_room *existing = tdm_rooms_find(app->rooms, req.room);
-    /* Someone whose earlier connection is still in the room is coming back, not coming in:
-     * neither the lock nor the lobby stops them. */
-    if (tdm_pass_holder(existing, &req)) {
-        tdm_join_finish(app, c, &req, id, e);
+    if (app->cluster) { /* the room may live on another node: Redis says (cluster.h) */
+        tdm_cluster_join(app, c, &req, id);
         return;
     }
-    if (existing && tdm_room_locked(existing) && role != TDM_ROLE_COORDINATOR) {
-        tdm_proto_set(e, "room_locked", NULL, "the coordinator has locked this room");
+    join_here(app, c, &req, id, e);
+}
+
+void tdm_join_routed(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
+                     json_t *id, bool used_shared)
+{
+    struct tdm_proto_err e = {0};
+    join_here(app, c, req, id, &e);
+    if (!e.code)
         return;
-    }
-    if (existing && tdm_room_lobby(existing) && role != TDM_ROLE_COORDINATOR) {
-        tdm_lobby_enter(app, c, &req, id, e);
-        return;
-    }
-    tdm_join_finish(app, c, &req, id, e);
+    tdm_conn_send_error(c, &e, id);
+    if (used_shared)
+        tdm_cluster_refund(app, &req->inv);
 }
 
 /* A pass holder back (a reload, a reconnect) while the server still holds their earlier
@@ -234,6 +260,7 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
         json_object_set_new(welcome, "pass", json_string(pass));
     tdm_turn_add_to(app, welcome);     /* only joined participants get TURN credentials */
     tdm_aids_welcome(app, p, welcome); /* the check-in token */
+    tdm_cluster_add_to(app, welcome);  /* the other nodes, to come back through */
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_aids_joined(app, p);     /* the card on screen, if any */

@@ -8,6 +8,7 @@ import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
 import { Signaling, defaultUrl } from './signaling.mjs';
+import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
 import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
@@ -107,6 +108,7 @@ const END_KEYS = {
 };
 
 let sig = null;
+const route = new NodeRoute(defaultUrl()); // several nodes: where the connection goes
 let joinTimer = 0;
 let noticeTimer = 0;
 let sentState = ''; // the last media.state sent, so that only changes are sent
@@ -156,6 +158,7 @@ function signaling() {
     clearTimeout(joinTimer);
     // The server lets our media go with the connection; the next welcome builds it anew.
     call.stop();
+    route.lost(sig);
     state.conn = 'lost';
     state.lostCode = ev.detail.code;
     render();
@@ -200,6 +203,9 @@ function onMessage(msg) {
   if (mod.handle(msg) || aids.handle(msg)) return undefined;
   switch (msg.type) {
     case 'welcome': return onWelcome(msg);
+    case 'moved': // another node holds the room: join there
+      if (route.moved(msg, sig)) clearTimeout(joinTimer);
+      return undefined;
     case 'joined': return onJoined(msg.participant);
     case 'left': return onLeft(msg);
     case 'error': return onError(msg);
@@ -236,6 +242,7 @@ function onWelcome(msg) {
   state.everJoined = true;
   sig.resetBackoff();
   sig.setKeepalive(msg.keepalive_s);
+  route.welcome(msg);
   // A (re)join has a new participant id: a new pair of connections, and our media.state again.
   sentState = '';
   mod.reset(state.me, state.roomState);
@@ -286,6 +293,11 @@ function onLeft(msg) {
 }
 
 function onError(err) {
+  if (err.code === 'unavailable' && err.ref !== undefined && err.ref === state.joinId) {
+    clearTimeout(joinTimer); // the node cannot reach the room directory: try again later
+    sig.drop();
+    return;
+  }
   if (err.ref !== undefined && err.ref === state.joinId) {
     // The join was refused: back to the form, with the reason. room_full may be retried
     // by pressing Join again.

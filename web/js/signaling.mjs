@@ -70,6 +70,25 @@ export class Signaling extends EventTarget {
     return id;
   }
 
+  /** The server the connection goes to (wss://host/ws). */
+  get url() {
+    return this.#url;
+  }
+
+  /** The next connection goes to url (nodes.mjs: another node holds the room, or the last
+   *  one was lost). With now, the current connection is let go and the new one opens at
+   *  once, as a fresh start (no try is counted). */
+  moveTo(url, { now = false } = {}) {
+    this.#url = url;
+    if (!now || this.#intentional) return;
+    const ws = this.#ws;
+    this.#ws = null;
+    this.#stopKeepalive();
+    ws?.close();
+    this.#cancelRetry();
+    this.#open();
+  }
+
   /** The connection works (the room said welcome): the next loss starts the backoff anew. */
   resetBackoff() {
     this.#attempt = 0;

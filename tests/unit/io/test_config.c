@@ -264,6 +264,63 @@ static void metrics_listen(void **state)
     }
 }
 
+/* [cluster]: off by default; Redis as an IP literal or a unix socket; the combination is
+ * checked (node_url and public_url needed, ttl at least two heartbeats). */
+static void cluster(void **state)
+{
+    (void)state;
+    struct tdm_config cfg;
+    char err[256] = "", name[TDM_CLUSTER_NAME_MAX + 1];
+    assert_int_equal(load(&cfg, "[cluster]\nredis = 10.0.0.5:6379\n", err, sizeof err), 0);
+    assert_string_equal(cfg.cluster_redis, "10.0.0.5:6379");
+    assert_int_equal(cfg.cluster_heartbeat_ms, 2000);
+    assert_int_equal(cfg.cluster_ttl_ms, 6000);
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "cluster.node_url"));
+    assert_int_equal(
+        tdm_config_set(&cfg, "cluster.node_url", "https://n1.example:8443/", err, sizeof err), 0);
+    assert_string_equal(cfg.cluster_node_url, "https://n1.example:8443");
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "server.public_url"));
+    assert_int_equal(
+        tdm_config_set(&cfg, "server.public_url", "https://calls.example", err, sizeof err), 0);
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
+    tdm_config_cluster_name(&cfg, name);
+    assert_string_equal(name, "n1.example_8443");
+    assert_int_equal(tdm_config_set(&cfg, "cluster.node_name", "node-1", err, sizeof err), 0);
+    tdm_config_cluster_name(&cfg, name);
+    assert_string_equal(name, "node-1");
+    assert_int_equal(tdm_config_set(&cfg, "cluster.ttl_ms", "3000", err, sizeof err), 0);
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "cluster.ttl_ms"));
+    assert_int_equal(tdm_config_set(&cfg, "cluster.ttl_ms", "6000", err, sizeof err), 0);
+    assert_int_equal(tdm_config_set(&cfg, "cluster.timeout_ms", "2000", err, sizeof err), 0);
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "cluster.timeout_ms"));
+    assert_int_equal(
+        tdm_config_set(&cfg, "cluster.redis", "unix:/run/redis/redis.sock", err, sizeof err), 0);
+    static const char *bad_redis[] = {"redis.example:6379", "10.0.0.5", "10.0.0.5:0",     "unix:",
+                                      "unix:relative",      "::1:6379", "10.0.0.5:6379 x"};
+    for (size_t i = 0; i < sizeof bad_redis / sizeof bad_redis[0]; i++) {
+        assert_int_equal(tdm_config_set(&cfg, "cluster.redis", bad_redis[i], err, sizeof err),
+                         TDM_EINVAL);
+        assert_non_null(strstr(err, "cluster.redis"));
+    }
+    static const char *bad_names[] = {"a b", "node/1", "x123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+        assert_int_equal(tdm_config_set(&cfg, "cluster.node_name", bad_names[i], err, sizeof err),
+                         TDM_EINVAL);
+    assert_int_equal(tdm_config_set(&cfg, "cluster.node_url", "http://n1.example", err, sizeof err),
+                     TDM_EINVAL);
+    assert_non_null(strstr(err, "cluster.node_url"));
+    /* without Redis, a node_url is a mistake, not silently ignored */
+    tdm_config_defaults(&cfg);
+    assert_int_equal(
+        tdm_config_set(&cfg, "cluster.node_url", "https://n1.example", err, sizeof err), 0);
+    assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), TDM_EINVAL);
+    assert_non_null(strstr(err, "cluster.redis"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +332,7 @@ int main(void)
         cmocka_unit_test(load_from_memory),
         cmocka_unit_test(public_url),
         cmocka_unit_test(metrics_listen),
+        cmocka_unit_test(cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
