@@ -207,11 +207,24 @@ if (!insideNetns()) {
     await jan.page.waitForFunction(() => [...document.querySelectorAll('.chat-log img')].some((i) => i.complete && i.naturalWidth > 0));
     const texts = await jan.page.$$eval('.chat-body', (els) => els.map((e) => e.textContent));
     assert.ok(texts.includes('Did you like the film? 🙂'), JSON.stringify(texts));
-    // on a phone the chat is a sheet over the call
+    // on a phone the chat is a sheet over part of the call: the faces stay in sight (under
+    // it while a film is open, above it otherwise)
     const sheet = await jan.page.locator('#side-panel').boundingBox();
-    assert.ok(sheet.width >= PHONE.width - 1 && sheet.height >= PHONE.height - 1, JSON.stringify(sheet));
+    const face = await jan.page.locator('#participants .tile').first().boundingBox();
+    assert.ok(sheet.width >= PHONE.width - 1 && sheet.height < PHONE.height * 0.7, JSON.stringify(sheet));
+    assert.ok(face && (face.y + 40 < sheet.y || face.y + face.height - 40 > sheet.y + sheet.height),
+      `a face outside the sheet: face ${JSON.stringify(face)}, sheet ${JSON.stringify(sheet)}`);
     await jan.page.getByLabel('Your message').fill('Yes! The end was so sweet.');
     await shot(jan, 'room-chat-phone.png', PHONE);
+    // the person can make it cover the whole screen, and smaller again
+    await jan.page.getByRole('button', { name: 'Make the chat bigger' }).click();
+    await jan.page.waitForFunction((h) => {
+      const r = document.getElementById('side-panel').getBoundingClientRect();
+      return r.top < 1 && r.bottom > h - 1;
+    }, PHONE.height);
+    await shot(jan, 'room-chat-phone-full.png', PHONE);
+    await jan.page.getByRole('button', { name: 'Make the chat smaller' }).click();
+    await jan.page.waitForFunction((h) => document.getElementById('side-panel').getBoundingClientRect().height < h * 0.7, PHONE.height);
     // Escape closes it and gives the focus back to the Chat button
     await jan.page.keyboard.press('Escape');
     assert.equal(await jan.page.locator('#side-panel').isHidden(), true);

@@ -6,6 +6,8 @@
 //   #room[data-watching="true"]  the player is open: on a phone it takes the screen and the
 //                                call shrinks to a strip of small tiles
 //   #room[data-chat="open"]      the chat is open: beside the call, or a sheet on a phone
+//   #room[data-chat-size="full"] on a phone the sheet covers the whole call; by default it
+//                                takes the lower part, so that faces stay in sight
 import { mountWatch } from './watch.mjs';
 import { mountChat } from './chat.mjs';
 
@@ -16,6 +18,7 @@ export class Panels {
   #watchOpen = false;
   #chatOpen = false;
   #unread = 0;
+  #chatFull = false; // the phone's chat sheet covers the whole screen (the person chose it)
   #source = null; // the film last seen in a sync.state, to open the player when it changes
   #mutedByClose = false; // the film's sound was turned off because the player was closed
   watch = null;
@@ -32,6 +35,10 @@ export class Panels {
       ui.watchButton.focus();
     });
     ui.chatButton.addEventListener('click', () => this.setChat(!this.#chatOpen));
+    ui.chatSize?.addEventListener('click', () => {
+      this.#chatFull = !this.#chatFull;
+      this.#render();
+    });
     ui.chatClose.addEventListener('click', () => {
       this.setChat(false);
       ui.chatButton.focus();
@@ -134,6 +141,13 @@ export class Panels {
     ui.chatArea.hidden = !this.#chatOpen;
     ui.room.dataset.watching = String(this.#watchOpen);
     ui.room.dataset.chat = this.#chatOpen ? 'open' : 'closed';
+    ui.room.dataset.chatSize = this.#chatFull ? 'full' : 'part';
+    if (ui.chatSize) {
+      const key = this.#chatFull ? 'room.chatSmaller' : 'room.chatBigger';
+      ui.chatSize.setAttribute('aria-pressed', String(this.#chatFull));
+      ui.chatSize.setAttribute('aria-label', this.#t(key));
+      ui.chatSize.title = this.#t(key);
+    }
     ui.watchButton.setAttribute('aria-expanded', String(this.#watchOpen));
     ui.chatButton.setAttribute('aria-expanded', String(this.#chatOpen));
     ui.watchButton.dataset.active = String(this.#watchOpen);

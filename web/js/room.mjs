@@ -116,6 +116,7 @@ const local = new LocalMedia();
 const panels = new Panels({
   room: ui.room, watchArea: $('watch-area'), watchClose: $('watch-close'), watchButton: $('watch-button'),
   chatArea: $('side-panel'), chatClose: $('chat-close'), chatButton: $('chat-button'), chatUnread: $('chat-unread'),
+  chatSize: $('chat-size'),
 }, t);
 const mod = new Moderation({
   manageButton: $('manage-button'), dialog: $('manage-dialog'), close: $('manage-close'),
