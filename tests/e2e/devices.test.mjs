@@ -178,4 +178,66 @@ if (!insideNetns()) {
     await phone.screenshot({ path: path.join(SHOTS, 'devices-call-phone.png') });
     assert.deepEqual(errors, [], 'errors on the pages');
   });
+
+  test('"Remember me" keeps the chosen camera on the device; without it a new tab forgets', { timeout: 200000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tandem-devices-remember-'));
+    dirs.push(dir);
+    const context = await chromium.launchPersistentContext(dir, {
+      executablePath: '/usr/bin/chromium', args: ARGS, ignoreHTTPSErrors: true, locale: 'en-US',
+      timeout: WAIT_MS, viewport: { width: 1280, height: 800 },
+    });
+    contexts.push(context);
+    const chooseAndJoin = async (remember) => {
+      const page = await context.newPage();
+      page.setDefaultTimeout(WAIT_MS);
+      page.on('pageerror', (err) => errors.push(`remember: ${err.message}`));
+      await page.goto(`${server.url}/r/${ROOM}-remember`);
+      await page.locator('#preview-button').click();
+      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
+      await page.locator('#devices summary').click();
+      await page.waitForFunction(() => document.getElementById('camera-select').options.length === 2);
+      // the speaker list is there exactly when the browser can choose one and has two
+      const outputs = await page.evaluate(async () => ('setSinkId' in HTMLMediaElement.prototype
+        ? (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'audiooutput' && d.deviceId).length : 0));
+      assert.equal(await page.locator('#speaker-field').isVisible(), outputs >= 2, `${outputs} outputs`);
+      const ids = await page.locator('#camera-select option').evaluateAll((os) => os.map((o) => o.value));
+      const now = await page.evaluate(() => document.getElementById('camera-select').value);
+      const other = ids.find((id) => id !== now);
+      await page.locator('#camera-select').selectOption(other);
+      await page.locator('#name').fill('Omar');
+      if (remember) await page.getByLabel('Remember me on this device').check();
+      await page.locator('#join-button').click();
+      await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Leave' }).click();
+      await page.close();
+      return other;
+    };
+    const opened = async () => {
+      const page = await context.newPage();
+      page.setDefaultTimeout(WAIT_MS);
+      await page.goto(`${server.url}/r/${ROOM}-remember`);
+      // a remembered person's page may start the preview by itself
+      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on' ||
+        !document.getElementById('preview-button').hidden);
+      // (the page may start it between the look and the tap: then the tap finds no button)
+      if (await page.locator('#preview-button').isVisible()) await page.locator('#preview-button').click({ timeout: 5000 }).catch(() => {});
+      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
+      const id = await page.evaluate(() => document.getElementById('preview-video').srcObject?.getVideoTracks()[0]?.getSettings().deviceId);
+      await page.close();
+      return id;
+    };
+    const kept = await chooseAndJoin(true);
+    assert.equal(await opened(), kept, 'a new tab opens the remembered camera');
+    // "Remember me" unticked at the next join: the device forgets the choice too
+    const page = await context.newPage();
+    await page.goto(`${server.url}/r/${ROOM}-remember`);
+    assert.equal(await page.evaluate(() => localStorage.getItem('tandem.remembered.device.video')), kept);
+    await page.getByLabel('Remember me on this device').uncheck();
+    await page.locator('#join-button').click();
+    await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('tandem.remembered.device.video')), null);
+    await page.getByRole('button', { name: 'Leave' }).click();
+    await page.close();
+    assert.deepEqual(errors, [], 'errors on the pages');
+  });
 }

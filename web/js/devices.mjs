@@ -1,18 +1,23 @@
 // "Camera and sound" (room.html #devices), before and during the call: which camera and
 // which microphone (a switch in the call keeps it going: media.mjs useDevice, then
 // replaceTrack in call.mjs), a live level of the microphone, a short tune to test the
-// speaker, and on a phone one tap for the other camera (front or back). The choice is kept
-// for this tab (media.mjs chosenDevice). Nothing here leaves the page.
+// speaker, the speaker itself where the browser lets a page choose it (setSinkId), and on a
+// phone one tap for the other camera (front or back). The choice is kept for this tab, and
+// on the device with "Remember me" (media.mjs chosenDevice). Nothing here leaves the page.
+
+import { applySpeaker, chosenDevice, rememberDevice } from './media.mjs';
 
 const LEVEL_MS = 100;
 const NOTES = [523.25, 659.25, 783.99]; // a short rising tune (C5, E5, G5)
 const NOTE_S = 0.18;
 
 /** The words for a device: its own label, or "Camera 2" before the browser tells labels. */
+const NAME_KEYS = { videoinput: 'devices.cameraN', audioinput: 'devices.microphoneN', audiooutput: 'devices.speakerN' };
 function deviceName(d, i, t) {
   if (d.label) return d.label;
-  return t(d.kind === 'videoinput' ? 'devices.cameraN' : 'devices.microphoneN', { number: i + 1 });
+  return t(NAME_KEYS[d.kind] ?? 'devices.microphoneN', { number: i + 1 });
 }
+const canChooseSpeaker = () => typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
 
 export class DevicePanel {
   #ui;
@@ -22,7 +27,8 @@ export class DevicePanel {
   #meter = null; // {track, source, analyser, timer}
   #cameras = [];
 
-  /** ui: {root (details), camera, microphone, level, speaker, note, flip}; local: LocalMedia. */
+  /** ui: {root (details), camera, microphone, level, speaker, note, flip, output, outputField,
+   *  list (the tiles, whose sound goes to the chosen speaker)}; local: LocalMedia. */
   constructor(ui, local, t) {
     this.#ui = ui;
     this.#local = local;
@@ -31,6 +37,7 @@ export class DevicePanel {
     ui.microphone.addEventListener('change', () => local.useDevice('audio', ui.microphone.value));
     ui.flip.addEventListener('click', () => this.#otherCamera());
     ui.speaker.addEventListener('click', () => this.#playTune());
+    ui.output?.addEventListener('change', () => this.#useSpeaker(ui.output.value));
     ui.root.addEventListener('toggle', () => this.refresh());
     local.addEventListener('change', () => this.refresh());
     navigator.mediaDevices?.addEventListener?.('devicechange', () => this.refresh());
@@ -50,6 +57,13 @@ export class DevicePanel {
     const mics = devices.filter((d) => d.kind === 'audioinput' && d.deviceId && d.deviceId !== 'communications');
     this.#fill(ui.camera, this.#cameras, this.#local.videoTrack);
     this.#fill(ui.microphone, mics, this.#local.audioTrack);
+    if (ui.output) {
+      const outs = canChooseSpeaker() ? devices.filter((d) => d.kind === 'audiooutput' && d.deviceId) : [];
+      ui.outputField.hidden = outs.length < 2;
+      this.#fill(ui.output, outs, null);
+      const chosen = chosenDevice('speaker');
+      if (chosen && outs.some((d) => d.deviceId === chosen)) ui.output.value = chosen;
+    }
     // One tap for the other camera: on a touch screen with more than one camera.
     const touch = window.matchMedia?.('(pointer: coarse)').matches || navigator.maxTouchPoints > 0;
     ui.flip.hidden = !(touch && this.#cameras.length > 1 && this.#local.videoTrack);
@@ -70,6 +84,13 @@ export class DevicePanel {
     select.disabled = list.length < 2;
   }
 
+  /** The call's sound (every tile's audio) and the test tune out of this speaker. */
+  #useSpeaker(id) {
+    rememberDevice('speaker', id);
+    for (const el of this.#ui.list?.querySelectorAll('audio') ?? []) applySpeaker(el);
+    if (this.#audio && typeof this.#audio.setSinkId === 'function') this.#audio.setSinkId(id).catch(() => {});
+  }
+
   /** The next camera of the list (a phone: from the front one to the back one and back). */
   #otherCamera() {
     if (this.#cameras.length < 2) return;
@@ -82,7 +103,11 @@ export class DevicePanel {
   #context() {
     const Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) return null;
-    this.#audio ||= new Ctx();
+    if (!this.#audio) {
+      this.#audio = new Ctx();
+      const out = chosenDevice('speaker');
+      if (out && typeof this.#audio.setSinkId === 'function') this.#audio.setSinkId(out).catch(() => {});
+    }
     this.#audio.resume?.().catch(() => {});
     return this.#audio;
   }

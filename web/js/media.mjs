@@ -92,41 +92,75 @@ function canCapture() {
   return Boolean(navigator.mediaDevices?.getUserMedia);
 }
 
-// The camera and microphone the person chose (devices.mjs), for this tab only.
-const DEVICE_KEYS = { audio: 'tandem.device.audio', video: 'tandem.device.video' };
+// The camera, microphone and speaker the person chose (devices.mjs): for this tab, and on
+// this device too when the person ticked "Remember me" (profile.mjs keeps them then).
+const DEVICE_KEYS = { audio: 'tandem.device.audio', video: 'tandem.device.video', speaker: 'tandem.device.speaker' };
+const REMEMBERED_DEVICE_KEYS = {
+  audio: 'tandem.remembered.device.audio',
+  video: 'tandem.remembered.device.video',
+  speaker: 'tandem.remembered.device.speaker',
+};
 const DEVICE_ID = /^[\x21-\x7e]{1,256}$/;
+const REMEMBERED_NAME_KEY = 'tandem.remembered.name'; // set only with "Remember me" (profile.mjs)
 
-/** The device id chosen for kind ('audio' | 'video') in this tab, or null. */
+/** The device id chosen for kind ('audio' | 'video' | 'speaker'): in this tab, or
+ *  remembered on this device; null when none. */
 export function chosenDevice(kind) {
-  const id = storage('sessionStorage')?.getItem(DEVICE_KEYS[kind]);
+  const id = storage('sessionStorage')?.getItem(DEVICE_KEYS[kind]) ??
+    storage('localStorage')?.getItem(REMEMBERED_DEVICE_KEYS[kind]);
   return id && DEVICE_ID.test(id) ? id : null;
 }
 
-function rememberDevice(kind, id) {
+export function rememberDevice(kind, id) {
   const s = storage('sessionStorage');
-  if (!s) return;
-  if (id) s.setItem(DEVICE_KEYS[kind], id);
-  else s.removeItem(DEVICE_KEYS[kind]);
+  const local = storage('localStorage');
+  const keep = Boolean(local?.getItem(REMEMBERED_NAME_KEY));
+  if (id && !DEVICE_ID.test(id)) return;
+  if (s) {
+    if (id) s.setItem(DEVICE_KEYS[kind], id);
+    else s.removeItem(DEVICE_KEYS[kind]);
+  }
+  if (local && keep) {
+    if (id) local.setItem(REMEMBERED_DEVICE_KEYS[kind], id);
+    else local.removeItem(REMEMBERED_DEVICE_KEYS[kind]);
+  }
 }
 
-/** The constraints of kind with the chosen device as a wish: a device that is gone
- *  (unplugged since) does not stop the call. */
-function constraintsFor(kind) {
+/** Sound of the call out of the chosen speaker, where the browser lets a page choose one. */
+export function applySpeaker(el) {
+  const id = chosenDevice('speaker');
+  if (id && typeof el?.setSinkId === 'function' && el.sinkId !== id) el.setSinkId(id).catch(() => {});
+}
+
+/** The constraints of kind with the chosen device: `exact` asks for that one only, else it
+ *  is a wish (a device that is gone, unplugged since, does not stop the call). */
+function constraintsFor(kind, exact = false) {
   const base = kind === 'audio' ? { ...AUDIO_CONSTRAINTS } : { ...VIDEO_CONSTRAINTS };
   const device = chosenDevice(kind);
   if (device) {
-    base.deviceId = { ideal: device };
+    base.deviceId = exact ? { exact: device } : { ideal: device };
     delete base.facingMode; // the chosen camera, whichever side it faces
   }
   return base;
 }
 
-/** getUserMedia, retried once without the size and rate wishes when the camera refuses them. */
+/** getUserMedia: the chosen devices first (browsers weigh an `ideal` device id against the
+ *  other wishes and may open another camera), then with the choice as a wish only (the device
+ *  is gone), then without the size and rate wishes when the camera refuses them. */
 async function capture(audio, video) {
+  const ask = (exact) => navigator.mediaDevices.getUserMedia({
+    audio: audio ? constraintsFor('audio', exact) : false, video: video ? constraintsFor('video', exact) : false,
+  });
+  const chosen = (audio && chosenDevice('audio')) || (video && chosenDevice('video'));
+  if (chosen) {
+    try {
+      return await ask(true);
+    } catch (err) {
+      if (!['constraints', 'notFound'].includes(problemOf(err))) throw err;
+    }
+  }
   try {
-    return await navigator.mediaDevices.getUserMedia({
-      audio: audio ? constraintsFor('audio') : false, video: video ? constraintsFor('video') : false,
-    });
+    return await ask(false);
   } catch (err) {
     if (!video || problemOf(err) !== 'constraints') throw err;
     return navigator.mediaDevices.getUserMedia({ audio: audio ? constraintsFor('audio') : false, video: true });

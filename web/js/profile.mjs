@@ -35,6 +35,12 @@ export function remember({ name, role }) {
   local.setItem(NAME_KEY, name);
   local.setItem(ROLE_KEY, role);
   local.setItem(REMEMBERED_LANG_KEY, currentLanguage());
+  // the camera, microphone and speaker chosen in this tab (media.mjs) are kept too
+  const session = storage('sessionStorage');
+  for (const kind of ['audio', 'video', 'speaker']) {
+    const id = session?.getItem(`tandem.device.${kind}`);
+    if (id) local.setItem(`tandem.remembered.device.${kind}`, id);
+  }
 }
 
 /** Removes everything Tandem kept on this device. */
@@ -42,6 +48,7 @@ export function forget() {
   const local = storage('localStorage');
   if (!local) return;
   for (const key of [NAME_KEY, ROLE_KEY, REMEMBERED_LANG_KEY]) local.removeItem(key);
+  for (const kind of ['audio', 'video', 'speaker']) local.removeItem(`tandem.remembered.device.${kind}`);
   // and the person passes of limited links (invite.mjs)
   for (let i = local.length - 1; i >= 0; i -= 1) {
     const key = local.key(i);

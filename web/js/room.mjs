@@ -129,6 +129,7 @@ const call = new Call((msg) => sig?.send(msg) ?? null);
 const devices = new DevicePanel({
   root: $('devices'), camera: $('camera-select'), microphone: $('mic-select'), level: $('mic-level'),
   speaker: $('speaker-test'), note: $('speaker-note'), flip: $('flip-camera'),
+  output: $('speaker-select'), outputField: $('speaker-field'), list: $('participants'),
 }, local, t);
 if (saveDataWish()) call.setReceiveVideo(false); // sent with the next join
 

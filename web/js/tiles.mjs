@@ -7,6 +7,7 @@
 // The list gets data-count and data-layout ("solo", "pair": one large picture with yours in a
 // corner, "grid" for groups), and data-size ("s" 3-4, "m" 5-9, "l" 10-12) for the CSS.
 import { t } from './i18n.mjs';
+import { applySpeaker } from './media.mjs';
 
 const ROLE_KEYS = { mentee: 'role.mentee', mentor: 'role.mentor', coordinator: 'role.coordinator' };
 const PALETTE_SIZE = 6;
@@ -124,6 +125,7 @@ function bindAudio(li, track, onBlocked) {
 }
 
 function playAudio(audio, onBlocked) {
+  applySpeaker(audio);
   audio.play().catch((err) => {
     // The browser wants a tap before it plays sound (autoplay policy).
     if (err?.name === 'NotAllowedError') onBlocked?.();
