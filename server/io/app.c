@@ -165,7 +165,7 @@ int tdm_app_start(struct tdm_app *app)
         return TDM_ENOMEM;
     app->rooms =
         tdm_rooms_create(app->cfg.limits.max_rooms, app->cfg.limits.max_participants_per_room);
-    if (!app->rooms)
+    if (!app->rooms || tdm_away_start(app) != 0)
         return TDM_ENOMEM;
     if (tdm_media_start(&app->cfg, tdm_media_deliver, app, &app->media) != 0)
         return TDM_EIO;
@@ -255,6 +255,7 @@ void tdm_app_stop(struct tdm_app *app)
         lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
     app->lws = NULL;
     tdm_gate_stop(app);
+    tdm_away_stop(app); /* participants still away leave */
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
     tdm_invites_stop(app);

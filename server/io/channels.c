@@ -384,6 +384,17 @@ void tdm_channels_joined(struct tdm_app *app, struct tdm_participant *p)
     send_late_joiner(ch, p, m->token);
 }
 
+void tdm_channels_resync(struct tdm_app *app, struct tdm_participant *p)
+{
+    (void)app;
+    struct tdm_channels *ch = tdm_room_channels(p->room);
+    if (!ch)
+        return;
+    for (size_t i = 0; i < ch->n_members; i++)
+        if (strcmp(ch->members[i].id, p->id) == 0)
+            send_late_joiner(ch, p, ch->members[i].token);
+}
+
 void tdm_channels_leaving(struct tdm_app *app, struct tdm_participant *p)
 {
     struct tdm_channels *ch = tdm_room_channels(p->room);

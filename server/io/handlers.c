@@ -6,6 +6,7 @@
 
 static const struct tdm_handler handlers[] = {
     {"join", false, 0, tdm_on_join},
+    {"resume", false, 0, tdm_on_resume},
     {"leave", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_leave},
     {"ping", false, 0, tdm_on_ping},
     {"offer", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_offer},
@@ -13,6 +14,7 @@ static const struct tdm_handler handlers[] = {
     {"candidate", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_candidate},
     {"media.state", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_state},
     {"media.receive", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_receive},
+    {"media.restart", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_restart},
     {"ice.servers", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_ice_servers},
     {"time.ping", false, 0, tdm_on_time_ping},
     {"sync.load", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_load},

@@ -209,6 +209,14 @@ static void render_control(struct tdm_metrics *m, GString *s)
                            "tandem_reconnects_total{kind=\"replaced\"} %llu\n",
                            (unsigned long long)tdm_mx_control.rejoins_pass,
                            (unsigned long long)tdm_mx_control.rejoins_replaced);
+    head(s, "tandem_resumes_total", "counter",
+         "Pages back after a signaling cut as the same participant (resume), and resume tokens "
+         "refused (wrong, spent or expired).");
+    g_string_append_printf(s,
+                           "tandem_resumes_total{result=\"ok\"} %llu\n"
+                           "tandem_resumes_total{result=\"refused\"} %llu\n",
+                           (unsigned long long)tdm_mx_control.resumes,
+                           (unsigned long long)tdm_mx_control.resumes_refused);
     head(s, "tandem_invite_refusals_total", "counter",
          "Links refused, by error code and where: join, check (invite.check), console "
          "(console.hello).");

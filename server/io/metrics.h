@@ -98,6 +98,8 @@ struct tdm_mx_control {
     uint64_t rejoins_pass;     /* joins with a person pass (a page back after a reload,
                                   a dropped connection or a restart) */
     uint64_t rejoins_replaced; /* ...whose earlier connection was still held */
+    uint64_t resumes;          /* pages back on a new connection as the same participant */
+    uint64_t resumes_refused;  /* resume tokens refused (wrong, spent, expired) */
 };
 
 extern struct tdm_mx_control tdm_mx_control;
