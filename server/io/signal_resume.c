@@ -255,8 +255,9 @@ void tdm_on_resume(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t 
     bool was_away = ((struct tdm_conn *)p->user)->ghost;
     bool complete = adopt(app, c, p, id);
     tdm_mx_control.resumes++;
-    if (!complete)
-        tdm_channels_resync(app, p); /* sync.state and chat.history again */
+    /* after what was kept: the film's state as it is now, and the chat when some of it
+     * may be missing */
+    tdm_channels_resync(app, p, !complete);
     tdm_media_resumed(app, p);
     if (was_away)
         tdm_room_broadcast(room, p, json_pack("{s:s, s:s}", "type", "reconnected", "id", p->id));

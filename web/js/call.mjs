@@ -5,11 +5,16 @@
 // belongs to the participant named by its msid stream id.
 //
 // A Session is one such pair. A new Session replaces the old one after every join (the
-// participant id is new) and whenever a connection fails. Why not an ICE restart of the one
-// connection that failed: the server is ICE-lite, only it may offer on "sub", and it releases
-// both of a participant's connections when one fails (error media_unavailable, "close both
-// connections and send a new pub offer"); a new pair with a new DTLS fingerprint tells it
-// to start afresh.
+// participant id is new). When the network changes or a connection's path fails, the pair
+// is first mended in place by an ICE restart (protocol.md "ICE restarts"): "pub" offers with
+// restartIce(), and the server, which alone offers on "sub", is asked for a sub offer with
+// new credentials (media.restart). DTLS, SRTP keys and the server's producers stay; media
+// moves to the new path. Only if that does not bring media back within ICE_RESTART_MS (or
+// the server released our media: error media_unavailable) does a new pair replace the old
+// one, with a new DTLS fingerprint that tells the server to start afresh.
+//
+// A signaling cut does not touch the pair: the page resumes its session on a new WebSocket
+// (room.mjs) and resumed() sends again what may have been lost with the old one.
 //
 // The page's sending side never needs renegotiation: "pub" always offers one audio and one
 // video m-section (sendonly), and turning the camera or microphone on or off swaps the
@@ -26,7 +31,10 @@
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 8000; // a short network blip mends itself; then rebuild
+const DISCONNECTED_GRACE_MS = 2500; // a short network blip mends itself; then an ICE restart
+const ICE_RESTART_MS = 10000; // an ICE restart must bring the connections back within this
+const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
+const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
 const STEP_TIMEOUT_MS = 15000; // one offer/answer step of the browser; a stuck one would block all later offers
 const RESTART_BASE_MS = 1000;
@@ -89,6 +97,10 @@ class Session {
   lastRev = 0;
   nextOffer = null; // the newest sub offer not yet handled
   subBusy = false;
+  lastAnswer = null; // {sdp, rev}: the latest sub answer sent (sent again after a resume)
+  restartId = null; // the id of a pub offer of an ICE restart awaiting its answer
+  iceRestarting = false; // an ICE restart is under way (bounded by ICE_RESTART_MS)
+  everConnected = false; // both connections were up once: a failure is mended by a restart
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
@@ -142,6 +154,12 @@ class Session {
   }
 
   async onAnswer(msg) {
+    if (msg.ref !== undefined && msg.ref === this.restartId) {
+      this.restartId = null;
+      if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
+      await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp }); // new ICE credentials
+      return;
+    }
     if (this.answered || msg.ref === undefined || msg.ref !== this.pubOfferId) return;
     if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
     this.answered = true;
@@ -177,7 +195,8 @@ class Session {
         if (this.closed) return;
         // A newer offer came meanwhile: the server would ignore this answer as stale.
         if (this.nextOffer) continue;
-        this.call.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp, rev: offer.rev });
+        this.lastAnswer = { sdp: this.sub.localDescription.sdp, rev: offer.rev };
+        this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
         this.#startTrickle('sub');
         this.call.setRemote(this, this.#owners());
         this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
@@ -187,6 +206,31 @@ class Session {
     } finally {
       this.subBusy = false;
     }
+  }
+
+  /** ICE restart of both connections (RFC 8445 §9): "pub" offers with new credentials, and
+   *  the server is asked for a "sub" offer with new ones. The DTLS association stays. */
+  async restartIce() {
+    if (this.closed || !this.answered || this.pub.signalingState !== 'stable') return;
+    this.pub.restartIce();
+    const offer = await within(this.pub.createOffer({ iceRestart: true }), STEP_TIMEOUT_MS, 'restart offer');
+    if (this.closed) return;
+    await within(this.pub.setLocalDescription(offer), STEP_TIMEOUT_MS, 'restart offer');
+    if (this.closed) return;
+    this.restartId = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+    if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
+  }
+
+  /** After a resume: what the old WebSocket may have lost on its way to the server. */
+  resend() {
+    if (this.pub.signalingState === 'have-local-offer' && this.pub.localDescription) {
+      const id = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+      if (this.answered) this.restartId = id;
+      else this.pubOfferId = id;
+    }
+    // A stale answer is ignored by the server; one it never got unblocks its next offer.
+    if (this.lastAnswer) this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
+    if (this.iceRestarting && this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
   /** participant id -> {audio, video}: the transceivers the server sends on, by msid. */
@@ -251,11 +295,21 @@ export class Call extends EventTarget {
   #iceAt = 0;
   #everConnected = false;
   #blocked = false;
+  #networkTimer = 0;
+  /** ICE restarts tried since the page opened (for tests and diagnostics). */
+  iceRestarts = 0;
 
   /** send(msg) sends one message to the server and returns its id, or null when offline. */
   constructor(send) {
     super();
     this.#sendFn = send;
+    // Wi-Fi to mobile and back: the old path may be dead before the browser notices.
+    const onNetwork = () => {
+      clearTimeout(this.#networkTimer);
+      this.#networkTimer = setTimeout(() => this.restartIce('network change'), NETWORK_SETTLE_MS);
+    };
+    globalThis.navigator?.connection?.addEventListener?.('change', onNetwork);
+    globalThis.addEventListener?.('online', onNetwork);
   }
 
   /** The current RTCPeerConnections (tests call getStats() on them), or null. */
@@ -300,6 +354,33 @@ export class Call extends EventTarget {
     if (!this.#receiveVideo) this.send({ type: 'media.receive', video: false }); // a new participant
     clearInterval(this.#levelTimer);
     this.#levelTimer = setInterval(() => this.#pollLevels(), LEVEL_INTERVAL_MS);
+  }
+
+  /** The page resumed its session on a new WebSocket: the call went on; once what the
+   *  server kept for us has arrived, send again what the old connection may have lost. */
+  resumed() {
+    const s = this.#session;
+    if (!s || s.closed) return;
+    s.after(RESUME_SETTLE_MS, () => s.resend());
+  }
+
+  /** Mends the live pair by an ICE restart; a new pair follows if that does not bring it
+   *  back within ICE_RESTART_MS. Returns false when no restart was started. */
+  restartIce(why) {
+    const s = this.#session;
+    if (!s || s.closed || !s.answered || s.iceRestarting || !this.#selfId) return false;
+    s.iceRestarting = true;
+    this.iceRestarts += 1;
+    console.info(`tandem call: ICE restart (${why})`);
+    s.restartIce().catch((err) => this.fail(s, `ICE restart: ${err?.message || err}`));
+    s.after(ICE_RESTART_MS, () => {
+      if (s !== this.#session) return;
+      const ok = s.pub.connectionState === 'connected' &&
+        (!s.sub.remoteDescription || s.sub.connectionState === 'connected');
+      s.iceRestarting = false;
+      if (!ok) this.fail(s, 'ICE restart did not bring the connection back');
+    });
+    return true;
   }
 
   /** Ends the call (leave, or the room was lost): both connections closed. */
@@ -409,19 +490,25 @@ export class Call extends EventTarget {
     const states = [s.pub.connectionState];
     if (s.sub.remoteDescription) states.push(s.sub.connectionState);
     if (states.includes('failed')) {
+      // A path that failed after it worked: mend it in place first (the restart's own bound
+      // leads to a new pair if that does not help).
+      if (s.everConnected && this.restartIce('connection failed')) return;
+      if (s.iceRestarting) return;
       this.fail(s, 'connection failed');
       return;
     }
     clearTimeout(this.#graceTimer);
     if (states.includes('disconnected')) {
       this.#graceTimer = setTimeout(() => {
-        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected')) {
+        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected') &&
+          !this.restartIce('connection lost') && !s.iceRestarting) {
           this.fail(s, 'connection lost');
         }
       }, DISCONNECTED_GRACE_MS);
       return;
     }
     if (states.every((st) => st === 'connected')) {
+      s.everConnected = true;
       this.#attempts = 0;
       this.#everConnected = true;
       this.#blocked = false;
