@@ -33,6 +33,7 @@ export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy'
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
 const DISCONNECTED_GRACE_MS = 2500; // a short network blip mends itself; then an ICE restart
 const ICE_RESTART_MS = 10000; // an ICE restart must bring the connections back within this
+const MAX_RESTARTS_IN_ROW = 2; // then a new pair
 const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
 const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
@@ -101,6 +102,8 @@ class Session {
   restartId = null; // the id of a pub offer of an ICE restart awaiting its answer
   iceRestarting = false; // an ICE restart is under way (bounded by ICE_RESTART_MS)
   everConnected = false; // both connections were up once: a failure is mended by a restart
+  restartGen = 0; // the latest restart's number (its timer checks that it is still the latest)
+  restartsInRow = 0; // restarts since both connections were last seen up
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
@@ -370,15 +373,22 @@ export class Call extends EventTarget {
     const s = this.#session;
     if (!s || s.closed || !s.answered || s.iceRestarting || !this.#selfId) return false;
     s.iceRestarting = true;
+    s.restartsInRow += 1;
+    const gen = ++s.restartGen;
     this.iceRestarts += 1;
     console.info(`tandem call: ICE restart (${why})`);
     s.restartIce().catch((err) => this.fail(s, `ICE restart: ${err?.message || err}`));
     s.after(ICE_RESTART_MS, () => {
-      if (s !== this.#session) return;
+      if (s !== this.#session || s.restartGen !== gen) return;
       const ok = s.pub.connectionState === 'connected' &&
         (!s.sub.remoteDescription || s.sub.connectionState === 'connected');
       s.iceRestarting = false;
-      if (!ok) this.fail(s, 'ICE restart did not bring the connection back');
+      if (ok) s.restartsInRow = 0;
+      // The path may have died again after this restart worked (a second network change):
+      // one more restart, then a new pair.
+      else if (s.restartsInRow >= MAX_RESTARTS_IN_ROW || !this.restartIce('still not connected')) {
+        this.fail(s, 'ICE restart did not bring the connection back');
+      }
     });
     return true;
   }
@@ -509,6 +519,8 @@ export class Call extends EventTarget {
     }
     if (states.every((st) => st === 'connected')) {
       s.everConnected = true;
+      if (s.iceRestarting && s.restartId === null) s.iceRestarting = false; // mended
+      s.restartsInRow = 0;
       this.#attempts = 0;
       this.#everConnected = true;
       this.#blocked = false;
