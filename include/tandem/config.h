@@ -58,6 +58,7 @@ struct tdm_chat_limits {
     uint32_t allow_metadata; /* 0 or 1: accept pictures that still carry Exif/XMP */
 };
 
+#define TDM_CONFIG_PAGE_URL_MAX 512
 #define TDM_CONFIG_PUBLIC_URL_MAX 200
 
 struct tdm_config {
@@ -100,6 +101,9 @@ struct tdm_config {
     /* the Prometheus endpoint's own listener, "ADDR:PORT" or "[V6]:PORT" (docs/metrics.md);
      * "" = off. Plain HTTP: meant for loopback or a private network. */
     char metrics_listen[64];
+    /* where Quick exit takes a page: an https:// address or a path on this server; "" = the
+     * neutral page in the page's language (web/neutral*.html) */
+    char quick_exit_url[TDM_CONFIG_PAGE_URL_MAX + 1];
 };
 
 /* Fills cfg with the embedded defaults. */

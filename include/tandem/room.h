@@ -30,6 +30,7 @@ struct tdm_participant {
      * matching may_unmute is set, the server keeps forwarding none of it */
     bool muted_audio, muted_video;
     bool may_unmute_audio, may_unmute_video;
+    bool hand_raised; /* raise hand (docs/protocol.md "Mentoring aids") */
 };
 
 /* "mentee" / "mentor" / "coordinator" <-> enum. Parse returns 0 or TDM_EINVAL. */

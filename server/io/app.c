@@ -7,6 +7,7 @@
 #include "signal.h"
 #include "tlsfiles.h"
 
+#include "tandem/checkin.h"
 #include "tandem/err.h"
 #include "tandem/util.h"
 
@@ -167,6 +168,11 @@ int tdm_app_start(struct tdm_app *app)
         tdm_rooms_create(app->cfg.limits.max_rooms, app->cfg.limits.max_participants_per_room);
     if (!app->rooms || tdm_away_start(app) != 0)
         return TDM_ENOMEM;
+    /* a token per join: room for every connection twice over; counts for twice the rooms */
+    app->checkin = tdm_checkin_create(2 * (size_t)app->cfg.limits.max_connections + 64,
+                                      2 * (size_t)app->cfg.limits.max_rooms);
+    if (!app->checkin)
+        return TDM_ENOMEM;
     if (tdm_media_start(&app->cfg, tdm_media_deliver, app, &app->media) != 0)
         return TDM_EIO;
     app->media_block = tdm_media_block;
@@ -258,6 +264,8 @@ void tdm_app_stop(struct tdm_app *app)
     tdm_away_stop(app); /* participants still away leave */
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;
+    tdm_checkin_destroy(app->checkin);
+    app->checkin = NULL;
     tdm_invites_stop(app);
     tdm_turn_stop(app);
     tdm_keycount_destroy(app->conns_per_addr);

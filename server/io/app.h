@@ -28,6 +28,7 @@ struct tdm_app {
     struct lws_vhost *vhost;
     struct tdm_gate *gate; /* accepts connections and hands them to lws (gate.h) */
     struct tdm_rooms *rooms;
+    struct tdm_checkin *checkin;             /* check-in counts per room (tandem/checkin.h) */
     struct tdm_media *media;                 /* the media workers (media.h), NULL when stopped */
     struct tdm_metrics *metrics;             /* the metrics listener (metrics.h), or NULL */
     char web_root_real[TDM_CONFIG_PATH_MAX]; /* realpath of cfg.web_root */

@@ -35,6 +35,8 @@ struct tdm_channels {
     size_t n_members, cap_members;
     struct picture_key *pics;
     size_t n_pics, cap_pics;
+    char card[33]; /* the conversation card on screen, "" = none */
+    char card_by[TDM_PARTICIPANT_ID_LEN + 1];
 };
 
 struct tdm_channels *tdm_channels_of(const struct tdm_participant *p)
@@ -50,6 +52,18 @@ struct tdm_sync *tdm_channels_sync(struct tdm_channels *ch)
 struct tdm_chat *tdm_channels_chat(struct tdm_channels *ch)
 {
     return ch->chat;
+}
+
+const char *tdm_channels_card(struct tdm_channels *ch, const char **by)
+{
+    *by = ch->card_by;
+    return ch->card[0] ? ch->card : NULL;
+}
+
+void tdm_channels_set_card(struct tdm_channels *ch, const char *card, const char *by)
+{
+    snprintf(ch->card, sizeof ch->card, "%s", card ? card : "");
+    snprintf(ch->card_by, sizeof ch->card_by, "%s", by ? by : "");
 }
 
 /* ---- errors ---- */

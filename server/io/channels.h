@@ -45,6 +45,10 @@ void tdm_channels_resync(struct tdm_app *app, struct tdm_participant *p, bool ch
 void tdm_channels_leaving(struct tdm_app *app, struct tdm_participant *p);
 
 /* Re-arms the room's timer after anything that may have moved a deadline. */
+/* The conversation card on everyone's screen (signal_aids.c): its name and who put it there
+ * (*by), or NULL. set with card NULL takes it off. */
+const char *tdm_channels_card(struct tdm_channels *ch, const char **by);
+void tdm_channels_set_card(struct tdm_channels *ch, const char *card, const char *by);
 void tdm_channels_rearm(struct tdm_channels *ch);
 
 /* Builds the sync.state message for the current state (new reference). */

@@ -22,7 +22,8 @@ enum kind {
     K_ORIGIN_LIST,
     K_URL,
     K_TURN_URLS,
-    K_HOSTPORT
+    K_HOSTPORT,
+    K_PAGE_URL
 };
 
 struct option_def {
@@ -76,7 +77,7 @@ static const struct option_def options[] = {
     U32("limits.max_handshakes_per_address", limits.max_handshakes_per_address, 1, 10000),
     U32("limits.handshake_timeout_s", limits.handshake_timeout_s, 1, 60),
     U32("limits.resume_grace_s", limits.resume_grace_s, 0, 120),
-    U32("media.port_base", media_port_base, 1, 65535),
+    U32("media.port_base", media_port_base, 0, 65535),
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
     {"media.ice_tcp", K_BOOL, offsetof(struct tdm_config, media_ice_tcp), sizeof(uint32_t), 0, 1},
@@ -104,6 +105,8 @@ static const struct option_def options[] = {
     U32("turn.ttl_s", turn_ttl_s, 600, 7 * 86400),
     {"metrics.listen", K_HOSTPORT, offsetof(struct tdm_config, metrics_listen),
      sizeof(((struct tdm_config *)0)->metrics_listen), 0, 0},
+    {"pages.quick_exit_url", K_PAGE_URL, offsetof(struct tdm_config, quick_exit_url),
+     sizeof(((struct tdm_config *)0)->quick_exit_url), 0, 0},
 };
 
 void tdm_config_defaults(struct tdm_config *cfg)
@@ -289,6 +292,28 @@ bad:
                       v);
 }
 
+/* pages.quick_exit_url: "", a path on this server ("/x", not "//x"), or an https:// address
+ * with a host; only the characters a URL may carry unescaped (RFC 3986), so that it can go
+ * into JSON and a location without surprises. */
+static bool page_url_ok(const char *v, size_t cap)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return true;
+    if (n >= cap)
+        return false;
+    if (v[0] == '/') {
+        if (v[1] == '/' || v[1] == '\\')
+            return false;
+    } else if (strncmp(v, "https://", 8) != 0 || !g_ascii_isalnum(v[8])) {
+        return false;
+    }
+    for (const char *p = v; *p; p++)
+        if (!g_ascii_isalnum(*p) && !strchr("-._~:/?#[]@!$&()*+,;=%", *p))
+            return false;
+    return true;
+}
+
 int tdm_config_parse_hostport(const char *v, char *host, size_t hostcap, uint16_t *port)
 {
     const char *colon = strrchr(v, ':'), *h = v, *hend = colon;
@@ -366,6 +391,14 @@ int tdm_config_set(struct tdm_config *cfg, const char *name, const char *value, 
             memcpy(field, value, strlen(value) + 1);
             return 0;
         }
+        case K_PAGE_URL:
+            if (!page_url_ok(value, o->size))
+                return tdm_seterr(err, errlen, TDM_EINVAL,
+                                  "%s: expected \"\" (the neutral page), a path on this server "
+                                  "like /leave.html, or an https:// address, got \"%.60s\"",
+                                  name, value);
+            memcpy(field, value, strlen(value) + 1);
+            return 0;
         case K_BOOL:
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                 *(uint32_t *)field = 1;

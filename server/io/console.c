@@ -5,6 +5,7 @@
 #include "app.h"
 #include "signal.h"
 
+#include "tandem/checkin.h"
 #include "tandem/err.h"
 #include "tandem/util.h"
 
@@ -236,11 +237,23 @@ void tdm_on_console_rooms(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         tdm_proto_set(e, "internal", NULL, "out of memory");
         return;
     }
+    json_t *checkins = json_object();
+    int64_t now = tdm_now_us();
     json_array_foreach(ids, i, v)
     {
         const char *s = json_string_value(v);
         struct tdm_room *room = tdm_rooms_find(app->rooms, s);
         json_object_set_new(counts, s, json_integer(room ? (json_int_t)tdm_room_count(room) : 0));
+        struct tdm_checkin_counts ck = {0};
+        if (app->checkin)
+            tdm_checkin_counts(app->checkin, s, now, &ck);
+        if (checkins && ck.n[0] + ck.n[1] + ck.n[2])
+            json_object_set_new(checkins, s,
+                                json_pack("{s:i, s:i, s:i}", "fine", (int)ck.n[0], "some",
+                                          (int)ck.n[1], "many", (int)ck.n[2]));
     }
-    reply(c, json_pack("{s:s, s:o}", "type", "console.rooms", "counts", counts), id);
+    reply(c,
+          json_pack("{s:s, s:o, s:o*}", "type", "console.rooms", "counts", counts, "checkins",
+                    checkins),
+          id);
 }

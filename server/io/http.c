@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,15 +421,18 @@ static int on_media(struct tdm_app *app, struct lws *wsi, const char *rest)
 }
 
 /* GET /mode.json: what the pages need to know about this server's mode, nothing more:
- * {"rooms": "open"} (development: anyone with a room link may join) or {"rooms": "closed"}
- * (the default: invite links only), so the landing page offers only what works. */
+ * "rooms": "open" (development: anyone with a room link may join) or "closed" (the default:
+ * invite links only), so the landing page offers only what works; "quick_exit": where Quick
+ * exit goes (pages.quick_exit_url), "" for the neutral page in the page's language. */
 static int on_mode(struct tdm_app *app, struct lws *wsi)
 {
-    const char *body = app->cfg.open_rooms ? "{\"rooms\":\"open\"}\n" : "{\"rooms\":\"closed\"}\n";
-    char *copy = strdup(body);
-    if (!copy)
+    json_t *j = json_pack("{s:s, s:s}", "rooms", app->cfg.open_rooms ? "open" : "closed",
+                          "quick_exit", app->cfg.quick_exit_url);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body)
         return send_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
-    return respond_memory(app, wsi, HTTP_STATUS_OK, "application/json", copy, strlen(copy),
+    return respond_memory(app, wsi, HTTP_STATUS_OK, "application/json", body, strlen(body),
                           "Cache-Control: no-store\r\n");
 }
 

@@ -144,9 +144,14 @@ int tdm_media_start(const struct tdm_config *cfg, tdm_media_deliver_fn deliver, 
             return rc;
         }
     }
-    TDM_INFO("media: %u worker%s, UDP ports %u..%u on %u address%s", m->n_workers,
-             m->n_workers == 1 ? "" : "s", m->port_base, m->port_base + m->n_workers - 1,
-             m->n_addrs, m->n_addrs == 1 ? "" : "es");
+    if (m->port_base)
+        TDM_INFO("media: %u worker%s, UDP ports %u..%u on %u address%s", m->n_workers,
+                 m->n_workers == 1 ? "" : "s", m->port_base, m->port_base + m->n_workers - 1,
+                 m->n_addrs, m->n_addrs == 1 ? "" : "es");
+    else
+        for (unsigned i = 0; i < m->n_workers; i++)
+            TDM_INFO("media: worker %u on UDP port %u (free port) on %u address%s", i,
+                     m->workers[i]->port, m->n_addrs, m->n_addrs == 1 ? "" : "es");
     *out = m;
     return 0;
 }

@@ -287,10 +287,14 @@ void mw_post_cmd(struct media_worker *w, struct tdm_sfu_cmd *cmd)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
+/* One UDP socket (and its ICE-TCP listener) on addr at the worker's port. With port_base 0
+ * the first socket takes a free UDP port and the others follow it; TDM_EAGAIN when that port
+ * is taken for TCP (the caller tries another). */
 static int open_socket(struct media_worker *w, const struct tdm_addr *addr)
 {
     struct tdm_addr a = *addr;
-    a.port = (uint16_t)(w->media->port_base + w->index);
+    uint32_t base = w->media->port_base;
+    a.port = w->port ? w->port : base ? (uint16_t)(base + w->index) : 0;
     struct sockaddr_storage ss;
     socklen_t sl;
     if (tdm_addr_to_sockaddr(&a, &ss, &sl) != 0)
@@ -309,13 +313,25 @@ static int open_socket(struct media_worker *w, const struct tdm_addr *addr)
         TDM_WARN("media: worker %u cannot use UDP port %u (%s)", w->index, a.port, strerror(e));
         return TDM_EIO;
     }
-    struct mw_sock *s = &w->socks[w->n_socks++];
-    s->fd = fd;
-    s->local = a;
-    s->w = w;
-    s->tcp_fd = -1;
-    if (w->media->sfu.ice_tcp)
-        mw_tcp_listen(w, s);
+    if (a.port == 0) {
+        struct sockaddr_storage got;
+        socklen_t gl = sizeof got;
+        struct tdm_addr bound;
+        if (getsockname(fd, (struct sockaddr *)&got, &gl) != 0 ||
+            tdm_addr_from_sockaddr(&bound, (struct sockaddr *)&got, gl) != 0) {
+            close(fd);
+            return TDM_EIO;
+        }
+        a.port = bound.port;
+    }
+    struct mw_sock *s = &w->socks[w->n_socks];
+    *s = (struct mw_sock){.fd = fd, .local = a, .w = w, .tcp_fd = -1};
+    if (w->media->sfu.ice_tcp && mw_tcp_listen(w, s) != 0 && base == 0 && !w->port) {
+        close(fd);
+        return TDM_EAGAIN;
+    }
+    w->port = a.port;
+    w->n_socks++;
     s->src = g_unix_fd_source_new(fd, G_IO_IN);
     g_source_set_priority(s->src, G_PRIORITY_DEFAULT);
     g_source_set_callback(s->src, (GSourceFunc)(void (*)(void))on_readable, s, NULL);
@@ -374,7 +390,8 @@ int mw_create(struct tdm_media *m, unsigned index, struct media_worker **out)
         w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
     }
     for (unsigned i = 0; i < m->n_addrs; i++)
-        open_socket(w, &m->addrs[i]);
+        for (int tries = 0; tries < 16 && open_socket(w, &m->addrs[i]) == TDM_EAGAIN; tries++)
+            ;
     int rc = make_core(w);
     if (rc != 0) {
         mw_destroy(w);

@@ -39,7 +39,7 @@ struct tdm_media {
     struct tdm_addr addrs[MW_MAX_SOCKS]; /* local media addresses (port 0) */
     unsigned n_addrs;
     struct tdm_sfu_config sfu; /* the part every worker's core shares */
-    uint32_t port_base;
+    uint32_t port_base;        /* 0: every worker takes a free port (tests) */
     unsigned n_workers;
     struct media_worker **workers;
     unsigned *rooms_per_worker; /* control thread only */
@@ -66,6 +66,7 @@ struct media_worker {
     GMainLoop *loop;
     struct mw_sock socks[MW_MAX_SOCKS];
     unsigned n_socks;
+    uint16_t port; /* of all its sockets, UDP and TCP: port_base + index, or the free one */
     struct tdm_sfu *sfu;
     GSource *timer;
     int64_t timer_at; /* INT64_MAX: not armed */

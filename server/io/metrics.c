@@ -217,6 +217,15 @@ static void render_control(struct tdm_metrics *m, GString *s)
                            "tandem_resumes_total{result=\"refused\"} %llu\n",
                            (unsigned long long)tdm_mx_control.resumes,
                            (unsigned long long)tdm_mx_control.resumes_refused);
+    head(s, "tandem_checkins_total", "counter",
+         "Answers to \"Did the call work well for you?\" after a call.");
+    g_string_append_printf(s,
+                           "tandem_checkins_total{answer=\"fine\"} %llu\n"
+                           "tandem_checkins_total{answer=\"some_problems\"} %llu\n"
+                           "tandem_checkins_total{answer=\"many_problems\"} %llu\n",
+                           (unsigned long long)tdm_mx_control.checkins[0],
+                           (unsigned long long)tdm_mx_control.checkins[1],
+                           (unsigned long long)tdm_mx_control.checkins[2]);
     head(s, "tandem_invite_refusals_total", "counter",
          "Links refused, by error code and where: join, check (invite.check), console "
          "(console.hello).");

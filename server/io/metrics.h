@@ -100,6 +100,7 @@ struct tdm_mx_control {
     uint64_t rejoins_replaced; /* ...whose earlier connection was still held */
     uint64_t resumes;          /* pages back on a new connection as the same participant */
     uint64_t resumes_refused;  /* resume tokens refused (wrong, spent, expired) */
+    uint64_t checkins[3];      /* check-in answers: fine, some problems, many problems */
 };
 
 extern struct tdm_mx_control tdm_mx_control;

@@ -249,9 +249,6 @@ void tdm_conn_handle(struct tdm_app *app, struct tdm_conn *c, const char *buf, s
         tdm_proto_set(&e, "unknown_type", "type", "unknown message type");
     } else if ((h->flags & TDM_HANDLER_NEEDS_JOINED) && !c->participant) {
         tdm_proto_set(&e, "not_joined", NULL, "join a room first");
-    } else if (!h->fn) {
-        tdm_proto_set(&e, "not_implemented", "type",
-                      "this message type is reserved and not carried by this server yet");
     } else {
         h->fn(app, c, msg, id, &e);
         if (e.code)

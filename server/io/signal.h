@@ -76,10 +76,9 @@ typedef void (*tdm_handler_fn)(struct tdm_app *app, struct tdm_conn *c, json_t *
                                struct tdm_proto_err *e);
 
 struct tdm_handler {
-    const char *type; /* exact type, or a prefix ending in '.' when prefix is true */
-    bool prefix;
+    const char *type;
     unsigned flags;
-    tdm_handler_fn fn; /* NULL: reserved, answered with not_implemented */
+    tdm_handler_fn fn;
 };
 
 const struct tdm_handler *tdm_signal_find_handler(const char *type);
@@ -169,6 +168,25 @@ void tdm_on_mod_deny(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_
                      struct tdm_proto_err *e);
 void tdm_on_mod_remove(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                        struct tdm_proto_err *e);
+/* signal_aids.c: raise hand, conversation cards, the next call, the check-in */
+void tdm_on_hand_raise(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                       struct tdm_proto_err *e);
+void tdm_on_hand_lower(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                       struct tdm_proto_err *e);
+void tdm_on_card_show(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                      struct tdm_proto_err *e);
+void tdm_on_card_hide(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                      struct tdm_proto_err *e);
+void tdm_on_plan_propose(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e);
+void tdm_on_plan_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                        struct tdm_proto_err *e);
+void tdm_on_checkin(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                    struct tdm_proto_err *e);
+/* Adds the check-in token to p's welcome. */
+void tdm_aids_welcome(struct tdm_app *app, struct tdm_participant *p, json_t *welcome);
+/* After p's welcome: what of the aids a late joiner needs (the card on screen). */
+void tdm_aids_joined(struct tdm_app *app, struct tdm_participant *p);
 void tdm_on_mod_mute(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                      struct tdm_proto_err *e);
 void tdm_on_mod_end(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,

@@ -258,6 +258,8 @@ void tdm_on_resume(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t 
     /* after what was kept: the film's state as it is now, and the chat when some of it
      * may be missing */
     tdm_channels_resync(app, p, !complete);
+    if (!complete)
+        tdm_aids_joined(app, p); /* the card on screen, if any */
     tdm_media_resumed(app, p);
     if (was_away)
         tdm_room_broadcast(room, p, json_pack("{s:s, s:s}", "type", "reconnected", "id", p->id));

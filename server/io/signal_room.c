@@ -17,8 +17,11 @@
 
 json_t *tdm_participant_json(const struct tdm_participant *p)
 {
-    return json_pack("{s:s, s:s, s:s}", "id", p->id, "name", p->name, "role",
-                     tdm_role_name(p->role));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "id", p->id, "name", p->name, "role", tdm_role_name(p->role));
+    if (j && p->hand_raised)
+        json_object_set_new(j, "hand", json_true());
+    return j;
 }
 
 void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *except, json_t *msg)
@@ -245,8 +248,10 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
     json_t *welcome = tdm_welcome_json(app, p, id);
     if (welcome && pass[0])
         json_object_set_new(welcome, "pass", json_string(pass));
+    tdm_aids_welcome(app, p, welcome); /* the check-in token (a resume keeps its own) */
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
+    tdm_aids_joined(app, p);     /* the card on screen, if any */
     tdm_room_broadcast(
         room, p, json_pack("{s:s, s:o}", "type", "joined", "participant", tdm_participant_json(p)));
     tdm_media_participant_joined(app, p);

@@ -167,6 +167,6 @@ if (!insideNetns()) {
     await page.getByRole('heading', { name: 'Your conversation link' }).waitFor();
     assert.equal(await page.locator('#create-button').isVisible(), false, 'no room links that nobody could use');
     const mode = await page.evaluate(() => fetch('/mode.json').then((r) => r.json()));
-    assert.deepEqual(mode, { rooms: 'closed' });
+    assert.deepEqual(mode, { rooms: 'closed', quick_exit: '' });
   });
 }

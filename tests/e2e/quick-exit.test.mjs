@@ -3,10 +3,13 @@
 // call-page.test.mjs). The button and Shift pressed three times each: the camera and
 // microphone tracks end, the other person sees the participant leave, the page becomes
 // /neutral.html and Back does not bring the room back. Shift twice, a letter, and Shift
-// again does nothing. The landing page and the 404 page have the button too.
+// again does nothing. The landing page and the 404 page have the button too. A server with
+// pages.quick_exit_url sends the exit there, and what Tandem kept in localStorage is gone;
+// /safety.html says what the browser still shows, in the page's language, at 360 px.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
@@ -132,5 +135,47 @@ if (!insideNetns()) {
       await page.waitForURL('**/neutral.html');
     }
     for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: page errors`);
+  });
+
+  test('pages.quick_exit_url: the exit goes there, and localStorage keeps nothing of Tandem', { timeout: 90000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tandem-qe-'));
+    const conf = path.join(dir, 'tandem.conf');
+    // a page of this server stands for the NGO's chosen site (tests send nothing off the machine)
+    writeFileSync(conf, '[pages]\nquick_exit_url = /neutral-fr.html?from=exit\n');
+    const other = await startTandem({ listen: SERVER_ADDR, args: ['--config', conf, '--media-address', SERVER_ADDR, '--media-port-base', '0'] });
+    try {
+      const { page } = people[0];
+      await page.goto(`${other.url}/`);
+      await page.evaluate(() => {
+        localStorage.setItem('tandem.remembered.name', 'Amina');
+        localStorage.setItem('other.site', 'kept');
+      });
+      // the destination is known before the press (mode.json), so the exit does not wait
+      await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/mode.json') && e.responseEnd > 0));
+      await page.getByRole('button', { name: 'Quick exit' }).click({ noWaitAfter: true });
+      await page.waitForURL('**/neutral-fr.html?from=exit');
+      assert.equal(await page.evaluate(() => localStorage.getItem('tandem.remembered.name')), null);
+      assert.equal(await page.evaluate(() => localStorage.getItem('other.site')), 'kept');
+    } finally {
+      const r = await other.stop();
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(r.code, 0, other.stderr);
+    }
+  });
+
+  test('/safety.html: plain words in the page\'s language, linked from the pages, fits a phone', { timeout: 60000 }, async () => {
+    const { page } = people[0];
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.goto(`${server.url}/r/${ROOM}`);
+    const link = page.getByRole('link', { name: 'What stays on my device after a quick exit?' });
+    assert.equal(await link.getAttribute('href'), '/safety.html');
+    await page.goto(`${server.url}/safety.html`);
+    await page.getByRole('heading', { name: 'After a quick exit' }).waitFor();
+    await page.selectOption('#lang-select', 'fa');
+    await page.getByRole('heading', { name: 'پس از خروج سریع' }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dir), 'rtl');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing scrolls sideways');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'safety-fa-360.png'), fullPage: true });
+    await page.selectOption('#lang-select', 'en');
   });
 }

@@ -64,7 +64,10 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
   const ledger = args.includes('--invite-ledger') ? [] : ['--invite-ledger', newLedgerPath()];
   const argv = ['--listen', listen, '--port', '0', '--cert', cert, '--key', key,
     '--web-root', path.join(SOURCE_DIR, 'web'), '--invite-key', inviteKeyPath(), ...ledger,
-    ...(openRooms ? ['--open-rooms'] : []), ...args];
+    ...(openRooms ? ['--open-rooms'] : []),
+    // Media on free ports unless the test names them (tests run side by side).
+    ...(args.includes('--media-port-base') || args.includes('--config') ? [] : ['--media-port-base', '0']),
+    ...args];
   // TANDEM_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs the server under a tool.
   if (!wrapper && process.env.TANDEM_WRAPPER) wrapper = process.env.TANDEM_WRAPPER.split(/\s+/);
   const cmd = wrapper ? wrapper[0] : TANDEM_BIN;

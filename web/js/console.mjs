@@ -24,6 +24,7 @@ const state = {
   dead: false, // the console link was refused: nothing more to try
   links: [], // console.links: every valid link
   counts: {}, // room id -> people now
+  checkins: {}, // room id -> {fine, some, many}: answers after calls
   said: null, // the last status key and params, to say again in a new language
   drawn: '', // what the last refresh drew
 };
@@ -151,10 +152,13 @@ async function refresh() {
     for (const id of Object.keys(data.links)) if (!valid.has(id)) delete data.links[id];
     saveData();
   }
-  if (rooms.type === 'console.rooms') state.counts = rooms.counts;
+  if (rooms.type === 'console.rooms') {
+    state.counts = rooms.counts;
+    state.checkins = rooms.checkins && typeof rooms.checkins === 'object' ? rooms.checkins : {};
+  }
   // the periodic refresh draws only what changed: a redraw would close an open list or
   // move the keyboard focus under the coordinator's hands
-  const drawn = JSON.stringify([state.links, state.counts, data]);
+  const drawn = JSON.stringify([state.links, state.counts, state.checkins, data]);
   if (drawn === state.drawn) return;
   state.drawn = drawn;
   render();
@@ -232,6 +236,11 @@ function render() {
     li.querySelector('.room-name').textContent = r.name;
     const n = state.counts[r.id] ?? 0;
     li.querySelector('.room-people').textContent = n ? t('desk.people', { count: n }) : t('desk.nobody');
+    // the check-in after calls: counts only, no names (docs/protocol.md "Mentoring aids")
+    const ck = state.checkins?.[r.id];
+    const ckEl = li.querySelector('.room-checkins');
+    ckEl.hidden = !ck;
+    if (ck) ckEl.textContent = t('desk.checkins', { fine: Number(ck.fine) || 0, some: Number(ck.some) || 0, many: Number(ck.many) || 0 });
     const form = li.querySelector('.link-form');
     const old = kept.get(r.id);
     if (old) for (const name of ['role', 'expires', 'uses']) form.elements[name].value = old.elements[name].value;

@@ -2,6 +2,7 @@
 // with closed rooms (the default) it says where links come from. The room id is made here, in the
 // browser, from 128 random bits (unguessable; the server creates the room at the first join).
 import { initI18n, mountLanguagePicker, onLanguageChange, t } from './i18n.mjs';
+import { serverMode } from './mode.mjs';
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,14 +67,7 @@ async function copyLink() {
  *  needs invite links (the default). When the server cannot say, the page assumes closed:
  *  a "create a room" button that makes links nobody can use would only confuse. */
 async function roomsAreOpen() {
-  try {
-    const res = await fetch('/mode.json', { credentials: 'same-origin', cache: 'no-store' });
-    if (!res.ok) return false;
-    const mode = await res.json();
-    return mode?.rooms === 'open';
-  } catch {
-    return false;
-  }
+  return (await serverMode()).rooms === 'open';
 }
 
 // The page has no form; its buttons are wired before anything is awaited, and stay hidden

@@ -1,19 +1,27 @@
 // Quick exit: one press on the "Quick exit" button, or the Shift key three times within a
-// second, and the page is gone: camera and microphone stop, the call is left, what this tab
-// holds for Tandem is cleared, and a neutral page in the page's language (/neutral.html in
-// English, /neutral-<lang>.html otherwise) takes this page's place in the tab's history, so
-// that Back does not bring the call back. For someone whose conversation must not be seen
-// by a person walking in.
+// second, and the page is gone: camera and microphone stop, the call is left, what this
+// browser holds for Tandem is cleared (sessionStorage and localStorage), and the page the
+// server names (pages.quick_exit_url), or else a neutral page in the page's language
+// (/neutral.html in English, /neutral-<lang>.html otherwise), takes this page's place in the
+// tab's history, so that Back does not bring the call back. For someone whose conversation
+// must not be seen by a person walking in. What the browser still shows afterwards, and what
+// a person can do about it: docs/privacy.md and /safety.html.
 //
 // Every page imports this module; a page with a call adds what must stop with
 // onQuickExit(fn). The button is any element with data-quick-exit.
 
 import { LANGUAGES, currentLanguage } from './i18n.mjs';
+import { serverMode } from './mode.mjs';
 
 const PRESSES = 3;
 const WINDOW_MS = 1000;
 const hooks = new Set();
 let gone = false;
+// Known before anyone presses: the exit itself must not wait for the network.
+let configured = '';
+serverMode().then((m) => {
+  configured = m.quick_exit;
+});
 
 /** The neutral page in the language `tag` (English for a tag Tandem does not speak). */
 export function neutralPage(tag) {
@@ -36,15 +44,18 @@ export function quickExit() {
       // the exit must happen whatever a hook does
     }
   }
-  try {
-    for (let i = sessionStorage.length - 1; i >= 0; i -= 1) {
-      const key = sessionStorage.key(i);
-      if (key?.startsWith('tandem.')) sessionStorage.removeItem(key);
+  for (const store of ['sessionStorage', 'localStorage']) {
+    try {
+      const s = window[store];
+      for (let i = s.length - 1; i >= 0; i -= 1) {
+        const key = s.key(i);
+        if (key?.startsWith('tandem.')) s.removeItem(key);
+      }
+    } catch {
+      // storage refused: nothing held there
     }
-  } catch {
-    // storage refused: nothing held there
   }
-  window.location.replace(neutralPage(currentLanguage()));
+  window.location.replace(configured || neutralPage(currentLanguage()));
 }
 
 // Shift pressed three times in a row within a second. A held key repeats (ignored), and any

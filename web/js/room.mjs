@@ -7,7 +7,7 @@ import { inviteToken, inviteTokenCut, storedPass, keepPass, dropPass, checkLink 
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
 } from './i18n.mjs';
-import { Signaling } from './signaling.mjs';
+import { Signaling, defaultUrl } from './signaling.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
 import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
@@ -17,6 +17,7 @@ import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
 import { DevicePanel } from './devices.mjs';
+import { Aids } from './aids.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -141,6 +142,14 @@ onQuickExit(() => {
   devices.stop();
 });
 
+const aids = new Aids({
+  handButton: $('hand-button'), handLabel: $('hand-label'), ideasButton: $('ideas-button'),
+  dialog: $('ideas-dialog'), close: $('ideas-close'), cards: $('ideas-cards'),
+  planWhen: $('plan-when'), planMinutes: $('plan-minutes'), planPropose: $('plan-propose'),
+  planError: $('plan-error'), cardArea: $('card-area'), planArea: $('plan-area'),
+  list: ui.list, checkin: $('checkin'),
+}, { t, send: (msg) => sig?.send(msg) ?? null, wsUrl: defaultUrl(), announce: (text) => announce(text) });
+
 function signaling() {
   if (sig) return sig;
   sig = new Signaling();
@@ -201,7 +210,7 @@ function startJoin() {
 }
 
 function onMessage(msg) {
-  if (mod.handle(msg)) return undefined;
+  if (mod.handle(msg) || aids.handle(msg)) return undefined;
   switch (msg.type) {
     case 'welcome': return onWelcome(msg);
     case 'joined': return onJoined(msg.participant);
@@ -254,6 +263,7 @@ function onWelcome(msg) {
   // A (re)join has a new participant id: a new pair of connections, and our media.state again.
   sentState = '';
   mod.reset(state.me, state.roomState);
+  aids.reset(state.me, msg);
   call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
   call.start(state.me.id);
   syncLocal();
@@ -439,6 +449,7 @@ function toLeft(endedBy) {
   state.away.clear();
   state.resume = null;
   state.resuming = false;
+  aids.left();
   render();
   ui.leftTitle.focus();
 }
@@ -592,6 +603,7 @@ function renderRoom() {
   });
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
+  aids.render(people);
   renderControls();
   ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
   show(ui.notice, Boolean(state.notice));
