@@ -208,6 +208,13 @@ if (!insideNetns()) {
     const since = Date.now();
     const s0 = await stats(b);
     const a0 = await stats(a);
+    await b.page.evaluate(() => {
+      window.tandemTrace = [];
+      for (const [name, pc] of [['pub', window.tandemCall.pub], ['sub', window.tandemCall.sub]]) {
+        pc.addEventListener('iceconnectionstatechange', () => window.tandemTrace.push(`${Date.now()} ${name} ice ${pc.iceConnectionState}`));
+        pc.addEventListener('connectionstatechange', () => window.tandemTrace.push(`${Date.now()} ${name} ${pc.connectionState}`));
+      }
+    });
     const { selected, all: ports } = await localPorts(b);
     assert.equal(selected.length, 2, `b's selected pairs: ${JSON.stringify(selected)}`);
     execFileSync('nft', ['-f', '-'], {
@@ -225,8 +232,19 @@ if (!insideNetns()) {
     const cut = Date.now();
     console.log(`(c) dropping ports ${ports} of b (selected ${selected}) at ${cut}`);
     try {
-      const fb = await framesGrow(b, a, s0.frames[a.id] + 20, 40000);
-      const fa = await framesGrow(a, b, a0.frames[b.id] + 20, 40000);
+      // the page notices (nothing arrives any more) and restarts ICE; frames decoded from
+      // what was buffered before the cut do not count
+      let r = s0;
+      const until = Date.now() + 30000;
+      while (Date.now() < until && r.restarts === s0.restarts) {
+        await sleep(100);
+        r = await stats(b);
+      }
+      const restartedAfter = Date.now() - cut;
+      assert.ok(r.restarts > s0.restarts, `no ICE restart within 30 s: ${JSON.stringify(r)}`);
+      const ra = await stats(a);
+      const fb = await framesGrow(b, a, r.frames[a.id] + 20, 30000);
+      const fa = await framesGrow(a, b, ra.frames[b.id] + 20, 30000);
       const back = Date.now() - cut;
       const now = (await localPorts(b)).selected;
       const why = `cut at ${cut}; b's log:\n${b.log.slice(-20).join('\n')}\nports ${ports} -> ${now}`;
@@ -237,7 +255,10 @@ if (!insideNetns()) {
       for (const t of ['left', 'joined']) {
         assert.equal(a.frames.filter((f) => f.type === t && f.at >= since).length, 0, `no ${t}`);
       }
-      console.log(`(c) media back ${back} ms after the path died (ports ${ports} -> ${now}; ICE restarts: ` +
+      const trace = await b.page.evaluate(() => window.tandemTrace);
+      console.log(`(c) b's connection states after the cut at ${cut}:\n${trace.map((l) => `  +${Number(l.split(' ')[0]) - cut} ms ${l.split(' ').slice(1).join(' ')}`).join('\n')}`);
+      console.log(`  log: ${b.log.filter((l) => /ICE restart/.test(l)).map((l) => `+${Number(l.split(' ')[0]) - cut} ms ${l.split(' ').slice(1).join(' ')}`).join('; ')}`);
+      console.log(`(c) ICE restart ${restartedAfter} ms after the path died; media back ${back} ms after it (ports ${ports} -> ${now}; ICE restarts: ` +
         `a ${fa.restarts}, b ${fb.restarts})`);
     } finally {
       execFileSync('nft', ['delete', 'table', 'inet', 'pathcut'], { stdio: 'ignore' });

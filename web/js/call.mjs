@@ -31,9 +31,15 @@
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 2500; // a short network blip mends itself; then an ICE restart
+const DISCONNECTED_GRACE_MS = 1500; // a short network blip mends itself; then an ICE restart
 const ICE_RESTART_MS = 10000; // an ICE restart must bring the connections back within this
 const MAX_RESTARTS_IN_ROW = 2; // then a new pair
+// The server sends on both connections at least every second (reports, consent answers,
+// media), but a browser calls a dead path "disconnected" only after 5 to 7 s: a connection
+// that received nothing for STALL_MS is restarted without waiting for that.
+const WATCH_MS = 1000;
+const STALL_MS = 3000;
+const STEADY_LOOKS = 5;
 const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
 const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
@@ -104,6 +110,7 @@ class Session {
   everConnected = false; // both connections were up once: a failure is mended by a restart
   restartGen = 0; // the latest restart's number (its timer checks that it is still the latest)
   restartsInRow = 0; // restarts since both connections were last seen up
+  restartAt = 0;
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
@@ -290,6 +297,9 @@ export class Call extends EventTarget {
   #restartTimer = 0;
   #graceTimer = 0;
   #levelTimer = 0;
+  #watchTimer = 0;
+  #watching = false;
+  #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
   #roomSize = 1;
   #speaking = '';
   #receiveVideo = true;
@@ -357,6 +367,8 @@ export class Call extends EventTarget {
     if (!this.#receiveVideo) this.send({ type: 'media.receive', video: false }); // a new participant
     clearInterval(this.#levelTimer);
     this.#levelTimer = setInterval(() => this.#pollLevels(), LEVEL_INTERVAL_MS);
+    clearInterval(this.#watchTimer);
+    this.#watchTimer = setInterval(() => this.#watchPaths(), WATCH_MS);
   }
 
   /** The page resumed its session on a new WebSocket: the call went on; once what the
@@ -371,8 +383,16 @@ export class Call extends EventTarget {
    *  back within ICE_RESTART_MS. Returns false when no restart was started. */
   restartIce(why) {
     const s = this.#session;
-    if (!s || s.closed || !s.answered || s.iceRestarting || !this.#selfId) return false;
+    if (!s || s.closed || !s.answered || !this.#selfId) return false;
+    // A restart whose offer/answer is done may be followed by another (the path died again);
+    // one still negotiating may not.
+    if (s.iceRestarting && (s.restartId !== null || s.pub.signalingState !== 'stable')) return false;
+    if (s.restartsInRow >= MAX_RESTARTS_IN_ROW + 1) {
+      this.fail(s, 'ICE restarts did not bring the connection back');
+      return true;
+    }
     s.iceRestarting = true;
+    s.restartAt = Date.now();
     s.restartsInRow += 1;
     const gen = ++s.restartGen;
     this.iceRestarts += 1;
@@ -399,6 +419,7 @@ export class Call extends EventTarget {
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#graceTimer);
     clearInterval(this.#levelTimer);
+    clearInterval(this.#watchTimer);
     this.#restartTimer = 0;
     this.#session?.close();
     this.#session = null;
@@ -580,6 +601,7 @@ export class Call extends EventTarget {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = 0;
     clearInterval(this.#levelTimer);
+    clearInterval(this.#watchTimer);
     this.#session?.close();
     this.#session = null;
     this.#setRemoteMap(new Map());
@@ -623,6 +645,63 @@ export class Call extends EventTarget {
       maxBitrate: tier.maxBitrate, maxFramerate: tier.maxFramerate, scaleResolutionDownBy: tier.scale,
     });
     sender.setParameters(params).catch(() => {}); // an older browser keeps its own choice
+  }
+
+  // A connected path that brings nothing any more (Wi-Fi gone, a NAT binding lost): restart
+  // ICE at once rather than after the browser's own, much later, "disconnected".
+  async #watchPaths() {
+    if (this.#watching) return; // a slow getStats on a busy phone: one look at a time
+    this.#watching = true;
+    try {
+      await this.#lookAtPaths();
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  async #lookAtPaths() {
+    const s = this.#session;
+    const now = Date.now();
+    if (!s || s.closed || !s.answered || (s.iceRestarting && now - s.restartAt < STALL_MS)) return;
+    for (const [label, pc] of [['pub', s.pub], ['sub', s.sub]]) {
+      const rx = this.#rx[label];
+      if (pc.connectionState !== 'connected') {
+        rx.bytes = -1;
+        rx.steady = 0;
+        continue;
+      }
+      let bytes = -1;
+      try {
+        (await pc.getStats()).forEach((r) => {
+          if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
+        });
+      } catch {
+        return; // closed meanwhile
+      }
+      if (bytes < 0 || s !== this.#session) return;
+      if (bytes !== rx.bytes) {
+        // steady: bytes came at every look for a while (a path that only ever carries the
+        // odd consent answer is not judged by its silence)
+        rx.steady = rx.bytes >= 0 && rx.grew ? rx.steady + 1 : 0;
+        rx.grew = true;
+        rx.bytes = bytes;
+        rx.at = now;
+      } else {
+        rx.grew = false;
+        if (rx.steady >= STEADY_LOOKS && now - rx.at > STALL_MS) {
+          rx.bytes = -1;
+          rx.steady = 0;
+          this.restartIce(`nothing received on ${label}`);
+          return;
+        }
+      }
+    }
+    // Both paths carry again since a restart: it worked.
+    if (s.iceRestarting && now - s.restartAt > STALL_MS &&
+      Object.values(this.#rx).every((r) => r.steady >= 2 && r.at > s.restartAt)) {
+      s.iceRestarting = false;
+      s.restartsInRow = 0;
+    }
   }
 
   // Who is speaking, from the audio levels the browser measures anyway (no extra audio
