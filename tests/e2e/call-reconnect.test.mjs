@@ -7,6 +7,9 @@
 // (b) An ICE restart on the live call (the page's test hook: restartIce() on "pub",
 //     media.restart for "sub"): new ICE credentials on both connections, the same
 //     RTCPeerConnections and DTLS certificate, pictures keep decoding, nobody leaves.
+// (d) A third page reaches the server through a TCP relay the test controls, and the relay
+//     drops every connection at once (no WebSocket close frame, as when a network goes):
+//     the others see "reconnecting" and "reconnected", never "left"; its media goes on.
 // (c) The page's path dies mid-call (nftables drops everything on every local port its two
 //     connections gathered, so no other candidate pair can take over, as when Wi-Fi goes): the page notices, restarts ICE (new ports, new
 //     credentials) and media comes back within seconds, without a new pair or a rejoin.
@@ -16,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem } from '../lib/tandem.mjs';
 import { launchChromium } from '../lib/browsers.mjs';
+import { startDelayProxy } from '../lib/delayproxy.mjs';
 
 const MEDIA_WAIT_MS = 45000;
 const UI_WAIT_MS = 30000;
@@ -42,7 +46,7 @@ if (!insideNetns()) {
 
   /** Joins through the room page's form; every signaling message the page receives is
    *  logged (type and id) from the browser's WebSocket frames. */
-  async function join(label) {
+  async function join(label, base = server.url) {
     const browser = await launchChromium(label);
     const { page } = browser;
     const person = { label, browser, page, id: null, frames: [], errors: [] };
@@ -57,7 +61,7 @@ if (!insideNetns()) {
       } catch { /* not JSON */ }
     }));
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.goto(`${server.url}/r/${ROOM}`);
+    await page.goto(`${base}/r/${ROOM}`);
     await page.getByLabel('Your name').fill(label);
     await page.getByRole('button', { name: 'Join', exact: true }).click();
     await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor({ timeout: UI_WAIT_MS });
@@ -262,6 +266,34 @@ if (!insideNetns()) {
         `a ${fa.restarts}, b ${fb.restarts})`);
     } finally {
       execFileSync('nft', ['delete', 'table', 'inet', 'pathcut'], { stdio: 'ignore' });
+    }
+  });
+
+  test('(d) the WebSocket is cut without a goodbye (a relay drops it): resumed, never "left"', { timeout: 150000 }, async () => {
+    const [a] = people;
+    const port = Number(new URL(server.url).port);
+    const relay = await startDelayProxy({ host: SERVER_ADDR, port }, { delayMs: 0, jitterMs: 0 });
+    try {
+      const c = await join('Ines', `https://127.0.0.1:${relay.port}`);
+      await framesGrow(a, c, 0);
+      const since = Date.now();
+      const before = await stats(a);
+      relay.cut();
+      await a.page.waitForFunction((id) => document.querySelector(
+        `#participants .tile[data-participant-id="${id}"][data-away="true"]`), c.id, { timeout: UI_WAIT_MS, polling: 20 });
+      await a.page.waitForFunction((id) => document.querySelector(
+        `#participants .tile[data-participant-id="${id}"][data-away="false"]`), c.id, { timeout: UI_WAIT_MS });
+      const back = Date.now() - since;
+      assert.equal(seen(a, 'reconnecting', c.id, since).length, 1);
+      assert.equal(seen(a, 'reconnected', c.id, since).length, 1);
+      assert.equal(seen(a, 'left', c.id, since).length, 0, 'never "left"');
+      assert.equal(a.frames.filter((f) => f.type === 'joined' && f.at >= since).length, 0, 'never "joined"');
+      assert.equal(await c.page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId), c.id);
+      const s = await framesGrow(a, c, before.frames[c.id] + 20, 15000);
+      console.log(`(d) relay cut: back as the same participant after ${back} ms; a decoded ` +
+        `${s.frames[c.id] - before.frames[c.id]} frames of Ines meanwhile`);
+    } finally {
+      await relay.close();
     }
   });
 }
