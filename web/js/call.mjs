@@ -31,14 +31,14 @@
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 1500; // a short network blip mends itself; then an ICE restart
-const ICE_RESTART_MS = 10000; // an ICE restart must bring the connections back within this
-const MAX_RESTARTS_IN_ROW = 2; // then a new pair
+const DISCONNECTED_GRACE_MS = 4000; // a short network blip (or a busy phone) mends itself; then an ICE restart
+const ICE_RESTART_MS = 6000; // an ICE restart must bring the connections back within this
+const MAX_RESTARTS_IN_ROW = 1; // a restart that did not mend the pair: a new pair
 // The server sends on both connections at least every second (reports, consent answers,
 // media), but a browser calls a dead path "disconnected" only after 5 to 7 s: a connection
 // that received nothing for STALL_MS is restarted without waiting for that.
 const WATCH_MS = 1000;
-const STALL_MS = 3000;
+const STALL_MS = 3500;
 const STEADY_LOOKS = 5;
 const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
 const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
@@ -400,8 +400,11 @@ export class Call extends EventTarget {
     s.restartIce().catch((err) => this.fail(s, `ICE restart: ${err?.message || err}`));
     s.after(ICE_RESTART_MS, () => {
       if (s !== this.#session || s.restartGen !== gen) return;
-      const ok = s.pub.connectionState === 'connected' &&
-        (!s.sub.remoteDescription || s.sub.connectionState === 'connected');
+      // Up now, or packets came on both paths after this restart (it worked; a stall since
+      // is a new cut, for the watch to restart again).
+      const ok = (s.pub.connectionState === 'connected' &&
+        (!s.sub.remoteDescription || s.sub.connectionState === 'connected')) ||
+        Object.values(this.#rx).every((r) => r.at > s.restartAt + WATCH_MS);
       s.iceRestarting = false;
       if (ok) s.restartsInRow = 0;
       // The path may have died again after this restart worked (a second network change):
