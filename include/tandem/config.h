@@ -38,6 +38,9 @@ struct tdm_limits {
     uint32_t max_handshakes;
     uint32_t max_handshakes_per_address;
     uint32_t handshake_timeout_s;
+    /* a participant whose signaling connection dropped is kept this long for its page to
+     * resume (docs/protocol.md "Resuming after a cut"); 0: no resume, it leaves at once */
+    uint32_t resume_grace_s;
 };
 
 /* Chat bounds per room (docs/protocol-sync-chat.md). */

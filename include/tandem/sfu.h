@@ -74,7 +74,9 @@ enum tdm_sfu_cmd_kind {
     TDM_SFU_CMD_PUB_OFFER,  /* the page's offer on its "pub" connection: sdp, ref */
     TDM_SFU_CMD_SUB_ANSWER, /* the page's answer on its "sub" connection: sdp, rev */
     TDM_SFU_CMD_BLOCK,      /* moderation: forward none of its audio / video */
-    TDM_SFU_CMD_RECEIVE     /* the person wants others' video or not (data saver) */
+    TDM_SFU_CMD_RECEIVE,    /* the person wants others' video or not (data saver) */
+    TDM_SFU_CMD_RESUME,     /* its page is back after a signaling cut: resend a pending offer */
+    TDM_SFU_CMD_SUB_RESTART /* its page asks for an ICE restart of "sub" (media.restart) */
 };
 
 struct tdm_sfu_cmd {

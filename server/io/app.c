@@ -173,7 +173,7 @@ int tdm_app_start(struct tdm_app *app)
         return TDM_ENOMEM;
     app->rooms =
         tdm_rooms_create(app->cfg.limits.max_rooms, app->cfg.limits.max_participants_per_room);
-    if (!app->rooms)
+    if (!app->rooms || tdm_away_start(app) != 0)
         return TDM_ENOMEM;
     /* a token per join: room for every connection twice over; counts for twice the rooms */
     app->checkin = tdm_checkin_create(2 * (size_t)app->cfg.limits.max_connections + 64,
@@ -270,6 +270,7 @@ void tdm_app_stop(struct tdm_app *app)
         lws_context_destroy(app->lws); /* closes what is still open: CLOSED callbacks run */
     app->lws = NULL;
     tdm_gate_stop(app);
+    tdm_away_stop(app);    /* participants still away leave */
     tdm_cluster_stop(app); /* after every connection closed: no join waits for Redis now */
     tdm_rooms_destroy(app->rooms);
     app->rooms = NULL;

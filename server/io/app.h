@@ -66,6 +66,11 @@ struct tdm_app {
     /* the secret shared with coturn (turn.secret_file); length 0: no TURN */
     char turn_secret[TDM_TURN_SECRET_MAX + 1];
     size_t turn_secret_len;
+    /* resume after a cut (signal_resume.c): tokens, the ghosts holding participants whose
+     * socket went (linked by their next/prev), the grace timer and the sweep of dead ones */
+    struct tdm_resume_table *resume;
+    struct tdm_conn *ghosts;
+    guint resume_source, ghost_sweep;
 };
 
 /* ice_servers.c: TURN for the pages (docs/turn.md). tdm_turn_start reads the shared secret

@@ -398,6 +398,28 @@ void tdm_channels_joined(struct tdm_app *app, struct tdm_participant *p)
     send_late_joiner(ch, p, m->token);
 }
 
+void tdm_channels_resync(struct tdm_app *app, struct tdm_participant *p, bool chat_too)
+{
+    (void)app;
+    struct tdm_channels *ch = tdm_room_channels(p->room);
+    if (!ch)
+        return;
+    for (size_t i = 0; i < ch->n_members; i++) {
+        if (strcmp(ch->members[i].id, p->id) != 0)
+            continue;
+        if (chat_too) {
+            send_late_joiner(ch, p, ch->members[i].token);
+        } else {
+            json_t *st = tdm_channels_sync_state(ch, tdm_proto_server_us());
+            if (st) {
+                json_object_set_new(st, "access", json_string(ch->members[i].token));
+                json_object_set_new(st, "media", json_boolean(ch->app->cfg.sync_media_dir[0] != 0));
+            }
+            tdm_conn_send(p->user, st);
+        }
+    }
+}
+
 void tdm_channels_leaving(struct tdm_app *app, struct tdm_participant *p)
 {
     struct tdm_channels *ch = tdm_room_channels(p->room);

@@ -35,6 +35,10 @@ struct tdm_chat *tdm_channels_chat(struct tdm_channels *ch);
  * join, gives p an access token, and sends p the sync.state and chat.history of a late
  * joiner. */
 void tdm_channels_joined(struct tdm_app *app, struct tdm_participant *p);
+/* p resumed after a cut: it is sent the current sync.state (a page starts its film state
+ * afresh at every welcome) and, with chat_too (it may have missed messages), chat.history,
+ * with its access token (which lived on while it was away). */
+void tdm_channels_resync(struct tdm_app *app, struct tdm_participant *p, bool chat_too);
 /* p is about to leave its room (still in it, its connection already detached): it stops
  * holding the film, its upload is dropped, its token dies; with p the last one, the channels
  * are destroyed (everything wiped). */

@@ -78,6 +78,7 @@ static const struct option_def options[] = {
     U32("limits.max_handshakes", limits.max_handshakes, 1, 10000),
     U32("limits.max_handshakes_per_address", limits.max_handshakes_per_address, 1, 10000),
     U32("limits.handshake_timeout_s", limits.handshake_timeout_s, 1, 60),
+    U32("limits.resume_grace_s", limits.resume_grace_s, 0, 120),
     U32("media.port_base", media_port_base, 0, 65535),
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
@@ -174,6 +175,8 @@ void tdm_config_defaults(struct tdm_config *cfg)
         .max_handshakes = 256,
         .max_handshakes_per_address = 32,
         .handshake_timeout_s = 5,
+        /* a Wi-Fi to mobile switch or a lift takes seconds; a closed lid is not a blip */
+        .resume_grace_s = 25,
     };
 }
 

@@ -6,6 +6,7 @@
 
 static const struct tdm_handler handlers[] = {
     {"join", 0, tdm_on_join},
+    {"resume", 0, tdm_on_resume},
     {"leave", TDM_HANDLER_NEEDS_JOINED, tdm_on_leave},
     {"ping", 0, tdm_on_ping},
     {"offer", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_offer},
@@ -13,6 +14,7 @@ static const struct tdm_handler handlers[] = {
     {"candidate", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_candidate},
     {"media.state", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_state},
     {"media.receive", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_receive},
+    {"media.restart", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_restart},
     {"ice.servers", TDM_HANDLER_NEEDS_JOINED, tdm_on_ice_servers},
     {"time.ping", 0, tdm_on_time_ping},
     {"sync.load", TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_load},

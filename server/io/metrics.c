@@ -220,6 +220,14 @@ static void render_control(struct tdm_metrics *m, GString *s)
                            (unsigned long long)tdm_mx_control.cluster_moved,
                            (unsigned long long)tdm_mx_control.cluster_unavailable,
                            (unsigned long long)tdm_mx_control.cluster_redis_lost);
+    head(s, "tandem_resumes_total", "counter",
+         "Pages back after a signaling cut as the same participant (resume), and resume tokens "
+         "refused (wrong, spent or expired).");
+    g_string_append_printf(s,
+                           "tandem_resumes_total{result=\"ok\"} %llu\n"
+                           "tandem_resumes_total{result=\"refused\"} %llu\n",
+                           (unsigned long long)tdm_mx_control.resumes,
+                           (unsigned long long)tdm_mx_control.resumes_refused);
     head(s, "tandem_checkins_total", "counter",
          "Answers to \"Did the call work well for you?\" after a call.");
     g_string_append_printf(s,

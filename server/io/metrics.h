@@ -101,7 +101,9 @@ struct tdm_mx_control {
     /* several nodes (cluster.h): joins sent to the room's node, joins refused while Redis
      * could not be reached, Redis connections lost or timed out */
     uint64_t cluster_moved, cluster_unavailable, cluster_redis_lost;
-    uint64_t checkins[3]; /* check-in answers: fine, some problems, many problems */
+    uint64_t resumes;         /* pages back on a new connection as the same participant */
+    uint64_t resumes_refused; /* resume tokens refused (wrong, spent, expired) */
+    uint64_t checkins[3];     /* check-in answers: fine, some problems, many problems */
 };
 
 extern struct tdm_mx_control tdm_mx_control;

@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define TDM_PROTO_VERSION 1
+/* WebSocket close code of a page that gave up a connection that seemed dead and will send
+ * resume on its next one (docs/protocol.md "Resuming after a cut"). */
+#define TDM_CLOSE_BACK_SOON 4000
 #define TDM_PROTO_TYPE_MAX 32
 #define TDM_PROTO_ID_MAX 64
 

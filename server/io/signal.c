@@ -130,6 +130,42 @@ static void outq_free(struct tdm_conn *c)
     c->outq_bytes = 0;
 }
 
+void tdm_conn_free_queue(struct tdm_conn *c)
+{
+    outq_free(c);
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+}
+
+bool tdm_conn_take_queue(struct tdm_conn *dst, struct tdm_conn *src)
+{
+    bool all = true;
+    while (src->outq_head) {
+        struct outmsg *m = src->outq_head;
+        src->outq_head = m->next;
+        src->outq_msgs--;
+        src->outq_bytes -= m->len;
+        m->next = NULL;
+        if (dst->close_code || dst->outq_msgs >= OUTQ_MAX_MSGS ||
+            dst->outq_bytes + m->len > OUTQ_MAX_BYTES) {
+            free(m);
+            all = false;
+            continue;
+        }
+        if (dst->outq_tail)
+            dst->outq_tail->next = m;
+        else
+            dst->outq_head = m;
+        dst->outq_tail = m;
+        dst->outq_msgs++;
+        dst->outq_bytes += m->len;
+    }
+    src->outq_tail = NULL;
+    wake(dst);
+    return all;
+}
+
 void tdm_conn_drain(struct tdm_conn *c, void (*fn)(void *ud, const char *text, size_t len),
                     void *ud)
 {
@@ -397,7 +433,9 @@ void tdm_conn_closed(struct tdm_app *app, struct tdm_conn *c)
     const char *reason = idle >= (int64_t)app->cfg.limits.idle_timeout_s * 1000000 - 500000
                              ? "timeout"
                              : "disconnect";
-    if (c->participant)
+    /* A socket that went without the page's goodbye: the participant waits as
+     * "reconnecting" for its page to resume (signal_resume.c), or leaves as before. */
+    if (c->participant && !tdm_away_begin(app, c))
         tdm_signal_leave_room(app, c, reason);
     if (c->lobby)
         tdm_lobby_leave(app, c);
@@ -424,6 +462,12 @@ int tdm_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return on_filter(app_of(wsi), wsi);
     case LWS_CALLBACK_ESTABLISHED: on_established(app_of(wsi), wsi, c); return 0;
     case LWS_CALLBACK_RECEIVE: return on_receive(app_of(wsi), c, in, len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The page closed on purpose (tab closed, left): no grace. 4000 is the page's "back
+         * soon" (it gave up a connection that seemed dead and will resume). */
+        c->peer_closed = !(len >= 2 && (((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]) ==
+                                           TDM_CLOSE_BACK_SOON);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writable(c);
     case LWS_CALLBACK_CLOSED: tdm_conn_closed(app_of(wsi), c); return 0;
     default: return 0;

@@ -63,6 +63,12 @@ struct tdm_conn {
     struct tdm_console_cap console_cap;
     /* a join waiting for Redis (cluster.h), or NULL */
     struct cl_pending *cluster_wait;
+    /* resume (signal_resume.c): a ghost holds a participant whose socket went, with what
+     * it was sent meanwhile, until its page resumes or the grace period ends; peer_closed:
+     * the page said goodbye with a close frame (no grace); resume_tried: one try each */
+    bool ghost;
+    bool peer_closed;
+    bool resume_tried;
 };
 
 enum { TDM_HANDLER_NEEDS_JOINED = 1 };
@@ -106,6 +112,31 @@ void tdm_room_broadcast(struct tdm_room *room, const struct tdm_participant *exc
  * afterwards (and the room may be gone): a handler must not read either after calling it. */
 void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *reason);
 json_t *tdm_participant_json(const struct tdm_participant *p);
+
+/* The welcome message of participant p (joined or resumed), with ref id when given. */
+json_t *tdm_welcome_json(struct tdm_app *app, const struct tdm_participant *p, json_t *id);
+
+/* Resuming after a cut (signal_resume.c, docs/protocol.md "Resuming after a cut").
+ * tdm_away_start/stop: the token table (stop: every participant still away leaves).
+ * tdm_away_begin: c's socket went while joined: returns true when a ghost now holds the
+ * participant (c->participant is NULL then), false when it must leave as before.
+ * tdm_away_add_token: a fresh resume token for p into msg ("resume"), when resume is on.
+ * tdm_away_expire: participants whose grace ended leave; dead ghosts are freed (the timer
+ * calls it; in-process drivers call it with their own now). */
+int tdm_away_start(struct tdm_app *app);
+void tdm_away_stop(struct tdm_app *app);
+bool tdm_away_begin(struct tdm_app *app, struct tdm_conn *c);
+void tdm_away_add_token(struct tdm_app *app, const struct tdm_participant *p, json_t *msg);
+void tdm_away_expire(struct tdm_app *app, int64_t now);
+/* A ghost's participant left (mod.remove, mod.end, a pass holder's new join): it is freed
+ * at the next sweep, as callers may still close it. */
+void tdm_away_ghost_left(struct tdm_app *app, struct tdm_conn *ghost);
+void tdm_on_resume(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                   struct tdm_proto_err *e);
+/* Queue plumbing for resume (signal.c): moves src's queued messages behind dst's (dst's
+ * bounds apply: over them, the rest is dropped and false returned); frees c's queue. */
+bool tdm_conn_take_queue(struct tdm_conn *dst, struct tdm_conn *src);
+void tdm_conn_free_queue(struct tdm_conn *c);
 
 /* Handlers (handlers.c holds the table). */
 void tdm_on_join(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
@@ -256,5 +287,10 @@ void tdm_media_block(struct tdm_app *app, struct tdm_participant *p);
  * sent to the participant it names, dropped quietly when that participant has left. */
 void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r);
 void tdm_media_participant_leaving(struct tdm_app *app, struct tdm_participant *p);
+/* p's page resumed after a cut: an offer it may have missed is sent again. */
+void tdm_media_resumed(struct tdm_app *app, struct tdm_participant *p);
+/* "media.restart" {pc: "sub"}: the page asks for an ICE restart of its sub connection. */
+void tdm_media_on_restart(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e);
 
 #endif

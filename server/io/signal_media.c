@@ -207,6 +207,33 @@ void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     tdm_media_post(app->media, w, cmd);
 }
 
+/* A plain command about p to its room's worker (no SDP). */
+static void post_simple(struct tdm_app *app, struct tdm_participant *p, enum tdm_sfu_cmd_kind k)
+{
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_sfu_cmd *cmd = cmd_new(k, p);
+    if (cmd)
+        tdm_media_post(app->media, w, cmd);
+}
+
+void tdm_media_resumed(struct tdm_app *app, struct tdm_participant *p)
+{
+    post_simple(app, p, TDM_SFU_CMD_RESUME);
+}
+
+void tdm_media_on_restart(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                          struct tdm_proto_err *e)
+{
+    (void)id;
+    const char *pc;
+    if (!read_pc(msg, "sub", &pc, e))
+        return;
+    /* Bounded: the page's message rate limit applies; a restart is a new offer. */
+    post_simple(app, c->participant, TDM_SFU_CMD_SUB_RESTART);
+}
+
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p)
 {
     unsigned w;

@@ -6,6 +6,7 @@
 #include "signal.h"
 
 #include "tandem/err.h"
+#include "tandem/resume.h"
 #include "tandem/util.h"
 
 #include <stdio.h>
@@ -49,6 +50,10 @@ void tdm_signal_leave_room(struct tdm_app *app, struct tdm_conn *c, const char *
     tdm_media_participant_leaving(app, p);
     c->participant = NULL;
     p->user = NULL;
+    if (app->resume)
+        tdm_resume_forget(app->resume, p->id); /* removed, ended, left: no way back */
+    if (c->ghost)
+        tdm_away_ghost_left(app, c);
     tdm_room_broadcast(room, p, left);
     tdm_channels_leaving(app, p); /* chat and watch-together; destroyed with the last one */
     bool gone = tdm_rooms_leave(app->rooms, p);
@@ -199,6 +204,31 @@ static void replace_earlier(struct tdm_app *app, const struct tdm_join_req *req)
     tdm_conn_close(old, LWS_CLOSE_STATUS_NORMAL, "replaced");
 }
 
+json_t *tdm_welcome_json(struct tdm_app *app, const struct tdm_participant *p, json_t *id)
+{
+    struct tdm_room *room = p->room;
+    json_t *others = json_array();
+    for (size_t i = 0; i < tdm_room_count(room); i++) {
+        struct tdm_participant *o = tdm_room_participant(room, i);
+        if (o != p)
+            json_array_append_new(others, tdm_participant_json(o));
+    }
+    json_t *welcome =
+        json_pack("{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome",
+                  "protocol", TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id",
+                  tdm_room_id(room), "max_participants", (int)tdm_room_capacity(room), "locked",
+                  tdm_room_locked(room), "lobby", tdm_room_lobby(room), "participants", others,
+                  "keepalive_s", keepalive_s(app), "server_time", tdm_proto_server_time());
+    if (!welcome)
+        return NULL;
+    if (id)
+        json_object_set(welcome, "ref", id);
+    tdm_away_add_token(app, p, welcome);
+    tdm_turn_add_to(app, welcome);    /* only joined participants get TURN credentials */
+    tdm_cluster_add_to(app, welcome); /* the other nodes, to come back through */
+    return welcome;
+}
+
 int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_join_req *req,
                     json_t *id, struct tdm_proto_err *e)
 {
@@ -242,25 +272,10 @@ int tdm_join_finish(struct tdm_app *app, struct tdm_conn *c, const struct tdm_jo
             pass[0] = '\0';
     }
     struct tdm_room *room = p->room;
-    json_t *others = json_array();
-    for (size_t i = 0; i < tdm_room_count(room); i++) {
-        struct tdm_participant *o = tdm_room_participant(room, i);
-        if (o != p)
-            json_array_append_new(others, tdm_participant_json(o));
-    }
-    json_t *welcome =
-        json_pack("{s:s, s:i, s:o, s:{s:s, s:i, s:b, s:b}, s:o, s:i, s:f}", "type", "welcome",
-                  "protocol", TDM_PROTO_VERSION, "you", tdm_participant_json(p), "room", "id",
-                  tdm_room_id(room), "max_participants", (int)tdm_room_capacity(room), "locked",
-                  tdm_room_locked(room), "lobby", tdm_room_lobby(room), "participants", others,
-                  "keepalive_s", keepalive_s(app), "server_time", tdm_proto_server_time());
-    if (welcome && id)
-        json_object_set(welcome, "ref", id);
+    json_t *welcome = tdm_welcome_json(app, p, id);
     if (welcome && pass[0])
         json_object_set_new(welcome, "pass", json_string(pass));
-    tdm_turn_add_to(app, welcome);     /* only joined participants get TURN credentials */
-    tdm_aids_welcome(app, p, welcome); /* the check-in token */
-    tdm_cluster_add_to(app, welcome);  /* the other nodes, to come back through */
+    tdm_aids_welcome(app, p, welcome); /* the check-in token (a resume keeps its own) */
     tdm_conn_send(c, welcome);
     tdm_channels_joined(app, p); /* sync.state and chat.history follow welcome */
     tdm_aids_joined(app, p);     /* the card on screen, if any */

@@ -312,6 +312,34 @@ void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
     roster_mark_offer(s, p);
 }
 
+/* ---- a page back after a cut, and ICE restarts of "sub" ------------------------------ */
+
+void nego_resend_sub(struct tdm_sfu *s, struct part *p)
+{
+    if (!p->sub_pending || !p->slots.pending)
+        return;
+    struct tdm_sfu_event *rep = sfu_event_new(TDM_SFU_EV_OFFER, p->room->id, p->id);
+    if (!rep)
+        return;
+    rep->rev = p->slots.rev; /* the same offer: a page that has it ignores it */
+    rep->sdp = strdup(p->sub_pending);
+    sfu_event_push(s, rep);
+}
+
+void nego_restart_sub(struct tdm_sfu *s, struct part *p, int64_t now)
+{
+    if (!p->sub)
+        return;
+    peer_restart_ice(s, p->sub, now); /* RFC 8445 §9: new ufrag and pwd, same DTLS */
+    /* An offer still waiting carries the old credentials: a newer one replaces it (the
+     * page answers the newest; an answer to the old revision is stale). */
+    if (p->slots.pending)
+        tdm_subslots_abandon(&p->slots);
+    else
+        p->slots.dirty = true;
+    roster_mark_offer(s, p);
+}
+
 void nego_free_scratch(struct tdm_sfu *s)
 {
     tdm_sdp_free(s->sdp_a);

@@ -168,6 +168,14 @@ void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t no
         if (p)
             roster_receive_video(s, p, c->receive_video, now);
         break;
+    case TDM_SFU_CMD_RESUME:
+        if (p)
+            nego_resend_sub(s, p);
+        break;
+    case TDM_SFU_CMD_SUB_RESTART:
+        if (p)
+            nego_restart_sub(s, p, now);
+        break;
     }
     settle(s, now);
 }

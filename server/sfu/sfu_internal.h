@@ -236,5 +236,11 @@ void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
 /* Make p's sub offer if it wants one (called only by sfu.c, after an input). */
 void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now);
 void nego_free_scratch(struct tdm_sfu *s);
+/* The page came back on a new signaling connection: the sub offer awaiting its answer, if
+ * any, is sent again with its revision (the first may have been lost with the old one). */
+void nego_resend_sub(struct tdm_sfu *s, struct part *p);
+/* The page asks for an ICE restart of its "sub" connection: new local ICE credentials, and
+ * a new offer with them (same DTLS role and fingerprint: the association and keys stay). */
+void nego_restart_sub(struct tdm_sfu *s, struct part *p, int64_t now);
 
 #endif

@@ -42,7 +42,8 @@ struct rh_harness {
     struct tdm_app app;
     struct tdm_conn conns[RH_CONNS];
     char tokens[RH_ROOMS][3][TDM_INVITE_TOKEN_MAX + 1]; /* [room][role] */
-    struct idring pids, lobby_ids, invite_ids, made_tokens;
+    struct idring pids, lobby_ids, invite_ids, made_tokens, resume_tokens;
+    char conn_resume[RH_CONNS][TDM_INVITE_TOKEN_MAX + 1]; /* the newest token each was given */
     uint64_t chat_ids[RING], uploads[RING];
     size_t n_chat_ids, n_uploads;
     char log[RH_CONNS][LOG_LEN][WHAT_MAX];
@@ -102,7 +103,7 @@ struct rh_harness *rh_create(void)
     app->invites = tdm_invite_ledger_create(1000);
     app->ledger_fd = -1; /* the ledger in memory only */
     memset(app->invite_key, 0x5a, sizeof app->invite_key);
-    if (!app->rooms || !app->invites)
+    if (!app->rooms || !app->invites || tdm_away_start(app) != 0)
         goto fail;
     int64_t until = tdm_wall_us() / 1000000 + 86400;
     for (int r = 0; r < RH_ROOMS; r++) {
@@ -116,6 +117,7 @@ struct rh_harness *rh_create(void)
     }
     return h;
 fail:
+    tdm_away_stop(app);
     tdm_rooms_destroy(app->rooms);
     tdm_invite_ledger_destroy(app->invites);
     free(h);
@@ -127,6 +129,7 @@ int rh_destroy(struct rh_harness *h)
     int rc = 0;
     for (int i = 0; i < RH_CONNS; i++)
         tdm_conn_closed(&h->app, &h->conns[i]); /* once only: a closed one is skipped */
+    tdm_away_stop(&h->app);                     /* who was still away leaves */
     if (tdm_rooms_count(h->app.rooms) != 0)
         rc = fail(h, "%zu rooms left after every connection closed", tdm_rooms_count(h->app.rooms));
     else if (h->app.n_conns != 0 || h->app.conns)
@@ -153,6 +156,9 @@ static void learn(struct rh_harness *h, json_t *m, const char *type)
 {
     if (strcmp(type, "welcome") == 0) {
         ring_add(&h->pids, json_string_value(json_object_get(json_object_get(m, "you"), "id")));
+        const char *tok = json_string_value(json_object_get(m, "resume"));
+        ring_add(&h->resume_tokens, tok);
+        snprintf(h->conn_resume[h->reading], sizeof h->conn_resume[0], "%s", tok ? tok : "");
     } else if (strcmp(type, "lobby.waiting") == 0) {
         ring_add(&h->lobby_ids, json_string_value(json_object_get(m, "lobby_id")));
     } else if (strcmp(type, "invite") == 0) {
@@ -265,12 +271,18 @@ static int check_rooms(struct rh_harness *h)
             return fail(h, "%s exists with nobody in it", room_names[r]);
         if (!tdm_room_channels(room))
             return fail(h, "%s has no chat and watch-together channels", room_names[r]);
+        size_t away = 0;
         for (size_t i = 0; i < n; i++) {
             struct tdm_participant *p = tdm_room_participant(room, i);
             struct tdm_conn *c = p->user;
+            if (c && c->ghost && c->participant == p && p->room == room) {
+                away++; /* held for a resume */
+                continue;
+            }
             if (p->room != room || !c || conn_index(h, c) < 0 || !c->linked || c->participant != p)
                 return fail(h, "%s lists a participant no open connection has", room_names[r]);
         }
+        pointing = away;
         for (int i = 0; i < RH_CONNS; i++)
             if (h->conns[i].linked && h->conns[i].participant &&
                 h->conns[i].participant->room == room)
@@ -314,10 +326,35 @@ static void deliver(struct rh_harness *h, int conn, const char *text, size_t len
     tdm_conn_handle(&h->app, &h->conns[conn], text, len);
 }
 
+/* Every ghost holds a participant that points back at it (dead ones were swept). */
+static int check_ghosts(struct rh_harness *h)
+{
+    size_t n = 0;
+    for (struct tdm_conn *g = h->app.ghosts; g; g = g->next) {
+        if (++n > 64)
+            return fail(h, "app->ghosts loops");
+        if (!g->ghost || g->linked || !g->participant || g->participant->user != g)
+            return fail(h, "a ghost that holds no participant of its own");
+    }
+    return 0;
+}
+
 static int after_step(struct rh_harness *h)
 {
+    tdm_away_expire(&h->app, 0); /* no grace ends at 0: frees the ghosts of those gone */
     read_all(h);
-    return rh_check(h);
+    return rh_check(h) || check_ghosts(h) ? -1 : 0;
+}
+
+const char *rh_resume_token(const struct rh_harness *h, int conn)
+{
+    return h->conn_resume[conn];
+}
+
+int rh_expire(struct rh_harness *h, int64_t after_us)
+{
+    tdm_away_expire(&h->app, tdm_now_us() + after_us);
+    return after_step(h);
 }
 
 int rh_send(struct rh_harness *h, int conn, const char *json)
@@ -576,10 +613,15 @@ static json_t *step_sync(struct cursor *cur)
     return m;
 }
 
-static json_t *step_media(struct cursor *cur)
+static json_t *step_media(struct rh_harness *h, struct cursor *cur)
 {
     unsigned which = u8(cur), k = u8(cur);
-    switch (which % 6) {
+    switch (which % 8) {
+    case 6:
+        return json_pack(
+            "{s:s, s:s}", "type", "resume", "token",
+            pick_or(&h->resume_tokens, k, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    case 7: return json_pack("{s:s, s:s}", "type", "media.restart", "pc", k & 1 ? "sub" : "pub");
     case 0:
         return json_pack("{s:s, s:s, s:s}", "type", "offer", "pc", k & 1 ? "pub" : "sub", "sdp",
                          "v=0\r\n");
@@ -658,7 +700,7 @@ static bool step(struct rh_harness *h, struct cursor *cur)
         break;
     case OP_CHAT: m = step_chat(h, cur, k); break;
     case OP_SYNC: m = step_sync(cur); break;
-    case OP_MEDIA: m = step_media(cur); break;
+    case OP_MEDIA: m = step_media(h, cur); break;
     case OP_DISCONNECT:
         if (h->conns[conn].linked)
             complete_close(h, conn);
@@ -675,7 +717,11 @@ static bool step(struct rh_harness *h, struct cursor *cur)
         cur->n -= len;
         return true;
     }
-    case OP_TICK: g_main_context_iteration(NULL, FALSE); return true;
+    case OP_TICK:
+        g_main_context_iteration(NULL, FALSE);
+        if (k & 1) /* the grace period of everyone away ends */
+            tdm_away_expire(&h->app, tdm_now_us() + 121 * (int64_t)1000000);
+        return true;
     case OP_MEDIA_REPLY: media_reply(h, cur, k); return true;
     default: return true;
     }

@@ -66,6 +66,10 @@ const char *rh_last_lobby_id(const struct rh_harness *h);
  * was last cleared; rh_clear_log clears every connection's. */
 bool rh_received(const struct rh_harness *h, int conn, const char *what);
 void rh_clear_log(struct rh_harness *h);
+/* The newest resume token conn was given in a welcome ("" when none). */
+const char *rh_resume_token(const struct rh_harness *h, int conn);
+/* Ends the grace periods that end within after_us from now, then checks. 0 or -1. */
+int rh_expire(struct rh_harness *h, int64_t after_us);
 size_t rh_rooms(const struct rh_harness *h);
 
 #endif

@@ -57,6 +57,53 @@ test('two clients join, see each other, one leaves', async () => {
   a.ws.close();
 });
 
+test('a cut connection resumes as the same participant; others never see it leave', async () => {
+  const a = await joined('resume-room', 'Amina');
+  const b = await joined('resume-room', 'Jan');
+  await a.next('joined');
+  assert.match(b.welcome.resume, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(b.welcome.resume_grace_s, 2);
+  b.ws.terminate(); // no close frame: a phone losing its network
+  assert.equal((await a.next('reconnecting')).id, b.welcome.you.id);
+  a.send({ type: 'chat.send', id: 2, text: 'still there?' });
+  await a.next('chat.message');
+
+  // a wrong token, then the right one on the same connection: one try per connection
+  const wrong = await client();
+  wrong.send({ type: 'resume', id: 1, token: 'A'.repeat(43) });
+  assert.equal((await wrong.next('error')).code, 'resume_failed');
+  wrong.send({ type: 'resume', id: 2, token: b.welcome.resume });
+  assert.equal((await wrong.next('error')).code, 'resume_failed');
+  wrong.ws.close();
+
+  const back = await client();
+  back.send({ type: 'resume', id: 3, token: b.welcome.resume });
+  const w = await back.next('welcome');
+  assert.equal(w.ref, 3);
+  assert.equal(w.you.id, b.welcome.you.id, 'the same participant');
+  assert.deepEqual(w.participants, [a.welcome.you]);
+  assert.notEqual(w.resume, b.welcome.resume, 'a new token each time');
+  assert.equal((await back.next('chat.message')).message.text, 'still there?', 'what it missed');
+  assert.equal((await a.next('reconnected')).id, b.welcome.you.id);
+
+  // spent: the first token cannot be used again
+  const replay = await client();
+  replay.send({ type: 'resume', id: 1, token: b.welcome.resume });
+  assert.equal((await replay.next('error')).code, 'resume_failed');
+  replay.ws.close();
+
+  // a second cut and no resume: gone after the grace period
+  back.ws.terminate();
+  await a.next('reconnecting');
+  const l = await a.next('left', 8000);
+  assert.equal(l.id, b.welcome.you.id);
+  const late = await client();
+  late.send({ type: 'resume', id: 1, token: w.resume });
+  assert.equal((await late.next('error')).code, 'resume_failed');
+  late.ws.close();
+  a.ws.close();
+});
+
 test('rooms are separate and ids are new at every join', async () => {
   const a = await joined('room-one', 'A');
   const b = await joined('room-two', 'B');
@@ -231,6 +278,9 @@ test('an idle connection is closed after the idle time-out', async () => {
   // idle_timeout_s is 5 in the test config; the watcher keeps itself alive.
   const keep = setInterval(() => a.send({ type: 'ping' }), 1000);
   try {
+    // A silent page may be on a dead network: it is "reconnecting" for resume_grace_s (2 in
+    // the test config), then gone.
+    assert.equal((await a.next('reconnecting', 12000)).id, idle.welcome.you.id);
     const l = await a.next('left', 12000);
     assert.equal(l.id, idle.welcome.you.id);
     assert.equal(l.reason, 'timeout');

@@ -8,7 +8,7 @@ import net from 'node:net';
 /**
  * Starts the proxy in front of target {host, port}. Options: delayMs (each way), jitterMs
  * (uniform ±), maxPending (bytes per direction), maxConnections.
- * Resolves with {port, url(base), close()}.
+ * Resolves with {port, cut(), close()}.
  */
 export function startDelayProxy(target, { delayMs = 25, jitterMs = 15, maxPending = 4 << 20, maxConnections = 64 } = {}) {
   const sockets = new Set();
@@ -72,6 +72,11 @@ export function startDelayProxy(target, { delayMs = 25, jitterMs = 15, maxPendin
       const { port } = server.address();
       resolve({
         port,
+        /** Drops every connection now (no TLS or WebSocket goodbye, as when a network
+         *  goes), and keeps listening for new ones. */
+        cut() {
+          for (const s of sockets) s.destroy();
+        },
         close() {
           for (const s of sockets) s.destroy();
           return new Promise((r) => server.close(() => r()));

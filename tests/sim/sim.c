@@ -18,6 +18,7 @@ struct flight {
     struct sim_peer *peer;
     int conn;
     bool to_server;
+    struct tdm_addr addr; /* the page's address when sent: the source up, the destination down */
     size_t len;
     uint8_t buf[SIM_PKT_MAX];
 };
@@ -124,8 +125,13 @@ static void transmit(struct sim *s, struct sim_link_state *l, struct sim_peer *p
     struct flight *f = malloc(sizeof *f);
     if (!f)
         return;
-    *f = (struct flight){
-        .at = t, .order = s->order++, .peer = p, .conn = conn, .to_server = to_server, .len = len};
+    *f = (struct flight){.at = t,
+                         .order = s->order++,
+                         .peer = p,
+                         .conn = conn,
+                         .to_server = to_server,
+                         .addr = p->conn[conn].addr,
+                         .len = len};
     memcpy(f->buf, buf, len);
     heap_push(s, f);
 }
@@ -310,10 +316,11 @@ int sim_run_until(struct sim *s, int64_t t)
         if (s->n_heap && s->heap[0]->at <= s->now) {
             struct flight *f = heap_pop(s);
             if (f->to_server) {
-                struct tdm_sfu_path from = {.sock = 0, .remote = f->peer->conn[f->conn].addr};
+                struct tdm_sfu_path from = {.sock = 0, .remote = f->addr};
                 tdm_sfu_handle_datagram(s->sfu, &from, f->buf, f->len, s->now);
                 drain(s);
-            } else if (!f->peer->left) {
+            } else if (!f->peer->left && tdm_addr_equal(&f->addr, &f->peer->conn[f->conn].addr)) {
+                /* (a packet to an address the page no longer has is lost) */
                 sim_peer_on_datagram(f->peer, f->conn, f->buf, f->len, s->now);
             }
             free(f);

@@ -63,6 +63,12 @@ struct sim_peer *sim_peer_add(struct sim *s, const char *room, const char *name)
 void sim_peer_set_links(struct sim_peer *p, const struct sim_link *up, const struct sim_link *down);
 /* Publish audio and/or video (video at up to max_bps, following the server's REMB). */
 void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_bps);
+/* The page's network changes (Wi-Fi to mobile): both connections get a new source address
+ * at once (what is on its way to the old one is lost), and the page restarts ICE as a
+ * browser does (RFC 8445 §9): a new pub offer with new ICE credentials (same certificate,
+ * same tracks) and media.restart for sub; its checks come from the new address once the
+ * server's new credentials are known. DTLS and SRTP stay. */
+void sim_peer_move(struct sim_peer *p);
 /* Close the page: its links go quiet and the server is told it left. */
 void sim_peer_leave(struct sim_peer *p);
 

@@ -88,6 +88,7 @@ struct sim_peer {
     struct sim_stream streams[SIM_MAX_STREAMS];
     unsigned n_streams;
     struct sim_stats st;
+    uint32_t moves; /* address changes (sim_peer_move) */
 };
 
 /* sim.c: send a datagram from a page's connection towards the server. */

@@ -199,6 +199,24 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
     free(o);
 }
 
+void sim_peer_move(struct sim_peer *p)
+{
+    p->moves++;
+    for (int k = 0; k < 2; k++) {
+        struct sim_conn *c = &p->conn[k];
+        tdm_addr_set_v4(&c->addr, 0x0a020001u + (uint32_t)p->index + (p->moves << 16),
+                        (uint16_t)(6000 + 2 * p->moves + (uint32_t)k));
+        random_chars(p->sim, c->ufrag, 8);
+        random_chars(p->sim, c->pwd, 24);
+        c->remote_known = false; /* no checks before the server's new credentials are here */
+    }
+    char *o = malloc(16384);
+    if (o && pub_offer(p, o, 16384) == 0)
+        send_cmd(p, TDM_SFU_CMD_PUB_OFFER, o, 0);
+    free(o);
+    send_cmd(p, TDM_SFU_CMD_SUB_RESTART, "", 0);
+}
+
 /* The server's description: its ICE credentials and fingerprint, then checks begin. */
 static void take_remote(struct sim_conn *c, const struct tdm_sdp *d, int64_t now)
 {

@@ -116,11 +116,15 @@ export class Aids {
   }
 
   reset(me, welcome = {}) {
+    // the same participant again (a resume after a cut): the card and the plans stay
+    const same = Boolean(me && this.#me && me.id === this.#me.id);
     this.#me = me;
     this.#hands = new Set((welcome.participants || []).filter((p) => p.hand === true).map((p) => p.id));
     if (me && welcome.you?.hand === true) this.#hands.add(me.id);
-    this.#card = null;
-    this.#plans.clear();
+    if (!same) {
+      this.#card = null;
+      this.#plans.clear();
+    }
     if (typeof welcome.checkin === 'string') this.#checkin = welcome.checkin;
     this.#checkinState = 'none';
   }

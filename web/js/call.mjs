@@ -5,11 +5,16 @@
 // belongs to the participant named by its msid stream id.
 //
 // A Session is one such pair. A new Session replaces the old one after every join (the
-// participant id is new) and whenever a connection fails. Why not an ICE restart of the one
-// connection that failed: the server is ICE-lite, only it may offer on "sub", and it releases
-// both of a participant's connections when one fails (error media_unavailable, "close both
-// connections and send a new pub offer"); a new pair with a new DTLS fingerprint tells it
-// to start afresh.
+// participant id is new). When the network changes or a connection's path fails, the pair
+// is first mended in place by an ICE restart (protocol.md "ICE restarts"): "pub" offers with
+// restartIce(), and the server, which alone offers on "sub", is asked for a sub offer with
+// new credentials (media.restart). DTLS, SRTP keys and the server's producers stay; media
+// moves to the new path. Only if that does not bring media back within ICE_RESTART_MS (or
+// the server released our media: error media_unavailable) does a new pair replace the old
+// one, with a new DTLS fingerprint that tells the server to start afresh.
+//
+// A signaling cut does not touch the pair: the page resumes its session on a new WebSocket
+// (room.mjs) and resumed() sends again what may have been lost with the old one.
 //
 // The page's sending side never needs renegotiation: "pub" always offers one audio and one
 // video m-section (sendonly), and turning the camera or microphone on or off swaps the
@@ -26,7 +31,17 @@
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 8000; // a short network blip mends itself; then rebuild
+const DISCONNECTED_GRACE_MS = 4000; // a short network blip (or a busy phone) mends itself; then an ICE restart
+const ICE_RESTART_MS = 6000; // an ICE restart must bring the connections back within this
+const MAX_RESTARTS_IN_ROW = 1; // a restart that did not mend the pair: a new pair
+// The server sends on both connections at least every second (reports, consent answers,
+// media), but a browser calls a dead path "disconnected" only after 5 to 7 s: a connection
+// that received nothing for STALL_MS is restarted without waiting for that.
+const WATCH_MS = 1000;
+const STALL_MS = 3500;
+const STEADY_LOOKS = 5;
+const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
+const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
 const STEP_TIMEOUT_MS = 15000; // one offer/answer step of the browser; a stuck one would block all later offers
 const RESTART_BASE_MS = 1000;
@@ -89,6 +104,13 @@ class Session {
   lastRev = 0;
   nextOffer = null; // the newest sub offer not yet handled
   subBusy = false;
+  lastAnswer = null; // {sdp, rev}: the latest sub answer sent (sent again after a resume)
+  restartId = null; // the id of a pub offer of an ICE restart awaiting its answer
+  iceRestarting = false; // an ICE restart is under way (bounded by ICE_RESTART_MS)
+  everConnected = false; // both connections were up once: a failure is mended by a restart
+  restartGen = 0; // the latest restart's number (its timer checks that it is still the latest)
+  restartsInRow = 0; // restarts since both connections were last seen up
+  restartAt = 0;
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
@@ -142,6 +164,12 @@ class Session {
   }
 
   async onAnswer(msg) {
+    if (msg.ref !== undefined && msg.ref === this.restartId) {
+      this.restartId = null;
+      if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
+      await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp }); // new ICE credentials
+      return;
+    }
     if (this.answered || msg.ref === undefined || msg.ref !== this.pubOfferId) return;
     if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
     this.answered = true;
@@ -177,7 +205,8 @@ class Session {
         if (this.closed) return;
         // A newer offer came meanwhile: the server would ignore this answer as stale.
         if (this.nextOffer) continue;
-        this.call.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp, rev: offer.rev });
+        this.lastAnswer = { sdp: this.sub.localDescription.sdp, rev: offer.rev };
+        this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
         this.#startTrickle('sub');
         this.call.setRemote(this, this.#owners());
         this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
@@ -187,6 +216,31 @@ class Session {
     } finally {
       this.subBusy = false;
     }
+  }
+
+  /** ICE restart of both connections (RFC 8445 §9): "pub" offers with new credentials, and
+   *  the server is asked for a "sub" offer with new ones. The DTLS association stays. */
+  async restartIce() {
+    if (this.closed || !this.answered || this.pub.signalingState !== 'stable') return;
+    this.pub.restartIce();
+    const offer = await within(this.pub.createOffer({ iceRestart: true }), STEP_TIMEOUT_MS, 'restart offer');
+    if (this.closed) return;
+    await within(this.pub.setLocalDescription(offer), STEP_TIMEOUT_MS, 'restart offer');
+    if (this.closed) return;
+    this.restartId = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+    if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
+  }
+
+  /** After a resume: what the old WebSocket may have lost on its way to the server. */
+  resend() {
+    if (this.pub.signalingState === 'have-local-offer' && this.pub.localDescription) {
+      const id = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+      if (this.answered) this.restartId = id;
+      else this.pubOfferId = id;
+    }
+    // A stale answer is ignored by the server; one it never got unblocks its next offer.
+    if (this.lastAnswer) this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
+    if (this.iceRestarting && this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
   /** participant id -> {audio, video}: the transceivers the server sends on, by msid. */
@@ -243,6 +297,9 @@ export class Call extends EventTarget {
   #restartTimer = 0;
   #graceTimer = 0;
   #levelTimer = 0;
+  #watchTimer = 0;
+  #watching = false;
+  #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
   #roomSize = 1;
   #speaking = '';
   #receiveVideo = true;
@@ -251,11 +308,21 @@ export class Call extends EventTarget {
   #iceAt = 0;
   #everConnected = false;
   #blocked = false;
+  #networkTimer = 0;
+  /** ICE restarts tried since the page opened (for tests and diagnostics). */
+  iceRestarts = 0;
 
   /** send(msg) sends one message to the server and returns its id, or null when offline. */
   constructor(send) {
     super();
     this.#sendFn = send;
+    // Wi-Fi to mobile and back: the old path may be dead before the browser notices.
+    const onNetwork = () => {
+      clearTimeout(this.#networkTimer);
+      this.#networkTimer = setTimeout(() => this.restartIce('network change'), NETWORK_SETTLE_MS);
+    };
+    globalThis.navigator?.connection?.addEventListener?.('change', onNetwork);
+    globalThis.addEventListener?.('online', onNetwork);
   }
 
   /** The current RTCPeerConnections (tests call getStats() on them), or null. */
@@ -300,6 +367,53 @@ export class Call extends EventTarget {
     if (!this.#receiveVideo) this.send({ type: 'media.receive', video: false }); // a new participant
     clearInterval(this.#levelTimer);
     this.#levelTimer = setInterval(() => this.#pollLevels(), LEVEL_INTERVAL_MS);
+    clearInterval(this.#watchTimer);
+    this.#watchTimer = setInterval(() => this.#watchPaths(), WATCH_MS);
+  }
+
+  /** The page resumed its session on a new WebSocket: the call went on; once what the
+   *  server kept for us has arrived, send again what the old connection may have lost. */
+  resumed() {
+    const s = this.#session;
+    if (!s || s.closed) return;
+    s.after(RESUME_SETTLE_MS, () => s.resend());
+  }
+
+  /** Mends the live pair by an ICE restart; a new pair follows if that does not bring it
+   *  back within ICE_RESTART_MS. Returns false when no restart was started. */
+  restartIce(why) {
+    const s = this.#session;
+    if (!s || s.closed || !s.answered || !this.#selfId) return false;
+    // A restart whose offer/answer is done may be followed by another (the path died again);
+    // one still negotiating may not.
+    if (s.iceRestarting && (s.restartId !== null || s.pub.signalingState !== 'stable')) return false;
+    if (s.restartsInRow >= MAX_RESTARTS_IN_ROW + 1) {
+      this.fail(s, 'ICE restarts did not bring the connection back');
+      return true;
+    }
+    s.iceRestarting = true;
+    s.restartAt = Date.now();
+    s.restartsInRow += 1;
+    const gen = ++s.restartGen;
+    this.iceRestarts += 1;
+    console.info(`tandem call: ICE restart (${why})`);
+    s.restartIce().catch((err) => this.fail(s, `ICE restart: ${err?.message || err}`));
+    s.after(ICE_RESTART_MS, () => {
+      if (s !== this.#session || s.restartGen !== gen) return;
+      // Up now, or packets came on both paths after this restart (it worked; a stall since
+      // is a new cut, for the watch to restart again).
+      const ok = (s.pub.connectionState === 'connected' &&
+        (!s.sub.remoteDescription || s.sub.connectionState === 'connected')) ||
+        Object.values(this.#rx).every((r) => r.at > s.restartAt + WATCH_MS);
+      s.iceRestarting = false;
+      if (ok) s.restartsInRow = 0;
+      // The path may have died again after this restart worked (a second network change):
+      // one more restart, then a new pair.
+      else if (s.restartsInRow >= MAX_RESTARTS_IN_ROW || !this.restartIce('still not connected')) {
+        this.fail(s, 'ICE restart did not bring the connection back');
+      }
+    });
+    return true;
   }
 
   /** Ends the call (leave, or the room was lost): both connections closed. */
@@ -308,6 +422,7 @@ export class Call extends EventTarget {
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#graceTimer);
     clearInterval(this.#levelTimer);
+    clearInterval(this.#watchTimer);
     this.#restartTimer = 0;
     this.#session?.close();
     this.#session = null;
@@ -409,19 +524,27 @@ export class Call extends EventTarget {
     const states = [s.pub.connectionState];
     if (s.sub.remoteDescription) states.push(s.sub.connectionState);
     if (states.includes('failed')) {
+      // A path that failed after it worked: mend it in place first (the restart's own bound
+      // leads to a new pair if that does not help).
+      if (s.everConnected && this.restartIce('connection failed')) return;
+      if (s.iceRestarting) return;
       this.fail(s, 'connection failed');
       return;
     }
     clearTimeout(this.#graceTimer);
     if (states.includes('disconnected')) {
       this.#graceTimer = setTimeout(() => {
-        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected')) {
+        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected') &&
+          !this.restartIce('connection lost') && !s.iceRestarting) {
           this.fail(s, 'connection lost');
         }
       }, DISCONNECTED_GRACE_MS);
       return;
     }
     if (states.every((st) => st === 'connected')) {
+      s.everConnected = true;
+      if (s.iceRestarting && s.restartId === null) s.iceRestarting = false; // mended
+      s.restartsInRow = 0;
       this.#attempts = 0;
       this.#everConnected = true;
       this.#blocked = false;
@@ -481,6 +604,7 @@ export class Call extends EventTarget {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = 0;
     clearInterval(this.#levelTimer);
+    clearInterval(this.#watchTimer);
     this.#session?.close();
     this.#session = null;
     this.#setRemoteMap(new Map());
@@ -524,6 +648,63 @@ export class Call extends EventTarget {
       maxBitrate: tier.maxBitrate, maxFramerate: tier.maxFramerate, scaleResolutionDownBy: tier.scale,
     });
     sender.setParameters(params).catch(() => {}); // an older browser keeps its own choice
+  }
+
+  // A connected path that brings nothing any more (Wi-Fi gone, a NAT binding lost): restart
+  // ICE at once rather than after the browser's own, much later, "disconnected".
+  async #watchPaths() {
+    if (this.#watching) return; // a slow getStats on a busy phone: one look at a time
+    this.#watching = true;
+    try {
+      await this.#lookAtPaths();
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  async #lookAtPaths() {
+    const s = this.#session;
+    const now = Date.now();
+    if (!s || s.closed || !s.answered || (s.iceRestarting && now - s.restartAt < STALL_MS)) return;
+    for (const [label, pc] of [['pub', s.pub], ['sub', s.sub]]) {
+      const rx = this.#rx[label];
+      if (pc.connectionState !== 'connected') {
+        rx.bytes = -1;
+        rx.steady = 0;
+        continue;
+      }
+      let bytes = -1;
+      try {
+        (await pc.getStats()).forEach((r) => {
+          if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
+        });
+      } catch {
+        return; // closed meanwhile
+      }
+      if (bytes < 0 || s !== this.#session) return;
+      if (bytes !== rx.bytes) {
+        // steady: bytes came at every look for a while (a path that only ever carries the
+        // odd consent answer is not judged by its silence)
+        rx.steady = rx.bytes >= 0 && rx.grew ? rx.steady + 1 : 0;
+        rx.grew = true;
+        rx.bytes = bytes;
+        rx.at = now;
+      } else {
+        rx.grew = false;
+        if (rx.steady >= STEADY_LOOKS && now - rx.at > STALL_MS) {
+          rx.bytes = -1;
+          rx.steady = 0;
+          this.restartIce(`nothing received on ${label}`);
+          return;
+        }
+      }
+    }
+    // Both paths carry again since a restart: it worked.
+    if (s.iceRestarting && now - s.restartAt > STALL_MS &&
+      Object.values(this.#rx).every((r) => r.steady >= 2 && r.at > s.restartAt)) {
+      s.iceRestarting = false;
+      s.restartsInRow = 0;
+    }
   }
 
   // Who is speaking, from the audio levels the browser measures anyway (no extra audio

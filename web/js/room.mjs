@@ -97,6 +97,10 @@ const state = {
   linkProblem: null, // {code} when the link is dead (invite.check): said before the form
   linkRole: null, // the role the link gives (invite.check), said in words above the form
   savedRole: null, // the role kept with "remember me" (open-rooms mode only)
+  resume: null, // the resume token of the latest welcome (protocol.md "Resuming after a cut")
+  resuming: false, // the connection dropped in the room: the next one sends resume, not join
+  resumeId: null,
+  away: new Set(), // ids of others whose connection dropped (the server waits for them)
 };
 
 // What the page says when the server ended the call for this person.
@@ -158,9 +162,12 @@ function signaling() {
   sig.addEventListener('message', (ev) => onMessage(ev.detail.msg));
   sig.addEventListener('lost', (ev) => {
     clearTimeout(joinTimer);
-    // The server lets our media go with the connection; the next welcome builds it anew.
-    call.stop();
-    route.lost(sig);
+    // In the room with a resume token, the server keeps us for a while and the call goes on
+    // (media does not ride on this connection): the next connection resumes. Otherwise the
+    // server lets our media go with the connection; the next welcome builds it anew.
+    if (state.phase === 'in-room' && state.resume) state.resuming = true;
+    else call.stop();
+    route.lost(sig); // several nodes: the next try may go to another one
     state.conn = 'lost';
     state.lostCode = ev.detail.code;
     render();
@@ -174,6 +181,12 @@ function signaling() {
 
 function sendJoin() {
   if (!state.wish) return;
+  if (state.resuming && state.resume) {
+    state.resumeId = sig.send({ type: 'resume', token: state.resume });
+    clearTimeout(joinTimer);
+    joinTimer = setTimeout(() => sig?.drop(), JOIN_TIMEOUT_MS);
+    return;
+  }
   // With a pass, the link is not used again: the same person comes back.
   state.pass ??= storedPass(state.room);
   const creds = state.pass ? { pass: state.pass } : { token: inviteToken() };
@@ -210,6 +223,8 @@ function onMessage(msg) {
       return undefined;
     case 'joined': return onJoined(msg.participant);
     case 'left': return onLeft(msg);
+    case 'reconnecting': return onAway(msg.id, true);
+    case 'reconnected': return onAway(msg.id, false);
     case 'error': return onError(msg);
     case 'media.state': return onMediaState(msg);
     case 'mod.muted': return onModMuted(msg);
@@ -228,6 +243,14 @@ function onMessage(msg) {
 
 function onWelcome(msg) {
   clearTimeout(joinTimer);
+  const resumed = msg.ref !== undefined && msg.ref === state.resumeId && msg.you?.id === state.me?.id;
+  state.resumeId = null;
+  state.resuming = false;
+  state.resume = typeof msg.resume === 'string' ? msg.resume : null;
+  if (resumed) {
+    onResumed(msg);
+    return;
+  }
   state.lobbyWaiting = false;
   if (msg.room) state.roomState = { locked: msg.room.locked === true, lobby: msg.room.lobby === true };
   const wasInRoom = state.everJoined;
@@ -239,6 +262,7 @@ function onWelcome(msg) {
   state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
   if (Number.isInteger(msg.room?.max_participants)) state.maxParticipants = msg.room.max_participants;
   state.remoteStates = new Map();
+  state.away = new Set();
   state.phase = 'in-room';
   state.conn = 'ok';
   state.everJoined = true;
@@ -256,6 +280,34 @@ function onWelcome(msg) {
   render();
   if (wasInRoom) announce(t('room.backAnnounce'));
   else ui.roomTitle.focus();
+}
+
+// Back on a new connection as the same participant: the call went on meanwhile, and what
+// was said in the room while we were away follows this welcome.
+function onResumed(msg) {
+  if (msg.room) state.roomState = { locked: msg.room.locked === true, lobby: msg.room.lobby === true };
+  state.others = new Map((msg.participants || []).map((p) => [p.id, p]));
+  for (const id of [...state.remoteStates.keys()]) if (!state.others.has(id)) state.remoteStates.delete(id);
+  for (const id of [...state.away]) if (!state.others.has(id)) state.away.delete(id);
+  state.conn = 'ok';
+  sig.resetBackoff();
+  sig.setKeepalive(msg.keepalive_s);
+  call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
+  call.resumed();
+  sentState = ''; // the others hear our microphone and camera state again
+  syncLocal();
+  render();
+  announce(t('room.backAnnounce'));
+}
+
+/** Someone's connection dropped (away) or came back: their tile says so; no leave, no join. */
+function onAway(id, away) {
+  const p = typeof id === 'string' ? state.others.get(id) : undefined;
+  if (!p || state.phase !== 'in-room' || state.away.has(id) === away) return;
+  if (away) state.away.add(id);
+  else state.away.delete(id);
+  render();
+  announce(t(away ? 'room.reconnectingAnnounce' : 'room.reconnectedAnnounce', { name: isolate(p.name) }));
 }
 
 // The room has a lobby: the join waits until a coordinator or mentor lets this person in
@@ -276,12 +328,14 @@ function endByServer(why) {
 
 function onJoined(p) {
   if (!p || typeof p.id !== 'string' || state.phase !== 'in-room') return;
+  const known = state.others.has(p.id); // kept for us while we were away, already listed
   state.others.set(p.id, p);
+  state.away.delete(p.id);
   // The server does not keep media.state: tell the newcomer whether our camera is on.
   sentState = '';
   syncLocal();
   render();
-  announce(t('room.joinedAnnounce', { name: isolate(p.name) }));
+  if (!known) announce(t('room.joinedAnnounce', { name: isolate(p.name) }));
 }
 
 function onLeft(msg) {
@@ -289,6 +343,7 @@ function onLeft(msg) {
   if (!p) return;
   state.others.delete(msg.id);
   state.remoteStates.delete(msg.id);
+  state.away.delete(msg.id);
   render();
   const key = Object.hasOwn(REASON_KEYS, msg.reason) ? REASON_KEYS[msg.reason] : 'room.leftAnnounce';
   announce(t(key, { name: isolate(p.name) }));
@@ -298,6 +353,16 @@ function onError(err) {
   if (err.code === 'unavailable' && err.ref !== undefined && err.ref === state.joinId) {
     clearTimeout(joinTimer); // the node cannot reach the room directory: try again later
     sig.drop();
+    return;
+  }
+  if (err.ref !== undefined && err.ref === state.resumeId) {
+    // Too late, or the session is over: come in again as a new participant, as before.
+    state.resumeId = null;
+    state.resuming = false;
+    state.resume = null;
+    call.stop();
+    state.away.clear();
+    sendJoin();
     return;
   }
   if (err.ref !== undefined && err.ref === state.joinId) {
@@ -320,6 +385,9 @@ function onError(err) {
     state.joinError = err;
     state.me = null;
     state.others.clear();
+    state.away.clear();
+    state.resume = null;
+    state.resuming = false;
     state.everJoined = false;
     render();
     ui.joinError.focus();
@@ -392,6 +460,9 @@ function toLeft(endedBy) {
   state.lobbyWaiting = false;
   state.me = null;
   state.others.clear();
+  state.away.clear();
+  state.resume = null;
+  state.resuming = false;
   aids.left();
   render();
   ui.leftTitle.focus();
@@ -541,6 +612,7 @@ function renderRoom() {
     remote: call.remote,
     states: state.remoteStates,
     videoPaused: !call.receiveVideo,
+    reconnecting: state.away,
     onAudioBlocked,
   });
   call.setRoomSize(people.length);
@@ -737,6 +809,11 @@ window.tandemCall = Object.freeze({
   get status() { return call.status; },
   participantsWithMedia: () => tilesWithMedia(ui.list),
   panels, // .watch (WatchPanel), .chat (ChatPanel), while in a room
+  // Test hooks for reconnection (tests/e2e/call-reconnect.test.mjs): give up the WebSocket
+  // as a dead one (the page then resumes), and restart ICE on the live connections.
+  dropSignaling: () => sig?.drop(),
+  restartIce: () => call.restartIce('test'),
+  get iceRestarts() { return call.iceRestarts; },
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });

@@ -3,13 +3,16 @@
 // exponential backoff. It knows nothing of rooms: the page listens to its events.
 //
 // Events (CustomEvent, data in .detail):
-//   open               the connection is up (send join now)
+//   open               the connection is up (send join, or resume, now)
 //   message  {msg}     one server message (a parsed JSON object)
 //   lost     {code, attempt, delayMs}  the connection dropped; a new try follows in delayMs
 //   gaveup   {code}    the tries ran out; call retryNow() to start again
 //   closed   {code}    the connection ended because the page asked for it (leave/close)
 
 export const PROTOCOL = 'tandem.v1';
+/** Close code of a connection given up as dead: the server keeps the participant for a
+ *  resume (protocol.md "Resuming after a cut"); any other close is a goodbye. */
+export const CLOSE_BACK_SOON = 4000;
 
 const DEFAULTS = {
   baseDelayMs: 1000, // first retry after about 1 s, then 2, 4, 8, 16...
@@ -108,13 +111,14 @@ export class Signaling extends EventTarget {
     this.#open();
   }
 
-  /** Gives up the current connection as lost (e.g. a join got no answer) and retries. */
+  /** Gives up the current connection as lost (e.g. a join got no answer) and retries; the
+   *  page may then resume its session on the next one. */
   drop() {
     if (this.#intentional) return;
     const ws = this.#ws;
     this.#ws = null;
     this.#stopKeepalive();
-    ws?.close();
+    ws?.close(CLOSE_BACK_SOON);
     this.#lost(1006);
   }
 

@@ -77,7 +77,10 @@ function createTile(p, isSelf) {
   const micText = el('span', 'visually-hidden');
   mic.append(icon('icon-mic-off'), micText);
   const cam = el('span', 'visually-hidden tile-cam-off');
-  label.append(mic, name, meta, cam);
+  // Their connection dropped and the server waits for them to come back (protocol.md).
+  const away = el('span', 'tile-away');
+  away.hidden = true;
+  label.append(mic, name, meta, away, cam);
   li.append(media, label);
   if (!isSelf) {
     const audio = el('audio');
@@ -132,7 +135,7 @@ function playAudio(audio, onBlocked) {
   });
 }
 
-function updateLabel(li, p, isSelf, state, videoPaused = false) {
+function updateLabel(li, p, isSelf, state, videoPaused = false, away = false) {
   li.querySelector('.avatar').textContent = initial(p.name);
   li.querySelector('.tile-name').textContent = p.name;
   li.querySelector('.tile-role').textContent = roleText(p.role);
@@ -143,6 +146,10 @@ function updateLabel(li, p, isSelf, state, videoPaused = false) {
   const mic = li.querySelector('.tile-mic-off');
   mic.hidden = !micOff;
   mic.lastElementChild.textContent = micOff ? t('tile.micOff') : '';
+  const awayEl = li.querySelector('.tile-away');
+  awayEl.hidden = !away;
+  awayEl.textContent = away ? t('tile.reconnecting') : '';
+  li.dataset.away = away ? 'true' : 'false';
   const cam = li.querySelector('.tile-cam-off');
   if (state.video === false) cam.textContent = t('tile.cameraOff');
   else cam.textContent = videoPaused ? t('tile.videoPaused') : '';
@@ -169,11 +176,15 @@ function sizeOf(count) {
  *   remote      Map id -> { audio, video } received tracks
  *   states      Map id -> { audio, video } from media.state (absent: unknown, taken as on)
  *   videoPaused true: this page asked for nobody's video (data saver); tiles say so
+ *   reconnecting  Set of ids whose connection dropped (the server waits for them): labelled
  *   onAudioBlocked  called when the browser refuses to play sound before a tap
  * Existing tiles are kept and moved, new ones created, missing ones removed.
  */
 export function renderTiles(list, people, opts) {
-  const { selfId, local = {}, localState = {}, remote = new Map(), states = new Map(), videoPaused = false, onAudioBlocked } = opts;
+  const {
+    selfId, local = {}, localState = {}, remote = new Map(), states = new Map(), videoPaused = false,
+    reconnecting = new Set(), onAudioBlocked,
+  } = opts;
   const existing = new Map();
   for (const li of list.children) existing.set(li.dataset.participantId, li);
   let before = list.firstElementChild;
@@ -189,7 +200,7 @@ export function renderTiles(list, people, opts) {
     } else {
       const state = states.get(p.id) || {};
       const tracks = remote.get(p.id) || {};
-      updateLabel(li, p, false, state, videoPaused);
+      updateLabel(li, p, false, state, videoPaused, reconnecting.has(p.id));
       bindVideo(li, tracks.video || null, state.video !== false && !videoPaused);
       bindAudio(li, tracks.audio || null, onAudioBlocked);
     }

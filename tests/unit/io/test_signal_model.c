@@ -125,8 +125,8 @@ static void test_end_with_lobby_waiters(void **state)
     done(h);
 }
 
-/* Admit and deny of someone who gave up waiting; a room closed by its last leave sends its
- * waiters away. */
+/* Admit and deny of someone who gave up waiting; a room closed by its last leave (here the
+ * end of the last one's grace period after a cut) sends its waiters away. */
 static void test_lobby_waiter_gone(void **state)
 {
     (void)state;
@@ -143,8 +143,10 @@ static void test_lobby_waiter_gone(void **state)
 
     ok(h, rh_join(h, 6, 1, TDM_ROLE_MENTEE));
     assert_true(rh_received(h, 6, "lobby"));
-    ok(h, rh_disconnect(h, 3));
+    ok(h, rh_disconnect(h, 3)); /* away: the room stays until its grace period ends */
     ok(h, rh_send(h, 4, "{\"type\":\"leave\"}"));
+    assert_false(rh_received(h, 6, "error:not_admitted"));
+    ok(h, rh_expire(h, 26 * (int64_t)1000000));
     assert_true(rh_received(h, 6, "error:not_admitted"));
     assert_true(rh_is_closing(h, 6));
     assert_int_equal(rh_rooms(h), 1);
@@ -152,6 +154,114 @@ static void test_lobby_waiter_gone(void **state)
 }
 
 /* Seeded random sequences through the same decoder the fuzz target uses. */
+/* Issue 15: a cut is not a leave. The page's socket goes (no close frame): the others see
+ * "reconnecting", not "left"; what is said meanwhile is kept; the page's next connection
+ * resumes with its token and is the same participant; the others see "reconnected". The
+ * token is single use, and the next one came with the resumed welcome. */
+static void test_resume_after_cut(void **state)
+{
+    (void)state;
+    struct rh_harness *h = cast();
+    char mentee[32], tok[64];
+    snprintf(mentee, sizeof mentee, "%s", rh_participant_id(h, 2));
+    snprintf(tok, sizeof tok, "%s", rh_resume_token(h, 2));
+    assert_int_equal(strlen(tok), 43);
+    ok(h, rh_disconnect(h, 2));
+    assert_true(rh_received(h, 1, "reconnecting"));
+    assert_false(rh_received(h, 1, "left"));
+    ok(h, rh_send(h, 1, "{\"type\":\"chat.send\",\"text\":\"are you there?\"}"));
+    rh_clear_log(h);
+    /* a wrong token: refused, and this connection may not try again */
+    ok(h,
+       rh_send(h, 5,
+               "{\"type\":\"resume\",\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"));
+    assert_true(rh_received(h, 5, "error:resume_failed"));
+    send_fmt(h, 5, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 5, "error:resume_failed"));
+    assert_null(rh_participant_id(h, 5));
+    /* the real page, on a fresh connection */
+    send_fmt(h, 6, "{\"type\":\"resume\",\"id\":7,\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 6, "welcome"));
+    assert_true(rh_received(h, 6, "chat.message")); /* what it missed, after the welcome */
+    assert_string_equal(rh_participant_id(h, 6), mentee);
+    assert_true(rh_received(h, 1, "reconnected"));
+    assert_false(rh_received(h, 1, "joined"));
+    assert_false(rh_received(h, 1, "left"));
+    assert_string_not_equal(rh_resume_token(h, 6), tok); /* rotated */
+    /* spent: the old token does not work twice */
+    rh_clear_log(h);
+    send_fmt(h, 7, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 7, "error:resume_failed"));
+    /* the resumed participant acts as before */
+    ok(h, rh_send(h, 6, "{\"type\":\"chat.send\",\"text\":\"back\"}"));
+    assert_true(rh_received(h, 1, "chat.message"));
+    done(h);
+}
+
+/* The grace period ends: the participant leaves as before (others see "left"), and its
+ * token is dead. */
+static void test_resume_grace_ends(void **state)
+{
+    (void)state;
+    struct rh_harness *h = cast();
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s", rh_resume_token(h, 2));
+    ok(h, rh_disconnect(h, 2));
+    ok(h, rh_expire(h, 10 * (int64_t)1000000)); /* within the 25 s: still away */
+    assert_false(rh_received(h, 1, "left"));
+    ok(h, rh_expire(h, 26 * (int64_t)1000000));
+    assert_true(rh_received(h, 1, "left"));
+    send_fmt(h, 5, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 5, "error:resume_failed"));
+    done(h);
+}
+
+/* A coordinator removes someone who is away: they leave at once and cannot resume; so does
+ * everyone away when the call ends. */
+static void test_resume_after_removal_refused(void **state)
+{
+    (void)state;
+    struct rh_harness *h = cast();
+    char tok[64], gone[32];
+    snprintf(tok, sizeof tok, "%s", rh_resume_token(h, 2));
+    snprintf(gone, sizeof gone, "%s", rh_participant_id(h, 2));
+    ok(h, rh_disconnect(h, 2));
+    rh_clear_log(h);
+    send_fmt(h, 0, "{\"type\":\"mod.remove\",\"target\":\"%s\",\"withdraw_link\":true}", gone);
+    assert_true(rh_received(h, 1, "left"));
+    send_fmt(h, 5, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 5, "error:resume_failed"));
+    assert_null(rh_participant_id(h, 5));
+    /* mod.end with someone away */
+    snprintf(tok, sizeof tok, "%s", rh_resume_token(h, 1));
+    ok(h, rh_disconnect(h, 1));
+    ok(h, rh_send(h, 0, "{\"type\":\"mod.end\"}"));
+    ok(h, rh_flush(h));
+    send_fmt(h, 6, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 6, "error:resume_failed"));
+    done(h);
+}
+
+/* The page gave up a connection the server still holds (a half-dead socket): resume takes
+ * the participant over, and the old connection is closed without a "left". */
+static void test_resume_replaces_live_connection(void **state)
+{
+    (void)state;
+    struct rh_harness *h = cast();
+    char tok[64], me[32];
+    snprintf(tok, sizeof tok, "%s", rh_resume_token(h, 2));
+    snprintf(me, sizeof me, "%s", rh_participant_id(h, 2));
+    send_fmt(h, 5, "{\"type\":\"resume\",\"token\":\"%s\"}", tok);
+    assert_true(rh_received(h, 5, "welcome"));
+    assert_true(rh_received(h, 5, "chat.history")); /* state again: the old queue may be lost */
+    assert_string_equal(rh_participant_id(h, 5), me);
+    assert_true(rh_is_closing(h, 2));
+    ok(h, rh_flush(h));
+    assert_false(rh_received(h, 1, "left"));
+    assert_false(rh_received(h, 1, "reconnecting"));
+    done(h);
+}
+
 static void test_random_sequences(void **state)
 {
     (void)state;
@@ -175,8 +285,14 @@ static void test_random_sequences(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_self_remove_is_refused), cmocka_unit_test(test_remove_then_stale_id),
-        cmocka_unit_test(test_end_with_lobby_waiters), cmocka_unit_test(test_lobby_waiter_gone),
+        cmocka_unit_test(test_self_remove_is_refused),
+        cmocka_unit_test(test_remove_then_stale_id),
+        cmocka_unit_test(test_end_with_lobby_waiters),
+        cmocka_unit_test(test_lobby_waiter_gone),
+        cmocka_unit_test(test_resume_after_cut),
+        cmocka_unit_test(test_resume_grace_ends),
+        cmocka_unit_test(test_resume_after_removal_refused),
+        cmocka_unit_test(test_resume_replaces_live_connection),
         cmocka_unit_test(test_random_sequences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
