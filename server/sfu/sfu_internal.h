@@ -4,8 +4,10 @@
  * checks that the files' calls form no cycle):
  *   out.c       the transmit queue, the event queue, deadlines, randomness
  *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
+ *   layers.c    simulcast: a producer's layers, binding SSRCs by rid, the shared send history
  *   feedback.c  RTCP in and out, keyframe requests
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
+ *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
  *   roster.c    rooms, participants, producers and consumers coming and going
  *   nego.c      offer/answer of "pub" and "sub" connections
  *   sfu.c       include/tandem/sfu.h: inputs, time-outs, the one flush point of sub offers
@@ -22,6 +24,7 @@
 #include "tandem/dtls.h"
 #include "tandem/forward.h"
 #include "tandem/ice.h"
+#include "tandem/layersel.h"
 #include "tandem/log.h"
 #include "tandem/nack.h"
 #include "tandem/rtp.h"
@@ -38,11 +41,12 @@
 #define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
 #define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
 #define SFU_REMB_FLOOR_BPS 150000
-#define SFU_REMB_MAX_AGE_US 5000000 /* a subscriber's REMB older than this is not used */
-#define SFU_SUB_RETRY_US 1000000    /* a sub connection refused while busy is tried again */
-#define SFU_RTX_SLOTS 256           /* ~1.3 s of video at 200 packets/s */
-#define SFU_RTX_SLOT_BYTES 1300     /* browsers' RTP packets stay under ~1250 bytes */
-#define SFU_TICK_RESERVE 64         /* free transmit slots a time-out's piece of work needs */
+#define SFU_REMB_MAX_AGE_US 5000000     /* a subscriber's REMB older than this is not used */
+#define SFU_SUB_RETRY_US 1000000        /* a sub connection refused while busy is tried again */
+#define SFU_RTX_SLOTS 256               /* ~1.3 s of video at 200 packets/s */
+#define SFU_RTX_SLOT_BYTES 1300         /* browsers' RTP packets stay under ~1250 bytes */
+#define SFU_TICK_RESERVE 64             /* free transmit slots a time-out's piece of work needs */
+#define SFU_MAX_LAYERS TDM_LAYERSEL_MAX /* simulcast layers of one video track */
 
 enum peer_kind { PEER_PUB, PEER_SUB };
 
@@ -90,6 +94,27 @@ struct prod {
     bool kf_wanted; /* a request to send once the publisher's keys exist */
     struct cons **cons;
     uint32_t n_cons, cap_cons;
+    /* simulcast (layers.c): each layer is a producer of its own (SSRC, receive log, reports,
+     * keyframe requests); the base (layer 0, the lowest) owns the consumers and lists them
+     * all. Without simulcast n_layers is 0 and base NULL. */
+    struct prod *base;                   /* a layer above 0: its base; else NULL */
+    struct prod *layers[SFU_MAX_LAYERS]; /* the base's layers, [0] itself */
+    uint8_t n_layers, layer;
+    char rid[TDM_SDP_RID_CAP]; /* "" without simulcast */
+    struct tdm_rtx_hist *hist; /* video with NACK: every packet once, as it came, for all */
+    int64_t last_rtp_us;       /* the last packet (a layer the browser stopped goes quiet) */
+    uint64_t rate_bytes;       /* rx.bytes at the last rate update */
+    int64_t rate_us;
+    uint64_t rate_bps; /* what this layer carries (alloc.c, about once a second) */
+};
+
+/* How one forwarded packet was rewritten, for a resend from the shared history. */
+struct sfu_sent {
+    uint16_t out_seq, in_seq;
+    uint8_t layer, tl0_off;
+    uint16_t pid_off;
+    uint32_t ts_off;
+    int64_t resent_us;
 };
 
 /* One producer as one subscriber receives it (one m-section of its "sub" connection). */
@@ -101,14 +126,20 @@ struct cons {
     uint8_t pt;
     bool live; /* the slot's answer is in and the sub connection has keys */
     struct tdm_fwd_extmap extmap;
-    struct tdm_seqmap seqmap;
-    struct tdm_rtx_hist *hist; /* video only */
     struct tdm_rtpstats_tx tx;
     uint32_t rate_octets; /* tx.octets at the last report, for rate_bps */
     int64_t rate_us;
     uint64_t rate_bps; /* what the subscriber received over the last report interval */
     uint64_t loss_bps; /* video: the loss-based estimate of its line (forward.h), 0: none */
     struct tdm_fwd_budget resend; /* video: what NACKs may cost this line */
+    /* simulcast and the shared history (layers.c); sel.seq is the numbering of every kind */
+    struct tdm_layersel sel;
+    struct sfu_sent *sent; /* video: SFU_RTX_SLOTS, by outgoing seq; NULL for audio */
+    int64_t key_asked_us;  /* the last keyframe asked for a switch */
+    int64_t resend_min_us; /* one resend of a packet per this (about half the RTT) */
+    uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
+    bool hidden;           /* alloc.c: the page does not show it */
+    uint16_t tile_w, tile_h;
 };
 
 /* A participant of a room. */
@@ -196,6 +227,31 @@ bool peer_take_connected(struct peer *p);
 void peer_local(struct tdm_sfu *s, struct peer *p, struct tdm_sdp_local *l);
 void peer_forget_tcp(struct peer *p, uint64_t tcp);
 
+/* ---- layers.c ---------------------------------------------------------------------- */
+/* A simulcast track: the base producer nm's first rid, and a producer per further rid (up to
+ * SFU_MAX_LAYERS, in a=simulcast order: the pages list the lowest first). */
+bool layers_make(struct tdm_sfu *s, struct prod *base, const struct tdm_sdp_nego_media *nm);
+/* Free the layers of a base (not the base itself). */
+void layers_free(struct prod *base);
+/* Create the shared send history of a video producer with NACK (false: no memory). */
+bool layers_hist_init(struct prod *pr);
+/* A packet of an unknown SSRC of publisher o: the layer whose rid (or repaired rid, then it
+ * is the layer's RTX SSRC) and mid its extensions carry, now bound to it. NULL: none. */
+struct prod *layers_bind(struct part *o, const struct tdm_rtp_view *v, int64_t now);
+/* Layer i of pr's track (the base when it has no layers or no such layer). */
+struct prod *layers_at(struct prod *pr, int i);
+/* The producer a keyframe for consumer c must come from: its target layer, else current. */
+struct prod *layers_key_source(struct cons *c);
+/* Set up c's numbering and (video) its record of what was sent. false: no memory. */
+bool layers_cons_init(struct tdm_sfu *s, struct cons *c);
+void layers_cons_free(struct cons *c);
+/* Remember how a packet was rewritten for c (video). */
+void layers_note_sent(struct cons *c, const struct tdm_layersel_out *o, int layer, uint16_t in_seq);
+/* Rewrite the packet c sent as out_seq again, from the layer's shared history, into out.
+ * Returns the length, TDM_ENOTFOUND (not held), TDM_EAGAIN (resent within min_us). */
+int layers_resend(struct cons *c, uint16_t out_seq, int64_t now, int64_t min_us, uint8_t *out,
+                  size_t cap);
+
 /* ---- feedback.c -------------------------------------------------------------------- */
 /* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */
 void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now);
@@ -208,6 +264,13 @@ int64_t fb_prod_deadline(const struct prod *pr);
 
 /* ---- fanout.c ---------------------------------------------------------------------- */
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
+
+/* ---- alloc.c ----------------------------------------------------------------------- */
+/* A subscriber's report block for consumer c (its fraction lost). */
+void alloc_on_report(struct tdm_sfu *s, struct cons *c, uint8_t fraction_lost, int64_t now);
+/* Spend q's estimate over its consumers (layers, audio only), the active speaker. */
+void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now);
+int64_t alloc_deadline(const struct part *q);
 
 /* ---- roster.c ---------------------------------------------------------------------- */
 struct room *roster_room(struct tdm_sfu *s, const char *id, bool create);
