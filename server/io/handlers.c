@@ -13,6 +13,8 @@ static const struct tdm_handler handlers[] = {
     {"candidate", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_candidate},
     {"media.state", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_state},
     {"media.receive", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_receive},
+    {"media.layout", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_layout},
+    {"media.audio_only", false, TDM_HANDLER_NEEDS_JOINED, tdm_media_on_audio_only},
     {"ice.servers", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_ice_servers},
     {"time.ping", false, 0, tdm_on_time_ping},
     {"sync.load", false, TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_load},

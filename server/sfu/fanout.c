@@ -131,6 +131,17 @@ static void drop_for_consumers(struct prod *pr, const struct tdm_rtp_view *v)
         tdm_seqmap_drop(&base->cons[i]->sel.seq, v->ssrc, v->seq);
 }
 
+/* How loud a microphone is (RFC 6464 level, smoothed over ~0.3 s): the active speaker. */
+static void note_level(struct prod *pr, const struct tdm_rtp_view *v)
+{
+    uint8_t level;
+    bool voice;
+    if (tdm_rtp_ext_audio_level(v, pr->ext[TDM_SDP_EXT_AUDIO_LEVEL], &level, &voice) != 0)
+        return;
+    int score = voice ? (127 - level) * 16 : 0;
+    pr->level_ema = (uint16_t)(pr->level_ema + (score - (int)pr->level_ema) / 16);
+}
+
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now)
 {
     int n = tdm_srtp_unprotect_rtp(p->srtp, buf, len);
@@ -159,6 +170,8 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
         return;
     }
     bool key = pr->kind != TDM_SDP_VIDEO; /* audio starts anywhere */
+    if (key && pr->ext[TDM_SDP_EXT_AUDIO_LEVEL])
+        note_level(pr, &v);
     if (!key && is_keyframe(pr, buf + v.payload_off, v.payload_len)) {
         key = true;
         tdm_rtx_kf_throttle_on_keyframe(&pr->kf);

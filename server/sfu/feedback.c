@@ -126,7 +126,8 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
         if (c && c->sent && c->live) {
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
-            alloc_on_report(s, c, rb.fraction_lost, now);
+            c->rep_frac = rb.fraction_lost; /* for the subscriber's estimate (alloc.c) */
+            c->rep_us = now;
         }
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->sent)
@@ -210,8 +211,14 @@ static uint64_t remb_for(const struct part *o, int64_t now)
     struct tdm_fwd_remb_in in[64];
     size_t n = 0;
     uint64_t limit = UINT64_MAX;
+    bool simulcast = false;
     for (uint32_t k = 0; k < o->n_prods; k++) {
         const struct prod *pr = o->prods[k];
+        /* Simulcast: a weak subscriber gets a lower layer (alloc.c); it does not hold the
+         * publisher down. */
+        simulcast |= pr->n_layers > 1;
+        if (pr->n_layers > 1 || pr->base)
+            continue;
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
             const struct part *q = pr->cons[i]->sub;
             if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > SFU_REMB_MAX_AGE_US ||
@@ -231,7 +238,8 @@ static uint64_t remb_for(const struct part *o, int64_t now)
                 limit = c->loss_bps;
         }
     }
-    uint64_t target = tdm_fwd_remb_target(in, n, SFU_REMB_FLOOR_BPS, SFU_REMB_CAP_BPS);
+    uint64_t target = tdm_fwd_remb_target(in, n, SFU_REMB_FLOOR_BPS,
+                                          simulcast ? SFU_REMB_SIMULCAST_BPS : SFU_REMB_CAP_BPS);
     if (limit < target)
         target = limit > SFU_REMB_FLOOR_BPS ? limit : SFU_REMB_FLOOR_BPS;
     return target;

@@ -306,5 +306,6 @@ void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now)
     ptr_remove((void **)p->room->parts, &p->room->n_parts, p);
     s->st.participants--;
     free(p->cons);
+    free(p->tiles);
     free(p);
 }

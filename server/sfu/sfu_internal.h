@@ -41,6 +41,7 @@
 #define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
 #define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
 #define SFU_REMB_FLOOR_BPS 150000
+#define SFU_REMB_SIMULCAST_BPS 3000000  /* three layers of 720p fit */
 #define SFU_REMB_MAX_AGE_US 5000000     /* a subscriber's REMB older than this is not used */
 #define SFU_SUB_RETRY_US 1000000        /* a sub connection refused while busy is tried again */
 #define SFU_RTX_SLOTS 256               /* ~1.3 s of video at 200 packets/s */
@@ -105,7 +106,8 @@ struct prod {
     int64_t last_rtp_us;       /* the last packet (a layer the browser stopped goes quiet) */
     uint64_t rate_bytes;       /* rx.bytes at the last rate update */
     int64_t rate_us;
-    uint64_t rate_bps; /* what this layer carries (alloc.c, about once a second) */
+    uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
+    uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -140,6 +142,8 @@ struct cons {
     uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
     bool hidden;           /* alloc.c: the page does not show it */
     uint16_t tile_w, tile_h;
+    uint8_t rep_frac; /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;   /* when that came */
 };
 
 /* A participant of a room. */
@@ -163,12 +167,30 @@ struct part {
     uint8_t pt_for[TDM_SDP_CODEC_RTX + 1]; /* payload types of this page's browser */
     struct cons **cons;                    /* every consumer of this subscriber */
     uint32_t n_cons, cap_cons;
+    /* alloc.c: the estimate of the sub connection's line and what it is spent on */
+    uint64_t est_bps;      /* loss-based estimate, 0: no limit known */
+    int64_t est_us;        /* reports up to this time are counted in it */
+    int64_t hold_until_us; /* no layer goes up before this (an upgrade failed) */
+    int64_t hold_us;       /* the next such hold */
+    int64_t up_at_us;      /* the last upgrade: a loss soon after means it failed */
+    uint64_t step_bps;     /* what the cheapest upgrade would add */
+    int64_t next_alloc_us;
+    struct tdm_sfu_tile *tiles; /* the page's layout (media.layout), n_tiles */
+    uint8_t n_tiles;
+    int8_t ao_mode;       /* enum tdm_sfu_ao_mode */
+    bool audio_only;      /* automatic audio only is on */
+    int64_t ao_low_since; /* the estimate has been below the threshold since; 0 */
+    int64_t probe_at_us, probe_until_us, probe_hold_us, probe_sent_us;
+    uint32_t probe_ssrc; /* the paused video consumer the probe pads, 0: none */
+    uint64_t probe_bps;
 };
 
 struct room {
     char id[TDM_ROOM_ID_MAX + 1];
     struct part **parts;
     uint32_t n_parts, cap_parts;
+    char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* alloc.c: the active speaker, "" none */
+    int64_t speaker_us, next_speaker_us;
 };
 
 struct tdm_sfu {
@@ -266,8 +288,8 @@ int64_t fb_prod_deadline(const struct prod *pr);
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
 
 /* ---- alloc.c ----------------------------------------------------------------------- */
-/* A subscriber's report block for consumer c (its fraction lost). */
-void alloc_on_report(struct tdm_sfu *s, struct cons *c, uint8_t fraction_lost, int64_t now);
+void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);
+void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now);
 /* Spend q's estimate over its consumers (layers, audio only), the active speaker. */
 void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now);
 int64_t alloc_deadline(const struct part *q);

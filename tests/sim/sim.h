@@ -38,6 +38,16 @@ struct sim_video_rx {
     int64_t last_frame_us;
     int64_t max_freeze_us;        /* longest gap between decoded frames after the first */
     uint64_t packets, lost_final; /* received; missing when the frame was given up */
+    /* simulcast: the layer of the latest decoded frame (0 lowest) and since when, switches
+     * between layers, frames per layer; continuity of what the server rewrote: VP8 picture
+     * ids that do not follow the frames, timestamps that go back, the largest forward jump of
+     * the sequence numbers */
+    uint8_t layer;
+    int64_t layer_since_us;
+    uint32_t switches;
+    uint64_t frames_layer[3];
+    uint64_t pid_errors, ts_back;
+    uint32_t max_seq_jump;
 };
 
 struct sim_stats {
@@ -63,6 +73,11 @@ struct sim_peer *sim_peer_add(struct sim *s, const char *room, const char *name)
 void sim_peer_set_links(struct sim_peer *p, const struct sim_link *up, const struct sim_link *down);
 /* Publish audio and/or video (video at up to max_bps, following the server's REMB). */
 void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_bps);
+/* Publish audio and VP8 video as rid simulcast (q, h, f: 1/12, 1/4 and all of max_bps, each
+ * with its own SSRC, picture ids and keyframes), as Chromium does with three encodings. */
+void sim_peer_publish_simulcast(struct sim_peer *p, bool audio, uint64_t max_bps);
+/* Forget the longest freeze seen so far (to measure it after an adaptation). */
+void sim_peer_reset_freeze(struct sim_peer *p);
 /* Close the page: its links go quiet and the server is told it left. */
 void sim_peer_leave(struct sim_peer *p);
 

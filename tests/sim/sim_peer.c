@@ -78,6 +78,7 @@ void sim_peer_free(struct sim_peer *p)
         SSL_CTX_free(p->ctx);
     tdm_cert_destroy(p->cert);
     free(p->hist);
+    sim_layers_free(p);
 }
 
 /* ---- SDP ----------------------------------------------------------------------------- */
@@ -121,7 +122,10 @@ static int pub_offer(struct sim_peer *p, char *o, size_t cap)
         n += (size_t)snprintf(o + n, cap - n,
                               "a=sendonly\r\na=msid:s v0\r\na=rtpmap:%d VP8/90000\r\n", VIDEO_PT);
         n += (size_t)snprintf(o + n, cap - n, VIDEO_FB, VIDEO_PT, VIDEO_PT, VIDEO_PT, VIDEO_PT);
-        n += (size_t)snprintf(o + n, cap - n, "a=ssrc:%u cname:%s\r\n", p->v_ssrc, p->name);
+        if (p->n_layers) /* rid simulcast: no SSRC lines, as Chromium */
+            n += sim_layers_offer(p, o + n, cap - n);
+        else
+            n += (size_t)snprintf(o + n, cap - n, "a=ssrc:%u cname:%s\r\n", p->v_ssrc, p->name);
     }
     return n < cap ? 0 : TDM_ETOOBIG;
 }
@@ -397,11 +401,15 @@ static void on_pub_rtcp(struct sim_peer *p, uint8_t *buf, size_t len)
     tdm_rtcp_iter_init(&it, buf, len);
     for (int g = 0; g < 32 && tdm_rtcp_iter_next(&it, &pk, NULL, 0) == 1; g++) {
         struct tdm_rtcp_fb fb;
+        if (p->n_layers && sim_layers_on_fb(p, &pk))
+            continue;
         if (pk.type == TDM_RTCP_PSFB && pk.count == TDM_RTCP_FMT_AFB) {
             struct tdm_rtcp_remb r;
             if (tdm_rtcp_parse_remb(&pk, &r, NULL, 0) >= 0) {
                 p->st.remb_bps = r.bitrate;
                 p->video_bps = r.bitrate < p->max_bps ? r.bitrate : p->max_bps;
+                if (p->n_layers)
+                    sim_layers_rates(p, r.bitrate);
             }
         } else if (pk.type == TDM_RTCP_PSFB &&
                    (pk.count == TDM_RTCP_FMT_PLI || pk.count == TDM_RTCP_FMT_FIR)) {
@@ -438,9 +446,16 @@ static void request_keyframe(struct sim_peer *p, struct sim_stream *st, int64_t 
     }
 }
 
-static void decoded(struct sim_stream *st, bool key, int64_t now)
+static void decoded(struct sim_stream *st, const struct sim_frame *f, int64_t now)
 {
+    bool key = f->key;
     struct sim_video_rx *v = &st->v;
+    if (!v->frames_decoded || f->layer != v->layer) {
+        v->switches += v->frames_decoded != 0;
+        v->layer = f->layer;
+        v->layer_since_us = now;
+    }
+    v->frames_layer[f->layer]++;
     if (v->frames_decoded && now - v->last_frame_us > v->max_freeze_us)
         v->max_freeze_us = now - v->last_frame_us;
     if (!v->first_frame_us)
@@ -464,7 +479,7 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
             if (f->key)
                 st->chain_ok = true;
             if (st->chain_ok)
-                decoded(st, f->key, now);
+                decoded(st, f, now);
             else
                 request_keyframe(p, st, now);
         } else if (st->newest > st->cur_frame &&
@@ -481,22 +496,41 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
     }
 }
 
+/* What the server rewrote must read as one stream: each frame's VP8 picture id follows
+ * the previous one's by the frame count between them, and timestamps do not go back. */
+static void check_continuity(struct sim_stream *st, const struct tdm_rtp_view *v,
+                             const struct sim_payload *y)
+{
+    if (y->idx != 0)
+        return;
+    if (st->have_pid && y->has_pid && y->frame > st->last_pid_frame) {
+        uint16_t want = (uint16_t)((st->last_pid + (y->frame - st->last_pid_frame)) & 0x7fff);
+        st->v.pid_errors += want != y->pid;
+        st->v.ts_back += tdm_rtp_ts_newer(st->last_ts, v->ts);
+    }
+    if (y->has_pid && (!st->have_pid || y->frame > st->last_pid_frame)) {
+        st->have_pid = true;
+        st->last_pid = y->pid;
+        st->last_pid_frame = y->frame;
+        st->last_ts = v->ts;
+    }
+}
+
 static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm_rtp_view *v,
                      int64_t now)
 {
-    const uint8_t *pl = v->buf + v->payload_off;
-    if (v->payload_len < VHDR)
+    struct sim_payload y;
+    if (sim_payload_parse(v->buf + v->payload_off, v->payload_len, &y) != 0)
         return;
-    uint32_t frame = tdm_rd32(pl + 7);
-    uint16_t idx = (uint16_t)(pl[11] << 8 | pl[12]), count = (uint16_t)(pl[13] << 8 | pl[14]);
-    if (count == 0 || count > 64 || idx >= count)
-        return;
+    uint32_t frame = y.frame;
+    uint16_t idx = y.idx, count = y.count;
     if (!st->started) {
         st->started = true;
         st->cur_frame = st->newest = frame;
         st->waiting_since = now;
         st->pli_at = now - PLI_US;
     }
+    check_continuity(st, v, &y);
     while (frame >= st->cur_frame + 64) { /* far ahead: what is older is lost */
         st->ring[st->cur_frame % 64].used = false;
         st->cur_frame++;
@@ -509,12 +543,12 @@ static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm
         st->newest = frame;
     struct sim_frame *f = &st->ring[frame % 64];
     if (!f->used || f->frame != frame)
-        *f = (struct sim_frame){.used = true, .frame = frame, .count = count};
+        *f = (struct sim_frame){.used = true, .frame = frame, .count = count, .layer = y.layer};
     if (!(f->mask & (1ull << idx))) {
         f->mask |= 1ull << idx;
         f->have++;
     }
-    f->key |= idx == 0 && pl[0] == 0x10 && pl[4] == 0x9d;
+    f->key |= idx == 0 && y.key;
     try_decode(p, st, now);
 }
 
@@ -543,6 +577,8 @@ static void track_seq(struct sim_peer *p, struct sim_stream *st, uint16_t seq, i
     st->got[(uint16_t)ext % 1024] = 1;
     if (ext <= st->highest)
         return;
+    if (ext - st->highest > st->v.max_seq_jump)
+        st->v.max_seq_jump = (uint32_t)(ext - st->highest);
     uint16_t lost[64];
     size_t n = 0;
     for (int64_t s = st->highest + 1; s < ext && n < 64; s++) {
@@ -681,7 +717,10 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
         p->next_audio_us += AUDIO_US;
     }
     if (p->conn[0].srtp && p->pub_video && p->next_frame_us <= now) {
-        send_frame(p, now);
+        if (p->n_layers)
+            sim_layers_send_frame(p, now);
+        else
+            send_frame(p, now);
         p->next_frame_us += FRAME_US;
     }
     if (p->conn[1].srtp && p->next_rtcp_us <= now) {
