@@ -8,6 +8,7 @@
 #include "tandem/cert.h"
 #include "tandem/dtls.h"
 #include "tandem/rtcp.h"
+#include "tandem/rtp.h"
 #include "tandem/srtp.h"
 
 #define SIM_PKT_MAX 1600
@@ -62,8 +63,9 @@ struct sim_stream {
         uint8_t layer;
     } ring[64];
     bool have_pid;
-    uint16_t last_pid;
-    uint32_t last_pid_frame, last_ts;
+    uint16_t last_pid, last_seq;
+    uint32_t last_ts;
+    uint8_t chain_layer;
     uint32_t cur_frame, newest; /* the next to decode; the newest seen */
     int64_t waiting_since;      /* cur_frame became the next one then */
     bool chain_ok;              /* a delta frame can decode */
@@ -84,6 +86,7 @@ struct sim_peer {
     bool left;
     /* publishing */
     bool pub_audio, pub_video;
+    bool dtx; /* silent: Opus DTX sends a packet every 400 ms */
     uint64_t max_bps, video_bps;
     uint32_t a_ssrc, v_ssrc;
     uint16_t a_seq, v_seq;
@@ -131,6 +134,12 @@ struct sim_payload {
     uint8_t layer;
 };
 int sim_payload_parse(const uint8_t *pl, size_t len, struct sim_payload *out);
+/* Picture ids and timestamps of what arrives in order must read as one stream. */
+void sim_check_continuity(struct sim_stream *st, const struct tdm_rtp_view *v,
+                          const struct sim_payload *y);
+/* A packet of frame y->frame, already decoded from another layer: when it starts a keyframe
+ * of the layer switched to, decoding goes back to it (true); else it is late (false). */
+bool sim_switch_rewind(struct sim_stream *st, const struct sim_payload *y);
 
 /* sim_peer.c */
 int sim_peer_init(struct sim_peer *p, struct sim *s, int index, const char *room, const char *name);

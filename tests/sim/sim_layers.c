@@ -211,3 +211,46 @@ void sim_peer_reset_freeze(struct sim_peer *p)
     for (unsigned i = 0; i < p->n_streams; i++)
         p->streams[i].v.max_freeze_us = 0;
 }
+
+void sim_peer_set_dtx(struct sim_peer *p, bool on)
+{
+    p->dtx = on;
+}
+
+void sim_check_continuity(struct sim_stream *st, const struct tdm_rtp_view *v,
+                          const struct sim_payload *y)
+{
+    if (!y->has_pid)
+        return;
+    if (!st->have_pid) {
+        st->have_pid = true;
+        st->last_pid = y->pid;
+        st->last_ts = v->ts;
+        st->last_seq = v->seq;
+        return;
+    }
+    if (!tdm_rtp_seq_newer(v->seq, st->last_seq))
+        return; /* a retransmission */
+    bool contiguous = (uint16_t)(st->last_seq + 1) == v->seq;
+    if (v->ts != st->last_ts) { /* the next picture: the next id, unless some were lost */
+        if (contiguous && y->pid != ((st->last_pid + 1) & 0x7fff))
+            st->v.pid_errors++;
+        if (tdm_rtp_ts_newer(st->last_ts, v->ts))
+            st->v.ts_back++;
+        st->last_ts = v->ts;
+    } else if (y->pid != st->last_pid) {
+        st->v.pid_errors++; /* one picture, two ids */
+    }
+    st->last_pid = y->pid;
+    st->last_seq = v->seq;
+}
+
+bool sim_switch_rewind(struct sim_stream *st, const struct sim_payload *y)
+{
+    if (y->idx != 0 || !y->key || y->layer == st->chain_layer || st->cur_frame - y->frame > 2)
+        return false;
+    for (uint32_t f = y->frame; f < st->cur_frame; f++)
+        st->ring[f % 64].used = false;
+    st->cur_frame = y->frame;
+    return true;
+}

@@ -219,6 +219,18 @@ static void take_remote(struct sim_conn *c, const struct tdm_sdp *d, int64_t now
 
 void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64_t now)
 {
+    if (ev->kind == TDM_SFU_EV_AUDIO_ONLY) {
+        p->st.audio_only = ev->on;
+        if (ev->on)
+            p->st.audio_only_on++;
+        else
+            p->st.audio_only_off++;
+        return;
+    }
+    if (ev->kind == TDM_SFU_EV_SPEAKER) {
+        snprintf(p->st.speaker, sizeof p->st.speaker, "%s", ev->subject);
+        return;
+    }
     if (ev->kind == TDM_SFU_EV_ERROR) {
         p->st.errors++;
         snprintf(p->st.last_error, sizeof p->st.last_error, "%s", ev->code ? ev->code : "?");
@@ -476,8 +488,13 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
         struct sim_frame *f = &st->ring[st->cur_frame % 64];
         bool have = f->used && f->frame == st->cur_frame;
         if (have && f->have == f->count) {
-            if (f->key)
+            if (f->key) {
                 st->chain_ok = true;
+                st->chain_layer = f->layer;
+            } else if (st->chain_ok && f->layer != st->chain_layer) {
+                st->v.bad_refs++; /* a delta frame of another layer: garbage on screen */
+                st->chain_ok = false;
+            }
             if (st->chain_ok)
                 decoded(st, f, now);
             else
@@ -496,26 +513,6 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
     }
 }
 
-/* What the server rewrote must read as one stream: each frame's VP8 picture id follows
- * the previous one's by the frame count between them, and timestamps do not go back. */
-static void check_continuity(struct sim_stream *st, const struct tdm_rtp_view *v,
-                             const struct sim_payload *y)
-{
-    if (y->idx != 0)
-        return;
-    if (st->have_pid && y->has_pid && y->frame > st->last_pid_frame) {
-        uint16_t want = (uint16_t)((st->last_pid + (y->frame - st->last_pid_frame)) & 0x7fff);
-        st->v.pid_errors += want != y->pid;
-        st->v.ts_back += tdm_rtp_ts_newer(st->last_ts, v->ts);
-    }
-    if (y->has_pid && (!st->have_pid || y->frame > st->last_pid_frame)) {
-        st->have_pid = true;
-        st->last_pid = y->pid;
-        st->last_pid_frame = y->frame;
-        st->last_ts = v->ts;
-    }
-}
-
 static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm_rtp_view *v,
                      int64_t now)
 {
@@ -530,20 +527,22 @@ static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm
         st->waiting_since = now;
         st->pli_at = now - PLI_US;
     }
-    check_continuity(st, v, &y);
+    sim_check_continuity(st, v, &y);
     while (frame >= st->cur_frame + 64) { /* far ahead: what is older is lost */
         st->ring[st->cur_frame % 64].used = false;
         st->cur_frame++;
         st->chain_ok = false;
         st->v.lost_final++;
     }
-    if (frame < st->cur_frame)
+    if (frame < st->cur_frame && !sim_switch_rewind(st, &y))
         return; /* decoded or given up already (a late retransmission) */
     if (frame > st->newest)
         st->newest = frame;
     struct sim_frame *f = &st->ring[frame % 64];
-    if (!f->used || f->frame != frame)
+    if (!f->used || f->frame != frame || (f->layer != y.layer && idx == 0 && y.key))
         *f = (struct sim_frame){.used = true, .frame = frame, .count = count, .layer = y.layer};
+    if (f->layer != y.layer)
+        return; /* the rest of a frame of the layer switched away from */
     if (!(f->mask & (1ull << idx))) {
         f->mask |= 1ull << idx;
         f->have++;
@@ -714,7 +713,7 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
     }
     if (p->conn[0].srtp && p->pub_audio && p->next_audio_us <= now) {
         send_audio(p, now);
-        p->next_audio_us += AUDIO_US;
+        p->next_audio_us += p->dtx ? 20 * AUDIO_US : AUDIO_US; /* Opus DTX: 400 ms */
     }
     if (p->conn[0].srtp && p->pub_video && p->next_frame_us <= now) {
         if (p->n_layers)
