@@ -17,6 +17,7 @@
 
 #include "tandem/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@
 #define UP_FAIL_US 3000000   /* losses this soon after an upgrade: it failed */
 #define HOLD_MIN_US 8000000  /* after a failed upgrade, no other for this long */
 #define HOLD_MAX_US 60000000
-#define AO_ENTER_US 2000000    /* below the threshold this long: audio only */
+#define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
 #define PROBE_FIRST_US 4000000 /* the first probe after audio only began */
 #define PROBE_MAX_US 8000000   /* video must come back within seconds of the line */
 #define PROBE_LEN_US 300000
@@ -98,41 +99,98 @@ static uint64_t sent_rate(const struct part *q)
     return r;
 }
 
-/* Fold the report blocks that came since the last time into the loss-based estimate. */
-static void update_estimate(struct part *q, int64_t now)
+/* The round trip grew this much over the smallest seen: a queue is building up on the way,
+ * congestion before any loss (the delay half of GCC, coarsely, from receiver reports). */
+#define QUEUE_US 80000
+#define CUT_GAP_US 1500000      /* a cut this soon after another is gentle */
+#define MIN_RTT_AGE_US 30000000 /* the smallest RTT is forgotten after this (a new path) */
+
+/* The report blocks that came since the last look: their loss (weighted by each stream's
+ * rate), the largest round trip, and what came through (sent over each report's interval,
+ * less its losses; audio, not reported on, as sent). Returns how many there were. */
+static unsigned fresh_reports(struct part *q, uint64_t *frac, int64_t *rtt, uint64_t *through)
 {
     uint64_t w = 0, lost = 0;
     unsigned n = 0;
+    *rtt = 0;
+    *through = 0;
     for (uint32_t i = 0; i < q->n_cons; i++) {
         const struct cons *c = q->cons[i];
-        if (!c->live || c->rep_us <= q->est_us)
+        if (!c->live)
             continue;
-        uint64_t cw = c->rate_bps ? c->rate_bps : 1;
+        if (!c->sent) {
+            *through += c->rate_bps;
+            continue;
+        }
+        if (c->rep_us <= q->est_us)
+            continue;
+        uint64_t cw = c->rep_rate_bps ? c->rep_rate_bps : 1;
         w += cw;
         lost += cw * c->rep_frac;
+        *through += c->rep_rate_bps / 256 * (256u - c->rep_frac);
+        if (c->rtt_us > *rtt)
+            *rtt = c->rtt_us;
         n++;
     }
-    if (!n)
+    *frac = n ? lost / w : 0;
+    return n;
+}
+
+static bool queue_grew(struct part *q, int64_t rtt, int64_t now)
+{
+    if (!rtt)
+        return false;
+    if (!q->min_rtt_us || rtt < q->min_rtt_us || now - q->min_rtt_at_us > MIN_RTT_AGE_US) {
+        q->min_rtt_us = rtt;
+        q->min_rtt_at_us = now;
+    }
+    return rtt > q->min_rtt_us + QUEUE_US;
+}
+
+/* Losses or a growing queue: the estimate is cut (GCC's cut, and at most what came through);
+ * right after an upgrade, the upgrade failed: back to what was carried before it, and the
+ * next one waits twice as long. */
+static void congested(struct part *q, uint64_t frac, uint64_t through, int64_t now)
+{
+    uint64_t was = q->est_bps;
+    uint64_t base = was && was < q->alloc_bps ? was : q->alloc_bps;
+    base = base / 512 * (512 - (frac > LOSS_HIGH ? frac : LOSS_HIGH));
+    through = through / 100 * 95;
+    q->est_bps = (through && through < base ? through : base) + 1;
+
+    if (q->up_at_us && now - q->up_at_us < UP_FAIL_US) {
+        if (q->good_bps && q->good_bps < q->est_bps)
+            q->est_bps = q->good_bps; /* back to what worked before the upgrade */
+        q->hold_us = q->hold_us ? q->hold_us * 2 : HOLD_MIN_US;
+        if (q->hold_us > HOLD_MAX_US)
+            q->hold_us = HOLD_MAX_US;
+        q->up_at_us = 0;
+    }
+    int64_t hold = q->hold_us > HOLD_MIN_US ? q->hold_us : HOLD_MIN_US;
+    if (q->hold_until_us < now + hold)
+        q->hold_until_us = now + hold;
+}
+
+/* Fold the report blocks that came since the last time into the estimate. */
+static void update_estimate(struct part *q, int64_t now)
+{
+    uint64_t frac, through;
+    int64_t rtt;
+    if (!fresh_reports(q, &frac, &rtt, &through))
         return;
     q->est_us = now;
-    uint64_t frac = lost / w, rate = sent_rate(q);
-    if (frac > LOSS_HIGH && (rate || q->est_bps)) {
-        uint64_t base = q->est_bps && q->est_bps < rate ? q->est_bps : rate;
-        q->est_bps = base / 512 * (512 - frac) + 1;
-        if (q->up_at_us && now - q->up_at_us < UP_FAIL_US) {
-            q->hold_us = q->hold_us ? q->hold_us * 2 : HOLD_MIN_US;
-            if (q->hold_us > HOLD_MAX_US)
-                q->hold_us = HOLD_MAX_US;
-            q->up_at_us = 0;
-        }
-        q->hold_until_us = now + (q->hold_us ? q->hold_us : HOLD_MIN_US / 4);
+    uint64_t rate = sent_rate(q);
+    bool queue = queue_grew(q, rtt, now);
+    if ((frac > LOSS_HIGH || queue) && (rate || q->est_bps)) {
+        congested(q, frac, through, now);
     } else if (frac < LOSS_LOW && q->est_bps && !q->audio_only) {
         /* Grow, but at most one upgrade beyond what the line carries now. */
-        uint64_t room = rate / 2 > q->step_bps * 3 / 2 ? rate / 2 : q->step_bps * 3 / 2;
         uint64_t up = q->est_bps + q->est_bps / 4;
-        q->est_bps = up < rate + room ? up : rate + room;
-        if (q->est_bps < up && !q->step_bps)
-            q->est_bps = 0; /* nothing left to upgrade: no limit known */
+        uint64_t now_bps = rate > q->alloc_bps ? rate : q->alloc_bps;
+        uint64_t cap = now_bps + q->step_bps + q->step_bps / 4;
+        q->est_bps = up < cap ? up : cap;
+        if (!q->step_bps)
+            q->est_bps = 0; /* every picture at its best: no limit known */
     }
 }
 
@@ -192,9 +250,12 @@ static void set_target(struct tdm_sfu *s, struct part *q, struct cons *c, int la
 {
     int was = c->sel.target;
     if (layer != was) {
-        tdm_layersel_set_target(&c->sel, layer);
-        if (layer > c->sel.cur && c->sel.cur != TDM_LAYERSEL_NONE)
+        if (layer > c->sel.cur && c->sel.cur != TDM_LAYERSEL_NONE) {
+            if (!q->up_at_us || now - q->up_at_us >= UP_FAIL_US)
+                q->good_bps = q->alloc_bps; /* confirmed: what flowed before this one */
             q->up_at_us = now;
+        }
+        tdm_layersel_set_target(&c->sel, layer);
         if (layer != TDM_LAYERSEL_NONE)
             s->st.layer_switches++;
     }
@@ -234,7 +295,8 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
 }
 
 /* Pass 1 gives each picture its lowest layer, in priority order, while the budget lasts;
- * pass 2 raises each, in the same order, as far as its tile allows and the budget pays. */
+ * pass 2 raises each, in the same order, as far as its tile allows and the budget pays.
+ * *step: what the cheapest further upgrade would add (0: every picture is at its best). */
 static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, int64_t now,
                   bool hold)
 {
@@ -243,26 +305,36 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
         struct want *w = &ws[i];
         bool simulcast = w->c->prod->n_layers > 1;
         int l = w->max < 0 ? -1 : simulcast ? next_active(w->c, 0, w->max, now) : 0;
-        if (l >= 0 && (cost_of(w, l) <= budget || !simulcast)) {
+        /* A picture that is flowing stops only when clearly unaffordable (hysteresis:
+         * the report after a cut still counts the switches' keyframes). */
+        uint64_t c0 = l >= 0 ? cost_of(w, l) : 0;
+        if (w->c->sel.cur != TDM_LAYERSEL_NONE)
+            c0 = c0 / 10 * 7;
+        if (l >= 0 && (c0 <= budget || !simulcast)) {
             w->layer = l;
-            budget -= cost_of(w, l) < budget ? cost_of(w, l) : budget;
+            budget -= c0 < budget ? c0 : budget;
         }
     }
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
         if (w->layer < 0)
             continue;
-        for (int l = w->max; l > w->layer; l--) {
-            if (!layer_active(layers_at(w->c->prod, l), now) || (hold && l > w->base))
+        int from = w->layer, next = w->max < 0 ? -1 : next_active(w->c, from + 1, w->max, now);
+        uint64_t nx = next < 0 ? 0 : cost_of(w, next) - cost_of(w, from);
+        if (nx && (!*step || nx < *step))
+            *step = nx; /* the cheapest next upgrade */
+        if (from < 0)
+            continue;
+        for (int l = w->max; l > from; l--) {
+            if (!layer_active(layers_at(w->c->prod, l), now))
                 continue;
-            uint64_t extra = cost_of(w, l) - cost_of(w, w->layer);
+            uint64_t extra = cost_of(w, l) - cost_of(w, from);
+            if ((hold && l > w->base) || w->layer != from)
+                continue; /* one upgrade per picture and allocation */
             if (extra <= budget) {
                 budget -= extra;
                 w->layer = l;
-                break;
             }
-            if (!*step || extra - budget < *step)
-                *step = extra - budget; /* what the next upgrade lacks */
         }
     }
 }
@@ -357,7 +429,7 @@ static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int6
         uint32_t ts;
         struct tdm_sfu_transmit *t = sfu_tx_slot(s);
         if (!t || tdm_seqmap_reserve(&c->sel.seq, &seq, &ts) != 0)
-            return;
+            break;
         uint8_t *b = t->buf;
         memset(b, 0, len);
         b[0] = 0xa0; /* version 2, padding */
@@ -374,6 +446,8 @@ static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int6
             peer_send(s, c->sub->sub, t, (size_t)n);
         q->probe_sent_us += (int64_t)(len * 8000000u / (q->probe_bps ? q->probe_bps : 1));
     }
+    if (q->probe_sent_us < now - 100000)
+        q->probe_sent_us = now; /* could not send: no backlog, and no deadline in the past */
 }
 
 /* Audio only ends when a probe at what the lowest picture needs comes through. */
@@ -480,9 +554,23 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
         probe(s, q, need, audio, now);
     if (was != q->audio_only) /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
-    spend(ws, n, budget, &q->step_bps, now, now < q->hold_until_us);
-    for (size_t i = 0; i < n; i++)
+    bool hold = now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_FAIL_US);
+    spend(ws, n, budget, &q->step_bps, now, hold);
+    if (getenv("ALLOC_DEBUG") && strcmp(q->id, "weak") == 0)
+        fprintf(stderr,
+                "t=%.1f est=%llu budget=%llu audio=%llu need=%llu ao=%d hold=%.1f step=%llu "
+                "L=%d,%d,%d rate=%llu\n",
+                now / 1e6, (unsigned long long)(est == UINT64_MAX ? 0 : est),
+                (unsigned long long)(budget == UINT64_MAX ? 0 : budget), (unsigned long long)audio,
+                (unsigned long long)need, q->audio_only, (q->hold_until_us - now) / 1e6,
+                (unsigned long long)q->step_bps, n > 0 ? ws[0].layer : -9, n > 1 ? ws[1].layer : -9,
+                n > 2 ? ws[2].layer : -9, (unsigned long long)sent_rate(q));
+    q->alloc_bps = audio;
+    for (size_t i = 0; i < n; i++) {
         set_target(s, q, ws[i].c, ws[i].layer, now);
+        if (ws[i].layer >= 0)
+            q->alloc_bps += layer_cost(layers_at(ws[i].c->prod, ws[i].layer));
+    }
 }
 
 void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now)
@@ -492,6 +580,8 @@ void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now)
         struct cons *c = probing ? cons_by_ssrc(q, q->probe_ssrc) : NULL;
         if (c)
             send_padding(s, q, c, now);
+        else if (probing)
+            q->probe_sent_us = q->probe_until_us; /* its stream went away */
         return;
     }
     q->next_alloc_us = now + ALLOC_US;
@@ -507,7 +597,8 @@ int64_t alloc_deadline(const struct part *q)
     int64_t d = q->next_alloc_us;
     if (q->probe_until_us && q->probe_sent_us < q->probe_until_us && q->probe_bps) {
         int64_t x = q->probe_sent_us +
-                    (int64_t)((TDM_RTP_HEADER_MIN + PROBE_PKT) * 8000000u / q->probe_bps);
+                    (int64_t)((TDM_RTP_HEADER_MIN + PROBE_PKT) * 8000000u / q->probe_bps) +
+                    1000; /* whole packets: never a deadline that sends nothing */
         if (x < d && x < q->probe_until_us)
             d = x;
     }

@@ -126,12 +126,20 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
         if (c && c->sent && c->live) {
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
-            c->rep_frac = rb.fraction_lost; /* for the subscriber's estimate (alloc.c) */
+            /* for the subscriber's estimate (alloc.c): the loss, and what was sent over
+             * about the interval the report covers */
+            if (c->rep_us && now > c->rep_us)
+                c->rep_rate_bps = (uint64_t)(uint32_t)(c->tx.octets - c->rep_octets) * 8000000u /
+                                  (uint64_t)(now - c->rep_us);
+            c->rep_octets = c->tx.octets;
+            c->rep_frac = rb.fraction_lost;
             c->rep_us = now;
         }
         int64_t rtt;
-        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->sent)
+        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->sent) {
             c->resend_min_us = rtt / 2 > 5000 ? rtt / 2 : 5000;
+            c->rtt_us = rtt; /* a queue building up on the way (alloc.c) */
+        }
     }
 }
 

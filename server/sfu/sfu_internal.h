@@ -142,8 +142,11 @@ struct cons {
     uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
     bool hidden;           /* alloc.c: the page does not show it */
     uint16_t tile_w, tile_h;
-    uint8_t rep_frac; /* video: the fraction lost of its latest report block (feedback.c) */
-    int64_t rep_us;   /* when that came */
+    uint8_t rep_frac;      /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;        /* when that came */
+    int64_t rtt_us;        /* the round trip that block gave, 0: none */
+    uint32_t rep_octets;   /* tx.octets at that report */
+    uint64_t rep_rate_bps; /* sent between the last two reports */
 };
 
 /* A participant of a room. */
@@ -173,7 +176,11 @@ struct part {
     int64_t hold_until_us; /* no layer goes up before this (an upgrade failed) */
     int64_t hold_us;       /* the next such hold */
     int64_t up_at_us;      /* the last upgrade: a loss soon after means it failed */
-    uint64_t step_bps;     /* what the cheapest upgrade would add */
+    uint64_t step_bps;     /* what the cheapest upgrade would add, 0: none left */
+    uint64_t good_bps;     /* what flowed before the last upgrade (it was carried) */
+    uint64_t alloc_bps;    /* what the last allocation spent (the layers' rates, audio) */
+    int64_t cut_at_us;     /* the last cut of the estimate */
+    int64_t min_rtt_us, min_rtt_at_us; /* the smallest round trip lately, and when */
     int64_t next_alloc_us;
     struct tdm_sfu_tile *tiles; /* the page's layout (media.layout), n_tiles */
     uint8_t n_tiles;
