@@ -26,12 +26,13 @@
 #define ACTIVE_US 1000000    /* a layer that sent nothing for this long is off */
 #define KEY_RETRY_US 1000000 /* a switch still waiting asks for its keyframe again */
 #define UP_FAIL_US 3000000   /* losses this soon after an upgrade: it failed */
+#define UP_GAP_US 1500000    /* upgrades one after the other, each seen in a report */
 #define HOLD_MIN_US 8000000  /* after a failed upgrade, no other for this long */
-#define HOLD_MAX_US 60000000
+#define HOLD_MAX_US 16000000
 #define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
 #define PROBE_FIRST_US 4000000 /* the first probe after audio only began */
 #define PROBE_MAX_US 8000000   /* video must come back within seconds of the line */
-#define PROBE_LEN_US 300000
+#define PROBE_LEN_US 600000
 #define PROBE_PKT 255           /* padding bytes per probe packet (RFC 3550 §5.1: <= 255) */
 #define AUDIO_GUESS_BPS 40000   /* an audio stream not measured yet */
 #define LOSS_HIGH 26            /* 10 % of 256 */
@@ -102,7 +103,6 @@ static uint64_t sent_rate(const struct part *q)
 /* The round trip grew this much over the smallest seen: a queue is building up on the way,
  * congestion before any loss (the delay half of GCC, coarsely, from receiver reports). */
 #define QUEUE_US 80000
-#define CUT_GAP_US 1500000      /* a cut this soon after another is gentle */
 #define MIN_RTT_AGE_US 30000000 /* the smallest RTT is forgotten after this (a new path) */
 
 /* The report blocks that came since the last look: their loss (weighted by each stream's
@@ -133,7 +133,7 @@ static unsigned fresh_reports(struct part *q, uint64_t *frac, int64_t *rtt, uint
         n++;
     }
     *frac = n ? lost / w : 0;
-    return n;
+    return w > n ? n : 0; /* streams that carried nothing say nothing of the line */
 }
 
 static bool queue_grew(struct part *q, int64_t rtt, int64_t now)
@@ -184,6 +184,10 @@ static void update_estimate(struct part *q, int64_t now)
     if ((frac > LOSS_HIGH || queue) && (rate || q->est_bps)) {
         congested(q, frac, through, now);
     } else if (frac < LOSS_LOW && q->est_bps && !q->audio_only) {
+        if (q->up_at_us && now - q->up_at_us >= UP_FAIL_US) {
+            q->up_at_us = 0; /* the last upgrade held: the next may come sooner */
+            q->hold_us /= 2;
+        }
         /* Grow, but at most one upgrade beyond what the line carries now. */
         uint64_t up = q->est_bps + q->est_bps / 4;
         uint64_t now_bps = rate > q->alloc_bps ? rate : q->alloc_bps;
@@ -317,8 +321,6 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
     }
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
-        if (w->layer < 0)
-            continue;
         int from = w->layer, next = w->max < 0 ? -1 : next_active(w->c, from + 1, w->max, now);
         uint64_t nx = next < 0 ? 0 : cost_of(w, next) - cost_of(w, from);
         if (nx && (!*step || nx < *step))
@@ -464,7 +466,11 @@ static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t aud
         if (c && !reported && now - q->probe_until_us < 3 * SFU_RTCP_INTERVAL_US)
             return; /* its report is yet to come */
         q->probe_until_us = 0;
-        if (reported && c->rep_frac < LOSS_LOW) {
+        /* Through without loss, and no queue built up meanwhile (a short probe can hide
+         * in a router's buffer: the round trip shows it). */
+        bool clean = reported && c->rep_frac < LOSS_LOW &&
+                     (!c->rtt_us || !q->min_rtt_us || c->rtt_us <= q->min_rtt_us + QUEUE_US);
+        if (clean) {
             q->est_bps = need + need / 4;
             q->hold_until_us = now;
             tell_audio_only(s, q, false);
@@ -554,7 +560,7 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
         probe(s, q, need, audio, now);
     if (was != q->audio_only) /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
-    bool hold = now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_FAIL_US);
+    bool hold = now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
     spend(ws, n, budget, &q->step_bps, now, hold);
     if (getenv("ALLOC_DEBUG") && strcmp(q->id, "weak") == 0)
         fprintf(stderr,
