@@ -17,7 +17,6 @@
 
 #include "tandem/err.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +30,7 @@
 #define HOLD_MAX_US 16000000
 #define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
 #define PROBE_FIRST_US 4000000 /* the first probe after audio only began */
-#define PROBE_MAX_US 8000000   /* video must come back within seconds of the line */
+#define PROBE_MAX_US 6000000   /* video must come back within seconds of the line */
 #define PROBE_LEN_US 600000
 #define PROBE_PKT 255           /* padding bytes per probe packet (RFC 3550 §5.1: <= 255) */
 #define AUDIO_GUESS_BPS 40000   /* an audio stream not measured yet */
@@ -179,6 +178,8 @@ static void update_estimate(struct part *q, int64_t now)
     if (!fresh_reports(q, &frac, &rtt, &through))
         return;
     q->est_us = now;
+    if (q->probe_until_us)
+        return; /* the probe's own losses are its verdict (probe()), not congestion */
     uint64_t rate = sent_rate(q);
     bool queue = queue_grew(q, rtt, now);
     if ((frac > LOSS_HIGH || queue) && (rate || q->est_bps)) {
@@ -188,11 +189,6 @@ static void update_estimate(struct part *q, int64_t now)
             q->up_at_us = 0; /* the last upgrade held: the next may come sooner */
             q->hold_us /= 2;
         }
-        /* Grow, but at most one upgrade beyond what the line carries now. */
-        uint64_t up = q->est_bps + q->est_bps / 4;
-        uint64_t now_bps = rate > q->alloc_bps ? rate : q->alloc_bps;
-        uint64_t cap = now_bps + q->step_bps + q->step_bps / 4;
-        q->est_bps = up < cap ? up : cap;
         if (!q->step_bps)
             q->est_bps = 0; /* every picture at its best: no limit known */
     }
@@ -321,10 +317,7 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
     }
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
-        int from = w->layer, next = w->max < 0 ? -1 : next_active(w->c, from + 1, w->max, now);
-        uint64_t nx = next < 0 ? 0 : cost_of(w, next) - cost_of(w, from);
-        if (nx && (!*step || nx < *step))
-            *step = nx; /* the cheapest next upgrade */
+        int from = w->layer;
         if (from < 0)
             continue;
         for (int l = w->max; l > from; l--) {
@@ -338,6 +331,13 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
                 w->layer = l;
             }
         }
+    }
+    for (size_t i = 0; i < n; i++) { /* what the cheapest further upgrade would add */
+        const struct want *w = &ws[i];
+        int next = w->max < 0 ? -1 : next_active(w->c, w->layer + 1, w->max, now);
+        uint64_t nx = next < 0 ? 0 : cost_of(w, next) - cost_of(w, w->layer);
+        if (nx && (!*step || nx < *step))
+            *step = nx;
     }
 }
 
@@ -452,47 +452,97 @@ static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int6
         q->probe_sent_us = now; /* could not send: no backlog, and no deadline in the past */
 }
 
-/* Audio only ends when a probe at what the lowest picture needs comes through. */
-static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t audio, int64_t now)
+/* A flowing video stream of q, for a probe on top of what it carries. */
+static struct cons *flowing(struct part *q)
+{
+    for (uint32_t i = 0; i < q->n_cons; i++) {
+        struct cons *c = q->cons[i];
+        if (c->live && c->sent && c->sel.cur != TDM_LAYERSEL_NONE && c->sel.seq.started)
+            return c;
+    }
+    return NULL;
+}
+
+/* The running probe: padding until probe_until_us, then its verdict from the next report of
+ * its stream: through without loss and with no queue built up meanwhile (a short probe can
+ * hide in a router's buffer: the round trip shows it). 1: came through (the next may follow
+ * at once, twice as large); -1: failed (the next waits longer); 0: not known yet. */
+static int probe_verdict(struct tdm_sfu *s, struct part *q, int64_t now)
 {
     struct cons *c = cons_by_ssrc(q, q->probe_ssrc);
-    if (q->probe_until_us) {
-        if (now < q->probe_until_us) {
-            if (c)
-                send_padding(s, q, c, now);
-            return;
-        }
-        bool reported = c && c->rep_us > q->probe_until_us;
-        if (c && !reported && now - q->probe_until_us < 3 * SFU_RTCP_INTERVAL_US)
-            return; /* its report is yet to come */
-        q->probe_until_us = 0;
-        /* Through without loss, and no queue built up meanwhile (a short probe can hide
-         * in a router's buffer: the round trip shows it). */
-        bool clean = reported && c->rep_frac < LOSS_LOW &&
-                     (!c->rtt_us || !q->min_rtt_us || c->rtt_us <= q->min_rtt_us + QUEUE_US);
-        if (clean) {
-            q->est_bps = need + need / 4;
-            q->hold_until_us = now;
-            tell_audio_only(s, q, false);
-            return;
-        }
-        q->probe_hold_us =
-            q->probe_hold_us * 2 > PROBE_MAX_US ? PROBE_MAX_US : q->probe_hold_us * 2;
+    if (now < q->probe_until_us) {
+        if (c)
+            send_padding(s, q, c, now);
+        return 0;
+    }
+    bool reported = c && c->rep_us > q->probe_until_us;
+    if (c && !reported && now - q->probe_until_us < 3 * SFU_RTCP_INTERVAL_US)
+        return 0;
+    q->probe_until_us = 0;
+    bool clean = reported && c->rep_frac < LOSS_LOW &&
+                 (!c->rtt_us || !q->min_rtt_us || c->rtt_us <= q->min_rtt_us + QUEUE_US);
+    if (!clean) {
+        q->probe_streak = 0;
+        q->probe_hold_us = q->probe_hold_us * 2 > PROBE_MAX_US ? PROBE_MAX_US
+                           : q->probe_hold_us < PROBE_FIRST_US ? PROBE_FIRST_US
+                                                               : q->probe_hold_us * 2;
         q->probe_at_us = now + q->probe_hold_us;
-        return;
+        return -1;
     }
-    if (now < q->probe_at_us || !need)
-        return;
-    c = probe_target(q);
-    if (!c) { /* nothing to pad (no picture was ever sent here): try the picture itself */
-        q->est_bps = need + need / 4;
-        tell_audio_only(s, q, false);
-        return;
-    }
+    if (q->probe_streak < 4)
+        q->probe_streak++;
+    q->probe_hold_us = 0;
+    q->probe_at_us = now;
+    return 1;
+}
+
+static void probe_start(struct part *q, struct cons *c, uint64_t bps, int64_t now)
+{
     q->probe_ssrc = c->ssrc;
-    q->probe_bps = need + need / 4 > audio + 16000 ? need + need / 4 - audio : 16000;
+    q->probe_bps = bps;
     q->probe_until_us = now + PROBE_LEN_US;
     q->probe_sent_us = now;
+}
+
+/* Room is learnt by probing, never by sending more pictures on a hunch: while audio only, at
+ * what audio and the lowest picture need (video returns when it comes through); otherwise,
+ * when the estimate does not pay the next upgrade, at that upgrade's cost, doubling after
+ * each probe that came through. */
+static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t audio, int64_t now)
+{
+    if (q->probe_until_us) {
+        if (probe_verdict(s, q, now) <= 0)
+            return;
+        q->hold_until_us = now;
+        if (q->audio_only) {
+            q->est_bps = need + need / 4;
+            tell_audio_only(s, q, false);
+        } else {
+            q->est_bps = q->alloc_bps + q->probe_bps;
+        }
+        return;
+    }
+    if (now < q->probe_at_us)
+        return;
+    if (q->audio_only) {
+        struct cons *c = need ? probe_target(q) : NULL;
+        if (need && !c) { /* nothing to pad (no picture was ever sent here): try it */
+            q->est_bps = need + need / 4;
+            tell_audio_only(s, q, false);
+        } else if (c) {
+            probe_start(q, c, need + need / 4 > audio + 16000 ? need + need / 4 - audio : 16000,
+                        now);
+        }
+        return;
+    }
+    if (!q->est_bps || !q->step_bps || now < q->hold_until_us ||
+        q->est_bps >= q->alloc_bps + q->step_bps)
+        return; /* no limit known, nothing to gain, just congested, or it pays already */
+    struct cons *c = flowing(q);
+    /* twice the size after two that came through: the climb back after a cap is lifted */
+    uint64_t bps = (q->step_bps + q->step_bps / 4) << (q->probe_streak > 1 ? 1 : 0);
+    if (c)
+        probe_start(q, c, bps < 4 * q->alloc_bps ? bps : 4 * q->alloc_bps, now);
 }
 
 /* ---- the active speaker -------------------------------------------------------------- */
@@ -556,21 +606,11 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     uint64_t need = threshold(ws, n, audio, now);
     bool was = q->audio_only;
     audio_only_check(s, q, est, need, now);
-    if (q->audio_only)
-        probe(s, q, need, audio, now);
+    probe(s, q, need, audio, now);
     if (was != q->audio_only) /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
     bool hold = now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
     spend(ws, n, budget, &q->step_bps, now, hold);
-    if (getenv("ALLOC_DEBUG") && strcmp(q->id, "weak") == 0)
-        fprintf(stderr,
-                "t=%.1f est=%llu budget=%llu audio=%llu need=%llu ao=%d hold=%.1f step=%llu "
-                "L=%d,%d,%d rate=%llu\n",
-                now / 1e6, (unsigned long long)(est == UINT64_MAX ? 0 : est),
-                (unsigned long long)(budget == UINT64_MAX ? 0 : budget), (unsigned long long)audio,
-                (unsigned long long)need, q->audio_only, (q->hold_until_us - now) / 1e6,
-                (unsigned long long)q->step_bps, n > 0 ? ws[0].layer : -9, n > 1 ? ws[1].layer : -9,
-                n > 2 ? ws[2].layer : -9, (unsigned long long)sent_rate(q));
     q->alloc_bps = audio;
     for (size_t i = 0; i < n; i++) {
         set_target(s, q, ws[i].c, ws[i].layer, now);

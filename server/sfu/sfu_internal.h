@@ -188,7 +188,8 @@ struct part {
     bool audio_only;      /* automatic audio only is on */
     int64_t ao_low_since; /* the estimate has been below the threshold since; 0 */
     int64_t probe_at_us, probe_until_us, probe_hold_us, probe_sent_us;
-    uint32_t probe_ssrc; /* the paused video consumer the probe pads, 0: none */
+    uint32_t probe_ssrc;  /* the video consumer the probe pads, 0: none */
+    uint8_t probe_streak; /* probes in a row that came through: the next is twice as large */
     uint64_t probe_bps;
 };
 

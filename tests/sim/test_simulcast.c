@@ -164,16 +164,13 @@ static void cap_300(void **state)
         assert_int_equal(lo, 2); /* the others keep the top layer */
         assert_true(check_streams(&c, sub, "(cap elsewhere)") < 300000);
     }
-    /* Target: no freeze over 1 s. Known gap (docs/architecture.md "Allocation"): with only
-     * receiver reports to go by, the one upgrade tried under the cap overloads the line until
-     * the next report and the picture it hits freezes for up to ~4 s; delay-based feedback
-     * (transport-cc) is what closes it. */
     printf("  longest freeze after adapting: %.0f ms (target 1000)\n", fz / 1e3);
-    assert_true(fz <= 4000000);
+    assert_true(fz <= 1000000);
     sim_peer_set_links(c.p[3], NULL, &lan);
-    /* Target: back at the top within 10 s. Not met yet with the loss-based estimate: it
-     * climbs one layer per confirmed step after a hold; printed, not asserted, until the
-     * transport-cc estimate (probing) replaces it. What is asserted: it does climb. */
+    /* Target: back at the top within 10 s. Not met yet with receiver reports only: each
+     * step up waits for a padding probe and its report (about 1.5 s) and a failed probe
+     * under the cap delays the first; printed, not asserted, until the transport-cc
+     * estimate replaces it. What is asserted: it climbs back to the top. */
     int64_t up = until_layer(&c, 3, 2, 10 * S);
     int lo, hi;
     layers(&c, 3, &lo, &hi);
@@ -183,7 +180,7 @@ static void cap_300(void **state)
     assert_int_equal(sim_run_until(c.s, sim_now(c.s) + 20 * S), 0);
     layers(&c, 3, &lo, &hi);
     printf("  30 s after lifting: lowest layer %d, highest %d\n", lo, hi);
-    assert_true(hi >= 1);
+    assert_int_equal(lo, 2);
     check_streams(&c, 3, "lifted");
     struct tdm_sfu_stats core;
     tdm_sfu_get_stats(sim_sfu(c.s), &core);
