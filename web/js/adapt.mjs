@@ -21,6 +21,9 @@ const MAX_TILES = 64; // protocol.md
 /** sendEncodings for the camera's transceiver: three layers, or null (one, the default). */
 export function videoEncodings(track, { saveData = false } = {}) {
   if (saveData || typeof RTCRtpSender === 'undefined') return null;
+  // Firefox: its simulcast through the server stopped pictures in tests/e2e/call-page (not
+  // understood yet): one layer, as before, until it is.
+  if (/Firefox\//.test(navigator.userAgent)) return null;
   const height = track?.getSettings?.().height;
   if (height && height < SMALL_CAMERA_PX) return null;
   return LAYERS.map((l) => ({ ...l }));
@@ -54,7 +57,6 @@ export class LayoutReporter {
     this.#mutate = new MutationObserver(() => this.#observeTiles());
     this.#mutate.observe(list, { childList: true });
     this.#observeTiles();
-    document.addEventListener('visibilitychange', () => this.schedule());
   }
 
   #observeTiles() {
@@ -79,12 +81,12 @@ export class LayoutReporter {
 
   #report() {
     const dpr = window.devicePixelRatio || 1;
-    const hidden = document.visibilityState === 'hidden';
     const tiles = [];
     for (const li of this.#list.children) {
       if (li.dataset.self === 'true' || !li.dataset.participantId || tiles.length >= MAX_TILES) continue;
       const r = li.getBoundingClientRect();
-      const shown = !hidden && !li.hidden && li.offsetParent !== null && this.#visible.get(li) !== false;
+      // A hidden tab still counts as shown: its person comes back to a live picture.
+      const shown = !li.hidden && this.#visible.get(li) !== false;
       tiles.push({
         participant: li.dataset.participantId,
         width: Math.min(16384, Math.round(r.width * dpr)),
