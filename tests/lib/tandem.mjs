@@ -56,7 +56,7 @@ export function mintInvite({ room, role, expires = '1h', uses = 0 }) {
  * Start tandem on a free port (--port 0; the server reports the port it bound).
  * Resolves once the server logs that it listens; rejects on exit or after timeoutMs.
  */
-export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDEM_WRAPPER ? 60000 : 15000, listen = '127.0.0.1',
+export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDEM_WRAPPER ? 60000 : 45000, listen = '127.0.0.1',
   wrapper = null, openRooms = true } = {}) {
   if (!existsSync(TANDEM_BIN)) throw new Error(`tandem binary not found: ${TANDEM_BIN}`);
   const { cert, key } = testCertificate();
