@@ -32,6 +32,7 @@
 #define TDM_SDP_MAX_GROUPS 8
 #define TDM_SDP_MAX_GROUP_SSRCS 4
 #define TDM_SDP_MAX_RIDS 8
+#define TDM_SDP_MAX_SIMULCAST 3   /* rid streams an answer receives per m-section */
 #define TDM_SDP_MAX_CANDIDATES 32 /* per description */
 
 /* String capacities include the NUL. Longer values are refused with an error. */

@@ -67,4 +67,9 @@ int tdm_seqmap_map(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq, uint32_t t
  * (TDM_SEQMAP_FORWARD meaning "recorded"). */
 int tdm_seqmap_drop(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq);
 
+/* The next outgoing number, for a packet of the caller's own (padding while the stream is
+ * paused: a bandwidth probe), with the newest outgoing timestamp. Later packets follow it.
+ * Returns 0, or TDM_ESTATE before the first packet. */
+int tdm_seqmap_reserve(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts);
+
 #endif

@@ -69,15 +69,30 @@ struct tdm_sfu_transmit {
 
 /* Commands, from the control thread (docs/protocol.md "Media"). */
 enum tdm_sfu_cmd_kind {
-    TDM_SFU_CMD_JOIN,       /* a participant joined the room */
-    TDM_SFU_CMD_LEAVE,      /* it left: release its connections, producers and consumers */
-    TDM_SFU_CMD_PUB_OFFER,  /* the page's offer on its "pub" connection: sdp, ref */
-    TDM_SFU_CMD_SUB_ANSWER, /* the page's answer on its "sub" connection: sdp, rev */
-    TDM_SFU_CMD_BLOCK,      /* moderation: forward none of its audio / video */
-    TDM_SFU_CMD_RECEIVE,    /* the person wants others' video or not (data saver) */
-    TDM_SFU_CMD_RESUME,     /* its page is back after a signaling cut: resend a pending offer */
-    TDM_SFU_CMD_SUB_RESTART /* its page asks for an ICE restart of "sub" (media.restart) */
+    TDM_SFU_CMD_JOIN,        /* a participant joined the room */
+    TDM_SFU_CMD_LEAVE,       /* it left: release its connections, producers and consumers */
+    TDM_SFU_CMD_PUB_OFFER,   /* the page's offer on its "pub" connection: sdp, ref */
+    TDM_SFU_CMD_SUB_ANSWER,  /* the page's answer on its "sub" connection: sdp, rev */
+    TDM_SFU_CMD_BLOCK,       /* moderation: forward none of its audio / video */
+    TDM_SFU_CMD_RECEIVE,     /* the person wants others' video or not (data saver) */
+    TDM_SFU_CMD_RESUME,      /* its page is back after a signaling cut: resend a pending offer */
+    TDM_SFU_CMD_SUB_RESTART, /* its page asks for an ICE restart of "sub" (media.restart) */
+    TDM_SFU_CMD_LAYOUT,      /* how big the page shows each participant's video: tiles */
+    TDM_SFU_CMD_AUDIO_ONLY   /* the person's choice about automatic audio only: ao_mode */
 };
+
+#define TDM_SFU_MAX_TILES 64 /* docs/protocol.md "media.layout" */
+
+/* One participant's video as the page shows it: its size in device pixels, 0 when unknown;
+ * visible false when it is hidden (behind the chat sheet, a minimised tile). */
+struct tdm_sfu_tile {
+    char pid[TDM_PARTICIPANT_ID_LEN + 1];
+    uint16_t width, height;
+    bool visible;
+};
+
+/* Automatic audio only (docs/protocol.md "media.audio_only"). */
+enum tdm_sfu_ao_mode { TDM_SFU_AO_AUTO = 0, TDM_SFU_AO_VIDEO = 1, TDM_SFU_AO_AUDIO = -1 };
 
 struct tdm_sfu_cmd {
     enum tdm_sfu_cmd_kind kind;
@@ -88,14 +103,19 @@ struct tdm_sfu_cmd {
     char *sdp; /* owned, NUL-terminated */
     size_t sdp_len;
     bool block_audio, block_video;
-    bool receive_video; /* TDM_SFU_CMD_RECEIVE */
+    bool receive_video;         /* TDM_SFU_CMD_RECEIVE */
+    struct tdm_sfu_tile *tiles; /* TDM_SFU_CMD_LAYOUT: owned, n_tiles <= TDM_SFU_MAX_TILES */
+    uint8_t n_tiles;
+    int8_t ao_mode; /* TDM_SFU_CMD_AUDIO_ONLY: enum tdm_sfu_ao_mode */
 };
 
 /* Events, for the control thread: what to send to participant pid of room. */
 enum tdm_sfu_event_kind {
-    TDM_SFU_EV_ANSWER, /* {"type":"answer","pc":"pub","sdp","ref"} */
-    TDM_SFU_EV_OFFER,  /* {"type":"offer","pc":"sub","sdp","rev"} */
-    TDM_SFU_EV_ERROR   /* {"type":"error","code",...,"ref"?} */
+    TDM_SFU_EV_ANSWER,    /* {"type":"answer","pc":"pub","sdp","ref"} */
+    TDM_SFU_EV_OFFER,     /* {"type":"offer","pc":"sub","sdp","rev"} */
+    TDM_SFU_EV_ERROR,     /* {"type":"error","code",...,"ref"?} */
+    TDM_SFU_EV_SPEAKER,   /* {"type":"media.speaker","participant":subject} ("" none) */
+    TDM_SFU_EV_AUDIO_ONLY /* {"type":"media.audio_only","on":on,"auto":true} */
 };
 
 struct tdm_sfu_event {
@@ -109,7 +129,9 @@ struct tdm_sfu_event {
     const char *field; /* static, or NULL */
     const char *pc;    /* "pub", "sub" or NULL: which connection an error is about */
     char message[160];
-    struct tdm_sfu_event *next; /* the core's queue; NULL once polled */
+    struct tdm_sfu_event *next;               /* the core's queue; NULL once polled */
+    char subject[TDM_PARTICIPANT_ID_LEN + 1]; /* TDM_SFU_EV_SPEAKER: who speaks */
+    bool on;                                  /* TDM_SFU_EV_AUDIO_ONLY */
 };
 
 /* Counters since creation (read by the owner thread, or copied out for others). */
@@ -126,6 +148,8 @@ struct tdm_sfu_stats {
     uint64_t loss_up_sum, loss_up_n; /* fraction lost (1/256) in our reports to publishers */
     uint64_t loss_down_sum, loss_down_n; /* fraction lost (1/256) in subscribers' reports */
     uint32_t rooms, participants, pending, peers;
+    uint64_t layer_switches;                /* simulcast: a subscriber moved to another layer */
+    uint64_t audio_only_on, audio_only_off; /* automatic audio only began / ended */
 };
 
 int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out);

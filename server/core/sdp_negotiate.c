@@ -281,7 +281,8 @@ static void choose_codecs(struct tdm_sdp_media *am, const struct tdm_sdp_media *
     }
 }
 
-/* RFC 8853 §5.3: the browser sends rid simulcast; the answer receives the same rids. Needs the
+/* RFC 8853 §5.3: the browser sends rid simulcast; the answer receives the same rids (the
+ * first TDM_SDP_MAX_SIMULCAST: an answerer may remove streams, §5.3.2). Needs the
  * rid extension, else the server could not tell the layers apart. */
 static bool simulcast_ok(const struct tdm_sdp_media *om, const struct tdm_sdp_local *l)
 {
@@ -296,7 +297,7 @@ static bool simulcast_ok(const struct tdm_sdp_media *om, const struct tdm_sdp_lo
 static void answer_simulcast(struct tdm_sdp_media *am, const struct tdm_sdp_media *om,
                              struct tdm_sdp_nego_media *nm)
 {
-    for (size_t i = 0; i < om->n_rids; i++) {
+    for (size_t i = 0; i < om->n_rids && am->n_rids < TDM_SDP_MAX_SIMULCAST; i++) {
         if (!om->rids[i].send || !om->rids[i].simulcast)
             continue;
         struct tdm_sdp_rid *r = &am->rids[am->n_rids++];

@@ -179,3 +179,15 @@ int tdm_seqmap_drop(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq)
     seen_put(m, e, true);
     return TDM_SEQMAP_FORWARD;
 }
+
+int tdm_seqmap_reserve(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts)
+{
+    if (!m->started)
+        return TDM_ESTATE;
+    m->out_hi++;
+    m->seq_off++;
+    m->floor = m->in_hi; /* a late packet of the source would now collide: too old */
+    *out_seq = (uint16_t)m->out_hi;
+    *out_ts = m->out_ts_hi;
+    return 0;
+}

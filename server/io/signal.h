@@ -274,6 +274,13 @@ void tdm_media_on_candidate(struct tdm_app *app, struct tdm_conn *c, json_t *msg
                             struct tdm_proto_err *e);
 void tdm_media_on_state(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e);
+/* "media.layout" {tiles: [{participant, width, height, visible}]}: how big the page shows
+ * each participant's video (the server's layer allocation). */
+void tdm_media_on_layout(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e);
+/* "media.audio_only" {mode: "auto" | "video" | "audio"}: the person's choice. */
+void tdm_media_on_audio_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                             struct tdm_proto_err *e);
 /* "media.receive" {video: bool}: the data saver (no video of others is sent). */
 void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);

@@ -234,6 +234,97 @@ void tdm_media_on_restart(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     post_simple(app, c->participant, TDM_SFU_CMD_SUB_RESTART);
 }
 
+#define TILE_PX_MAX 16384 /* larger than any screen, in device pixels */
+
+/* One tile of media.layout: {participant: id, width, height: 0..TILE_PX_MAX, visible}. */
+static bool read_tile(json_t *t, struct tdm_sfu_tile *out, struct tdm_proto_err *e)
+{
+    const char *pid;
+    size_t len;
+    double w = 0, h = 0;
+    bool have_w, have_h;
+    if (!json_is_object(t)) {
+        tdm_proto_set(e, "bad_field", "tiles", "tiles: a list of objects");
+        return false;
+    }
+    if (!tdm_proto_string(t, "participant", 1, TDM_PARTICIPANT_ID_LEN, true, &pid, &len, e) ||
+        !tdm_proto_number(t, "width", &w, &have_w, e) ||
+        !tdm_proto_number(t, "height", &h, &have_h, e))
+        return false;
+    json_t *vis = json_object_get(t, "visible");
+    if ((vis && !json_is_boolean(vis)) || w < 0 || h < 0 || w > TILE_PX_MAX || h > TILE_PX_MAX) {
+        tdm_proto_set(e, "bad_field", "tiles",
+                      "tiles: width and height 0..%d, visible true or false", TILE_PX_MAX);
+        return false;
+    }
+    memcpy(out->pid, pid, len);
+    out->pid[len] = 0;
+    out->width = (uint16_t)w;
+    out->height = (uint16_t)h;
+    out->visible = !vis || json_is_true(vis);
+    return true;
+}
+
+void tdm_media_on_layout(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                         struct tdm_proto_err *e)
+{
+    (void)id;
+    json_t *tiles = json_object_get(msg, "tiles");
+    if (!json_is_array(tiles) || json_array_size(tiles) > TDM_SFU_MAX_TILES) {
+        tdm_proto_set(e, tiles ? "bad_field" : "missing_field", "tiles",
+                      "tiles: a list of at most %d tiles", TDM_SFU_MAX_TILES);
+        return;
+    }
+    struct tdm_participant *p = c->participant;
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_LAYOUT, p);
+    size_t n = json_array_size(tiles);
+    if (!cmd || (n && !(cmd->tiles = calloc(n, sizeof *cmd->tiles)))) {
+        tdm_sfu_cmd_free(cmd);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!read_tile(json_array_get(tiles, i), &cmd->tiles[i], e)) {
+            tdm_sfu_cmd_free(cmd);
+            return;
+        }
+    }
+    cmd->n_tiles = (uint8_t)n;
+    tdm_media_post(app->media, w, cmd);
+}
+
+void tdm_media_on_audio_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                             struct tdm_proto_err *e)
+{
+    (void)id;
+    const char *mode;
+    size_t len;
+    if (!tdm_proto_string(msg, "mode", 1, 8, true, &mode, &len, e))
+        return;
+    int8_t m;
+    if (strcmp(mode, "auto") == 0)
+        m = TDM_SFU_AO_AUTO;
+    else if (strcmp(mode, "video") == 0)
+        m = TDM_SFU_AO_VIDEO;
+    else if (strcmp(mode, "audio") == 0)
+        m = TDM_SFU_AO_AUDIO;
+    else {
+        tdm_proto_set(e, "bad_field", "mode", "mode: \"auto\", \"video\" or \"audio\"");
+        return;
+    }
+    struct tdm_participant *p = c->participant;
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w))
+        return;
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_AUDIO_ONLY, p);
+    if (!cmd)
+        return;
+    cmd->ao_mode = m;
+    tdm_media_post(app->media, w, cmd);
+}
+
 void tdm_media_participant_joined(struct tdm_app *app, struct tdm_participant *p)
 {
     unsigned w;
@@ -295,6 +386,12 @@ static json_t *reply_json(const struct tdm_sfu_event *r)
             json_object_set_new(m, "pc", json_string(r->pc));
         break;
     }
+    case TDM_SFU_EV_SPEAKER:
+        m = json_pack("{s:s, s:s}", "type", "media.speaker", "participant", r->subject);
+        break;
+    case TDM_SFU_EV_AUDIO_ONLY:
+        m = json_pack("{s:s, s:b, s:b}", "type", "media.audio_only", "on", r->on, "auto", 1);
+        break;
     }
     if (m && r->ref) {
         json_t *ref = json_loads(r->ref, JSON_DECODE_ANY, NULL);

@@ -26,7 +26,7 @@ static struct prod *bind_by_mid(struct part *o, const struct tdm_rtp_view *v)
     for (uint32_t i = 0; i < o->n_prods; i++) {
         struct prod *pr = o->prods[i];
         char mid[TDM_SDP_MID_CAP];
-        if (pr->ssrc || !pr->ext[TDM_SDP_EXT_MID])
+        if (pr->ssrc || !pr->ext[TDM_SDP_EXT_MID] || pr->rid[0])
             continue;
         if (tdm_rtp_ext_mid(v, pr->ext[TDM_SDP_EXT_MID], mid, sizeof mid) > 0 &&
             strcmp(mid, pr->mid) == 0) {
@@ -39,9 +39,12 @@ static struct prod *bind_by_mid(struct part *o, const struct tdm_rtp_view *v)
 }
 
 /* The producer of a packet, unwrapping RFC 4588 retransmissions into the original packet
- * in place. NULL: not forwarded (unknown SSRC, or an RTX padding probe). */
-static struct prod *producer_of(struct part *o, uint8_t *buf, size_t *len, struct tdm_rtp_view *v)
+ * in place. NULL: not forwarded (unknown SSRC, or an RTX padding probe); *known: the SSRC
+ * is one of o's. */
+static struct prod *find_producer(struct part *o, uint8_t *buf, size_t *len, struct tdm_rtp_view *v,
+                                  bool *known)
 {
+    *known = true;
     for (uint32_t i = 0; i < o->n_prods; i++) {
         struct prod *pr = o->prods[i];
         if (v->ssrc == pr->ssrc)
@@ -56,25 +59,46 @@ static struct prod *producer_of(struct part *o, uint8_t *buf, size_t *len, struc
         *len = (size_t)n;
         return pr;
     }
+    *known = false;
+    return NULL;
+}
+
+static struct prod *producer_of(struct part *o, uint8_t *buf, size_t *len, struct tdm_rtp_view *v,
+                                int64_t now)
+{
+    bool known;
+    struct prod *pr = find_producer(o, buf, len, v, &known);
+    if (known)
+        return pr;
+    if (layers_bind(o, v, now)) /* a simulcast layer's first packet, or its first RTX */
+        return find_producer(o, buf, len, v, &known);
     return bind_by_mid(o, v);
 }
 
-static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_view *v, int64_t now)
+/* Each packet is kept once, as it came, in its layer's history; every subscriber forwards
+ * the one layer it selected, rewritten into its own continuous stream. */
+static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_view *v, bool key,
+                    int64_t now)
 {
+    struct prod *base = pr->base ? pr->base : pr;
     bool video = pr->kind == TDM_SDP_VIDEO;
-    for (uint32_t i = 0; i < pr->n_cons; i++) {
-        struct cons *c = pr->cons[i];
+    if (pr->hist)
+        tdm_rtx_hist_put(pr->hist, v->buf, v->len, now);
+    for (uint32_t i = 0; i < base->n_cons; i++) {
+        struct cons *c = base->cons[i];
         if (!c->live)
             continue;
-        if (video && c->sub->no_video_in) { /* its numbering closes over what it skips */
-            tdm_seqmap_drop(&c->seqmap, v->ssrc, v->seq);
+        if (video && c->sub->no_video_in) { /* back on: a switch, at a keyframe */
+            tdm_layersel_set_target(&c->sel, TDM_LAYERSEL_NONE);
             continue;
         }
         struct peer *sp = c->sub->sub;
-        struct tdm_fwd_out o = {.ssrc = c->ssrc, .pt = c->pt, .extmap = &c->extmap};
-        if (tdm_seqmap_map(&c->seqmap, v->ssrc, v->seq, v->ts, now, pr->clock, &o.seq, &o.ts) !=
-            TDM_SEQMAP_FORWARD)
+        struct tdm_layersel_out lo;
+        if (tdm_layersel_map(&c->sel, pr->layer, v, key, now, pr->clock, &lo) !=
+            TDM_LAYERSEL_FORWARD)
             continue;
+        struct tdm_fwd_out o = {
+            .ssrc = c->ssrc, .seq = lo.seq, .ts = lo.ts, .pt = c->pt, .extmap = &c->extmap};
         struct tdm_sfu_transmit *t = sfu_tx_slot(s);
         if (!t)
             return; /* counted as tx_full; the numbering closed over it like a loss */
@@ -83,8 +107,11 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
             s->st.fwd_errors++; /* numbered but not sent: the subscriber sees a loss */
             continue;
         }
-        if (c->hist)
-            tdm_rtx_hist_put(c->hist, t->buf, (size_t)n, now);
+        if (c->sel.vp8)
+            tdm_layersel_vp8_rewrite(t->buf + v->payload_off, v->payload_len, lo.pid_off,
+                                     lo.tl0_off);
+        if (c->sent)
+            layers_note_sent(c, &lo, pr->layer, v->seq);
         tdm_rtpstats_tx_on_packet(&c->tx, o.ts, v->payload_len, now);
         n = tdm_srtp_protect_rtp(sp->srtp, t->buf, (size_t)n, TDM_SFU_TX_BUF);
         if (n < 0) {
@@ -99,8 +126,20 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
 
 static void drop_for_consumers(struct prod *pr, const struct tdm_rtp_view *v)
 {
-    for (uint32_t i = 0; i < pr->n_cons; i++)
-        tdm_seqmap_drop(&pr->cons[i]->seqmap, v->ssrc, v->seq);
+    struct prod *base = pr->base ? pr->base : pr;
+    for (uint32_t i = 0; i < base->n_cons; i++)
+        tdm_seqmap_drop(&base->cons[i]->sel.seq, v->ssrc, v->seq);
+}
+
+/* How loud a microphone is (RFC 6464 level, smoothed over ~0.3 s): the active speaker. */
+static void note_level(struct prod *pr, const struct tdm_rtp_view *v)
+{
+    uint8_t level;
+    bool voice;
+    if (tdm_rtp_ext_audio_level(v, pr->ext[TDM_SDP_EXT_AUDIO_LEVEL], &level, &voice) != 0)
+        return;
+    int score = voice ? (127 - level) * 16 : 0;
+    pr->level_ema = (uint16_t)(pr->level_ema + (score - (int)pr->level_ema) / 16);
 }
 
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now)
@@ -112,10 +151,11 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
     struct tdm_rtp_view v;
     if (tdm_rtp_parse(&v, buf, len, NULL, 0) != 0)
         return;
-    struct prod *pr = producer_of(p->part, buf, &len, &v);
+    struct prod *pr = producer_of(p->part, buf, &len, &v, now);
     if (!pr)
         return;
     s->st.rtp_in++;
+    pr->last_rtp_us = now;
     tdm_rtpstats_rx_on_packet(&pr->rx, v.seq, v.ts, now, len);
     if (pr->nack) {
         if (tdm_nack_rx_on_packet(pr->nack, v.seq, now) & TDM_NACK_RX_KEYFRAME)
@@ -129,10 +169,14 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
         drop_for_consumers(pr, &v);
         return;
     }
-    if (pr->kind == TDM_SDP_VIDEO && is_keyframe(pr, buf + v.payload_off, v.payload_len)) {
+    bool key = pr->kind != TDM_SDP_VIDEO; /* audio starts anywhere */
+    if (key && pr->ext[TDM_SDP_EXT_AUDIO_LEVEL])
+        note_level(pr, &v);
+    if (!key && is_keyframe(pr, buf + v.payload_off, v.payload_len)) {
+        key = true;
         tdm_rtx_kf_throttle_on_keyframe(&pr->kf);
         if (pr->nack)
             tdm_nack_rx_on_keyframe(pr->nack, v.seq);
     }
-    fan_out(s, pr, &v, now);
+    fan_out(s, pr, &v, key, now);
 }

@@ -1,5 +1,6 @@
 /* RTCP in the SFU core, in the fixed order of docs/architecture.md "Feedback":
- * - from subscribers: NACK answered from the consumer's send history (RFC 4585 §6.2.1),
+ * - from subscribers: NACK answered from the producer's shared send history, rewritten as
+ *   the consumer sent it (layers.c; RFC 4585 §6.2.1),
  *   PLI/FIR turned into a throttled keyframe request to the publisher (RFC 5104 §4.3.1),
  *   REMB remembered for the publisher's estimate, report blocks give the RTT;
  * - from publishers: SRs for LSR/DLSR in our receiver reports;
@@ -49,7 +50,7 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
     if (tdm_rtcp_parse_nack(pk, &fb) != 0)
         return;
     struct cons *c = consumer_by_ssrc(p->part, fb.media_ssrc);
-    if (!c || !c->hist || !c->live)
+    if (!c || !c->sent || !c->live)
         return;
     size_t n = tdm_rtcp_nack_expand(&fb, seqs, MAX_NACKS);
     bool missed = false;
@@ -58,7 +59,7 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
         struct tdm_sfu_transmit *t = sfu_tx_slot(s);
         if (!t)
             break;
-        int len = tdm_rtx_hist_resend(c->hist, seqs[i], now, NULL, t->buf, TDM_SFU_TX_BUF);
+        int len = layers_resend(c, seqs[i], now, c->resend_min_us, t->buf, TDM_SFU_TX_BUF);
         if (len == TDM_ENOTFOUND)
             missed = true;
         if (len <= 0)
@@ -78,10 +79,11 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
      * not come: a keyframe repairs the picture now, instead of the browser's own request
      * seconds later. Not while we are still recovering packets from the publisher
      * ourselves: those are forwarded when they arrive. Throttled per producer. */
+    struct prod *kp = layers_key_source(c);
     if (missed && c->prod->kind == TDM_SDP_VIDEO &&
-        (!c->prod->nack || tdm_nack_rx_missing(c->prod->nack) == 0)) {
+        (!kp->nack || tdm_nack_rx_missing(kp->nack) == 0)) {
         s->st.nack_missed++;
-        fb_want_keyframe(s, c->prod, now);
+        fb_want_keyframe(s, kp, now);
     }
 }
 
@@ -106,7 +108,7 @@ static void on_psfb(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt
     struct cons *c = target ? consumer_by_ssrc(p->part, target) : NULL;
     s->st.plis_in += target != 0;
     if (c && c->live)
-        fb_want_keyframe(s, c->prod, now);
+        fb_want_keyframe(s, layers_key_source(c), now);
 }
 
 static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pk,
@@ -121,12 +123,23 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
             s->st.loss_down_sum += rb.fraction_lost;
             s->st.loss_down_n++;
         }
-        if (c && c->hist && c->live)
+        if (c && c->sent && c->live) {
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
+            /* for the subscriber's estimate (alloc.c): the loss, and what was sent over
+             * about the interval the report covers */
+            if (c->rep_us && now > c->rep_us)
+                c->rep_rate_bps = (uint64_t)(uint32_t)(c->tx.octets - c->rep_octets) * 8000000u /
+                                  (uint64_t)(now - c->rep_us);
+            c->rep_octets = c->tx.octets;
+            c->rep_frac = rb.fraction_lost;
+            c->rep_us = now;
+        }
         int64_t rtt;
-        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
-            tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);
+        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->sent) {
+            c->resend_min_us = rtt / 2 > 5000 ? rtt / 2 : 5000;
+            c->rtt_us = rtt; /* a queue building up on the way (alloc.c) */
+        }
     }
 }
 
@@ -206,8 +219,14 @@ static uint64_t remb_for(const struct part *o, int64_t now)
     struct tdm_fwd_remb_in in[64];
     size_t n = 0;
     uint64_t limit = UINT64_MAX;
+    bool simulcast = false;
     for (uint32_t k = 0; k < o->n_prods; k++) {
         const struct prod *pr = o->prods[k];
+        /* Simulcast: a weak subscriber gets a lower layer (alloc.c); it does not hold the
+         * publisher down. */
+        simulcast |= pr->n_layers > 1;
+        if (pr->n_layers > 1 || pr->base)
+            continue;
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
             const struct part *q = pr->cons[i]->sub;
             if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > SFU_REMB_MAX_AGE_US ||
@@ -227,7 +246,8 @@ static uint64_t remb_for(const struct part *o, int64_t now)
                 limit = c->loss_bps;
         }
     }
-    uint64_t target = tdm_fwd_remb_target(in, n, SFU_REMB_FLOOR_BPS, SFU_REMB_CAP_BPS);
+    uint64_t target = tdm_fwd_remb_target(in, n, SFU_REMB_FLOOR_BPS,
+                                          simulcast ? SFU_REMB_SIMULCAST_BPS : SFU_REMB_CAP_BPS);
     if (limit < target)
         target = limit > SFU_REMB_FLOOR_BPS ? limit : SFU_REMB_FLOOR_BPS;
     return target;

@@ -63,19 +63,38 @@ static bool sends(const struct tdm_sdp_nego_media *nm)
            (nm->kind == TDM_SDP_AUDIO || nm->kind == TDM_SDP_VIDEO);
 }
 
-/* Producers follow the m-sections the page sends in: one per m-section (no simulcast),
- * replaced when its SSRC changes (replaceTrack keeps it; a new sender does not). */
+/* Whether producer pr still matches what the page sends in m-section nm: same mid and
+ * payload type, and the same SSRC, or for simulcast the same rids (SSRCs are learnt). */
+static bool still_sent(const struct prod *pr, const struct tdm_sdp_nego_media *nm)
+{
+    if (!sends(nm) || strcmp(nm->mid, pr->mid) != 0 || nm->codecs[0].pt != pr->pt)
+        return false;
+    if (pr->n_layers || (pr->kind == TDM_SDP_VIDEO && nm->n_rids)) {
+        if (!pr->n_layers || nm->n_rids < pr->n_layers)
+            return false;
+        for (uint8_t l = 0; l < pr->n_layers; l++)
+            if (strcmp(nm->rids[l], pr->layers[l]->rid) != 0)
+                return false;
+        return true;
+    }
+    return (nm->n_ssrcs ? nm->ssrc[0] : 0) == pr->ssrc;
+}
+
+/* Producers follow the m-sections the page sends in: one per m-section, and one per further
+ * simulcast layer (layers.c), replaced when its SSRC or rids change (replaceTrack keeps them;
+ * a new sender does not). */
 static bool sync_producers(struct tdm_sfu *s, struct part *p, const struct tdm_sdp_nego *n)
 {
     bool changed = false;
     for (uint32_t k = p->n_prods; k-- > 0;) {
+        if (k >= p->n_prods)
+            continue; /* removing a track removed its layers too */
         struct prod *pr = p->prods[k];
+        if (pr->base)
+            continue; /* goes with its base */
         bool keep = false;
-        for (size_t i = 0; i < n->n_media && !keep; i++) {
-            const struct tdm_sdp_nego_media *nm = &n->media[i];
-            keep = sends(nm) && strcmp(nm->mid, pr->mid) == 0 &&
-                   (nm->n_ssrcs ? nm->ssrc[0] : 0) == pr->ssrc && nm->codecs[0].pt == pr->pt;
-        }
+        for (size_t i = 0; i < n->n_media && !keep; i++)
+            keep = still_sent(pr, &n->media[i]);
         if (!keep) {
             roster_remove_prod(s, pr);
             changed = true;

@@ -362,6 +362,7 @@ void peer_local(struct tdm_sfu *s, struct peer *p, struct tdm_sdp_local *l)
     l->codec_pref[1] = TDM_SDP_CODEC_VP9;
     l->codec_pref[2] = TDM_SDP_CODEC_H264;
     l->rtx = p->kind == PEER_PUB;
+    l->simulcast = p->kind == PEER_PUB; /* rid layers, bound in layers.c */
     bool pub = c->public_addr.family != TDM_ADDR_NONE && c->n_socks;
     for (int tcp = 0; tcp < 2; tcp++) {
         if (tcp ? !c->ice_tcp : !c->ice_udp)

@@ -121,14 +121,9 @@ static void consumer_add(struct tdm_sfu *s, struct part *q, struct prod *pr)
     c->slot = slot;
     c->ssrc = fresh_ssrc(s, q);
     c->pt = q->pt_for[pr->codec];
-    tdm_seqmap_init(&c->seqmap, (uint16_t)sfu_rand32(s), sfu_rand32(s));
     tdm_rtpstats_tx_init(&c->tx, c->ssrc, pr->clock);
-    if (pr->kind == TDM_SDP_VIDEO) {
-        c->hist = tdm_rtx_hist_create(SFU_RTX_SLOTS, SFU_RTX_SLOT_BYTES);
-        if (!c->hist)
-            goto fail;
-        tdm_rtx_hist_set_limits(c->hist, 1000000, 20000);
-    }
+    if (!layers_cons_init(s, c))
+        goto fail;
     if (!ptr_push((void ***)&pr->cons, &pr->n_cons, &pr->cap_cons, c))
         goto fail;
     if (!ptr_push((void ***)&q->cons, &q->n_cons, &q->cap_cons, c)) {
@@ -140,7 +135,7 @@ static void consumer_add(struct tdm_sfu *s, struct part *q, struct prod *pr)
     return;
 fail:
     if (c)
-        tdm_rtx_hist_destroy(c->hist);
+        layers_cons_free(c);
     free(c);
     tdm_subslots_remove(&q->slots, pr->key);
 }
@@ -154,7 +149,7 @@ void roster_drop_consumer(struct part *q, int slot)
     ptr_remove((void **)c->prod->cons, &c->prod->n_cons, c);
     ptr_remove((void **)q->cons, &q->n_cons, c);
     q->slot_cons[slot] = NULL;
-    tdm_rtx_hist_destroy(c->hist);
+    layers_cons_free(c);
     free(c);
 }
 
@@ -170,7 +165,7 @@ void roster_update_live(struct tdm_sfu *s, struct part *q, int64_t now)
             continue;
         bool live = keys && tdm_subslots_live(&q->slots, i);
         if (live && !c->live)
-            fb_want_keyframe(s, c->prod, now);
+            fb_want_keyframe(s, layers_key_source(c), now);
         c->live = live;
     }
 }
@@ -198,7 +193,7 @@ void roster_receive_video(struct tdm_sfu *s, struct part *p, bool on, int64_t no
         return;
     for (uint32_t i = 0; i < p->n_cons; i++)
         if (p->cons[i]->prod->kind == TDM_SDP_VIDEO)
-            fb_want_keyframe(s, p->cons[i]->prod, now);
+            fb_want_keyframe(s, layers_key_source(p->cons[i]), now);
 }
 
 /* ---- producers ----------------------------------------------------------------------- */
@@ -230,17 +225,25 @@ struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
     tdm_rtx_kf_throttle_init(&pr->kf, SFU_KF_INTERVAL_US);
     if (pr->kind == TDM_SDP_VIDEO && (pr->fb & TDM_SDP_FB_NACK)) {
         pr->nack = tdm_nack_rx_create(NULL);
-        if (!pr->nack) {
+        if (!pr->nack || !layers_hist_init(pr)) {
+            tdm_nack_rx_destroy(pr->nack);
             free(pr);
             return NULL;
         }
     }
     owner->prods[owner->n_prods++] = pr;
+    if (!layers_make(s, pr, nm)) {
+        roster_remove_prod(s, pr);
+        return NULL;
+    }
     return pr;
 }
 
 void roster_remove_prod(struct tdm_sfu *s, struct prod *pr)
 {
+    if (pr->base) /* a layer goes with its track */
+        pr = pr->base;
+    layers_free(pr);
     while (pr->n_cons) {
         struct cons *c = pr->cons[pr->n_cons - 1];
         roster_mark_offer(s, c->sub);
@@ -267,7 +270,7 @@ void roster_subscribe_all(struct tdm_sfu *s, struct room *r)
         for (uint32_t j = 0; j < r->n_parts; j++) {
             struct part *o = r->parts[j];
             for (uint32_t k = 0; o != q && k < o->n_prods; k++)
-                if (tdm_subslots_find(&q->slots, o->prods[k]->key) < 0)
+                if (!o->prods[k]->base && tdm_subslots_find(&q->slots, o->prods[k]->key) < 0)
                     consumer_add(s, q, o->prods[k]);
         }
     }
@@ -303,5 +306,6 @@ void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now)
     ptr_remove((void **)p->room->parts, &p->room->n_parts, p);
     s->st.participants--;
     free(p->cons);
+    free(p->tiles);
     free(p);
 }

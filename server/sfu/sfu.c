@@ -176,6 +176,14 @@ void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t no
         if (p)
             nego_restart_sub(s, p, now);
         break;
+    case TDM_SFU_CMD_LAYOUT:
+        if (p)
+            alloc_set_layout(s, p, c, now);
+        break;
+    case TDM_SFU_CMD_AUDIO_ONLY:
+        if (p)
+            alloc_set_mode(s, p, c->ao_mode, now);
+        break;
     }
     settle(s, now);
 }
@@ -231,6 +239,7 @@ static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
         fb_reports(s, q->sub, now);
     for (uint32_t k = 0; k < q->n_prods; k++)
         fb_prod_tick(s, q->prods[k], now);
+    alloc_tick(s, q, now);
     if (q->sub_retry_us && q->sub_retry_us <= now) {
         q->sub_retry_us = 0;
         roster_mark_offer(s, q);
@@ -249,6 +258,8 @@ static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q)
     for (uint32_t k = 0; k < q->n_prods; k++)
         if ((x = fb_prod_deadline(q->prods[k])) < d)
             d = x;
+    if ((x = alloc_deadline(q)) < d)
+        d = x;
     return d;
 }
 
@@ -318,6 +329,7 @@ void tdm_sfu_cmd_free(struct tdm_sfu_cmd *c)
         return;
     free(c->ref);
     free(c->sdp);
+    free(c->tiles);
     free(c);
 }
 

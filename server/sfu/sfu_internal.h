@@ -4,8 +4,10 @@
  * checks that the files' calls form no cycle):
  *   out.c       the transmit queue, the event queue, deadlines, randomness
  *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
+ *   layers.c    simulcast: a producer's layers, binding SSRCs by rid, the shared send history
  *   feedback.c  RTCP in and out, keyframe requests
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
+ *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
  *   roster.c    rooms, participants, producers and consumers coming and going
  *   nego.c      offer/answer of "pub" and "sub" connections
  *   sfu.c       include/tandem/sfu.h: inputs, time-outs, the one flush point of sub offers
@@ -22,6 +24,7 @@
 #include "tandem/dtls.h"
 #include "tandem/forward.h"
 #include "tandem/ice.h"
+#include "tandem/layersel.h"
 #include "tandem/log.h"
 #include "tandem/nack.h"
 #include "tandem/rtp.h"
@@ -38,11 +41,13 @@
 #define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
 #define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
 #define SFU_REMB_FLOOR_BPS 150000
-#define SFU_REMB_MAX_AGE_US 5000000 /* a subscriber's REMB older than this is not used */
-#define SFU_SUB_RETRY_US 1000000    /* a sub connection refused while busy is tried again */
-#define SFU_RTX_SLOTS 256           /* ~1.3 s of video at 200 packets/s */
-#define SFU_RTX_SLOT_BYTES 1300     /* browsers' RTP packets stay under ~1250 bytes */
-#define SFU_TICK_RESERVE 64         /* free transmit slots a time-out's piece of work needs */
+#define SFU_REMB_SIMULCAST_BPS 3000000  /* three layers of 720p fit */
+#define SFU_REMB_MAX_AGE_US 5000000     /* a subscriber's REMB older than this is not used */
+#define SFU_SUB_RETRY_US 1000000        /* a sub connection refused while busy is tried again */
+#define SFU_RTX_SLOTS 256               /* ~1.3 s of video at 200 packets/s */
+#define SFU_RTX_SLOT_BYTES 1300         /* browsers' RTP packets stay under ~1250 bytes */
+#define SFU_TICK_RESERVE 64             /* free transmit slots a time-out's piece of work needs */
+#define SFU_MAX_LAYERS TDM_LAYERSEL_MAX /* simulcast layers of one video track */
 
 enum peer_kind { PEER_PUB, PEER_SUB };
 
@@ -90,6 +95,28 @@ struct prod {
     bool kf_wanted; /* a request to send once the publisher's keys exist */
     struct cons **cons;
     uint32_t n_cons, cap_cons;
+    /* simulcast (layers.c): each layer is a producer of its own (SSRC, receive log, reports,
+     * keyframe requests); the base (layer 0, the lowest) owns the consumers and lists them
+     * all. Without simulcast n_layers is 0 and base NULL. */
+    struct prod *base;                   /* a layer above 0: its base; else NULL */
+    struct prod *layers[SFU_MAX_LAYERS]; /* the base's layers, [0] itself */
+    uint8_t n_layers, layer;
+    char rid[TDM_SDP_RID_CAP]; /* "" without simulcast */
+    struct tdm_rtx_hist *hist; /* video with NACK: every packet once, as it came, for all */
+    int64_t last_rtp_us;       /* the last packet (a layer the browser stopped goes quiet) */
+    uint64_t rate_bytes;       /* rx.bytes at the last rate update */
+    int64_t rate_us;
+    uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
+    uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
+};
+
+/* How one forwarded packet was rewritten, for a resend from the shared history. */
+struct sfu_sent {
+    uint16_t out_seq, in_seq;
+    uint8_t layer, tl0_off;
+    uint16_t pid_off;
+    uint32_t ts_off;
+    int64_t resent_us;
 };
 
 /* One producer as one subscriber receives it (one m-section of its "sub" connection). */
@@ -101,14 +128,25 @@ struct cons {
     uint8_t pt;
     bool live; /* the slot's answer is in and the sub connection has keys */
     struct tdm_fwd_extmap extmap;
-    struct tdm_seqmap seqmap;
-    struct tdm_rtx_hist *hist; /* video only */
     struct tdm_rtpstats_tx tx;
     uint32_t rate_octets; /* tx.octets at the last report, for rate_bps */
     int64_t rate_us;
     uint64_t rate_bps; /* what the subscriber received over the last report interval */
     uint64_t loss_bps; /* video: the loss-based estimate of its line (forward.h), 0: none */
     struct tdm_fwd_budget resend; /* video: what NACKs may cost this line */
+    /* simulcast and the shared history (layers.c); sel.seq is the numbering of every kind */
+    struct tdm_layersel sel;
+    struct sfu_sent *sent; /* video: SFU_RTX_SLOTS, by outgoing seq; NULL for audio */
+    int64_t key_asked_us;  /* the last keyframe asked for a switch */
+    int64_t resend_min_us; /* one resend of a packet per this (about half the RTT) */
+    uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
+    bool hidden;           /* alloc.c: the page does not show it */
+    uint16_t tile_w, tile_h;
+    uint8_t rep_frac;      /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;        /* when that came */
+    int64_t rtt_us;        /* the round trip that block gave, 0: none */
+    uint32_t rep_octets;   /* tx.octets at that report */
+    uint64_t rep_rate_bps; /* sent between the last two reports */
 };
 
 /* A participant of a room. */
@@ -132,12 +170,35 @@ struct part {
     uint8_t pt_for[TDM_SDP_CODEC_RTX + 1]; /* payload types of this page's browser */
     struct cons **cons;                    /* every consumer of this subscriber */
     uint32_t n_cons, cap_cons;
+    /* alloc.c: the estimate of the sub connection's line and what it is spent on */
+    uint64_t est_bps;      /* loss-based estimate, 0: no limit known */
+    int64_t est_us;        /* reports up to this time are counted in it */
+    int64_t hold_until_us; /* no layer goes up before this (an upgrade failed) */
+    int64_t hold_us;       /* the next such hold */
+    int64_t up_at_us;      /* the last upgrade: a loss soon after means it failed */
+    uint64_t step_bps;     /* what the cheapest upgrade would add, 0: none left */
+    uint64_t good_bps;     /* what flowed before the last upgrade (it was carried) */
+    uint64_t alloc_bps;    /* what the last allocation spent (the layers' rates, audio) */
+    int64_t cut_at_us;     /* the last cut of the estimate */
+    int64_t min_rtt_us, min_rtt_at_us; /* the smallest round trip lately, and when */
+    int64_t next_alloc_us;
+    struct tdm_sfu_tile *tiles; /* the page's layout (media.layout), n_tiles */
+    uint8_t n_tiles;
+    int8_t ao_mode;       /* enum tdm_sfu_ao_mode */
+    bool audio_only;      /* automatic audio only is on */
+    int64_t ao_low_since; /* the estimate has been below the threshold since; 0 */
+    int64_t probe_at_us, probe_until_us, probe_hold_us, probe_sent_us;
+    uint32_t probe_ssrc;  /* the video consumer the probe pads, 0: none */
+    uint8_t probe_streak; /* probes in a row that came through: the next is twice as large */
+    uint64_t probe_bps;
 };
 
 struct room {
     char id[TDM_ROOM_ID_MAX + 1];
     struct part **parts;
     uint32_t n_parts, cap_parts;
+    char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* alloc.c: the active speaker, "" none */
+    int64_t speaker_us, next_speaker_us;
 };
 
 struct tdm_sfu {
@@ -196,6 +257,31 @@ bool peer_take_connected(struct peer *p);
 void peer_local(struct tdm_sfu *s, struct peer *p, struct tdm_sdp_local *l);
 void peer_forget_tcp(struct peer *p, uint64_t tcp);
 
+/* ---- layers.c ---------------------------------------------------------------------- */
+/* A simulcast track: the base producer nm's first rid, and a producer per further rid (up to
+ * SFU_MAX_LAYERS, in a=simulcast order: the pages list the lowest first). */
+bool layers_make(struct tdm_sfu *s, struct prod *base, const struct tdm_sdp_nego_media *nm);
+/* Free the layers of a base (not the base itself). */
+void layers_free(struct prod *base);
+/* Create the shared send history of a video producer with NACK (false: no memory). */
+bool layers_hist_init(struct prod *pr);
+/* A packet of an unknown SSRC of publisher o: the layer whose rid (or repaired rid, then it
+ * is the layer's RTX SSRC) and mid its extensions carry, now bound to it. NULL: none. */
+struct prod *layers_bind(struct part *o, const struct tdm_rtp_view *v, int64_t now);
+/* Layer i of pr's track (the base when it has no layers or no such layer). */
+struct prod *layers_at(struct prod *pr, int i);
+/* The producer a keyframe for consumer c must come from: its target layer, else current. */
+struct prod *layers_key_source(struct cons *c);
+/* Set up c's numbering and (video) its record of what was sent. false: no memory. */
+bool layers_cons_init(struct tdm_sfu *s, struct cons *c);
+void layers_cons_free(struct cons *c);
+/* Remember how a packet was rewritten for c (video). */
+void layers_note_sent(struct cons *c, const struct tdm_layersel_out *o, int layer, uint16_t in_seq);
+/* Rewrite the packet c sent as out_seq again, from the layer's shared history, into out.
+ * Returns the length, TDM_ENOTFOUND (not held), TDM_EAGAIN (resent within min_us). */
+int layers_resend(struct cons *c, uint16_t out_seq, int64_t now, int64_t min_us, uint8_t *out,
+                  size_t cap);
+
 /* ---- feedback.c -------------------------------------------------------------------- */
 /* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */
 void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now);
@@ -208,6 +294,13 @@ int64_t fb_prod_deadline(const struct prod *pr);
 
 /* ---- fanout.c ---------------------------------------------------------------------- */
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
+
+/* ---- alloc.c ----------------------------------------------------------------------- */
+void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);
+void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now);
+/* Spend q's estimate over its consumers (layers, audio only), the active speaker. */
+void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now);
+int64_t alloc_deadline(const struct part *q);
 
 /* ---- roster.c ---------------------------------------------------------------------- */
 struct room *roster_room(struct tdm_sfu *s, const char *id, bool create);

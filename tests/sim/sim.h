@@ -38,6 +38,17 @@ struct sim_video_rx {
     int64_t last_frame_us;
     int64_t max_freeze_us;        /* longest gap between decoded frames after the first */
     uint64_t packets, lost_final; /* received; missing when the frame was given up */
+    /* simulcast: the layer of the latest decoded frame (0 lowest) and since when, switches
+     * between layers, frames per layer; continuity of what the server rewrote: VP8 picture
+     * ids that do not follow the frames, timestamps that go back, the largest forward jump of
+     * the sequence numbers */
+    uint8_t layer;
+    int64_t layer_since_us;
+    uint32_t switches;
+    uint64_t frames_layer[3];
+    uint64_t pid_errors, ts_back;
+    uint64_t bad_refs; /* delta frames decoded on a picture of another layer: a glitch */
+    uint32_t max_seq_jump;
 };
 
 struct sim_stats {
@@ -51,6 +62,9 @@ struct sim_stats {
     uint32_t offer_media; /* m-sections in the latest one */
     uint32_t errors;      /* error events received */
     char last_error[64];
+    bool audio_only; /* the server's media.audio_only events: the latest, how many of each */
+    uint32_t audio_only_on, audio_only_off;
+    char speaker[72]; /* the latest media.speaker */
 };
 
 struct sim *sim_create(uint64_t seed);
@@ -69,6 +83,13 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
  * same tracks) and media.restart for sub; its checks come from the new address once the
  * server's new credentials are known. DTLS and SRTP stay. */
 void sim_peer_move(struct sim_peer *p);
+/* Publish audio and VP8 video as rid simulcast (q, h, f: 1/12, 1/4 and all of max_bps, each
+ * with its own SSRC, picture ids and keyframes), as Chromium does with three encodings. */
+void sim_peer_publish_simulcast(struct sim_peer *p, bool audio, uint64_t max_bps);
+/* The page's microphone is silent (Opus DTX: one packet per 400 ms) or not. */
+void sim_peer_set_dtx(struct sim_peer *p, bool on);
+/* Forget the longest freeze seen so far (to measure it after an adaptation). */
+void sim_peer_reset_freeze(struct sim_peer *p);
 /* Close the page: its links go quiet and the server is told it left. */
 void sim_peer_leave(struct sim_peer *p);
 

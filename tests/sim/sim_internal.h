@@ -7,6 +7,8 @@
 #include "tandem/addr.h"
 #include "tandem/cert.h"
 #include "tandem/dtls.h"
+#include "tandem/rtcp.h"
+#include "tandem/rtp.h"
 #include "tandem/srtp.h"
 
 #define SIM_PKT_MAX 1600
@@ -33,6 +35,8 @@ struct sim_conn {
     uint32_t rtcp_ssrc;
 };
 
+#define SIM_LAYERS 3 /* rid simulcast: q, h, f */
+
 struct sim_sent {
     uint16_t seq;
     size_t len;
@@ -56,7 +60,12 @@ struct sim_stream {
         uint32_t frame;
         uint16_t count, have;
         uint64_t mask;
+        uint8_t layer;
     } ring[64];
+    bool have_pid;
+    uint16_t last_pid, last_seq;
+    uint32_t last_ts;
+    uint8_t chain_layer;
     uint32_t cur_frame, newest; /* the next to decode; the newest seen */
     int64_t waiting_since;      /* cur_frame became the next one then */
     bool chain_ok;              /* a delta frame can decode */
@@ -77,6 +86,7 @@ struct sim_peer {
     bool left;
     /* publishing */
     bool pub_audio, pub_video;
+    bool dtx; /* silent: Opus DTX sends a packet every 400 ms */
     uint64_t max_bps, video_bps;
     uint32_t a_ssrc, v_ssrc;
     uint16_t a_seq, v_seq;
@@ -84,6 +94,16 @@ struct sim_peer {
     bool key_next;
     int64_t next_audio_us, next_frame_us, next_rtcp_us, next_nack_us, last_kf_us;
     struct sim_sent *hist; /* SIM_HIST */
+    /* rid simulcast (sim_layers.c): n_layers 0 publishes one stream */
+    unsigned n_layers;
+    struct sim_layer {
+        uint32_t ssrc;
+        uint16_t seq, pid;
+        uint8_t tl0;
+        bool key_next;
+        uint64_t bps; /* its current rate, 0: off (the estimate does not carry it) */
+        struct sim_sent *hist;
+    } layers[SIM_LAYERS];
     /* receiving */
     struct sim_stream streams[SIM_MAX_STREAMS];
     unsigned n_streams;
@@ -97,6 +117,30 @@ void sim_send_up(struct sim_conn *c, const uint8_t *p, size_t len);
 void sim_command(struct sim *s, struct tdm_sfu_cmd *cmd);
 uint32_t sim_rand(struct sim *s);
 const char *sim_srtp_profiles(const struct sim *s);
+
+/* sim_layers.c */
+size_t sim_layers_offer(struct sim_peer *p, char *o, size_t cap);
+void sim_layers_send_frame(struct sim_peer *p, int64_t now);
+/* A PLI or NACK for one of the layers' SSRCs (true: handled). */
+bool sim_layers_on_fb(struct sim_peer *p, const struct tdm_rtcp_pkt *pk);
+/* The server's estimate: layers from the lowest while they fit (as a browser does). */
+void sim_layers_rates(struct sim_peer *p, uint64_t bps);
+void sim_layers_free(struct sim_peer *p);
+/* What a received video payload says: -1 when it is not one of ours. */
+struct sim_payload {
+    uint32_t frame;
+    uint16_t idx, count;
+    bool key, has_pid;
+    uint16_t pid;
+    uint8_t layer;
+};
+int sim_payload_parse(const uint8_t *pl, size_t len, struct sim_payload *out);
+/* Picture ids and timestamps of what arrives in order must read as one stream. */
+void sim_check_continuity(struct sim_stream *st, const struct tdm_rtp_view *v,
+                          const struct sim_payload *y);
+/* A packet of frame y->frame, already decoded from another layer: when it starts a keyframe
+ * of the layer switched to, decoding goes back to it (true); else it is late (false). */
+bool sim_switch_rewind(struct sim_stream *st, const struct sim_payload *y);
 
 /* sim_peer.c */
 int sim_peer_init(struct sim_peer *p, struct sim *s, int index, const char *room, const char *name);

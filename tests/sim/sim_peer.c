@@ -78,6 +78,7 @@ void sim_peer_free(struct sim_peer *p)
         SSL_CTX_free(p->ctx);
     tdm_cert_destroy(p->cert);
     free(p->hist);
+    sim_layers_free(p);
 }
 
 /* ---- SDP ----------------------------------------------------------------------------- */
@@ -121,7 +122,10 @@ static int pub_offer(struct sim_peer *p, char *o, size_t cap)
         n += (size_t)snprintf(o + n, cap - n,
                               "a=sendonly\r\na=msid:s v0\r\na=rtpmap:%d VP8/90000\r\n", VIDEO_PT);
         n += (size_t)snprintf(o + n, cap - n, VIDEO_FB, VIDEO_PT, VIDEO_PT, VIDEO_PT, VIDEO_PT);
-        n += (size_t)snprintf(o + n, cap - n, "a=ssrc:%u cname:%s\r\n", p->v_ssrc, p->name);
+        if (p->n_layers) /* rid simulcast: no SSRC lines, as Chromium */
+            n += sim_layers_offer(p, o + n, cap - n);
+        else
+            n += (size_t)snprintf(o + n, cap - n, "a=ssrc:%u cname:%s\r\n", p->v_ssrc, p->name);
     }
     return n < cap ? 0 : TDM_ETOOBIG;
 }
@@ -233,6 +237,18 @@ static void take_remote(struct sim_conn *c, const struct tdm_sdp *d, int64_t now
 
 void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64_t now)
 {
+    if (ev->kind == TDM_SFU_EV_AUDIO_ONLY) {
+        p->st.audio_only = ev->on;
+        if (ev->on)
+            p->st.audio_only_on++;
+        else
+            p->st.audio_only_off++;
+        return;
+    }
+    if (ev->kind == TDM_SFU_EV_SPEAKER) {
+        snprintf(p->st.speaker, sizeof p->st.speaker, "%s", ev->subject);
+        return;
+    }
     if (ev->kind == TDM_SFU_EV_ERROR) {
         p->st.errors++;
         snprintf(p->st.last_error, sizeof p->st.last_error, "%s", ev->code ? ev->code : "?");
@@ -415,11 +431,15 @@ static void on_pub_rtcp(struct sim_peer *p, uint8_t *buf, size_t len)
     tdm_rtcp_iter_init(&it, buf, len);
     for (int g = 0; g < 32 && tdm_rtcp_iter_next(&it, &pk, NULL, 0) == 1; g++) {
         struct tdm_rtcp_fb fb;
+        if (p->n_layers && sim_layers_on_fb(p, &pk))
+            continue;
         if (pk.type == TDM_RTCP_PSFB && pk.count == TDM_RTCP_FMT_AFB) {
             struct tdm_rtcp_remb r;
             if (tdm_rtcp_parse_remb(&pk, &r, NULL, 0) >= 0) {
                 p->st.remb_bps = r.bitrate;
                 p->video_bps = r.bitrate < p->max_bps ? r.bitrate : p->max_bps;
+                if (p->n_layers)
+                    sim_layers_rates(p, r.bitrate);
             }
         } else if (pk.type == TDM_RTCP_PSFB &&
                    (pk.count == TDM_RTCP_FMT_PLI || pk.count == TDM_RTCP_FMT_FIR)) {
@@ -456,9 +476,16 @@ static void request_keyframe(struct sim_peer *p, struct sim_stream *st, int64_t 
     }
 }
 
-static void decoded(struct sim_stream *st, bool key, int64_t now)
+static void decoded(struct sim_stream *st, const struct sim_frame *f, int64_t now)
 {
+    bool key = f->key;
     struct sim_video_rx *v = &st->v;
+    if (!v->frames_decoded || f->layer != v->layer) {
+        v->switches += v->frames_decoded != 0;
+        v->layer = f->layer;
+        v->layer_since_us = now;
+    }
+    v->frames_layer[f->layer]++;
     if (v->frames_decoded && now - v->last_frame_us > v->max_freeze_us)
         v->max_freeze_us = now - v->last_frame_us;
     if (!v->first_frame_us)
@@ -479,10 +506,15 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
         struct sim_frame *f = &st->ring[st->cur_frame % 64];
         bool have = f->used && f->frame == st->cur_frame;
         if (have && f->have == f->count) {
-            if (f->key)
+            if (f->key) {
                 st->chain_ok = true;
+                st->chain_layer = f->layer;
+            } else if (st->chain_ok && f->layer != st->chain_layer) {
+                st->v.bad_refs++; /* a delta frame of another layer: garbage on screen */
+                st->chain_ok = false;
+            }
             if (st->chain_ok)
-                decoded(st, f->key, now);
+                decoded(st, f, now);
             else
                 request_keyframe(p, st, now);
         } else if (st->newest > st->cur_frame &&
@@ -502,37 +534,38 @@ static void try_decode(struct sim_peer *p, struct sim_stream *st, int64_t now)
 static void on_video(struct sim_peer *p, struct sim_stream *st, const struct tdm_rtp_view *v,
                      int64_t now)
 {
-    const uint8_t *pl = v->buf + v->payload_off;
-    if (v->payload_len < VHDR)
+    struct sim_payload y;
+    if (sim_payload_parse(v->buf + v->payload_off, v->payload_len, &y) != 0)
         return;
-    uint32_t frame = tdm_rd32(pl + 7);
-    uint16_t idx = (uint16_t)(pl[11] << 8 | pl[12]), count = (uint16_t)(pl[13] << 8 | pl[14]);
-    if (count == 0 || count > 64 || idx >= count)
-        return;
+    uint32_t frame = y.frame;
+    uint16_t idx = y.idx, count = y.count;
     if (!st->started) {
         st->started = true;
         st->cur_frame = st->newest = frame;
         st->waiting_since = now;
         st->pli_at = now - PLI_US;
     }
+    sim_check_continuity(st, v, &y);
     while (frame >= st->cur_frame + 64) { /* far ahead: what is older is lost */
         st->ring[st->cur_frame % 64].used = false;
         st->cur_frame++;
         st->chain_ok = false;
         st->v.lost_final++;
     }
-    if (frame < st->cur_frame)
+    if (frame < st->cur_frame && !sim_switch_rewind(st, &y))
         return; /* decoded or given up already (a late retransmission) */
     if (frame > st->newest)
         st->newest = frame;
     struct sim_frame *f = &st->ring[frame % 64];
-    if (!f->used || f->frame != frame)
-        *f = (struct sim_frame){.used = true, .frame = frame, .count = count};
+    if (!f->used || f->frame != frame || (f->layer != y.layer && idx == 0 && y.key))
+        *f = (struct sim_frame){.used = true, .frame = frame, .count = count, .layer = y.layer};
+    if (f->layer != y.layer)
+        return; /* the rest of a frame of the layer switched away from */
     if (!(f->mask & (1ull << idx))) {
         f->mask |= 1ull << idx;
         f->have++;
     }
-    f->key |= idx == 0 && pl[0] == 0x10 && pl[4] == 0x9d;
+    f->key |= idx == 0 && y.key;
     try_decode(p, st, now);
 }
 
@@ -561,6 +594,8 @@ static void track_seq(struct sim_peer *p, struct sim_stream *st, uint16_t seq, i
     st->got[(uint16_t)ext % 1024] = 1;
     if (ext <= st->highest)
         return;
+    if (ext - st->highest > st->v.max_seq_jump)
+        st->v.max_seq_jump = (uint32_t)(ext - st->highest);
     uint16_t lost[64];
     size_t n = 0;
     for (int64_t s = st->highest + 1; s < ext && n < 64; s++) {
@@ -696,10 +731,13 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
     }
     if (p->conn[0].srtp && p->pub_audio && p->next_audio_us <= now) {
         send_audio(p, now);
-        p->next_audio_us += AUDIO_US;
+        p->next_audio_us += p->dtx ? 20 * AUDIO_US : AUDIO_US; /* Opus DTX: 400 ms */
     }
     if (p->conn[0].srtp && p->pub_video && p->next_frame_us <= now) {
-        send_frame(p, now);
+        if (p->n_layers)
+            sim_layers_send_frame(p, now);
+        else
+            send_frame(p, now);
         p->next_frame_us += FRAME_US;
     }
     if (p->conn[1].srtp && p->next_rtcp_us <= now) {

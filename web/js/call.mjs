@@ -24,6 +24,10 @@
 //   status  the connection status changed (call.status, see STATUS)
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
 //   levels  {speaking: Set of participant ids, this page's own included}
+//   speaker    call.speaker (the server's active speaker, or null) changed
+//   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
+//              page because of its line (adapt.mjs)
+import { isSimulcast, videoEncodings } from './adapt.mjs';
 
 /** idle: no call; connecting; connected; reconnecting: a new pair is on its way; busy: the
  *  server cannot set up media now (retrying); failed: retries ran out (retry() starts
@@ -125,7 +129,9 @@ class Session {
     const stream = new MediaStream(); // its id is replaced by ours on the server
     const init = { direction: 'sendonly', streams: [stream] };
     this.audio = this.pub.addTransceiver(tracks.audio || 'audio', init);
-    this.video = this.pub.addTransceiver(tracks.video || 'video', init);
+    // Simulcast layers, unless the camera is small or the page saves data (adapt.mjs).
+    const layers = videoEncodings(tracks.video, { saveData: !call.receiveVideo });
+    this.video = this.pub.addTransceiver(tracks.video || 'video', layers ? { ...init, sendEncodings: layers } : init);
     for (const [label, pc] of [['pub', this.pub], ['sub', this.sub]]) {
       pc.addEventListener('icecandidate', (ev) => this.#onCandidate(label, ev.candidate));
       pc.addEventListener('connectionstatechange', () => this.call.onConnectionState(this));
@@ -288,6 +294,9 @@ export class Call extends EventTarget {
   status = 'idle';
   /** participant id -> {audio, video}: the tracks received from each person. */
   remote = new Map();
+  /** The server's active speaker (participant id) or null; audio only for a weak line. */
+  speaker = null;
+  audioOnly = false;
   #sendFn;
   #session = null;
   #selfId = null;
@@ -428,6 +437,8 @@ export class Call extends EventTarget {
     this.#session = null;
     this.#ids.clear();
     this.#setRemoteMap(new Map());
+    this.speaker = null;
+    this.audioOnly = false;
     this.#setStatus('idle');
   }
 
@@ -489,7 +500,30 @@ export class Call extends EventTarget {
       return true;
     }
     if (msg.type === 'error') return this.#onError(msg);
+    if (msg.type === 'media.speaker') {
+      const id = typeof msg.participant === 'string' && msg.participant ? msg.participant : null;
+      if (id !== this.speaker) {
+        this.speaker = id;
+        this.dispatchEvent(new CustomEvent('speaker'));
+      }
+      return true;
+    }
+    if (msg.type === 'media.audio_only') {
+      this.audioOnly = msg.on === true;
+      this.dispatchEvent(new CustomEvent('audioonly'));
+      return true;
+    }
     return false;
+  }
+
+  /** The person's choice about automatic audio only: "auto", "video" (keep pictures even on
+   *  a weak line) or "audio" (docs/protocol.md "media.audio_only"). */
+  setAudioOnlyMode(mode) {
+    if (this.#selfId) this.send({ type: 'media.audio_only', mode });
+    if (mode === 'video' && this.audioOnly) {
+      this.audioOnly = false;
+      this.dispatchEvent(new CustomEvent('audioonly'));
+    }
   }
 
   /** Sends a message, remembering its id so that an error about it is recognised. */
@@ -642,6 +676,7 @@ export class Call extends EventTarget {
     if (!s?.answered || s.closed) return;
     const tier = TIERS.find((x) => this.#roomSize <= x.upTo);
     const sender = s.video.sender;
+    if (isSimulcast(sender)) return; // the server picks a layer per person instead
     const params = sender.getParameters();
     if (!params.encodings?.length) return;
     Object.assign(params.encodings[0], {

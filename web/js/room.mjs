@@ -12,6 +12,7 @@ import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
 import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
+import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
 import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
 import { Panels } from './panels.mjs';
@@ -50,7 +51,7 @@ const ui = {
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'),
+  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
@@ -130,6 +131,9 @@ const mod = new Moderation({
   links: $('mod-links'), message: $('mod-message'), lobbyList: $('lobby-list'),
 }, { t, send: (msg) => sig?.send(msg) ?? null, roomId: state.room ?? '' });
 const call = new Call((msg) => sig?.send(msg) ?? null);
+// How big each person's tile is, for the server's choice of picture layer (adapt.mjs).
+const layout = new LayoutReporter($('participants'),
+  (msg) => (state.phase === 'in-room' && state.me ? call.send(msg) : null));
 const devices = new DevicePanel({
   root: $('devices'), camera: $('camera-select'), microphone: $('mic-select'), level: $('mic-level'),
   speaker: $('speaker-test'), note: $('speaker-note'), flip: $('flip-camera'),
@@ -275,6 +279,7 @@ function onWelcome(msg) {
   aids.reset(state.me, msg);
   call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
   call.start(state.me.id);
+  layout.reset(); // a new participant id: the server knows nothing of our tiles yet
   syncLocal();
   keepScreenOn(true);
   render();
@@ -597,6 +602,8 @@ function renderControls() {
   ui.callNotice.dataset.kind = call.status === 'failed' ? 'problem' : 'info';
   ui.callText.textContent = callKey ? t(callKey) : '';
   show(ui.callRetry, call.status === 'failed');
+  show(ui.weakNotice, call.audioOnly && call.status === 'connected');
+  ui.list.dataset.audioOnly = String(call.audioOnly);
   ui.callRetry.textContent = t('device.retry');
   show(ui.deviceNotice, Boolean(local.problem) && !unavailable);
   ui.deviceText.textContent = local.problem ? problemText(local.problem) : '';
@@ -781,6 +788,12 @@ function setUpCallControls() {
     if (state.phase === 'in-room') keepScreenOn(true);
   });
   call.addEventListener('levels', (ev) => markSpeaking(ui.list, ev.detail.speaking));
+  call.addEventListener('speaker', () => markActiveSpeaker(ui.list, call.speaker));
+  call.addEventListener('audioonly', render);
+  ui.weakVideo.addEventListener('click', () => {
+    call.setAudioOnlyMode('video'); // one tap: pictures again, whatever the line
+    render();
+  });
 }
 
 /** Starts the preview at once when the browser already allows camera and microphone (no

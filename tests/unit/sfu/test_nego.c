@@ -174,12 +174,54 @@ static void restart_gets_its_own_answer(void **state)
     test_core_free(&t);
 }
 
+/* Chromium's rid simulcast (no SSRC lines): the answer receives the rids (at most three)
+ * with the rid extensions and mid; the subscriber still gets one video m-section. */
+static void simulcast_publisher(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char *sim = sdp_file("chromium-offer-simulcast.sdp"), *ff = sdp_file("firefox-offer-av.sdp");
+    assert_non_null(sim);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", sim, 0, "1");
+    struct tdm_sfu_event *e = expect(t.sfu, TDM_SFU_EV_ANSWER, "amina");
+    assert_int_equal(count(e->sdp, "a=simulcast:recv q;h;f"), 1);
+    assert_int_equal(count(e->sdp, " recv\r\n"), 3); /* a=rid:<id> recv */
+    assert_int_equal(count(e->sdp, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"), 1);
+    assert_int_equal(count(e->sdp, "urn:ietf:params:rtp-hdrext:sdes:mid"), 2);
+    tdm_sfu_event_free(e);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "jan", ff, 0, "2");
+    bool offered = false;
+    while ((e = tdm_sfu_poll_event(t.sfu))) {
+        if (e->kind == TDM_SFU_EV_OFFER && strcmp(e->pid, "jan") == 0) {
+            /* one m-section per track of amina, the layers are not three tracks */
+            assert_int_equal(count(e->sdp, "a=msid:amina "), 2);
+            assert_int_equal(count(e->sdp, "a=simulcast"), 0);
+            offered = true;
+        }
+        assert_int_not_equal(e->kind, TDM_SFU_EV_ERROR);
+        tdm_sfu_event_free(e);
+    }
+    assert_true(offered);
+    /* the same offer again (a renegotiation) keeps the track: no new sub offer */
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", sim, 0, "3");
+    e = expect(t.sfu, TDM_SFU_EV_ANSWER, "amina");
+    tdm_sfu_event_free(e);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    free(sim);
+    free(ff);
+    test_core_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(publish_answer_and_sub_offers),
         cmocka_unit_test(refusals),
         cmocka_unit_test(restart_gets_its_own_answer),
+        cmocka_unit_test(simulcast_publisher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
