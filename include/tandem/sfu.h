@@ -124,6 +124,21 @@ struct tdm_sfu_stats {
     uint64_t loss_up_sum, loss_up_n; /* fraction lost (1/256) in our reports to publishers */
     uint64_t loss_down_sum, loss_down_n; /* fraction lost (1/256) in subscribers' reports */
     uint32_t rooms, participants, pending, peers;
+    uint64_t twcc_feedback; /* transport-cc feedback packets from subscribers */
+    uint64_t twcc_bad;      /* of those, malformed (dropped) */
+    uint64_t probes_sent;   /* padding packets sent to probe downlinks */
+    /* Downlink estimates (transport-cc), filled by tdm_sfu_get_stats: sub connections with
+     * one, their sum and the lowest (bit/s). */
+    uint32_t est_subs;
+    uint64_t est_sum_bps, est_min_bps;
+};
+
+/* One participant's figures (tdm_sfu_part_stats). */
+struct tdm_sfu_part_stats {
+    uint64_t est_bps;   /* downlink estimate from transport-cc, 0: none yet */
+    uint64_t acked_bps; /* what its link delivered lately, per the same feedback */
+    uint64_t remb_bps;  /* its browser's latest REMB for the sub connection, 0: none */
+    uint64_t feedbacks; /* transport-cc feedback packets received from it */
 };
 
 int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out);
@@ -154,6 +169,9 @@ void tdm_sfu_event_free(struct tdm_sfu_event *e);
 int64_t tdm_sfu_deadline(const struct tdm_sfu *s);
 
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out);
+/* Participant pid of room: 0, or TDM_ENOTFOUND. */
+int tdm_sfu_part_stats(const struct tdm_sfu *s, const char *room, const char *pid,
+                       struct tdm_sfu_part_stats *out);
 void tdm_sfu_cmd_free(struct tdm_sfu_cmd *c);
 
 #endif

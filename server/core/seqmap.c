@@ -179,3 +179,15 @@ int tdm_seqmap_drop(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq)
     seen_put(m, e, true);
     return TDM_SEQMAP_FORWARD;
 }
+
+int tdm_seqmap_pad(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts)
+{
+    if (!m->started || m->switch_armed || out_for(m, m->in_hi) != m->out_hi)
+        return TDM_ESTATE;
+    m->floor = m->in_hi; /* what is older was numbered before the pad: it would collide */
+    m->seq_off++;
+    m->out_hi++;
+    *out_seq = (uint16_t)m->out_hi;
+    *out_ts = m->out_ts_hi;
+    return 0;
+}

@@ -86,6 +86,8 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
         if (c->hist)
             tdm_rtx_hist_put(c->hist, t->buf, (size_t)n, now);
         tdm_rtpstats_tx_on_packet(&c->tx, o.ts, v->payload_len, now);
+        c->dl_marker = v->marker;
+        n = dl_stamp(sp, t->buf, (size_t)n, 0, now);
         n = tdm_srtp_protect_rtp(sp->srtp, t->buf, (size_t)n, TDM_SFU_TX_BUF);
         if (n < 0) {
             s->st.fwd_errors++;

@@ -68,7 +68,8 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
             continue;
         }
         /* The original packet again (no RTX offered to subscribers): libsrtp's outbound
-         * session allows the repeated index. */
+         * session allows the repeated index. A new transport-wide number, as any packet. */
+        len = dl_stamp(p, t->buf, (size_t)len, 0, now);
         len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, TDM_SFU_TX_BUF);
         if (len > 0)
             peer_send(s, p, t, (size_t)len);
@@ -127,6 +128,8 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->hist)
             tdm_rtx_hist_set_limits(c->hist, 1000000, rtt / 2 > 5000 ? rtt / 2 : 5000);
+        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0)
+            dl_set_rtt(p, rtt);
     }
 }
 
@@ -156,6 +159,9 @@ void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
                    p->kind == PEER_SUB) {
             answer_nack(s, p, &pk, now);
+        } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_TWCC &&
+                   p->kind == PEER_SUB) {
+            dl_on_feedback(s, p, pk.p, pk.len, now);
         } else if (pk.type == TDM_RTCP_PSFB && p->kind == PEER_SUB) {
             on_psfb(s, p, &pk, now);
         }

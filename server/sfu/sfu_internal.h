@@ -4,6 +4,8 @@
  * checks that the files' calls form no cycle):
  *   out.c       the transmit queue, the event queue, deadlines, randomness
  *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
+ *   downlink.c  transport-wide numbers on "sub" connections, their feedback, the estimate
+ *               and padding probes (core/twcc.c, core/gcc.c)
  *   feedback.c  RTCP in and out, keyframe requests
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   roster.c    rooms, participants, producers and consumers coming and going
@@ -21,6 +23,7 @@
 #include "tandem/cert.h"
 #include "tandem/dtls.h"
 #include "tandem/forward.h"
+#include "tandem/gcc.h"
 #include "tandem/ice.h"
 #include "tandem/log.h"
 #include "tandem/nack.h"
@@ -43,6 +46,7 @@
 #define SFU_RTX_SLOTS 256           /* ~1.3 s of video at 200 packets/s */
 #define SFU_RTX_SLOT_BYTES 1300     /* browsers' RTP packets stay under ~1250 bytes */
 #define SFU_TICK_RESERVE 64         /* free transmit slots a time-out's piece of work needs */
+#define SFU_TWCC_RING 1024          /* packets remembered per sub connection: ~2 s at 4 Mbit/s */
 
 enum peer_kind { PEER_PUB, PEER_SUB };
 
@@ -68,6 +72,7 @@ struct peer {
     int64_t created_us;
     const char *fail_why;
     uint64_t sess_id, sess_version;
+    struct sfu_dl *dl; /* "sub" with transport-wide-cc negotiated: the downlink estimate */
 };
 
 /* An incoming track: what one publisher sends in one m-section. */
@@ -109,6 +114,7 @@ struct cons {
     uint64_t rate_bps; /* what the subscriber received over the last report interval */
     uint64_t loss_bps; /* video: the loss-based estimate of its line (forward.h), 0: none */
     struct tdm_fwd_budget resend; /* video: what NACKs may cost this line */
+    bool dl_marker;               /* its last forwarded packet ended a frame (a pad may follow) */
 };
 
 /* A participant of a room. */
@@ -195,6 +201,49 @@ int64_t peer_deadline(const struct tdm_sfu *s, const struct peer *p);
 bool peer_take_connected(struct peer *p);
 void peer_local(struct tdm_sfu *s, struct peer *p, struct tdm_sdp_local *l);
 void peer_forget_tcp(struct peer *p, uint64_t tcp);
+
+/* ---- downlink.c -------------------------------------------------------------------- */
+/* What one "sub" connection sent (by transport-wide number) and what its estimator knows.
+ * Allocated when an answer negotiates the extension; freed with the peer. */
+struct sfu_dl_sent {
+    int64_t send_us;
+    uint16_t seq, size, probe;
+    bool used, reported, acked;
+};
+struct sfu_dl {
+    uint8_t ext_id; /* the transport-wide-cc extension id in the sub session */
+    uint16_t seq;   /* the next transport-wide number */
+    struct tdm_gcc gcc;
+    uint64_t feedbacks;
+    /* For the allocation (another layer): what this subscriber would receive if its link
+     * allowed it, bit/s; 0: the media rate now sent is taken. Probes go out only while the
+     * estimate is below it. */
+    uint64_t want_bps;
+    uint64_t media_bytes, media_bps;
+    int64_t rate_at_us, tick_us, log_us;
+    uint16_t probe_id, probe_left, probe_sent;
+    uint64_t probe_bps;
+    int64_t probe_next_us, probe_start_us;
+    struct sfu_dl_sent ring[SFU_TWCC_RING];
+};
+/* Number the packets of p from now on under extension id ext_id (0 or a peer that is not
+ * "sub": nothing). The estimate starts at 300 kbit/s. */
+void dl_enable(struct peer *p, unsigned ext_id, int64_t now);
+void dl_free(struct peer *p);
+/* THE downlink estimate of subscriber connection p, bit/s: delay- and loss-based, raised by
+ * probes (core/gcc.h). 0 until the first transport-cc feedback (the browser may not send
+ * any: fall back to REMB, p->remb_bps, or to the loss estimate of the consumers). */
+uint64_t dl_estimate(const struct peer *p);
+/* The one place a packet for p is finished before SRTP: buf[0..len) (room up to
+ * TDM_SFU_TX_BUF) gets the next transport-wide number, and is remembered with its size and
+ * send time (probe: the probe cluster, 0 for media). Returns the new length. Hot path. */
+int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t now);
+/* A transport-cc feedback packet (RTCP header included) from p's page. */
+void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const uint8_t *pkt, size_t len, int64_t now);
+void dl_set_rtt(struct peer *p, int64_t rtt_us);
+/* Probe clusters and the media rate; dl_deadline says when next. */
+void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now);
+int64_t dl_deadline(const struct peer *p);
 
 /* ---- feedback.c -------------------------------------------------------------------- */
 /* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */
