@@ -280,8 +280,6 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
     if (loss > 0.10) {
         double base = g->loss_bps < g->delay_bps ? g->loss_bps : g->delay_bps;
         g->loss_bps = (base > acked ? base : acked) * (1 - loss / 2);
-        if (g->loss_bps > base)
-            g->loss_bps = base;
     } else if (loss < 0.02) {
         double up = g->loss_bps * ETA_PER_S;
         g->loss_bps = up > g->delay_bps ? up : g->delay_bps;
