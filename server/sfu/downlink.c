@@ -45,12 +45,6 @@ void dl_enable(struct peer *p, unsigned ext_id, int64_t now)
     p->dl->ext_id = (uint8_t)ext_id;
 }
 
-void dl_free(struct peer *p)
-{
-    free(p->dl);
-    p->dl = NULL;
-}
-
 uint64_t dl_estimate(const struct peer *p)
 {
     return p && p->dl && p->dl->feedbacks ? tdm_gcc_estimate(&p->dl->gcc) : 0;

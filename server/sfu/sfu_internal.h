@@ -204,7 +204,7 @@ void peer_forget_tcp(struct peer *p, uint64_t tcp);
 
 /* ---- downlink.c -------------------------------------------------------------------- */
 /* What one "sub" connection sent (by transport-wide number) and what its estimator knows.
- * Allocated when an answer negotiates the extension; freed with the peer. */
+ * Allocated (calloc) when an answer negotiates the extension; peer_destroy frees it. */
 struct sfu_dl_sent {
     int64_t send_us;
     uint16_t seq, size, probe;
@@ -229,7 +229,6 @@ struct sfu_dl {
 /* Number the packets of p from now on under extension id ext_id (0 or a peer that is not
  * "sub": nothing). The estimate starts at 300 kbit/s. */
 void dl_enable(struct peer *p, unsigned ext_id, int64_t now);
-void dl_free(struct peer *p);
 /* THE downlink estimate of subscriber connection p, bit/s: delay- and loss-based, raised by
  * probes (core/gcc.h). 0 until the first transport-cc feedback (the browser may not send
  * any: fall back to REMB, p->remb_bps, or to the loss estimate of the consumers). */
