@@ -127,10 +127,10 @@ struct tdm_sfu_stats {
     uint64_t twcc_feedback; /* transport-cc feedback packets from subscribers */
     uint64_t twcc_bad;      /* of those, malformed (dropped) */
     uint64_t probes_sent;   /* padding packets sent to probe downlinks */
-    /* Downlink estimates (transport-cc), filled by tdm_sfu_get_stats: sub connections with
-     * one, their sum and the lowest (bit/s). */
-    uint32_t est_subs;
-    uint64_t est_sum_bps, est_min_bps;
+    /* Downlink estimates (transport-cc) now: sub connections with one, their sum (bit/s),
+     * and how many are under 300 kbit/s (a weak downlink). */
+    uint32_t est_subs, est_weak;
+    uint64_t est_sum_bps;
 };
 
 /* One participant's figures (tdm_sfu_part_stats). */

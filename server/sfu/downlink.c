@@ -108,6 +108,12 @@ void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const uint8_t *pkt, size_
     tdm_gcc_on_feedback(&d->gcc, g, k, now);
     d->feedbacks++;
     s->st.twcc_feedback++;
+    dl_uncount(&s->st, d);
+    d->counted = true;
+    d->counted_bps = tdm_gcc_estimate(&d->gcc);
+    s->st.est_subs++;
+    s->st.est_sum_bps += d->counted_bps;
+    s->st.est_weak += d->counted_bps < SFU_EST_WEAK_BPS;
 }
 
 void dl_set_rtt(struct peer *p, int64_t rtt_us)

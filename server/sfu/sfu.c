@@ -325,19 +325,6 @@ int64_t tdm_sfu_deadline(const struct tdm_sfu *s)
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out)
 {
     *out = s->st;
-    out->est_subs = 0;
-    out->est_sum_bps = out->est_min_bps = 0;
-    for (uint32_t i = 0; i < s->n_rooms; i++) {
-        for (uint32_t k = 0; k < s->rooms[i]->n_parts; k++) {
-            uint64_t e = dl_estimate(s->rooms[i]->parts[k]->sub);
-            if (!e)
-                continue;
-            if (!out->est_subs || e < out->est_min_bps)
-                out->est_min_bps = e;
-            out->est_subs++;
-            out->est_sum_bps += e;
-        }
-    }
 }
 
 int tdm_sfu_part_stats(const struct tdm_sfu *s, const char *room, const char *pid,

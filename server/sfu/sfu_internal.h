@@ -215,6 +215,8 @@ struct sfu_dl {
     uint16_t seq;   /* the next transport-wide number */
     struct tdm_gcc gcc;
     uint64_t feedbacks;
+    bool counted; /* in the stats' est_* figures, with counted_bps */
+    uint64_t counted_bps;
     /* For the allocation (another layer): what this subscriber would receive if its link
      * allowed it, bit/s; 0: the media rate now sent is taken. Probes go out only while the
      * estimate is below it. */
@@ -240,6 +242,17 @@ int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t n
 /* A transport-cc feedback packet (RTCP header included) from p's page. */
 void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const uint8_t *pkt, size_t len, int64_t now);
 void dl_set_rtt(struct peer *p, int64_t rtt_us);
+#define SFU_EST_WEAK_BPS 300000
+/* Take d's estimate out of the stats (inline: peer.c calls it on destroy). */
+static inline void dl_uncount(struct tdm_sfu_stats *st, struct sfu_dl *d)
+{
+    if (!d || !d->counted)
+        return;
+    st->est_subs--;
+    st->est_sum_bps -= d->counted_bps;
+    st->est_weak -= d->counted_bps < SFU_EST_WEAK_BPS;
+    d->counted = false;
+}
 /* Probe clusters and the media rate; dl_deadline says when next. */
 void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now);
 int64_t dl_deadline(const struct peer *p);
