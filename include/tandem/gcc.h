@@ -14,8 +14,9 @@
  *   the link delivered cleanly (no overuse, loss under 2 %) is never estimated below.
  * - Loss-based (§6), over windows of at least 500 ms and 30 packets: loss over 10 % bounds
  *   the estimate to (1 - loss / 2) times the larger of the bound and the acknowledged rate
- *   (so a sender that does not follow the estimate does not drive it to the floor), under
- *   2 % lifts the bound, in between holds it.
+ *   (so a sender that does not follow the estimate does not drive it to the floor), and
+ *   over 25 % to the acknowledged rate at most (a full line: a policer drops without
+ *   queueing, so only the loss tells); under 2 % lifts the bound, in between holds it.
  * - Probing: when the sender wants more than the estimate, it asks for a cluster of padding
  *   at twice the estimate (tdm_gcc_probe_start); the cluster's receive rate, when it kept
  *   up, raises the estimate at once, which is how a link recovers in seconds instead of

@@ -280,6 +280,10 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
     if (loss > 0.10) {
         double base = g->loss_bps < g->delay_bps ? g->loss_bps : g->delay_bps;
         g->loss_bps = (base > acked ? base : acked) * (1 - loss / 2);
+        /* A quarter lost or more: the line is full, what came through is what it carries
+         * (a policer drops without queueing, so the delay never tells). */
+        if (loss > 0.25 && acked > 0 && acked < g->loss_bps)
+            g->loss_bps = acked;
     } else if (loss < 0.02) {
         double up = g->loss_bps * ETA_PER_S;
         g->loss_bps = up > g->delay_bps ? up : g->delay_bps;
