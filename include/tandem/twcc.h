@@ -5,7 +5,8 @@
  *
  * - tdm_twcc_stamp writes the number into a packet, adding the element (and the
  *   extension block) when the packet has none.
- * - tdm_twcc_parse reads a feedback packet: outside input, every field is checked.
+ * - tdm_rtcp_parse_twcc (core/rtcp.c) reads a feedback packet, outside input checked;
+ *   tdm_twcc_arrivals turns its deltas into arrival times.
  * - tdm_twcc_build writes one, as a browser does (the simulator's subscribers, tests).
  *
  * Nothing here allocates, locks or logs: stamping runs per packet and per subscriber. */
@@ -29,7 +30,8 @@
  * block) or TDM_ETOOBIG (cap too small). On error pkt is unchanged. */
 int tdm_twcc_stamp(uint8_t *pkt, size_t len, size_t cap, unsigned id, uint16_t seq);
 
-/* The fixed fields of a feedback packet. ref_time: 24-bit signed, in TDM_TWCC_REF_US. */
+/* The fixed fields of a feedback packet to build. ref_time: 24-bit signed, in
+ * TDM_TWCC_REF_US. */
 struct tdm_twcc_fb {
     uint32_t sender_ssrc, media_ssrc;
     uint16_t base_seq;
@@ -47,12 +49,13 @@ struct tdm_twcc_status {
     int64_t arrival_us;
 };
 
-/* Parse the RTCP packet pkt[0..len) (header included, as tdm_rtcp_iter gives it; len is
- * 4 * (length + 1)). Fills *fb and out[0..count). Returns count, or TDM_EINVAL (not RTPFB
- * FMT 15, a status count of 0, a reserved symbol, a run or vector that covers no packet),
- * TDM_ETRUNC (chunks or deltas cut short) or TDM_ETOOBIG (count over cap: nothing read). */
-int tdm_twcc_parse(const uint8_t *pkt, size_t len, struct tdm_twcc_fb *fb,
-                   struct tdm_twcc_status *out, size_t cap);
+/* The arrival times of a feedback read by tdm_rtcp_parse_twcc (core/rtcp.c checks it): the
+ * n statuses of st become out[0..n) with absolute times (ref_time * 64 ms plus the deltas
+ * so far). */
+struct tdm_rtcp_twcc;
+struct tdm_rtcp_twcc_status;
+void tdm_twcc_arrivals(const struct tdm_rtcp_twcc *tw, const struct tdm_rtcp_twcc_status *st,
+                       size_t n, struct tdm_twcc_status *out);
 
 /* Write a feedback packet for st[0..n) (st[i].seq = fb->base_seq + i; arrival_us in the
  * same clock as fb->ref_time * 64 ms, not before it for the first received packet). As many

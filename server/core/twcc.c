@@ -3,6 +3,7 @@
 #include "tandem/twcc.h"
 
 #include "tandem/err.h"
+#include "tandem/rtcp.h"
 #include "tandem/util.h"
 
 #include <string.h>
@@ -14,7 +15,7 @@
 #define RUN_MAX 0x1fff     /* 13 bits */
 #define REF_QUARTERS 256LL /* 64 ms in 250 µs units */
 
-enum { SYM_LOST = 0, SYM_SMALL = 1, SYM_LARGE = 2, SYM_RESERVED = 3 };
+enum { SYM_LOST = 0, SYM_SMALL = 1, SYM_LARGE = 2 };
 
 /* ---- the header extension -------------------------------------------------------------- */
 
@@ -123,83 +124,18 @@ int tdm_twcc_stamp(uint8_t *pkt, size_t len, size_t cap, unsigned id, uint16_t s
     return (int)(len + grow);
 }
 
-/* ---- feedback: reading ------------------------------------------------------------------ */
+/* ---- feedback: reading (the parser is core/rtcp.c's) ------------------------------------- */
 
-/* Chunks into out[i].arrival_us as symbols (replaced by times afterwards). */
-static int read_chunks(const uint8_t *p, size_t end, size_t *off, struct tdm_twcc_status *out,
-                       uint16_t base, size_t count)
+void tdm_twcc_arrivals(const struct tdm_rtcp_twcc *tw, const struct tdm_rtcp_twcc_status *st,
+                       size_t n, struct tdm_twcc_status *out)
 {
-    size_t i = 0;
-    while (i < count) {
-        if (*off + 2 > end)
-            return TDM_ETRUNC;
-        uint16_t c = tdm_rd16(p + *off);
-        *off += 2;
-        if (!(c & 0x8000)) { /* run length: symbol, 13-bit length */
-            unsigned sym = (c >> 13) & 3, run = c & RUN_MAX;
-            if (sym == SYM_RESERVED || run == 0)
-                return TDM_EINVAL;
-            for (unsigned j = 0; j < run && i < count; j++, i++)
-                out[i] = (struct tdm_twcc_status){(uint16_t)(base + i), sym != 0, sym};
-        } else if (!(c & 0x4000)) { /* 14 one-bit symbols */
-            for (int b = 13; b >= 0 && i < count; b--, i++) {
-                unsigned sym = (c >> b) & 1;
-                out[i] = (struct tdm_twcc_status){(uint16_t)(base + i), sym != 0, sym};
-            }
-        } else { /* 7 two-bit symbols */
-            for (int b = 6; b >= 0 && i < count; b--, i++) {
-                unsigned sym = (c >> (2 * b)) & 3;
-                if (sym == SYM_RESERVED)
-                    return TDM_EINVAL;
-                out[i] = (struct tdm_twcc_status){(uint16_t)(base + i), sym != 0, sym};
-            }
-        }
+    int64_t t = (int64_t)tw->ref_time * TDM_TWCC_REF_US;
+    for (size_t i = 0; i < n; i++) {
+        bool got = st[i].symbol != TDM_RTCP_TWCC_NOT_RECEIVED;
+        if (got)
+            t += (int64_t)st[i].delta * TDM_TWCC_DELTA_US;
+        out[i] = (struct tdm_twcc_status){st[i].seq, got, got ? t : 0};
     }
-    return 0;
-}
-
-int tdm_twcc_parse(const uint8_t *pkt, size_t len, struct tdm_twcc_fb *fb,
-                   struct tdm_twcc_status *out, size_t cap)
-{
-    if (!pkt || !fb || len < FB_FIXED || (pkt[0] >> 6) != 2 || (pkt[0] & 31) != 15 || pkt[1] != 205)
-        return TDM_EINVAL;
-    size_t end = len;
-    if (pkt[0] & 0x20) { /* RFC 3550 §6.4.1 padding: the last byte counts it */
-        if (pkt[len - 1] == 0 || pkt[len - 1] > len - FB_FIXED)
-            return TDM_EINVAL;
-        end -= pkt[len - 1];
-    }
-    fb->sender_ssrc = tdm_rd32(pkt + 4);
-    fb->media_ssrc = tdm_rd32(pkt + 8);
-    fb->base_seq = tdm_rd16(pkt + 12);
-    fb->count = tdm_rd16(pkt + 14);
-    uint32_t ref = (uint32_t)pkt[16] << 16 | (uint32_t)pkt[17] << 8 | pkt[18];
-    fb->ref_time = (int32_t)(ref ^ 0x800000u) - 0x800000; /* 24-bit two's complement */
-    fb->fb_count = pkt[19];
-    if (fb->count == 0)
-        return TDM_EINVAL;
-    if (fb->count > cap || !out)
-        return TDM_ETOOBIG;
-    size_t off = FB_FIXED;
-    int rc = read_chunks(pkt, end, &off, out, fb->base_seq, fb->count);
-    if (rc < 0)
-        return rc;
-    int64_t t = (int64_t)fb->ref_time * TDM_TWCC_REF_US;
-    for (size_t i = 0; i < fb->count; i++) {
-        int64_t sym = out[i].arrival_us;
-        if (sym == SYM_SMALL) {
-            if (off + 1 > end)
-                return TDM_ETRUNC;
-            t += (int64_t)pkt[off++] * TDM_TWCC_DELTA_US;
-        } else if (sym == SYM_LARGE) {
-            if (off + 2 > end)
-                return TDM_ETRUNC;
-            t += (int64_t)(int16_t)tdm_rd16(pkt + off) * TDM_TWCC_DELTA_US;
-            off += 2;
-        }
-        out[i].arrival_us = sym ? t : 0;
-    }
-    return fb->count;
 }
 
 /* ---- feedback: writing ------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include "sfu_internal.h"
 
 #include "tandem/err.h"
+#include "tandem/rtcp.h"
 #include "tandem/twcc.h"
 
 #include <stdlib.h>
@@ -89,21 +90,23 @@ static bool join(struct sfu_dl *d, const struct tdm_twcc_status *st, struct tdm_
     return true;
 }
 
-void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const uint8_t *pkt, size_t len, int64_t now)
+void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pkt, int64_t now)
 {
     struct sfu_dl *d = p->dl;
-    struct tdm_twcc_fb fb;
+    struct tdm_rtcp_twcc tw;
+    struct tdm_rtcp_twcc_status raw[FB_MAX];
     struct tdm_twcc_status st[FB_MAX];
     struct tdm_gcc_pkt g[FB_MAX];
     if (!d || !d->ext_id)
         return;
-    int n = tdm_twcc_parse(pkt, len, &fb, st, FB_MAX);
-    if (n < 0) {
+    if (tdm_rtcp_parse_twcc(pkt, &tw, raw, FB_MAX) != 0) {
         s->st.twcc_bad++;
         return;
     }
-    size_t k = 0;
-    for (int i = 0; i < n; i++)
+    /* More than FB_MAX statuses (a browser reports ~100 ms at a time): the first FB_MAX. */
+    size_t n = tw.status_count < FB_MAX ? tw.status_count : FB_MAX, k = 0;
+    tdm_twcc_arrivals(&tw, raw, n, st);
+    for (size_t i = 0; i < n; i++)
         k += join(d, &st[i], &g[k]);
     tdm_gcc_on_feedback(&d->gcc, g, k, now);
     d->feedbacks++;

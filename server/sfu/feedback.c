@@ -161,7 +161,7 @@ void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
             answer_nack(s, p, &pk, now);
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_TWCC &&
                    p->kind == PEER_SUB) {
-            dl_on_feedback(s, p, pk.p, pk.len, now);
+            dl_on_feedback(s, p, &pk, now);
         } else if (pk.type == TDM_RTCP_PSFB && p->kind == PEER_SUB) {
             on_psfb(s, p, &pk, now);
         }

@@ -239,8 +239,9 @@ uint64_t dl_estimate(const struct peer *p);
  * TDM_SFU_TX_BUF) gets the next transport-wide number, and is remembered with its size and
  * send time (probe: the probe cluster, 0 for media). Returns the new length. Hot path. */
 int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t now);
-/* A transport-cc feedback packet (RTCP header included) from p's page. */
-void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const uint8_t *pkt, size_t len, int64_t now);
+/* A transport-cc feedback packet from p's page (read by tdm_rtcp_parse_twcc). */
+struct tdm_rtcp_pkt;
+void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pkt, int64_t now);
 void dl_set_rtt(struct peer *p, int64_t rtt_us);
 #define SFU_EST_WEAK_BPS 300000
 /* Take d's estimate out of the stats (inline: peer.c calls it on destroy). */
