@@ -132,10 +132,11 @@ static void stamp_refuses_bad_input(void **state)
         for (size_t i = 0; i < len; i++)
             q[i] = (uint8_t)rand();
         q[0] = (uint8_t)(0x80 | (q[0] & 0x3f));
+        size_t x = 12 + 4 * (size_t)(q[0] & 15);
         if (rand() % 2)
-            q[12 + 4 * (q[0] & 15) < len ? 12 + 4 * (q[0] & 15) : 12] = 0xbe;
-        int n = tdm_twcc_stamp(q, len, cap, 1 + (unsigned)(rand() % 30), 9);
-        assert_true(n < 0 || ((size_t)n >= len && (size_t)n <= cap));
+            q[x < len ? x : 12] = 0xbe;
+        int m = tdm_twcc_stamp(q, len, cap, 1 + (unsigned)(rand() % 30), 9);
+        assert_true(m < 0 || ((size_t)m >= len && (size_t)m <= cap));
         free(q);
     }
 }
