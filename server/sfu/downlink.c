@@ -64,7 +64,7 @@ int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t n
                               .size = (uint16_t)(n + 10 < 0xffff ? n + 10 : 0xffff),
                               .seq = d->seq,
                               .probe = probe,
-                              .used = true};
+                              .flags = SFU_DL_USED};
     d->seq++;
     if (!probe)
         d->media_bytes += (uint64_t)n;
@@ -78,10 +78,10 @@ int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t n
 static bool join(struct sfu_dl *d, const struct tdm_twcc_status *st, struct tdm_gcc_pkt *out)
 {
     struct sfu_dl_sent *e = &d->ring[slot_of(st->seq)];
-    if (!e->used || e->seq != st->seq || e->acked || (!st->received && e->reported))
+    if (!(e->flags & SFU_DL_USED) || e->seq != st->seq || (e->flags & SFU_DL_ACKED) ||
+        (!st->received && (e->flags & SFU_DL_REPORTED)))
         return false;
-    e->reported = true;
-    e->acked = st->received;
+    e->flags |= (uint8_t)(SFU_DL_REPORTED | (st->received ? SFU_DL_ACKED : 0));
     *out = (struct tdm_gcc_pkt){.send_us = e->send_us,
                                 .recv_us = st->arrival_us,
                                 .size = e->size,

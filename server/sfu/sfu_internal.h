@@ -205,14 +205,19 @@ void peer_forget_tcp(struct peer *p, uint64_t tcp);
 /* ---- downlink.c -------------------------------------------------------------------- */
 /* What one "sub" connection sent (by transport-wide number) and what its estimator knows.
  * Allocated (calloc) when an answer negotiates the extension; peer_destroy frees it. */
-struct sfu_dl_sent {
+struct sfu_dl_sent { /* 16 bytes */
     int64_t send_us;
     uint16_t seq, size, probe;
-    bool used, reported, acked;
+    uint8_t flags; /* SFU_DL_* */
 };
+#define SFU_DL_USED 1
+#define SFU_DL_REPORTED 2
+#define SFU_DL_ACKED 4
 struct sfu_dl {
+    /* what every packet touches, in one cache line */
     uint8_t ext_id; /* the transport-wide-cc extension id in the sub session */
     uint16_t seq;   /* the next transport-wide number */
+    uint64_t media_bytes;
     struct tdm_gcc gcc;
     uint64_t feedbacks;
     bool counted; /* in the stats' est_* figures, with counted_bps */
@@ -221,7 +226,7 @@ struct sfu_dl {
      * allowed it, bit/s; 0: the media rate now sent is taken. Probes go out only while the
      * estimate is below it. */
     uint64_t want_bps;
-    uint64_t media_bytes, media_bps;
+    uint64_t media_bps;
     int64_t rate_at_us, tick_us, log_us;
     uint16_t probe_id, probe_left, probe_sent;
     uint64_t probe_bps;
