@@ -67,9 +67,13 @@ int tdm_seqmap_map(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq, uint32_t t
  * (TDM_SEQMAP_FORWARD meaning "recorded"). */
 int tdm_seqmap_drop(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq);
 
-/* The next outgoing number, for a packet of the caller's own (padding while the stream is
- * paused: a bandwidth probe), with the newest outgoing timestamp. Later packets follow it.
- * Returns 0, or TDM_ESTATE before the first packet. */
-int tdm_seqmap_reserve(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts);
+/* One outgoing number for a padding-only packet (a bandwidth probe on the media SSRC, as
+ * libwebrtc sends when RTX is not negotiated), right after the newest: *out_seq, and the
+ * newest timestamp in *out_ts. Only when the newest incoming packet was the last one
+ * numbered (TDM_ESTATE otherwise, and before the first packet or with a switch armed);
+ * later packets continue after the pad, and anything older than the newest is refused from
+ * then on (it would take a number already used), so the caller pads only when the source
+ * has nothing outstanding. */
+int tdm_seqmap_pad(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts);
 
 #endif

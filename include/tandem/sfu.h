@@ -150,6 +150,21 @@ struct tdm_sfu_stats {
     uint32_t rooms, participants, pending, peers;
     uint64_t layer_switches;                /* simulcast: a subscriber moved to another layer */
     uint64_t audio_only_on, audio_only_off; /* automatic audio only began / ended */
+    uint64_t twcc_feedback;                 /* transport-cc feedback packets from subscribers */
+    uint64_t twcc_bad;                      /* of those, malformed (dropped) */
+    uint64_t probes_sent;                   /* padding packets sent to probe downlinks */
+    /* Downlink estimates (transport-cc) now: sub connections with one, their sum (bit/s),
+     * and how many are under 300 kbit/s (a weak downlink). */
+    uint32_t est_subs, est_weak;
+    uint64_t est_sum_bps;
+};
+
+/* One participant's figures (tdm_sfu_part_stats). */
+struct tdm_sfu_part_stats {
+    uint64_t est_bps;   /* downlink estimate from transport-cc, 0: none yet */
+    uint64_t acked_bps; /* what its link delivered lately, per the same feedback */
+    uint64_t remb_bps;  /* its browser's latest REMB for the sub connection, 0: none */
+    uint64_t feedbacks; /* transport-cc feedback packets received from it */
 };
 
 int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out);
@@ -180,6 +195,9 @@ void tdm_sfu_event_free(struct tdm_sfu_event *e);
 int64_t tdm_sfu_deadline(const struct tdm_sfu *s);
 
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out);
+/* Participant pid of room: 0, or TDM_ENOTFOUND. */
+int tdm_sfu_part_stats(const struct tdm_sfu *s, const char *room, const char *pid,
+                       struct tdm_sfu_part_stats *out);
 void tdm_sfu_cmd_free(struct tdm_sfu_cmd *c);
 
 #endif

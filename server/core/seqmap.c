@@ -180,13 +180,13 @@ int tdm_seqmap_drop(struct tdm_seqmap *m, uint32_t ssrc, uint16_t seq)
     return TDM_SEQMAP_FORWARD;
 }
 
-int tdm_seqmap_reserve(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts)
+int tdm_seqmap_pad(struct tdm_seqmap *m, uint16_t *out_seq, uint32_t *out_ts)
 {
-    if (!m->started)
+    if (!m->started || m->switch_armed || out_for(m, m->in_hi) != m->out_hi)
         return TDM_ESTATE;
-    m->out_hi++;
+    m->floor = m->in_hi; /* what is older was numbered before the pad: it would collide */
     m->seq_off++;
-    m->floor = m->in_hi; /* a late packet of the source would now collide: too old */
+    m->out_hi++;
     *out_seq = (uint16_t)m->out_hi;
     *out_ts = m->out_ts_hi;
     return 0;

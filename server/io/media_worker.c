@@ -171,6 +171,11 @@ static void publish_counters(struct media_worker *w)
     PUT(refused_busy, st.refused_pending);
     PUT(peers, st.peers);
     PUT(peers_setting_up, st.pending);
+    PUT(twcc_feedback, st.twcc_feedback);
+    PUT(probes_sent, st.probes_sent);
+    PUT(est_subs, st.est_subs);
+    PUT(est_weak, st.est_weak);
+    PUT(est_sum_bps, st.est_sum_bps);
 #undef PUT
 }
 

@@ -276,6 +276,19 @@ static void render_media(GString *s)
                            "tandem_loss_fraction_sum{direction=\"up\"} %.4f\n"
                            "tandem_loss_fraction_sum{direction=\"down\"} %.4f\n",
                            (double)SUM(loss_up_sum) / 256.0, (double)SUM(loss_down_sum) / 256.0);
+    one(s, "tandem_twcc_feedback_total", "counter",
+        "Transport-cc feedback packets from subscribers (their downlink reports).",
+        SUM(twcc_feedback));
+    one(s, "tandem_probe_packets_total", "counter",
+        "Padding packets sent to probe subscribers' downlinks.", SUM(probes_sent));
+    one(s, "tandem_downlink_estimates", "gauge",
+        "Subscriber connections with a downlink estimate (from transport-cc).", SUM(est_subs));
+    one(s, "tandem_downlink_estimates_weak", "gauge",
+        "Of those, estimated under 300 kbit/s (a weak downlink).", SUM(est_weak));
+    one(s, "tandem_downlink_estimate_bps_sum", "gauge",
+        "Sum of the downlink estimates (bit/s): divide by tandem_downlink_estimates for the "
+        "mean.",
+        SUM(est_sum_bps));
     head(s, "tandem_loss_reports_total", "counter", "Receiver report blocks counted above.");
     g_string_append_printf(s,
                            "tandem_loss_reports_total{direction=\"up\"} %llu\n"

@@ -44,6 +44,11 @@ struct tdm_mx_worker {
     _Atomic uint64_t refused_busy;     /* media connections refused: limits.max_pending_media */
     _Atomic uint64_t peers;            /* media connections held (gauge) */
     _Atomic uint64_t peers_setting_up; /* of those, ICE/DTLS not done (gauge) */
+    _Atomic uint64_t twcc_feedback;    /* transport-cc feedback packets from subscribers */
+    _Atomic uint64_t probes_sent;      /* padding packets probing downlinks */
+    _Atomic uint64_t est_subs;         /* sub connections with a downlink estimate (gauge) */
+    _Atomic uint64_t est_weak;         /* of those, under 300 kbit/s (gauge) */
+    _Atomic uint64_t est_sum_bps;      /* their estimates' sum (gauge) */
     alignas(64) _Atomic uint64_t cmds_posted; /* control thread */
     _Atomic uint64_t cmds_done;               /* the worker (or its teardown) */
     _Atomic bool has_clock;

@@ -5,12 +5,19 @@
  * carry audio and the lowest layer of one picture, the subscriber goes audio only (it is
  * told, and told again when video comes back).
  *
- * The estimate, until transport-wide congestion control gives a better one: the
- * subscriber's REMB when it says the line is congested, and a loss-based estimate of its
- * own (GCC's loss half, draft-ietf-rmcat-gcc-02 §6) that grows only one upgrade ahead of
- * what is actually sent, so an upgrade is a bounded probe. An upgrade that meets losses
- * within UP_FAIL_US failed: the next one waits (HOLD_MIN_US, doubling to HOLD_MAX_US).
- * While audio only, nothing is sent that could show more room, so a short burst of
+ * The estimate is transport-cc's (downlink.c, core/gcc.c) when the page sends its feedback:
+ * the allocation tells it what the subscriber would receive if its line allowed it, and its
+ * probes find out whether it does. A layer flowing now is kept until its cost is a fifth
+ * above the budget, an upgrade needs a tenth to spare, and after a picture went down none
+ * goes up for DOWN_HOLD_US: switching costs keyframes, so the layers do not follow every
+ * swing of the estimate. Audio only ends when a probe sent since it began came through at
+ * what video needs.
+ *
+ * Without transport-cc feedback (a browser that does not send it): the subscriber's REMB
+ * when it says the line is congested, and a loss-based estimate of its own (GCC's loss half,
+ * draft-ietf-rmcat-gcc-02 §6) that grows only one upgrade ahead of what is actually sent, so
+ * an upgrade is a bounded probe. An upgrade that meets losses within UP_FAIL_US failed: the
+ * next one waits (HOLD_MIN_US, doubling to HOLD_MAX_US). While audio only, a short burst of
  * padding on a paused video stream (a probe) asks the line; video returns when a probe
  * comes through without loss. */
 #include "sfu_internal.h"
@@ -29,6 +36,8 @@
 #define HOLD_MIN_US 8000000  /* after a failed upgrade, no other for this long */
 #define HOLD_MAX_US 16000000
 #define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
+#define DOWN_HOLD_US 3000000   /* transport-cc: after a picture went down, none goes up */
+#define AO_EXIT_US 1000000     /* transport-cc: above it (and a quarter) this long: video */
 #define PROBE_FIRST_US 4000000 /* the first probe after audio only began */
 #define PROBE_MAX_US 6000000   /* video must come back within seconds of the line */
 #define PROBE_LEN_US 600000
@@ -323,7 +332,11 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
         for (int l = w->max; l > from; l--) {
             if (!layer_active(layers_at(w->c->prod, l), now))
                 continue;
-            uint64_t extra = cost_of(w, l) - cost_of(w, from);
+            /* the layer flowing now is kept until clearly unaffordable (a fifth below its
+             * cost, with the upgrade margin a band of about 30 %): no flapping on an estimate
+             * that swings as the line's queue fills and drains */
+            uint64_t cl = l == w->base ? cost_of(w, l) / 5 * 4 : cost_of(w, l);
+            uint64_t extra = cl > cost_of(w, from) ? cl - cost_of(w, from) : 0;
             if ((hold && l > w->base) || w->layer != from)
                 continue; /* one upgrade per picture and allocation */
             if (extra <= budget) {
@@ -360,9 +373,10 @@ static uint64_t threshold(const struct want *ws, size_t n, uint64_t audio, int64
     return low ? audio + low : 0;
 }
 
-static void tell_audio_only(struct tdm_sfu *s, struct part *q, bool on)
+static void tell_audio_only(struct tdm_sfu *s, struct part *q, bool on, int64_t now)
 {
     q->audio_only = on;
+    q->ao_on_us = on ? now : q->ao_on_us;
     if (on)
         s->st.audio_only_on++;
     else
@@ -382,7 +396,7 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
     if (q->ao_mode == TDM_SFU_AO_VIDEO || !need) {
         q->ao_low_since = 0;
         if (q->audio_only)
-            tell_audio_only(s, q, false);
+            tell_audio_only(s, q, false, now);
         return;
     }
     if (q->audio_only || est >= need) {
@@ -393,7 +407,7 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
         q->ao_low_since = now;
     if (now - q->ao_low_since < AO_ENTER_US)
         return;
-    tell_audio_only(s, q, true);
+    tell_audio_only(s, q, true, now);
     q->probe_hold_us = PROBE_FIRST_US;
     q->probe_at_us = now + q->probe_hold_us;
     q->probe_ssrc = 0;
@@ -430,7 +444,7 @@ static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int6
         uint16_t seq;
         uint32_t ts;
         struct tdm_sfu_transmit *t = sfu_tx_slot(s);
-        if (!t || tdm_seqmap_reserve(&c->sel.seq, &seq, &ts) != 0)
+        if (!t || tdm_seqmap_pad(&c->sel.seq, &seq, &ts) != 0)
             break;
         uint8_t *b = t->buf;
         memset(b, 0, len);
@@ -516,7 +530,7 @@ static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t aud
         q->hold_until_us = now;
         if (q->audio_only) {
             q->est_bps = need + need / 4;
-            tell_audio_only(s, q, false);
+            tell_audio_only(s, q, false, now);
         } else {
             q->est_bps = q->alloc_bps + q->probe_bps;
         }
@@ -528,7 +542,7 @@ static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t aud
         struct cons *c = need ? probe_target(q) : NULL;
         if (need && !c) { /* nothing to pad (no picture was ever sent here): try it */
             q->est_bps = need + need / 4;
-            tell_audio_only(s, q, false);
+            tell_audio_only(s, q, false, now);
         } else if (c) {
             probe_start(q, c, need + need / 4 > audio + 16000 ? need + need / 4 - audio : 16000,
                         now);
@@ -595,10 +609,56 @@ static void choose_speaker(struct tdm_sfu *s, struct room *r, int64_t now)
 
 /* ---- entry points --------------------------------------------------------------------- */
 
+/* What q would receive if its line allowed it: audio and each picture at the best layer its
+ * tile takes (audio only: what ends it, with the margin). Probes of the transport-cc
+ * estimator go out while its estimate is below this. */
+static uint64_t wish(const struct part *q, const struct want *ws, size_t n, uint64_t audio,
+                     uint64_t need, int64_t now)
+{
+    if (q->audio_only)
+        return 2 * need; /* probes go up to 1.5 times this, past what ends it */
+    uint64_t w = audio;
+    for (size_t i = 0; i < n; i++) {
+        int best = -1;
+        for (int l = ws[i].max; l >= 0 && best < 0; l--)
+            if (layer_active(layers_at(ws[i].c->prod, l), now))
+                best = l;
+        /* one stream whose rate its publisher sets by what its subscribers can take: what
+         * it may send at most */
+        bool single = ws[i].c->prod->n_layers < 2 && best >= 0;
+        w += single ? SFU_REMB_CAP_BPS : cost_of(&ws[i], best);
+    }
+    return w;
+}
+
+/* With a transport-cc estimate, audio only ends when a probe sent since it began came
+ * through at what audio and the lowest picture need, with a quarter to spare, and the
+ * estimate has stayed there for AO_EXIT_US (the estimate alone may drift up to half as much
+ * again as the audio it carries: no proof of room). The probes go out as soon as the line
+ * may have room again (downlink.c). */
+static void ao_exit_check(struct tdm_sfu *s, struct part *q, uint64_t est, uint64_t need,
+                          int64_t now)
+{
+    uint64_t exit = need + need / 4;
+    if (!q->audio_only || est < exit || dl_probed(q->sub, q->ao_on_us) < exit) {
+        q->ao_high_since = 0;
+        return;
+    }
+    if (!q->ao_high_since)
+        q->ao_high_since = now;
+    if (now - q->ao_high_since >= AO_EXIT_US) {
+        q->ao_high_since = 0;
+        tell_audio_only(s, q, false, now);
+    }
+}
+
 static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
 {
-    update_estimate(q, now);
-    uint64_t est = estimate(q, now), budget = est;
+    /* transport-cc's estimate when the page sends its feedback; else the older one here */
+    uint64_t twcc = dl_estimate(q->sub);
+    if (!twcc)
+        update_estimate(q, now);
+    uint64_t est = twcc ? twcc : estimate(q, now), budget = est;
     struct want ws[TDM_SUBSLOTS_MAX];
     size_t n = collect(q, ws, &budget, now);
     uint64_t audio = est == UINT64_MAX ? 0 : est - budget;
@@ -606,11 +666,19 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     uint64_t need = threshold(ws, n, audio, now);
     bool was = q->audio_only;
     audio_only_check(s, q, est, need, now);
-    probe(s, q, need, audio, now);
+    if (twcc)
+        ao_exit_check(s, q, est, need, now);
+    else
+        probe(s, q, need, audio, now);
     if (was != q->audio_only) /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
-    bool hold = now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
+    bool hold = twcc ? now < q->hold_until_us
+                     : now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
     spend(ws, n, budget, &q->step_bps, now, hold);
+    for (size_t i = 0; twcc && i < n; i++)
+        if (ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE && !q->audio_only)
+            q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
+    dl_set_want(q->sub, wish(q, ws, n, audio, need, now));
     q->alloc_bps = audio;
     for (size_t i = 0; i < n; i++) {
         set_target(s, q, ws[i].c, ws[i].layer, now);
@@ -665,7 +733,7 @@ void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now)
 {
     q->ao_mode = mode;
     if (mode == TDM_SFU_AO_VIDEO && q->audio_only)
-        tell_audio_only(s, q, false); /* the person asked for video: a hold, no probe */
+        tell_audio_only(s, q, false, now); /* the person asked for video: a hold, no probe */
     q->ao_low_since = 0;
     q->probe_until_us = 0;
     q->next_alloc_us = now;

@@ -113,6 +113,8 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
         if (c->sent)
             layers_note_sent(c, &lo, pr->layer, v->seq);
         tdm_rtpstats_tx_on_packet(&c->tx, o.ts, v->payload_len, now);
+        c->dl_marker = v->marker;
+        n = dl_stamp(sp, t->buf, (size_t)n, 0, now);
         n = tdm_srtp_protect_rtp(sp->srtp, t->buf, (size_t)n, TDM_SFU_TX_BUF);
         if (n < 0) {
             s->st.fwd_errors++;

@@ -69,7 +69,8 @@ static void answer_nack(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp
             continue;
         }
         /* The original packet again (no RTX offered to subscribers): libsrtp's outbound
-         * session allows the repeated index. */
+         * session allows the repeated index. A new transport-wide number, as any packet. */
+        len = dl_stamp(p, t->buf, (size_t)len, 0, now);
         len = tdm_srtp_protect_rtp(p->srtp, t->buf, (size_t)len, TDM_SFU_TX_BUF);
         if (len > 0)
             peer_send(s, p, t, (size_t)len);
@@ -136,9 +137,12 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
             c->rep_us = now;
         }
         int64_t rtt;
-        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0 && c->sent) {
-            c->resend_min_us = rtt / 2 > 5000 ? rtt / 2 : 5000;
-            c->rtt_us = rtt; /* a queue building up on the way (alloc.c) */
+        if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0) {
+            dl_set_rtt(p, rtt);
+            if (c->sent) {
+                c->resend_min_us = rtt / 2 > 5000 ? rtt / 2 : 5000;
+                c->rtt_us = rtt; /* a queue building up on the way (alloc.c) */
+            }
         }
     }
 }
@@ -169,6 +173,9 @@ void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
         } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_NACK &&
                    p->kind == PEER_SUB) {
             answer_nack(s, p, &pk, now);
+        } else if (pk.type == TDM_RTCP_RTPFB && pk.count == TDM_RTCP_FMT_TWCC &&
+                   p->kind == PEER_SUB) {
+            dl_on_feedback(s, p, &pk, now);
         } else if (pk.type == TDM_RTCP_PSFB && p->kind == PEER_SUB) {
             on_psfb(s, p, &pk, now);
         }
@@ -229,13 +236,16 @@ static uint64_t remb_for(const struct part *o, int64_t now)
             continue;
         for (uint32_t i = 0; pr->kind == TDM_SDP_VIDEO && i < pr->n_cons && n < 64; i++) {
             const struct part *q = pr->cons[i]->sub;
-            if (!q->sub || !q->sub->remb_bps || now - q->sub->remb_us > SFU_REMB_MAX_AGE_US ||
-                q->no_video_in)
+            /* its transport-cc estimate, else the REMB its browser sends instead */
+            uint64_t est = dl_estimate(q->sub);
+            if (!est && q->sub && q->sub->remb_bps && now - q->sub->remb_us <= SFU_REMB_MAX_AGE_US)
+                est = q->sub->remb_bps;
+            if (!est || q->no_video_in)
                 continue;
             uint32_t videos = 0;
             for (uint32_t j = 0; j < q->n_cons; j++)
                 videos += q->cons[j]->prod->kind == TDM_SDP_VIDEO;
-            in[n++] = (struct tdm_fwd_remb_in){q->sub->remb_bps, videos, pr->cons[i]->rate_bps};
+            in[n++] = (struct tdm_fwd_remb_in){est, videos, pr->cons[i]->rate_bps};
         }
         /* What the subscribers' losses say of their lines (a REMB-less browser too): a
          * hard limit, so that the publisher climbs back slowly instead of jumping to the

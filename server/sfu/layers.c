@@ -197,6 +197,10 @@ int layers_resend(struct cons *c, uint16_t out_seq, int64_t now, int64_t min_us,
     struct sfu_sent *e = &c->sent[out_seq % SFU_RTX_SLOTS];
     if (e->layer == SENT_EMPTY || e->out_seq != out_seq)
         return TDM_ENOTFOUND;
+    /* A packet of a layer switched away from: the page's decoder starts again at the new
+     * layer's keyframe, so resending it would only crowd a line that just proved too thin. */
+    if (e->layer != c->sel.cur)
+        return TDM_EAGAIN;
     const struct prod *lp = layers_at(c->prod, e->layer);
     const uint8_t *pkt;
     int len = lp->hist ? tdm_rtx_hist_get(lp->hist, e->in_seq, now, &pkt) : TDM_ENOTFOUND;

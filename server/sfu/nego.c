@@ -208,8 +208,10 @@ static void slot_track(const struct part *p, size_t i, struct tdm_sdp_track *t)
     t->codecs[0].codec = codec;
     t->codecs[0].pt = p->pt_for[codec];
     t->codecs[0].rtx_pt = -1;
+    /* transport-cc: the page reports every packet of the connection (downlink.c). */
+    t->codecs[0].fb = TDM_SDP_FB_TRANSPORT_CC;
     if (t->kind == TDM_SDP_VIDEO)
-        t->codecs[0].fb =
+        t->codecs[0].fb |=
             TDM_SDP_FB_NACK | TDM_SDP_FB_NACK_PLI | TDM_SDP_FB_CCM_FIR | TDM_SDP_FB_GOOG_REMB;
     if (!t->active)
         return;
@@ -276,10 +278,12 @@ static int slot_of_mid(const char *mid)
     return *mid && !*end && v >= 0 && v < TDM_SUBSLOTS_MAX ? (int)v : -1;
 }
 
-static void apply_answer(struct part *p, const struct tdm_sdp_nego *n)
+static void apply_answer(struct part *p, const struct tdm_sdp_nego *n, int64_t now)
 {
     for (size_t i = 0; i < n->n_media; i++) {
         const struct tdm_sdp_nego_media *nm = &n->media[i];
+        if (!nm->rejected) /* one id per URI across the BUNDLE group */
+            dl_enable(p->sub, nm->ext[TDM_SDP_EXT_TWCC], now);
         int sl = slot_of_mid(nm->mid);
         if (sl < 0 || (uint32_t)sl >= p->slots.n)
             continue;
@@ -322,7 +326,7 @@ void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
         return;
     }
     tdm_subslots_answered(&p->slots, c->rev);
-    apply_answer(p, s->nego);
+    apply_answer(p, s->nego, now);
     free(p->sub_current);
     p->sub_current = strdup(s->sdp_text);
     free(p->sub_pending);

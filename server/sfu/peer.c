@@ -106,6 +106,8 @@ void peer_destroy(struct tdm_sfu *s, struct peer *p, int64_t now)
         tdm_ice_session_remove(s->ice, p->ice_id);
     tdm_dtls_destroy(p->dtls);
     tdm_srtp_destroy(p->srtp);
+    dl_uncount(&s->st, p->dl);
+    free(p->dl); /* plain memory (downlink.c allocates it) */
     free(p);
     s->st.peers--;
 }

@@ -237,6 +237,8 @@ static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
         fb_reports(s, q->pub, now);
     if (q->sub)
         fb_reports(s, q->sub, now);
+    if (q->sub)
+        dl_tick(s, q->sub, now);
     for (uint32_t k = 0; k < q->n_prods; k++)
         fb_prod_tick(s, q->prods[k], now);
     alloc_tick(s, q, now);
@@ -255,6 +257,8 @@ static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q)
         d = x;
     if (q->sub_retry_us && q->sub_retry_us < d)
         d = q->sub_retry_us;
+    if ((x = dl_deadline(q->sub)) < d)
+        d = x;
     for (uint32_t k = 0; k < q->n_prods; k++)
         if ((x = fb_prod_deadline(q->prods[k])) < d)
             d = x;
@@ -341,4 +345,23 @@ int64_t tdm_sfu_deadline(const struct tdm_sfu *s)
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out)
 {
     *out = s->st;
+}
+
+int tdm_sfu_part_stats(const struct tdm_sfu *s, const char *room, const char *pid,
+                       struct tdm_sfu_part_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    const struct part *p = NULL;
+    for (uint32_t i = 0; i < s->n_rooms && !p; i++)
+        if (strcmp(s->rooms[i]->id, room) == 0)
+            p = roster_find((struct room *)s->rooms[i], pid);
+    if (!p)
+        return TDM_ENOTFOUND;
+    if (p->sub) {
+        out->est_bps = dl_estimate(p->sub);
+        out->remb_bps = p->sub->remb_bps;
+        out->acked_bps = p->sub->dl ? p->sub->dl->gcc.acked_bps : 0;
+        out->feedbacks = p->sub->dl ? p->sub->dl->feedbacks : 0;
+    }
+    return 0;
 }

@@ -5,6 +5,8 @@
  *   out.c       the transmit queue, the event queue, deadlines, randomness
  *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
  *   layers.c    simulcast: a producer's layers, binding SSRCs by rid, the shared send history
+ *   downlink.c  transport-wide numbers on "sub" connections, their feedback, the estimate
+ *               and padding probes (core/twcc.c, core/gcc.c)
  *   feedback.c  RTCP in and out, keyframe requests
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
@@ -23,6 +25,7 @@
 #include "tandem/cert.h"
 #include "tandem/dtls.h"
 #include "tandem/forward.h"
+#include "tandem/gcc.h"
 #include "tandem/ice.h"
 #include "tandem/layersel.h"
 #include "tandem/log.h"
@@ -48,6 +51,7 @@
 #define SFU_RTX_SLOT_BYTES 1300         /* browsers' RTP packets stay under ~1250 bytes */
 #define SFU_TICK_RESERVE 64             /* free transmit slots a time-out's piece of work needs */
 #define SFU_MAX_LAYERS TDM_LAYERSEL_MAX /* simulcast layers of one video track */
+#define SFU_TWCC_RING 1024 /* packets remembered per sub connection: ~2 s at 4 Mbit/s */
 
 enum peer_kind { PEER_PUB, PEER_SUB };
 
@@ -73,6 +77,7 @@ struct peer {
     int64_t created_us;
     const char *fail_why;
     uint64_t sess_id, sess_version;
+    struct sfu_dl *dl; /* "sub" with transport-wide-cc negotiated: the downlink estimate */
 };
 
 /* An incoming track: what one publisher sends in one m-section. */
@@ -147,6 +152,7 @@ struct cons {
     int64_t rtt_us;        /* the round trip that block gave, 0: none */
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */
+    bool dl_marker;        /* its last forwarded packet ended a frame (a pad may follow) */
 };
 
 /* A participant of a room. */
@@ -184,9 +190,11 @@ struct part {
     int64_t next_alloc_us;
     struct tdm_sfu_tile *tiles; /* the page's layout (media.layout), n_tiles */
     uint8_t n_tiles;
-    int8_t ao_mode;       /* enum tdm_sfu_ao_mode */
-    bool audio_only;      /* automatic audio only is on */
-    int64_t ao_low_since; /* the estimate has been below the threshold since; 0 */
+    int8_t ao_mode;        /* enum tdm_sfu_ao_mode */
+    bool audio_only;       /* automatic audio only is on */
+    int64_t ao_low_since;  /* the estimate has been below the threshold since; 0 */
+    int64_t ao_high_since; /* transport-cc: above it (with the margin) since; 0 */
+    int64_t ao_on_us;      /* when automatic audio only began */
     int64_t probe_at_us, probe_until_us, probe_hold_us, probe_sent_us;
     uint32_t probe_ssrc;  /* the video consumer the probe pads, 0: none */
     uint8_t probe_streak; /* probes in a row that came through: the next is twice as large */
@@ -281,6 +289,72 @@ void layers_note_sent(struct cons *c, const struct tdm_layersel_out *o, int laye
  * Returns the length, TDM_ENOTFOUND (not held), TDM_EAGAIN (resent within min_us). */
 int layers_resend(struct cons *c, uint16_t out_seq, int64_t now, int64_t min_us, uint8_t *out,
                   size_t cap);
+/* ---- downlink.c -------------------------------------------------------------------- */
+/* What one "sub" connection sent (by transport-wide number) and what its estimator knows.
+ * Allocated (calloc) when an answer negotiates the extension; peer_destroy frees it. */
+struct sfu_dl_sent { /* 16 bytes */
+    int64_t send_us;
+    uint16_t seq, size, probe;
+    uint8_t flags; /* SFU_DL_* */
+};
+#define SFU_DL_USED 1
+#define SFU_DL_REPORTED 2
+#define SFU_DL_ACKED 4
+struct sfu_dl {
+    /* what every packet touches, in one cache line */
+    uint8_t ext_id; /* the transport-wide-cc extension id in the sub session */
+    uint16_t seq;   /* the next transport-wide number */
+    uint64_t media_bytes;
+    struct tdm_gcc gcc;
+    uint64_t feedbacks;
+    bool counted; /* in the stats' est_* figures, with counted_bps */
+    uint64_t counted_bps;
+    /* For the allocation (another layer): what this subscriber would receive if its link
+     * allowed it, bit/s; 0: the media rate now sent is taken. Probes go out only while the
+     * estimate is below it. */
+    uint64_t want_bps;
+    uint64_t media_bps;
+    int64_t rate_at_us, tick_us, log_us;
+    uint16_t probe_id, probe_left, probe_sent;
+    uint64_t probe_bps;
+    int64_t probe_next_us, probe_start_us;
+    struct sfu_dl_sent ring[SFU_TWCC_RING];
+};
+/* Number the packets of p from now on under extension id ext_id (0 or a peer that is not
+ * "sub": nothing). The estimate starts at 300 kbit/s. */
+void dl_enable(struct peer *p, unsigned ext_id, int64_t now);
+/* THE downlink estimate of subscriber connection p, bit/s: delay- and loss-based, raised by
+ * probes (core/gcc.h). 0 until the first transport-cc feedback (the browser may not send
+ * any: fall back to REMB, p->remb_bps, or to the loss estimate of the consumers). */
+uint64_t dl_estimate(const struct peer *p);
+/* The one place a packet for p is finished before SRTP: buf[0..len) (room up to
+ * TDM_SFU_TX_BUF) gets the next transport-wide number, and is remembered with its size and
+ * send time (probe: the probe cluster, 0 for media). Returns the new length. Hot path. */
+int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t now);
+/* A transport-cc feedback packet from p's page (read by tdm_rtcp_parse_twcc). */
+struct tdm_rtcp_pkt;
+void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pkt, int64_t now);
+void dl_set_rtt(struct peer *p, int64_t rtt_us);
+/* What p's subscriber would receive if its link allowed it (the allocation's wish, bit/s):
+ * probes go out while the estimate is below it. 0: the media rate now sent. */
+void dl_set_want(struct peer *p, uint64_t bps);
+/* The rate the last probe cluster of p came through at, when it was measured after `since`;
+ * else 0. */
+uint64_t dl_probed(const struct peer *p, int64_t since);
+#define SFU_EST_WEAK_BPS 300000
+/* Take d's estimate out of the stats (inline: peer.c calls it on destroy). */
+static inline void dl_uncount(struct tdm_sfu_stats *st, struct sfu_dl *d)
+{
+    if (!d || !d->counted)
+        return;
+    st->est_subs--;
+    st->est_sum_bps -= d->counted_bps;
+    st->est_weak -= d->counted_bps < SFU_EST_WEAK_BPS;
+    d->counted = false;
+}
+/* Probe clusters and the media rate; dl_deadline says when next. */
+void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now);
+int64_t dl_deadline(const struct peer *p);
 
 /* ---- feedback.c -------------------------------------------------------------------- */
 /* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */

@@ -56,11 +56,12 @@ struct sim_stats {
     uint64_t nacks_sent, plis_sent, resent; /* resent: NACKed packets this peer sent again */
     uint64_t keyframes_sent, plis_received;
     uint64_t bytes_sent_video;
-    uint64_t remb_bps;    /* latest REMB from the server */
-    uint64_t video_bps;   /* this peer's current video sending rate */
-    uint32_t offers;      /* sub offers received */
-    uint32_t offer_media; /* m-sections in the latest one */
-    uint32_t errors;      /* error events received */
+    uint64_t remb_bps;       /* latest REMB from the server */
+    uint64_t video_bps;      /* this peer's current video sending rate */
+    uint32_t offers;         /* sub offers received */
+    uint32_t offer_media;    /* m-sections in the latest one */
+    uint32_t errors;         /* error events received */
+    uint64_t twcc_feedbacks; /* transport-cc feedback packets sent on "sub" */
     char last_error[64];
     bool audio_only; /* the server's media.audio_only events: the latest, how many of each */
     uint32_t audio_only_on, audio_only_off;

@@ -14,6 +14,7 @@
 #define SIM_PKT_MAX 1600
 #define SIM_HIST 512       /* video packets a publisher keeps for NACKs */
 #define SIM_MAX_STREAMS 32 /* video streams a peer receives */
+#define SIM_TWCC_RING 4096 /* transport-wide numbers a page remembers until reported */
 
 struct sim_link_state {
     struct sim_link cfg;
@@ -108,7 +109,9 @@ struct sim_peer {
     struct sim_stream streams[SIM_MAX_STREAMS];
     unsigned n_streams;
     struct sim_stats st;
-    uint32_t moves; /* address changes (sim_peer_move) */
+    uint32_t moves;  /* address changes (sim_peer_move) */
+    uint8_t twcc_id; /* transport-wide-cc id of the sub session (sim_twcc.c), 0: none */
+    struct sim_twcc *twcc;
 };
 
 /* sim.c: send a datagram from a page's connection towards the server. */
@@ -149,5 +152,15 @@ void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len
 void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64_t now);
 void sim_peer_tick(struct sim_peer *p, int64_t now);
 int64_t sim_peer_next(const struct sim_peer *p);
+
+/* sim_twcc.c: transport-cc feedback on "sub" */
+void sim_twcc_on_rtp(struct sim_peer *p, const struct tdm_rtp_view *v, int64_t now);
+void sim_twcc_tick(struct sim_peer *p, int64_t now);
+int64_t sim_twcc_next(const struct sim_peer *p);
+uint64_t sim_twcc_feedbacks(const struct sim_peer *p);
+void sim_twcc_free(struct sim_peer *p);
+/* The answer's lines for m-section m (its extension id is remembered); the length. */
+struct tdm_sdp_media;
+size_t sim_twcc_answer(struct sim_peer *p, const struct tdm_sdp_media *m, char *o, size_t cap);
 
 #endif

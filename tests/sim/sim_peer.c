@@ -79,6 +79,7 @@ void sim_peer_free(struct sim_peer *p)
     tdm_cert_destroy(p->cert);
     free(p->hist);
     sim_layers_free(p);
+    sim_twcc_free(p);
 }
 
 /* ---- SDP ----------------------------------------------------------------------------- */
@@ -162,6 +163,7 @@ static int sub_answer(struct sim_peer *p, const struct tdm_sdp *off, char *o, si
                               k->channels == 2 ? "/2" : "");
         if (m->kind == TDM_SDP_VIDEO)
             n += (size_t)snprintf(o + n, cap - n, VIDEO_FB, k->pt, k->pt, k->pt, k->pt);
+        n += sim_twcc_answer(p, m, o + n, cap - n);
         for (size_t j = 0; active && j < m->n_ssrcs && m->kind == TDM_SDP_VIDEO; j++) {
             struct sim_stream *st = NULL;
             for (unsigned q = 0; q < p->n_streams && !st; q++)
@@ -629,6 +631,7 @@ static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, int64_t now
     struct tdm_rtp_view v;
     if (tdm_rtp_parse(&v, buf, len, NULL, 0) != 0)
         return;
+    sim_twcc_on_rtp(p, &v, now);
     if (v.pt == AUDIO_PT) {
         p->st.audio_packets++;
         return;
@@ -713,7 +716,8 @@ int64_t sim_peer_next(const struct sim_peer *p)
         d = p->next_rtcp_us;
     if (p->conn[1].srtp && p->next_nack_us < d)
         d = p->next_nack_us;
-    return d;
+    int64_t x = sim_twcc_next(p);
+    return x < d ? x : d;
 }
 
 void sim_peer_tick(struct sim_peer *p, int64_t now)
@@ -748,12 +752,14 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
         nack_again(p, now);
         p->next_nack_us = now + NACK_RETRY_US / 2;
     }
+    sim_twcc_tick(p, now);
 }
 
 void sim_peer_stats(const struct sim_peer *p, struct sim_stats *out)
 {
     *out = p->st;
     out->video_bps = p->video_bps;
+    out->twcc_feedbacks = sim_twcc_feedbacks(p);
 }
 
 const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const char *from)

@@ -1,0 +1,261 @@
+/* The downlink estimate of each subscriber (docs/architecture.md "Downlink estimate"): every
+ * RTP packet the core sends on a "sub" connection (forwarded, resent, probe) gets the next
+ * transport-wide sequence number (core/twcc.c) and is remembered with its send time and
+ * size; the page's transport-cc feedback joins arrival times to them and feeds the
+ * connection's estimator (core/gcc.c). When the estimate is below what the subscriber would
+ * receive, short clusters of padding-only packets on a video consumer's SSRC probe for more
+ * (libwebrtc sends the same when RTX is not negotiated). Stamping is on the hot path: no
+ * allocation, no lock, no log. */
+#include "sfu_internal.h"
+
+#include "tandem/err.h"
+#include "tandem/rtcp.h"
+#include "tandem/twcc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FB_MAX 512          /* statuses one feedback may report (Chromium: ~100 ms of them) */
+#define PROBE_PAD 255       /* padding bytes of a probe packet (the RTP maximum) */
+#define PROBE_MIN_PKTS 5    /* a cluster long enough to measure */
+#define PROBE_MAX_PKTS 30   /* and short enough never to crowd out media for long */
+#define PROBE_SPAN_US 20000 /* a cluster's length at its rate */
+#define RATE_SPAN_US 500000 /* the media rate sent, measured over this */
+#define START_BPS 300000    /* a browser's start rate too */
+#define MIN_BPS 30000
+#define PROBE_RETRY_US 2000
+#define PROBE_WAIT_US 100000
+#define LOG_US 5000000
+#define MAX_BPS 20000000
+
+static size_t slot_of(uint16_t seq)
+{
+    return seq % SFU_TWCC_RING;
+}
+
+void dl_enable(struct peer *p, unsigned ext_id, int64_t now)
+{
+    if (!ext_id || ext_id > 255 || p->kind != PEER_SUB)
+        return;
+    if (!p->dl && !(p->dl = calloc(1, sizeof *p->dl)))
+        return;
+    if (p->dl->ext_id == ext_id)
+        return;
+    if (!p->dl->ext_id)
+        tdm_gcc_init(&p->dl->gcc, START_BPS, MIN_BPS, MAX_BPS, now);
+    p->dl->ext_id = (uint8_t)ext_id;
+}
+
+uint64_t dl_estimate(const struct peer *p)
+{
+    return p && p->dl && p->dl->feedbacks ? tdm_gcc_estimate(&p->dl->gcc) : 0;
+}
+
+int dl_stamp(struct peer *p, uint8_t *buf, size_t len, uint16_t probe, int64_t now)
+{
+    struct sfu_dl *d = p->dl;
+    if (!d || !d->ext_id)
+        return (int)len;
+    int n = tdm_twcc_stamp(buf, len, TDM_SFU_TX_BUF - TDM_SRTP_MAX_TRAILER, d->ext_id, d->seq);
+    if (n < 0)
+        return (int)len; /* sent unnumbered: the estimator never hears of it */
+    struct sfu_dl_sent *e = &d->ring[slot_of(d->seq)];
+    *e = (struct sfu_dl_sent){.send_us = now,
+                              .size = (uint16_t)(n + 10 < 0xffff ? n + 10 : 0xffff),
+                              .seq = d->seq,
+                              .probe = probe,
+                              .flags = SFU_DL_USED};
+    d->seq++;
+    if (!probe)
+        d->media_bytes += (uint64_t)n;
+    return n;
+}
+
+/* ---- feedback ---------------------------------------------------------------------------- */
+
+/* One reported packet joined with what we sent; false when we hold no such packet (older
+ * than the ring, never sent) or it was reported received already. */
+static bool join(struct sfu_dl *d, const struct tdm_twcc_status *st, struct tdm_gcc_pkt *out)
+{
+    struct sfu_dl_sent *e = &d->ring[slot_of(st->seq)];
+    if (!(e->flags & SFU_DL_USED) || e->seq != st->seq || (e->flags & SFU_DL_ACKED) ||
+        (!st->received && (e->flags & SFU_DL_REPORTED)))
+        return false;
+    e->flags |= (uint8_t)(SFU_DL_REPORTED | (st->received ? SFU_DL_ACKED : 0));
+    *out = (struct tdm_gcc_pkt){.send_us = e->send_us,
+                                .recv_us = st->arrival_us,
+                                .size = e->size,
+                                .received = st->received,
+                                .probe = e->probe};
+    return true;
+}
+
+void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pkt, int64_t now)
+{
+    struct sfu_dl *d = p->dl;
+    struct tdm_rtcp_twcc tw;
+    struct tdm_rtcp_twcc_status raw[FB_MAX];
+    struct tdm_twcc_status st[FB_MAX];
+    struct tdm_gcc_pkt g[FB_MAX];
+    if (!d || !d->ext_id)
+        return;
+    if (tdm_rtcp_parse_twcc(pkt, &tw, raw, FB_MAX) != 0) {
+        s->st.twcc_bad++;
+        return;
+    }
+    /* More than FB_MAX statuses (a browser reports ~100 ms at a time): the first FB_MAX. */
+    size_t n = tw.status_count < FB_MAX ? tw.status_count : FB_MAX, k = 0;
+    tdm_twcc_arrivals(&tw, raw, n, st);
+    for (size_t i = 0; i < n; i++)
+        k += join(d, &st[i], &g[k]);
+    tdm_gcc_on_feedback(&d->gcc, g, k, now);
+    d->feedbacks++;
+    s->st.twcc_feedback++;
+    dl_uncount(&s->st, d);
+    d->counted = true;
+    d->counted_bps = tdm_gcc_estimate(&d->gcc);
+    s->st.est_subs++;
+    s->st.est_sum_bps += d->counted_bps;
+    s->st.est_weak += d->counted_bps < SFU_EST_WEAK_BPS;
+}
+
+uint64_t dl_probed(const struct peer *p, int64_t since)
+{
+    const struct tdm_gcc *g = p && p->dl ? &p->dl->gcc : NULL;
+    return g && g->probe_result_us > since ? g->probe_result_bps : 0;
+}
+
+void dl_set_want(struct peer *p, uint64_t bps)
+{
+    if (p && p->dl)
+        p->dl->want_bps = bps;
+}
+
+void dl_set_rtt(struct peer *p, int64_t rtt_us)
+{
+    if (p && p->dl)
+        tdm_gcc_set_rtt(&p->dl->gcc, rtt_us);
+}
+
+/* ---- probes ------------------------------------------------------------------------------ */
+
+/* A video consumer that can take a pad now: live, its last packet ended a frame, and its
+ * publisher has nothing outstanding that could still arrive under an older number. */
+static struct cons *pad_consumer(struct part *q)
+{
+    for (uint32_t i = 0; i < q->n_cons; i++) {
+        struct cons *c = q->cons[i];
+        if (!c->live || c->prod->kind != TDM_SDP_VIDEO || !c->dl_marker || q->no_video_in ||
+            !c->sel.seq.started)
+            continue;
+        /* the layer it forwards now (a paused stream has nothing outstanding) */
+        const struct prod *lp =
+            c->sel.cur != TDM_LAYERSEL_NONE ? layers_at(c->prod, c->sel.cur) : NULL;
+        if (!lp || !lp->nack || tdm_nack_rx_missing(lp->nack) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool send_pad(struct tdm_sfu *s, struct peer *p, uint16_t probe, int64_t now)
+{
+    struct cons *c = pad_consumer(p->part);
+    struct tdm_sfu_transmit *t = c ? sfu_tx_slot(s) : NULL;
+    uint16_t seq;
+    uint32_t ts;
+    if (!t || tdm_seqmap_pad(&c->sel.seq, &seq, &ts) != 0)
+        return false;
+    uint8_t *b = t->buf;
+    b[0] = 0xa0; /* version 2, padding */
+    b[1] = c->pt;
+    b[2] = (uint8_t)(seq >> 8);
+    b[3] = (uint8_t)seq;
+    b[4] = (uint8_t)(ts >> 24);
+    b[5] = (uint8_t)(ts >> 16);
+    b[6] = (uint8_t)(ts >> 8);
+    b[7] = (uint8_t)ts;
+    b[8] = (uint8_t)(c->ssrc >> 24);
+    b[9] = (uint8_t)(c->ssrc >> 16);
+    b[10] = (uint8_t)(c->ssrc >> 8);
+    b[11] = (uint8_t)c->ssrc;
+    memset(b + 12, 0, PROBE_PAD);
+    b[12 + PROBE_PAD - 1] = PROBE_PAD;
+    size_t len = 12 + PROBE_PAD;
+    /* A pad NACKed is not resent: the record of its slot is of another number. */
+    int n = dl_stamp(p, b, len, probe, now);
+    n = tdm_srtp_protect_rtp(p->srtp, b, (size_t)n, TDM_SFU_TX_BUF);
+    if (n < 0)
+        return false;
+    peer_send(s, p, t, (size_t)n);
+    s->st.probes_sent++;
+    return true;
+}
+
+static void media_rate(struct sfu_dl *d, int64_t now)
+{
+    if (!d->rate_at_us) {
+        d->rate_at_us = now;
+        d->media_bytes = 0;
+        return;
+    }
+    if (now - d->rate_at_us < RATE_SPAN_US)
+        return;
+    d->media_bps = d->media_bytes * 8 * 1000000 / (uint64_t)(now - d->rate_at_us);
+    d->media_bytes = 0;
+    d->rate_at_us = now;
+}
+
+void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now)
+{
+    struct sfu_dl *d = p->dl;
+    if (!d || !d->ext_id || !p->srtp)
+        return;
+    d->tick_us = now;
+    media_rate(d, now);
+    if (d->feedbacks && now - d->log_us >= LOG_US) {
+        d->log_us = now;
+        TDM_DEBUG("media w%u: a downlink estimate %llu kbit/s (delivered %llu, sent %llu, "
+                  "%llu feedbacks)",
+                  s->cfg.index, (unsigned long long)tdm_gcc_estimate(&d->gcc) / 1000,
+                  (unsigned long long)d->gcc.acked_bps / 1000,
+                  (unsigned long long)d->media_bps / 1000, (unsigned long long)d->feedbacks);
+    }
+    uint64_t want = d->want_bps ? d->want_bps : d->media_bps;
+    if (!d->probe_left && d->feedbacks &&
+        tdm_gcc_probe_start(&d->gcc, want, now, &d->probe_id, &d->probe_bps)) {
+        uint64_t pkts = d->probe_bps * PROBE_SPAN_US / 8000000 / (12 + PROBE_PAD);
+        d->probe_left = (uint16_t)(pkts < PROBE_MIN_PKTS   ? PROBE_MIN_PKTS
+                                   : pkts > PROBE_MAX_PKTS ? PROBE_MAX_PKTS
+                                                           : pkts);
+        d->probe_sent = 0;
+        d->probe_next_us = d->probe_start_us = now;
+    }
+    while (d->probe_left && d->probe_next_us <= now) {
+        if (!send_pad(s, p, d->probe_id, now)) {
+            /* No consumer can take a pad now (a frame is under way): a little later, or the
+             * cluster ends short. */
+            d->probe_next_us = now + PROBE_RETRY_US;
+            if (now - d->probe_start_us > PROBE_WAIT_US)
+                d->probe_left = 0;
+            break;
+        }
+        d->probe_sent++;
+        d->probe_left--;
+        d->probe_next_us += (int64_t)((12 + PROBE_PAD) * 8 * 1000000ULL / d->probe_bps);
+    }
+    if (d->probe_id && !d->probe_left) {
+        tdm_gcc_probe_sent(&d->gcc, d->probe_id, d->probe_sent);
+        d->probe_id = 0;
+    }
+}
+
+int64_t dl_deadline(const struct peer *p)
+{
+    const struct sfu_dl *d = p ? p->dl : NULL;
+    if (!d || !d->ext_id || !p->srtp)
+        return INT64_MAX;
+    if (d->probe_left)
+        return d->probe_next_us;
+    int64_t next = d->rate_at_us + RATE_SPAN_US, probe = d->gcc.probe_next_us;
+    return probe > d->tick_us && probe < next ? probe : next;
+}
