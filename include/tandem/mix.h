@@ -32,7 +32,7 @@
  *
  * Memory: create allocates the speaker and listener tables (cfg.max_speakers,
  * cfg.max_listeners) and the shared encoder; add_speaker allocates that speaker's decoder
- * and jitter buffer (~36 KiB), add_listener an encoder (~30 KiB) for a listener who has a
+ * and jitter buffer (~28 KiB), add_listener an encoder (~43 KiB) for a listener who has a
  * voice (or for every one without sharing). push, tick and next_output never allocate,
  * lock or log. One mixer is used from one thread. */
 #ifndef TANDEM_MIX_H
