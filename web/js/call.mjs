@@ -25,9 +25,11 @@
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
 //   levels  {speaking: Set of participant ids, this page's own included}
 //   speaker    call.speaker (the server's active speaker, or null) changed
+//   uplink     {available, loss}: this page's "pub" line, once a second (uplink.mjs)
 //   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
 //              page because of its line (adapt.mjs)
 import { isSimulcast, videoEncodings } from './adapt.mjs';
+import { uplinkFigures } from './uplink.mjs';
 
 /** idle: no call; connecting; connected; reconnecting: a new pair is on its way; busy: the
  *  server cannot set up media now (retrying); failed: retries ran out (retry() starts
@@ -710,9 +712,12 @@ export class Call extends EventTarget {
       }
       let bytes = -1;
       try {
-        (await pc.getStats()).forEach((r) => {
+        const report = await pc.getStats();
+        report.forEach((r) => {
           if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
         });
+        // What this page's own line can send (uplink.mjs decides about the camera).
+        if (label === 'pub') this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
       } catch {
         return; // closed meanwhile
       }
