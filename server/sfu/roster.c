@@ -85,6 +85,7 @@ struct part *roster_add(struct tdm_sfu *s, struct room *r, const char *pid)
         return NULL;
     }
     s->st.participants++;
+    quality_join(s, p);
     return p;
 }
 
@@ -305,6 +306,7 @@ void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now)
     roster_reset_media(s, p, now);
     ptr_remove((void **)p->room->parts, &p->room->n_parts, p);
     s->st.participants--;
+    quality_leave(s, p);
     free(p->cons);
     free(p->tiles);
     free(p);

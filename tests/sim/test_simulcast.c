@@ -206,6 +206,14 @@ static void cap_80(void **state)
     sim_peer_stats(c.p[3], &a0);
     assert_int_equal(sim_run_until(c.s, sim_now(c.s) + 15 * S), 0);
     sim_peer_stats(c.p[3], &a1);
+    struct sim_stats other;
+    sim_peer_stats(c.p[0], &other); /* amina is told that weak's connection is poor */
+    printf("  amina was told: %s's connection %s\n", other.quality_of,
+           other.quality == TDM_SFU_Q_POOR   ? "poor"
+           : other.quality == TDM_SFU_Q_FAIR ? "fair"
+                                             : "good");
+    assert_string_equal(other.quality_of, "weak");
+    assert_int_equal(other.quality, TDM_SFU_Q_POOR);
     uint64_t got = a1.audio_packets - a0.audio_packets;
     printf("  audio packets in 15 s of audio only: %llu of 825 sent\n", (unsigned long long)got);
     assert_true(got >= 825 * 98 / 100); /* 750 of amina's, 2 x 37 DTX: under 2 % lost */
@@ -221,6 +229,14 @@ static void cap_80(void **state)
     printf("  audio only switched on %u, off %u times\n", a1.audio_only_on, a1.audio_only_off);
     assert_int_equal(a1.audio_only_on, 1); /* one switch per direction: no flapping */
     assert_int_equal(a1.audio_only_off, 1);
+    sim_peer_stats(c.p[0], &other);
+    printf("  after the cap: amina was told %s's connection is %s (poor %u time(s))\n",
+           other.quality_of,
+           other.quality == TDM_SFU_Q_POOR   ? "poor"
+           : other.quality == TDM_SFU_Q_FAIR ? "fair"
+                                             : "good",
+           other.quality_poor);
+    assert_int_equal(other.quality_poor, 1);
     sim_destroy(c.s);
 }
 

@@ -26,6 +26,7 @@
 //   levels  {speaking: Set of participant ids, this page's own included}
 //   speaker    call.speaker (the server's active speaker, or null) changed
 //   uplink     {available, loss}: this page's "pub" line, once a second (uplink.mjs)
+//   quality    call.quality changed (someone's connection: good, fair, poor)
 //   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
 //              page because of its line (adapt.mjs)
 import { isSimulcast, videoEncodings } from './adapt.mjs';
@@ -299,6 +300,8 @@ export class Call extends EventTarget {
   /** The server's active speaker (participant id) or null; audio only for a weak line. */
   speaker = null;
   audioOnly = false;
+  /** Each person's connection as the server rates it (media.quality): id -> level. */
+  quality = new Map();
   #sendFn;
   #session = null;
   #selfId = null;
@@ -441,6 +444,7 @@ export class Call extends EventTarget {
     this.#setRemoteMap(new Map());
     this.speaker = null;
     this.audioOnly = false;
+    this.quality.clear();
     this.#setStatus('idle');
   }
 
@@ -502,6 +506,14 @@ export class Call extends EventTarget {
       return true;
     }
     if (msg.type === 'error') return this.#onError(msg);
+    if (msg.type === 'media.quality') {
+      const id = typeof msg.participant === 'string' ? msg.participant : '';
+      if (id && ['good', 'fair', 'poor'].includes(msg.level) && (this.quality.size < 256 || this.quality.has(id))) {
+        this.quality.set(id, msg.level);
+        this.dispatchEvent(new CustomEvent('quality'));
+      }
+      return true;
+    }
     if (msg.type === 'media.speaker') {
       const id = typeof msg.participant === 'string' && msg.participant ? msg.participant : null;
       if (id !== this.speaker) {

@@ -11,7 +11,7 @@ import { Signaling, defaultUrl } from './signaling.mjs';
 import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
+import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
 import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
 import { UplinkGuard } from './uplink.mjs';
 import { Call } from './call.mjs';
@@ -625,6 +625,7 @@ function renderRoom() {
     reconnecting: state.away,
     onAudioBlocked,
   });
+  markQuality(ui.list, call.quality);
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
   aids.render(people);
@@ -811,6 +812,7 @@ function setUpCallControls() {
   });
   call.addEventListener('levels', (ev) => markSpeaking(ui.list, ev.detail.speaking));
   call.addEventListener('speaker', () => markActiveSpeaker(ui.list, call.speaker));
+  call.addEventListener('quality', () => markQuality(ui.list, call.quality));
   call.addEventListener('audioonly', render);
   ui.weakVideo.addEventListener('click', () => {
     call.setAudioOnlyMode('video'); // one tap: pictures again, whatever the line
