@@ -20,7 +20,11 @@
  * - Probing: when the sender wants more than the estimate, it asks for a cluster of padding
  *   at twice the estimate (tdm_gcc_probe_start); the cluster's receive rate, when it kept
  *   up, raises the estimate at once, which is how a link recovers in seconds instead of
- *   minutes of 8 % steps. Failed probes back off (1 s doubling to 4 s).
+ *   minutes of 8 % steps. Failed probes back off (1 s doubling to 4 s). A policer lets a
+ *   short cluster through on its burst allowance: when a tenth is lost within 2 s of probes
+ *   raising the estimate, it goes back to where it was before them, the next probe waits
+ *   longer (up to 8 s) and clusters get longer (probe_lies: twice, up to 8 times), until a
+ *   result holds again.
  *
  * The struct is embedded by value (no allocation); time is an argument (µs). Not a parser:
  * the caller hands in checked feedback (core/twcc.c). */
@@ -33,6 +37,7 @@
 
 #define TDM_GCC_TREND_WINDOW 20
 #define TDM_GCC_RATE_BUCKETS 20 /* of 25 ms: the acknowledged rate over 500 ms */
+#define TDM_GCC_MAX_LIES 3      /* probe clusters grow to 2^3 times their length */
 
 /* One packet a feedback reports, joined with what the sender remembered of it. */
 struct tdm_gcc_pkt {
@@ -82,8 +87,11 @@ struct tdm_gcc {
     uint64_t probe_bps, probe_bytes;
     int64_t probe_started_us, probe_send_lo, probe_send_hi, probe_recv_lo, probe_recv_hi;
     int64_t probe_next_us, probe_backoff_us;
-    uint64_t probe_result_bps; /* the last successful cluster's rate */
-    int64_t probe_result_us;   /* when it was measured */
+    uint64_t probe_result_bps;    /* the last successful cluster's rate */
+    int64_t probe_result_us;      /* when it was measured */
+    double probe_prev_bps;        /* the estimate before it */
+    int64_t probe_check_until_us; /* losses before this: the result was a policer's burst */
+    uint8_t probe_lies; /* results a policer's burst faked lately: longer clusters (x 2^n) */
     /* output */
     uint64_t estimate_bps, acked_bps;
 };

@@ -23,7 +23,8 @@
 #define PROBE_MIN_US 1000000
 #define PROBE_MAX_US 4000000
 #define PROBE_TIMEOUT_US 1500000
-#define PROBE_AGAIN_US 500000 /* after a cluster that kept up: the next, from there */
+#define PROBE_AGAIN_US 500000  /* after a cluster that kept up: the next, from there */
+#define PROBE_CHECK_US 2000000 /* losses this soon after a probe raised it: it lied */
 
 enum { RC_HOLD, RC_INCREASE, RC_DECREASE };
 
@@ -277,6 +278,21 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
         return;
     double loss = (double)g->loss_lost / g->loss_total;
     double acked = (double)g->acked_bps;
+    if (loss > 0.10 && now < g->probe_check_until_us) {
+        /* A probe said "room" and the line loses a tenth right after: a policer let the short
+         * cluster through on its burst allowance. Back to the estimate before it, and the
+         * next probe waits as after a failed one. */
+        if (g->delay_bps > g->probe_prev_bps)
+            g->delay_bps = g->probe_prev_bps;
+        if (g->loss_bps > g->probe_prev_bps)
+            g->loss_bps = g->probe_prev_bps;
+        g->probe_check_until_us = 0;
+        g->probe_next_us = now + g->probe_backoff_us;
+        g->probe_backoff_us =
+            g->probe_backoff_us * 2 > 2 * PROBE_MAX_US ? 2 * PROBE_MAX_US : g->probe_backoff_us * 2;
+        if (g->probe_lies < TDM_GCC_MAX_LIES)
+            g->probe_lies++; /* the next clusters are longer than such a burst */
+    }
     if (loss > 0.10) {
         double base = g->loss_bps < g->delay_bps ? g->loss_bps : g->delay_bps;
         g->loss_bps = (base > acked ? base : acked) * (1 - loss / 2);
@@ -285,6 +301,12 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
         if (loss > 0.25 && acked > 0 && acked < g->loss_bps)
             g->loss_bps = acked;
     } else if (loss < 0.02) {
+        if (g->probe_check_until_us && now >= g->probe_check_until_us) {
+            g->probe_check_until_us = 0; /* the probe's result held: probes may come quickly */
+            g->probe_backoff_us = PROBE_MIN_US;
+            if (g->probe_lies)
+                g->probe_lies--;
+        }
         double up = g->loss_bps * ETA_PER_S;
         g->loss_bps = up > g->delay_bps ? up : g->delay_bps;
         if (g->loss_bps > (double)g->max_bps)
@@ -366,13 +388,16 @@ static void probe_finish(struct tdm_gcc *g, int64_t now)
     g->probe_id = 0;
     if (result > 1.1 * (double)g->estimate_bps && g->usage != TDM_GCC_OVERUSE) {
         g->probe_result_bps = (uint64_t)result;
+        if (!g->probe_check_until_us) /* the estimate before a chain of probes */
+            g->probe_prev_bps = (double)g->estimate_bps;
+        g->probe_check_until_us = now + PROBE_CHECK_US;
         g->probe_result_us = now;
         if (result > g->delay_bps)
             g->delay_bps = result;
         if (result > g->loss_bps)
             g->loss_bps = result;
         g->cap_avg_kbps = -1;
-        g->probe_backoff_us = PROBE_MIN_US;
+        /* the backoff is kept until the result held (a policer's burst can fool a cluster) */
         g->probe_next_us = now + PROBE_AGAIN_US;
     } else {
         g->probe_next_us = now + g->probe_backoff_us;

@@ -223,10 +223,12 @@ void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now)
     uint64_t want = d->want_bps ? d->want_bps : d->media_bps;
     if (!d->probe_left && d->feedbacks &&
         tdm_gcc_probe_start(&d->gcc, want, now, &d->probe_id, &d->probe_bps)) {
-        uint64_t pkts = d->probe_bps * PROBE_SPAN_US / 8000000 / (12 + PROBE_PAD);
-        d->probe_left = (uint16_t)(pkts < PROBE_MIN_PKTS   ? PROBE_MIN_PKTS
-                                   : pkts > PROBE_MAX_PKTS ? PROBE_MAX_PKTS
-                                                           : pkts);
+        /* longer clusters on a line whose policer faked a result lately (core/gcc.h) */
+        unsigned x = 1u << d->gcc.probe_lies;
+        uint64_t pkts = d->probe_bps * PROBE_SPAN_US * x / 8000000 / (12 + PROBE_PAD);
+        d->probe_left = (uint16_t)(pkts < PROBE_MIN_PKTS       ? PROBE_MIN_PKTS
+                                   : pkts > PROBE_MAX_PKTS * x ? PROBE_MAX_PKTS * x
+                                                               : pkts);
         d->probe_sent = 0;
         d->probe_next_us = d->probe_start_us = now;
     }
