@@ -303,11 +303,12 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
     return n;
 }
 
-/* Pass 1 gives each picture its lowest layer, in priority order, while the budget lasts;
+/* Pass 1 gives each picture its lowest layer, in priority order, while the budget lasts (or
+ * whatever the budget, with floor);
  * pass 2 raises each, in the same order, as far as its tile allows and the budget pays.
  * *step: what the cheapest further upgrade would add (0: every picture is at its best). */
 static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, int64_t now,
-                  bool hold)
+                  bool hold, bool floor)
 {
     *step = 0;
     for (size_t i = 0; i < n; i++) {
@@ -319,7 +320,7 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
         uint64_t c0 = l >= 0 ? cost_of(w, l) : 0;
         if (w->c->sel.cur != TDM_LAYERSEL_NONE)
             c0 = c0 / 10 * 7;
-        if (l >= 0 && (c0 <= budget || !simulcast)) {
+        if (l >= 0 && (c0 <= budget || !simulcast || floor)) {
             w->layer = l;
             budget -= c0 < budget ? c0 : budget;
         }
@@ -390,8 +391,27 @@ static void tell_audio_only(struct tdm_sfu *s, struct part *q, bool on, int64_t 
 
 /* Automatic audio only, with hysteresis: on after AO_ENTER_US below the threshold; off only
  * when a probe came through (below) or the person asked for video. */
+/* With transport-cc, the line itself must show trouble before the pictures are stopped:
+ * packets lost (its feedback, or a report block: a tenth) or a queue building up (a round
+ * trip 80 ms over the smallest lately). A low estimate alone can be a busy phone's late
+ * feedback, not a thin line. */
+static bool line_hurts(struct part *q, int64_t now)
+{
+    const struct sfu_dl *d = q->sub ? q->sub->dl : NULL;
+    if (d && d->gcc.last_loss > 0.10)
+        return true;
+    for (uint32_t i = 0; i < q->n_cons; i++) {
+        const struct cons *c = q->cons[i];
+        if (!c->live || !c->rep_us || now - c->rep_us > 3 * SFU_RTCP_INTERVAL_US)
+            continue;
+        if (c->rep_frac > LOSS_HIGH || queue_grew(q, c->rtt_us, now))
+            return true;
+    }
+    return false;
+}
+
 static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, uint64_t need,
-                             int64_t now)
+                             bool twcc, int64_t now)
 {
     if (q->ao_mode == TDM_SFU_AO_VIDEO || !need) {
         q->ao_low_since = 0;
@@ -399,7 +419,7 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
             tell_audio_only(s, q, false, now);
         return;
     }
-    if (q->audio_only || est >= need) {
+    if (q->audio_only || est >= need || (twcc && !line_hurts(q, now))) {
         q->ao_low_since = 0;
         return;
     }
@@ -665,7 +685,7 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     qsort(ws, n, sizeof ws[0], by_priority);
     uint64_t need = threshold(ws, n, audio, now);
     bool was = q->audio_only;
-    audio_only_check(s, q, est, need, now);
+    audio_only_check(s, q, est, need, twcc != 0, now);
     if (twcc)
         ao_exit_check(s, q, est, need, now);
     else
@@ -674,7 +694,9 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
     bool hold = twcc ? now < q->hold_until_us
                      : now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
-    spend(ws, n, budget, &q->step_bps, now, hold);
+    /* a low estimate on a line that shows no trouble still gets every picture's lowest
+     * layer (line_hurts) */
+    spend(ws, n, budget, &q->step_bps, now, hold, twcc && !line_hurts(q, now));
     for (size_t i = 0; twcc && i < n; i++)
         if (ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE && !q->audio_only)
             q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
