@@ -1,6 +1,9 @@
 // Starts the real tandem binary for a test and stops it again, by its PID.
 // Usage: const srv = await startTandem({ args: [...] }); ... await srv.stop();
+// TANDEM_TEST_LOG=<file>: every test server logs at debug level, appended to that file (for a
+// developer chasing a failure; debug lines may show loopback addresses).
 import { spawn, execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
@@ -67,7 +70,7 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
     ...(openRooms ? ['--open-rooms'] : []),
     // Media on free ports unless the test names them (tests run side by side).
     ...(args.includes('--media-port-base') || args.includes('--config') ? [] : ['--media-port-base', '0']),
-    ...args];
+    ...args, ...(process.env.TANDEM_TEST_LOG ? ['--log-level', 'debug'] : [])];
   // TANDEM_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs the server under a tool.
   if (!wrapper && process.env.TANDEM_WRAPPER) wrapper = process.env.TANDEM_WRAPPER.split(/\s+/);
   const cmd = wrapper ? wrapper[0] : TANDEM_BIN;
@@ -91,6 +94,7 @@ export function startTandem({ args = [], env = {}, timeoutMs = process.env.TANDE
     }, timeoutMs);
     child.stdout.on('data', (d) => { stderr += d; });
     child.stderr.on('data', (d) => {
+      if (process.env.TANDEM_TEST_LOG) appendFileSync(process.env.TANDEM_TEST_LOG, d);
       stderr += d;
       const m = /listening on https:\/\/([^\s:]+|\[[^\]]+\]):(\d+)/.exec(stderr);
       if (m && timer) {
