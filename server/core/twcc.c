@@ -27,7 +27,7 @@ static int walk(const uint8_t *b, size_t n, bool two, unsigned id, bool *at_end)
     size_t o = 0, end = 0;
     while (o < n) {
         unsigned eid = two ? b[o] : b[o] >> 4;
-        if (eid == 0) { /* padding between elements */
+        if (b[o] == 0) { /* padding between elements: a 0 byte (as core/rtp.c reads it) */
             o++;
             continue;
         }
