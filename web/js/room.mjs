@@ -11,7 +11,7 @@ import { Signaling, defaultUrl } from './signaling.mjs';
 import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
+import { renderTiles, clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
 import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
 import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
@@ -51,7 +51,7 @@ const ui = {
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'),
+  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
@@ -622,6 +622,7 @@ function renderRoom() {
     reconnecting: state.away,
     onAudioBlocked,
   });
+  bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked);
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
   aids.render(people);
@@ -771,6 +772,7 @@ function setUpCallControls() {
   ui.hear.addEventListener('click', () => {
     state.audioBlocked = false;
     resumeAudio(ui.list, onAudioBlocked);
+    bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked, true);
     render();
   });
   local.addEventListener('change', () => {
@@ -816,6 +818,7 @@ async function autoPreview() {
 //   window.tandemCall.trackOwners()  {receiving track id: participant id} (the trackIdentifier
 //                                    of getStats' inbound-rtp entries)
 //   window.tandemCall.status         call.status (call.mjs STATUS)
+//   window.tandemCall.mixTrack()     the id of the received mix track (call.mix), or null
 window.tandemCall = Object.freeze({
   get pub() { return call.pub; },
   get sub() { return call.sub; },
@@ -827,6 +830,7 @@ window.tandemCall = Object.freeze({
   dropSignaling: () => sig?.drop(),
   restartIce: () => call.restartIce('test'),
   get iceRestarts() { return call.iceRestarts; },
+  mixTrack: () => call.mix?.id || null,
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });
