@@ -15,6 +15,9 @@
 #include <cmocka.h>
 
 #include "sim.h"
+#include "sim_internal.h" /* sim_command */
+
+#include "sfu_internal.h" /* the room's mixer, a participant's mix fields */
 
 #define S 1000000LL
 #define MS 1000LL
@@ -207,11 +210,80 @@ static void downlink_6(void **state)
     sim_destroy(c.s);
 }
 
+static struct part *part_of(struct call *c, int i)
+{
+    struct room *r = roster_room(sim_sfu(c->s), "r", false);
+    return r ? roster_find(r, names[i]) : NULL;
+}
+
+static struct tdm_mix *mixer(struct call *c)
+{
+    struct room *r = roster_room(sim_sfu(c->s), "r", false);
+    return r ? r->mix : NULL;
+}
+
+static void audio_mode(struct call *c, int i, int8_t mode)
+{
+    struct tdm_sfu_cmd cmd = {.kind = TDM_SFU_CMD_AUDIO_ONLY, .ao_mode = mode};
+    snprintf(cmd.room, sizeof cmd.room, "r");
+    snprintf(cmd.pid, sizeof cmd.pid, "%s", names[i]);
+    sim_command(c->s, &cmd);
+}
+
+/* Who hears the mix, and the mixer's life: none for a 2-person call; on with the third
+ * speaker; a second listener (audio-only mode "audio"); the first back to video; the mixer
+ * goes when the call is down to two again (its last listener has only one other voice). */
+static void lifecycle(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 2, 7);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, S);
+    assert_null(mixer(&c));
+    assert_int_equal(part_of(&c, 0)->mix_key, 0);
+
+    c.p[2] = sim_peer_add(c.s, "r", names[2]);
+    assert_non_null(c.p[2]);
+    c.n = 3;
+    sim_peer_set_links(c.p[2], &lan, &lan);
+    sim_peer_set_tone(c.p[2], tones[2]);
+    sim_peer_publish(c.p[2], true, false, 0);
+    run(&c, 3 * S);
+    assert_non_null(mixer(&c));
+    assert_true(part_of(&c, 0)->mix_live);
+    assert_false(part_of(&c, 1)->mix_key);
+    struct sim_audio_stream top;
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, S);
+    assert_int_equal(streams(&c, &top), 1);
+
+    audio_mode(&c, 1, TDM_SFU_AO_AUDIO);
+    run(&c, S);
+    assert_true(part_of(&c, 1)->mix_live);
+    struct tdm_mix *m = mixer(&c);
+    sim_peer_receive_video(c.p[0], true);
+    run(&c, S);
+    assert_false(part_of(&c, 0)->mix_key);
+    assert_ptr_equal(mixer(&c), m); /* bola still listens */
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, S);
+    assert_int_equal(streams(&c, &top), 2);
+
+    sim_peer_leave(c.p[2]);
+    run(&c, S);
+    assert_false(part_of(&c, 1)->mix_key);
+    assert_null(mixer(&c));
+    printf("  2 people: no mix; 3: on; a second listener; off again; the mixer gone at 2\n");
+    sim_destroy(c.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tones_in_mix),
         cmocka_unit_test(downlink_6),
+        cmocka_unit_test(lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
