@@ -25,6 +25,7 @@ enum tdm_checkin_answer { TDM_CHECKIN_FINE, TDM_CHECKIN_SOME, TDM_CHECKIN_MANY, 
 
 struct tdm_checkin_counts {
     uint32_t n[TDM_CHECKIN_N];
+    uint32_t poor; /* times someone's connection in the room became poor (media.quality) */
 };
 
 struct tdm_checkin;
@@ -44,6 +45,10 @@ int tdm_checkin_parse_answer(const char *s, enum tdm_checkin_answer *out);
  * expired token) or TDM_EINVAL. */
 int tdm_checkin_answer(struct tdm_checkin *ck, const char *token, size_t token_len,
                        enum tdm_checkin_answer a, int64_t now);
+
+/* Counts one time a connection in room_id became poor (no person, no time kept beyond the
+ * room's own TTL). Returns 0 or TDM_EINVAL (bad room id). */
+int tdm_checkin_note_poor(struct tdm_checkin *ck, const char *room_id, int64_t now);
 
 /* The counts of room_id (all zero when none are kept). */
 void tdm_checkin_counts(const struct tdm_checkin *ck, const char *room_id, int64_t now,

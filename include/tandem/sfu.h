@@ -109,13 +109,17 @@ struct tdm_sfu_cmd {
     int8_t ao_mode; /* TDM_SFU_CMD_AUDIO_ONLY: enum tdm_sfu_ao_mode */
 };
 
+/* A person's connection as the room is told (server/sfu/quality.c). */
+enum tdm_sfu_quality { TDM_SFU_Q_GOOD, TDM_SFU_Q_FAIR, TDM_SFU_Q_POOR, TDM_SFU_Q_N };
+
 /* Events, for the control thread: what to send to participant pid of room. */
 enum tdm_sfu_event_kind {
-    TDM_SFU_EV_ANSWER,    /* {"type":"answer","pc":"pub","sdp","ref"} */
-    TDM_SFU_EV_OFFER,     /* {"type":"offer","pc":"sub","sdp","rev"} */
-    TDM_SFU_EV_ERROR,     /* {"type":"error","code",...,"ref"?} */
-    TDM_SFU_EV_SPEAKER,   /* {"type":"media.speaker","participant":subject} ("" none) */
-    TDM_SFU_EV_AUDIO_ONLY /* {"type":"media.audio_only","on":on,"auto":true} */
+    TDM_SFU_EV_ANSWER,     /* {"type":"answer","pc":"pub","sdp","ref"} */
+    TDM_SFU_EV_OFFER,      /* {"type":"offer","pc":"sub","sdp","rev"} */
+    TDM_SFU_EV_ERROR,      /* {"type":"error","code",...,"ref"?} */
+    TDM_SFU_EV_SPEAKER,    /* {"type":"media.speaker","participant":subject} ("" none) */
+    TDM_SFU_EV_AUDIO_ONLY, /* {"type":"media.audio_only","on":on,"auto":true} */
+    TDM_SFU_EV_QUALITY     /* {"type":"media.quality","participant":subject,"level":...} */
 };
 
 struct tdm_sfu_event {
@@ -132,6 +136,7 @@ struct tdm_sfu_event {
     struct tdm_sfu_event *next;               /* the core's queue; NULL once polled */
     char subject[TDM_PARTICIPANT_ID_LEN + 1]; /* TDM_SFU_EV_SPEAKER: who speaks */
     bool on;                                  /* TDM_SFU_EV_AUDIO_ONLY */
+    uint8_t level;                            /* TDM_SFU_EV_QUALITY: enum tdm_sfu_quality */
 };
 
 /* Counters since creation (read by the owner thread, or copied out for others). */
@@ -150,6 +155,8 @@ struct tdm_sfu_stats {
     uint32_t rooms, participants, pending, peers;
     uint64_t layer_switches;                /* simulcast: a subscriber moved to another layer */
     uint64_t audio_only_on, audio_only_off; /* automatic audio only began / ended */
+    uint64_t quality_changes[TDM_SFU_Q_N];  /* a person's connection was announced at a level */
+    uint32_t quality_now[TDM_SFU_Q_N];      /* participants at each level now */
     uint64_t twcc_feedback;                 /* transport-cc feedback packets from subscribers */
     uint64_t twcc_bad;                      /* of those, malformed (dropped) */
     uint64_t probes_sent;                   /* padding packets sent to probe downlinks */

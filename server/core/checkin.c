@@ -151,6 +151,19 @@ int tdm_checkin_answer(struct tdm_checkin *ck, const char *token, size_t token_l
     return 0;
 }
 
+int tdm_checkin_note_poor(struct tdm_checkin *ck, const char *room_id, int64_t now)
+{
+    if (!room_id || !room_id[0] || strlen(room_id) > TDM_ROOM_ID_MAX)
+        return TDM_EINVAL;
+    struct room_counts *r = find_room(ck, room_id, now);
+    if (!r)
+        r = new_room(ck, room_id, now);
+    if (r->c.poor < UINT32_MAX)
+        r->c.poor++;
+    r->last_us = now;
+    return 0;
+}
+
 void tdm_checkin_counts(const struct tdm_checkin *ck, const char *room_id, int64_t now,
                         struct tdm_checkin_counts *out)
 {

@@ -247,10 +247,11 @@ void tdm_on_console_rooms(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
         struct tdm_checkin_counts ck = {0};
         if (app->checkin)
             tdm_checkin_counts(app->checkin, s, now, &ck);
-        if (checkins && ck.n[0] + ck.n[1] + ck.n[2])
+        if (checkins && ck.n[0] + ck.n[1] + ck.n[2] + ck.poor)
             json_object_set_new(checkins, s,
-                                json_pack("{s:i, s:i, s:i}", "fine", (int)ck.n[0], "some",
-                                          (int)ck.n[1], "many", (int)ck.n[2]));
+                                json_pack("{s:i, s:i, s:i, s:i}", "fine", (int)ck.n[0], "some",
+                                          (int)ck.n[1], "many", (int)ck.n[2], "poor",
+                                          (int)ck.poor));
     }
     reply(c,
           json_pack("{s:s, s:o, s:o*}", "type", "console.rooms", "counts", counts, "checkins",

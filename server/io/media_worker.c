@@ -176,6 +176,12 @@ static void publish_counters(struct media_worker *w)
     PUT(est_subs, st.est_subs);
     PUT(est_weak, st.est_weak);
     PUT(est_sum_bps, st.est_sum_bps);
+    PUT(layer_switches, st.layer_switches);
+    PUT(audio_only_on, st.audio_only_on);
+    PUT(quality_poor, st.quality_changes[TDM_SFU_Q_POOR]);
+    PUT(quality_fair, st.quality_changes[TDM_SFU_Q_FAIR]);
+    PUT(now_poor, st.quality_now[TDM_SFU_Q_POOR]);
+    PUT(now_fair, st.quality_now[TDM_SFU_Q_FAIR]);
 #undef PUT
 }
 

@@ -289,6 +289,23 @@ static void render_media(GString *s)
         "Sum of the downlink estimates (bit/s): divide by tandem_downlink_estimates for the "
         "mean.",
         SUM(est_sum_bps));
+    one(s, "tandem_layer_switches_total", "counter",
+        "Simulcast layer changes of subscribers (the allocation following their lines).",
+        SUM(layer_switches));
+    one(s, "tandem_audio_only_total", "counter",
+        "Times a subscriber's line went automatic audio only.", SUM(audio_only_on));
+    head(s, "tandem_connection_quality_changes_total", "counter",
+         "Times a participant's connection was rated fair or poor (media.quality).");
+    g_string_append_printf(s,
+                           "tandem_connection_quality_changes_total{level=\"fair\"} %llu\n"
+                           "tandem_connection_quality_changes_total{level=\"poor\"} %llu\n",
+                           (unsigned long long)SUM(quality_fair),
+                           (unsigned long long)SUM(quality_poor));
+    head(s, "tandem_connection_quality", "gauge", "Participants whose connection is rated so now.");
+    g_string_append_printf(s,
+                           "tandem_connection_quality{level=\"fair\"} %llu\n"
+                           "tandem_connection_quality{level=\"poor\"} %llu\n",
+                           (unsigned long long)SUM(now_fair), (unsigned long long)SUM(now_poor));
     head(s, "tandem_loss_reports_total", "counter", "Receiver report blocks counted above.");
     g_string_append_printf(s,
                            "tandem_loss_reports_total{direction=\"up\"} %llu\n"

@@ -48,7 +48,12 @@ struct tdm_mx_worker {
     _Atomic uint64_t probes_sent;      /* padding packets probing downlinks */
     _Atomic uint64_t est_subs;         /* sub connections with a downlink estimate (gauge) */
     _Atomic uint64_t est_weak;         /* of those, under 300 kbit/s (gauge) */
-    _Atomic uint64_t est_sum_bps;      /* their estimates' sum (gauge) */
+    _Atomic uint64_t layer_switches;   /* simulcast layer changes of subscribers */
+    _Atomic uint64_t audio_only_on;    /* automatic audio only began */
+    _Atomic uint64_t quality_poor;     /* a connection was rated poor (media.quality) */
+    _Atomic uint64_t quality_fair;
+    _Atomic uint64_t now_poor, now_fair;      /* participants rated so now (gauges) */
+    _Atomic uint64_t est_sum_bps;             /* their estimates' sum (gauge) */
     alignas(64) _Atomic uint64_t cmds_posted; /* control thread */
     _Atomic uint64_t cmds_done;               /* the worker (or its teardown) */
     _Atomic bool has_clock;

@@ -7,8 +7,10 @@
 #include "media.h"
 #include "signal.h"
 
+#include "tandem/checkin.h"
 #include "tandem/err.h"
 #include "tandem/sdp.h"
+#include "tandem/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +394,12 @@ static json_t *reply_json(const struct tdm_sfu_event *r)
     case TDM_SFU_EV_AUDIO_ONLY:
         m = json_pack("{s:s, s:b, s:b}", "type", "media.audio_only", "on", r->on, "auto", 1);
         break;
+    case TDM_SFU_EV_QUALITY: {
+        static const char *const names[TDM_SFU_Q_N] = {"good", "fair", "poor"};
+        m = json_pack("{s:s, s:s, s:s}", "type", "media.quality", "participant", r->subject,
+                      "level", names[r->level < TDM_SFU_Q_N ? r->level : TDM_SFU_Q_POOR]);
+        break;
+    }
     }
     if (m && r->ref) {
         json_t *ref = json_loads(r->ref, JSON_DECODE_ANY, NULL);
@@ -406,6 +414,11 @@ void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r)
     struct tdm_app *app = ctx;
     struct tdm_room *room = app->rooms ? tdm_rooms_find(app->rooms, r->room) : NULL;
     struct tdm_participant *p = room ? tdm_room_find(room, r->pid) : NULL;
+    /* the coordinator's count of weak moments in this call (once per change, not per page
+     * told of it) */
+    if (room && r->kind == TDM_SFU_EV_QUALITY && r->level == TDM_SFU_Q_POOR && app->checkin &&
+        strcmp(r->pid, r->subject) == 0)
+        tdm_checkin_note_poor(app->checkin, r->room, tdm_now_us());
     if (!p || !p->user)
         return; /* left meanwhile */
     tdm_conn_send(p->user, reply_json(r));

@@ -271,6 +271,7 @@ static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
     for (uint32_t k = 0; k < p->part->n_prods; k++) {
         struct prod *pr = p->part->prods[k];
         if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0) {
+            quality_note_uplink(p->part, rb[nrb].fraction_lost, now);
             s->st.loss_up_sum += rb[nrb].fraction_lost;
             s->st.loss_up_n++;
             nrb++;

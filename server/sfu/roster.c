@@ -86,6 +86,7 @@ struct part *roster_add(struct tdm_sfu *s, struct room *r, const char *pid)
         return NULL;
     }
     s->st.participants++;
+    quality_join(s, p);
     return p;
 }
 
@@ -311,6 +312,7 @@ void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now)
     roster_reset_media(s, p, now);
     ptr_remove((void **)p->room->parts, &p->room->n_parts, p);
     s->st.participants--;
+    quality_leave(s, p);
     free(p->cons);
     free(p->tiles);
     free(p);

@@ -248,6 +248,7 @@ static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
     for (uint32_t k = 0; k < q->n_prods; k++)
         fb_prod_tick(s, q->prods[k], now);
     alloc_tick(s, q, now);
+    quality_tick(s, q, now);
     if (q->sub_retry_us && q->sub_retry_us <= now) {
         q->sub_retry_us = 0;
         roster_mark_offer(s, q);
@@ -269,6 +270,8 @@ static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q)
         if ((x = fb_prod_deadline(q->prods[k])) < d)
             d = x;
     if ((x = alloc_deadline(q)) < d)
+        d = x;
+    if ((x = quality_deadline(q)) < d)
         d = x;
     return d;
 }

@@ -12,6 +12,7 @@
  *               has such a listener, its m-section in their sub offers, its packets out
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
+ *   quality.c   each person's connection as good / fair / poor, told to the room
  *   roster.c    rooms, participants, producers and consumers coming and going
  *   nego.c      offer/answer of "pub" and "sub" connections
  *   sfu.c       include/tandem/sfu.h: inputs, time-outs, the one flush point of sub offers
@@ -199,6 +200,12 @@ struct part {
     int64_t ao_low_since;  /* the estimate has been below the threshold since; 0 */
     int64_t ao_high_since; /* transport-cc: above it (with the margin) since; 0 */
     int64_t ao_on_us;      /* when automatic audio only began */
+    /* quality.c */
+    uint8_t up_frac;    /* the largest fraction lost (1/256) of our latest report to it */
+    int64_t up_frac_us; /* when that report went */
+    uint8_t quality;    /* enum tdm_sfu_quality, as announced */
+    uint8_t q_pending;  /* the level seen lately, since q_since_us */
+    int64_t q_since_us, next_quality_us;
     int64_t probe_at_us, probe_until_us, probe_hold_us, probe_sent_us;
     uint32_t probe_ssrc;  /* the video consumer the probe pads, 0: none */
     uint8_t probe_streak; /* probes in a row that came through: the next is twice as large */
@@ -413,6 +420,14 @@ void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now)
 /* Spend q's estimate over its consumers (layers, audio only), the active speaker. */
 void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now);
 int64_t alloc_deadline(const struct part *q);
+
+/* ---- quality.c --------------------------------------------------------------------- */
+void quality_join(struct tdm_sfu *s, struct part *q);
+void quality_leave(struct tdm_sfu *s, struct part *q);
+/* One stream's fraction lost in the report we send q's "pub" connection now. */
+void quality_note_uplink(struct part *q, uint8_t fraction_lost, int64_t now);
+void quality_tick(struct tdm_sfu *s, struct part *q, int64_t now);
+int64_t quality_deadline(const struct part *q);
 
 /* ---- roster.c ---------------------------------------------------------------------- */
 struct room *roster_room(struct tdm_sfu *s, const char *id, bool create);

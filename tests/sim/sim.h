@@ -65,6 +65,9 @@ struct sim_stats {
     char last_error[64];
     bool audio_only; /* the server's media.audio_only events: the latest, how many of each */
     uint32_t audio_only_on, audio_only_off;
+    char quality_of[72]; /* media.quality: the last person this page was told about */
+    uint8_t quality;     /* and their level (enum tdm_sfu_quality) */
+    uint32_t quality_poor;
     char speaker[72]; /* the latest media.speaker */
 };
 

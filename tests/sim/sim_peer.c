@@ -248,6 +248,13 @@ void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64
             p->st.audio_only_off++;
         return;
     }
+    if (ev->kind == TDM_SFU_EV_QUALITY) {
+        /* what this page was told of the last person rated, and how often "poor" came */
+        snprintf(p->st.quality_of, sizeof p->st.quality_of, "%s", ev->subject);
+        p->st.quality = ev->level;
+        p->st.quality_poor += ev->level == TDM_SFU_Q_POOR;
+        return;
+    }
     if (ev->kind == TDM_SFU_EV_SPEAKER) {
         snprintf(p->st.speaker, sizeof p->st.speaker, "%s", ev->subject);
         return;

@@ -208,6 +208,14 @@ static void cap_80(void **state)
     sim_peer_stats(c.p[3], &a0);
     assert_int_equal(sim_run_until(c.s, sim_now(c.s) + 15 * S), 0);
     sim_peer_stats(c.p[3], &a1);
+    struct sim_stats other;
+    sim_peer_stats(c.p[0], &other); /* amina is told that weak's connection is poor */
+    printf("  amina was told: %s's connection %s\n", other.quality_of,
+           other.quality == TDM_SFU_Q_POOR   ? "poor"
+           : other.quality == TDM_SFU_Q_FAIR ? "fair"
+                                             : "good");
+    assert_string_equal(other.quality_of, "weak");
+    assert_int_equal(other.quality, TDM_SFU_Q_POOR);
     uint64_t got = a1.audio_packets - a0.audio_packets;
     printf("  audio packets in 15 s of audio only: %llu (amina's 750 through the mix)\n",
            (unsigned long long)got);
@@ -226,15 +234,77 @@ static void cap_80(void **state)
     printf("  audio only switched on %u, off %u times\n", a1.audio_only_on, a1.audio_only_off);
     assert_int_equal(a1.audio_only_on, 1); /* one switch per direction: no flapping */
     assert_int_equal(a1.audio_only_off, 1);
+    sim_peer_stats(c.p[0], &other);
+    printf("  after the cap: amina was told %s's connection is %s (poor %u time(s))\n",
+           other.quality_of,
+           other.quality == TDM_SFU_Q_POOR   ? "poor"
+           : other.quality == TDM_SFU_Q_FAIR ? "fair"
+                                             : "good",
+           other.quality_poor);
+    assert_int_equal(other.quality_poor, 1);
     sim_destroy(c.s);
+}
+
+/* Random loss on one person's downlink (5 % and 15 %, not congestion): pictures keep
+ * decoding (the longest freeze is bounded), the voice keeps coming, and that person is not
+ * pushed into audio only. Prints the layer, the estimate and the freezes. */
+static void random_loss(double rate, uint64_t seed, int64_t max_freeze)
+{
+    struct call c;
+    start(&c, seed);
+    assert_int_equal(sim_run_until(c.s, 4 * S), 0);
+    assert_true(until_layer(&c, 3, 2, 6 * S) >= 0);
+    struct sim_link lossy = lan;
+    lossy.loss = rate;
+    sim_peer_set_links(c.p[3], NULL, &lossy);
+    for (int i = 0; i < N; i++)
+        sim_peer_reset_freeze(c.p[i]);
+    struct sim_stats a0, a1;
+    sim_peer_stats(c.p[3], &a0);
+    uint64_t lo_est = UINT64_MAX, hi_est = 0;
+    for (int k = 0; k < 20; k++) {
+        assert_int_equal(sim_run_until(c.s, sim_now(c.s) + S), 0);
+        struct tdm_sfu_part_stats ps;
+        assert_int_equal(tdm_sfu_part_stats(sim_sfu(c.s), "r", "weak", &ps), 0);
+        lo_est = ps.est_bps < lo_est ? ps.est_bps : lo_est;
+        hi_est = ps.est_bps > hi_est ? ps.est_bps : hi_est;
+    }
+    sim_peer_stats(c.p[3], &a1);
+    char what[32];
+    snprintf(what, sizeof what, "%.0f %% loss", rate * 100);
+    int64_t fz = check_streams(&c, 3, what);
+    uint64_t got = a1.audio_packets - a0.audio_packets;
+    printf("  %s for 20 s: estimate %llu..%llu kbit/s, longest freeze %.0f ms, audio packets "
+           "%llu (of ~%u sent: before repair by FEC), audio only %s\n",
+           what, (unsigned long long)lo_est / 1000, (unsigned long long)hi_est / 1000, fz / 1e3,
+           (unsigned long long)got, 1000 + 2 * 50, a1.audio_only_on ? "ON" : "never");
+    assert_true(fz <= max_freeze);
+    assert_int_equal(a1.audio_only_on, 0);
+    for (int sub = 0; sub < 3; sub++) { /* the others are not touched */
+        int lo, hi;
+        layers(&c, sub, &lo, &hi);
+        assert_int_equal(lo, 2);
+    }
+    sim_destroy(c.s);
+}
+
+static void loss_5(void **state)
+{
+    (void)state;
+    random_loss(0.05, 31, 1000000);
+}
+
+static void loss_15(void **state)
+{
+    (void)state;
+    random_loss(0.15, 37, 2000000);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(full_layers),
-        cmocka_unit_test(cap_300),
-        cmocka_unit_test(cap_80),
+        cmocka_unit_test(full_layers), cmocka_unit_test(cap_300), cmocka_unit_test(cap_80),
+        cmocka_unit_test(loss_5),      cmocka_unit_test(loss_15),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

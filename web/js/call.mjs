@@ -25,9 +25,12 @@
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
 //   levels  {speaking: Set of participant ids, this page's own included}
 //   speaker    call.speaker (the server's active speaker, or null) changed
+//   uplink     {available, loss}: this page's "pub" line, once a second (uplink.mjs)
+//   quality    call.quality changed (someone's connection: good, fair, poor)
 //   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
 //              page because of its line (adapt.mjs)
 import { isSimulcast, videoEncodings } from './adapt.mjs';
+import { uplinkFigures } from './uplink.mjs';
 
 /** idle: no call; connecting; connected; reconnecting: a new pair is on its way; busy: the
  *  server cannot set up media now (retrying); failed: retries ran out (retry() starts
@@ -307,6 +310,8 @@ export class Call extends EventTarget {
   /** The server's active speaker (participant id) or null; audio only for a weak line. */
   speaker = null;
   audioOnly = false;
+  /** Each person's connection as the server rates it (media.quality): id -> level. */
+  quality = new Map();
   #sendFn;
   #session = null;
   #selfId = null;
@@ -449,6 +454,7 @@ export class Call extends EventTarget {
     this.#setRemoteMap(new Map());
     this.speaker = null;
     this.audioOnly = false;
+    this.quality.clear();
     this.#setStatus('idle');
   }
 
@@ -510,6 +516,14 @@ export class Call extends EventTarget {
       return true;
     }
     if (msg.type === 'error') return this.#onError(msg);
+    if (msg.type === 'media.quality') {
+      const id = typeof msg.participant === 'string' ? msg.participant : '';
+      if (id && ['good', 'fair', 'poor'].includes(msg.level) && (this.quality.size < 256 || this.quality.has(id))) {
+        this.quality.set(id, msg.level);
+        this.dispatchEvent(new CustomEvent('quality'));
+      }
+      return true;
+    }
     if (msg.type === 'media.speaker') {
       const id = typeof msg.participant === 'string' && msg.participant ? msg.participant : null;
       if (id !== this.speaker) {
@@ -721,9 +735,12 @@ export class Call extends EventTarget {
       }
       let bytes = -1;
       try {
-        (await pc.getStats()).forEach((r) => {
+        const report = await pc.getStats();
+        report.forEach((r) => {
           if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
         });
+        // What this page's own line can send (uplink.mjs decides about the camera).
+        if (label === 'pub') this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
       } catch {
         return; // closed meanwhile
       }

@@ -240,7 +240,14 @@ function render() {
     const ck = state.checkins?.[r.id];
     const ckEl = li.querySelector('.room-checkins');
     ckEl.hidden = !ck;
-    if (ck) ckEl.textContent = t('desk.checkins', { fine: Number(ck.fine) || 0, some: Number(ck.some) || 0, many: Number(ck.many) || 0 });
+    if (ck) {
+      const answers = (Number(ck.fine) || 0) + (Number(ck.some) || 0) + (Number(ck.many) || 0);
+      const lines = [];
+      if (answers) lines.push(t('desk.checkins', { fine: Number(ck.fine) || 0, some: Number(ck.some) || 0, many: Number(ck.many) || 0 }));
+      // how often someone's connection became poor during calls (media.quality), a count only
+      if (Number(ck.poor) > 0) lines.push(t('desk.weakMoments', { count: Number(ck.poor) }));
+      ckEl.textContent = lines.join(' · ');
+    }
     const form = li.querySelector('.link-form');
     const old = kept.get(r.id);
     if (old) for (const name of ['role', 'expires', 'uses']) form.elements[name].value = old.elements[name].value;

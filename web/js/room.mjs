@@ -11,8 +11,9 @@ import { Signaling, defaultUrl } from './signaling.mjs';
 import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderTiles, clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking } from './tiles.mjs';
+import { renderTiles, clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
 import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
+import { UplinkGuard } from './uplink.mjs';
 import { Call } from './call.mjs';
 import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
 import { Panels } from './panels.mjs';
@@ -51,7 +52,7 @@ const ui = {
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'),
+  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
@@ -131,6 +132,7 @@ const mod = new Moderation({
   links: $('mod-links'), message: $('mod-message'), lobbyList: $('lobby-list'),
 }, { t, send: (msg) => sig?.send(msg) ?? null, roomId: state.room ?? '' });
 const call = new Call((msg) => sig?.send(msg) ?? null);
+const uplink = new UplinkGuard();
 // How big each person's tile is, for the server's choice of picture layer (adapt.mjs).
 const layout = new LayoutReporter($('participants'),
   (msg) => (state.phase === 'in-room' && state.me ? call.send(msg) : null));
@@ -603,6 +605,7 @@ function renderControls() {
   ui.callText.textContent = callKey ? t(callKey) : '';
   show(ui.callRetry, call.status === 'failed');
   show(ui.weakNotice, call.audioOnly && call.status === 'connected');
+  show(ui.upNotice, uplink.paused && call.status === 'connected');
   ui.list.dataset.audioOnly = String(call.audioOnly);
   ui.callRetry.textContent = t('device.retry');
   show(ui.deviceNotice, Boolean(local.problem) && !unavailable);
@@ -623,6 +626,7 @@ function renderRoom() {
     onAudioBlocked,
   });
   bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked);
+  markQuality(ui.list, call.quality);
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
   aids.render(people);
@@ -758,7 +762,26 @@ function setUpCallControls() {
       return;
     }
     state.wantCamera = !local.cameraOn;
+    uplink.reset(); // the person decides: the line's guard starts over
     local.setCamera(state.wantCamera);
+  });
+  ui.upCamera.addEventListener('click', () => {
+    uplink.reset();
+    state.wantCamera = true;
+    local.setCamera(true);
+    render();
+  });
+  // Own line too weak for the camera: it goes off before the voice suffers, and is tried
+  // again later (uplink.mjs); only when the person wants it on.
+  call.addEventListener('uplink', (ev) => {
+    const act = uplink.update(ev.detail, local.cameraOn && state.wantCamera !== false, Date.now());
+    if (act === 'pause') {
+      local.setCamera(false);
+      announce(t('call.uplinkWeak'));
+    } else if (act === 'resume' && state.wantCamera !== false) {
+      local.setCamera(true);
+    }
+    if (act) render();
   });
   ui.saver.addEventListener('click', () => {
     const save = call.receiveVideo; // pressed while videos come: save data now
@@ -791,6 +814,7 @@ function setUpCallControls() {
   });
   call.addEventListener('levels', (ev) => markSpeaking(ui.list, ev.detail.speaking));
   call.addEventListener('speaker', () => markActiveSpeaker(ui.list, call.speaker));
+  call.addEventListener('quality', () => markQuality(ui.list, call.quality));
   call.addEventListener('audioonly', render);
   ui.weakVideo.addEventListener('click', () => {
     call.setAudioOnlyMode('video'); // one tap: pictures again, whatever the line

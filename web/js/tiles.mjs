@@ -80,7 +80,9 @@ function createTile(p, isSelf) {
   // Their connection dropped and the server waits for them to come back (protocol.md).
   const away = el('span', 'tile-away');
   away.hidden = true;
-  label.append(mic, name, meta, away, cam);
+  const quality = el('span', 'tile-quality');
+  quality.hidden = true;
+  label.append(mic, name, meta, away, quality, cam);
   li.append(media, label);
   if (!isSelf) {
     const audio = el('audio');
@@ -256,4 +258,18 @@ export function tilesWithMedia(list) {
 /** Marks the tiles of the people whose sound is above the speaking threshold. */
 export function markSpeaking(list, speakingIds) {
   for (const li of list.children) li.classList.toggle('speaking', speakingIds.has(li.dataset.participantId));
+}
+
+/** Marks each tile with its person's connection when it is not good (media.quality: id ->
+ *  "good" | "fair" | "poor"); a good one shows nothing. */
+export function markQuality(list, levels) {
+  for (const li of list.children) {
+    const q = li.querySelector('.tile-quality');
+    if (!q) continue;
+    const level = levels.get(li.dataset.participantId);
+    const bad = level === 'fair' || level === 'poor';
+    q.hidden = !bad;
+    q.dataset.level = bad ? level : '';
+    q.textContent = bad ? t(level === 'poor' ? 'tile.connPoor' : 'tile.connFair') : '';
+  }
 }

@@ -1,0 +1,98 @@
+// web/js/uplink.mjs, checked in node with time handed in: a line too weak for the camera
+// turns it off after ENTER_MS (not on one bad look), the camera is tried again after a wait
+// that doubles when a try fails soon and starts over when one holds, and the figures are read
+// from a getStats()-shaped report (Chromium's candidate pair, anyone's remote-inbound-rtp).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  UplinkGuard, uplinkFigures, WEAK_BPS, WEAK_LOSS, ENTER_MS, TRY_FIRST_MS, TRY_MAX_MS, FAIL_MS,
+} from '../../web/js/uplink.mjs';
+
+const weak = { available: WEAK_BPS - 20000, loss: 0 };
+const good = { available: 900000, loss: 0 };
+
+/** Feeds one look a second from t to t + ms; returns [time, action] for every action. */
+function run(g, figures, video, t, ms) {
+  const acts = [];
+  for (let now = t; now < t + ms; now += 1000) {
+    const a = g.update(figures, typeof video === 'function' ? video() : video, now);
+    if (a) acts.push([now - t, a]);
+  }
+  return acts;
+}
+
+test('a weak line turns the camera off after ENTER_MS, a good one never', () => {
+  const g = new UplinkGuard();
+  assert.deepEqual(run(g, good, true, 0, 60000), []);
+  const acts = run(g, weak, true, 60000, 2 * ENTER_MS);
+  assert.deepEqual(acts[0], [ENTER_MS, 'pause']);
+  assert.equal(g.paused, true);
+});
+
+test('one bad look in between good ones does nothing', () => {
+  const g = new UplinkGuard();
+  for (let i = 0; i < 30; i++) {
+    assert.equal(g.update(i % 3 === 0 ? weak : good, true, i * 1000), null);
+  }
+});
+
+test('voice loss alone (no estimate, as in Firefox) also counts', () => {
+  const g = new UplinkGuard();
+  const lossy = { available: null, loss: WEAK_LOSS + 0.05 };
+  assert.equal(run(g, lossy, true, 0, 2 * ENTER_MS)[0][1], 'pause');
+  const unknown = new UplinkGuard();
+  assert.deepEqual(run(unknown, { available: null, loss: null }, true, 0, 60000), []);
+});
+
+test('no camera sent: nothing to judge', () => {
+  const g = new UplinkGuard();
+  assert.deepEqual(run(g, weak, false, 0, 60000), []);
+});
+
+test('tries again after a wait that doubles while tries fail, and starts over when one holds', () => {
+  const g = new UplinkGuard();
+  let video = true;
+  const waits = [];
+  let t = 0;
+  let pausedAt = 0;
+  for (let round = 0; round < 6; round++) {
+    for (;;) { // weak until it pauses
+      const a = g.update(weak, video, t);
+      t += 1000;
+      if (a === 'pause') { video = false; pausedAt = t; break; }
+    }
+    for (;;) { // paused until it tries again
+      const a = g.update(weak, video, t);
+      t += 1000;
+      if (a === 'resume') { video = true; waits.push(t - pausedAt); break; }
+    }
+  }
+  assert.equal(waits[0], TRY_FIRST_MS);
+  for (let i = 1; i < waits.length; i++) assert.equal(waits[i], Math.min(TRY_FIRST_MS * 2 ** i, TRY_MAX_MS));
+  // The line recovers: the try holds past FAIL_MS; the next trouble waits the short time again.
+  run(g, good, true, t, FAIL_MS + 5000);
+  t += FAIL_MS + 5000;
+  const acts = run(g, weak, () => !g.paused, t, ENTER_MS + TRY_FIRST_MS + 3000);
+  assert.deepEqual(acts.map((a) => a[1]), ['pause', 'resume']);
+  assert.equal(acts[1][0] - acts[0][0], TRY_FIRST_MS);
+});
+
+test('reset forgets a pause (the person pressed the camera button)', () => {
+  const g = new UplinkGuard();
+  run(g, weak, true, 0, 2 * ENTER_MS);
+  assert.equal(g.paused, true);
+  g.reset();
+  assert.equal(g.paused, false);
+  assert.equal(g.update(good, true, 20000), null);
+});
+
+test('figures from a getStats report', () => {
+  const report = new Map([
+    ['a', { type: 'candidate-pair', nominated: false, state: 'succeeded', availableOutgoingBitrate: 5 }],
+    ['b', { type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 81234 }],
+    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.12 }],
+    ['d', { type: 'remote-inbound-rtp', kind: 'video', fractionLost: 0.5 }],
+  ]);
+  assert.deepEqual(uplinkFigures(report), { available: 81234, loss: 0.12 });
+  assert.deepEqual(uplinkFigures(new Map()), { available: null, loss: null });
+});

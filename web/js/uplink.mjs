@@ -1,0 +1,80 @@
+// A person whose own line cannot carry their camera (docs/architecture.md "Automatic audio
+// only"): the page stops sending video before the voice suffers, says so, and tries the
+// camera again by itself later. The browser's own estimate of what its "pub" connection can
+// send (getStats: the selected candidate pair's availableOutgoingBitrate) and the loss the
+// server reports for this page's voice (remote-inbound-rtp fractionLost) decide:
+//  - weak: the estimate below WEAK_BPS (a voice and the lowest picture need about that), or
+//    the voice losing more than WEAK_LOSS, for ENTER_MS;
+//  - then the camera stays off for a wait (TRY_FIRST_MS, doubling up to TRY_MAX_MS after each
+//    try that failed within FAIL_MS), and is tried again: with video off the browser has
+//    nothing to measure the line with, so only a try can tell that it recovered.
+// A browser that reports neither figure (Firefox has no availableOutgoingBitrate) is judged by
+// the voice's loss alone. The person can always turn the camera back on themself.
+
+export const WEAK_BPS = 100000;
+export const WEAK_LOSS = 0.08;
+export const ENTER_MS = 3000;
+export const TRY_FIRST_MS = 15000;
+export const TRY_MAX_MS = 120000;
+export const FAIL_MS = 20000;
+
+/** Reads the figures the guard needs from a getStats() report of the "pub" connection. */
+export function uplinkFigures(report) {
+  let available = null;
+  let loss = null;
+  report.forEach((r) => {
+    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded' &&
+      typeof r.availableOutgoingBitrate === 'number') available = r.availableOutgoingBitrate;
+    if (r.type === 'remote-inbound-rtp' && r.kind === 'audio' && typeof r.fractionLost === 'number') {
+      loss = Math.max(loss ?? 0, r.fractionLost);
+    }
+  });
+  return { available, loss };
+}
+
+/** The decision, from one look at the figures every second or so. Pure: time is handed in. */
+export class UplinkGuard {
+  paused = false; // the camera is off because of the line
+  #weakSince = 0;
+  #tryAt = 0;
+  #wait = TRY_FIRST_MS;
+  #resumedAt = 0;
+
+  /** figures: {available, loss} (null: not known); video: the camera is being sent.
+   *  Returns 'pause', 'resume' or null. */
+  update({ available, loss }, video, now) {
+    if (this.paused) {
+      if (now < this.#tryAt) return null;
+      this.paused = false;
+      this.#resumedAt = now;
+      this.#weakSince = 0;
+      return 'resume';
+    }
+    const weak = video && ((available !== null && available < WEAK_BPS) ||
+      (loss !== null && loss > WEAK_LOSS));
+    if (!weak) {
+      this.#weakSince = 0;
+      if (this.#resumedAt && now - this.#resumedAt > FAIL_MS) {
+        this.#resumedAt = 0;
+        this.#wait = TRY_FIRST_MS; // it held: the next trouble starts from the short wait
+      }
+      return null;
+    }
+    if (!this.#weakSince) this.#weakSince = now;
+    if (now - this.#weakSince < ENTER_MS) return null;
+    // A try that failed soon: wait longer before the next.
+    if (this.#resumedAt && now - this.#resumedAt <= FAIL_MS) this.#wait = Math.min(this.#wait * 2, TRY_MAX_MS);
+    this.#resumedAt = 0;
+    this.paused = true;
+    this.#tryAt = now + this.#wait;
+    return 'pause';
+  }
+
+  /** The person chose themself (camera button): the guard forgets its state. */
+  reset() {
+    this.paused = false;
+    this.#weakSince = 0;
+    this.#resumedAt = 0;
+    this.#wait = TRY_FIRST_MS;
+  }
+}
