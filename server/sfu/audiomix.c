@@ -1,8 +1,8 @@
 /* The Opus mix for audio-only listeners in group calls (issue 16; docs/architecture.md
- * "Opus mix"). A participant who takes no video (data saver, automatic or chosen audio only)
- * in a room where at least two others publish audio hears them through one stream: a mix
- * m-section (msid "mix") is added to their sub offer; once the page has answered it and the
- * sub connection has keys (mix_live) the fan-out pauses their per-speaker audio consumers,
+ * "Opus mix for listeners without video"). A participant who takes no video (data saver, automatic
+ * or chosen audio only) in a room where at least two others publish audio hears them through one
+ * stream: a mix m-section (msid "mix") is added to their sub offer; once the page has answered it
+ * and the sub connection has keys (mix_live) the fan-out pauses their per-speaker audio consumers,
  * which stay negotiated, so that going back to video mode resumes them at once. The room's
  * mixer (core/mix.c) exists while it has a listener: producers' packets are pushed from the
  * fan-out, ticks come through the core's deadlines every 20 ms, and each listener's packet
@@ -57,8 +57,9 @@ static bool ensure_mixer(struct tdm_sfu *s, struct room *r, int64_t now)
         return true;
     struct tdm_mix_cfg cfg;
     tdm_mix_cfg_default(&cfg);
+    /* every voice of a large room can be heard; listeners beyond the default 64 (~470 bytes
+     * each, allocated with the mixer) keep their separate streams */
     cfg.max_speakers = TDM_MIX_SPEAKERS_LIMIT;
-    cfg.max_listeners = TDM_MIX_LISTENERS_LIMIT;
     r->mix = tdm_mix_create(&cfg);
     if (!r->mix)
         return false;
