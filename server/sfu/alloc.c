@@ -378,6 +378,7 @@ static void tell_audio_only(struct tdm_sfu *s, struct part *q, bool on, int64_t 
 {
     q->audio_only = on;
     q->ao_on_us = on ? now : q->ao_on_us;
+    amix_mark(s, q->room);
     if (on)
         s->st.audio_only_on++;
     else
@@ -754,6 +755,7 @@ void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, 
 void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now)
 {
     q->ao_mode = mode;
+    amix_mark(s, q->room);
     if (mode == TDM_SFU_AO_VIDEO && q->audio_only)
         tell_audio_only(s, q, false, now); /* the person asked for video: a hold, no probe */
     q->ao_low_since = 0;

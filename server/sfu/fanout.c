@@ -92,6 +92,10 @@ static void fan_out(struct tdm_sfu *s, struct prod *pr, const struct tdm_rtp_vie
             tdm_layersel_set_target(&c->sel, TDM_LAYERSEL_NONE);
             continue;
         }
+        if (!video && c->sub->mix_live) { /* heard through the mix (audiomix.c) */
+            tdm_seqmap_drop(&c->sel.seq, v->ssrc, v->seq);
+            continue;
+        }
         struct peer *sp = c->sub->sub;
         struct tdm_layersel_out lo;
         if (tdm_layersel_map(&c->sel, pr->layer, v, key, now, pr->clock, &lo) !=
@@ -174,6 +178,8 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
     bool key = pr->kind != TDM_SDP_VIDEO; /* audio starts anywhere */
     if (key && pr->ext[TDM_SDP_EXT_AUDIO_LEVEL])
         note_level(pr, &v);
+    if (pr->in_mix)
+        amix_push(pr, &v, now);
     if (!key && is_keyframe(pr, buf + v.payload_off, v.payload_len)) {
         key = true;
         tdm_rtx_kf_throttle_on_keyframe(&pr->kf);

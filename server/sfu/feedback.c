@@ -321,6 +321,17 @@ static void subscriber_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
         }
         len += (size_t)n;
     }
+    /* the mix (audiomix.c): one more SR; with up to 64 consumers a report of its own */
+    struct tdm_rtcp_sr sr;
+    if (p->part->mix_live && tdm_rtpstats_tx_sr(&p->part->mix_tx, wall, now, &sr) == 0) {
+        if (t && len)
+            send_rtcp(s, p, t, len);
+        len = 0;
+        if ((t = sfu_tx_slot(s))) {
+            int n = tdm_rtcp_build_sr(t->buf, RTCP_BUDGET, &sr, NULL, 0);
+            len = n > 0 ? (size_t)n : 0;
+        }
+    }
     if (t && len)
         send_rtcp(s, p, t, len);
 }

@@ -213,6 +213,15 @@ static void slot_track(const struct part *p, size_t i, struct tdm_sdp_track *t)
     if (t->kind == TDM_SDP_VIDEO)
         t->codecs[0].fb |=
             TDM_SDP_FB_NACK | TDM_SDP_FB_NACK_PLI | TDM_SDP_FB_CCM_FIR | TDM_SDP_FB_GOOG_REMB;
+    if (p->mix_key && (int)i == p->mix_slot && p->slots.s[i].key == p->mix_key) {
+        /* the mix (audiomix.c): "mix" is no participant id (those are 22 characters) */
+        t->active = true;
+        snprintf(t->stream_id, sizeof t->stream_id, "mix");
+        snprintf(t->track_id, sizeof t->track_id, "mix");
+        snprintf(t->cname, sizeof t->cname, "mix");
+        t->ssrc = p->mix_ssrc;
+        return;
+    }
     if (!t->active)
         return;
     /* msid stream id = the publisher's participant id: the page maps tracks to people. */
@@ -291,7 +300,8 @@ static void apply_answer(struct part *p, const struct tdm_sdp_nego *n, int64_t n
         if (nm->rejected) {
             if (c)
                 roster_drop_consumer(p, sl);
-            tdm_subslots_reject(&p->slots, (size_t)sl);
+            if (tdm_subslots_reject(&p->slots, (size_t)sl) == p->mix_key && p->mix_key)
+                p->mix_refused = true; /* amix_sync lets it go */
             continue;
         }
         if (c && tdm_fwd_extmap_build(&c->extmap, c->prod->ext, nm->ext) != 0)

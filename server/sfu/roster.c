@@ -60,6 +60,7 @@ void roster_free_room(struct tdm_sfu *s, struct room *r, int64_t now)
     s->st.rooms = s->n_rooms;
     while (r->n_parts)
         roster_remove(s, r->parts[r->n_parts - 1], now);
+    amix_room_free(r);
     free(r->parts);
     free(r);
 }
@@ -93,6 +94,7 @@ void roster_mark_offer(struct tdm_sfu *s, struct part *p)
 {
     p->offer_wanted = true;
     s->offers_wanted = true;
+    amix_mark(s, p->room); /* its tracks changed: who hears the mix may have too */
 }
 
 /* ---- consumers ----------------------------------------------------------------------- */
@@ -169,6 +171,7 @@ void roster_update_live(struct tdm_sfu *s, struct part *q, int64_t now)
             fb_want_keyframe(s, layers_key_source(c), now);
         c->live = live;
     }
+    amix_mark(s, q->room); /* the mix's m-section may be live now */
 }
 
 /* Moderation stopped this person's microphone or camera: their packets are dropped by the
@@ -190,6 +193,7 @@ void roster_receive_video(struct tdm_sfu *s, struct part *p, bool on, int64_t no
 {
     bool was_off = p->no_video_in;
     p->no_video_in = !on;
+    amix_mark(s, p->room);
     if (!was_off || !on)
         return;
     for (uint32_t i = 0; i < p->n_cons; i++)
@@ -244,6 +248,7 @@ void roster_remove_prod(struct tdm_sfu *s, struct prod *pr)
 {
     if (pr->base) /* a layer goes with its track */
         pr = pr->base;
+    amix_forget_prod(pr);
     layers_free(pr);
     while (pr->n_cons) {
         struct cons *c = pr->cons[pr->n_cons - 1];
@@ -287,6 +292,7 @@ void roster_reset_media(struct tdm_sfu *s, struct part *p, int64_t now)
         roster_remove_prod(s, p->prods[p->n_prods - 1]);
     for (uint32_t i = 0; i < p->slots.n; i++)
         roster_drop_consumer(p, (int)i);
+    amix_part_reset(s, p);
     int64_t rev = p->slots.rev;
     tdm_subslots_init(&p->slots);
     p->slots.rev = rev;

@@ -79,6 +79,12 @@ static void settle(struct tdm_sfu *s, int64_t now)
             }
         }
     }
+    if (s->mix_check) { /* before the offers: a listener's mix m-section goes in them */
+        s->mix_check = false;
+        for (uint32_t i = 0; i < s->n_rooms; i++)
+            if (s->rooms[i]->mix_check)
+                amix_sync(s, s->rooms[i], now);
+    }
     if (s->offers_wanted) {
         s->offers_wanted = false;
         for (uint32_t i = 0; i < s->n_rooms; i++) {
@@ -276,6 +282,8 @@ void tdm_sfu_handle_timeout(struct tdm_sfu *s, int64_t now)
     expire_ice(s, now);
     for (uint32_t i = 0; i < s->n_rooms; i++) {
         struct room *r = s->rooms[i];
+        amix_tick(s, r, now);
+        sfu_due(s, amix_deadline(r));
         for (uint32_t k = 0; k < r->n_parts; k++) {
             struct part *q = r->parts[k];
             /* Each participant's work needs a few datagrams: when the queue is nearly full

@@ -8,6 +8,8 @@
  *   downlink.c  transport-wide numbers on "sub" connections, their feedback, the estimate
  *               and padding probes (core/twcc.c, core/gcc.c)
  *   feedback.c  RTCP in and out, keyframe requests
+ *   audiomix.c  the Opus mix for audio-only listeners (core/mix.c): one mixer per room that
+ *               has such a listener, its m-section in their sub offers, its packets out
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
  *   quality.c   each person's connection as good / fair / poor, told to the room
@@ -30,6 +32,7 @@
 #include "tandem/ice.h"
 #include "tandem/layersel.h"
 #include "tandem/log.h"
+#include "tandem/mix.h"
 #include "tandem/nack.h"
 #include "tandem/rtp.h"
 #include "tandem/rtpstats.h"
@@ -114,6 +117,7 @@ struct prod {
     int64_t rate_us;
     uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
+    bool in_mix;        /* audio: a speaker of its room's mixer (audiomix.c) */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -206,6 +210,18 @@ struct part {
     uint32_t probe_ssrc;  /* the video consumer the probe pads, 0: none */
     uint8_t probe_streak; /* probes in a row that came through: the next is twice as large */
     uint64_t probe_bps;
+    /* audiomix.c: this person hears the others through one mixed stream (docs/architecture.md
+     * "Opus mix"); mix_key is that stream's track in the slots, 0: separate streams */
+    uint64_t mix_key;
+    int mix_slot;
+    uint32_t mix_ssrc;
+    uint32_t mix_own; /* the speaker id left out of their mix (their microphone) */
+    bool mix_live;    /* its m-section is agreed and keyed: their per-speaker audio pauses */
+    bool mix_refused; /* the page rejected the mix m-section: separate streams for good */
+    uint16_t mix_seq; /* the next sequence number, and the timestamp of the last packet */
+    uint32_t mix_ts;
+    int64_t mix_out_us; /* when the last packet went out */
+    struct tdm_rtpstats_tx mix_tx;
 };
 
 struct room {
@@ -214,6 +230,9 @@ struct room {
     uint32_t n_parts, cap_parts;
     char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* alloc.c: the active speaker, "" none */
     int64_t speaker_us, next_speaker_us;
+    struct tdm_mix *mix; /* audiomix.c: while some participant hears the mix, else NULL */
+    int64_t mix_due;     /* its next tick */
+    bool mix_check;      /* who hears the mix may have changed: audiomix.c looks again */
 };
 
 struct tdm_sfu {
@@ -225,6 +244,7 @@ struct tdm_sfu {
     int64_t next_due;     /* earliest deadline noticed since the last time-out */
     bool offers_wanted;   /* some participant's offer_wanted is set */
     bool peers_connected; /* some peer's connected is set */
+    bool mix_check;       /* some room's mix_check is set */
     /* output */
     struct tdm_sfu_transmit *tx;
     size_t n_tx, cap_tx;
@@ -372,6 +392,24 @@ void fb_reports(struct tdm_sfu *s, struct peer *p, int64_t now);
 /* NACKs and keyframe requests due for pr. */
 void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now);
 int64_t fb_prod_deadline(const struct prod *pr);
+
+/* ---- audiomix.c -------------------------------------------------------------------- */
+/* Who hears room r through the mix may have changed (a mode, a producer, an answer): looked
+ * at by amix_sync after the input. */
+void amix_mark(struct tdm_sfu *s, struct room *r);
+/* Listeners on or off (the mix m-section added to or taken from their sub offer), speakers
+ * added, the mixer created on the first listener and destroyed after the last; mix_live. */
+void amix_sync(struct tdm_sfu *s, struct room *r, int64_t now);
+/* One packet of audio producer pr (in its room's mixer) for the mix. Hot path. */
+void amix_push(struct prod *pr, const struct tdm_rtp_view *v, int64_t now);
+/* Producer pr goes: out of the mixer. */
+void amix_forget_prod(struct prod *pr);
+/* p's media is released: no longer a listener (the caller resets its slots). */
+void amix_part_reset(struct tdm_sfu *s, struct part *p);
+void amix_room_free(struct room *r);
+/* Mix a frame when due and send each live listener its packet. */
+void amix_tick(struct tdm_sfu *s, struct room *r, int64_t now);
+int64_t amix_deadline(const struct room *r);
 
 /* ---- fanout.c ---------------------------------------------------------------------- */
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);

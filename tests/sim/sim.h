@@ -97,6 +97,26 @@ void sim_peer_reset_freeze(struct sim_peer *p);
 /* Close the page: its links go quiet and the server is told it left. */
 void sim_peer_leave(struct sim_peer *p);
 
+/* Tones (sim_audio.c): from now on p publishes a sine of hz encoded with libopus (20 ms,
+ * in-band FEC, 32 kbit/s); hz 0: silent (nothing sent, as a muted microphone). */
+void sim_peer_set_tone(struct sim_peer *p, double hz);
+/* Decode the audio p receives, per SSRC (10 s kept), for sim_peer_tone_share. */
+void sim_peer_decode_audio(struct sim_peer *p, bool on);
+/* The page turns others' video off (data saver, media.receive) or on again. */
+void sim_peer_receive_video(struct sim_peer *p, bool on);
+struct sim_audio_stream {
+    uint32_t ssrc;
+    uint64_t packets, bytes; /* bytes: SRTP on the wire */
+    int64_t first_us, last_us, max_gap_us;
+};
+/* Audio streams p received since the last reset (up to max). */
+size_t sim_peer_audio_streams(const struct sim_peer *p, struct sim_audio_stream *out, size_t max);
+void sim_peer_audio_reset(struct sim_peer *p);
+/* The share of the energy at hz in what ssrc carried to p, frames that came in
+ * [from_us, to_us) (Goertzel): 1 for a pure tone, about 1/k for one of k equal tones. */
+double sim_peer_tone_share(const struct sim_peer *p, uint32_t ssrc, double hz, int64_t from_us,
+                           int64_t to_us);
+
 /* Run until virtual time t (bounded by the number of events: returns -1 when a run takes
  * more than a million steps, which means a loop that makes no progress). */
 int sim_run_until(struct sim *s, int64_t t);

@@ -112,6 +112,7 @@ struct sim_peer {
     uint32_t moves;  /* address changes (sim_peer_move) */
     uint8_t twcc_id; /* transport-wide-cc id of the sub session (sim_twcc.c), 0: none */
     struct sim_twcc *twcc;
+    struct sim_audio *audio; /* real Opus sent or decoded (sim_audio.c), NULL: filler */
 };
 
 /* sim.c: send a datagram from a page's connection towards the server. */
@@ -152,6 +153,12 @@ void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len
 void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64_t now);
 void sim_peer_tick(struct sim_peer *p, int64_t now);
 int64_t sim_peer_next(const struct sim_peer *p);
+
+/* sim_audio.c: the next audio payload of p into out (the length; 0: nothing to send now;
+ * TDM_ENOTFOUND: p sends the filler), and audio received on "sub" (wire: its SRTP size) */
+int sim_audio_encode(struct sim_peer *p, uint8_t *out, size_t cap);
+void sim_audio_on_rtp(struct sim_peer *p, const struct tdm_rtp_view *v, size_t wire, int64_t now);
+void sim_audio_free(struct sim_peer *p);
 
 /* sim_twcc.c: transport-cc feedback on "sub" */
 void sim_twcc_on_rtp(struct sim_peer *p, const struct tdm_rtp_view *v, int64_t now);

@@ -80,6 +80,7 @@ void sim_peer_free(struct sim_peer *p)
     free(p->hist);
     sim_layers_free(p);
     sim_twcc_free(p);
+    sim_audio_free(p);
 }
 
 /* ---- SDP ----------------------------------------------------------------------------- */
@@ -359,10 +360,16 @@ static size_t rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint
 
 static void send_audio(struct sim_peer *p, int64_t now)
 {
-    uint8_t b[12 + 80];
+    uint8_t b[12 + 400];
+    int n = sim_audio_encode(p, b + 12, sizeof b - 12);
+    if (n == TDM_ENOTFOUND) {
+        n = 80;
+        memset(b + 12, 0x55, 80);
+    }
+    if (n <= 0)
+        return;
     rtp_header(b, AUDIO_PT, false, p->a_seq++, (uint32_t)(now / 1000 * 48), p->a_ssrc);
-    memset(b + 12, 0x55, 80);
-    send_rtp(&p->conn[0], b, sizeof b);
+    send_rtp(&p->conn[0], b, 12 + (size_t)n);
 }
 
 static void send_frame(struct sim_peer *p, int64_t now)
@@ -633,7 +640,7 @@ static void nack_again(struct sim_peer *p, int64_t now)
     }
 }
 
-static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, int64_t now)
+static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, size_t wire, int64_t now)
 {
     struct tdm_rtp_view v;
     if (tdm_rtp_parse(&v, buf, len, NULL, 0) != 0)
@@ -641,6 +648,8 @@ static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, int64_t now
     sim_twcc_on_rtp(p, &v, now);
     if (v.pt == AUDIO_PT) {
         p->st.audio_packets++;
+        if (p->audio)
+            sim_audio_on_rtp(p, &v, wire, now);
         return;
     }
     struct sim_stream *st = stream_of(p, v.ssrc);
@@ -665,7 +674,7 @@ void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len
     } else if (c->srtp && k == TDM_DEMUX_RTP) {
         int n = tdm_srtp_unprotect_rtp(c->srtp, buf, len);
         if (n > 0 && conn == 1)
-            on_sub_rtp(p, buf, (size_t)n, now);
+            on_sub_rtp(p, buf, (size_t)n, len, now);
     } else if (c->srtp && k == TDM_DEMUX_RTCP) {
         int n = tdm_srtp_unprotect_rtcp(c->srtp, buf, len);
         if (n > 0 && conn == 0)

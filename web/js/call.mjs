@@ -217,7 +217,7 @@ class Session {
         this.lastAnswer = { sdp: this.sub.localDescription.sdp, rev: offer.rev };
         this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
         this.#startTrickle('sub');
-        this.call.setRemote(this, this.#owners());
+        this.call.setRemote(this, ...this.#owners());
         this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
       }
     } catch (err) {
@@ -252,20 +252,27 @@ class Session {
     if (this.iceRestarting && this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
-  /** participant id -> {audio, video}: the transceivers the server sends on, by msid. */
+  /** [participant id -> {audio, video}, mix]: the transceivers the server sends on, by
+   *  msid; mix: the track of the msid "mix" (the others' voices mixed by the server, for a
+   *  listener without video in a group call; docs/architecture.md "Opus mix"), or null. */
   #owners() {
     const sections = sendingSections(this.sub.remoteDescription?.sdp || '');
     const owners = new Map();
+    let mix = null;
     for (const tr of this.sub.getTransceivers()) {
       const info = tr.mid !== null ? sections.get(tr.mid) : undefined;
       const dir = tr.currentDirection;
       if (!info || !tr.receiver.track || (dir !== 'recvonly' && dir !== 'sendrecv')) continue;
+      if (info.stream === 'mix') { // no participant id is 3 characters long
+        if (info.kind === 'audio') mix = tr.receiver.track;
+        continue;
+      }
       const entry = owners.get(info.stream) || {};
       const kind = info.kind === 'audio' ? 'audio' : 'video';
       if (!entry[kind]) entry[kind] = tr.receiver.track;
       owners.set(info.stream, entry);
     }
-    return owners;
+    return [owners, mix];
   }
 
   // The server is ICE-lite and needs no candidates (protocol.md), but takes them: they are
@@ -297,6 +304,9 @@ export class Call extends EventTarget {
   status = 'idle';
   /** participant id -> {audio, video}: the tracks received from each person. */
   remote = new Map();
+  /** The others' voices in one track, mixed by the server while this page takes no video in
+   *  a group call (their own audio tracks are quiet meanwhile), or null. */
+  mix = null;
   /** The server's active speaker (participant id) or null; audio only for a weak line. */
   speaker = null;
   audioOnly = false;
@@ -620,17 +630,18 @@ export class Call extends EventTarget {
   }
 
   /** Called by a Session after each answered sub offer. */
-  setRemote(s, owners) {
-    if (s === this.#session) this.#setRemoteMap(owners);
+  setRemote(s, owners, mix) {
+    if (s === this.#session) this.#setRemoteMap(owners, mix);
   }
 
-  #setRemoteMap(owners) {
+  #setRemoteMap(owners, mix = null) {
     const same = owners.size === this.remote.size && [...owners].every(([id, t]) => {
       const old = this.remote.get(id);
       return old && old.audio === t.audio && old.video === t.video;
     });
-    if (same) return;
+    if (same && mix === this.mix) return;
     this.remote = owners;
+    this.mix = mix;
     this.dispatchEvent(new CustomEvent('tracks'));
   }
 

@@ -11,7 +11,7 @@ import { Signaling, defaultUrl } from './signaling.mjs';
 import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
 import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderTiles, clearTiles, resumeAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
+import { renderTiles, clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
 import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
 import { UplinkGuard } from './uplink.mjs';
 import { Call } from './call.mjs';
@@ -52,7 +52,7 @@ const ui = {
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
+  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
@@ -625,6 +625,7 @@ function renderRoom() {
     reconnecting: state.away,
     onAudioBlocked,
   });
+  bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked);
   markQuality(ui.list, call.quality);
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
@@ -794,6 +795,7 @@ function setUpCallControls() {
   ui.hear.addEventListener('click', () => {
     state.audioBlocked = false;
     resumeAudio(ui.list, onAudioBlocked);
+    bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked, true);
     render();
   });
   local.addEventListener('change', () => {
@@ -840,6 +842,7 @@ async function autoPreview() {
 //   window.tandemCall.trackOwners()  {receiving track id: participant id} (the trackIdentifier
 //                                    of getStats' inbound-rtp entries)
 //   window.tandemCall.status         call.status (call.mjs STATUS)
+//   window.tandemCall.mixTrack()     the id of the received mix track (call.mix), or null
 window.tandemCall = Object.freeze({
   get pub() { return call.pub; },
   get sub() { return call.sub; },
@@ -851,6 +854,7 @@ window.tandemCall = Object.freeze({
   dropSignaling: () => sig?.drop(),
   restartIce: () => call.restartIce('test'),
   get iceRestarts() { return call.iceRestarts; },
+  mixTrack: () => call.mix?.id || null,
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });

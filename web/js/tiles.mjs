@@ -230,6 +230,16 @@ export function clearTiles(list) {
   for (const li of [...list.children]) unbind(li);
 }
 
+/** Plays the server's mix of the others' voices (call.mix) in its own <audio> element, or
+ *  stops it (track null); again: play once more (after a tap). */
+export function bindMixAudio(audio, track, onBlocked, again = false) {
+  const now = audio.srcObject?.getTracks()[0] || null;
+  if (now !== track) audio.srcObject = track ? new MediaStream([track]) : null;
+  if (track && (now !== track || again)) playAudio(audio, onBlocked);
+  else if (track) applySpeaker(audio); // a speaker chosen since
+
+}
+
 /** Plays every remote <audio> again, after a tap (the "Tap here to hear" button). */
 export function resumeAudio(list, onBlocked) {
   for (const audio of list.querySelectorAll('audio')) {

@@ -1,0 +1,289 @@
+/* The Opus mix in the network simulator (server/sfu/audiomix.c): people publish tones of
+ * their own frequency, encoded with libopus; one of them turns others' video off (data
+ * saver) and from then on receives one audio stream, the server's mix, whose decoded audio
+ * holds every other speaker's tone and not their own (Goertzel). Going back to video mode
+ * brings the separate streams back. The audio gap at each switch is measured; the second
+ * scenario prints the downlink of such a listener in a 6-person call, separate vs mixed
+ * (ctest -V). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+#include "sim_internal.h" /* sim_command */
+
+#include "sfu_internal.h" /* the room's mixer, a participant's mix fields */
+
+#define S 1000000LL
+#define MS 1000LL
+#define MAXP 6
+
+static const struct sim_link lan = {.delay_us = 10000, .jitter_us = 2000};
+static const char *const names[MAXP] = {"listener", "bola", "chen", "dara", "emre", "fatma"};
+/* multiples of 50 Hz: a whole number of periods per 20 ms frame, so no leaking between them;
+ * far apart: at 16 kbit/s Opus (SILK) kept only the loudest of three tones 250 Hz apart */
+static const double tones[MAXP] = {300, 500, 800, 1200, 1700, 2300};
+
+struct call {
+    struct sim *s;
+    struct sim_peer *p[MAXP];
+    int n;
+};
+
+static void start(struct call *c, int n, uint64_t seed)
+{
+    c->s = sim_create(seed);
+    c->n = n;
+    assert_non_null(c->s);
+    for (int i = 0; i < n; i++) {
+        c->p[i] = sim_peer_add(c->s, "r", names[i]);
+        assert_non_null(c->p[i]);
+        sim_peer_set_links(c->p[i], &lan, &lan);
+        sim_peer_set_tone(c->p[i], tones[i]);
+        sim_peer_publish(c->p[i], true, false, 0);
+    }
+    sim_peer_decode_audio(c->p[0], true);
+    assert_int_equal(sim_run_until(c->s, 3 * S), 0);
+    for (int i = 0; i < n; i++)
+        assert_true(sim_peer_connected(c->p[i]));
+}
+
+static void run(struct call *c, int64_t d)
+{
+    assert_int_equal(sim_run_until(c->s, sim_now(c->s) + d), 0);
+}
+
+/* The audio streams the listener received since the last reset; the one with the most
+ * packets in *top. */
+static size_t streams(const struct call *c, struct sim_audio_stream *top)
+{
+    struct sim_audio_stream st[16];
+    size_t n = sim_peer_audio_streams(c->p[0], st, 16);
+    memset(top, 0, sizeof *top);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].packets > top->packets)
+            *top = st[i];
+    return n;
+}
+
+/* Step 10 ms at a time for d: the longest stretch in which the listener got no audio. */
+static int64_t longest_silence(struct call *c, int64_t d)
+{
+    struct sim_stats st;
+    sim_peer_stats(c->p[0], &st);
+    uint64_t last = st.audio_packets;
+    int64_t since = sim_now(c->s), worst = 0, end = sim_now(c->s) + d;
+    while (sim_now(c->s) < end) {
+        run(c, 10 * MS);
+        sim_peer_stats(c->p[0], &st);
+        if (st.audio_packets != last) {
+            last = st.audio_packets;
+            since = sim_now(c->s);
+        } else if (sim_now(c->s) - since > worst) {
+            worst = sim_now(c->s) - since;
+        }
+    }
+    return worst;
+}
+
+static void check_tones(const struct call *c, uint32_t ssrc, int64_t from, int64_t to,
+                        const bool *heard)
+{
+    double share[MAXP];
+    for (int i = 0; i < c->n; i++) {
+        share[i] = sim_peer_tone_share(c->p[0], ssrc, tones[i], from, to);
+        printf("    %-8s %5.0f Hz: %.3f of the energy%s\n", names[i], tones[i], share[i],
+               i == 0 ? " (the listener's own voice)" : "");
+    }
+    for (int i = 0; i < c->n; i++) {
+        if (heard[i])
+            assert_true(share[i] > 0.08);
+        else
+            assert_true(share[i] < 0.01);
+    }
+}
+
+/* The next phase: who speaks; after 2 s the listener's mix holds exactly the tones of the
+ * others who speak (3 voices are mixed at most: the listener's own may be one of them). */
+static void phase(struct call *c, const bool *speaks, uint32_t mix)
+{
+    for (int i = 0; i < c->n; i++)
+        sim_peer_set_tone(c->p[i], speaks[i] ? tones[i] : 0);
+    run(c, 2 * S);
+    int64_t t0 = sim_now(c->s);
+    run(c, 2 * S);
+    struct sim_audio_stream top;
+    assert_int_equal(streams(c, &top), 1);
+    assert_int_equal(top.ssrc, mix);
+    bool heard[MAXP];
+    for (int i = 0; i < c->n; i++)
+        heard[i] = i != 0 && speaks[i];
+    check_tones(c, mix, t0, sim_now(c->s), heard);
+}
+
+/* 5 people; the listener switches to data saver: one stream, the others' tones in it, never
+ * their own, as speakers come and go; back to video mode: separate streams again. */
+static void tones_in_mix(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 5, 16);
+    sim_peer_set_tone(c.p[3], 0); /* dara and emre are silent at first */
+    sim_peer_set_tone(c.p[4], 0);
+    run(&c, S);
+    struct sim_audio_stream top;
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, S);
+    size_t n = streams(&c, &top);
+    printf("  separate streams: %zu audio streams\n", n);
+    assert_int_equal(n, 2);
+
+    sim_peer_receive_video(c.p[0], false);
+    int64_t gap_on = longest_silence(&c, S);
+    sim_peer_audio_reset(c.p[0]);
+    int64_t t0 = sim_now(c.s);
+    run(&c, 2 * S);
+    n = streams(&c, &top);
+    printf("  data saver: %zu audio stream(s), %llu packets in 2 s; longest silence at the "
+           "switch %lld ms\n",
+           n, (unsigned long long)top.packets, (long long)(gap_on / MS));
+    assert_int_equal(n, 1);
+    assert_true(top.packets >= 95);
+    assert_true(gap_on <= 200 * MS);
+    uint32_t mix = top.ssrc;
+    check_tones(&c, mix, t0 + S / 5, sim_now(c.s), (const bool[]){false, true, true, false, false});
+    printf("  bola stops, dara speaks:\n");
+    phase(&c, (const bool[]){true, false, true, true, false}, mix);
+    printf("  the listener stops, emre speaks:\n");
+    phase(&c, (const bool[]){false, false, true, true, true}, mix);
+
+    sim_peer_receive_video(c.p[0], true);
+    int64_t gap_off = longest_silence(&c, S);
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, 2 * S);
+    n = streams(&c, &top);
+    printf("  video mode again: %zu audio streams; longest silence at the switch %lld ms\n", n,
+           (long long)(gap_off / MS));
+    assert_int_equal(n, 3);
+    assert_true(top.ssrc != mix);
+    assert_true(gap_off <= 200 * MS);
+    sim_destroy(c.s);
+}
+
+static uint64_t kbps(const struct call *c, int64_t d)
+{
+    struct sim_audio_stream st[16];
+    size_t n = sim_peer_audio_streams(c->p[0], st, 16);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += st[i].bytes;
+    return bytes * 8 * S / (uint64_t)d / 1000;
+}
+
+/* 6 people, all speaking: the listener's audio downlink, separate vs mixed. */
+static void downlink_6(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 6, 6);
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, 5 * S);
+    uint64_t sep = kbps(&c, 5 * S);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, 2 * S);
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, 5 * S);
+    uint64_t mixed = kbps(&c, 5 * S);
+    struct sim_audio_stream top;
+    size_t n = streams(&c, &top);
+    printf("  6-person call, each speaker at 32 kbit/s Opus: a listener's audio downlink "
+           "(SRTP, without IP/UDP)\n    separate streams: %llu kbit/s (5 streams)\n"
+           "    the mix:          %llu kbit/s (%zu stream)\n",
+           (unsigned long long)sep, (unsigned long long)mixed, n);
+    assert_int_equal(n, 1);
+    assert_true(mixed * 4 < sep);
+    sim_destroy(c.s);
+}
+
+static struct part *part_of(struct call *c, int i)
+{
+    struct room *r = roster_room(sim_sfu(c->s), "r", false);
+    return r ? roster_find(r, names[i]) : NULL;
+}
+
+static struct tdm_mix *mixer(struct call *c)
+{
+    struct room *r = roster_room(sim_sfu(c->s), "r", false);
+    return r ? r->mix : NULL;
+}
+
+static void audio_mode(struct call *c, int i, int8_t mode)
+{
+    struct tdm_sfu_cmd cmd = {.kind = TDM_SFU_CMD_AUDIO_ONLY, .ao_mode = mode};
+    snprintf(cmd.room, sizeof cmd.room, "r");
+    snprintf(cmd.pid, sizeof cmd.pid, "%s", names[i]);
+    sim_command(c->s, &cmd);
+}
+
+/* Who hears the mix, and the mixer's life: none for a 2-person call; on with the third
+ * speaker; a second listener (audio-only mode "audio"); the first back to video; the mixer
+ * goes when the call is down to two again (its last listener has only one other voice). */
+static void lifecycle(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 2, 7);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, S);
+    assert_null(mixer(&c));
+    assert_int_equal(part_of(&c, 0)->mix_key, 0);
+
+    c.p[2] = sim_peer_add(c.s, "r", names[2]);
+    assert_non_null(c.p[2]);
+    c.n = 3;
+    sim_peer_set_links(c.p[2], &lan, &lan);
+    sim_peer_set_tone(c.p[2], tones[2]);
+    sim_peer_publish(c.p[2], true, false, 0);
+    run(&c, 3 * S);
+    assert_non_null(mixer(&c));
+    assert_true(part_of(&c, 0)->mix_live);
+    assert_false(part_of(&c, 1)->mix_key);
+    struct sim_audio_stream top;
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, S);
+    assert_int_equal(streams(&c, &top), 1);
+
+    audio_mode(&c, 1, TDM_SFU_AO_AUDIO);
+    run(&c, S);
+    assert_true(part_of(&c, 1)->mix_live);
+    struct tdm_mix *m = mixer(&c);
+    sim_peer_receive_video(c.p[0], true);
+    run(&c, S);
+    assert_false(part_of(&c, 0)->mix_key);
+    assert_ptr_equal(mixer(&c), m); /* bola still listens */
+    sim_peer_audio_reset(c.p[0]);
+    run(&c, S);
+    assert_int_equal(streams(&c, &top), 2);
+
+    sim_peer_leave(c.p[2]);
+    run(&c, S);
+    assert_false(part_of(&c, 1)->mix_key);
+    assert_null(mixer(&c));
+    printf("  2 people: no mix; 3: on; a second listener; off again; the mixer gone at 2\n");
+    sim_destroy(c.s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tones_in_mix),
+        cmocka_unit_test(downlink_6),
+        cmocka_unit_test(lifecycle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
