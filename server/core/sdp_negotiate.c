@@ -215,13 +215,9 @@ static void answer_fmtp(const struct tdm_sdp_codec *oc, enum tdm_sdp_codec_id id
         long minptime = 10;
         if (tdm_sdp_fmtp_param(oc->fmtp, "minptime", v, sizeof v) > 0)
             minptime = strtol(v, NULL, 10);
-        /* What the server as receiver asks of a page's encoder (RFC 7587 §7): in-band FEC,
-         * so a lost packet is rebuilt from the next on lossy links, and DTX, so silence costs
-         * a packet every 400 ms instead of 50 a second on the thinnest links (its receivers
-         * conceal comfort noise). Each page's send-side estimate then spends the room on
-         * the voice of whoever speaks. */
-        snprintf(out, TDM_SDP_FMTP_CAP, "minptime=%ld;useinbandfec=1;usedtx=1",
-                 minptime >= 3 && minptime <= 120 ? minptime : 10);
+        bool dtx = tdm_sdp_fmtp_param(oc->fmtp, "usedtx", v, sizeof v) > 0 && v[0] == '1';
+        snprintf(out, TDM_SDP_FMTP_CAP, "minptime=%ld;useinbandfec=1%s",
+                 minptime >= 3 && minptime <= 120 ? minptime : 10, dtx ? ";usedtx=1" : "");
     } else if (id == TDM_SDP_CODEC_H264) {
         tdm_sdp_fmtp_param(oc->fmtp, "profile-level-id", v, sizeof v);
         snprintf(out, TDM_SDP_FMTP_CAP,
