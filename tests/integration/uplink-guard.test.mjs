@@ -1,13 +1,14 @@
 // web/js/uplink.mjs, checked in node with time handed in: a line too weak for the camera
-// turns it off after ENTER_MS (not on one bad look), the camera is tried again after a wait
+// turns it off once ENTER_OF of the last LOOKS looks were weak (not on one bad look), the camera is tried again after a wait
 // that doubles when a try fails soon and starts over when one holds, and the figures are read
 // from a getStats()-shaped report (Chromium's candidate pair, anyone's remote-inbound-rtp).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  UplinkGuard, uplinkFigures, WEAK_BPS, WEAK_LOSS, ENTER_MS, TRY_FIRST_MS, TRY_MAX_MS, FAIL_MS,
+  UplinkGuard, uplinkFigures, WEAK_BPS, WEAK_LOSS, LOOKS, ENTER_OF, TRY_FIRST_MS, TRY_MAX_MS, FAIL_MS,
 } from '../../web/js/uplink.mjs';
 
+const ENTER_MS = (ENTER_OF - 1) * 1000; // looks a second apart: the ENTER_OF-th weak one
 const weak = { available: WEAK_BPS - 20000, loss: 0 };
 const good = { available: 900000, loss: 0 };
 
@@ -21,7 +22,7 @@ function run(g, figures, video, t, ms) {
   return acts;
 }
 
-test('a weak line turns the camera off after ENTER_MS, a good one never', () => {
+test('a weak line turns the camera off at the ENTER_OF-th weak look, a good one never', () => {
   const g = new UplinkGuard();
   assert.deepEqual(run(g, good, true, 0, 60000), []);
   const acts = run(g, weak, true, 60000, 2 * ENTER_MS);
@@ -29,7 +30,7 @@ test('a weak line turns the camera off after ENTER_MS, a good one never', () => 
   assert.equal(g.paused, true);
 });
 
-test('one bad look in between good ones does nothing', () => {
+test('a bad look now and then (fewer than ENTER_OF in LOOKS) does nothing', () => {
   const g = new UplinkGuard();
   for (let i = 0; i < 30; i++) {
     assert.equal(g.update(i % 3 === 0 ? weak : good, true, i * 1000), null);
@@ -39,6 +40,7 @@ test('one bad look in between good ones does nothing', () => {
 test('voice loss alone (no estimate, as in Firefox) also counts', () => {
   const g = new UplinkGuard();
   const lossy = { available: null, loss: WEAK_LOSS + 0.05 };
+  assert.ok(LOOKS >= ENTER_OF);
   assert.equal(run(g, lossy, true, 0, 2 * ENTER_MS)[0][1], 'pause');
   const unknown = new UplinkGuard();
   assert.deepEqual(run(unknown, { available: null, loss: null }, true, 0, 60000), []);

@@ -4,16 +4,18 @@
 // send (getStats: the selected candidate pair's availableOutgoingBitrate) and the loss the
 // server reports for this page's voice (remote-inbound-rtp fractionLost) decide:
 //  - weak: the estimate below WEAK_BPS (a voice and the lowest picture need about that), or
-//    the voice losing more than WEAK_LOSS, for ENTER_MS;
+//    the voice losing more than WEAK_LOSS, in ENTER_OF of the last LOOKS looks (about one a
+//    second: a policed line's loss comes and goes with its bursts);
 //  - then the camera stays off for a wait (TRY_FIRST_MS, doubling up to TRY_MAX_MS after each
 //    try that failed within FAIL_MS), and is tried again: with video off the browser has
 //    nothing to measure the line with, so only a try can tell that it recovered.
 // A browser that reports neither figure (Firefox has no availableOutgoingBitrate) is judged by
 // the voice's loss alone. The person can always turn the camera back on themself.
 
-export const WEAK_BPS = 100000;
-export const WEAK_LOSS = 0.08;
-export const ENTER_MS = 3000;
+export const WEAK_BPS = 150000;
+export const WEAK_LOSS = 0.05;
+export const LOOKS = 5;
+export const ENTER_OF = 3;
 export const TRY_FIRST_MS = 15000;
 export const TRY_MAX_MS = 120000;
 export const FAIL_MS = 20000;
@@ -35,7 +37,7 @@ export function uplinkFigures(report) {
 /** The decision, from one look at the figures every second or so. Pure: time is handed in. */
 export class UplinkGuard {
   paused = false; // the camera is off because of the line
-  #weakSince = 0;
+  #looks = []; // the last LOOKS verdicts (true: weak)
   #tryAt = 0;
   #wait = TRY_FIRST_MS;
   #resumedAt = 0;
@@ -47,25 +49,23 @@ export class UplinkGuard {
       if (now < this.#tryAt) return null;
       this.paused = false;
       this.#resumedAt = now;
-      this.#weakSince = 0;
+      this.#looks = [];
       return 'resume';
     }
     const weak = video && ((available !== null && available < WEAK_BPS) ||
       (loss !== null && loss > WEAK_LOSS));
-    if (!weak) {
-      this.#weakSince = 0;
-      if (this.#resumedAt && now - this.#resumedAt > FAIL_MS) {
-        this.#resumedAt = 0;
-        this.#wait = TRY_FIRST_MS; // it held: the next trouble starts from the short wait
-      }
-      return null;
+    this.#looks.push(Boolean(weak));
+    if (this.#looks.length > LOOKS) this.#looks.shift();
+    if (!weak && this.#resumedAt && now - this.#resumedAt > FAIL_MS) {
+      this.#resumedAt = 0;
+      this.#wait = TRY_FIRST_MS; // it held: the next trouble starts from the short wait
     }
-    if (!this.#weakSince) this.#weakSince = now;
-    if (now - this.#weakSince < ENTER_MS) return null;
+    if (this.#looks.filter(Boolean).length < ENTER_OF) return null;
     // A try that failed soon: wait longer before the next.
     if (this.#resumedAt && now - this.#resumedAt <= FAIL_MS) this.#wait = Math.min(this.#wait * 2, TRY_MAX_MS);
     this.#resumedAt = 0;
     this.paused = true;
+    this.#looks = [];
     this.#tryAt = now + this.#wait;
     return 'pause';
   }
@@ -73,7 +73,7 @@ export class UplinkGuard {
   /** The person chose themself (camera button): the guard forgets its state. */
   reset() {
     this.paused = false;
-    this.#weakSince = 0;
+    this.#looks = [];
     this.#resumedAt = 0;
     this.#wait = TRY_FIRST_MS;
   }
