@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
-import { launchChromium } from '../lib/browsers.mjs';
+import { joinRoomPage } from '../lib/roompage.mjs';
 
 const MEDIA_WAIT_MS = 45000; // bound on every wait for media (a busy test machine is slow)
 const UI_WAIT_MS = 30000;
@@ -39,17 +39,8 @@ if (!insideNetns()) {
   }, { timeout: 60000 });
 
   async function join(label) {
-    const browser = await launchChromium(label);
-    const { page } = browser;
-    const person = { label, browser, page, id: null, log: [] };
+    const person = await joinRoomPage(server.url, ROOM, label, { uiWaitMs: UI_WAIT_MS });
     people.push(person);
-    page.on('console', (msg) => person.log.push(`${msg.type()}: ${msg.text()}`));
-    page.on('pageerror', (err) => person.log.push(`pageerror: ${err.message}`));
-    await page.goto(`${server.url}/r/${ROOM}`);
-    await page.getByLabel('Your name').fill(label);
-    await page.getByRole('button', { name: 'Join', exact: true }).click();
-    await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor({ timeout: UI_WAIT_MS });
-    person.id = await page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
     return person;
   }
 

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem } from '../lib/tandem.mjs';
-import { launchChromium } from '../lib/browsers.mjs';
+import { joinRoomPage } from '../lib/roompage.mjs';
 
 const ROOM = 'call-uplink-room';
 const PORT_BASE = 21000;
@@ -68,17 +68,8 @@ if (!insideNetns()) {
   }, { timeout: 60000 });
 
   async function join(label) {
-    const browser = await launchChromium(label);
-    const { page } = browser;
-    const person = { label, browser, page, id: null, errors: [] };
+    const person = await joinRoomPage(server.url, ROOM, label, { uiWaitMs: UI_WAIT_MS });
     people.push(person);
-    page.on('pageerror', (err) => person.errors.push(err.message));
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.goto(`${server.url}/r/${ROOM}`);
-    await page.getByLabel('Your name').fill(label);
-    await page.getByRole('button', { name: 'Join', exact: true }).click();
-    await page.getByRole('heading', { name: 'In the room', exact: true }).waitFor({ timeout: UI_WAIT_MS });
-    person.id = await page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
     return person;
   }
 
