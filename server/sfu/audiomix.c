@@ -210,9 +210,9 @@ static struct part *listener(struct room *r, uint32_t id)
 static void send_one(struct tdm_sfu *s, struct part *q, const struct tdm_mix_out *o, int64_t now)
 {
     struct peer *sp = q->sub;
-    struct tdm_sfu_transmit *t = sfu_tx_slot(s);
+    struct tdm_sfu_transmit *t = sp && sp->srtp ? sfu_tx_slot(s) : NULL;
     if (!t)
-        return;
+        return; /* no keys (the connection went since the last sync) or no slot */
     uint8_t *b = t->buf;
     b[0] = 0x80; /* RFC 3550 §5.1: version 2, no padding, extension or CSRC */
     b[1] = (uint8_t)(q->pt_for[TDM_SDP_CODEC_OPUS] | (o->marker ? 0x80 : 0));
