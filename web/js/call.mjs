@@ -38,15 +38,20 @@ import { uplinkFigures } from './uplink.mjs';
 export const STATUS = ['idle', 'connecting', 'connected', 'reconnecting', 'busy', 'failed', 'unavailable'];
 
 const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-const DISCONNECTED_GRACE_MS = 4000; // a short network blip (or a busy phone) mends itself; then an ICE restart
+const DISCONNECTED_GRACE_MS = 1500; // a short network blip (or a busy phone) mends itself; then an ICE restart
 const ICE_RESTART_MS = 6000; // an ICE restart must bring the connections back within this
 const MAX_RESTARTS_IN_ROW = 1; // a restart that did not mend the pair: a new pair
 // The server sends on both connections at least every second (reports, consent answers,
 // media), but a browser calls a dead path "disconnected" only after 5 to 7 s: a connection
 // that received nothing for STALL_MS is restarted without waiting for that.
-const WATCH_MS = 1000;
-const STALL_MS = 3500;
-const STEADY_LOOKS = 5;
+// A path that dies silently (Wi-Fi gone without an event) is noticed after STALL_MS: the
+// server's media and reports arrive many times a second on a line that carried something at
+// every look for STEADY_LOOKS looks, so 2.5 s of nothing there is no pause (issue 15: media back
+// within seconds). A restart on a line that was fine costs a round trip, not the call.
+const WATCH_MS = 500;
+const STALL_MS = 2500;
+const STEADY_LOOKS = 4;
+const UPLINK_LOOK_MS = 1000; // uplink.mjs judges one look a second (the server reports once a second)
 const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
 const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
 const CONNECT_TIMEOUT_MS = 25000; // from an answer to a connected transport
@@ -323,6 +328,7 @@ export class Call extends EventTarget {
   #levelTimer = 0;
   #watchTimer = 0;
   #watching = false;
+  #uplinkAt = 0;
   #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
   #roomSize = 1;
   #speaking = '';
@@ -740,7 +746,10 @@ export class Call extends EventTarget {
           if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
         });
         // What this page's own line can send (uplink.mjs decides about the camera).
-        if (label === 'pub') this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
+        if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
+          this.#uplinkAt = now;
+          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
+        }
       } catch {
         return; // closed meanwhile
       }
