@@ -1,8 +1,8 @@
 // End to end: axe-core (the npm package, injected by this test only; Tandem never serves it)
 // checks every page a person sees against the WCAG 2.1 A and AA rules, in English and in
-// Arabic (right to left), on a 360 x 640 phone and a 1280 x 800 laptop: the landing page,
-// the join page of a room, the room in a call with another person (fake camera, both tiles),
-// the chat open, the "you have left" screen with the check-in, the coordinator's console with
+// Arabic (right to left), on a 360 x 640 phone and a 1280 x 800 laptop, in the light and the
+// dark colours: the landing page, the join page of a room, the room in a call with another
+// person (fake camera, both tiles), the chat open, the "Ideas" dialog open, the "you have left" screen with the check-in, the coordinator's console with
 // a room and a link, the safety page and the not-found page. Real server and SFU in a private
 // network namespace (like tests/e2e/languages.test.mjs), Debian's Chromium.
 // It prints the number of violations of every page and fails listing each one (rule, impact,
@@ -21,6 +21,7 @@ const AXE_SOURCE = readFileSync(AXE, 'utf8');
 const WCAG21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const LANGS = ['en', 'ar'];
 const SIZES = [{ width: 360, height: 640 }, { width: 1280, height: 800 }];
+const SCHEMES = ['light', 'dark']; // the pages follow the device's (app.css)
 const WAIT_MS = 30000; // bound on every wait on a page
 const MEDIA_WAIT_MS = 45000;
 const ROOM = 'axe-room';
@@ -74,14 +75,18 @@ if (!insideNetns()) {
     return b.page;
   }
 
-  /** axe on the page at both sizes, in its current language; the results are kept. */
-  async function check(page, name, lang, ready = async () => {}) {
+  /** axe on the page at both sizes, light and dark, in its current language; the results
+   *  are kept. */
+  async function check(page, name, lang) {
     for (const size of SIZES) {
       await page.setViewportSize(size);
-      await ready();
-      const violations = await axeViolations(page);
-      results.push({ name, lang, size: `${size.width}x${size.height}`, violations });
+      for (const scheme of SCHEMES) {
+        await page.emulateMedia({ colorScheme: scheme });
+        const violations = await axeViolations(page);
+        results.push({ name, lang, size: `${size.width}x${size.height}`, scheme, violations });
+      }
     }
+    await page.emulateMedia({ colorScheme: 'light' });
   }
 
   const linkFor = (role) => `${server.url}/r/${ROOM}#t=${mintInvite({ room: ROOM, role })}`;
@@ -137,9 +142,15 @@ if (!insideNetns()) {
 
       await page.locator('#chat-button').click();
       await page.locator('#side-panel').waitFor();
-      await check(page, 'room+chat', lang, () => page.locator('#side-panel').waitFor());
+      await check(page, 'room+chat', lang);
       await page.locator('#chat-close').click();
       await page.locator('#side-panel').waitFor({ state: 'hidden' });
+
+      await page.locator('#ideas-button').click();
+      await page.locator('#ideas-dialog[open]').waitFor();
+      await check(page, 'room+ideas', lang);
+      await page.locator('#ideas-close').click();
+      await page.locator('#ideas-dialog').waitFor({ state: 'hidden' });
 
       await page.locator('#leave-button').click();
       await page.locator('#checkin:not([hidden]) h2').waitFor();
@@ -150,13 +161,13 @@ if (!insideNetns()) {
     const lines = [];
     for (const r of results) {
       const n = r.violations.reduce((s, v) => s + v.count, 0);
-      console.log(`axe: ${r.name.padEnd(14)} ${r.lang} ${r.size.padEnd(9)} ${n} violation(s)` +
+      console.log(`axe: ${r.name.padEnd(14)} ${r.lang} ${r.size.padEnd(9)} ${r.scheme.padEnd(5)} ${n} violation(s)` +
         (n ? ` (${r.violations.map((v) => v.id).join(', ')})` : ''));
       for (const v of r.violations) {
-        lines.push(`${r.name} ${r.lang} ${r.size}: ${v.id} (${v.impact}, ${v.count}x) at ${v.targets.join(' | ')}: ${v.why}`);
+        lines.push(`${r.name} ${r.lang} ${r.size} ${r.scheme}: ${v.id} (${v.impact}, ${v.count}x) at ${v.targets.join(' | ')}: ${v.why}`);
       }
     }
-    assert.equal(results.length, 8 * LANGS.length * SIZES.length, 'every page was checked');
+    assert.equal(results.length, 9 * LANGS.length * SIZES.length * SCHEMES.length, 'every page was checked');
     assert.deepEqual(lines, [], 'axe-core violations');
     assert.deepEqual(errors, [], 'errors on the pages');
   });
