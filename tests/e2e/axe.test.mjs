@@ -3,7 +3,7 @@
 // Arabic (right to left), on a 360 x 640 phone and a 1280 x 800 laptop, in the light and the
 // dark colours: the landing page, the join page of a room, the room in a call with another
 // person (fake camera, both tiles), the chat open, the "Ideas" dialog open, the "you have left" screen with the check-in, the coordinator's console with
-// a room and a link, the safety page and the not-found page. Real server and SFU in a private
+// a room and a link, the safety page, the not-found page and where Quick exit goes. Real server and SFU in a private
 // network namespace (like tests/e2e/languages.test.mjs), Debian's Chromium.
 // It prints the number of violations of every page and fails listing each one (rule, impact,
 // the first elements it found).
@@ -100,6 +100,10 @@ if (!insideNetns()) {
         await chooseLanguage(page, lang);
         await check(page, name, lang);
       }
+      // where Quick exit goes (a page in the page's language: web/js/quickexit.mjs)
+      await page.goto(`${server.url}/${lang === 'en' ? 'neutral.html' : `neutral-${lang}.html`}`);
+      assert.equal(await page.evaluate(() => document.documentElement.lang), lang);
+      await check(page, 'quick-exit', lang);
     }
 
     // The coordinator's console, with a room and a link in it.
@@ -167,7 +171,7 @@ if (!insideNetns()) {
         lines.push(`${r.name} ${r.lang} ${r.size} ${r.scheme}: ${v.id} (${v.impact}, ${v.count}x) at ${v.targets.join(' | ')}: ${v.why}`);
       }
     }
-    assert.equal(results.length, 9 * LANGS.length * SIZES.length * SCHEMES.length, 'every page was checked');
+    assert.equal(results.length, 10 * LANGS.length * SIZES.length * SCHEMES.length, 'every page was checked');
     assert.deepEqual(lines, [], 'axe-core violations');
     assert.deepEqual(errors, [], 'errors on the pages');
   });
