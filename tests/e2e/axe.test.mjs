@@ -2,9 +2,10 @@
 // checks every page a person sees against the WCAG 2.1 A and AA rules, in English and in
 // Arabic (right to left), on a 360 x 640 phone and a 1280 x 800 laptop, in the light and the
 // dark colours: the landing page, the join page of a room, the room in a call with another
-// person (fake camera, both tiles), the chat open, the "Ideas" dialog open, the "you have left" screen with the check-in, the coordinator's console with
-// a room and a link, the safety page, the not-found page and where Quick exit goes. Real server and SFU in a private
-// network namespace (like tests/e2e/languages.test.mjs), Debian's Chromium.
+// person (fake camera, both tiles), the chat open, the "Ideas" dialog open, the "you have
+// left" screen with the check-in, the coordinator's console with a room and a link, the
+// safety page, the not-found page and where Quick exit goes. Real server and SFU in a
+// private network namespace (like tests/e2e/languages.test.mjs), Debian's Chromium.
 // It prints the number of violations of every page and fails listing each one (rule, impact,
 // the first elements it found).
 import { test, before, after } from 'node:test';
