@@ -2,12 +2,12 @@
 // checks every page a person sees against the WCAG 2.1 A and AA rules, in English and in
 // Arabic (right to left), on a 360 x 640 phone and a 1280 x 800 laptop, in the light and the
 // dark colours: the landing page, the join page of a room, the room in a call with another
-// person (fake camera, both tiles), the chat open, the "Ideas" dialog open, the "you have
-// left" screen with the check-in, the coordinator's console with a room and a link, the
-// safety page, the not-found page and where Quick exit goes. Real server and SFU in a
-// private network namespace (like tests/e2e/languages.test.mjs), Debian's Chromium.
-// It prints the number of violations of every page and fails listing each one (rule, impact,
-// the first elements it found).
+// person (fake camera, both tiles), the chat open, the "Ideas" dialog open, a coordinator's
+// "Manage the call" dialog, the "you have left" screen with the check-in, the coordinator's
+// console with a room and a link, the safety page, the not-found page and where Quick exit
+// goes. Real server and SFU in a private network namespace (like languages.test.mjs),
+// Debian's Chromium. It prints the number of violations of every page and fails listing
+// each one (rule, impact, the first elements it found).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -123,14 +123,27 @@ if (!insideNetns()) {
       await check(page, 'console', lang);
     }
 
-    // Someone else in the call, so that there are two tiles with video.
+    // Someone else in the call, so that there are two tiles with video: a coordinator, whose
+    // "Manage the call" dialog is checked too.
     const other = await open('jan');
-    await other.goto(linkFor('mentor'));
+    await other.goto(linkFor('coordinator'));
     await other.locator('#name').fill('Jan');
     await other.locator('#join-button').click();
     await other.locator('#room-title').waitFor();
 
     const link = linkFor('mentee');
+    try {
+      await callPages(page, other, link);
+    } finally {
+      report();
+    }
+    assert.equal(results.length, 11 * LANGS.length * SIZES.length * SCHEMES.length, 'every page was checked');
+    assert.deepEqual(violationLines(), [], 'axe-core violations');
+    assert.deepEqual(errors, [], 'errors on the pages');
+  });
+
+  /** The join page, the call, its chat and dialogs, the page after leaving, in each language. */
+  async function callPages(page, other, link) {
     for (const lang of LANGS) {
       await page.goto('about:blank');
       await page.goto(link);
@@ -157,23 +170,31 @@ if (!insideNetns()) {
       await page.locator('#ideas-close').click();
       await page.locator('#ideas-dialog').waitFor({ state: 'hidden' });
 
+      await chooseLanguage(other, lang);
+      await other.locator('#manage-button').click();
+      await other.locator('#manage-dialog[open] #mod-people li').first().waitFor();
+      await check(other, 'room+manage', lang);
+      await other.locator('#manage-close').click();
+      await other.locator('#manage-dialog').waitFor({ state: 'hidden' });
+
       await page.locator('#leave-button').click();
       await page.locator('#checkin:not([hidden]) h2').waitFor();
       await check(page, 'left+check-in', lang);
     }
+  }
 
-    // The figures, then every violation.
-    const lines = [];
+  /** The number of violations of every page checked. */
+  function report() {
     for (const r of results) {
-      const n = r.violations.reduce((s, v) => s + v.count, 0);
+      const n = r.violations.reduce((sum, v) => sum + v.count, 0);
       console.log(`axe: ${r.name.padEnd(14)} ${r.lang} ${r.size.padEnd(9)} ${r.scheme.padEnd(5)} ${n} violation(s)` +
         (n ? ` (${r.violations.map((v) => v.id).join(', ')})` : ''));
-      for (const v of r.violations) {
-        lines.push(`${r.name} ${r.lang} ${r.size} ${r.scheme}: ${v.id} (${v.impact}, ${v.count}x) at ${v.targets.join(' | ')}: ${v.why}`);
-      }
     }
-    assert.equal(results.length, 10 * LANGS.length * SIZES.length * SCHEMES.length, 'every page was checked');
-    assert.deepEqual(lines, [], 'axe-core violations');
-    assert.deepEqual(errors, [], 'errors on the pages');
-  });
+  }
+
+  /** Every violation: page, rule, impact, the first elements, what to fix. */
+  function violationLines() {
+    return results.flatMap((r) => r.violations.map((v) =>
+      `${r.name} ${r.lang} ${r.size} ${r.scheme}: ${v.id} (${v.impact}, ${v.count}x) at ${v.targets.join(' | ')}: ${v.why}`));
+  }
 }
