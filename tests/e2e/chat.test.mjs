@@ -97,8 +97,11 @@ test('texts, a photo without its GPS, reactions and deletion reach the other pag
   assert.equal(await jan.page.locator('.chat-body img, .chat-body b').count(), 0);
   assert.equal(await jan.page.evaluate(() => window.pwned), undefined);
 
-  // a phone photo: re-encoded on Amina's page, so it arrives upright and without Exif
-  await amina.page.locator('#chat-file').setInputFiles(phonePhoto());
+  // a phone photo, chosen as a person does (the picture button opens the file chooser of a
+  // hidden input): re-encoded on Amina's page, so it arrives upright and without Exif
+  const [chooser] = await Promise.all([amina.page.waitForEvent('filechooser', { timeout: WAIT_MS }),
+    amina.page.locator('.chat-picture-button').click()]);
+  await chooser.setFiles(phonePhoto());
   const img = jan.page.locator('.chat-picture');
   await img.waitFor({ timeout: WAIT_MS });
   await jan.page.waitForFunction(() => document.querySelector('.chat-picture')?.complete && document.querySelector('.chat-picture').naturalWidth > 0, null, { timeout: WAIT_MS });

@@ -154,7 +154,9 @@ export class ChatPanel extends EventTarget {
     u.emojiButton = el('button', { type: 'button', class: 'button chat-emoji-button', 'aria-expanded': 'false', 'aria-controls': 'chat-emoji' });
     u.emoji = el('div', { class: 'chat-emoji', id: 'chat-emoji', hidden: true },
       COMPOSE_EMOJI.map((e) => el('button', { type: 'button', class: 'chat-emoji-pick', textContent: e })));
-    u.file = el('input', { type: 'file', accept: 'image/*', class: 'visually-hidden', id: 'chat-file', tabIndex: -1 });
+    // Hidden from everyone: the picture button is the control people reach and hear; it
+    // opens this chooser (a hidden file input still opens it when clicked by the script).
+    u.file = el('input', { type: 'file', accept: 'image/*', id: 'chat-file', hidden: true });
     u.pictureButton = el('button', { type: 'button', class: 'button chat-picture-button' });
     u.form = el('form', { class: 'chat-form', noValidate: true }, [
       u.label, u.text, el('div', { class: 'chat-tools' }, [u.emojiButton, u.pictureButton, u.file, u.send]), u.emoji]);
