@@ -164,7 +164,10 @@ if (!insideNetns()) {
     await amina.page.getByText('Thank you for your answer.').waitFor();
     // counted for the room: the coordinator's console sees the count (and nothing else)
     const counts = await consoleCounts(ROOM);
-    assert.deepEqual(counts.checkins?.[ROOM], { fine: 0, some: 1, many: 0, poor: 0 }); // poor: weak moments (media.quality)
+    // poor: weak moments (media.quality), a count that depends on the machine's load here
+    const { poor, ...answers } = counts.checkins?.[ROOM] ?? {};
+    assert.deepEqual(answers, { fine: 0, some: 1, many: 0 });
+    assert.ok(Number.isInteger(poor) && poor >= 0, `the weak-moment count: ${poor}`);
   });
 
   function wsUrl() {
