@@ -90,6 +90,13 @@ int tdm_rtp_set_ts(uint8_t *pkt, size_t len, uint32_t ts);
 int tdm_rtp_set_pt(uint8_t *pkt, size_t len, uint8_t pt); /* keeps the marker bit */
 int tdm_rtp_set_marker(uint8_t *pkt, size_t len, bool marker);
 
+/* Writes a 12-byte RTP header (version 2, no extension, no CSRC) into b (room for at least
+ * TDM_RTP_HEADER_MIN bytes), with the marker bit and pt (7 bits). With pad > 0 the packet
+ * is padding only (RFC 3550 §5.1): pad zero bytes follow, the last one counting them, and
+ * the P bit is set. Returns the packet's length so far: TDM_RTP_HEADER_MIN + pad. */
+size_t tdm_rtp_write_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
+                            uint32_t ssrc, uint8_t pad);
+
 /* Overwrite the data of existing element `id` with val[0..vlen); vlen must equal the
  * element's length (bytes are never moved). TDM_ENOTFOUND, or TDM_EINVAL on a length
  * mismatch or a pkt that is not v->buf. */

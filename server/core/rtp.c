@@ -275,6 +275,22 @@ int tdm_rtp_set_pt(uint8_t *pkt, size_t len, uint8_t pt)
     return 0;
 }
 
+size_t tdm_rtp_write_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
+                            uint32_t ssrc, uint8_t pad)
+{
+    b[0] = (uint8_t)(0x80 | (pad ? 0x20 : 0));
+    b[1] = (uint8_t)((pt & 0x7f) | (marker ? 0x80 : 0));
+    b[2] = (uint8_t)(seq >> 8);
+    b[3] = (uint8_t)seq;
+    tdm_wr32(b + 4, ts);
+    tdm_wr32(b + 8, ssrc);
+    if (pad) {
+        memset(b + TDM_RTP_HEADER_MIN, 0, pad);
+        b[TDM_RTP_HEADER_MIN + pad - 1] = pad;
+    }
+    return TDM_RTP_HEADER_MIN + pad;
+}
+
 int tdm_rtp_set_marker(uint8_t *pkt, size_t len, bool marker)
 {
     if (!pkt || len < TDM_RTP_HEADER_MIN)

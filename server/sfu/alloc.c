@@ -468,16 +468,7 @@ static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int6
         if (!t || tdm_seqmap_pad(&c->sel.seq, &seq, &ts) != 0)
             break;
         uint8_t *b = t->buf;
-        memset(b, 0, len);
-        b[0] = 0xa0; /* version 2, padding */
-        b[1] = c->pt & 0x7f;
-        b[2] = (uint8_t)(seq >> 8);
-        b[3] = (uint8_t)seq;
-        for (int i = 0; i < 4; i++) {
-            b[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
-            b[8 + i] = (uint8_t)(c->ssrc >> (24 - 8 * i));
-        }
-        b[len - 1] = PROBE_PKT;
+        tdm_rtp_write_header(b, c->pt, false, seq, ts, c->ssrc, PROBE_PKT);
         int n = tdm_srtp_protect_rtp(c->sub->sub->srtp, b, len, TDM_SFU_TX_BUF);
         if (n > 0)
             peer_send(s, c->sub->sub, t, (size_t)n);

@@ -214,14 +214,10 @@ static void send_one(struct tdm_sfu *s, struct part *q, const struct tdm_mix_out
     if (!t)
         return; /* no keys (the connection went since the last sync) or no slot */
     uint8_t *b = t->buf;
-    b[0] = 0x80; /* RFC 3550 §5.1: version 2, no padding, extension or CSRC */
-    b[1] = (uint8_t)(q->pt_for[TDM_SDP_CODEC_OPUS] | (o->marker ? 0x80 : 0));
-    b[2] = (uint8_t)(o->seq >> 8);
-    b[3] = (uint8_t)o->seq;
-    tdm_wr32(b + 4, o->ts);
-    tdm_wr32(b + 8, q->mix_ssrc);
-    memcpy(b + TDM_RTP_HEADER_MIN, o->payload, o->len);
-    int n = (int)(TDM_RTP_HEADER_MIN + o->len);
+    size_t hl = tdm_rtp_write_header(b, q->pt_for[TDM_SDP_CODEC_OPUS], o->marker, o->seq, o->ts,
+                                     q->mix_ssrc, 0);
+    memcpy(b + hl, o->payload, o->len);
+    int n = (int)(hl + o->len);
     tdm_rtpstats_tx_on_packet(&q->mix_tx, o->ts, o->len, now);
     n = dl_stamp(sp, b, (size_t)n, 0, now);
     n = tdm_srtp_protect_rtp(sp->srtp, b, (size_t)n, TDM_SFU_TX_BUF);

@@ -166,21 +166,7 @@ static bool send_pad(struct tdm_sfu *s, struct peer *p, uint16_t probe, int64_t 
     if (!t || tdm_seqmap_pad(&c->sel.seq, &seq, &ts) != 0)
         return false;
     uint8_t *b = t->buf;
-    b[0] = 0xa0; /* version 2, padding */
-    b[1] = c->pt;
-    b[2] = (uint8_t)(seq >> 8);
-    b[3] = (uint8_t)seq;
-    b[4] = (uint8_t)(ts >> 24);
-    b[5] = (uint8_t)(ts >> 16);
-    b[6] = (uint8_t)(ts >> 8);
-    b[7] = (uint8_t)ts;
-    b[8] = (uint8_t)(c->ssrc >> 24);
-    b[9] = (uint8_t)(c->ssrc >> 16);
-    b[10] = (uint8_t)(c->ssrc >> 8);
-    b[11] = (uint8_t)c->ssrc;
-    memset(b + 12, 0, PROBE_PAD);
-    b[12 + PROBE_PAD - 1] = PROBE_PAD;
-    size_t len = 12 + PROBE_PAD;
+    size_t len = tdm_rtp_write_header(b, c->pt, false, seq, ts, c->ssrc, PROBE_PAD);
     /* A pad NACKed is not resent: the record of its slot is of another number. */
     int n = dl_stamp(p, b, len, probe, now);
     n = tdm_srtp_protect_rtp(p->srtp, b, (size_t)n, TDM_SFU_TX_BUF);

@@ -416,6 +416,34 @@ static void truncations_of_samples(void **state)
     }
 }
 
+/* The header writer's packets parse back as written: media with the marker, and padding
+ * only (the P bit, the last byte counting the padding, no payload). */
+static void write_header(void **state)
+{
+    (void)state;
+    uint8_t b[TDM_RTP_HEADER_MIN + 255];
+    struct tdm_rtp_view v;
+    size_t n = tdm_rtp_write_header(b, 111, true, 65535, 0xdeadbeef, 0x01020304, 0);
+    assert_int_equal(n, TDM_RTP_HEADER_MIN);
+    b[n++] = 0xfc; /* one payload byte */
+    assert_int_equal(tdm_rtp_parse(&v, b, n, NULL, 0), 0);
+    assert_int_equal(v.pt, 111);
+    assert_true(v.marker);
+    assert_int_equal(v.seq, 65535);
+    assert_int_equal(v.ts, 0xdeadbeef);
+    assert_int_equal(v.ssrc, 0x01020304);
+    assert_false(v.padding);
+    assert_int_equal(v.payload_len, 1);
+    n = tdm_rtp_write_header(b, 0xff, false, 7, 9, 11, 255);
+    assert_int_equal(n, TDM_RTP_HEADER_MIN + 255);
+    assert_int_equal(tdm_rtp_parse(&v, b, n, NULL, 0), 0);
+    assert_int_equal(v.pt, 127); /* 7 bits */
+    assert_false(v.marker);
+    assert_true(v.padding);
+    assert_int_equal(v.padding_len, 255);
+    assert_int_equal(v.payload_len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +463,7 @@ int main(void)
         cmocka_unit_test(vp9_descriptor),
         cmocka_unit_test(h264_keyframes),
         cmocka_unit_test(truncations_of_samples),
+        cmocka_unit_test(write_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
