@@ -11,7 +11,8 @@
  *   audiomix.c  the Opus mix for audio-only listeners (core/mix.c): one mixer per room that
  *               has such a listener, its m-section in their sub offers, its packets out
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
- *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only, speaker
+ *   speaker.c   the room's active speaker, from the audio level of everyone's packets
+ *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only
  *   quality.c   each person's connection as good / fair / poor, told to the room
  *   roster.c    rooms, participants, producers and consumers coming and going
  *   nego.c      offer/answer of "pub" and "sub" connections
@@ -228,7 +229,7 @@ struct room {
     char id[TDM_ROOM_ID_MAX + 1];
     struct part **parts;
     uint32_t n_parts, cap_parts;
-    char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* alloc.c: the active speaker, "" none */
+    char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* speaker.c: the active speaker, "" none */
     int64_t speaker_us, next_speaker_us;
     struct tdm_mix *mix; /* audiomix.c: while some participant hears the mix, else NULL */
     int64_t mix_due;     /* its next tick */
@@ -413,6 +414,10 @@ int64_t amix_deadline(const struct room *r);
 
 /* ---- fanout.c ---------------------------------------------------------------------- */
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
+
+/* ---- speaker.c --------------------------------------------------------------------- */
+/* Chooses r's active speaker (at most every 300 ms) and tells every page of a change. */
+void speaker_tick(struct tdm_sfu *s, struct room *r, int64_t now);
 
 /* ---- alloc.c ----------------------------------------------------------------------- */
 void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);
