@@ -23,8 +23,8 @@
  *   minutes of 8 % steps. Failed probes back off (1 s doubling to 4 s). A policer lets a
  *   short cluster through on its burst allowance: when a tenth is lost within 2 s of probes
  *   raising the estimate, it goes back to where it was before them, the next probe waits
- *   longer (up to 8 s) and clusters get longer (probe_lies: twice, up to 8 times), until a
- *   result holds again.
+ *   4 s, doubling to 8 s, and clusters are 8 times as long (probe_lies), shrinking again
+ *   as results hold.
  *
  * The struct is embedded by value (no allocation); time is an argument (µs). Not a parser:
  * the caller hands in checked feedback (core/twcc.c). */

@@ -287,11 +287,13 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
         if (g->loss_bps > g->probe_prev_bps)
             g->loss_bps = g->probe_prev_bps;
         g->probe_check_until_us = 0;
+        /* the next clusters at once longer than such a burst (a policer's allowance is
+         * commonly a quarter of a second of its rate), and not before PROBE_MAX_US */
+        g->probe_lies = TDM_GCC_MAX_LIES;
+        g->probe_backoff_us = g->probe_backoff_us * 2 > 2 * PROBE_MAX_US ? 2 * PROBE_MAX_US
+                              : g->probe_backoff_us * 2 < PROBE_MAX_US   ? PROBE_MAX_US
+                                                                         : g->probe_backoff_us * 2;
         g->probe_next_us = now + g->probe_backoff_us;
-        g->probe_backoff_us =
-            g->probe_backoff_us * 2 > 2 * PROBE_MAX_US ? 2 * PROBE_MAX_US : g->probe_backoff_us * 2;
-        if (g->probe_lies < TDM_GCC_MAX_LIES)
-            g->probe_lies++; /* the next clusters are longer than such a burst */
     }
     if (loss > 0.10) {
         double base = g->loss_bps < g->delay_bps ? g->loss_bps : g->delay_bps;
@@ -307,8 +309,9 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
             if (g->probe_lies)
                 g->probe_lies--;
         }
-        double up = g->loss_bps * ETA_PER_S;
-        g->loss_bps = up > g->delay_bps ? up : g->delay_bps;
+        /* up by a step, not at once to the delay-based rate: a policer shows no delay, only
+         * loss once its rate is passed, so a jump would run into it again at once */
+        g->loss_bps = g->loss_bps * ETA_PER_S;
         if (g->loss_bps > (double)g->max_bps)
             g->loss_bps = (double)g->max_bps;
     }

@@ -132,12 +132,21 @@ if (!insideNetns()) {
     const down = (Date.now() - t0) / 1000;
     t.diagnostic(`policed at ${CAP_KBIT} kbit/s: one weak estimate after ${down.toFixed(1)} s: ${JSON.stringify(now)}`);
     assert.equal(now.weak, 1, `the policed person's estimate did not fall under 300 kbit/s: ${JSON.stringify(now)}`);
-    await sleep(5000);
-    const held = await figures();
+    // Over the next 5 s the policed estimate stays mostly weak. It is sampled, not read
+    // once: a probe that passes in the policer's burst lifts it for a moment until the loss
+    // that follows takes it back (core/gcc.c; docs/architecture.md says so).
+    let weakSamples = 0;
+    let samples = 0;
+    let held = now;
+    for (const until = Date.now() + 5000; Date.now() < until; samples++) {
+      await sleep(250);
+      held = await figures();
+      weakSamples += held.weak === 1 ? 1 : 0;
+    }
     const f0 = await decoded();
     const tf0 = Date.now();
-    t.diagnostic(`5 s later: ${JSON.stringify(held)} (the free person's estimate is the sum minus the weak one's)`);
-    assert.equal(held.weak, 1);
+    t.diagnostic(`over the next 5 s: weak in ${weakSamples} of ${samples} samples; last ${JSON.stringify(held)} (the free person's estimate is the sum minus the weak one's)`);
+    assert.ok(weakSamples * 2 >= samples, `the policed estimate was weak in only ${weakSamples} of ${samples} samples`);
     assert.equal(held.n, 2);
     assert.ok(held.sumKbit > 300, `the other estimate fell too: ${JSON.stringify(held)}`);
     clearRules();
