@@ -27,9 +27,6 @@ struct tdm_addr {
     uint8_t ip[16];    /* network byte order; IPv4 uses ip[0..4), the rest is zero */
 };
 
-/* Longest string tdm_addr_format writes, NUL included ("[v6]:65535/tcp"). */
-#define TDM_ADDR_STRLEN 56
-
 /* Fill a from an AF_INET or AF_INET6 sockaddr (transport UDP). An IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) becomes plain IPv4, so a dual-stack socket and a v4 socket agree.
  * Returns 0, or TDM_EINVAL for another family or a short salen. */
@@ -50,9 +47,5 @@ bool tdm_addr_equal(const struct tdm_addr *a, const struct tdm_addr *b);
 /* A seeded 32-bit hash of the address, for hash tables. Give each table a random seed so a
  * remote sender cannot pick addresses that collide. */
 uint32_t tdm_addr_hash(const struct tdm_addr *a, uint64_t seed);
-
-/* "192.0.2.1:3478" or "[2001:db8::1]:3478", with "/tcp" appended for TCP. Returns the
- * length written (NUL excluded) or TDM_ETOOBIG. */
-int tdm_addr_format(const struct tdm_addr *a, char *out, size_t outlen);
 
 #endif

@@ -23,7 +23,4 @@ enum tdm_demux_kind {
 
 enum tdm_demux_kind tdm_demux_classify(const uint8_t *p, size_t len);
 
-/* "stun", "dtls", "rtp", "rtcp" or "drop". */
-const char *tdm_demux_name(enum tdm_demux_kind k);
-
 #endif

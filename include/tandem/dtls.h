@@ -169,6 +169,5 @@ enum tdm_dtls_role tdm_dtls_role(const struct tdm_dtls *d);
 void tdm_dtls_get_stats(const struct tdm_dtls *d, struct tdm_dtls_stats *out);
 /* Static names for logs ("timeout", "fingerprint", ...). Never NULL. */
 const char *tdm_dtls_fail_name(enum tdm_dtls_fail f);
-const char *tdm_dtls_state_name(enum tdm_dtls_state s);
 
 #endif

@@ -11,7 +11,6 @@
 enum tdm_log_level { TDM_LOG_ERROR = 0, TDM_LOG_WARN, TDM_LOG_INFO, TDM_LOG_DEBUG };
 
 void tdm_log_set_level(enum tdm_log_level level);
-enum tdm_log_level tdm_log_get_level(void);
 /* Parses "error", "warn", "info", "debug". Returns 0 or TDM_EINVAL. */
 int tdm_log_parse_level(const char *s, enum tdm_log_level *out);
 bool tdm_log_enabled(enum tdm_log_level level);

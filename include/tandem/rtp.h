@@ -1,5 +1,5 @@
 /* RTP packets without copying (RFC 3550 §5.1, header extensions per RFC 8285), in-place
- * rewriting of the fields an SFU changes, sequence/timestamp unwrapping, and keyframe
+ * rewriting of the fields an SFU changes, serial-number order, and keyframe
  * detection for VP8 (RFC 7741), VP9 (RFC 9628) and H.264 (RFC 6184).
  *
  * Nothing here allocates, locks or logs: these functions sit on the per-packet path.
@@ -77,9 +77,6 @@ int tdm_rtp_ext_audio_level(const struct tdm_rtp_view *v, uint8_t id, uint8_t *l
  * 16 bits big-endian. Returns 0 or TDM_ENOTFOUND / TDM_EINVAL (wrong element length). */
 int tdm_rtp_ext_twcc_seq(const struct tdm_rtp_view *v, uint8_t id, uint16_t *seq);
 
-/* abs-send-time (webrtc.org): 24-bit 6.18 fixed-point seconds. */
-int tdm_rtp_ext_abs_send_time(const struct tdm_rtp_view *v, uint8_t id, uint32_t *t24);
-
 /* --- in-place writers ---------------------------------------------------------------- */
 /* `pkt` must be the buffer the view was parsed from (checked: TDM_EINVAL otherwise) or,
  * for the fixed-field setters, any packet of at least 12 bytes (TDM_ETRUNC otherwise). */
@@ -88,7 +85,6 @@ int tdm_rtp_set_ssrc(uint8_t *pkt, size_t len, uint32_t ssrc);
 int tdm_rtp_set_seq(uint8_t *pkt, size_t len, uint16_t seq);
 int tdm_rtp_set_ts(uint8_t *pkt, size_t len, uint32_t ts);
 int tdm_rtp_set_pt(uint8_t *pkt, size_t len, uint8_t pt); /* keeps the marker bit */
-int tdm_rtp_set_marker(uint8_t *pkt, size_t len, bool marker);
 
 /* Writes a 12-byte RTP header (version 2, no extension, no CSRC) into b (room for at least
  * TDM_RTP_HEADER_MIN bytes), with the marker bit and pt (7 bits). With pad > 0 the packet
@@ -103,25 +99,8 @@ size_t tdm_rtp_write_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, u
 int tdm_rtp_ext_overwrite(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id,
                           const uint8_t *val, size_t vlen);
 int tdm_rtp_ext_set_twcc_seq(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id, uint16_t seq);
-int tdm_rtp_ext_set_abs_send_time(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id,
-                                  uint32_t t24);
 
-/* abs-send-time from a monotonic microsecond clock: 6.18 fixed point, wraps every 64 s. */
-uint32_t tdm_rtp_abs_send_time_from_us(int64_t now_us);
-
-/* --- unwrapping ---------------------------------------------------------------------- */
-
-/* Extends 16-bit sequence numbers (or 32-bit timestamps) to 64 bits. The first value maps
- * to itself; each later one is placed within half the range of the previous one, so
- * values may go below zero if the stream steps back past its first value. Embed by
- * value; zero-initialise or call _init. */
-struct tdm_rtp_unwrap {
-    int64_t last;
-    bool started;
-};
-void tdm_rtp_unwrap_init(struct tdm_rtp_unwrap *u);
-int64_t tdm_rtp_seq_unwrap(struct tdm_rtp_unwrap *u, uint16_t seq);
-int64_t tdm_rtp_ts_unwrap(struct tdm_rtp_unwrap *u, uint32_t ts);
+/* --- serial-number order ------------------------------------------------------------ */
 
 /* True when a is newer than b in 16-bit serial arithmetic (RFC 1982). */
 bool tdm_rtp_seq_newer(uint16_t a, uint16_t b);

@@ -4,7 +4,7 @@
  * owns each instance.
  *
  * Clock. Every time here is "server time": int64 microseconds on the one clock that
- * time.pong reports, so that pages can map it onto their own clock (tdm_sync_clock_estimate).
+ * time.pong reports, so that pages can map it onto their own clock (web/js/, lowest-RTT sample).
  * It must never step back or jump, or holds and effective times would stretch: the io layer
  * should use tdm_now_us() plus the wall-clock offset taken once at start-up (it then reads
  * like Unix time, as server_time in welcome). Core never reads a clock; now_us is an
@@ -187,25 +187,5 @@ struct tdm_sync_pong {
 };
 int tdm_sync_time_pong(double t1_ms, int64_t recv_us, int64_t send_us, struct tdm_sync_pong *out,
                        char *err, size_t errlen);
-
-/* The page's computation, here for the load generator and for tests:
- * offset = ((t2 - t1) + (t3 - t4)) / 2 (server clock minus client clock),
- * rtt = (t4 - t1) - (t3 - t2). Returns TDM_EINVAL when a time is not finite or rtt < 0. */
-int tdm_sync_clock_estimate(double t1, double t2, double t3, double t4, double *offset,
-                            double *rtt);
-
-/* Keeps the lowest-RTT sample of the last TDM_SYNC_CLOCK_SAMPLES: queueing delay only ever
- * adds to RTT, so the fastest exchange bounds the offset error best (RFC 5905 10). */
-#define TDM_SYNC_CLOCK_SAMPLES 8
-struct tdm_sync_clock {
-    double offset[TDM_SYNC_CLOCK_SAMPLES];
-    double rtt[TDM_SYNC_CLOCK_SAMPLES];
-    size_t n, next;
-};
-void tdm_sync_clock_init(struct tdm_sync_clock *c);
-/* Adds a sample; returns 0 or TDM_EINVAL (as tdm_sync_clock_estimate). */
-int tdm_sync_clock_add(struct tdm_sync_clock *c, double t1, double t2, double t3, double t4);
-/* Offset of the lowest-RTT sample kept; false when there is none. */
-bool tdm_sync_clock_best(const struct tdm_sync_clock *c, double *offset, double *rtt);
 
 #endif

@@ -115,23 +115,3 @@ uint32_t tdm_addr_hash(const struct tdm_addr *a, uint64_t seed)
     h = mix(h, load64(a->ip + 8));
     return (uint32_t)(h ^ (h >> 32));
 }
-
-int tdm_addr_format(const struct tdm_addr *a, char *out, size_t outlen)
-{
-    char ip[INET6_ADDRSTRLEN];
-    int n;
-    if (a->family == TDM_ADDR_V4) {
-        inet_ntop(AF_INET, a->ip, ip, sizeof ip);
-        n = snprintf(out, outlen, "%s:%u%s", ip, (unsigned)a->port,
-                     a->transport == TDM_ADDR_TCP ? "/tcp" : "");
-    } else if (a->family == TDM_ADDR_V6) {
-        inet_ntop(AF_INET6, a->ip, ip, sizeof ip);
-        n = snprintf(out, outlen, "[%s]:%u%s", ip, (unsigned)a->port,
-                     a->transport == TDM_ADDR_TCP ? "/tcp" : "");
-    } else {
-        n = snprintf(out, outlen, "(none)");
-    }
-    if (n < 0 || (size_t)n >= outlen)
-        return TDM_ETOOBIG;
-    return n;
-}

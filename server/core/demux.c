@@ -21,14 +21,3 @@ enum tdm_demux_kind tdm_demux_classify(const uint8_t *p, size_t len)
     /* 16..19 ZRTP, 64..79 TURN channel data, QUIC and the rest: nothing we terminate. */
     return TDM_DEMUX_DROP;
 }
-
-const char *tdm_demux_name(enum tdm_demux_kind k)
-{
-    switch (k) {
-    case TDM_DEMUX_STUN: return "stun";
-    case TDM_DEMUX_DTLS: return "dtls";
-    case TDM_DEMUX_RTP: return "rtp";
-    case TDM_DEMUX_RTCP: return "rtcp";
-    default: return "drop";
-    }
-}

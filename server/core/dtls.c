@@ -701,16 +701,3 @@ const char *tdm_dtls_fail_name(enum tdm_dtls_fail f)
     }
     return "unknown";
 }
-
-const char *tdm_dtls_state_name(enum tdm_dtls_state s)
-{
-    switch (s) {
-    case TDM_DTLS_NEW: return "new";
-    case TDM_DTLS_HANDSHAKING: return "handshaking";
-    case TDM_DTLS_VERIFYING: return "verifying";
-    case TDM_DTLS_CONNECTED: return "connected";
-    case TDM_DTLS_CLOSED: return "closed";
-    case TDM_DTLS_FAILED: return "failed";
-    }
-    return "unknown";
-}

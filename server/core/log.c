@@ -15,11 +15,6 @@ void tdm_log_set_level(enum tdm_log_level level)
     atomic_store(&g_level, (int)level);
 }
 
-enum tdm_log_level tdm_log_get_level(void)
-{
-    return (enum tdm_log_level)atomic_load(&g_level);
-}
-
 bool tdm_log_enabled(enum tdm_log_level level)
 {
     return (int)level <= atomic_load(&g_level);

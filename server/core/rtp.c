@@ -1,4 +1,4 @@
-/* RTP header view, in-place writers, unwrapping and codec keyframe detection.
+/* RTP header view, in-place writers, serial-number order and codec keyframe detection.
  * Per-packet code: no allocation, no locks, no logging. */
 #include "tandem/rtp.h"
 
@@ -229,16 +229,6 @@ int tdm_rtp_ext_twcc_seq(const struct tdm_rtp_view *v, uint8_t id, uint16_t *seq
     return 0;
 }
 
-int tdm_rtp_ext_abs_send_time(const struct tdm_rtp_view *v, uint8_t id, uint32_t *t24)
-{
-    size_t off;
-    int r = ext_fixed(v, id, 3, &off);
-    if (r < 0)
-        return r;
-    *t24 = ((uint32_t)v->buf[off] << 16) | ((uint32_t)v->buf[off + 1] << 8) | v->buf[off + 2];
-    return 0;
-}
-
 /* --- writers ------------------------------------------------------------------------- */
 
 int tdm_rtp_set_ssrc(uint8_t *pkt, size_t len, uint32_t ssrc)
@@ -291,14 +281,6 @@ size_t tdm_rtp_write_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, u
     return TDM_RTP_HEADER_MIN + pad;
 }
 
-int tdm_rtp_set_marker(uint8_t *pkt, size_t len, bool marker)
-{
-    if (!pkt || len < TDM_RTP_HEADER_MIN)
-        return TDM_ETRUNC;
-    pkt[1] = (uint8_t)((pkt[1] & 0x7f) | (marker ? 0x80 : 0));
-    return 0;
-}
-
 int tdm_rtp_ext_overwrite(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id,
                           const uint8_t *val, size_t vlen)
 {
@@ -322,29 +304,7 @@ int tdm_rtp_ext_set_twcc_seq(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t
     return tdm_rtp_ext_overwrite(pkt, v, id, b, sizeof b);
 }
 
-int tdm_rtp_ext_set_abs_send_time(uint8_t *pkt, const struct tdm_rtp_view *v, uint8_t id,
-                                  uint32_t t24)
-{
-    uint8_t b[3] = {(uint8_t)(t24 >> 16), (uint8_t)(t24 >> 8), (uint8_t)t24};
-    return tdm_rtp_ext_overwrite(pkt, v, id, b, sizeof b);
-}
-
-uint32_t tdm_rtp_abs_send_time_from_us(int64_t now_us)
-{
-    /* 6.18 fixed point wraps every 64 s, so reduce first to keep the shift in range. */
-    int64_t t = now_us % 64000000;
-    if (t < 0)
-        t += 64000000;
-    return (uint32_t)((((uint64_t)t << 18) + 500000) / 1000000) & 0xFFFFFF;
-}
-
-/* --- unwrapping ---------------------------------------------------------------------- */
-
-void tdm_rtp_unwrap_init(struct tdm_rtp_unwrap *u)
-{
-    u->last = 0;
-    u->started = false;
-}
+/* --- serial-number order ------------------------------------------------------------ */
 
 bool tdm_rtp_seq_newer(uint16_t a, uint16_t b)
 {
@@ -362,36 +322,6 @@ bool tdm_rtp_ts_newer(uint32_t a, uint32_t b)
     if (d == 0x80000000u)
         return a > b;
     return d != 0 && d < 0x80000000u;
-}
-
-int64_t tdm_rtp_seq_unwrap(struct tdm_rtp_unwrap *u, uint16_t seq)
-{
-    if (!u->started) {
-        u->started = true;
-        u->last = seq;
-        return u->last;
-    }
-    uint16_t last16 = (uint16_t)u->last;
-    if (tdm_rtp_seq_newer(seq, last16))
-        u->last += (uint16_t)(seq - last16);
-    else
-        u->last -= (uint16_t)(last16 - seq);
-    return u->last;
-}
-
-int64_t tdm_rtp_ts_unwrap(struct tdm_rtp_unwrap *u, uint32_t ts)
-{
-    if (!u->started) {
-        u->started = true;
-        u->last = ts;
-        return u->last;
-    }
-    uint32_t last32 = (uint32_t)u->last;
-    if (tdm_rtp_ts_newer(ts, last32))
-        u->last += (uint32_t)(ts - last32);
-    else
-        u->last -= (uint32_t)(last32 - ts);
-    return u->last;
 }
 
 /* --- VP8 (RFC 7741 §4.2) ------------------------------------------------------------- */

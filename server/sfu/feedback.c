@@ -7,6 +7,7 @@
  * - to publishers: NACKs from the receive log, PLI/FIR, RR per producer and REMB;
  * - to subscribers: an SR per consumer (RFC 3550 §6.4.1).
  * Feedback goes out as reduced-size RTCP (RFC 5506; rtcp-rsize is negotiated). */
+#include <stdio.h>
 #include "sfu_internal.h"
 
 #include "tandem/err.h"
@@ -16,6 +17,8 @@
 
 #define RTCP_BUDGET 1100 /* plain bytes per compound we build, well under the MTU */
 #define MAX_NACKS 64
+
+#define SFU_NACK_RETRY_MAX_US 100000
 
 static void send_rtcp(struct tdm_sfu *s, struct peer *p, struct tdm_sfu_transmit *t, size_t len)
 {
@@ -112,6 +115,21 @@ static void on_psfb(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt
         fb_want_keyframe(s, layers_key_source(c), now);
 }
 
+/* The page's packets come to us the way ours go to it: the round trip of its sub connection
+ * spaces the NACKs for what it publishes on a near line (a request per round trip and a
+ * quarter, as samples vary), so a resend that was lost too is asked for again sooner. Never
+ * more than 100 ms apart: on a far line a second request before the first could be
+ * answered costs a few resends, while waiting a whole round trip costs frames (the
+ * simulator's far_uplink_loss: 1.1 resends per loss instead of 2, but 3-27 frames given
+ * up instead of 0-8). */
+static void nack_rtt(struct part *o, int64_t rtt)
+{
+    int64_t every = rtt + rtt / 4 < SFU_NACK_RETRY_MAX_US ? rtt + rtt / 4 : SFU_NACK_RETRY_MAX_US;
+    for (uint32_t i = 0; i < o->n_prods; i++)
+        if (o->prods[i]->nack)
+            tdm_nack_rx_set_rtt(o->prods[i]->nack, every);
+}
+
 static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt *pk,
                              unsigned n, int64_t now)
 {
@@ -139,6 +157,7 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
         int64_t rtt;
         if (c && tdm_rtpstats_tx_rtt(&c->tx, &rb, now, &rtt) == 0) {
             dl_set_rtt(p, rtt);
+            nack_rtt(p->part, rtt);
             if (c->sent) {
                 c->resend_min_us = rtt / 2 > 5000 ? rtt / 2 : 5000;
                 c->rtt_us = rtt; /* a queue building up on the way (alloc.c) */

@@ -38,10 +38,11 @@ static void extensions(const struct tdm_rtp_view *v, uint8_t *copy)
         uint8_t level;
         bool voice;
         uint16_t tw;
-        uint32_t ast;
         (void)tdm_rtp_ext_mid(v, (uint8_t)id, mid, sizeof mid);
         (void)tdm_rtp_ext_audio_level(v, (uint8_t)id, &level, &voice);
-        (void)tdm_rtp_ext_abs_send_time(v, (uint8_t)id, &ast);
+        size_t eoff, elen;
+        if (tdm_rtp_ext_find(v, (uint8_t)id, &eoff, &elen) == 0)
+            CHECK(eoff + elen <= v->len);
         if (tdm_rtp_ext_twcc_seq(v, (uint8_t)id, &tw) == 0) {
             struct tdm_rtp_view w;
             CHECK(tdm_rtp_parse(&w, copy, v->len, NULL, 0) == 0);

@@ -55,6 +55,8 @@ struct sim_stream {
     uint8_t got[1024]; /* received flags by seq % 1024 */
     int64_t nacked_at[1024];
     uint32_t expected_prior, received_prior, received;
+    uint32_t sr_mid32; /* the server's latest sender report: NTP middle 32 bits, 0: none */
+    int64_t sr_at;     /* when it came */
     /* frames, by the frame number of our payload header, decoded in order */
     struct sim_frame {
         bool used, key;

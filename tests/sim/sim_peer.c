@@ -661,6 +661,24 @@ static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, size_t wire
     on_video(p, st, &v, now);
 }
 
+/* Sender reports on "sub": remembered per stream for the receiver reports' LSR/DLSR. */
+static void on_sub_rtcp(struct sim_peer *p, uint8_t *buf, size_t len, int64_t now)
+{
+    struct tdm_rtcp_iter it;
+    struct tdm_rtcp_pkt pk;
+    tdm_rtcp_iter_init(&it, buf, len);
+    for (int g = 0; g < 32 && tdm_rtcp_iter_next(&it, &pk, NULL, 0) == 1; g++) {
+        struct tdm_rtcp_sr sr;
+        if (pk.type != TDM_RTCP_SR || tdm_rtcp_parse_sr(&pk, &sr) != 0)
+            continue;
+        for (unsigned i = 0; i < p->n_streams; i++)
+            if (p->streams[i].ssrc == sr.ssrc) {
+                p->streams[i].sr_mid32 = (uint32_t)(sr.ntp >> 16);
+                p->streams[i].sr_at = now;
+            }
+    }
+}
+
 void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len, int64_t now)
 {
     struct sim_conn *c = &p->conn[conn];
@@ -679,13 +697,15 @@ void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len
         int n = tdm_srtp_unprotect_rtcp(c->srtp, buf, len);
         if (n > 0 && conn == 0)
             on_pub_rtcp(p, buf, (size_t)n);
+        else if (n > 0 && conn == 1)
+            on_sub_rtcp(p, buf, (size_t)n, now);
     }
 }
 
 /* ---- time ---------------------------------------------------------------------------- */
 
 /* Receiver reports for every video stream (RFC 3550 §6.4.2 fraction lost per interval). */
-static void receiver_reports(struct sim_peer *p)
+static void receiver_reports(struct sim_peer *p, int64_t now)
 {
     struct tdm_rtcp_rb rb[TDM_RTCP_MAX_BLOCKS];
     size_t n = 0;
@@ -701,10 +721,14 @@ static void receiver_reports(struct sim_peer *p)
         int32_t lost_int = (int32_t)(exp_int - rec_int);
         uint8_t frac = exp_int && lost_int > 0 ? (uint8_t)(((uint32_t)lost_int << 8) / exp_int) : 0;
         int32_t cum = (int32_t)(expected - st->received);
+        /* LSR/DLSR as browsers send them, so the server knows the round trip */
+        int64_t dl = st->sr_mid32 ? (now - st->sr_at) * 65536 / 1000000 : 0;
         rb[n++] = (struct tdm_rtcp_rb){.ssrc = st->ssrc,
                                        .fraction_lost = frac,
                                        .cumulative_lost = cum < 0 ? 0 : cum,
-                                       .ext_highest_seq = (uint32_t)st->highest};
+                                       .ext_highest_seq = (uint32_t)st->highest,
+                                       .lsr = st->sr_mid32,
+                                       .dlsr = (uint32_t)dl};
     }
     uint8_t b[1200];
     int len = tdm_rtcp_build_rr(b, sizeof b, p->conn[1].rtcp_ssrc, rb, n);
@@ -761,7 +785,7 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
         p->next_frame_us += FRAME_US;
     }
     if (p->conn[1].srtp && p->next_rtcp_us <= now) {
-        receiver_reports(p);
+        receiver_reports(p, now);
         p->next_rtcp_us = now + RTCP_US;
     }
     if (p->conn[1].srtp && p->next_nack_us <= now) {

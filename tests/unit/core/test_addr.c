@@ -74,28 +74,11 @@ static void equality_and_hash(void **state)
     assert_true(__builtin_popcount(used) > 20);
 }
 
-static void format(void **state)
-{
-    (void)state;
-    struct tdm_addr a;
-    char s[TDM_ADDR_STRLEN];
-    tdm_addr_set_v4(&a, 0xC0000201u, 32853);
-    assert_int_equal(tdm_addr_format(&a, s, sizeof s), (int)strlen("192.0.2.1:32853"));
-    assert_string_equal(s, "192.0.2.1:32853");
-    static const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
-    tdm_addr_set_v6(&a, ip6, 443);
-    a.transport = TDM_ADDR_TCP;
-    assert_true(tdm_addr_format(&a, s, sizeof s) > 0);
-    assert_string_equal(s, "[2001:db8::1]:443/tcp");
-    assert_int_equal(tdm_addr_format(&a, s, 5), TDM_ETOOBIG);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sockaddr_round_trip),
         cmocka_unit_test(equality_and_hash),
-        cmocka_unit_test(format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

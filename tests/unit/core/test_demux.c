@@ -64,21 +64,12 @@ static void too_short_is_dropped(void **state)
     assert_int_equal(first(0x80, 200, 8), TDM_DEMUX_RTCP);
 }
 
-static void names(void **state)
-{
-    (void)state;
-    assert_string_equal(tdm_demux_name(TDM_DEMUX_STUN), "stun");
-    assert_string_equal(tdm_demux_name(TDM_DEMUX_RTCP), "rtcp");
-    assert_string_equal(tdm_demux_name((enum tdm_demux_kind)42), "drop");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ranges_of_rfc7983),
         cmocka_unit_test(rtcp_by_packet_type),
         cmocka_unit_test(too_short_is_dropped),
-        cmocka_unit_test(names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
