@@ -164,6 +164,12 @@ struct tdm_sfu_stats {
      * and how many are under 300 kbit/s (a weak downlink). */
     uint32_t est_subs, est_weak;
     uint64_t est_sum_bps;
+    /* The Opus mix (audiomix.c): rooms with a mixer and people hearing one now; mixed
+     * packets sent; speakers' 20 ms frames the mixers decoded, rebuilt from in-band FEC or
+     * concealed; the time from a frame's arrival to its playout in the mix, summed over
+     * mix_frames. */
+    uint32_t mix_rooms, mix_listeners;
+    uint64_t mix_packets, mix_frames, mix_frames_fec, mix_frames_plc, mix_delay_sum_us;
 };
 
 /* One participant's figures (tdm_sfu_part_stats). */

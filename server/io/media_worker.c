@@ -182,6 +182,13 @@ static void publish_counters(struct media_worker *w)
     PUT(quality_fair, st.quality_changes[TDM_SFU_Q_FAIR]);
     PUT(now_poor, st.quality_now[TDM_SFU_Q_POOR]);
     PUT(now_fair, st.quality_now[TDM_SFU_Q_FAIR]);
+    PUT(mix_rooms, st.mix_rooms);
+    PUT(mix_listeners, st.mix_listeners);
+    PUT(mix_packets, st.mix_packets);
+    PUT(mix_frames, st.mix_frames);
+    PUT(mix_frames_fec, st.mix_frames_fec);
+    PUT(mix_frames_plc, st.mix_frames_plc);
+    PUT(mix_delay_sum_us, st.mix_delay_sum_us);
 #undef PUT
 }
 

@@ -294,6 +294,27 @@ static void render_media(GString *s)
         SUM(layer_switches));
     one(s, "tandem_audio_only_total", "counter",
         "Times a subscriber's line went automatic audio only.", SUM(audio_only_on));
+    one(s, "tandem_mix_rooms", "gauge", "Rooms with an Opus mix for listeners without video.",
+        SUM(mix_rooms));
+    one(s, "tandem_mix_listeners", "gauge", "Participants hearing the others through the mix.",
+        SUM(mix_listeners));
+    one(s, "tandem_mix_packets_total", "counter", "Mixed Opus packets sent to listeners.",
+        SUM(mix_packets));
+    head(s, "tandem_mix_frames_total", "counter",
+         "Speakers' 20 ms frames taken into mixes: decoded from their own packet, rebuilt from "
+         "the next packet's in-band FEC, or concealed (lost or late).");
+    g_string_append_printf(s,
+                           "tandem_mix_frames_total{from=\"packet\"} %llu\n"
+                           "tandem_mix_frames_total{from=\"fec\"} %llu\n"
+                           "tandem_mix_frames_total{from=\"concealed\"} %llu\n",
+                           (unsigned long long)SUM(mix_frames),
+                           (unsigned long long)SUM(mix_frames_fec),
+                           (unsigned long long)SUM(mix_frames_plc));
+    head(s, "tandem_mix_delay_seconds_sum", "counter",
+         "Time from a frame's arrival to its playout in the mix, summed over the frames decoded "
+         "from their own packet: divide by tandem_mix_frames_total{from=\"packet\"}.");
+    g_string_append_printf(s, "tandem_mix_delay_seconds_sum %.6f\n",
+                           (double)SUM(mix_delay_sum_us) / 1e6);
     head(s, "tandem_connection_quality_changes_total", "counter",
          "Times a participant's connection was rated fair or poor (media.quality).");
     g_string_append_printf(s,

@@ -52,8 +52,11 @@ struct tdm_mx_worker {
     _Atomic uint64_t audio_only_on;    /* automatic audio only began */
     _Atomic uint64_t quality_poor;     /* a connection was rated poor (media.quality) */
     _Atomic uint64_t quality_fair;
-    _Atomic uint64_t now_poor, now_fair;      /* participants rated so now (gauges) */
-    _Atomic uint64_t est_sum_bps;             /* their estimates' sum (gauge) */
+    _Atomic uint64_t now_poor, now_fair;       /* participants rated so now (gauges) */
+    _Atomic uint64_t est_sum_bps;              /* their estimates' sum (gauge) */
+    _Atomic uint64_t mix_rooms, mix_listeners; /* the Opus mix now (gauges) */
+    _Atomic uint64_t mix_packets;              /* mixed packets sent */
+    _Atomic uint64_t mix_frames, mix_frames_fec, mix_frames_plc, mix_delay_sum_us;
     alignas(64) _Atomic uint64_t cmds_posted; /* control thread */
     _Atomic uint64_t cmds_done;               /* the worker (or its teardown) */
     _Atomic bool has_clock;

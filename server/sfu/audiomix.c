@@ -64,16 +64,41 @@ static bool ensure_mixer(struct tdm_sfu *s, struct room *r, int64_t now)
     if (!r->mix)
         return false;
     r->mix_due = now;
+    s->st.mix_rooms++;
     sfu_due(s, now);
     return true;
 }
 
+/* What the room's mixer decoded since last counted, into the server's counters (after each
+ * tick, and before the mixer goes). */
+static void count_mix(struct tdm_sfu *s, struct room *r)
+{
+    struct tdm_mix_stats ms;
+    tdm_mix_get_stats(r->mix, &ms);
+    s->st.mix_frames += ms.frames_decoded - r->mix_seen.frames_decoded;
+    s->st.mix_frames_fec += ms.frames_fec - r->mix_seen.frames_fec;
+    s->st.mix_frames_plc += ms.frames_plc - r->mix_seen.frames_plc;
+    s->st.mix_delay_sum_us += ms.delay_sum_us - r->mix_seen.delay_sum_us;
+    r->mix_seen = ms;
+}
+
+/* The mixer and its listeners leave the gauges. */
+static void uncount_mixer(struct tdm_sfu *s, struct room *r)
+{
+    count_mix(s, r);
+    memset(&r->mix_seen, 0, sizeof r->mix_seen);
+    s->st.mix_rooms--;
+    s->st.mix_listeners -= r->mix_listeners;
+    r->mix_listeners = 0;
+}
+
 /* Forget every speaker; the mixer goes with its last listener. */
-static void drop_mixer(struct room *r)
+static void drop_mixer(struct tdm_sfu *s, struct room *r)
 {
     for (uint32_t i = 0; i < r->n_parts; i++)
         for (uint32_t k = 0; k < r->parts[i]->n_prods; k++)
             r->parts[i]->prods[k]->in_mix = false;
+    uncount_mixer(s, r);
     tdm_mix_destroy(r->mix);
     r->mix = NULL;
 }
@@ -175,10 +200,13 @@ void amix_sync(struct tdm_sfu *s, struct room *r, int64_t now)
                       tdm_subslots_live(&q->slots, (size_t)q->mix_slot);
         listeners += q->mix_key != 0;
     }
-    if (!listeners && r->mix)
-        drop_mixer(r);
-    else if (r->mix)
+    if (!listeners && r->mix) {
+        drop_mixer(s, r);
+    } else if (r->mix) {
         add_speakers(r);
+        s->st.mix_listeners += listeners - r->mix_listeners;
+        r->mix_listeners = listeners;
+    }
 }
 
 /* ---- the hot path ---------------------------------------------------------------------- */
@@ -227,6 +255,7 @@ static void send_one(struct tdm_sfu *s, struct part *q, const struct tdm_mix_out
     }
     peer_send(s, sp, t, (size_t)n);
     s->st.rtp_out++;
+    s->st.mix_packets++;
     s->st.fwd_bytes += (uint64_t)n;
 }
 
@@ -240,6 +269,7 @@ void amix_tick(struct tdm_sfu *s, struct room *r, int64_t now)
         return;
     }
     r->mix_due = tdm_mix_tick(r->mix, now);
+    count_mix(s, r);
     struct tdm_mix_out o;
     while (tdm_mix_next_output(r->mix, &o)) {
         struct part *q = listener(r, o.listener);
@@ -278,8 +308,10 @@ void amix_part_reset(struct tdm_sfu *s, struct part *p)
     amix_mark(s, p->room);
 }
 
-void amix_room_free(struct room *r)
+void amix_room_free(struct tdm_sfu *s, struct room *r)
 {
+    if (r->mix)
+        uncount_mixer(s, r);
     tdm_mix_destroy(r->mix);
     r->mix = NULL;
 }

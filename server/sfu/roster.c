@@ -60,7 +60,7 @@ void roster_free_room(struct tdm_sfu *s, struct room *r, int64_t now)
     s->st.rooms = s->n_rooms;
     while (r->n_parts)
         roster_remove(s, r->parts[r->n_parts - 1], now);
-    amix_room_free(r);
+    amix_room_free(s, r);
     free(r->parts);
     free(r);
 }

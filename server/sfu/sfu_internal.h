@@ -231,9 +231,11 @@ struct room {
     uint32_t n_parts, cap_parts;
     char speaker[TDM_PARTICIPANT_ID_LEN + 1]; /* speaker.c: the active speaker, "" none */
     int64_t speaker_us, next_speaker_us;
-    struct tdm_mix *mix; /* audiomix.c: while some participant hears the mix, else NULL */
-    int64_t mix_due;     /* its next tick */
-    bool mix_check;      /* who hears the mix may have changed: audiomix.c looks again */
+    struct tdm_mix *mix;           /* audiomix.c: while some participant hears the mix, else NULL */
+    int64_t mix_due;               /* its next tick */
+    bool mix_check;                /* who hears the mix may have changed: audiomix.c looks again */
+    uint32_t mix_listeners;        /* of its participants, hearing the mix (for the stats) */
+    struct tdm_mix_stats mix_seen; /* the mixer's counters as last added to the stats */
 };
 
 struct tdm_sfu {
@@ -407,7 +409,8 @@ void amix_push(struct prod *pr, const struct tdm_rtp_view *v, int64_t now);
 void amix_forget_prod(struct prod *pr);
 /* p's media is released: no longer a listener (the caller resets its slots). */
 void amix_part_reset(struct tdm_sfu *s, struct part *p);
-void amix_room_free(struct room *r);
+void amix_room_free(struct tdm_sfu *s, struct room *r);
+
 /* Mix a frame when due and send each live listener its packet. */
 void amix_tick(struct tdm_sfu *s, struct room *r, int64_t now);
 int64_t amix_deadline(const struct room *r);

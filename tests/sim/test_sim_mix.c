@@ -233,6 +233,13 @@ static void audio_mode(struct call *c, int i, int8_t mode)
 /* Who hears the mix, and the mixer's life: none for a 2-person call; on with the third
  * speaker; a second listener (audio-only mode "audio"); the first back to video; the mixer
  * goes when the call is down to two again (its last listener has only one other voice). */
+static struct tdm_sfu_stats core_stats(const struct call *c)
+{
+    struct tdm_sfu_stats st;
+    tdm_sfu_get_stats(sim_sfu(c->s), &st);
+    return st;
+}
+
 static void lifecycle(void **state)
 {
     (void)state;
@@ -242,6 +249,7 @@ static void lifecycle(void **state)
     run(&c, S);
     assert_null(mixer(&c));
     assert_int_equal(part_of(&c, 0)->mix_key, 0);
+    assert_int_equal(core_stats(&c).mix_rooms, 0);
 
     c.p[2] = sim_peer_add(c.s, "r", names[2]);
     assert_non_null(c.p[2]);
@@ -261,6 +269,18 @@ static void lifecycle(void **state)
     audio_mode(&c, 1, TDM_SFU_AO_AUDIO);
     run(&c, S);
     assert_true(part_of(&c, 1)->mix_live);
+    struct tdm_sfu_stats st = core_stats(&c);
+    printf("  stats with two listeners: rooms %u, listeners %u, packets %llu, frames %llu "
+           "(fec %llu, concealed %llu), mean delay %.1f ms\n",
+           st.mix_rooms, st.mix_listeners, (unsigned long long)st.mix_packets,
+           (unsigned long long)st.mix_frames, (unsigned long long)st.mix_frames_fec,
+           (unsigned long long)st.mix_frames_plc,
+           st.mix_frames ? (double)st.mix_delay_sum_us / (double)st.mix_frames / 1000.0 : 0.0);
+    assert_int_equal(st.mix_rooms, 1);
+    assert_int_equal(st.mix_listeners, 2);
+    assert_true(st.mix_packets >= 150); /* 50/s for ~4 s to the first listener */
+    assert_true(st.mix_frames >= 200);  /* two speakers, 50 frames/s each */
+    assert_true(st.mix_delay_sum_us / st.mix_frames < 60000);
     struct tdm_mix *m = mixer(&c);
     sim_peer_receive_video(c.p[0], true);
     run(&c, S);
@@ -274,6 +294,10 @@ static void lifecycle(void **state)
     run(&c, S);
     assert_false(part_of(&c, 1)->mix_key);
     assert_null(mixer(&c));
+    struct tdm_sfu_stats end = core_stats(&c);
+    assert_int_equal(end.mix_rooms, 0);
+    assert_int_equal(end.mix_listeners, 0);
+    assert_true(end.mix_frames > st.mix_frames); /* the gone mixer's frames still count */
     printf("  2 people: no mix; 3: on; a second listener; off again; the mixer gone at 2\n");
     sim_destroy(c.s);
 }
