@@ -244,10 +244,21 @@ struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
     return pr;
 }
 
+void roster_share_event(struct tdm_sfu *s, const struct part *p, bool on)
+{
+    struct tdm_sfu_event *e = sfu_event_new(TDM_SFU_EV_SHARE, p->room->id, p->id);
+    if (!e)
+        return;
+    e->on = on;
+    sfu_event_push(s, e);
+}
+
 void roster_remove_prod(struct tdm_sfu *s, struct prod *pr)
 {
     if (pr->base) /* a layer goes with its track */
         pr = pr->base;
+    if (pr->screen) /* the share ends with its track: the control thread tells the room */
+        roster_share_event(s, pr->owner, false);
     amix_forget_prod(pr);
     layers_free(pr);
     while (pr->n_cons) {
