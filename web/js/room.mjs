@@ -858,6 +858,7 @@ async function autoPreview() {
 //                                    of getStats' inbound-rtp entries)
 //   window.tandemCall.status         call.status (call.mjs STATUS)
 //   window.tandemCall.mixTrack()     the id of the received mix track (call.mix), or null
+//   window.tandemCall.screenTrack(), .sharer()  the received shared screen's track id, whose
 window.tandemCall = Object.freeze({
   get pub() { return call.pub; },
   get sub() { return call.sub; },
@@ -870,6 +871,8 @@ window.tandemCall = Object.freeze({
   restartIce: () => call.restartIce('test'),
   get iceRestarts() { return call.iceRestarts; },
   mixTrack: () => call.mix?.id || null,
+  screenTrack: () => call.screen?.id || null, // the room's shared screen as received (share.mjs)
+  sharer: () => share.sharer,
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });
