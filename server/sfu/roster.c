@@ -184,6 +184,13 @@ void roster_block(struct tdm_sfu *s, struct part *p, bool audio, bool video, int
     p->block_video = video;
     for (uint32_t i = 0; was_video && !video && i < p->n_prods; i++)
         fb_want_keyframe(s, p->prods[i], now);
+    /* A coordinator stopped this person's video: a shared screen ends too (the others are
+     * told; its packets find no producer until the page offers again). */
+    for (uint32_t i = p->n_prods; video && i-- > 0;)
+        if (p->prods[i]->screen) {
+            roster_remove_prod(s, p->prods[i]);
+            break;
+        }
 }
 
 /* The person turned others' video off to save data (or on again): nothing of it is sent to

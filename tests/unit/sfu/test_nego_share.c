@@ -129,10 +129,20 @@ static void one_screen_as_msid_screen(void **state)
     assert_false(amina->prods[0]->screen || amina->prods[1]->screen);
     drain(t.sfu);
 
-    /* now jan may; and when he leaves, his share ends with his tracks */
+    /* now jan may; a coordinator stopping his video ends it; and when he leaves, his share
+     * ends with his tracks */
     offer(t.sfu, "jan", firefox, "1");
     tdm_sfu_event_free(expect(t.sfu, TDM_SFU_EV_ANSWER, "jan"));
     expect_share(t.sfu, "jan", true); /* his camera's m-section, now his screen */
+    drain(t.sfu);
+    simple(t.sfu, TDM_SFU_CMD_BLOCK, "jan", true);
+    expect_share(t.sfu, "jan", false);
+    drain(t.sfu);
+    simple(t.sfu, TDM_SFU_CMD_BLOCK, "jan", false);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    offer(t.sfu, "jan", firefox, "1");
+    tdm_sfu_event_free(expect(t.sfu, TDM_SFU_EV_ANSWER, "jan"));
+    expect_share(t.sfu, "jan", true);
     drain(t.sfu);
     simple(t.sfu, TDM_SFU_CMD_LEAVE, "jan", false);
     expect_share(t.sfu, "jan", false);
