@@ -98,6 +98,17 @@ if (!insideNetns()) {
     }, shown, { timeout: MEDIA_WAIT_MS });
   }
 
+  /** Waits for p's button called name; a failure says what the pages logged. */
+  async function button(p, name) {
+    const b = p.page.getByRole('button', { name, exact: true });
+    try {
+      await b.waitFor({ timeout: MEDIA_WAIT_MS });
+    } catch (err) {
+      throw new Error(`${p.label}: no button "${name}": ${err.message}\n${logs()}`);
+    }
+    return b;
+  }
+
   async function shot(p, name) {
     await sleep(500); // a frame or two
     await p.page.screenshot({ path: path.join(ARTIFACTS, name), animations: 'disabled' });
@@ -106,12 +117,11 @@ if (!insideNetns()) {
   test('Amina shares her screen: Jan sees it big and decodes it', { timeout: 150000 }, async () => {
     const a = await join('Amina', { viewport: DESKTOP });
     const b = await join('Jan', { viewport: DESKTOP });
-    const share = a.page.getByRole('button', { name: 'Share my screen' });
-    await share.waitFor({ timeout: UI_WAIT_MS });
+    const share = await button(a, 'Share my screen');
     // The call is up on both sides before sharing (the share renegotiates "pub").
     await a.page.waitForFunction(() => window.tandemCall.status === 'connected', null, { timeout: MEDIA_WAIT_MS });
     await share.click();
-    await a.page.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: UI_WAIT_MS });
+    await button(a, 'Stop sharing');
     await a.page.getByText('You are sharing your screen. The others see it.').waitFor({ timeout: UI_WAIT_MS });
     const seen = await waitForScreen(b);
     assert.ok(seen.width >= 320, `the screen arrives too small: ${JSON.stringify(seen)}`);
@@ -129,7 +139,7 @@ if (!insideNetns()) {
 
   test('a second sharer is refused, on the page and by the server', { timeout: 60000 }, async () => {
     const [a, b] = people;
-    await b.page.getByRole('button', { name: 'Share my screen' }).click();
+    await (await button(b, 'Share my screen')).click();
     await b.page.getByText('Someone is already sharing', { exact: false }).waitFor({ timeout: UI_WAIT_MS });
     // A page that does not check first: the server refuses it before the media worker.
     const ws = await client(server.wsUrl);
@@ -149,7 +159,7 @@ if (!insideNetns()) {
     await waitForScreen(b);
   });
 
-  test('a late joiner on a phone sees the screen; Firefox too', { timeout: 150000 }, async () => {
+  test('a late joiner on a phone sees the screen', { timeout: 200000 }, async () => {
     const c = await join('Ngozi', { viewport: PHONE });
     await waitForScreen(c);
     await waitForStage(c, true);
@@ -159,7 +169,9 @@ if (!insideNetns()) {
       .map((e) => e.getBoundingClientRect()).map((r) => Math.min(r.width, r.height)));
     assert.ok(sizes.every((s) => s >= 44), `touch targets under 44 px: ${sizes}`);
     await shot(c, 'call-share-phone.png');
+  });
 
+  test('Firefox sees the screen too', { timeout: 200000 }, async () => {
     const ff = await launchFirefox('Firefox');
     const d = { label: 'Firefox', browser: ff, page: ff.page, log: [], id: null };
     people.push(d);
@@ -177,10 +189,10 @@ if (!insideNetns()) {
     people.splice(people.indexOf(d), 1);
   });
 
-  test('Stop sharing takes it away; a sharer who leaves ends the share', { timeout: 150000 }, async () => {
+  test('Stop sharing takes it away; a sharer who leaves ends the share', { timeout: 200000 }, async () => {
     const [a, b, c] = people;
-    await a.page.getByRole('button', { name: 'Stop sharing' }).click();
-    await a.page.getByRole('button', { name: 'Share my screen' }).waitFor({ timeout: UI_WAIT_MS });
+    await (await button(a, 'Stop sharing')).click();
+    await button(a, 'Share my screen');
     await Promise.all([b, c].map((p) => waitForStage(p, false)));
     await b.page.waitForFunction(() => window.tandemCall.screenTrack() === null && window.tandemCall.sharer() === null,
       null, { timeout: MEDIA_WAIT_MS });
@@ -189,8 +201,8 @@ if (!insideNetns()) {
       .filter((s) => s.track?.kind === 'video' && s.track.label.startsWith('screen')).length), 0);
 
     // Now Jan may share; Amina sees it; Jan leaves and it is gone.
-    await b.page.getByRole('button', { name: 'Share my screen' }).click();
-    await b.page.getByRole('button', { name: 'Stop sharing' }).waitFor({ timeout: UI_WAIT_MS });
+    await (await button(b, 'Share my screen')).click();
+    await button(b, 'Stop sharing');
     await waitForScreen(a);
     await waitForStage(a, true);
     await b.page.getByRole('button', { name: 'Leave' }).click();

@@ -170,6 +170,7 @@ export class ScreenShare {
   /** The pair of connections was rebuilt: the new one carries no screen. */
   #ended() {
     if (!this.#track) return;
+    console.info('tandem share: new connections, the screen is no longer shared');
     this.#dropTrack();
     this.render();
   }
