@@ -31,6 +31,9 @@ struct tdm_participant {
     bool muted_audio, muted_video;
     bool may_unmute_audio, may_unmute_video;
     bool hand_raised; /* raise hand (docs/protocol.md "Mentoring aids") */
+    /* screen sharing (docs/protocol.md "Screen sharing"): 0 not, 1 asked (an offer naming
+     * its screen is with the media worker), 2 shown to the room */
+    uint8_t share;
 };
 
 /* "mentee" / "mentor" / "coordinator" <-> enum. Parse returns 0 or TDM_EINVAL. */

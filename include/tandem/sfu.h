@@ -81,6 +81,8 @@ enum tdm_sfu_cmd_kind {
     TDM_SFU_CMD_AUDIO_ONLY   /* the person's choice about automatic audio only: ao_mode */
 };
 
+#define TDM_SFU_MID_MAX 32 /* a screen's mid in a pub offer (browsers use "0", "1", ...) */
+
 #define TDM_SFU_MAX_TILES 64 /* docs/protocol.md "media.layout" */
 
 /* One participant's video as the page shows it: its size in device pixels, 0 when unknown;
@@ -107,6 +109,9 @@ struct tdm_sfu_cmd {
     struct tdm_sfu_tile *tiles; /* TDM_SFU_CMD_LAYOUT: owned, n_tiles <= TDM_SFU_MAX_TILES */
     uint8_t n_tiles;
     int8_t ao_mode; /* TDM_SFU_CMD_AUDIO_ONLY: enum tdm_sfu_ao_mode */
+    /* TDM_SFU_CMD_PUB_OFFER: the mid of the m-section that carries the person's screen,
+     * "" when the offer shares none (docs/protocol.md "Screen sharing") */
+    char screen[TDM_SFU_MID_MAX + 1];
 };
 
 /* A person's connection as the room is told (server/sfu/quality.c). */
@@ -119,7 +124,8 @@ enum tdm_sfu_event_kind {
     TDM_SFU_EV_ERROR,      /* {"type":"error","code",...,"ref"?} */
     TDM_SFU_EV_SPEAKER,    /* {"type":"media.speaker","participant":subject} ("" none) */
     TDM_SFU_EV_AUDIO_ONLY, /* {"type":"media.audio_only","on":on,"auto":true} */
-    TDM_SFU_EV_QUALITY     /* {"type":"media.quality","participant":subject,"level":...} */
+    TDM_SFU_EV_QUALITY,    /* {"type":"media.quality","participant":subject,"level":...} */
+    TDM_SFU_EV_SHARE       /* for the control thread: pid's screen track came (on) or went */
 };
 
 struct tdm_sfu_event {
@@ -135,7 +141,7 @@ struct tdm_sfu_event {
     char message[160];
     struct tdm_sfu_event *next;               /* the core's queue; NULL once polled */
     char subject[TDM_PARTICIPANT_ID_LEN + 1]; /* TDM_SFU_EV_SPEAKER: who speaks */
-    bool on;                                  /* TDM_SFU_EV_AUDIO_ONLY */
+    bool on;                                  /* TDM_SFU_EV_AUDIO_ONLY, TDM_SFU_EV_SHARE */
     uint8_t level;                            /* TDM_SFU_EV_QUALITY: enum tdm_sfu_quality */
 };
 

@@ -86,13 +86,61 @@ fail:
     tdm_sfu_cmd_free(cmd);
 }
 
+/* A mid as browsers write them: 1..TDM_SFU_MID_MAX of [A-Za-z0-9_-]. */
+static bool mid_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > TDM_SFU_MID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(g_ascii_isalnum(s[i]) || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* The room's rules for a pub offer naming a screen (docs/protocol.md "Screen sharing"):
+ * one sharer at a time, and not someone whose video the coordinator stopped. */
+static bool may_share(const struct tdm_participant *p, struct tdm_proto_err *e)
+{
+    if (p->muted_video) {
+        tdm_proto_set(e, "forbidden", NULL, "the coordinator stopped this person's video");
+        return false;
+    }
+    for (size_t i = 0; i < tdm_room_count(p->room); i++) {
+        const struct tdm_participant *q = tdm_room_participant(p->room, i);
+        if (q != p && q->share) {
+            tdm_proto_set(e, "share_busy", NULL, "someone else is sharing a screen");
+            return false;
+        }
+    }
+    return true;
+}
+
 void tdm_media_on_offer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                         struct tdm_proto_err *e)
 {
-    const char *pc;
+    const char *pc, *screen = NULL;
+    size_t len = 0;
+    struct tdm_participant *p = c->participant;
     if (!read_pc(msg, "pub", &pc, e))
         return;
-    relay_sdp(app, c, msg, id, cmd_new(TDM_SFU_CMD_PUB_OFFER, c->participant), e);
+    if (!tdm_proto_string(msg, "screen", 1, TDM_SFU_MID_MAX, false, &screen, &len, e))
+        return;
+    if (screen && !mid_ok(screen, len)) {
+        tdm_proto_set(e, "bad_field", "screen", "screen: the mid of the screen's m-section");
+        return;
+    }
+    if (screen && !may_share(p, e))
+        return;
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_PUB_OFFER, p);
+    uint8_t was = p->share;
+    if (cmd && screen) {
+        memcpy(cmd->screen, screen, len);
+        if (!p->share)
+            p->share = 1; /* asked: the worker's TDM_SFU_EV_SHARE settles it */
+    }
+    relay_sdp(app, c, msg, id, cmd, e);
+    if (e->code)
+        p->share = was;
 }
 
 void tdm_media_on_answer(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
@@ -400,6 +448,7 @@ static json_t *reply_json(const struct tdm_sfu_event *r)
                       "level", names[r->level < TDM_SFU_Q_N ? r->level : TDM_SFU_Q_POOR]);
         break;
     }
+    case TDM_SFU_EV_SHARE: break; /* for this thread: share_changed */
     }
     if (m && r->ref) {
         json_t *ref = json_loads(r->ref, JSON_DECODE_ANY, NULL);
@@ -407,6 +456,18 @@ static json_t *reply_json(const struct tdm_sfu_event *r)
             json_object_set_new(m, "ref", ref);
     }
     return m;
+}
+
+/* The worker's word on p's screen: its track came (the room is told, later joiners see it
+ * in their welcome) or went, or an offer that asked for it was refused. */
+static void share_changed(struct tdm_participant *p, bool on)
+{
+    uint8_t was = p->share;
+    p->share = on ? 2 : 0;
+    if ((was == 2) == on)
+        return;
+    json_t *m = json_pack("{s:s, s:s, s:b}", "type", "share", "participant", p->id, "on", on);
+    tdm_room_broadcast(p->room, NULL, m);
 }
 
 void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r)
@@ -419,6 +480,10 @@ void tdm_media_deliver(void *ctx, const struct tdm_sfu_event *r)
     if (room && r->kind == TDM_SFU_EV_QUALITY && r->level == TDM_SFU_Q_POOR && app->checkin &&
         strcmp(r->pid, r->subject) == 0)
         tdm_checkin_note_poor(app->checkin, r->room, tdm_now_us());
+    if (p && r->kind == TDM_SFU_EV_SHARE) {
+        share_changed(p, r->on);
+        return;
+    }
     if (!p || !p->user)
         return; /* left meanwhile */
     tdm_conn_send(p->user, reply_json(r));

@@ -22,6 +22,8 @@ json_t *tdm_participant_json(const struct tdm_participant *p)
         json_pack("{s:s, s:s, s:s}", "id", p->id, "name", p->name, "role", tdm_role_name(p->role));
     if (j && p->hand_raised)
         json_object_set_new(j, "hand", json_true());
+    if (j && p->share == 2)
+        json_object_set_new(j, "share", json_true());
     return j;
 }
 

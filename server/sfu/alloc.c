@@ -1,7 +1,7 @@
 /* What each subscriber receives (docs/architecture.md "Allocation"): its downlink estimate
- * is spent audio first, then the active speaker's video, then the others by the size of
- * their tile on its screen; each video gets one simulcast layer (layers.c, core/layersel.c).
- * A thumbnail never gets the top layer, a hidden tile no video. When the estimate cannot
+ * is spent audio first, then a shared screen, then the active speaker's video, then the
+ * others by tile size; each video gets one simulcast layer (layers.c, core/layersel.c). A
+ * thumbnail never gets the top layer, a hidden tile no video. When the estimate cannot
  * carry audio and the lowest layer of one picture, the subscriber goes audio only (it is
  * told, and told again when video comes back).
  *
@@ -70,11 +70,13 @@ static uint64_t layer_cost(const struct prod *lp)
     return lp->rate_bps ? lp->rate_bps : 1;
 }
 
-/* The page's tile for c's publisher, or NULL when the page said nothing of it. */
+/* The page's tile for c's publisher (for a shared screen, the tile "screen"), or NULL when
+ * the page said nothing of it. */
 static const struct tdm_sfu_tile *tile_of(const struct part *q, const struct cons *c)
 {
+    const char *id = c->prod->screen ? "screen" : c->prod->owner->id;
     for (uint8_t i = 0; i < q->n_tiles; i++)
-        if (strcmp(q->tiles[i].pid, c->prod->owner->id) == 0)
+        if (strcmp(q->tiles[i].pid, id) == 0)
             return &q->tiles[i];
     return NULL;
 }
@@ -222,12 +224,15 @@ struct want {
     const struct tdm_sfu_tile *t;
     int max, base, layer;
     uint64_t area;
-    bool speaker;
+    bool speaker, screen;
 };
 
+/* A shared screen first (its text must stay readable), the active speaker, tile areas. */
 static int by_priority(const void *a, const void *b)
 {
     const struct want *x = a, *y = b;
+    if (x->screen != y->screen)
+        return x->screen ? -1 : 1;
     if (x->speaker != y->speaker)
         return x->speaker ? -1 : 1;
     if (x->area != y->area)
@@ -292,6 +297,7 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         w->base = c->sel.cur != TDM_LAYERSEL_NONE ? c->sel.cur : c->sel.target;
         w->area = w->t && w->t->width ? (uint64_t)w->t->width * w->t->height : UINT32_MAX;
         w->speaker = speaker[0] && strcmp(speaker, c->prod->owner->id) == 0;
+        w->screen = c->prod->screen;
         if ((w->t && !w->t->visible) || q->no_video_in || q->audio_only ||
             q->ao_mode == TDM_SFU_AO_AUDIO)
             w->max = -1;

@@ -64,10 +64,13 @@ static bool sends(const struct tdm_sdp_nego_media *nm)
 }
 
 /* Whether producer pr still matches what the page sends in m-section nm: same mid and
- * payload type, and the same SSRC, or for simulcast the same rids (SSRCs are learnt). */
-static bool still_sent(const struct prod *pr, const struct tdm_sdp_nego_media *nm)
+ * payload type, the same role (the screen or not: screen is its mid, "" none), and the same
+ * SSRC, or for simulcast the same rids (SSRCs are learnt). */
+static bool still_sent(const struct prod *pr, const struct tdm_sdp_nego_media *nm,
+                       const char *screen)
 {
-    if (!sends(nm) || strcmp(nm->mid, pr->mid) != 0 || nm->codecs[0].pt != pr->pt)
+    if (!sends(nm) || strcmp(nm->mid, pr->mid) != 0 || nm->codecs[0].pt != pr->pt ||
+        pr->screen != (strcmp(nm->mid, screen) == 0))
         return false;
     if (pr->n_layers || (pr->kind == TDM_SDP_VIDEO && nm->n_rids)) {
         if (!pr->n_layers || nm->n_rids < pr->n_layers)
@@ -82,8 +85,10 @@ static bool still_sent(const struct prod *pr, const struct tdm_sdp_nego_media *n
 
 /* Producers follow the m-sections the page sends in: one per m-section, and one per further
  * simulcast layer (layers.c), replaced when its SSRC or rids change (replaceTrack keeps them;
- * a new sender does not). */
-static bool sync_producers(struct tdm_sfu *s, struct part *p, const struct tdm_sdp_nego *n)
+ * a new sender does not) or when it becomes the screen or stops being it (its consumers then
+ * carry the msid "screen"). */
+static bool sync_producers(struct tdm_sfu *s, struct part *p, const struct tdm_sdp_nego *n,
+                           const char *screen)
 {
     bool changed = false;
     for (uint32_t k = p->n_prods; k-- > 0;) {
@@ -94,7 +99,7 @@ static bool sync_producers(struct tdm_sfu *s, struct part *p, const struct tdm_s
             continue; /* goes with its base */
         bool keep = false;
         for (size_t i = 0; i < n->n_media && !keep; i++)
-            keep = still_sent(pr, &n->media[i]);
+            keep = still_sent(pr, &n->media[i], screen);
         if (!keep) {
             roster_remove_prod(s, pr);
             changed = true;
@@ -105,10 +110,47 @@ static bool sync_producers(struct tdm_sfu *s, struct part *p, const struct tdm_s
         bool have = false;
         for (uint32_t k = 0; k < p->n_prods && !have; k++)
             have = strcmp(p->prods[k]->mid, nm->mid) == 0;
-        if (sends(nm) && !have && roster_add_prod(s, p, nm, 0))
-            changed = true;
+        struct prod *pr = sends(nm) && !have ? roster_add_prod(s, p, nm, 0) : NULL;
+        if (!pr)
+            continue;
+        changed = true;
+        if (strcmp(nm->mid, screen) == 0) {
+            pr->screen = true;
+            roster_share_event(s, p, true);
+        }
     }
     return changed;
+}
+
+static bool has_screen(const struct part *p)
+{
+    for (uint32_t k = 0; k < p->n_prods; k++)
+        if (p->prods[k]->screen)
+            return true;
+    return false;
+}
+
+/* Why the screen a pub offer names (its mid) cannot be shared, or NULL; *code is the error's
+ * code. The control thread checked the room's rules already; this checks the offer itself
+ * and, again, that nobody else shares and that the coordinator did not stop p's video. */
+static const char *screen_refused(const struct part *p, const struct tdm_sdp_nego *n,
+                                  const char *screen, const char **code)
+{
+    const struct tdm_sdp_nego_media *nm = NULL;
+    for (size_t i = 0; i < n->n_media && !nm; i++)
+        if (strcmp(n->media[i].mid, screen) == 0)
+            nm = &n->media[i];
+    *code = "bad_field";
+    if (!nm || !sends(nm) || nm->kind != TDM_SDP_VIDEO)
+        return "screen: no video track this offer sends has that mid";
+    *code = "forbidden";
+    if (p->block_video)
+        return "screen: the coordinator stopped this person's video";
+    *code = "share_busy";
+    for (uint32_t i = 0; i < p->room->n_parts; i++)
+        if (p->room->parts[i] != p && has_screen(p->room->parts[i]))
+            return "someone else is sharing a screen";
+    return NULL;
 }
 
 static void remember_pts(struct part *p, const struct tdm_sdp *offer)
@@ -178,10 +220,18 @@ void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
     if (s->cfg.n_socks == 0 || !scratch(s)) {
         sfu_error(s, c->room, c->pid, c->ref, "media_unavailable", NULL, "pub",
                   "the server has no usable media address");
-        return;
+        goto refused;
     }
     if (answer_offer(s, p, c, now) != 0)
-        return;
+        goto refused;
+    const char *code = NULL,
+               *why = c->screen[0] ? screen_refused(p, s->nego, c->screen, &code) : NULL;
+    if (why) {
+        /* not answered: the page takes its offer back (rollback) and keeps what it had */
+        sfu_error(s, c->room, c->pid, c->ref, code, strcmp(code, "bad_field") ? NULL : "screen",
+                  "pub", "%s", why);
+        goto refused;
+    }
     struct tdm_sfu_event *rep = sfu_event_new(TDM_SFU_EV_ANSWER, c->room, c->pid);
     if (!rep)
         return;
@@ -189,9 +239,14 @@ void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
     c->ref = NULL;
     rep->sdp = strdup(s->sdp_text);
     sfu_event_push(s, rep);
-    sync_producers(s, p, s->nego);
+    sync_producers(s, p, s->nego, c->screen);
     p->published = true;
     roster_subscribe_all(s, r);
+    return;
+refused:
+    /* the control thread holds the share as asked until it hears how it ended */
+    if (c->screen[0])
+        roster_share_event(s, p, has_screen(p));
 }
 
 /* ---- the server's "sub" offers ------------------------------------------------------- */
@@ -224,8 +279,11 @@ static void slot_track(const struct part *p, size_t i, struct tdm_sdp_track *t)
     }
     if (!t->active)
         return;
-    /* msid stream id = the publisher's participant id: the page maps tracks to people. */
-    snprintf(t->stream_id, sizeof t->stream_id, "%s", c->prod->owner->id);
+    /* msid stream id = the publisher's participant id: the page maps tracks to people; the
+     * one shared screen of the room is "screen" (no participant id is 6 characters long),
+     * and the room's "share" message says whose it is. */
+    snprintf(t->stream_id, sizeof t->stream_id, "%s",
+             c->prod->screen ? "screen" : c->prod->owner->id);
     snprintf(t->track_id, sizeof t->track_id, "%s", c->prod->track_id);
     snprintf(t->cname, sizeof t->cname, "%s", c->prod->owner->id);
     t->ssrc = c->ssrc;

@@ -184,6 +184,13 @@ void roster_block(struct tdm_sfu *s, struct part *p, bool audio, bool video, int
     p->block_video = video;
     for (uint32_t i = 0; was_video && !video && i < p->n_prods; i++)
         fb_want_keyframe(s, p->prods[i], now);
+    /* A coordinator stopped this person's video: a shared screen ends too (the others are
+     * told; its packets find no producer until the page offers again). */
+    for (uint32_t i = p->n_prods; video && i-- > 0;)
+        if (p->prods[i]->screen) {
+            roster_remove_prod(s, p->prods[i]);
+            break;
+        }
 }
 
 /* The person turned others' video off to save data (or on again): nothing of it is sent to
@@ -244,10 +251,21 @@ struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
     return pr;
 }
 
+void roster_share_event(struct tdm_sfu *s, const struct part *p, bool on)
+{
+    struct tdm_sfu_event *e = sfu_event_new(TDM_SFU_EV_SHARE, p->room->id, p->id);
+    if (!e)
+        return;
+    e->on = on;
+    sfu_event_push(s, e);
+}
+
 void roster_remove_prod(struct tdm_sfu *s, struct prod *pr)
 {
     if (pr->base) /* a layer goes with its track */
         pr = pr->base;
+    if (pr->screen) /* the share ends with its track: the control thread tells the room */
+        roster_share_event(s, pr->owner, false);
     amix_forget_prod(pr);
     layers_free(pr);
     while (pr->n_cons) {

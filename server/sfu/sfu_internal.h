@@ -119,6 +119,7 @@ struct prod {
     uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
     bool in_mix;        /* audio: a speaker of its room's mixer (audiomix.c) */
+    bool screen;        /* video: the owner's shared screen (nego.c), sent as msid "screen" */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -448,6 +449,8 @@ void roster_reset_media(struct tdm_sfu *s, struct part *p, int64_t now);
 struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
                              const struct tdm_sdp_nego_media *nm, size_t ssrc_i);
 void roster_remove_prod(struct tdm_sfu *s, struct prod *pr);
+/* TDM_SFU_EV_SHARE for the control thread: p's screen track came (on) or went. */
+void roster_share_event(struct tdm_sfu *s, const struct part *p, bool on);
 void roster_drop_consumer(struct part *p, int slot);
 /* Every published participant receives every producer of the others (marks offers). */
 void roster_subscribe_all(struct tdm_sfu *s, struct room *r);

@@ -90,6 +90,10 @@ void sim_peer_move(struct sim_peer *p);
 /* Publish audio and VP8 video as rid simulcast (q, h, f: 1/12, 1/4 and all of max_bps, each
  * with its own SSRC, picture ids and keyframes), as Chromium does with three encodings. */
 void sim_peer_publish_simulcast(struct sim_peer *p, bool audio, uint64_t max_bps);
+/* The page's video track is its shared screen (on) or its camera again: a new pub offer
+ * naming its mid as the screen, or none (docs/protocol.md "Screen sharing"). Received
+ * screens are counted under sim_peer_video_from(p, "screen"). */
+void sim_peer_share(struct sim_peer *p, bool on);
 /* The page's microphone is silent (Opus DTX: one packet per 400 ms) or not. */
 void sim_peer_set_dtx(struct sim_peer *p, bool on);
 /* Forget the longest freeze seen so far (to measure it after an adaptation). */
@@ -124,6 +128,8 @@ int sim_run_until(struct sim *s, int64_t t);
 void sim_peer_stats(const struct sim_peer *p, struct sim_stats *out);
 /* Video received from publisher `from` (its name), or NULL when none came. */
 const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const char *from);
+/* The same for the newest stream from `from` (a track that was replaced gets a new one). */
+const struct sim_video_rx *sim_peer_video_latest(const struct sim_peer *p, const char *from);
 bool sim_peer_connected(const struct sim_peer *p); /* pub and sub both have SRTP */
 
 /* SRTP profiles the pages offer from now on (OpenSSL's names, e.g.

@@ -89,7 +89,8 @@ struct sim_peer {
     bool left;
     /* publishing */
     bool pub_audio, pub_video;
-    bool dtx; /* silent: Opus DTX sends a packet every 400 ms */
+    bool dtx;    /* silent: Opus DTX sends a packet every 400 ms */
+    bool screen; /* its video is its shared screen (sim_peer_share) */
     uint64_t max_bps, video_bps;
     uint32_t a_ssrc, v_ssrc;
     uint16_t a_seq, v_seq;

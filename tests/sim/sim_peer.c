@@ -188,7 +188,18 @@ static void send_cmd(struct sim_peer *p, enum tdm_sfu_cmd_kind kind, const char 
     snprintf(cmd.pid, sizeof cmd.pid, "%s", p->name);
     cmd.sdp = (char *)sdp;
     cmd.sdp_len = strlen(sdp);
+    if (kind == TDM_SFU_CMD_PUB_OFFER && p->screen)
+        snprintf(cmd.screen, sizeof cmd.screen, "1"); /* the video m-section's mid */
     sim_command(p->sim, &cmd);
+}
+
+void sim_peer_share(struct sim_peer *p, bool on)
+{
+    char *o = malloc(16384);
+    p->screen = on;
+    if (o && pub_offer(p, o, 16384) == 0)
+        send_cmd(p, TDM_SFU_CMD_PUB_OFFER, o, 0);
+    free(o);
 }
 
 void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_bps)
@@ -805,6 +816,14 @@ void sim_peer_stats(const struct sim_peer *p, struct sim_stats *out)
 const struct sim_video_rx *sim_peer_video_from(const struct sim_peer *p, const char *from)
 {
     for (unsigned i = 0; i < p->n_streams; i++)
+        if (strcmp(p->streams[i].from, from) == 0 && p->streams[i].received)
+            return &p->streams[i].v;
+    return NULL;
+}
+
+const struct sim_video_rx *sim_peer_video_latest(const struct sim_peer *p, const char *from)
+{
+    for (unsigned i = p->n_streams; i-- > 0;)
         if (strcmp(p->streams[i].from, from) == 0 && p->streams[i].received)
             return &p->streams[i].v;
     return NULL;

@@ -35,9 +35,11 @@ export function isSimulcast(sender) {
 }
 
 /** Watches the tiles of list (li[data-participant-id], not data-self) and sends
- *  {type: "media.layout", tiles: [...]} whenever their size or visibility changes. */
+ *  {type: "media.layout", tiles: [...]} whenever their size or visibility changes. Extra
+ *  elements (the shared screen: data-participant-id "screen") are reported too. */
 export class LayoutReporter {
   #list;
+  #extra = [];
   #send;
   #timer = 0;
   #last = '';
@@ -57,6 +59,14 @@ export class LayoutReporter {
     this.#mutate = new MutationObserver(() => this.#observeTiles());
     this.#mutate.observe(list, { childList: true });
     this.#observeTiles();
+  }
+
+  /** Reports el (data-participant-id) as well, while it is not hidden. */
+  watch(el) {
+    this.#extra.push(el);
+    this.#resize.observe(el);
+    this.#intersect.observe(el);
+    new MutationObserver(() => this.schedule()).observe(el, { attributes: true, attributeFilter: ['hidden'] });
   }
 
   #observeTiles() {
@@ -82,7 +92,7 @@ export class LayoutReporter {
   #report() {
     const dpr = window.devicePixelRatio || 1;
     const tiles = [];
-    for (const li of this.#list.children) {
+    for (const li of [...this.#extra.filter((e) => !e.hidden), ...this.#list.children]) {
       if (li.dataset.self === 'true' || !li.dataset.participantId || tiles.length >= MAX_TILES) continue;
       const r = li.getBoundingClientRect();
       // A hidden tab still counts as shown: its person comes back to a live picture.

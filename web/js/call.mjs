@@ -123,6 +123,10 @@ class Session {
   restartGen = 0; // the latest restart's number (its timer checks that it is still the latest)
   restartsInRow = 0; // restarts since both connections were last seen up
   restartAt = 0;
+  screen = null; // the transceiver of the person's shared screen, once shared (share.mjs)
+  screenOn = false;
+  shareId = null; // the id of a pub offer that starts or stops a share, awaiting its answer
+  #shareWait = null;
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
@@ -174,10 +178,68 @@ class Session {
     if (this.closed) return;
     await this.pub.setLocalDescription(offer);
     if (this.closed) return;
-    this.pubOfferId = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+    this.pubOfferId = this.call.send(this.#pubOffer());
+  }
+
+  /** A pub offer; while a screen is shared it names its mid (protocol.md "Screen sharing"). */
+  #pubOffer() {
+    const msg = { type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp };
+    if (this.screenOn && this.screen?.mid) msg.screen = this.screen.mid;
+    return msg;
+  }
+
+  /** Sends track as the screen, or with null stops sending it: a new pub offer. Resolves
+   *  when the server answered; rejects with the server's error (the offer is rolled back). */
+  async shareScreen(track) {
+    if (this.closed || !this.answered || this.pub.signalingState !== 'stable' || this.shareId !== null) {
+      throw Object.assign(new Error('the connection is busy'), { code: 'busy_here' });
+    }
+    if (track && !this.screen) {
+      this.screen = this.pub.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream()] });
+    } else if (this.screen) {
+      await this.screen.sender.replaceTrack(track);
+      this.screen.direction = track ? 'sendonly' : 'inactive';
+    }
+    this.screenOn = Boolean(track);
+    await within(this.pub.setLocalDescription(await this.pub.createOffer()), STEP_TIMEOUT_MS, 'share offer');
+    if (this.closed) throw new Error('closed');
+    const done = new Promise((resolve, reject) => { this.#shareWait = { resolve, reject }; });
+    this.shareId = this.call.send(this.#pubOffer());
+    if (this.shareId === null) this.#shareDone(new Error('offline'));
+    return within(done, STEP_TIMEOUT_MS, 'share answer');
+  }
+
+  /** The server refused the share offer (share_busy, forbidden, bad_field): take it back. */
+  async shareRefused(err) {
+    try {
+      await this.pub.setLocalDescription({ type: 'rollback' });
+      this.screenOn = false;
+      this.screen?.sender.replaceTrack(null).catch(() => {});
+      if (this.screen) this.screen.direction = 'inactive';
+    } finally {
+      this.#shareDone(Object.assign(new Error(err.message || err.code), { code: err.code }));
+    }
+  }
+
+  #shareDone(err) {
+    const w = this.#shareWait;
+    this.#shareWait = null;
+    this.shareId = null;
+    if (w && err) w.reject(err);
+    else if (w) w.resolve();
   }
 
   async onAnswer(msg) {
+    if (msg.ref !== undefined && msg.ref === this.shareId) {
+      try {
+        await this.pub.setRemoteDescription({ type: 'answer', sdp: String(msg.sdp) });
+        this.#shareDone(null);
+      } catch (err) {
+        this.#shareDone(err);
+        throw err;
+      }
+      return;
+    }
     if (msg.ref !== undefined && msg.ref === this.restartId) {
       this.restartId = null;
       if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
@@ -241,15 +303,16 @@ class Session {
     if (this.closed) return;
     await within(this.pub.setLocalDescription(offer), STEP_TIMEOUT_MS, 'restart offer');
     if (this.closed) return;
-    this.restartId = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
+    this.restartId = this.call.send(this.#pubOffer());
     if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
   /** After a resume: what the old WebSocket may have lost on its way to the server. */
   resend() {
     if (this.pub.signalingState === 'have-local-offer' && this.pub.localDescription) {
-      const id = this.call.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp });
-      if (this.answered) this.restartId = id;
+      const id = this.call.send(this.#pubOffer());
+      if (this.shareId !== null) this.shareId = id;
+      else if (this.answered) this.restartId = id;
       else this.pubOfferId = id;
     }
     // A stale answer is ignored by the server; one it never got unblocks its next offer.
@@ -257,13 +320,15 @@ class Session {
     if (this.iceRestarting && this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
-  /** [participant id -> {audio, video}, mix]: the transceivers the server sends on, by
-   *  msid; mix: the track of the msid "mix" (the others' voices mixed by the server, for a
-   *  listener without video in a group call; docs/architecture.md "Opus mix"), or null. */
+  /** [participant id -> {audio, video}, mix, screen]: the transceivers the server sends on,
+   *  by msid; mix: the track of the msid "mix" (the others' voices mixed by the server, for a
+   *  listener without video in a group call; docs/architecture.md "Opus mix"), or null;
+   *  screen: the track of the msid "screen" (the room's shared screen), or null. */
   #owners() {
     const sections = sendingSections(this.sub.remoteDescription?.sdp || '');
     const owners = new Map();
     let mix = null;
+    let screen = null;
     for (const tr of this.sub.getTransceivers()) {
       const info = tr.mid !== null ? sections.get(tr.mid) : undefined;
       const dir = tr.currentDirection;
@@ -272,12 +337,16 @@ class Session {
         if (info.kind === 'audio') mix = tr.receiver.track;
         continue;
       }
+      if (info.stream === 'screen') { // nor 6 characters long
+        if (info.kind === 'video') screen = tr.receiver.track;
+        continue;
+      }
       const entry = owners.get(info.stream) || {};
       const kind = info.kind === 'audio' ? 'audio' : 'video';
       if (!entry[kind]) entry[kind] = tr.receiver.track;
       owners.set(info.stream, entry);
     }
-    return [owners, mix];
+    return [owners, mix, screen];
   }
 
   // The server is ICE-lite and needs no candidates (protocol.md), but takes them: they are
@@ -312,6 +381,8 @@ export class Call extends EventTarget {
   /** The others' voices in one track, mixed by the server while this page takes no video in
    *  a group call (their own audio tracks are quiet meanwhile), or null. */
   mix = null;
+  /** The room's shared screen as received (msid "screen"; whose it is: the "share" message). */
+  screen = null;
   /** The server's active speaker (participant id) or null; audio only for a weak line. */
   speaker = null;
   audioOnly = false;
@@ -472,6 +543,14 @@ export class Call extends EventTarget {
     this.#newSession(true);
   }
 
+  /** Sends track as this person's shared screen (null: stops it); share.mjs. Rejects with
+   *  the server's refusal ({code: "share_busy" | "forbidden" | ...}) or when not connected. */
+  shareScreen(track) {
+    const s = this.#session;
+    if (!s) return Promise.reject(Object.assign(new Error('no call'), { code: 'busy_here' }));
+    return s.shareScreen(track);
+  }
+
   /** The tracks to send (null: nothing of that kind); swapped in without renegotiation. */
   setLocalTracks(tracks) {
     this.#tracks = { audio: tracks.audio || null, video: tracks.video || null };
@@ -570,7 +649,9 @@ export class Call extends EventTarget {
     const s = this.#session;
     const mine = err.ref !== undefined && this.#ids.has(err.ref);
     if (!mine && err.code !== 'media_unavailable' && typeof err.pc !== 'string') return false;
-    if (s && err.ref !== undefined && err.ref === s.pubOfferId) {
+    if (s && err.ref !== undefined && err.ref === s.shareId) {
+      s.shareRefused(err).catch((e) => this.fail(s, `share refused: ${e?.message || e}`));
+    } else if (s && err.ref !== undefined && err.ref === s.pubOfferId) {
       if (err.code === 'not_implemented' || err.code === 'unknown_type') this.#unavailable();
       else if (err.code === 'media_unavailable') this.#scheduleRestart('busy');
       else this.fail(s, `pub offer refused: ${err.code} ${err.message || ''}`);
@@ -636,18 +717,19 @@ export class Call extends EventTarget {
   }
 
   /** Called by a Session after each answered sub offer. */
-  setRemote(s, owners, mix) {
-    if (s === this.#session) this.#setRemoteMap(owners, mix);
+  setRemote(s, owners, mix, screen) {
+    if (s === this.#session) this.#setRemoteMap(owners, mix, screen);
   }
 
-  #setRemoteMap(owners, mix = null) {
+  #setRemoteMap(owners, mix = null, screen = null) {
     const same = owners.size === this.remote.size && [...owners].every(([id, t]) => {
       const old = this.remote.get(id);
       return old && old.audio === t.audio && old.video === t.video;
     });
-    if (same && mix === this.mix) return;
+    if (same && mix === this.mix && screen === this.screen) return;
     this.remote = owners;
     this.mix = mix;
+    this.screen = screen;
     this.dispatchEvent(new CustomEvent('tracks'));
   }
 
@@ -658,6 +740,7 @@ export class Call extends EventTarget {
       this.#iceAt = Date.now();
       this.send({ type: 'ice.servers' });
     }
+    if (this.#session?.screenOn) this.dispatchEvent(new CustomEvent('sharelost')); // a new pair
     this.#session?.close();
     this.#setRemoteMap(new Map());
     const s = new Session(this, this.#tracks, { restart });

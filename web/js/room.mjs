@@ -21,6 +21,7 @@ import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
 import { DevicePanel } from './devices.mjs';
 import { Aids } from './aids.mjs';
+import { ScreenShare } from './share.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -159,6 +160,17 @@ const aids = new Aids({
   planError: $('plan-error'), cardArea: $('card-area'), planArea: $('plan-area'),
   list: ui.list, checkin: $('checkin'),
 }, { t, send: (msg) => sig?.send(msg) ?? null, wsUrl: defaultUrl(), announce: (text) => announce(text) });
+const share = new ScreenShare({
+  button: $('share-button'), label: $('share-label'), mine: $('share-mine'), stage: $('share-stage'),
+  title: $('share-title'), video: $('share-video'), full: $('share-full'), room: ui.room,
+}, {
+  t, call, announce: (text) => announce(text), notice: (key) => showNotice({ key }),
+  nameOf: (id) => {
+    const name = id === state.me?.id ? state.me.name : state.others.get(id)?.name;
+    return typeof name === 'string' ? isolate(name) : null;
+  },
+});
+layout.watch($('share-stage'));
 
 function signaling() {
   if (sig) return sig;
@@ -221,7 +233,7 @@ function startJoin() {
 }
 
 function onMessage(msg) {
-  if (mod.handle(msg) || aids.handle(msg)) return undefined;
+  if (mod.handle(msg) || aids.handle(msg) || share.handle(msg)) return undefined;
   switch (msg.type) {
     case 'welcome': return onWelcome(msg);
     case 'moved': // another node holds the room: join there
@@ -279,6 +291,7 @@ function onWelcome(msg) {
   sentState = '';
   mod.reset(state.me, state.roomState);
   aids.reset(state.me, msg);
+  share.reset(state.me, msg);
   call.setIceServers(msg.ice_servers, msg.ice_servers_ttl_s);
   call.start(state.me.id);
   layout.reset(); // a new participant id: the server knows nothing of our tiles yet
@@ -454,6 +467,7 @@ function toLeft(endedBy) {
   sig = null;
   panels.detach();
   mod.reset(null);
+  share.stop();
   call.stop();
   local.stop();
   keepScreenOn(false);
@@ -630,6 +644,7 @@ function renderRoom() {
   call.setRoomSize(people.length);
   mod.render([...state.others.values()]);
   aids.render(people);
+  share.render();
   renderControls();
   ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
   show(ui.notice, Boolean(state.notice));
@@ -843,6 +858,7 @@ async function autoPreview() {
 //                                    of getStats' inbound-rtp entries)
 //   window.tandemCall.status         call.status (call.mjs STATUS)
 //   window.tandemCall.mixTrack()     the id of the received mix track (call.mix), or null
+//   window.tandemCall.screenTrack(), .sharer()  the received shared screen's track id, whose
 window.tandemCall = Object.freeze({
   get pub() { return call.pub; },
   get sub() { return call.sub; },
@@ -855,6 +871,8 @@ window.tandemCall = Object.freeze({
   restartIce: () => call.restartIce('test'),
   get iceRestarts() { return call.iceRestarts; },
   mixTrack: () => call.mix?.id || null,
+  screenTrack: () => call.screen?.id || null, // the room's shared screen as received (share.mjs)
+  sharer: () => share.sharer,
   trackOwners: () => Object.fromEntries([...call.remote].flatMap(([id, tr]) => [tr.audio, tr.video]
     .filter(Boolean).map((track) => [track.id, id]))),
 });
