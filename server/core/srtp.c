@@ -1,5 +1,9 @@
-/* One peer's SRTP session pair over libsrtp2 (RFC 3711, RFC 7714 AEAD GCM). */
+/* One peer's SRTP session pair over libsrtp2 (RFC 3711, RFC 7714 AEAD GCM), except the RTP
+ * we send under AEAD_AES_128_GCM: that goes through core/srtp_gcm.c on OpenSSL, because the
+ * Debian build of libsrtp2 runs on NSS (cost per packet and locks: srtp_gcm.h says more). */
 #include "tandem/srtp.h"
+
+#include "srtp_gcm.h"
 
 #include "tandem/err.h"
 
@@ -22,7 +26,8 @@ _Static_assert(TDM_SRTP_CM80_KEY_SALT_LEN == SRTP_AES_ICM_128_KEY_LEN_WSALT, "CM
 
 struct tdm_srtp {
     srtp_t in;
-    srtp_t out;
+    srtp_t out;                   /* SRTCP we send; RTP too unless gcm_out */
+    struct tdm_srtp_gcm *gcm_out; /* RTP we send under AEAD_AES_128_GCM */
     enum tdm_srtp_profile profile;
 };
 
@@ -125,6 +130,9 @@ int tdm_srtp_create(struct tdm_srtp **out, const struct tdm_srtp_keys *keys)
         goto fail;
     if ((rc = make_session(&s->out, keys->profile, keys->local, len, false)) != 0)
         goto fail;
+    if (keys->profile == TDM_SRTP_AEAD_AES_128_GCM &&
+        (rc = tdm_srtp_gcm_create(&s->gcm_out, keys->local)) != 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -140,6 +148,7 @@ void tdm_srtp_destroy(struct tdm_srtp *s)
         srtp_dealloc(s->in);
     if (s->out)
         srtp_dealloc(s->out);
+    tdm_srtp_gcm_destroy(s->gcm_out);
     free(s);
 }
 
@@ -156,6 +165,8 @@ static int protect_common(struct tdm_srtp *s, uint8_t *buf, size_t len, size_t c
         return TDM_ETRUNC;
     if (cap < len || cap - len < TDM_SRTP_MAX_TRAILER || len > INT_MAX - TDM_SRTP_MAX_TRAILER)
         return TDM_ETOOBIG;
+    if (!rtcp && s->gcm_out)
+        return tdm_srtp_gcm_protect(s->gcm_out, buf, len);
     int n = (int)len;
     srtp_err_status_t st =
         rtcp ? srtp_protect_rtcp(s->out, buf, &n) : srtp_protect(s->out, buf, &n);
