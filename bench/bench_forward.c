@@ -265,7 +265,8 @@ static struct figure run_bare_unprotect(enum tdm_srtp_profile prof)
     return summarize(&sm);
 }
 
-int main(void)
+/* Optional argument: "gcm" or "cm80" runs that profile only (e.g. under perf). */
+int main(int argc, char **argv)
 {
     static const struct {
         enum tdm_srtp_profile prof;
@@ -281,7 +282,14 @@ int main(void)
            "packets, one publisher to N connected subscribers\n",
            12 + 1200);
     printf("wall time on one thread; best / median of samples of ~%d forwards\n\n", SAMPLE_WORK);
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (only && strcmp(only, "gcm") != 0 && strcmp(only, "cm80") != 0) {
+        fprintf(stderr, "usage: bench_forward [gcm|cm80]\n");
+        return 2;
+    }
     for (size_t p = 0; p < sizeof profiles / sizeof profiles[0]; p++) {
+        if (only && (strcmp(only, "gcm") == 0) != (profiles[p].prof == TDM_SRTP_AEAD_AES_128_GCM))
+            continue;
         struct figure bare = run_bare_protect(profiles[p].prof);
         struct figure unprot = run_bare_unprotect(profiles[p].prof);
         printf("%s: bare protect %.0f / %.0f ns, bare unprotect %.0f / %.0f ns\n", profiles[p].name,
