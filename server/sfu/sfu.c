@@ -190,6 +190,10 @@ void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t no
         if (p)
             alloc_set_mode(s, p, c->ao_mode, now);
         break;
+    case TDM_SFU_CMD_RECV_ONLY:
+        if (p)
+            nego_on_receive_only(s, p, c);
+        break;
     }
     settle(s, now);
 }
