@@ -213,7 +213,8 @@ void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
  * client): the same sub offers as after a pub offer, with no pub connection to hold. It
  * has no fields; it is answered by those offers (none while nobody publishes), or by an
  * error carrying its id. A server without it answers unknown_type: the page then offers
- * on "pub" as before. Bounded as every message (rate limit); asking twice changes nothing. */
+ * on "pub" as before. Bounded as every message (rate limit); each request stands for a new
+ * pair of connections (the worker releases the old ones first). */
 void tdm_media_on_receive_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                                struct tdm_proto_err *e)
 {

@@ -221,8 +221,6 @@ void nego_on_receive_only(struct tdm_sfu *s, struct part *p, struct tdm_sfu_cmd 
                   "the server has no usable media address");
         return;
     }
-    if (part_receives(p))
-        return; /* asked again, or it publishes: nothing changes */
     for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)
         if (!p->pt_for[relayed[i]])
             p->pt_for[relayed[i]] = default_pt(relayed[i]);

@@ -464,7 +464,8 @@ void roster_mark_offer(struct tdm_sfu *s, struct part *p);
 bool nego_pub_offer_restarts(struct tdm_sfu *s, const struct part *p, const struct tdm_sfu_cmd *c);
 void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
 void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
-/* p asks to receive without publishing: sub offers follow as after a pub offer. */
+/* p (without connections: sfu.c released them) asks to receive without publishing: sub
+ * offers follow as after a pub offer. */
 void nego_on_receive_only(struct tdm_sfu *s, struct part *p, struct tdm_sfu_cmd *c);
 /* Make p's sub offer if it wants one (called only by sfu.c, after an input). */
 void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now);

@@ -244,9 +244,12 @@ test('media.receive_only: sub offers without a pub connection, publishing later,
   const p = await joined('media-room-ro', 'Publisher');
   const wId = w.welcome.you.id;
   const pId = p.welcome.you.id;
-  // Nobody publishes yet: no offer. Asking twice changes nothing (no error, one offer later).
+  // Nobody publishes yet: no offer. Asked twice (a second pair on the page): no error, and
+  // still one offer, rev 1, once someone publishes.
   w.send({ type: 'media.receive_only', id: 4 });
   w.send({ type: 'media.receive_only', id: 5, extra: 'ignored' });
+  w.send({ type: 'ping', id: 50 }); // both requests are with the worker before the offer below
+  assert.equal((await w.next('pong')).ref, 50);
   p.send({ type: 'offer', id: 2, pc: 'pub', sdp: sdpFile('chromium-offer-av.sdp') });
   assert.equal((await p.next((m) => m.type === 'answer', 10000)).ref, 2);
   const off1 = await w.next((m) => m.type === 'offer', 10000);

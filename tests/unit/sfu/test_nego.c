@@ -216,7 +216,7 @@ static void simulcast_publisher(void **state)
 }
 
 /* media.receive_only: sub offers without a pub connection, with the server's payload types;
- * publishing later keeps them; asking again changes nothing; a core without a media
+ * publishing later keeps them; asking again starts a new sub connection; a core without a media
  * address refuses. */
 static void receive_only(void **state)
 {
@@ -247,8 +247,16 @@ static void receive_only(void **state)
     assert_null(tdm_sfu_poll_event(t.sfu)); /* jan has nothing to receive */
     tdm_sfu_get_stats(t.sfu, &st);
     assert_int_equal(st.peers, 2); /* jan's pub, amina's sub */
+    /* asked again: a new pair of connections on the page, the old sub one is released and
+     * the next offer (a higher revision) is for a new one */
     command(t.sfu, TDM_SFU_CMD_RECV_ONLY, "amina", NULL, 0, "4");
+    e = expect(t.sfu, TDM_SFU_EV_OFFER, "amina");
+    assert_int_equal(e->rev, 2);
+    assert_int_equal(count(e->sdp, "a=msid:jan "), 2);
+    tdm_sfu_event_free(e);
     assert_null(tdm_sfu_poll_event(t.sfu));
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.peers, 2);
 
     /* amina starts publishing: jan receives her, her sub connection stays */
     command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", chromium, 0, "6");
