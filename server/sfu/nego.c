@@ -202,7 +202,7 @@ void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now)
 
 /* A page that never offered on "pub" told us no payload types: as the offerer of "sub" the
  * server chooses them (RFC 3264 §5.1), dynamic (RFC 3551 §3) and distinct in the BUNDLE
- * group; these are Chromium's, so a later pub offer from it agrees with them. */
+ * group (the numbers browsers commonly use; a later pub offer does not change them). */
 static uint8_t default_pt(enum tdm_sdp_codec_id id)
 {
     switch (id) {
