@@ -168,6 +168,7 @@ struct part {
     char id[TDM_PARTICIPANT_ID_LEN + 1];
     struct peer *pub, *sub;
     bool published;                /* sent a pub offer: sub offers may follow */
+    bool recv_only;                /* asked to receive without a pub connection: the same */
     bool offer_wanted;             /* its subscriptions changed: sfu.c offers at the end */
     bool block_audio, block_video; /* moderation: none of it is forwarded */
     bool no_video_in;              /* data saver: forward it nobody's video */
@@ -452,7 +453,12 @@ void roster_remove_prod(struct tdm_sfu *s, struct prod *pr);
 /* TDM_SFU_EV_SHARE for the control thread: p's screen track came (on) or went. */
 void roster_share_event(struct tdm_sfu *s, const struct part *p, bool on);
 void roster_drop_consumer(struct part *p, int slot);
-/* Every published participant receives every producer of the others (marks offers). */
+/* Whether p receives the others' tracks: it published, or asked to receive only. */
+static inline bool part_receives(const struct part *p)
+{
+    return p->published || p->recv_only;
+}
+/* Every receiving participant gets every producer of the others (marks offers). */
 void roster_subscribe_all(struct tdm_sfu *s, struct room *r);
 void roster_update_live(struct tdm_sfu *s, struct part *p, int64_t now);
 void roster_block(struct tdm_sfu *s, struct part *p, bool audio, bool video, int64_t now);
@@ -464,6 +470,9 @@ void roster_mark_offer(struct tdm_sfu *s, struct part *p);
 bool nego_pub_offer_restarts(struct tdm_sfu *s, const struct part *p, const struct tdm_sfu_cmd *c);
 void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
 void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
+/* p (without connections: sfu.c released them) asks to receive without publishing: sub
+ * offers follow as after a pub offer. */
+void nego_on_receive_only(struct tdm_sfu *s, struct part *p, struct tdm_sfu_cmd *c);
 /* Make p's sub offer if it wants one (called only by sfu.c, after an input). */
 void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now);
 void nego_free_scratch(struct tdm_sfu *s);

@@ -87,6 +87,8 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
  * same tracks) and media.restart for sub; its checks come from the new address once the
  * server's new credentials are known. DTLS and SRTP stay. */
 void sim_peer_move(struct sim_peer *p);
+/* The page asks to receive without publishing (media.receive_only): no pub offer. */
+void sim_peer_receive_only(struct sim_peer *p);
 /* Publish audio and VP8 video as rid simulcast (q, h, f: 1/12, 1/4 and all of max_bps, each
  * with its own SSRC, picture ids and keyframes), as Chromium does with three encodings. */
 void sim_peer_publish_simulcast(struct sim_peer *p, bool audio, uint64_t max_bps);

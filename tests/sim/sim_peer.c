@@ -217,6 +217,11 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
     free(o);
 }
 
+void sim_peer_receive_only(struct sim_peer *p)
+{
+    send_cmd(p, TDM_SFU_CMD_RECV_ONLY, "", 0);
+}
+
 void sim_peer_move(struct sim_peer *p)
 {
     p->moves++;
