@@ -99,7 +99,8 @@ if (!insideNetns()) {
         `video lost ${r.videoLost}/${r.videoPackets + r.videoLost}, NACKs sent ${r.nacksSent}, PLIs sent ${r.plisSent}, ` +
         `audio ${r.audioPackets} packets (${r.audioLost} lost, ${(100 * r.concealed).toFixed(1)} % concealed); ` +
         `sends video ${r.sentKbit.toFixed(0)} kbit/s (target ${r.targetKbit}), NACKs received ${r.nacksReceived}, ` +
-        `retransmitted ${r.retransmitted}`);
+        `retransmitted ${r.retransmitted}; sends voice ${r.audioSentKbit.toFixed(1)} kbit/s in ${r.audioSentPackets} packets, ` +
+        `the server reports ${r.audioReportedLoss === null ? '?' : (100 * r.audioReportedLoss).toFixed(1)} % of it lost`);
     }
   }
 

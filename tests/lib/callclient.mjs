@@ -149,6 +149,13 @@ export async function pageStats() {
           retransmitted: s.retransmittedPacketsSent || 0, plisReceived: s.pliCount || 0,
         });
       }
+      if (label === 'pub' && s.type === 'outbound-rtp' && s.kind === 'audio') {
+        Object.assign(out.sent, { audioBytes: s.bytesSent || 0, audioPackets: s.packetsSent || 0, audioTarget: s.targetBitrate || 0 });
+      }
+      if (label === 'pub' && s.type === 'remote-inbound-rtp' && s.kind === 'audio') {
+        // what the server's receiver reports say of this page's voice (fraction lost of the last)
+        Object.assign(out.sent, { audioReportedLoss: s.fractionLost ?? null, audioLostUp: s.packetsLost || 0 });
+      }
       if (label === 'pub' && s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) {
         out.sent.availableOutgoingBitrate = s.availableOutgoingBitrate;
       }

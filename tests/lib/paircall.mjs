@@ -65,6 +65,9 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000 }) {
         retransmitted: s1.retransmitted - s0.retransmitted,
         nacksReceived: s1.nacksReceived - s0.nacksReceived,
         targetKbit: Math.round((s1.targetBitrate || 0) / 1000),
+        audioSentKbit: (((s1.audioBytes ?? 0) - (s0.audioBytes ?? 0)) * 8) / ms,
+        audioSentPackets: (s1.audioPackets ?? 0) - (s0.audioPackets ?? 0),
+        audioReportedLoss: s1.audioReportedLoss ?? null,
         errors: b[i].errors,
       };
     });
