@@ -124,6 +124,10 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
             s->st.loss_down_sum += rb.fraction_lost;
             s->st.loss_down_n++;
         }
+        if (c && c->live && c->prod->kind == TDM_SDP_AUDIO) {
+            c->voice_frac = rb.fraction_lost;
+            c->voice_us = now;
+        }
         if (c && c->sent && c->live) {
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
@@ -271,9 +275,9 @@ static uint8_t audio_worst_loss(const struct prod *pr, uint8_t up, int64_t now)
     uint8_t worst = up;
     for (uint32_t i = 0; i < pr->n_cons; i++) {
         const struct cons *c = pr->cons[i];
-        if (c->live && !c->sub->mix_live && c->rep_us &&
-            now - c->rep_us <= SFU_AUDIO_REPORT_AGE_US && c->rep_frac > worst)
-            worst = c->rep_frac;
+        if (c->live && !c->sub->mix_live && c->voice_us &&
+            now - c->voice_us <= SFU_AUDIO_REPORT_AGE_US && c->voice_frac > worst)
+            worst = c->voice_frac;
     }
     return worst;
 }

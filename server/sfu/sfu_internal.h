@@ -155,8 +155,10 @@ struct cons {
     uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
     bool hidden;           /* alloc.c: the page does not show it */
     uint16_t tile_w, tile_h;
-    uint8_t rep_frac;      /* the fraction lost of its latest report block (feedback.c) */
-    int64_t rep_us;        /* when that came */
+    uint8_t rep_frac;   /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;     /* when that came */
+    uint8_t voice_frac; /* audio: the same, for what its publisher is told (feedback.c) */
+    int64_t voice_us;
     int64_t rtt_us;        /* the round trip that block gave, 0: none */
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */
