@@ -24,7 +24,7 @@ export function killPid(child, graceMs = 5000) {
 }
 
 /** Starts Chromium; resolves with { pid, page, close() }. */
-export async function launchChromium(label, { timeoutMs = 60000, uid = null } = {}) {
+export async function launchChromium(label, { timeoutMs = 60000, uid = null, args = [] } = {}) {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(path.join(tmpdir(), `tandem-call-${label}-`));
   // uid: the browser runs as that user (a firewall rule can then match its packets alone:
@@ -34,7 +34,7 @@ export async function launchChromium(label, { timeoutMs = 60000, uid = null } = 
     chownSync(dir, uid, uid);
     Object.assign(as, { uid, gid: uid, env: { ...process.env, HOME: dir } });
   }
-  const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, '--remote-debugging-port=0',
+  const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, ...args, '--remote-debugging-port=0',
     '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`, 'about:blank'],
   { stdio: ['ignore', 'ignore', 'pipe'], ...as });
   reapOnExit(child); // a browser the test could not close is killed when the test process ends

@@ -130,6 +130,7 @@ export async function pageStats() {
         audioEnergy: s.totalAudioEnergy || 0, audioLevel: s.audioLevel || 0,
         audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
         concealedSamples: s.concealedSamples || 0, totalSamples: s.totalSamplesReceived || 0,
+        silentConcealed: s.silentConcealedSamples || 0,
       });
     }
   });
