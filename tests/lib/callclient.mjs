@@ -131,6 +131,8 @@ export async function pageStats() {
         audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
         concealedSamples: s.concealedSamples || 0, totalSamples: s.totalSamplesReceived || 0,
         silentConcealed: s.silentConcealedSamples || 0,
+        jbDelay: s.jitterBufferDelay || 0, jbTarget: s.jitterBufferTargetDelay || 0,
+        jbEmitted: s.jitterBufferEmittedCount || 0, fecPackets: s.fecPacketsReceived || 0,
       });
     }
   });

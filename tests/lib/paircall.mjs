@@ -63,6 +63,10 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWa
         audioEnergy: r1.audioEnergy - r0.audioEnergy,
         concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
         silentConcealed: ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0)) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        // the audio jitter buffer: its mean delay and target over the window (ms)
+        jbMs: (1000 * ((r1.jbDelay ?? 0) - (r0.jbDelay ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
+        jbTargetMs: (1000 * ((r1.jbTarget ?? 0) - (r0.jbTarget ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
+        fecPackets: (r1.fecPackets ?? 0) - (r0.fecPackets ?? 0),
         sentKbit: ((s1.videoBytes - s0.videoBytes) * 8) / ms,
         retransmitted: s1.retransmitted - s0.retransmitted,
         nacksReceived: s1.nacksReceived - s0.nacksReceived,
@@ -75,5 +79,5 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWa
     });
   }
 
-  return { people, join, stats, waitForMedia, window, closeAll: () => Promise.all(people.map((p) => p.browser.close().catch(() => {}))) };
+  return { people, join, stats, waitForMedia, window, voiceWav, closeAll: () => Promise.all(people.map((p) => p.browser.close().catch(() => {}))) };
 }
