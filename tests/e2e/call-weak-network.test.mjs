@@ -193,6 +193,14 @@ if (!insideNetns()) {
       assert.ok(dropped > 50, `the loss rule dropped too little to mean anything: ${dropped}`);
       assert.ok(janRow.audioLost > 0, `Jan lost no audio: ${JSON.stringify(janRow)}`);
       assert.ok(amina.audioReportedLoss > 0.01, `Amina is not told of Jan's loss: ${JSON.stringify(amina)}`);
+      // Her encoder protects her voice: Jan's decoder receives in-band FEC with it (libopus
+      // codes FEC only in its speech modes: with the synthetic fallback voice it would not).
+      if (call.voiceWav.endsWith('speech.wav')) {
+        assert.ok(janRow.fecPackets > 0, `no FEC reaches Jan: ${JSON.stringify(janRow)}`);
+      }
+      // What Jan hears: concealed audio (FEC-rebuilt frames are not concealed). A loose bound:
+      // the figure depends on this machine's load (a starved browser conceals late audio too).
+      assert.ok(janRow.concealed < (2 * LOSS_PERCENT) / 100, `Jan's audio was mostly concealed: ${JSON.stringify(janRow)}`);
       assert.ok(janRow.audioPackets > 30 * (WINDOW_MS / 1000) && janRow.audioEnergy > 0, `the voice stopped: ${JSON.stringify(janRow)}`);
       clearRules();
     });
