@@ -198,9 +198,12 @@ if (!insideNetns()) {
       if (call.voiceWav.endsWith('speech.wav')) {
         assert.ok(janRow.fecPackets > 0, `no FEC reaches Jan: ${JSON.stringify(janRow)}`);
       }
-      // What Jan hears: concealed audio (FEC-rebuilt frames are not concealed). A loose bound:
-      // the figure depends on this machine's load (a starved browser conceals late audio too).
-      assert.ok(janRow.concealed < (2 * LOSS_PERCENT) / 100, `Jan's audio was mostly concealed: ${JSON.stringify(janRow)}`);
+      // What Jan hears: concealed audio (FEC-rebuilt frames are not concealed). A starved
+      // browser on a loaded machine conceals late audio too, as much on Amina's clean line:
+      // what the loss adds is Jan's share less hers. Without FEC that is about the loss.
+      const added = janRow.concealed - amina.concealed;
+      t.diagnostic(`the loss added ${(100 * added).toFixed(1)} % of concealed audio for Jan`);
+      assert.ok(added < LOSS_PERCENT / 100, `Jan's lost audio was not rebuilt: ${JSON.stringify(janRow)}`);
       assert.ok(janRow.audioPackets > 30 * (WINDOW_MS / 1000) && janRow.audioEnergy > 0, `the voice stopped: ${JSON.stringify(janRow)}`);
       clearRules();
     });
