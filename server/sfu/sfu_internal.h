@@ -44,10 +44,11 @@
 #include "tandem/srtp.h"
 #include "tandem/subslots.h"
 
-#define SFU_MAX_PRODS 16             /* tracks one page may publish */
-#define SFU_KF_INTERVAL_US 500000    /* at most one keyframe request per producer per 0.5 s */
-#define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
-#define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
+#define SFU_MAX_PRODS 16                 /* tracks one page may publish */
+#define SFU_KF_INTERVAL_US 500000        /* at most one keyframe request per producer per 0.5 s */
+#define SFU_RTCP_INTERVAL_US 1000000     /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
+#define SFU_AUDIO_REPORT_AGE_US 12000000 /* a listener's audio report counts this long */
+#define SFU_REMB_CAP_BPS 2000000         /* what a publisher may send (1:1 and small groups) */
 #define SFU_REMB_FLOOR_BPS 150000
 #define SFU_REMB_SIMULCAST_BPS 3000000  /* three layers of 720p fit */
 #define SFU_REMB_MAX_AGE_US 5000000     /* a subscriber's REMB older than this is not used */
@@ -120,6 +121,7 @@ struct prod {
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
     bool in_mix;        /* audio: a speaker of its room's mixer (audiomix.c) */
     bool screen;        /* video: the owner's shared screen (nego.c), sent as msid "screen" */
+    uint8_t told_loss;  /* audio: the fraction lost our last report told its publisher */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -154,8 +156,10 @@ struct cons {
     uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
     bool hidden;           /* alloc.c: the page does not show it */
     uint16_t tile_w, tile_h;
-    uint8_t rep_frac;      /* video: the fraction lost of its latest report block (feedback.c) */
-    int64_t rep_us;        /* when that came */
+    uint8_t rep_frac;   /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;     /* when that came */
+    uint8_t voice_frac; /* audio: the same, for what its publisher is told (feedback.c) */
+    int64_t voice_us;
     int64_t rtt_us;        /* the round trip that block gave, 0: none */
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */

@@ -68,7 +68,9 @@ struct sim_stats {
     char quality_of[72]; /* media.quality: the last person this page was told about */
     uint8_t quality;     /* and their level (enum tdm_sfu_quality) */
     uint32_t quality_poor;
-    char speaker[72]; /* the latest media.speaker */
+    char speaker[72];        /* the latest media.speaker */
+    uint8_t audio_loss_told; /* fraction lost (1/256) of the server's latest report on the voice */
+    uint32_t audio_reports;  /* reports with a block on the voice */
 };
 
 struct sim *sim_create(uint64_t seed);

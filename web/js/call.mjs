@@ -444,6 +444,7 @@ export class Call extends EventTarget {
   #watchTimer = 0;
   #watching = false;
   #uplinkAt = 0;
+  #uplinkHistory = []; // uplink.mjs: the voice's counts of the last looks
   #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
   #roomSize = 1;
   #speaking = '';
@@ -900,7 +901,7 @@ export class Call extends EventTarget {
         // What this page's own line can send (uplink.mjs decides about the camera).
         if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
           this.#uplinkAt = now;
-          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
+          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report, this.#uplinkHistory) }));
         }
       } catch {
         return; // closed meanwhile
