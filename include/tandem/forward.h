@@ -95,6 +95,17 @@ uint64_t tdm_fwd_remb_target(const struct tdm_fwd_remb_in *in, size_t n, uint64_
 uint64_t tdm_fwd_loss_estimate(uint64_t est_bps, uint64_t rate_bps, uint8_t fraction_lost,
                                uint64_t cap_bps);
 
+/* The loss an audio publisher is told in our receiver reports (fraction lost, 8-bit fixed
+ * point). Its browser sets its Opus encoder's expected loss from that figure, and in-band FEC
+ * (LBRR, RFC 6716 §2.1.7) is sent only while it is above 0; but the server terminates RTCP,
+ * so without this the encoder would know only its own uplink. target: the worst loss of its
+ * listeners' recent reports (each counts the losses before the server too) or of its uplink;
+ * held: what the last report said. The result is target bounded to TDM_FWD_AUDIO_LOSS_MAX;
+ * when target is lower, held falls by a quarter per report instead (a listener's loss comes
+ * in bursts and browsers report audio only every 2.5-7.5 s). */
+#define TDM_FWD_AUDIO_LOSS_MAX 51 /* 20 %: Opus FEC gains nothing past it; the voice needs bits */
+uint8_t tdm_fwd_audio_loss(uint8_t held, uint8_t target);
+
 /* Retransmissions to one subscriber are paid from a token bucket: under congestion, NACKs
  * for most packets would otherwise double the load on the line that is already losing. */
 struct tdm_fwd_budget {

@@ -78,7 +78,8 @@ enum tdm_sfu_cmd_kind {
     TDM_SFU_CMD_RESUME,      /* its page is back after a signaling cut: resend a pending offer */
     TDM_SFU_CMD_SUB_RESTART, /* its page asks for an ICE restart of "sub" (media.restart) */
     TDM_SFU_CMD_LAYOUT,      /* how big the page shows each participant's video: tiles */
-    TDM_SFU_CMD_AUDIO_ONLY   /* the person's choice about automatic audio only: ao_mode */
+    TDM_SFU_CMD_AUDIO_ONLY,  /* the person's choice about automatic audio only: ao_mode */
+    TDM_SFU_CMD_RECV_ONLY    /* receive without publishing (media.receive_only): ref */
 };
 
 #define TDM_SFU_MID_MAX 32 /* a screen's mid in a pub offer (browsers use "0", "1", ...) */

@@ -149,6 +149,18 @@ uint64_t tdm_fwd_loss_estimate(uint64_t est_bps, uint64_t rate_bps, uint8_t frac
     return est_bps;
 }
 
+uint8_t tdm_fwd_audio_loss(uint8_t held, uint8_t target)
+{
+    if (target > TDM_FWD_AUDIO_LOSS_MAX)
+        target = TDM_FWD_AUDIO_LOSS_MAX;
+    if (held > TDM_FWD_AUDIO_LOSS_MAX)
+        held = TDM_FWD_AUDIO_LOSS_MAX;
+    if (target >= held)
+        return target;
+    uint8_t fall = held / 4 ? held / 4 : 1;
+    return held - fall > target ? (uint8_t)(held - fall) : target;
+}
+
 bool tdm_fwd_budget_take(struct tdm_fwd_budget *b, size_t len, uint64_t rate_bps, int64_t now_us)
 {
     uint64_t bps = rate_bps / TDM_FWD_BUDGET_SHARE_DIV;

@@ -17,6 +17,7 @@ static const struct tdm_handler handlers[] = {
     {"media.restart", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_restart},
     {"media.layout", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_layout},
     {"media.audio_only", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_audio_only},
+    {"media.receive_only", TDM_HANDLER_NEEDS_JOINED, tdm_media_on_receive_only},
     {"ice.servers", TDM_HANDLER_NEEDS_JOINED, tdm_on_ice_servers},
     {"time.ping", 0, tdm_on_time_ping},
     {"sync.load", TDM_HANDLER_NEEDS_JOINED, tdm_on_sync_load},

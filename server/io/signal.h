@@ -281,6 +281,9 @@ void tdm_media_on_layout(struct tdm_app *app, struct tdm_conn *c, json_t *msg, j
 /* "media.audio_only" {mode: "auto" | "video" | "audio"}: the person's choice. */
 void tdm_media_on_audio_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                              struct tdm_proto_err *e);
+/* "media.receive_only": receive the others without a pub connection (sub offers follow). */
+void tdm_media_on_receive_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                               struct tdm_proto_err *e);
 /* "media.receive" {video: bool}: the data saver (no video of others is sent). */
 void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
                           struct tdm_proto_err *e);

@@ -257,6 +257,31 @@ void tdm_media_on_receive(struct tdm_app *app, struct tdm_conn *c, json_t *msg, 
     tdm_media_post(app->media, w, cmd);
 }
 
+/* The page receives the others without publishing (a coordinator who watches, a load
+ * client): the same sub offers as after a pub offer, with no pub connection to hold. It
+ * has no fields; it is answered by those offers (none while nobody publishes), or by an
+ * error carrying its id. A server without it answers unknown_type: the page then offers
+ * on "pub" as before. Bounded as every message (rate limit); each request stands for a new
+ * pair of connections (the worker releases the old ones first). */
+void tdm_media_on_receive_only(struct tdm_app *app, struct tdm_conn *c, json_t *msg, json_t *id,
+                               struct tdm_proto_err *e)
+{
+    (void)msg;
+    struct tdm_participant *p = c->participant;
+    unsigned w;
+    if (!app->media || !room_worker(p->room, &w) || !tdm_media_worker_usable(app->media, w)) {
+        tdm_proto_set(e, "media_unavailable", NULL, "this server cannot carry media now");
+        return;
+    }
+    struct tdm_sfu_cmd *cmd = cmd_new(TDM_SFU_CMD_RECV_ONLY, p);
+    if (!cmd) {
+        tdm_proto_set(e, "internal", NULL, "out of memory");
+        return;
+    }
+    cmd->ref = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    tdm_media_post(app->media, w, cmd);
+}
+
 /* A plain command about p to its room's worker (no SDP). */
 static void post_simple(struct tdm_app *app, struct tdm_participant *p, enum tdm_sfu_cmd_kind k)
 {

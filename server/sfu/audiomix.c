@@ -38,7 +38,7 @@ static uint32_t own_voice(const struct part *q)
 
 static bool wants_mix(const struct part *q)
 {
-    if (!q->published || q->mix_refused || !q->pt_for[TDM_SDP_CODEC_OPUS])
+    if (!part_receives(q) || q->mix_refused || !q->pt_for[TDM_SDP_CODEC_OPUS])
         return false;
     if (!q->no_video_in && !q->audio_only && q->ao_mode != TDM_SFU_AO_AUDIO)
         return false;

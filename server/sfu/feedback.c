@@ -142,6 +142,10 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
             s->st.loss_down_sum += rb.fraction_lost;
             s->st.loss_down_n++;
         }
+        if (c && c->live && c->prod->kind == TDM_SDP_AUDIO) {
+            c->voice_frac = rb.fraction_lost;
+            c->voice_us = now;
+        }
         if (c && c->sent && c->live) {
             c->loss_bps =
                 tdm_fwd_loss_estimate(c->loss_bps, c->rate_bps, rb.fraction_lost, SFU_REMB_CAP_BPS);
@@ -282,6 +286,21 @@ static uint64_t remb_for(const struct part *o, int64_t now)
     return target;
 }
 
+/* The worst loss an audio producer's listeners reported lately (each listener's report
+ * counts what was lost before the server too), or its uplink's: what its Opus encoder must
+ * protect against (forward.h tdm_fwd_audio_loss). Mix listeners hear our own encoder. */
+static uint8_t audio_worst_loss(const struct prod *pr, uint8_t up, int64_t now)
+{
+    uint8_t worst = up;
+    for (uint32_t i = 0; i < pr->n_cons; i++) {
+        const struct cons *c = pr->cons[i];
+        if (c->live && !c->sub->mix_live && c->voice_us &&
+            now - c->voice_us <= SFU_AUDIO_REPORT_AGE_US && c->voice_frac > worst)
+            worst = c->voice_frac;
+    }
+    return worst;
+}
+
 static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
 {
     struct tdm_rtcp_rb rb[TDM_RTCP_MAX_BLOCKS];
@@ -293,6 +312,11 @@ static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
             quality_note_uplink(p->part, rb[nrb].fraction_lost, now);
             s->st.loss_up_sum += rb[nrb].fraction_lost;
             s->st.loss_up_n++;
+            if (pr->kind == TDM_SDP_AUDIO) {
+                uint8_t worst = audio_worst_loss(pr, rb[nrb].fraction_lost, now);
+                pr->told_loss = tdm_fwd_audio_loss(pr->told_loss, worst);
+                rb[nrb].fraction_lost = pr->told_loss; /* the cumulative count stays true */
+            }
             nrb++;
         }
         if (pr->kind == TDM_SDP_VIDEO && pr->ssrc)

@@ -153,15 +153,19 @@ static const char *screen_refused(const struct part *p, const struct tdm_sdp_neg
     return NULL;
 }
 
+static const enum tdm_sdp_codec_id relayed[] = {TDM_SDP_CODEC_OPUS, TDM_SDP_CODEC_VP8,
+                                                TDM_SDP_CODEC_H264, TDM_SDP_CODEC_VP9};
+
+/* The sub offers use the numbers the page's browser uses for each codec. A number once
+ * chosen stays: the sub connection's m-sections and consumers were made with it, and a
+ * page that received only (nego_on_receive_only) before it published already has them. */
 static void remember_pts(struct part *p, const struct tdm_sdp *offer)
 {
-    static const enum tdm_sdp_codec_id ids[] = {TDM_SDP_CODEC_OPUS, TDM_SDP_CODEC_VP8,
-                                                TDM_SDP_CODEC_H264, TDM_SDP_CODEC_VP9};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++) {
         uint8_t pt;
         int16_t rtx;
-        if (tdm_sdp_pick_pts(offer, ids[i], &pt, &rtx) == 0)
-            p->pt_for[ids[i]] = pt;
+        if (!p->pt_for[relayed[i]] && tdm_sdp_pick_pts(offer, relayed[i], &pt, &rtx) == 0)
+            p->pt_for[relayed[i]] = pt;
     }
 }
 
@@ -249,6 +253,36 @@ refused:
         roster_share_event(s, p, has_screen(p));
 }
 
+/* ---- receiving without publishing ---------------------------------------------------- */
+
+/* A page that never offered on "pub" told us no payload types: as the offerer of "sub" the
+ * server chooses them (RFC 3264 §5.1), dynamic (RFC 3551 §3) and distinct in the BUNDLE
+ * group (the numbers browsers commonly use; a later pub offer does not change them). */
+static uint8_t default_pt(enum tdm_sdp_codec_id id)
+{
+    switch (id) {
+    case TDM_SDP_CODEC_OPUS: return 111;
+    case TDM_SDP_CODEC_VP8: return 96;
+    case TDM_SDP_CODEC_VP9: return 98;
+    case TDM_SDP_CODEC_H264: return 102;
+    default: return 0;
+    }
+}
+
+void nego_on_receive_only(struct tdm_sfu *s, struct part *p, struct tdm_sfu_cmd *c)
+{
+    if (s->cfg.n_socks == 0) {
+        sfu_error(s, c->room, c->pid, c->ref, "media_unavailable", NULL, "sub",
+                  "the server has no usable media address");
+        return;
+    }
+    for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)
+        if (!p->pt_for[relayed[i]])
+            p->pt_for[relayed[i]] = default_pt(relayed[i]);
+    p->recv_only = true;
+    roster_subscribe_all(s, p->room);
+}
+
 /* ---- the server's "sub" offers ------------------------------------------------------- */
 
 static void slot_track(const struct part *p, size_t i, struct tdm_sdp_track *t)
@@ -292,7 +326,7 @@ static void slot_track(const struct part *p, size_t i, struct tdm_sdp_track *t)
 void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now)
 {
     p->offer_wanted = false;
-    if (!p->published || !tdm_subslots_want_offer(&p->slots) || !scratch(s))
+    if (!part_receives(p) || !tdm_subslots_want_offer(&p->slots) || !scratch(s))
         return;
     size_t n = 0;
     for (size_t i = 0; i < p->slots.n; i++)

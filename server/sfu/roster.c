@@ -289,7 +289,7 @@ void roster_subscribe_all(struct tdm_sfu *s, struct room *r)
 {
     for (uint32_t i = 0; i < r->n_parts; i++) {
         struct part *q = r->parts[i];
-        if (!q->published)
+        if (!part_receives(q))
             continue;
         for (uint32_t j = 0; j < r->n_parts; j++) {
             struct part *o = r->parts[j];
@@ -320,7 +320,7 @@ void roster_reset_media(struct tdm_sfu *s, struct part *p, int64_t now)
     peer_destroy(s, p->pub, now);
     peer_destroy(s, p->sub, now);
     p->pub = p->sub = NULL;
-    p->published = false;
+    p->published = p->recv_only = false;
     p->offer_wanted = false;
     p->sub_retry_us = 0;
 }

@@ -190,6 +190,16 @@ void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t no
         if (p)
             alloc_set_mode(s, p, c->ao_mode, now);
         break;
+    case TDM_SFU_CMD_RECV_ONLY:
+        if (p && (p->pub || p->sub || part_receives(p))) {
+            /* A new pair of the page's connections, as a pub offer with another certificate
+             * (above): what it had is released first, in a step of its own. */
+            roster_reset_media(s, p, now);
+            settle(s, now);
+        }
+        if (p)
+            nego_on_receive_only(s, p, c);
+        break;
     }
     settle(s, now);
 }

@@ -44,10 +44,11 @@
 #include "tandem/srtp.h"
 #include "tandem/subslots.h"
 
-#define SFU_MAX_PRODS 16             /* tracks one page may publish */
-#define SFU_KF_INTERVAL_US 500000    /* at most one keyframe request per producer per 0.5 s */
-#define SFU_RTCP_INTERVAL_US 1000000 /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
-#define SFU_REMB_CAP_BPS 2000000     /* what a publisher may send (1:1 and small groups) */
+#define SFU_MAX_PRODS 16                 /* tracks one page may publish */
+#define SFU_KF_INTERVAL_US 500000        /* at most one keyframe request per producer per 0.5 s */
+#define SFU_RTCP_INTERVAL_US 1000000     /* reports and REMB, per peer (RFC 3550 §6.2 scaled) */
+#define SFU_AUDIO_REPORT_AGE_US 12000000 /* a listener's audio report counts this long */
+#define SFU_REMB_CAP_BPS 2000000         /* what a publisher may send (1:1 and small groups) */
 #define SFU_REMB_FLOOR_BPS 150000
 #define SFU_REMB_SIMULCAST_BPS 3000000  /* three layers of 720p fit */
 #define SFU_REMB_MAX_AGE_US 5000000     /* a subscriber's REMB older than this is not used */
@@ -120,6 +121,7 @@ struct prod {
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
     bool in_mix;        /* audio: a speaker of its room's mixer (audiomix.c) */
     bool screen;        /* video: the owner's shared screen (nego.c), sent as msid "screen" */
+    uint8_t told_loss;  /* audio: the fraction lost our last report told its publisher */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -154,8 +156,10 @@ struct cons {
     uint8_t max_layer;     /* alloc.c: the tile's size allows up to this layer */
     bool hidden;           /* alloc.c: the page does not show it */
     uint16_t tile_w, tile_h;
-    uint8_t rep_frac;      /* video: the fraction lost of its latest report block (feedback.c) */
-    int64_t rep_us;        /* when that came */
+    uint8_t rep_frac;   /* video: the fraction lost of its latest report block (feedback.c) */
+    int64_t rep_us;     /* when that came */
+    uint8_t voice_frac; /* audio: the same, for what its publisher is told (feedback.c) */
+    int64_t voice_us;
     int64_t rtt_us;        /* the round trip that block gave, 0: none */
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */
@@ -168,6 +172,7 @@ struct part {
     char id[TDM_PARTICIPANT_ID_LEN + 1];
     struct peer *pub, *sub;
     bool published;                /* sent a pub offer: sub offers may follow */
+    bool recv_only;                /* asked to receive without a pub connection: the same */
     bool offer_wanted;             /* its subscriptions changed: sfu.c offers at the end */
     bool block_audio, block_video; /* moderation: none of it is forwarded */
     bool no_video_in;              /* data saver: forward it nobody's video */
@@ -452,7 +457,12 @@ void roster_remove_prod(struct tdm_sfu *s, struct prod *pr);
 /* TDM_SFU_EV_SHARE for the control thread: p's screen track came (on) or went. */
 void roster_share_event(struct tdm_sfu *s, const struct part *p, bool on);
 void roster_drop_consumer(struct part *p, int slot);
-/* Every published participant receives every producer of the others (marks offers). */
+/* Whether p receives the others' tracks: it published, or asked to receive only. */
+static inline bool part_receives(const struct part *p)
+{
+    return p->published || p->recv_only;
+}
+/* Every receiving participant gets every producer of the others (marks offers). */
 void roster_subscribe_all(struct tdm_sfu *s, struct room *r);
 void roster_update_live(struct tdm_sfu *s, struct part *p, int64_t now);
 void roster_block(struct tdm_sfu *s, struct part *p, bool audio, bool video, int64_t now);
@@ -464,6 +474,9 @@ void roster_mark_offer(struct tdm_sfu *s, struct part *p);
 bool nego_pub_offer_restarts(struct tdm_sfu *s, const struct part *p, const struct tdm_sfu_cmd *c);
 void nego_on_pub_offer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
 void nego_on_sub_answer(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t now);
+/* p (without connections: sfu.c released them) asks to receive without publishing: sub
+ * offers follow as after a pub offer. */
+void nego_on_receive_only(struct tdm_sfu *s, struct part *p, struct tdm_sfu_cmd *c);
 /* Make p's sub offer if it wants one (called only by sfu.c, after an input). */
 void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now);
 void nego_free_scratch(struct tdm_sfu *s);

@@ -40,7 +40,8 @@ const fingerprint = (sdp) => /a=fingerprint:(.+)/.exec(sdp)?.[1];
 
 /**
  * Routes the page's WebSocket to the real server; `media(msg, toPage, ws)` sees every
- * media message of the page (offer, answer, candidate) instead of the server. Returns the
+ * media message of the page (offer, answer, candidate, media.receive_only) instead of the
+ * server. Returns the
  * log of what the page sent, and the live route.
  */
 async function routeMedia(page, media) {
@@ -52,7 +53,7 @@ async function routeMedia(page, media) {
     ws.onMessage((data) => {
       const msg = JSON.parse(String(data));
       log.sent.push(msg);
-      if (['offer', 'answer', 'candidate'].includes(msg.type)) media(msg, toPage, ws);
+      if (['offer', 'answer', 'candidate', 'media.receive_only'].includes(msg.type)) media(msg, toPage, ws);
       else upstream.send(data);
     });
     upstream.onMessage((data) => ws.send(data));
@@ -175,6 +176,41 @@ test('refused and missing devices are explained in plain words; the room still w
     await p.getByRole('button', { name: 'Leave' }).click();
     await p.close();
   }
+});
+
+test('refused devices: the page receives only (no pub connection), and publishes once they are allowed', { timeout: 60000 }, async () => {
+  const page = await openPage(() => {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    let refuse = true;
+    window.allowDevices = () => { refuse = false; };
+    navigator.mediaDevices.getUserMedia = (c) => (refuse
+      ? Promise.reject(new DOMException('no', 'NotAllowedError')) : real(c));
+  });
+  const log = await routeMedia(page, (msg, toPage) => {
+    if (msg.type === 'media.receive_only') toPage({ type: 'offer', pc: 'sub', sdp: serverOffer(1), rev: 1 });
+    if (msg.type === 'offer') toPage({ type: 'answer', pc: 'pub', sdp: answerTo(msg.sdp), ref: msg.id });
+  });
+  await join(page, 'receive-only-room', 'Amina');
+  await page.locator('#device-notice').getByText('Your browser does not allow this page to use your camera and microphone.').waitFor();
+  const sent = (type, pc) => log.sent.filter((m) => m.type === type && (!pc || m.pc === pc));
+  await until(() => sent('answer', 'sub').some((m) => m.rev === 1), 'the answer to the sub offer');
+  assert.equal(sent('media.receive_only').length, 1);
+  assert.equal(sent('offer').length, 0, 'no pub offer while there is nothing to send');
+  assert.equal(await page.evaluate(() => window.tandemCall.pub), null);
+  await page.evaluate(() => { window.firstSub = window.tandemCall.sub; });
+
+  // The person allows the devices after all: a pub connection is made and offered; the sub
+  // connection stays.
+  await page.evaluate(() => window.allowDevices());
+  await page.locator('#device-notice').getByRole('button', { name: 'Try again' }).click();
+  await until(() => sent('offer', 'pub').length === 1, 'a pub offer');
+  assert.match(sent('offer', 'pub')[0].sdp, /a=sendonly/);
+  await page.getByRole('button', { name: 'Mute' }).waitFor();
+  assert.equal(await page.evaluate(() => window.tandemCall.pub !== null && window.tandemCall.sub === window.firstSub), true);
+  assert.equal(sent('media.receive_only').length, 1);
+  assert.deepEqual(page.errors, []);
+  await page.getByRole('button', { name: 'Leave' }).click();
+  await page.close();
 });
 
 test('sub offers in a burst: only the newest is answered, tracks mapped by msid', { timeout: 60000 }, async () => {

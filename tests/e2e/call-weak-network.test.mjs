@@ -17,6 +17,10 @@ import { execFileSync } from 'node:child_process';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
 import { pairCall } from '../lib/paircall.mjs';
+import { writeSpeechWav, writeVoiceWav } from '../lib/voicewav.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const MEDIA_WAIT_MS = 30000;
 const ROOM = 'weak-network-room';
@@ -39,6 +43,7 @@ if (!insideNetns()) {
   let window;
   let waitForMedia;
   let stats;
+  let wavDir = null;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   function nft(script) {
@@ -58,6 +63,27 @@ if (!insideNetns()) {
     udp dport ${PORTS} numgen random mod 100 < ${percent} counter drop
   }
 }\n`);
+  }
+  /** Random loss on what the server sends to one page's "sub" connection only. */
+  function downlinkLoss(port, percent) {
+    clearRules();
+    nft(`table inet weak {
+  chain rx {
+    type filter hook input priority 0; policy accept;
+    udp sport ${PORTS} udp dport ${port} numgen random mod 100 < ${percent} counter drop
+  }
+}\n`);
+  }
+  /** The local UDP port of a page's "sub" connection (its selected candidate pair). */
+  function subPort(p) {
+    return p.browser.page.evaluate(async () => {
+      const r = await window.tdm.sub.getStats();
+      let pairId = null;
+      r.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+      const pair = pairId && r.get(pairId);
+      const local = pair && r.get(pair.localCandidateId);
+      return local ? local.port : null;
+    });
   }
   /** A policer on what the server sends: a slow downlink shared by the two pages. */
   function slowDownlink(kbit) {
@@ -83,7 +109,11 @@ if (!insideNetns()) {
       args: ['--media-address', SERVER_ADDR, '--media-port-base', String(PORT_BASE), '--media-workers', String(WORKERS)],
     });
     // 720p: the fake camera then needs about 0.7 Mbit/s, so the slow line is a real squeeze.
-    call = pairCall(server, { room: ROOM, size: { width: 1280, height: 720 }, mediaWaitMs: MEDIA_WAIT_MS });
+    // The microphones speak (voicewav.mjs): Opus protects speech frames with in-band FEC,
+    // never the silence between the default fake microphone's beeps.
+    wavDir = mkdtempSync(path.join(tmpdir(), 'tandem-weak-'));
+    const voiceWav = writeSpeechWav(path.join(wavDir, 'speech.wav')) || writeVoiceWav(path.join(wavDir, 'voice.wav'));
+    call = pairCall(server, { room: ROOM, size: { width: 1280, height: 720 }, mediaWaitMs: MEDIA_WAIT_MS, voiceWav });
     ({ people, join, window, waitForMedia, stats } = call);
   }, { timeout: 60000 });
 
@@ -91,19 +121,22 @@ if (!insideNetns()) {
     clearRules();
     if (call) await call.closeAll();
     if (server) await server.stop();
+    if (wavDir) rmSync(wavDir, { recursive: true, force: true });
   }, { timeout: 60000 });
 
   function show(t, what, rows) {
     for (const r of rows) {
       t.diagnostic(`${what}: ${r.label} receives ${r.fps.toFixed(1)} fps, frozen ${(100 * r.freezeShare).toFixed(1)} %, ` +
         `video lost ${r.videoLost}/${r.videoPackets + r.videoLost}, NACKs sent ${r.nacksSent}, PLIs sent ${r.plisSent}, ` +
-        `audio ${r.audioPackets} packets (${r.audioLost} lost, ${(100 * r.concealed).toFixed(1)} % concealed); ` +
+        `audio ${r.audioPackets} packets (${r.audioLost} lost, ${(100 * r.concealed).toFixed(1)} % concealed, ${(100 * r.silentConcealed).toFixed(1)} % concealed silence, jitter buffer ${r.jbMs.toFixed(0)} ms, target ${r.jbTargetMs.toFixed(0)} ms, FEC packets ${r.fecPackets}); ` +
         `sends video ${r.sentKbit.toFixed(0)} kbit/s (target ${r.targetKbit}), NACKs received ${r.nacksReceived}, ` +
-        `retransmitted ${r.retransmitted}`);
+        `retransmitted ${r.retransmitted}; sends voice ${r.audioSentKbit.toFixed(1)} kbit/s in ${r.audioSentPackets} packets, ` +
+        `the server reports ${r.audioReportedLoss === null ? '?' : (100 * r.audioReportedLoss).toFixed(1)} % of it lost`);
     }
   }
 
   test('two people on a clean network see and hear each other', { timeout: 120000 }, async (t) => {
+    t.diagnostic(`the microphones play ${path.basename(call.voiceWav)}`);
     await join('amina');
     await join('jan');
     for (const p of people) await waitForMedia(p);
@@ -140,6 +173,40 @@ if (!insideNetns()) {
     [r] = await window(4000);
     assert.ok(r.fps >= 8, `Amina's video did not resume: ${JSON.stringify(r)}`);
   });
+
+  // The server terminates RTCP: Amina's browser hears only what the server's reports say of
+  // her voice. They carry the loss Jan reports for it (server/sfu/feedback.c), so her Opus
+  // encoder sends in-band FEC for losses on Jan's line, which her own line does not have.
+  test(`with ${LOSS_PERCENT} % lost on one listener's downlink only, the speaker protects her voice for him`,
+    { timeout: 120000 }, async (t) => {
+      clearRules();
+      const [, jan] = people;
+      const port = await subPort(jan);
+      assert.ok(port, 'Jan\'s sub connection has no selected candidate pair');
+      downlinkLoss(port, LOSS_PERCENT);
+      await sleep(8000); // Jan's reports on her voice (every 2.5-7.5 s) reach Amina's encoder
+      const rows = await window(WINDOW_MS);
+      const [dropped] = dropCounts();
+      t.diagnostic(`nftables dropped ${dropped} datagrams to Jan`);
+      show(t, `${LOSS_PERCENT} % loss to Jan`, rows);
+      const [amina, janRow] = rows;
+      assert.ok(dropped > 50, `the loss rule dropped too little to mean anything: ${dropped}`);
+      assert.ok(janRow.audioLost > 0, `Jan lost no audio: ${JSON.stringify(janRow)}`);
+      assert.ok(amina.audioReportedLoss > 0.01, `Amina is not told of Jan's loss: ${JSON.stringify(amina)}`);
+      // Her encoder protects her voice: Jan's decoder receives in-band FEC with it (libopus
+      // codes FEC only in its speech modes: with the synthetic fallback voice it would not).
+      if (call.voiceWav.endsWith('speech.wav')) {
+        assert.ok(janRow.fecPackets > 0, `no FEC reaches Jan: ${JSON.stringify(janRow)}`);
+      }
+      // What Jan hears: concealed audio (FEC-rebuilt frames are not concealed). A starved
+      // browser on a loaded machine conceals late audio too, as much on Amina's clean line:
+      // what the loss adds is Jan's share less hers. Without FEC that is about the loss.
+      const added = janRow.concealed - amina.concealed;
+      t.diagnostic(`the loss added ${(100 * added).toFixed(1)} % of concealed audio for Jan`);
+      assert.ok(added < LOSS_PERCENT / 100, `Jan's lost audio was not rebuilt: ${JSON.stringify(janRow)}`);
+      assert.ok(janRow.audioPackets > 30 * (WINDOW_MS / 1000) && janRow.audioEnergy > 0, `the voice stopped: ${JSON.stringify(janRow)}`);
+      clearRules();
+    });
 
   test(`with ${LOSS_PERCENT} % of media packets lost each way, the picture keeps moving and the voice keeps coming`,
     { timeout: 120000 }, async (t) => {

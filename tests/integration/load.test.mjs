@@ -81,6 +81,33 @@ test('two one-to-one calls for 3 s: every connection up, packets received, no lo
   assert.match(srv.stderr, /media w0: pub connection up/);
 });
 
+test('fan-out receivers receive only: no pub connection, every packet arrives', async (t) => {
+  const json = path.join(dir, 'fanout.json');
+  const before = (srv.stderr.match(/media w0: pub connection up/g) || []).length;
+  const r = await runLoad(['--url', srv.wsUrl, '--invite-key', inviteKeyPath(), '--subscribers', '3',
+    '--duration', '3', '--warmup', '1', '--setup-timeout', '20', '--json', json, '--quiet']);
+  t.diagnostic(r.out.trim().split('\n').slice(0, -1).join('\n'));
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.err}`);
+  const res = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(res.receive_only, true);
+  assert.equal(res.joined, 4);
+  // the publisher's pub connection and three sub connections, nothing else
+  assert.equal(res.connections_up, 4, r.out);
+  assert.equal(res.connections_failed, 0);
+  assert.ok(res.packets_received > 0);
+  assert.equal(res.packets_received, res.packets_forwarded_expected, 'no measured packet lost');
+  assert.equal(res.bad, 0);
+  const after = (srv.stderr.match(/media w0: pub connection up/g) || []).length;
+  assert.equal(after - before, 1, 'only the publisher made a pub connection');
+  // --idle-pub: the receivers hold an idle pub connection as before
+  const idle = await runLoad(['--url', srv.wsUrl, '--invite-key', inviteKeyPath(), '--subscribers', '2',
+    '--idle-pub', '--duration', '1', '--warmup', '1', '--setup-timeout', '20', '--json', json, '--quiet']);
+  assert.equal(idle.code, 0, idle.err);
+  const resIdle = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(resIdle.receive_only, false);
+  assert.equal(resIdle.connections_up, 5, idle.out);
+});
+
 test('a lossy downlink (3 % of video dropped on arrival) is repaired by NACKs and the server\'s resends', async (t) => {
   const json = path.join(dir, 'lossy.json');
   const r = await runLoad(['--url', srv.wsUrl, '--invite-key', inviteKeyPath(), '--calls', '1',

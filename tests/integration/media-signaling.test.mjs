@@ -231,3 +231,52 @@ test('media.state goes to the others', async () => {
   a.ws.close();
   b.ws.close();
 });
+
+test('media.receive_only: sub offers without a pub connection, publishing later, refusals', async () => {
+  // Refused before a join; the error carries the request's id.
+  const early = await client();
+  early.send({ type: 'media.receive_only', id: 3 });
+  const ne = await early.next((m) => m.type === 'error' && m.ref === 3, 10000);
+  assert.equal(ne.code, 'not_joined');
+  early.ws.close();
+
+  const w = await joined('media-room-ro', 'Watcher');
+  const p = await joined('media-room-ro', 'Publisher');
+  const wId = w.welcome.you.id;
+  const pId = p.welcome.you.id;
+  // Nobody publishes yet: no offer. Asked twice (a second pair on the page): no error, and
+  // still one offer, rev 1, once someone publishes.
+  w.send({ type: 'media.receive_only', id: 4 });
+  w.send({ type: 'media.receive_only', id: 5, extra: 'ignored' });
+  w.send({ type: 'ping', id: 50 }); // both requests are with the worker before the offer below
+  assert.equal((await w.next('pong')).ref, 50);
+  p.send({ type: 'offer', id: 2, pc: 'pub', sdp: sdpFile('chromium-offer-av.sdp') });
+  assert.equal((await p.next((m) => m.type === 'answer', 10000)).ref, 2);
+  const off1 = await w.next((m) => m.type === 'offer', 10000);
+  assert.equal(off1.pc, 'sub');
+  assert.equal(off1.rev, 1);
+  assert.equal((off1.sdp.match(new RegExp(`a=msid:${pId} `, 'g')) || []).length, 2);
+  // The server chose the payload types (the watcher told it none).
+  assert.match(off1.sdp, /a=rtpmap:111 opus\/48000\/2/);
+  assert.match(off1.sdp, /a=rtpmap:96 VP8\/90000/);
+  w.send({ type: 'answer', id: 6, pc: 'sub', sdp: answerFor(off1.sdp), rev: 1 });
+
+  // The watcher starts publishing (Firefox's offer: other payload type numbers).
+  w.send({ type: 'offer', id: 7, pc: 'pub', sdp: sdpFile('firefox-offer-av.sdp') });
+  const ans = await w.next((m) => m.type === 'answer', 10000);
+  assert.equal(ans.ref, 7);
+  assert.match(ans.sdp, /a=recvonly/);
+  const offP = await p.next((m) => m.type === 'offer', 10000);
+  assert.equal((offP.sdp.match(new RegExp(`a=msid:${wId} `, 'g')) || []).length, 2);
+  // The watcher's sub connection keeps its numbers: the publisher leaves, its m-sections go
+  // inactive in rev 2 with the same payload types.
+  p.send({ type: 'leave' });
+  await w.next('left');
+  const off2 = await w.next((m) => m.type === 'offer', 10000);
+  assert.equal(off2.rev, 2);
+  assert.match(off2.sdp, /a=rtpmap:111 opus\/48000\/2/);
+  assert.doesNotMatch(off2.sdp, /a=rtpmap:109 /);
+  assert.doesNotMatch(off2.sdp, /a=msid:/);
+  assert.equal(w.queue.filter((m) => m.type === 'error').length, 0, JSON.stringify(w.queue));
+  w.ws.close();
+});

@@ -92,9 +92,27 @@ test('figures from a getStats report', () => {
   const report = new Map([
     ['a', { type: 'candidate-pair', nominated: false, state: 'succeeded', availableOutgoingBitrate: 5 }],
     ['b', { type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 81234 }],
-    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.12 }],
-    ['d', { type: 'remote-inbound-rtp', kind: 'video', fractionLost: 0.5 }],
+    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.12, packetsLost: 10 }],
+    ['d', { type: 'remote-inbound-rtp', kind: 'video', fractionLost: 0.5, packetsLost: 500 }],
+    ['e', { type: 'outbound-rtp', kind: 'audio', packetsSent: 1000 }],
   ]);
-  assert.deepEqual(uplinkFigures(report), { available: 81234, loss: 0.12 });
+  const history = [];
+  // the first look has nothing to count from
+  assert.deepEqual(uplinkFigures(report, history), { available: 81234, loss: null });
   assert.deepEqual(uplinkFigures(new Map()), { available: null, loss: null });
+  // the server's fractionLost (raised for its listeners' sake) is not this line's loss: the
+  // count of lost packets against the packets sent is
+  const look = (lost, sent) => new Map([
+    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.2, packetsLost: lost }],
+    ['e', { type: 'outbound-rtp', kind: 'audio', packetsSent: sent }],
+  ]);
+  assert.equal(uplinkFigures(look(10, 1010), history).loss, null); // too few packets yet
+  assert.equal(uplinkFigures(look(12, 1100), history).loss, 0.02);
+  assert.equal(uplinkFigures(look(22, 1150), history).loss, 0.08);
+  // counted over the last SPAN looks only
+  assert.equal(uplinkFigures(look(22, 1200), history).loss, (22 - 10) / (1200 - 1000));
+  assert.equal(uplinkFigures(look(22, 1250), history).loss, (22 - 10) / (1250 - 1010));
+  // a new connection (its counts start again): nothing known until enough was sent
+  assert.equal(uplinkFigures(look(0, 5), history).loss, null);
+  assert.equal(uplinkFigures(look(3, 105), history).loss, 0.03);
 });

@@ -130,6 +130,9 @@ export async function pageStats() {
         audioEnergy: s.totalAudioEnergy || 0, audioLevel: s.audioLevel || 0,
         audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
         concealedSamples: s.concealedSamples || 0, totalSamples: s.totalSamplesReceived || 0,
+        silentConcealed: s.silentConcealedSamples || 0,
+        jbDelay: s.jitterBufferDelay || 0, jbTarget: s.jitterBufferTargetDelay || 0,
+        jbEmitted: s.jitterBufferEmittedCount || 0, fecPackets: s.fecPacketsReceived || 0,
       });
     }
   });
@@ -148,6 +151,13 @@ export async function pageStats() {
           videoPackets: s.packetsSent, nacksReceived: s.nackCount || 0,
           retransmitted: s.retransmittedPacketsSent || 0, plisReceived: s.pliCount || 0,
         });
+      }
+      if (label === 'pub' && s.type === 'outbound-rtp' && s.kind === 'audio') {
+        Object.assign(out.sent, { audioBytes: s.bytesSent || 0, audioPackets: s.packetsSent || 0, audioTarget: s.targetBitrate || 0 });
+      }
+      if (label === 'pub' && s.type === 'remote-inbound-rtp' && s.kind === 'audio') {
+        // what the server's receiver reports say of this page's voice (fraction lost of the last)
+        Object.assign(out.sent, { audioReportedLoss: s.fractionLost ?? null, audioLostUp: s.packetsLost || 0 });
       }
       if (label === 'pub' && s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) {
         out.sent.availableOutgoingBitrate = s.availableOutgoingBitrate;

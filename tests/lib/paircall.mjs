@@ -7,14 +7,15 @@ import { pageJoin, pageStats } from './callclient.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** server: from startTandem; the pages join `room` with `size` ({width, height}) video. */
-export function pairCall(server, { room, size = {}, mediaWaitMs = 30000 }) {
+/** server: from startTandem; the pages join `room` with `size` ({width, height}) video;
+ *  voiceWav: a WAV file the fake microphones play instead of their beep (voicewav.mjs). */
+export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWav = null }) {
   const people = []; // {label, browser, id}
   const stats = (p) => p.browser.page.evaluate(pageStats);
   const other = (p) => people.find((q) => q !== p);
 
   async function join(label) {
-    const browser = await launchChromium(label);
+    const browser = await launchChromium(label, { args: voiceWav ? [`--use-file-for-fake-audio-capture=${voiceWav}`] : [] });
     await browser.page.goto(`${server.url}/`);
     const id = await browser.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room, name: label, ...size });
     const person = { label, browser, id };
@@ -61,14 +62,22 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000 }) {
         audioLost: r1.audioLost - r0.audioLost,
         audioEnergy: r1.audioEnergy - r0.audioEnergy,
         concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        silentConcealed: ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0)) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        // the audio jitter buffer: its mean delay and target over the window (ms)
+        jbMs: (1000 * ((r1.jbDelay ?? 0) - (r0.jbDelay ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
+        jbTargetMs: (1000 * ((r1.jbTarget ?? 0) - (r0.jbTarget ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
+        fecPackets: (r1.fecPackets ?? 0) - (r0.fecPackets ?? 0),
         sentKbit: ((s1.videoBytes - s0.videoBytes) * 8) / ms,
         retransmitted: s1.retransmitted - s0.retransmitted,
         nacksReceived: s1.nacksReceived - s0.nacksReceived,
         targetKbit: Math.round((s1.targetBitrate || 0) / 1000),
+        audioSentKbit: (((s1.audioBytes ?? 0) - (s0.audioBytes ?? 0)) * 8) / ms,
+        audioSentPackets: (s1.audioPackets ?? 0) - (s0.audioPackets ?? 0),
+        audioReportedLoss: s1.audioReportedLoss ?? null,
         errors: b[i].errors,
       };
     });
   }
 
-  return { people, join, stats, waitForMedia, window, closeAll: () => Promise.all(people.map((p) => p.browser.close().catch(() => {}))) };
+  return { people, join, stats, waitForMedia, window, voiceWav, closeAll: () => Promise.all(people.map((p) => p.browser.close().catch(() => {}))) };
 }

@@ -68,7 +68,9 @@ struct sim_stats {
     char quality_of[72]; /* media.quality: the last person this page was told about */
     uint8_t quality;     /* and their level (enum tdm_sfu_quality) */
     uint32_t quality_poor;
-    char speaker[72]; /* the latest media.speaker */
+    char speaker[72];        /* the latest media.speaker */
+    uint8_t audio_loss_told; /* fraction lost (1/256) of the server's latest report on the voice */
+    uint32_t audio_reports;  /* reports with a block on the voice */
 };
 
 struct sim *sim_create(uint64_t seed);
@@ -87,6 +89,8 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
  * same tracks) and media.restart for sub; its checks come from the new address once the
  * server's new credentials are known. DTLS and SRTP stay. */
 void sim_peer_move(struct sim_peer *p);
+/* The page asks to receive without publishing (media.receive_only): no pub offer. */
+void sim_peer_receive_only(struct sim_peer *p);
 /* Publish audio and VP8 video as rid simulcast (q, h, f: 1/12, 1/4 and all of max_bps, each
  * with its own SSRC, picture ids and keyframes), as Chromium does with three encodings. */
 void sim_peer_publish_simulcast(struct sim_peer *p, bool audio, uint64_t max_bps);

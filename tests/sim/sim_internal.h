@@ -14,6 +14,7 @@
 #define SIM_PKT_MAX 1600
 #define SIM_HIST 512       /* video packets a publisher keeps for NACKs */
 #define SIM_MAX_STREAMS 32 /* video streams a peer receives */
+#define SIM_MAX_ARX 16     /* audio streams a peer reports on */
 #define SIM_TWCC_RING 4096 /* transport-wide numbers a page remembers until reported */
 
 struct sim_link_state {
@@ -112,6 +113,14 @@ struct sim_peer {
     struct sim_stream streams[SIM_MAX_STREAMS];
     unsigned n_streams;
     struct sim_stats st;
+    /* audio received, per SSRC, for receiver reports (sim_areport.c) */
+    struct sim_arx {
+        uint32_t ssrc;
+        uint16_t base;
+        int64_t highest; /* unwrapped */
+        uint32_t received, expected_prior, received_prior;
+    } arx[SIM_MAX_ARX];
+    unsigned n_arx;
     uint32_t moves;  /* address changes (sim_peer_move) */
     uint8_t twcc_id; /* transport-wide-cc id of the sub session (sim_twcc.c), 0: none */
     struct sim_twcc *twcc;
@@ -160,6 +169,12 @@ int64_t sim_peer_next(const struct sim_peer *p);
 /* sim_audio.c: the next audio payload of p into out (the length; 0: nothing to send now;
  * TDM_ENOTFOUND: p sends the filler), and audio received on "sub" (wire: its SRTP size) */
 int sim_audio_encode(struct sim_peer *p, uint8_t *out, size_t cap);
+/* sim_areport.c */
+void sim_areport_on_rtp(struct sim_peer *p, const struct tdm_rtp_view *v);
+/* Report blocks for the audio received (fraction lost since the last call); returns how many. */
+size_t sim_areport_blocks(struct sim_peer *p, struct tdm_rtcp_rb *rb, size_t max);
+/* A receiver report the server sent on "pub": what it says of the page's voice. */
+void sim_areport_on_pub_report(struct sim_peer *p, const struct tdm_rtcp_pkt *pk);
 void sim_audio_on_rtp(struct sim_peer *p, const struct tdm_rtp_view *v, size_t wire, int64_t now);
 void sim_audio_free(struct sim_peer *p);
 

@@ -217,6 +217,11 @@ void sim_peer_publish(struct sim_peer *p, bool audio, bool video, uint64_t max_b
     free(o);
 }
 
+void sim_peer_receive_only(struct sim_peer *p)
+{
+    send_cmd(p, TDM_SFU_CMD_RECV_ONLY, "", 0);
+}
+
 void sim_peer_move(struct sim_peer *p)
 {
     p->moves++;
@@ -460,7 +465,9 @@ static void on_pub_rtcp(struct sim_peer *p, uint8_t *buf, size_t len)
         struct tdm_rtcp_fb fb;
         if (p->n_layers && sim_layers_on_fb(p, &pk))
             continue;
-        if (pk.type == TDM_RTCP_PSFB && pk.count == TDM_RTCP_FMT_AFB) {
+        if (pk.type == TDM_RTCP_RR) {
+            sim_areport_on_pub_report(p, &pk);
+        } else if (pk.type == TDM_RTCP_PSFB && pk.count == TDM_RTCP_FMT_AFB) {
             struct tdm_rtcp_remb r;
             if (tdm_rtcp_parse_remb(&pk, &r, NULL, 0) >= 0) {
                 p->st.remb_bps = r.bitrate;
@@ -659,6 +666,7 @@ static void on_sub_rtp(struct sim_peer *p, uint8_t *buf, size_t len, size_t wire
     sim_twcc_on_rtp(p, &v, now);
     if (v.pt == AUDIO_PT) {
         p->st.audio_packets++;
+        sim_areport_on_rtp(p, &v);
         if (p->audio)
             sim_audio_on_rtp(p, &v, wire, now);
         return;
@@ -715,7 +723,8 @@ void sim_peer_on_datagram(struct sim_peer *p, int conn, uint8_t *buf, size_t len
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-/* Receiver reports for every video stream (RFC 3550 §6.4.2 fraction lost per interval). */
+/* Receiver reports for every video stream (RFC 3550 §6.4.2 fraction lost per interval) and
+ * every audio stream (sim_areport.c). */
 static void receiver_reports(struct sim_peer *p, int64_t now)
 {
     struct tdm_rtcp_rb rb[TDM_RTCP_MAX_BLOCKS];
@@ -741,6 +750,7 @@ static void receiver_reports(struct sim_peer *p, int64_t now)
                                        .lsr = st->sr_mid32,
                                        .dlsr = (uint32_t)dl};
     }
+    n += sim_areport_blocks(p, rb + n, TDM_RTCP_MAX_BLOCKS - n);
     uint8_t b[1200];
     int len = tdm_rtcp_build_rr(b, sizeof b, p->conn[1].rtcp_ssrc, rb, n);
     if (len > 0)

@@ -304,6 +304,46 @@ static void uplink_loss_near_and_far(void **state)
     uplink_loss("10 % up, far: jan sees amina", &far, SEED_OR(23), 500, 1000000);
 }
 
+/* A watcher receives without a pub connection (media.receive_only), then turns its camera
+ * on: the other sees it, and its own pictures keep coming on the same sub connection. */
+static void receive_only_then_publish(void **state)
+{
+    (void)state;
+    struct sim *s = sim_create(5);
+    assert_non_null(s);
+    struct sim_peer *a = add(s, "r", "amina", true, 800000);
+    struct sim_peer *w = sim_peer_add(s, "r", "watcher");
+    assert_non_null(w);
+    sim_peer_set_links(w, &lan, &lan);
+    sim_peer_receive_only(w);
+    assert_int_equal(sim_run_until(s, 6 * S), 0);
+    struct tdm_sfu_stats st;
+    tdm_sfu_get_stats(sim_sfu(s), &st);
+    assert_int_equal(st.peers, 2); /* amina's pub, the watcher's sub: no pub for the watcher */
+    const struct sim_video_rx *wa = sim_peer_video_from(w, "amina");
+    report("watcher sees amina", w, "amina");
+    assert_non_null(wa);
+    assert_true(wa->frames_decoded > 120 && wa->first_frame_us < 2 * S);
+    uint64_t before = wa->frames_decoded;
+
+    sim_peer_publish(w, true, true, 800000);
+    assert_int_equal(sim_run_until(s, 12 * S), 0);
+    assert_true(sim_peer_connected(w));
+    tdm_sfu_get_stats(sim_sfu(s), &st);
+    assert_int_equal(st.peers, 4);
+    const struct sim_video_rx *aw = sim_peer_video_from(a, "watcher");
+    report("amina sees the watcher", a, "watcher");
+    report("watcher sees amina", w, "amina");
+    assert_non_null(aw);
+    assert_true(aw->frames_decoded > 120);
+    wa = sim_peer_video_from(w, "amina");
+    assert_true(wa->frames_decoded > before + 150 && wa->max_freeze_us < 300000);
+    struct sim_stats ps;
+    sim_peer_stats(w, &ps);
+    assert_int_equal(ps.errors, 0);
+    sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,7 +351,7 @@ int main(void)
         cmocka_unit_test(nack_repair_20),   cmocka_unit_test(uplink_loss_near_and_far),
         cmocka_unit_test(keyframe_on_join), cmocka_unit_test(pli_throttling),
         cmocka_unit_test(rate_adaptation),  cmocka_unit_test(consumer_churn),
-        cmocka_unit_test(long_round_trip),
+        cmocka_unit_test(long_round_trip),  cmocka_unit_test(receive_only_then_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

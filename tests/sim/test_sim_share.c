@@ -62,8 +62,8 @@ static void reset_freezes(struct call *c)
 }
 
 /* The screen first: a 450 kbit/s downlink keeps the screen (no freeze over 1 s once
- * settled, at most 5 packets given up in 10 s) and gets the cameras at their lowest layer at
- * most; a full line gets it all. */
+ * settled, at most 5 packets given up in 10 s) and gets the cameras below their full layer;
+ * a full line gets it all. */
 static void screen_before_cameras(void **state)
 {
     (void)state;
@@ -88,9 +88,12 @@ static void screen_before_cameras(void **state)
     assert_true(scr->max_freeze_us < 1000000);
     /* without its priority, 14 packets given up and a 1.2 s freeze in this run */
     assert_true(scr->lost_final - lost_before <= 5);
+    /* the cameras get what is left, never their full layer (with the pages' round trip known
+     * from LSR/DLSR the estimate holds closer to the line: Jan at layer 1, 41 packets given up,
+     * longest freeze 0.4 s; without it layer 0 but an 8 s freeze and 111 given up) */
     for (int i = 1; i < 3; i++) {
         const struct sim_video_rx *v = show(&c, 3, names[i]);
-        assert_true(!v || v->layer == 0);
+        assert_true(!v || v->layer <= 1);
     }
     /* Amina's own name carries only her voice while she shares: her track is the screen */
     const struct sim_video_rx *cam = sim_peer_video_latest(c.p[3], "amina");

@@ -51,6 +51,7 @@ struct ld_opts {
     enum ld_scenario scenario;
     int calls, rooms, group, subscribers;
     bool audio_only, tcp, nack;
+    bool idle_pub; /* fan-out receivers hold an idle pub connection instead of receive-only */
     int video_kbps, fps, keyframe_ms;
     int drop_rx_permille;
     int duration_s, warmup_s, setup_timeout_s;
@@ -170,6 +171,7 @@ struct ld_part {
     size_t rxlen;
     long next_id;
     long pub_offer_id;
+    long recv_only_id; /* the media.receive_only asked, 0: none */
     int64_t last_ping_us;
     struct ld_conn pub, sub;
     struct ld_track audio, video;

@@ -33,7 +33,9 @@ static void usage(FILE *f)
             "  --calls N            N one-to-one calls (2N participants, rooms of 2)\n"
             "  --rooms R --group G  R rooms of G participants, everyone publishes\n"
             "  --subscribers S      one publisher and S receivers in one room (the receivers\n"
-            "                       hold an idle pub connection)\n"
+            "                       receive only: no pub connection)\n"
+            "  --idle-pub           fan-out receivers hold an idle pub connection instead (as\n"
+            "                       pages did before media.receive_only)\n"
             "  --audio-only         publish audio only\n"
             "Media:\n"
             "  --video-kbps K       video rate per publisher (default 1000)\n"
@@ -90,31 +92,21 @@ static int int_arg(const char *s, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, struct ld_opts *o)
 {
-    static const struct option lo[] = {{"url", 1, 0, 'u'},
-                                       {"invite-key", 1, 0, 'k'},
-                                       {"server-pid", 1, 0, 'p'},
-                                       {"local-address", 1, 0, 'l'},
-                                       {"tcp", 0, 0, 'T'},
-                                       {"calls", 1, 0, 'c'},
-                                       {"rooms", 1, 0, 'r'},
-                                       {"group", 1, 0, 'g'},
-                                       {"subscribers", 1, 0, 's'},
-                                       {"audio-only", 0, 0, 'a'},
-                                       {"video-kbps", 1, 0, 'v'},
-                                       {"fps", 1, 0, 'f'},
-                                       {"keyframe-ms", 1, 0, 'K'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"warmup", 1, 0, 'w'},
-                                       {"setup-timeout", 1, 0, 'S'},
-                                       {"threads", 1, 0, 't'},
-                                       {"join-spacing-ms", 1, 0, 'J'},
-                                       {"room-prefix", 1, 0, 'R'},
-                                       {"json", 1, 0, 'j'},
-                                       {"quiet", 0, 0, 'q'},
-                                       {"nack", 0, 0, 'N'},
-                                       {"drop-rx", 1, 0, 'D'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"url", 1, 0, 'u'},         {"invite-key", 1, 0, 'k'},
+        {"server-pid", 1, 0, 'p'},  {"local-address", 1, 0, 'l'},
+        {"tcp", 0, 0, 'T'},         {"calls", 1, 0, 'c'},
+        {"rooms", 1, 0, 'r'},       {"group", 1, 0, 'g'},
+        {"subscribers", 1, 0, 's'}, {"audio-only", 0, 0, 'a'},
+        {"video-kbps", 1, 0, 'v'},  {"fps", 1, 0, 'f'},
+        {"keyframe-ms", 1, 0, 'K'}, {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},      {"setup-timeout", 1, 0, 'S'},
+        {"threads", 1, 0, 't'},     {"join-spacing-ms", 1, 0, 'J'},
+        {"room-prefix", 1, 0, 'R'}, {"json", 1, 0, 'j'},
+        {"quiet", 0, 0, 'q'},       {"nack", 0, 0, 'N'},
+        {"drop-rx", 1, 0, 'D'},     {"idle-pub", 0, 0, 'I'},
+        {"help", 0, 0, 'h'},        {0, 0, 0, 0},
+    };
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -140,6 +132,7 @@ static int parse_args(int argc, char **argv, struct ld_opts *o)
         case 'j': o->json_path = optarg; break;
         case 'q': o->quiet = true; break;
         case 'N': o->nack = true; break;
+        case 'I': o->idle_pub = true; break;
         case 'D': bad |= int_arg(optarg, 0, 500, &o->drop_rx_permille); break;
         case 'h': usage(stdout); exit(0);
         default: bad = -1;
@@ -331,8 +324,9 @@ static int participants_of(const struct ld_opts *o, int *want_conns)
     int n = o->scenario == LD_PAIRS   ? 2 * o->calls
             : o->scenario == LD_ROOMS ? o->rooms * o->group
                                       : 1 + o->subscribers;
-    /* a pub connection each, and a sub connection for everyone who receives */
-    *want_conns = o->scenario == LD_FANOUT ? 2 * n - 1 : 2 * n;
+    /* a pub connection for everyone who publishes (and fan-out receivers with --idle-pub),
+     * and a sub connection for everyone who receives */
+    *want_conns = o->scenario != LD_FANOUT ? 2 * n : o->idle_pub ? 2 * n - 1 : n;
     return n;
 }
 

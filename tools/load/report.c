@@ -125,6 +125,8 @@ static void print_json(const struct ld_global *g, const struct ld_stats *s, cons
                   o->audio_only, "video_kbps", o->audio_only ? 0 : o->video_kbps, "transport",
                   o->tcp ? "tcp" : "udp", "seconds", num(secs, 100), "joined", s->joined,
                   "connections_up", s->conns_up, "connections_failed", s->conns_failed);
+    if (o->scenario == LD_FANOUT)
+        json_object_set_new(j, "receive_only", json_boolean(!o->idle_pub));
     json_object_update_new(
         j, json_pack("{s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}, s:o}", "packets_sent", count(f->sent),
                      "packets_forwarded_expected", count(f->expected), "packets_received",

@@ -1,5 +1,6 @@
 /* tandem-load: signaling as a page does it (docs/protocol.md): WSS with subprotocol
- * tandem.v1, join (with an invite token), the pub offer after welcome, the server's sub
+ * tandem.v1, join (with an invite token), the pub offer after welcome (or, for a receiver
+ * that publishes nothing, media.receive_only), the server's sub
  * offers answered with their rev, pings. libwebsockets client on the shard's glib loop. */
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -77,6 +78,34 @@ static void send_pub_offer(struct ld_part *p)
     g_free(pwd);
 }
 
+/* A receiver that publishes nothing asks for its sub offers without a pub connection
+ * (docs/protocol.md "media.receive_only"); a server without it answers unknown_type, and
+ * the idle pub offer follows then (on_error). */
+static void start_media(struct ld_part *p)
+{
+    if (p->sends || p->sh->g->o.idle_pub) {
+        send_pub_offer(p);
+        return;
+    }
+    p->recv_only_id = ++p->next_id + 100;
+    send_obj(p, json_pack("{s:s, s:I}", "type", "media.receive_only", "id",
+                          (json_int_t)p->recv_only_id));
+}
+
+static void on_error(struct ld_part *p, json_t *m)
+{
+    const char *code = json_string_value(json_object_get(m, "code"));
+    const char *msg = json_string_value(json_object_get(m, "message"));
+    json_t *ref = json_object_get(m, "ref");
+    if (p->recv_only_id && json_is_integer(ref) && json_integer_value(ref) == p->recv_only_id &&
+        code && strcmp(code, "unknown_type") == 0 && !p->offered) {
+        p->recv_only_id = 0;
+        send_pub_offer(p); /* an older server */
+        return;
+    }
+    say(p, "server error %s: %s", code ? code : "?", msg ? msg : "");
+}
+
 static void on_answer(struct ld_part *p, const char *sdp)
 {
     struct ld_sdp_info *info = g_new0(struct ld_sdp_info, 1);
@@ -130,15 +159,13 @@ static void on_message(struct ld_part *p, const char *text, size_t len)
         g_mutex_lock(&p->sh->lock);
         p->sh->st.joined++;
         g_mutex_unlock(&p->sh->lock);
-        send_pub_offer(p);
+        start_media(p);
     } else if (strcmp(type, "answer") == 0 && pc && strcmp(pc, "pub") == 0 && sdp) {
         on_answer(p, sdp);
     } else if (strcmp(type, "offer") == 0 && pc && strcmp(pc, "sub") == 0 && sdp) {
         on_sub_offer(p, sdp, json_integer_value(json_object_get(m, "rev")));
     } else if (strcmp(type, "error") == 0) {
-        const char *code = json_string_value(json_object_get(m, "code"));
-        const char *msg = json_string_value(json_object_get(m, "message"));
-        say(p, "server error %s: %s", code ? code : "?", msg ? msg : "");
+        on_error(p, m);
     }
     json_decref(m);
 }

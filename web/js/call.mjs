@@ -20,6 +20,12 @@
 // video m-section (sendonly), and turning the camera or microphone on or off swaps the
 // track with replaceTrack (the server keeps the producer while the SSRC stays the same).
 //
+// A page with nothing to send (camera and microphone both refused or missing) receives only
+// (protocol.md "Receiving only"): its pair starts without "pub" (media.receive_only instead
+// of the pub offer, so the server holds no idle connection for it), and "pub" is made and
+// offered once a track comes (the person allowed the microphone after all). A server
+// without media.receive_only (unknown_type) gets the pub offer as before.
+//
 // Events (CustomEvent):
 //   status  the connection status changed (call.status, see STATUS)
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
@@ -111,8 +117,10 @@ function within(p, ms, what) {
 
 class Session {
   closed = false;
-  answered = false; // the pub answer is applied
+  answered = false; // the pub answer is applied, or receive-only was asked: sub offers may follow
   pubOfferId = null;
+  recvOnlyId = null; // the id of media.receive_only, while this pair receives only
+  pubAnswered = false; // the pub answer is applied
   lastRev = 0;
   nextOffer = null; // the newest sub offer not yet handled
   subBusy = false;
@@ -132,29 +140,36 @@ class Session {
   #ended = { pub: false, sub: false };
   #timers = new Set();
 
-  constructor(call, tracks, { restart }) {
+  constructor(call, tracks, { restart, receiveOnly = false }) {
     this.call = call;
     this.restart = restart;
-    const config = { ...RTC_CONFIG, iceServers: call.iceServers };
-    this.pub = new RTCPeerConnection(config);
-    this.sub = new RTCPeerConnection(config);
+    this.pub = null; // null while this pair receives only
+    this.sub = this.#connection('sub');
+    if (!receiveOnly) this.#makePub(tracks);
+  }
+
+  #connection(label) {
+    const pc = new RTCPeerConnection({ ...RTC_CONFIG, iceServers: this.call.iceServers });
+    pc.addEventListener('icecandidate', (ev) => this.#onCandidate(label, ev.candidate));
+    pc.addEventListener('connectionstatechange', () => this.call.onConnectionState(this));
+    return pc;
+  }
+
+  #makePub(tracks) {
+    this.pub = this.#connection('pub');
     const stream = new MediaStream(); // its id is replaced by ours on the server
     const init = { direction: 'sendonly', streams: [stream] };
     this.audio = this.pub.addTransceiver(tracks.audio || 'audio', init);
     // Simulcast layers, unless the camera is small or the page saves data (adapt.mjs).
-    const layers = videoEncodings(tracks.video, { saveData: !call.receiveVideo });
+    const layers = videoEncodings(tracks.video, { saveData: !this.call.receiveVideo });
     this.video = this.pub.addTransceiver(tracks.video || 'video', layers ? { ...init, sendEncodings: layers } : init);
-    for (const [label, pc] of [['pub', this.pub], ['sub', this.sub]]) {
-      pc.addEventListener('icecandidate', (ev) => this.#onCandidate(label, ev.candidate));
-      pc.addEventListener('connectionstatechange', () => this.call.onConnectionState(this));
-    }
   }
 
   close() {
     this.closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    this.pub.close();
+    this.pub?.close();
     this.sub.close();
   }
 
@@ -167,6 +182,7 @@ class Session {
   }
 
   replaceTracks({ audio, video }) {
+    if (!this.pub) return audio || video ? this.startPublishing({ audio, video }) : Promise.resolve();
     const swaps = [];
     if (this.audio.sender.track !== audio) swaps.push(this.audio.sender.replaceTrack(audio));
     if (this.video.sender.track !== video) swaps.push(this.video.sender.replaceTrack(video));
@@ -174,6 +190,14 @@ class Session {
   }
 
   async publish() {
+    if (!this.pub) {
+      // Nothing to send: the server's sub offers without a pub connection.
+      this.recvOnlyId = this.call.send({ type: 'media.receive_only' });
+      this.answered = true;
+      this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
+      this.pumpSub();
+      return;
+    }
     const offer = await this.pub.createOffer();
     if (this.closed) return;
     await this.pub.setLocalDescription(offer);
@@ -191,7 +215,8 @@ class Session {
   /** Sends track as the screen, or with null stops sending it: a new pub offer. Resolves
    *  when the server answered; rejects with the server's error (the offer is rolled back). */
   async shareScreen(track) {
-    if (this.closed || !this.answered || this.pub.signalingState !== 'stable' || this.shareId !== null) {
+    // (a pair that receives only has nothing to add a screen to until its devices come back)
+    if (this.closed || !this.pub || !this.pubAnswered || this.pub.signalingState !== 'stable' || this.shareId !== null) {
       throw Object.assign(new Error('the connection is busy'), { code: 'busy_here' });
     }
     if (track && !this.screen) {
@@ -246,8 +271,9 @@ class Session {
       await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp }); // new ICE credentials
       return;
     }
-    if (this.answered || msg.ref === undefined || msg.ref !== this.pubOfferId) return;
+    if (this.pubAnswered || msg.ref === undefined || msg.ref !== this.pubOfferId) return;
     if (typeof msg.sdp !== 'string') throw new Error('pub answer without sdp');
+    this.pubAnswered = true;
     this.answered = true;
     await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     if (this.closed) return;
@@ -294,10 +320,24 @@ class Session {
     }
   }
 
+  /** A pair that received only starts sending (tracks came, or an older server refused
+   *  media.receive_only): "pub" is made and offered; "sub" goes on as it is. */
+  startPublishing(tracks) {
+    if (this.pub || this.closed) return Promise.resolve();
+    this.recvOnlyId = null;
+    this.#makePub(tracks);
+    return this.publish();
+  }
+
   /** ICE restart of both connections (RFC 8445 §9): "pub" offers with new credentials, and
    *  the server is asked for a "sub" offer with new ones. The DTLS association stays. */
   async restartIce() {
-    if (this.closed || !this.answered || this.pub.signalingState !== 'stable') return;
+    if (this.closed || !this.answered) return;
+    if (!this.pub) { // receiving only: "sub" alone
+      if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
+      return;
+    }
+    if (!this.pubAnswered || this.pub.signalingState !== 'stable') return;
     this.pub.restartIce();
     const offer = await within(this.pub.createOffer({ iceRestart: true }), STEP_TIMEOUT_MS, 'restart offer');
     if (this.closed) return;
@@ -309,11 +349,15 @@ class Session {
 
   /** After a resume: what the old WebSocket may have lost on its way to the server. */
   resend() {
-    if (this.pub.signalingState === 'have-local-offer' && this.pub.localDescription) {
+    if (this.pub?.signalingState === 'have-local-offer' && this.pub.localDescription) {
       const id = this.call.send(this.#pubOffer());
       if (this.shareId !== null) this.shareId = id;
-      else if (this.answered) this.restartId = id;
+      else if (this.pubAnswered) this.restartId = id;
       else this.pubOfferId = id;
+    }
+    // A request lost with the old connection (no offer came since: asking again costs nothing).
+    if (!this.pub && this.recvOnlyId !== null && this.lastRev === 0) {
+      this.recvOnlyId = this.call.send({ type: 'media.receive_only' });
     }
     // A stale answer is ignored by the server; one it never got unblocks its next offer.
     if (this.lastAnswer) this.call.send({ type: 'answer', pc: 'sub', ...this.lastAnswer });
@@ -400,6 +444,7 @@ export class Call extends EventTarget {
   #watchTimer = 0;
   #watching = false;
   #uplinkAt = 0;
+  #uplinkHistory = []; // uplink.mjs: the voice's counts of the last looks
   #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
   #roomSize = 1;
   #speaking = '';
@@ -409,6 +454,8 @@ export class Call extends EventTarget {
   #iceAt = 0;
   #everConnected = false;
   #blocked = false;
+  #nothingToSend = false;
+  #noReceiveOnly = false; // the server answered media.receive_only with unknown_type
   #networkTimer = 0;
   /** ICE restarts tried since the page opened (for tests and diagnostics). */
   iceRestarts = 0;
@@ -487,7 +534,7 @@ export class Call extends EventTarget {
     if (!s || s.closed || !s.answered || !this.#selfId) return false;
     // A restart whose offer/answer is done may be followed by another (the path died again);
     // one still negotiating may not.
-    if (s.iceRestarting && (s.restartId !== null || s.pub.signalingState !== 'stable')) return false;
+    if (s.iceRestarting && (s.restartId !== null || (s.pub && s.pub.signalingState !== 'stable'))) return false;
     if (s.restartsInRow >= MAX_RESTARTS_IN_ROW + 1) {
       this.fail(s, 'ICE restarts did not bring the connection back');
       return true;
@@ -503,9 +550,9 @@ export class Call extends EventTarget {
       if (s !== this.#session || s.restartGen !== gen) return;
       // Up now, or packets came on both paths after this restart (it worked; a stall since
       // is a new cut, for the watch to restart again).
-      const ok = (s.pub.connectionState === 'connected' &&
+      const ok = ((!s.pub || s.pub.connectionState === 'connected') &&
         (!s.sub.remoteDescription || s.sub.connectionState === 'connected')) ||
-        Object.values(this.#rx).every((r) => r.at > s.restartAt + WATCH_MS);
+        this.#paths(s).every((r) => r.at > s.restartAt + WATCH_MS);
       s.iceRestarting = false;
       if (ok) s.restartsInRow = 0;
       // The path may have died again after this restart worked (a second network change):
@@ -551,9 +598,12 @@ export class Call extends EventTarget {
     return s.shareScreen(track);
   }
 
-  /** The tracks to send (null: nothing of that kind); swapped in without renegotiation. */
+  /** The tracks to send (null: nothing of that kind); swapped in without renegotiation.
+   *  nothingToSend: the devices were refused or are missing (not merely still opening): a
+   *  new pair then receives only, and starts sending when a track comes. */
   setLocalTracks(tracks) {
     this.#tracks = { audio: tracks.audio || null, video: tracks.video || null };
+    this.#nothingToSend = tracks.nothingToSend === true;
     this.#session?.replaceTracks(this.#tracks).catch(() => {});
   }
 
@@ -651,6 +701,13 @@ export class Call extends EventTarget {
     if (!mine && err.code !== 'media_unavailable' && typeof err.pc !== 'string') return false;
     if (s && err.ref !== undefined && err.ref === s.shareId) {
       s.shareRefused(err).catch((e) => this.fail(s, `share refused: ${e?.message || e}`));
+    } else if (s && err.ref !== undefined && err.ref === s.recvOnlyId) {
+      if (err.code === 'unknown_type') { // an older server: an idle pub connection, as before
+        this.#noReceiveOnly = true;
+        s.startPublishing(this.#tracks).catch((e) => this.fail(s, `pub offer: ${e?.message || e}`));
+      } else if (err.code === 'not_implemented') this.#unavailable();
+      else if (err.code === 'media_unavailable') this.#scheduleRestart('busy');
+      else this.fail(s, `receive only refused: ${err.code} ${err.message || ''}`);
     } else if (s && err.ref !== undefined && err.ref === s.pubOfferId) {
       if (err.code === 'not_implemented' || err.code === 'unknown_type') this.#unavailable();
       else if (err.code === 'media_unavailable') this.#scheduleRestart('busy');
@@ -666,8 +723,10 @@ export class Call extends EventTarget {
   /** Called by a Session when one of its connections changed state. */
   onConnectionState(s) {
     if (s !== this.#session) return;
-    const states = [s.pub.connectionState];
+    const states = [];
+    if (s.pub) states.push(s.pub.connectionState);
     if (s.sub.remoteDescription) states.push(s.sub.connectionState);
+    if (!states.length) return;
     if (states.includes('failed')) {
       // A path that failed after it worked: mend it in place first (the restart's own bound
       // leads to a new pair if that does not help).
@@ -679,7 +738,7 @@ export class Call extends EventTarget {
     clearTimeout(this.#graceTimer);
     if (states.includes('disconnected')) {
       this.#graceTimer = setTimeout(() => {
-        if (s === this.#session && [s.pub.connectionState, s.sub.connectionState].includes('disconnected') &&
+        if (s === this.#session && [s.pub?.connectionState, s.sub.connectionState].includes('disconnected') &&
           !this.restartIce('connection lost') && !s.iceRestarting) {
           this.fail(s, 'connection lost');
         }
@@ -700,7 +759,7 @@ export class Call extends EventTarget {
   /** A Session's watchdog: its connections should be up by now. */
   checkConnected(s) {
     if (s !== this.#session) return;
-    const pubOk = s.pub.connectionState === 'connected';
+    const pubOk = !s.pub || s.pub.connectionState === 'connected';
     const subOk = !s.sub.remoteDescription || s.sub.connectionState === 'connected';
     if (!pubOk || !subOk) this.fail(s, 'no connection in time');
   }
@@ -712,7 +771,8 @@ export class Call extends EventTarget {
     // Never connected and the transport itself failed: say that the network seems to block
     // calls (rather than "lost"), and whether a relay was tried.
     const transport = why === 'connection failed' || why === 'no connection in time';
-    if (!this.#everConnected && transport && s.pub.connectionState !== 'connected') this.#blocked = true;
+    const first = s.pub || s.sub;
+    if (!this.#everConnected && transport && first.connectionState !== 'connected') this.#blocked = true;
     this.#scheduleRestart('reconnecting');
   }
 
@@ -743,9 +803,13 @@ export class Call extends EventTarget {
     if (this.#session?.screenOn) this.dispatchEvent(new CustomEvent('sharelost')); // a new pair
     this.#session?.close();
     this.#setRemoteMap(new Map());
-    const s = new Session(this, this.#tracks, { restart });
+    // Nothing to send (the devices were refused or are missing): receive only.
+    const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
+    const s = new Session(this, this.#tracks, { restart, receiveOnly });
     this.#session = s;
     s.publish().catch((err) => this.fail(s, `pub offer: ${err?.message || err}`));
+    // Alone in the room nothing comes to connect: there is no connection to wait for.
+    if (receiveOnly) this.#setStatus('connected');
   }
 
   #unavailable() {
@@ -787,7 +851,7 @@ export class Call extends EventTarget {
 
   #applyBitrate() {
     const s = this.#session;
-    if (!s?.answered || s.closed) return;
+    if (!s?.pubAnswered || s.closed) return;
     const tier = TIERS.find((x) => this.#roomSize <= x.upTo);
     const sender = s.video.sender;
     if (isSimulcast(sender)) return; // the server picks a layer per person instead
@@ -811,11 +875,17 @@ export class Call extends EventTarget {
     }
   }
 
+  /** The path figures of s's connections (no "pub" while it receives only). */
+  #paths(s) {
+    return s.pub ? Object.values(this.#rx) : [this.#rx.sub];
+  }
+
   async #lookAtPaths() {
     const s = this.#session;
     const now = Date.now();
     if (!s || s.closed || !s.answered || (s.iceRestarting && now - s.restartAt < STALL_MS)) return;
     for (const [label, pc] of [['pub', s.pub], ['sub', s.sub]]) {
+      if (!pc) continue; // receiving only
       const rx = this.#rx[label];
       if (pc.connectionState !== 'connected') {
         rx.bytes = -1;
@@ -831,7 +901,7 @@ export class Call extends EventTarget {
         // What this page's own line can send (uplink.mjs decides about the camera).
         if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
           this.#uplinkAt = now;
-          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report) }));
+          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report, this.#uplinkHistory) }));
         }
       } catch {
         return; // closed meanwhile
@@ -856,7 +926,7 @@ export class Call extends EventTarget {
     }
     // Both paths carry again since a restart: it worked.
     if (s.iceRestarting && now - s.restartAt > STALL_MS &&
-      Object.values(this.#rx).every((r) => r.steady >= 2 && r.at > s.restartAt)) {
+      this.#paths(s).every((r) => r.steady >= 2 && r.at > s.restartAt)) {
       s.iceRestarting = false;
       s.restartsInRow = 0;
     }
@@ -877,7 +947,7 @@ export class Call extends EventTarget {
             owner.has(r.trackIdentifier)) speaking.add(owner.get(r.trackIdentifier));
         });
       }
-      if (this.#tracks.audio?.enabled) {
+      if (this.#tracks.audio?.enabled && s.pub) {
         (await s.pub.getStats()).forEach((r) => {
           if (r.type === 'media-source' && r.kind === 'audio' && r.audioLevel > SPEAKING_LEVEL) {
             speaking.add(this.#selfId);

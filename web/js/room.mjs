@@ -448,7 +448,9 @@ function onModMuted(msg) {
 
 /** Hands the person's tracks to the call and tells the others when something changed. */
 function syncLocal() {
-  call.setLocalTracks({ audio: local.audioTrack, video: local.videoTrack });
+  // Refused or missing devices (not still opening ones): the call receives only.
+  const nothingToSend = !local.audioTrack && !local.videoTrack && local.problem !== null;
+  call.setLocalTracks({ audio: local.audioTrack, video: local.videoTrack, nothingToSend });
   if (state.phase !== 'in-room') return;
   const now = JSON.stringify({ audio: local.micOn, video: local.cameraOn });
   if (now === sentState) return;

@@ -2,7 +2,8 @@
 // only"): the page stops sending video before the voice suffers, says so, and tries the
 // camera again by itself later. The browser's own estimate of what its "pub" connection can
 // send (getStats: the selected candidate pair's availableOutgoingBitrate) and the loss the
-// server reports for this page's voice (remote-inbound-rtp fractionLost) decide:
+// server reports for this page's voice (remote-inbound-rtp packetsLost against the packets
+// sent, over the last SPAN looks) decide:
 //  - weak: the estimate below WEAK_BPS (a voice and the lowest picture need about that), or
 //    the voice losing more than WEAK_LOSS, in ENTER_OF of the last LOOKS looks (about one a
 //    second: a policed line's loss comes and goes with its bursts);
@@ -20,17 +21,38 @@ export const TRY_FIRST_MS = 15000;
 export const TRY_MAX_MS = 120000;
 export const FAIL_MS = 20000;
 
-/** Reads the figures the guard needs from a getStats() report of the "pub" connection. */
-export function uplinkFigures(report) {
+export const SPAN = 3; // looks the loss is counted over (reports come 0.5-1.5 s apart)
+const MIN_SENT = 20; // packets: fewer tell nothing
+
+/** Reads the figures the guard needs from a getStats() report of the "pub" connection.
+ *  history: an array the caller keeps between looks (the voice's counts of the last looks).
+ *  Not the reports' fractionLost: the server raises that figure to what the people who hear
+ *  this voice lose on their own lines (so that the browser adds Opus in-band FEC), while
+ *  the cumulative count of lost packets stays this line's own. */
+export function uplinkFigures(report, history = []) {
   let available = null;
-  let loss = null;
+  let lost = null;
+  let sent = null;
   report.forEach((r) => {
     if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded' &&
       typeof r.availableOutgoingBitrate === 'number') available = r.availableOutgoingBitrate;
-    if (r.type === 'remote-inbound-rtp' && r.kind === 'audio' && typeof r.fractionLost === 'number') {
-      loss = Math.max(loss ?? 0, r.fractionLost);
+    if (r.type === 'remote-inbound-rtp' && r.kind === 'audio' && typeof r.packetsLost === 'number') {
+      lost = (lost ?? 0) + r.packetsLost;
+    }
+    if (r.type === 'outbound-rtp' && r.kind === 'audio' && typeof r.packetsSent === 'number') {
+      sent = (sent ?? 0) + r.packetsSent;
     }
   });
+  let loss = null;
+  if (lost !== null && sent !== null) {
+    const first = history[0];
+    if (first && sent - first.sent >= MIN_SENT) {
+      loss = Math.min(1, Math.max(0, (lost - first.lost) / (sent - first.sent)));
+    }
+    if (first && (sent < first.sent || lost < first.lost)) history.length = 0; // a new connection
+    history.push({ lost, sent });
+    while (history.length > SPAN + 1) history.shift();
+  }
   return { available, loss };
 }
 

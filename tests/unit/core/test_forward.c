@@ -298,6 +298,32 @@ static void loss_estimate_rules(void **state)
     assert_true(tdm_fwd_loss_estimate(1, 0, 255, cap) >= 1);
 }
 
+/* What an audio publisher is told: the worst loss at once, bounded, falling slowly. */
+static void audio_loss_rules(void **state)
+{
+    (void)state;
+    assert_int_equal(tdm_fwd_audio_loss(0, 0), 0);
+    /* a listener losing 5 % (13/256): said at once */
+    assert_int_equal(tdm_fwd_audio_loss(0, 13), 13);
+    /* a listener losing 60 %: bounded */
+    assert_int_equal(tdm_fwd_audio_loss(13, 154), TDM_FWD_AUDIO_LOSS_MAX);
+    assert_int_equal(tdm_fwd_audio_loss(200, 0),
+                     TDM_FWD_AUDIO_LOSS_MAX - TDM_FWD_AUDIO_LOSS_MAX / 4);
+    /* the loss went away: a quarter less per report, never below the target, down to 0 */
+    uint8_t h = 40;
+    int reports = 0;
+    while (h > 0 && reports < 100) {
+        uint8_t next = tdm_fwd_audio_loss(h, 0);
+        assert_true(next < h);
+        assert_true(next >= h - h / 4 - 1);
+        h = next;
+        reports++;
+    }
+    assert_int_equal(h, 0);
+    assert_true(reports > 5 && reports < 20);
+    assert_int_equal(tdm_fwd_audio_loss(40, 35), 35);
+}
+
 /* The resend budget: a full burst at first, then a quarter of the rate (or the floor). */
 static void resend_budget(void **state)
 {
@@ -345,6 +371,7 @@ int main(void)
         cmocka_unit_test(remb_target_rules),
         cmocka_unit_test(remb_ignores_receivers_still_climbing),
         cmocka_unit_test(loss_estimate_rules),
+        cmocka_unit_test(audio_loss_rules),
         cmocka_unit_test(resend_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,4 +72,25 @@ static inline char *sdp_file(const char *name)
     return buf;
 }
 
+/* How many times needle occurs in text. */
+static inline int count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The next event, which must be of kind k for pid (the caller frees it). Needs cmocka.h
+ * included first. */
+static inline struct tdm_sfu_event *expect(struct tdm_sfu *s, enum tdm_sfu_event_kind k,
+                                           const char *pid)
+{
+    struct tdm_sfu_event *e = tdm_sfu_poll_event(s);
+    assert_non_null(e);
+    assert_int_equal(e->kind, k);
+    assert_string_equal(e->pid, pid);
+    return e;
+}
+
 #endif

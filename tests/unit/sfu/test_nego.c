@@ -24,24 +24,6 @@ static void command(struct tdm_sfu *s, enum tdm_sfu_cmd_kind k, const char *pid,
     free(c.ref); /* the core may have taken it (NULL then) */
 }
 
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
-/* The next event, which must be of kind k for pid (the caller frees it). */
-static struct tdm_sfu_event *expect(struct tdm_sfu *s, enum tdm_sfu_event_kind k, const char *pid)
-{
-    struct tdm_sfu_event *e = tdm_sfu_poll_event(s);
-    assert_non_null(e);
-    assert_int_equal(e->kind, k);
-    assert_string_equal(e->pid, pid);
-    return e;
-}
-
 static void publish_answer_and_sub_offers(void **state)
 {
     (void)state;
@@ -215,6 +197,82 @@ static void simulcast_publisher(void **state)
     test_core_free(&t);
 }
 
+/* media.receive_only: sub offers without a pub connection, with the server's payload types;
+ * publishing later keeps them; asking again starts a new sub connection; a core without a media
+ * address refuses. */
+static void receive_only(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char *firefox = sdp_file("firefox-offer-av.sdp"), *chromium = sdp_file("chromium-offer-av.sdp");
+    assert_non_null(firefox);
+    assert_non_null(chromium);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_RECV_ONLY, "amina", NULL, 0, "3");
+    command(t.sfu, TDM_SFU_CMD_RECV_ONLY, "ghost", NULL, 0, "3"); /* not there: nothing */
+    assert_null(tdm_sfu_poll_event(t.sfu));                       /* nothing to receive yet */
+    struct tdm_sfu_stats st;
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.peers, 0);
+
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "jan", firefox, 0, "5");
+    struct tdm_sfu_event *e = expect(t.sfu, TDM_SFU_EV_ANSWER, "jan");
+    tdm_sfu_event_free(e);
+    e = expect(t.sfu, TDM_SFU_EV_OFFER, "amina");
+    assert_int_equal(e->rev, 1);
+    assert_int_equal(count(e->sdp, "a=msid:jan "), 2);
+    assert_int_equal(count(e->sdp, "a=rtpmap:111 opus/48000/2"), 1); /* ours, not Firefox's 109 */
+    assert_int_equal(count(e->sdp, "a=rtpmap:96 VP8/90000"), 1);
+    tdm_sfu_event_free(e);
+    assert_null(tdm_sfu_poll_event(t.sfu)); /* jan has nothing to receive */
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.peers, 2); /* jan's pub, amina's sub */
+    /* asked again: a new pair of connections on the page, the old sub one is released and
+     * the next offer (a higher revision) is for a new one */
+    command(t.sfu, TDM_SFU_CMD_RECV_ONLY, "amina", NULL, 0, "4");
+    e = expect(t.sfu, TDM_SFU_EV_OFFER, "amina");
+    assert_int_equal(e->rev, 2);
+    assert_int_equal(count(e->sdp, "a=msid:jan "), 2);
+    tdm_sfu_event_free(e);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.peers, 2);
+
+    /* amina starts publishing: jan receives her, her sub connection stays */
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "amina", chromium, 0, "6");
+    e = expect(t.sfu, TDM_SFU_EV_ANSWER, "amina");
+    assert_string_equal(e->ref, "6");
+    tdm_sfu_event_free(e);
+    e = expect(t.sfu, TDM_SFU_EV_OFFER, "jan");
+    assert_int_equal(count(e->sdp, "a=msid:amina "), 2);
+    assert_int_equal(count(e->sdp, "a=rtpmap:109 opus/48000/2"), 1); /* Firefox's own */
+    tdm_sfu_event_free(e);
+    tdm_sfu_get_stats(t.sfu, &st);
+    assert_int_equal(st.peers, 4);
+    while ((e = tdm_sfu_poll_event(t.sfu)))
+        tdm_sfu_event_free(e);
+    test_core_free(&t);
+
+    /* no media address: refused with media_unavailable on "sub", the request's id kept */
+    assert_int_equal(test_core_make(&t), 0);
+    tdm_sfu_destroy(t.sfu);
+    struct tdm_sfu_config c = {
+        .ssl_ctx = t.ctx, .max_sessions = 4, .max_pending = 4, .rand32 = test_rand, .rand_ctx = &t};
+    assert_int_equal(tdm_sfu_create(&c, &t.sfu), 0);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "amina", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_RECV_ONLY, "amina", NULL, 0, "7");
+    e = expect(t.sfu, TDM_SFU_EV_ERROR, "amina");
+    assert_string_equal(e->code, "media_unavailable");
+    assert_string_equal(e->pc, "sub");
+    assert_string_equal(e->ref, "7");
+    tdm_sfu_event_free(e);
+    free(firefox);
+    free(chromium);
+    test_core_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +280,7 @@ int main(void)
         cmocka_unit_test(refusals),
         cmocka_unit_test(restart_gets_its_own_answer),
         cmocka_unit_test(simulcast_publisher),
+        cmocka_unit_test(receive_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,24 +35,6 @@ static void simple(struct tdm_sfu *s, enum tdm_sfu_cmd_kind k, const char *pid, 
     tdm_sfu_handle_command(s, &c, NOW);
 }
 
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
-/* The next event, which must be of kind k for pid (the caller frees it). */
-static struct tdm_sfu_event *expect(struct tdm_sfu *s, enum tdm_sfu_event_kind k, const char *pid)
-{
-    struct tdm_sfu_event *e = tdm_sfu_poll_event(s);
-    assert_non_null(e);
-    assert_int_equal(e->kind, k);
-    assert_string_equal(e->pid, pid);
-    return e;
-}
-
 static void expect_share(struct tdm_sfu *s, const char *pid, bool on)
 {
     struct tdm_sfu_event *e = expect(s, TDM_SFU_EV_SHARE, pid);
