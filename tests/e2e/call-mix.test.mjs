@@ -123,7 +123,11 @@ if (!insideNetns()) {
       t.diagnostic(`in ${WINDOW_MS} ms Ngozi got ${mix.packets} packets and ${mix.samples} samples of the mix ` +
         `(largest audioLevel ${level.toFixed(3)}), ${separate.join(' and ')} packets of Amina's and Jan's own streams`);
       assert.equal(on.mix, s1.mix);
-      assert.ok(mix.packets > (WINDOW_MS / 20) * 0.5, fail(`the mix hardly flows: ${JSON.stringify(mix)}`));
+      // 50 packets a second while anyone beeps; the mix's encoder uses DTX (core/mix.c), so in
+      // the fake microphones' pauses it sends one every 400 ms: 95-168 packets were seen in
+      // this window, depending on how much of it the beeps filled. A mix that does not flow
+      // sends none, or DTX packets only (10).
+      assert.ok(mix.packets > (WINDOW_MS / 20) * 0.25, fail(`the mix hardly flows: ${JSON.stringify(mix)}`));
       assert.ok(mix.samples > 48 * WINDOW_MS * 0.5, fail(`the mix is hardly played out: ${JSON.stringify(mix)}`));
       assert.ok(level > 0, fail('the mix is silent while the others beep'));
       for (const n of separate) assert.ok(n <= 5, fail(`a per-speaker stream still flows: ${separate}`));
