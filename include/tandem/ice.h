@@ -127,7 +127,9 @@ int tdm_ice_lookup_addr(const struct tdm_ice_table *t, const struct tdm_addr *fr
  * Each is marked TDM_ICE_FAILED and reported once; up to cap go into out, the rest on the next
  * call. Also forgets source addresses not seen for the consent timeout (other than the
  * selected one). *next_us (may be NULL) gets the time of the next expiry to arm a timer for,
- * INT64_MAX when none. Returns the number written to out. O(sessions). */
+ * INT64_MAX when none: exact after a scan, otherwise a lower bound (calling earlier is
+ * harmless). Returns the number written to out. O(sessions) when something may be due, O(1)
+ * before that, so a timer armed for other reasons costs nothing here. */
 size_t tdm_ice_tick(struct tdm_ice_table *t, int64_t now_us, struct tdm_ice_expired *out,
                     size_t cap, int64_t *next_us);
 

@@ -61,6 +61,10 @@ struct tdm_ice_table {
     size_t addr_mask;
     uint64_t seed;
     int64_t connect_timeout_us, consent_timeout_us;
+    /* No deadline of any session or address comes before this: tdm_ice_tick scans the table
+     * only once it is reached. Lowered by whatever brings a deadline closer; set exactly by
+     * each scan. */
+    int64_t scan_due;
 };
 
 /* --- open addressing --- */
@@ -188,6 +192,7 @@ struct tdm_ice_table *tdm_ice_table_create(size_t max_sessions)
     t->free_head = 0;
     t->connect_timeout_us = TDM_ICE_CONNECT_TIMEOUT_US;
     t->consent_timeout_us = TDM_ICE_CONSENT_TIMEOUT_US;
+    t->scan_due = INT64_MAX;
     return t;
 fail:
     tdm_ice_table_destroy(t);
@@ -213,6 +218,7 @@ int tdm_ice_table_set_timeouts(struct tdm_ice_table *t, int64_t connect_timeout_
         return TDM_EINVAL;
     t->connect_timeout_us = connect_timeout_us;
     t->consent_timeout_us = consent_timeout_us;
+    t->scan_due = INT64_MIN; /* every deadline moved: scan at the next tick */
     return 0;
 }
 
@@ -228,6 +234,16 @@ static struct session *get(const struct tdm_ice_table *t, uint64_t id)
         return NULL;
     struct session *s = &t->s[slot];
     return s->in_use && s->gen == (uint32_t)(id >> 32) ? s : NULL;
+}
+
+/* Something at now_us may expire from now_us + the shorter timeout on: scan by then. */
+static void scan_by(struct tdm_ice_table *t, int64_t now_us)
+{
+    int64_t span = t->connect_timeout_us < t->consent_timeout_us ? t->connect_timeout_us
+                                                                 : t->consent_timeout_us;
+    int64_t at = now_us > INT64_MAX - span ? INT64_MAX : now_us + span;
+    if (at < t->scan_due)
+        t->scan_due = at;
 }
 
 static uint64_t id_of(const struct tdm_ice_table *t, const struct session *s)
@@ -285,6 +301,7 @@ int tdm_ice_session_add(struct tdm_ice_table *t, int64_t now_us, uint64_t user, 
     s->last_check_us = now_us;
     ufrag_insert(t, slot);
     t->count++;
+    scan_by(t, now_us);
     *id = id_of(t, s);
     return 0;
 }
@@ -373,6 +390,7 @@ int tdm_ice_session_restart(struct tdm_ice_table *t, uint64_t id, int64_t now_us
     ufrag_insert(t, slot | REF_PREV);
     ufrag_insert(t, slot);
     s->since_us = now_us;
+    scan_by(t, now_us);
     memset(&fresh, 0, sizeof fresh);
     return 0;
 }
@@ -525,6 +543,7 @@ static enum tdm_ice_event record_check(struct tdm_ice_table *t, struct check *ck
     s->latest = *from;
     s->has_latest = true;
     remember_addr(t, s, from, now_us);
+    scan_by(t, now_us); /* a new address, or a consent deadline that replaces a connect one */
     if (s->state == TDM_ICE_NEW)
         s->state = TDM_ICE_CHECKING;
     if (!use_candidate)
@@ -598,22 +617,33 @@ int tdm_ice_handle_stun(struct tdm_ice_table *t, const uint8_t *p, size_t len,
 
 /* --- time --- */
 
-static void prune_addrs(struct tdm_ice_table *t, struct session *s, int64_t now_us)
+/* Forgets addresses not seen for the consent timeout; returns when the next one would go. */
+static int64_t prune_addrs(struct tdm_ice_table *t, struct session *s, int64_t now_us)
 {
     uint32_t slot = (uint32_t)(s - t->s);
+    int64_t next = INT64_MAX;
     for (size_t i = s->n_addrs; i-- > 0;) {
         if (s->nominated && tdm_addr_equal(&s->addrs[i], &s->selected))
             continue;
-        if (now_us - s->addr_seen_us[i] >= t->consent_timeout_us) {
+        int64_t gone = s->addr_seen_us[i] + t->consent_timeout_us;
+        if (now_us >= gone) {
             addr_index_remove(t, &s->addrs[i], slot);
             drop_session_addr(s, i);
+        } else if (gone < next) {
+            next = gone;
         }
     }
+    return next;
 }
 
 size_t tdm_ice_tick(struct tdm_ice_table *t, int64_t now_us, struct tdm_ice_expired *out,
                     size_t cap, int64_t *next_us)
 {
+    if (now_us < t->scan_due) { /* nothing can be due yet: no scan */
+        if (next_us)
+            *next_us = t->scan_due;
+        return 0;
+    }
     size_t n = 0;
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < t->max; i++) {
@@ -637,8 +667,11 @@ size_t tdm_ice_tick(struct tdm_ice_table *t, int64_t now_us, struct tdm_ice_expi
         }
         if (deadline < next)
             next = deadline;
-        prune_addrs(t, s, now_us);
+        int64_t addr_next = prune_addrs(t, s, now_us);
+        if (addr_next < next)
+            next = addr_next;
     }
+    t->scan_due = next;
     if (next_us)
         *next_us = next;
     return n;

@@ -356,7 +356,8 @@ static void consent_expires_with_stepped_time(void **state)
         now += 5 * SEC;
         assert_int_equal(check_from(f, &a, now, false)->ret, 0);
         assert_int_equal(tdm_ice_tick(f->t, now, ex, 4, &next), 0);
-        assert_true(next == now + TDM_ICE_CONSENT_TIMEOUT_US);
+        /* A lower bound between scans: never later than the real deadline. */
+        assert_true(next > now && next <= now + TDM_ICE_CONSENT_TIMEOUT_US);
     }
     /* Then silence. */
     int64_t last = now;
@@ -406,6 +407,38 @@ static void connect_timeout(void **state)
     assert_int_equal(tdm_ice_tick(f->t, 6 * SEC, ex, 2, &next), 1);
     assert_int_equal(ex[0].user, 102);
     assert_int_equal(tdm_ice_tick(f->t, 6 * SEC, ex, 2, &next), 0);
+}
+
+/* The tick skips its scan until something may be due: whatever brings a deadline closer
+ * (a new session, a check that turns a connect deadline into a nearer consent one) must make
+ * the next tick look again. */
+static void tick_sees_sessions_added_later(void **state)
+{
+    struct fx *f = *state;
+    struct tdm_ice_expired ex[2];
+    int64_t next;
+    assert_int_equal(tdm_ice_table_set_timeouts(f->t, 20 * SEC, 5 * SEC), 0);
+    assert_int_equal(tdm_ice_tick(f->t, 0, ex, 2, &next), 0);
+    assert_true(next == 20 * SEC); /* f->id's connect deadline */
+    /* Nominated at 10 s: consent now runs out at 15 s, before the old scan time. */
+    struct tdm_addr a;
+    tdm_addr_set_v4(&a, 0x0A000001, 1);
+    assert_int_equal(check_from(f, &a, 10 * SEC, true)->ev, TDM_ICE_EV_CONNECTED);
+    assert_int_equal(tdm_ice_tick(f->t, 15 * SEC - 1, ex, 2, &next), 0);
+    assert_true(next == 15 * SEC);
+    assert_int_equal(tdm_ice_tick(f->t, 15 * SEC, ex, 2, &next), 1);
+    assert_int_equal(ex[0].reason, TDM_ICE_EXPIRED_CONSENT);
+    assert_int_equal(tdm_ice_session_remove(f->t, f->id), 0);
+    assert_int_equal(tdm_ice_tick(f->t, 16 * SEC, ex, 2, &next), 0);
+    assert_true(next == INT64_MAX); /* an empty table: no timer */
+    /* A session added to the empty table expires on time. */
+    uint64_t id;
+    assert_int_equal(tdm_ice_session_add(f->t, 17 * SEC, 5, &id), 0);
+    assert_int_equal(tdm_ice_tick(f->t, 18 * SEC, ex, 2, &next), 0);
+    assert_true(next > 18 * SEC && next <= 37 * SEC);
+    assert_int_equal(tdm_ice_tick(f->t, 37 * SEC, ex, 2, &next), 1);
+    assert_int_equal(ex[0].user, 5);
+    assert_int_equal(ex[0].reason, TDM_ICE_EXPIRED_CONNECT);
 }
 
 static void capacity_and_stale_ids(void **state)
@@ -628,6 +661,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(address_bounds_and_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(remote_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(ice_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(tick_sees_sessions_added_later, setup, teardown),
         cmocka_unit_test_setup_teardown(small_output_buffer, setup, teardown),
         cmocka_unit_test(index_survives_churn),
     };
