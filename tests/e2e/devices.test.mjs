@@ -192,7 +192,11 @@ if (!insideNetns()) {
       page.setDefaultTimeout(WAIT_MS);
       page.on('pageerror', (err) => errors.push(`remember: ${err.message}`));
       await page.goto(`${server.url}/r/${ROOM}-remember`);
-      await page.locator('#preview-button').click();
+      // Once this browser has allowed the camera, the page starts the preview by itself
+      // (autoPreview): the button may go away between the look and the tap.
+      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on' ||
+        !document.getElementById('preview-button').hidden);
+      if (await page.locator('#preview-button').isVisible()) await page.locator('#preview-button').click({ timeout: 5000 }).catch(() => {});
       await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
       await page.locator('#devices summary').click();
       await page.waitForFunction(() => document.getElementById('camera-select').options.length === 2);

@@ -1,8 +1,9 @@
 // The room page (/r/<room-id>): the pre-join form with a small camera preview, then the
 // call: one tile per person (video, or their initial when the camera is off), microphone,
-// camera and leave controls. The state lives in one object; render() draws everything from
-// it, so a change of language only needs another render(). The call itself is in call.mjs,
-// the person's own camera and microphone in media.mjs, the tiles in tiles.mjs.
+// camera and leave controls. This file holds the page's state and its talk with the server;
+// render() (roomview.mjs) draws everything from the state, so a change of language only needs
+// another render(). The call itself is in call.mjs, the person's own camera and microphone in
+// media.mjs, the tiles in tiles.mjs.
 import { inviteToken, inviteTokenCut, storedPass, keepPass, dropPass, checkLink } from './invite.mjs';
 import {
   initI18n, mountLanguagePicker, onLanguageChange, t, isolate,
@@ -10,18 +11,19 @@ import {
 import { Signaling, defaultUrl } from './signaling.mjs';
 import { NodeRoute } from './nodes.mjs';
 import { ROLES, checkName, loadRemembered, remember, forget } from './profile.mjs';
-import { errorText, lostText, DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
-import { renderTiles, clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
+import { DEFAULT_MAX_PARTICIPANTS } from './errors.mjs';
+import { clearTiles, resumeAudio, bindMixAudio, tilesWithMedia, markSpeaking, markQuality } from './tiles.mjs';
 import { LayoutReporter, markActiveSpeaker } from './adapt.mjs';
 import { UplinkGuard } from './uplink.mjs';
 import { Call } from './call.mjs';
-import { LocalMedia, MEDIA_PROBLEM_KEYS, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
+import { LocalMedia, voiceOnlyWish, rememberVoiceOnly, saveDataWish, rememberSaveData } from './media.mjs';
 import { Panels } from './panels.mjs';
 import { onQuickExit } from './quickexit.mjs';
 import { Moderation } from './moderation.mjs';
 import { DevicePanel } from './devices.mjs';
 import { Aids } from './aids.mjs';
 import { ScreenShare } from './share.mjs';
+import { $, ui, fragmentRole, roomView } from './roomview.mjs';
 
 const ROOM_ID = /^[A-Za-z0-9_-]{3,64}$/;
 const JOIN_TIMEOUT_MS = 20000;
@@ -37,34 +39,7 @@ const REASON_KEYS = {
   removed: 'room.removedAnnounce',
 };
 
-// What the call bar and the call notice say, by call.status (call.mjs).
-const CALL_TEXT_KEYS = {
-  reconnecting: 'call.reconnecting',
-  busy: 'call.busy',
-  failed: 'call.failed',
-  unavailable: 'call.unavailable',
-};
 const MOD_MUTED_KEYS = { audio: 'call.mutedAudio', video: 'call.mutedVideo' };
-
-const $ = (id) => document.getElementById(id);
-const ui = {
-  prejoin: $('prejoin'), form: $('join-form'), name: $('name'), nameError: $('name-error'),
-  joinAs: $('join-as'), remember: $('remember'), joinError: $('join-error'), join: $('join-button'),
-  voiceOnly: $('voice-only'),
-  preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
-  previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
-  leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
-  leftText: $('left-text'), lobbyWait: $('lobby-wait'),
-  notice: $('room-notice'),
-  callNotice: $('call-notice'), callText: $('call-text'), callRetry: $('call-retry'),
-  deviceNotice: $('device-notice'), deviceText: $('device-text'), deviceRetry: $('device-retry'),
-  hear: $('hear-button'), mic: $('mic-button'), micLabel: $('mic-label'),
-  camera: $('camera-button'), cameraLabel: $('camera-label'),
-  saver: $('saver-button'), saverLabel: $('saver-label'),
-  banner: $('banner'), bannerText: $('banner-text'), bannerButton: $('banner-button'),
-  announcer: $('announcer'), badLink: $('bad-link'), badLinkText: $('bad-link-text'),
-};
 
 /** The room id from /r/<room-id>, or null. The fragment (a later invite token) is left as is. */
 function roomFromPath(pathname) {
@@ -104,14 +79,6 @@ const state = {
   resuming: false, // the connection dropped in the room: the next one sends resume, not join
   resumeId: null,
   away: new Set(), // ids of others whose connection dropped (the server waits for them)
-};
-
-// What the page says when the server ended the call for this person.
-const END_KEYS = {
-  removed: { heading: 'end.removedHeading', text: 'end.removedText' },
-  ended: { heading: 'end.endedHeading', text: 'end.endedText' },
-  // The same person came in again elsewhere (another tab, a second device with the pass).
-  replaced: { heading: 'end.replacedHeading', text: 'end.replacedText', rejoin: true },
 };
 
 let sig = null;
@@ -171,6 +138,7 @@ const share = new ScreenShare({
   },
 });
 layout.watch($('share-stage'));
+const render = roomView({ state, local, call, uplink, mod, aids, share, onAudioBlocked });
 
 function signaling() {
   if (sig) return sig;
@@ -522,180 +490,8 @@ function onSubmit(ev) {
   startJoin();
 }
 
-function show(el, visible) {
-  el.hidden = !visible;
-}
-
-function renderBanner() {
-  const reconnecting = state.phase === 'joining' || state.phase === 'in-room';
-  const visible = reconnecting && state.conn !== 'ok';
-  show(ui.banner, visible);
-  if (!visible) return;
-  const failed = state.conn === 'failed';
-  ui.banner.classList.toggle('failed', failed);
-  let text = lostText(state.lostCode);
-  if (failed) text = t('conn.failed');
-  else if (!state.everJoined) text = t('conn.unreachable');
-  ui.bannerText.textContent = text;
-  ui.bannerButton.textContent = failed ? t('conn.tryAgain') : t('conn.tryNow');
-}
-
-/** The role of a link without an invite token (a server in open-rooms mode, for trying
- *  Tandem out): #role=mentor in the link; else the remembered one; else mentee. */
-function fragmentRole() {
-  const role = new URLSearchParams(window.location.hash.slice(1)).get('role');
-  return ROLES.includes(role) ? role : null;
-}
-
 function joinRole() {
   return state.linkRole || fragmentRole() || state.savedRole || 'mentee';
-}
-
-const JOIN_AS_KEYS = { mentee: 'prejoin.asMentee', mentor: 'prejoin.asMentor', coordinator: 'prejoin.asCoordinator' };
-
-function renderForm() {
-  const known = state.linkRole || fragmentRole();
-  show(ui.joinAs, Boolean(known));
-  ui.joinAs.textContent = known ? t(JOIN_AS_KEYS[known]) : '';
-  const joining = state.phase === 'joining';
-  const waiting = joining || !state.ready;
-  let label = t('prejoin.join');
-  if (joining) label = t('prejoin.joining');
-  else if (!state.ready) label = t('prejoin.gettingReady');
-  ui.join.textContent = label;
-  // Wired now: the button takes presses again (one while getting ready is kept for later).
-  ui.join.disabled = false;
-  ui.join.setAttribute('aria-disabled', String(waiting));
-  ui.form.setAttribute('aria-busy', String(waiting));
-  show(ui.nameError, Boolean(state.nameProblem));
-  ui.nameError.textContent = state.nameProblem ? t(state.nameProblem) : '';
-  ui.name.setAttribute('aria-invalid', String(Boolean(state.nameProblem) ||
-    (state.joinError?.code === 'bad_field' && state.joinError.field === 'name')));
-  show(ui.joinError, Boolean(state.joinError));
-  ui.joinError.textContent = state.joinError
-    ? errorText(state.joinError, { maxParticipants: state.maxParticipants }) : '';
-}
-
-/** The plain sentence for a device problem of media.mjs. */
-function problemText(problem) {
-  return Object.hasOwn(MEDIA_PROBLEM_KEYS, problem) ? t(MEDIA_PROBLEM_KEYS[problem]) : t('device.failed');
-}
-
-let previewTrack = null;
-function renderPreview() {
-  const track = state.phase === 'prejoin' || state.phase === 'joining' ? local.videoTrack : null;
-  if (track !== previewTrack) {
-    previewTrack = track;
-    ui.previewVideo.srcObject = track ? new MediaStream([track]) : null;
-    if (track) ui.previewVideo.play().catch(() => {});
-  }
-  ui.preview.dataset.video = track ? 'on' : 'off';
-  let text = t('prejoin.previewHint');
-  if (local.problem) text = problemText(local.problem);
-  else if (ui.voiceOnly.checked) text = t('prejoin.previewVoiceOnly');
-  ui.previewText.textContent = text;
-  show(ui.previewButton, !track && !ui.voiceOnly.checked && state.phase === 'prejoin');
-}
-
-function renderControls() {
-  const unavailable = call.status === 'unavailable';
-  show(ui.mic, !unavailable);
-  show(ui.camera, !unavailable);
-  ui.mic.dataset.on = String(local.micOn);
-  ui.micLabel.textContent = local.micOn ? t('call.mute') : t('call.unmute');
-  ui.mic.setAttribute('aria-disabled', String(state.locked.audio && !local.micOn));
-  ui.camera.dataset.on = String(local.cameraOn);
-  ui.cameraLabel.textContent = local.cameraOn ? t('call.cameraOff') : t('call.cameraOn');
-  ui.camera.setAttribute('aria-disabled', String(state.locked.video && !local.cameraOn));
-  ui.saver.setAttribute('aria-pressed', String(!call.receiveVideo));
-  ui.saverLabel.textContent = call.receiveVideo ? t('call.saveData') : t('call.showVideos');
-  show(ui.saver, call.status !== 'unavailable');
-  show(ui.hear, state.audioBlocked && call.remote.size > 0);
-
-  let callKey = CALL_TEXT_KEYS[call.status];
-  if (call.blocked && (call.status === 'reconnecting' || call.status === 'failed')) {
-    callKey = call.iceServers.length ? 'call.blockedRelay' : 'call.blocked';
-  }
-  show(ui.callNotice, Boolean(callKey));
-  ui.callNotice.dataset.kind = call.status === 'failed' ? 'problem' : 'info';
-  ui.callText.textContent = callKey ? t(callKey) : '';
-  show(ui.callRetry, call.status === 'failed');
-  show(ui.weakNotice, call.audioOnly && call.status === 'connected');
-  show(ui.upNotice, uplink.paused && call.status === 'connected');
-  ui.list.dataset.audioOnly = String(call.audioOnly);
-  ui.callRetry.textContent = t('device.retry');
-  show(ui.deviceNotice, Boolean(local.problem) && !unavailable);
-  ui.deviceText.textContent = local.problem ? problemText(local.problem) : '';
-}
-
-function renderRoom() {
-  const people = state.me ? [state.me, ...state.others.values()] : [];
-  renderTiles(ui.list, people, {
-    selfId: state.me?.id,
-    local: { audio: local.audioTrack, video: local.videoTrack },
-    // Without media on this server, "microphone off" on your own tile would only confuse.
-    localState: call.status === 'unavailable' ? {} : { audio: local.micOn, video: local.cameraOn },
-    remote: call.remote,
-    states: state.remoteStates,
-    videoPaused: !call.receiveVideo,
-    reconnecting: state.away,
-    onAudioBlocked,
-  });
-  bindMixAudio(ui.mixAudio, call.mix, onAudioBlocked);
-  markQuality(ui.list, call.quality);
-  call.setRoomSize(people.length);
-  mod.render([...state.others.values()]);
-  aids.render(people);
-  share.render();
-  renderControls();
-  ui.list.setAttribute('aria-busy', String(state.conn !== 'ok'));
-  show(ui.notice, Boolean(state.notice));
-  let noticeText = '';
-  if (state.notice?.key) noticeText = t(state.notice.key);
-  else if (state.notice) noticeText = errorText(state.notice);
-  ui.notice.textContent = noticeText;
-  ui.status.textContent = state.conn === 'ok'
-    ? t('room.status', { count: people.length })
-    : t('room.statusReconnecting');
-  ui.room.dataset.count = String(people.length);
-}
-
-/** "Camera and sound" goes with the person: under the preview, then in the room's head. */
-function placeDevices(inRoom) {
-  const panel = $('devices');
-  const slot = inRoom ? $('devices-in-room') : ui.preview;
-  if (inRoom ? panel.parentElement !== slot : panel.previousElementSibling !== slot) {
-    if (inRoom) slot.append(panel);
-    else slot.after(panel);
-  }
-}
-
-function render() {
-  if (!state.room || state.linkProblem) {
-    show(ui.badLink, true);
-    show(ui.prejoin, false);
-    ui.badLinkText.textContent = state.linkProblem ? errorText(state.linkProblem) : t('badLink.text');
-    return;
-  }
-  if (!state.ready) { // only the button changes while the words have not come
-    renderForm();
-    return;
-  }
-  const inRoom = state.phase === 'in-room';
-  document.body.dataset.phase = state.phase;
-  placeDevices(inRoom);
-  show(ui.prejoin, state.phase === 'prejoin' || state.phase === 'joining');
-  renderPreview();
-  show(ui.room, inRoom);
-  show(ui.left, state.phase === 'left');
-  const end = state.endedBy && END_KEYS[state.endedBy];
-  ui.leftTitle.textContent = end ? t(end.heading) : t('left.heading');
-  ui.leftText.textContent = end ? t(end.text) : t('left.text');
-  show(ui.rejoin, !end || end.rejoin === true);
-  show(ui.lobbyWait, state.lobbyWaiting && state.phase === 'joining');
-  renderBanner();
-  renderForm();
-  if (inRoom) renderRoom();
 }
 
 function setUpForm() {
