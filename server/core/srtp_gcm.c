@@ -1,4 +1,5 @@
-/* SRTP AEAD_AES_128_GCM (RFC 7714) on OpenSSL EVP, both ways; why not libsrtp: srtp_gcm.h. */
+/* SRTP and SRTCP AEAD_AES_128_GCM (RFC 7714) on OpenSSL EVP, both ways; why not libsrtp:
+ * srtp_gcm.h. */
 #include "srtp_gcm.h"
 
 #include "tandem/err.h"
@@ -20,15 +21,44 @@
 #define SEQ_MAX 0x10000
 #define WINDOW TDM_SRTP_REPLAY_WINDOW
 #define WINDOW_WORDS (WINDOW / 64)
+#define RTCP_HEADER 8
+#define SRTCP_TRAILER 4 /* E bit || 31-bit SRTCP index (RFC 3711 3.4) */
+#define SRTCP_INDEX_MAX 0x7fffffffu
+#define RTCP_WINDOW 128 /* libsrtp's srtp_rdb_t: SRTCP's replay window is fixed */
 
 /* RFC 3711 4.3.3 labels */
 #define LABEL_RTP_KEY 0x00
 #define LABEL_RTP_SALT 0x02
+#define LABEL_RTCP_KEY 0x03
+#define LABEL_RTCP_SALT 0x05
 
 _Static_assert(MASTER_KEY + MASTER_SALT == TDM_SRTP_GCM_KEY_SALT_LEN, "GCM key+salt");
 _Static_assert(TDM_SRTP_GCM_TAG <= TDM_SRTP_MAX_TRAILER, "the caller's room covers the tag");
 _Static_assert(WINDOW % 64 == 0 && WINDOW >= 64 && WINDOW < 0x8000,
                "a replay window libsrtp accepts, in whole 64-bit words");
+
+/* SRTCP we send: per SSRC the last SRTCP index used (libsrtp's rdb window_start). */
+struct rtcp_tx {
+    EVP_CIPHER_CTX *ctx; /* keyed with the SRTCP session key */
+    uint8_t salt[SESSION_SALT];
+    uint32_t n, hint, tick;
+    uint32_t floor; /* the highest index a forgotten stream had reached */
+    uint32_t ssrc[TDM_SRTP_GCM_MAX_SSRC];
+    uint32_t used[TDM_SRTP_GCM_MAX_SSRC];
+    uint32_t last[TDM_SRTP_GCM_MAX_SSRC];
+};
+
+/* SRTCP we receive: per SSRC libsrtp's srtp_rdb_t, a window of RTCP_WINDOW indices from
+ * start, index start + b accepted when bit b is set. */
+struct rtcp_rx {
+    EVP_CIPHER_CTX *ctx;
+    uint8_t salt[SESSION_SALT];
+    uint32_t n, hint, tick;
+    uint32_t ssrc[TDM_SRTP_GCM_RX_MAX_SSRC];
+    uint32_t used[TDM_SRTP_GCM_RX_MAX_SSRC];
+    uint32_t start[TDM_SRTP_GCM_RX_MAX_SSRC];
+    uint64_t bits[TDM_SRTP_GCM_RX_MAX_SSRC][RTCP_WINDOW / 64];
+};
 
 struct tdm_srtp_gcm {
     EVP_CIPHER_CTX *ctx; /* AES-128-GCM keyed with the session key, IV set per packet */
@@ -40,6 +70,7 @@ struct tdm_srtp_gcm {
     uint32_t used[TDM_SRTP_GCM_MAX_SSRC];
     /* Highest index sent per stream, ROC << 16 | SEQ (48 bits), as libsrtp's rdbx keeps it. */
     uint64_t index[TDM_SRTP_GCM_MAX_SSRC];
+    struct rtcp_tx rtcp;
 };
 
 /* What one inbound stream remembers (libsrtp's srtp_rdbx_t): the highest index accepted and
@@ -57,6 +88,7 @@ struct tdm_srtp_gcm_rx {
     uint32_t ssrc[TDM_SRTP_GCM_RX_MAX_SSRC];
     uint32_t used[TDM_SRTP_GCM_RX_MAX_SSRC];
     struct rx_stream st[TDM_SRTP_GCM_RX_MAX_SSRC];
+    struct rtcp_rx rtcp;
 };
 
 /* The SRTP KDF with a key derivation rate of 0 (RFC 3711 4.3.1): AES-128 in counter mode
@@ -112,6 +144,8 @@ int tdm_srtp_gcm_create(struct tdm_srtp_gcm **out, const uint8_t *key_salt)
     if (!g)
         return TDM_ENOMEM;
     int rc = keyed(&g->ctx, g->salt, key_salt, LABEL_RTP_KEY, LABEL_RTP_SALT, 1);
+    if (rc == 0)
+        rc = keyed(&g->rtcp.ctx, g->rtcp.salt, key_salt, LABEL_RTCP_KEY, LABEL_RTCP_SALT, 1);
     if (rc != 0) {
         tdm_srtp_gcm_destroy(g);
         return rc;
@@ -125,6 +159,7 @@ void tdm_srtp_gcm_destroy(struct tdm_srtp_gcm *g)
     if (!g)
         return;
     EVP_CIPHER_CTX_free(g->ctx); /* clears the key schedule */
+    EVP_CIPHER_CTX_free(g->rtcp.ctx);
     OPENSSL_cleanse(g, sizeof *g);
     free(g);
 }
@@ -136,6 +171,8 @@ int tdm_srtp_gcm_rx_create(struct tdm_srtp_gcm_rx **out, const uint8_t *key_salt
     if (!r)
         return TDM_ENOMEM;
     int rc = keyed(&r->ctx, r->salt, key_salt, LABEL_RTP_KEY, LABEL_RTP_SALT, 0);
+    if (rc == 0)
+        rc = keyed(&r->rtcp.ctx, r->rtcp.salt, key_salt, LABEL_RTCP_KEY, LABEL_RTCP_SALT, 0);
     if (rc != 0) {
         tdm_srtp_gcm_rx_destroy(r);
         return rc;
@@ -149,6 +186,7 @@ void tdm_srtp_gcm_rx_destroy(struct tdm_srtp_gcm_rx *r)
     if (!r)
         return;
     EVP_CIPHER_CTX_free(r->ctx);
+    EVP_CIPHER_CTX_free(r->rtcp.ctx);
     OPENSSL_cleanse(r, sizeof *r);
     free(r);
 }
@@ -242,15 +280,17 @@ static void rtp_iv(uint8_t *iv, const uint8_t *salt, const uint8_t *ssrc, uint64
         iv[k] ^= salt[k];
 }
 
-/* One AES-128-GCM operation in the direction c was keyed for: aad[0..alen) authenticated,
- * data[0..dlen) en- or decrypted in place, and the 16-byte tag at tag written (seal) or
- * checked (open; OpenSSL compares in constant time). TDM_EAUTH when the tag is wrong. */
-static int gcm(EVP_CIPHER_CTX *c, const uint8_t *iv, const uint8_t *aad, size_t alen, uint8_t *data,
-               size_t dlen, uint8_t *tag)
+/* One AES-128-GCM operation in the direction c was keyed for: aad[0..alen) then
+ * aad2[0..alen2) authenticated, data[0..dlen) en- or decrypted in place, and the 16-byte tag
+ * at tag written (seal) or checked (open; OpenSSL compares in constant time). TDM_EAUTH when
+ * the tag is wrong. */
+static int gcm(EVP_CIPHER_CTX *c, const uint8_t *iv, const uint8_t *aad, size_t alen,
+               const uint8_t *aad2, size_t alen2, uint8_t *data, size_t dlen, uint8_t *tag)
 {
     int n = 0, fin = 0, enc = EVP_CIPHER_CTX_encrypting(c);
     if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1 ||
-        EVP_CipherUpdate(c, NULL, &n, aad, (int)alen) != 1)
+        EVP_CipherUpdate(c, NULL, &n, aad, (int)alen) != 1 ||
+        (alen2 > 0 && EVP_CipherUpdate(c, NULL, &n, aad2, (int)alen2) != 1))
         return TDM_ECRYPTO;
     if (dlen > 0 && (EVP_CipherUpdate(c, data, &n, data, (int)dlen) != 1 || n != (int)dlen))
         return TDM_ECRYPTO;
@@ -284,7 +324,7 @@ int tdm_srtp_gcm_protect(struct tdm_srtp_gcm *g, uint8_t *buf, size_t len)
     else if (delta < -(WINDOW - 1))
         return TDM_EEXIST;
     rtp_iv(iv, g->salt, buf + 8, idx);
-    int rc = gcm(g->ctx, iv, buf, hlen, buf + hlen, len - hlen, buf + len);
+    int rc = gcm(g->ctx, iv, buf, hlen, NULL, 0, buf + hlen, len - hlen, buf + len);
     return rc != 0 ? rc : (int)(len + TDM_SRTP_GCM_TAG);
 }
 
@@ -351,7 +391,7 @@ int tdm_srtp_gcm_unprotect(struct tdm_srtp_gcm_rx *r, uint8_t *buf, size_t len)
         return TDM_EINVAL;
     size_t end = len - TDM_SRTP_GCM_TAG;
     rtp_iv(iv, r->salt, buf + 8, idx);
-    int rc = gcm(r->ctx, iv, buf, hlen, buf + hlen, end - hlen, buf + end);
+    int rc = gcm(r->ctx, iv, buf, hlen, NULL, 0, buf + hlen, end - hlen, buf + end);
     if (rc != 0)
         return rc;
     r->tick++;
@@ -364,4 +404,126 @@ int tdm_srtp_gcm_unprotect(struct tdm_srtp_gcm_rx *r, uint8_t *buf, size_t len)
     r->hint = i;
     win_add(&r->st[i], delta, idx);
     return (int)end;
+}
+
+/* ---- SRTCP (RFC 7714 9, RFC 3711 3.4) ------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 7714 9.1: the IV is 00 00 || SSRC || 00 00 || 0 || SRTCP index (31 bits), XOR salt. */
+static void rtcp_iv(uint8_t *iv, const uint8_t *salt, const uint8_t *ssrc, uint32_t index)
+{
+    iv[0] = iv[1] = iv[6] = iv[7] = 0;
+    memcpy(iv + 2, ssrc, 4);
+    iv[8] = (uint8_t)(index >> 24), iv[9] = (uint8_t)(index >> 16);
+    iv[10] = (uint8_t)(index >> 8), iv[11] = (uint8_t)index;
+    for (size_t k = 0; k < GCM_IV; k++)
+        iv[k] ^= salt[k];
+}
+
+/* The SRTCP stream of ssrc, made on first sight. A made or re-made stream counts on from the
+ * highest index any forgotten stream had reached (0 until the table first fills, as
+ * libsrtp): an SSRC forgotten and seen again never repeats an index, so never an IV. */
+static uint32_t rtcp_stream_of(struct rtcp_tx *t, uint32_t ssrc)
+{
+    t->tick++;
+    uint32_t i = find(t->ssrc, t->n, t->hint, ssrc);
+    if (i == t->n) {
+        i = slot(&t->n, TDM_SRTP_GCM_MAX_SSRC, t->used, t->tick);
+        if (t->last[i] > t->floor) /* a stream forgotten (a free slot holds 0) */
+            t->floor = t->last[i];
+        t->ssrc[i] = ssrc;
+        t->last[i] = t->floor;
+    }
+    t->used[i] = t->tick;
+    t->hint = i;
+    return i;
+}
+
+int tdm_srtp_gcm_protect_rtcp(struct tdm_srtp_gcm *g, uint8_t *buf, size_t len)
+{
+    struct rtcp_tx *t = &g->rtcp;
+    uint8_t iv[GCM_IV], *tag = buf + len, *trailer = tag + TDM_SRTP_GCM_TAG;
+    uint32_t i = rtcp_stream_of(t, be32(buf + 4));
+    /* libsrtp's srtp_rdb_increment: the index is 31 bits and never wraps under one key. */
+    if (t->last[i] >= SRTCP_INDEX_MAX)
+        return TDM_ECRYPTO;
+    uint32_t index = ++t->last[i];
+    trailer[0] = (uint8_t)(0x80 | index >> 24), trailer[1] = (uint8_t)(index >> 16);
+    trailer[2] = (uint8_t)(index >> 8), trailer[3] = (uint8_t)index;
+    rtcp_iv(iv, t->salt, buf + 4, index);
+    /* RFC 7714 9.2: AAD = the first 8 octets, then E || SRTCP index; the rest encrypted. */
+    int rc = gcm(t->ctx, iv, buf, RTCP_HEADER, trailer, SRTCP_TRAILER, buf + RTCP_HEADER,
+                 len - RTCP_HEADER, tag);
+    return rc != 0 ? rc : (int)(len + TDM_SRTP_GCM_TAG + SRTCP_TRAILER);
+}
+
+/* libsrtp's srtp_rdb_check: a 128-index window starting at start[i]. */
+static bool rtcp_replayed(const struct rtcp_rx *x, uint32_t i, uint32_t index)
+{
+    uint32_t start = x->start[i];
+    if (index >= start + RTCP_WINDOW)
+        return false;
+    if (index < start)
+        return true;
+    uint32_t b = index - start;
+    return (x->bits[i][b / 64] >> (b % 64)) & 1u;
+}
+
+/* libsrtp's srtp_rdb_add_index: past the window's end, the window moves on so that index
+ * is its last. */
+static void rtcp_add(struct rtcp_rx *x, uint32_t i, uint32_t index)
+{
+    uint32_t b = index - x->start[i];
+    uint64_t *w = x->bits[i];
+    if (b >= RTCP_WINDOW) {
+        uint32_t d = b - (RTCP_WINDOW - 1);
+        if (d >= 128) {
+            w[0] = w[1] = 0;
+        } else if (d >= 64) {
+            w[0] = w[1] >> (d - 64), w[1] = 0;
+        } else {
+            w[0] = w[0] >> d | w[1] << (64 - d), w[1] >>= d;
+        }
+        x->start[i] += d;
+        b = RTCP_WINDOW - 1;
+    }
+    w[b / 64] |= (uint64_t)1 << (b % 64);
+}
+
+int tdm_srtp_gcm_unprotect_rtcp(struct tdm_srtp_gcm_rx *r, uint8_t *buf, size_t len)
+{
+    struct rtcp_rx *x = &r->rtcp;
+    uint8_t iv[GCM_IV];
+    if (len < RTCP_HEADER + TDM_SRTP_GCM_TAG + SRTCP_TRAILER)
+        return TDM_EINVAL;
+    uint32_t ssrc = be32(buf + 4);
+    const uint8_t *trailer = buf + len - SRTCP_TRAILER;
+    uint8_t *tag = buf + len - SRTCP_TRAILER - TDM_SRTP_GCM_TAG;
+    uint32_t index = be32(trailer) & SRTCP_INDEX_MAX;
+    uint32_t i = find(x->ssrc, x->n, x->hint, ssrc);
+    if (i < x->n && rtcp_replayed(x, i, index))
+        return TDM_EEXIST;
+    rtcp_iv(iv, x->salt, buf + 4, index);
+    /* With the E bit clear (RFC 7714 9.3) nothing is encrypted and the whole packet is AAD. */
+    size_t plain = (size_t)(tag - buf);
+    int rc = trailer[0] & 0x80 ? gcm(x->ctx, iv, buf, RTCP_HEADER, trailer, SRTCP_TRAILER,
+                                     buf + RTCP_HEADER, plain - RTCP_HEADER, tag)
+                               : gcm(x->ctx, iv, buf, plain, trailer, SRTCP_TRAILER, tag, 0, tag);
+    if (rc != 0)
+        return rc;
+    x->tick++;
+    if (i == x->n) {
+        i = slot(&x->n, TDM_SRTP_GCM_RX_MAX_SSRC, x->used, x->tick);
+        x->ssrc[i] = ssrc;
+        x->start[i] = 0;
+        x->bits[i][0] = x->bits[i][1] = 0;
+    }
+    x->used[i] = x->tick;
+    x->hint = i;
+    rtcp_add(x, i, index);
+    return (int)plain;
 }

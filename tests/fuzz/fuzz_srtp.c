@@ -1,6 +1,8 @@
-/* libFuzzer target: RTP under AEAD_AES_128_GCM through core/srtp_gcm.c on OpenSSL (behind
- * tdm_srtp_protect_rtp / tdm_srtp_unprotect_rtp), differentially against libsrtp2's own
- * srtp_protect and srtp_unprotect with the same keys and the policies core/srtp.c gives it.
+/* libFuzzer target: RTP and RTCP under AEAD_AES_128_GCM through core/srtp_gcm.c on OpenSSL
+ * (behind tdm_srtp_protect_rtp/rtcp and tdm_srtp_unprotect_rtp/rtcp), differentially against
+ * libsrtp2's own srtp_protect(_rtcp) and srtp_unprotect(_rtcp) with the same keys and the
+ * policies core/srtp.c gave it. A packet whose second byte is 192-223 is RTCP (RFC 5761 4),
+ * any other RTP.
  *
  * Input: a series of packets, each a 2-byte big-endian word then bytes; the word's low 11
  * bits are the length (a length past the end takes what is left; at most 1500), its high 5
@@ -9,7 +11,7 @@
  *
  * Protect: each packet must give the same result both ways: the same bytes and length, or
  * TDM_EINVAL for libsrtp's bad_param and TDM_EEXIST for its replay_old; packets under 12
- * bytes TDM_ETRUNC without a write.
+ * bytes (RTCP: 8) TDM_ETRUNC without a write.
  * Unprotect: what the receivers get is libsrtp's protected packet, or the raw bytes when
  * libsrtp refused them; high bits 0x10 hold it back (only kept among the last 8, so a later
  * packet can deliver it late), low 4 bits 1-8 then deliver the packet that many back again
@@ -68,22 +70,30 @@ static srtp_t ref_session(const uint8_t *key_salt, bool inbound)
     return s;
 }
 
+static bool is_rtcp(const uint8_t *p, size_t len)
+{
+    return len >= 2 && p[1] >= 192 && p[1] <= 223;
+}
+
 /* Protect p with ours and libsrtp's outbound session; libsrtp's result left in out. */
 static bool protect(struct tdm_srtp *ours, srtp_t ref, const uint8_t *p, size_t len,
                     struct pkt *out)
 {
     static uint8_t a[CAP];
+    bool rtcp = is_rtcp(p, len);
     memcpy(a, p, len);
     memcpy(out->b, p, len);
-    int m = tdm_srtp_protect_rtp(ours, a, len, sizeof a);
-    if (len < 12) {
+    int m = rtcp ? tdm_srtp_protect_rtcp(ours, a, len, sizeof a)
+                 : tdm_srtp_protect_rtp(ours, a, len, sizeof a);
+    if (len < (rtcp ? 8u : 12u)) {
         CHECK(m == TDM_ETRUNC && memcmp(a, p, len) == 0);
         return false;
     }
     int rn = (int)len;
-    srtp_err_status_t st = srtp_protect(ref, out->b, &rn);
+    srtp_err_status_t st =
+        rtcp ? srtp_protect_rtcp(ref, out->b, &rn) : srtp_protect(ref, out->b, &rn);
     if (st == srtp_err_status_ok) {
-        CHECK(m == rn && m == (int)len + 16);
+        CHECK(m == rn && m == (int)len + (rtcp ? 20 : 16));
         CHECK(memcmp(a, out->b, (size_t)m) == 0);
         out->len = (size_t)rn;
         return true;
@@ -99,18 +109,19 @@ static bool protect(struct tdm_srtp *ours, srtp_t ref, const uint8_t *p, size_t 
 static void deliver(struct tdm_srtp *ours, srtp_t ref, const uint8_t *p, size_t len)
 {
     static uint8_t a[CAP], b[CAP];
+    bool rtcp = is_rtcp(p, len);
     memcpy(a, p, len);
     memcpy(b, p, len);
-    int m = tdm_srtp_unprotect_rtp(ours, a, len);
+    int m = rtcp ? tdm_srtp_unprotect_rtcp(ours, a, len) : tdm_srtp_unprotect_rtp(ours, a, len);
     int rn = (int)len;
-    srtp_err_status_t st = srtp_unprotect(ref, b, &rn);
-    if (len < 12) {
+    srtp_err_status_t st = rtcp ? srtp_unprotect_rtcp(ref, b, &rn) : srtp_unprotect(ref, b, &rn);
+    if (len < (rtcp ? 8u : 12u)) {
         CHECK(m == TDM_ETRUNC && st == srtp_err_status_bad_param);
         return;
     }
     switch (st) {
     case srtp_err_status_ok:
-        CHECK(m == rn && m == (int)len - 16 && memcmp(a, b, (size_t)m) == 0);
+        CHECK(m == rn && m == (int)len - (rtcp ? 20 : 16) && memcmp(a, b, (size_t)m) == 0);
         break;
     case srtp_err_status_auth_fail: CHECK(m == TDM_EAUTH); break;
     case srtp_err_status_replay_fail:
@@ -127,9 +138,10 @@ static void one(struct tdm_srtp *ours, srtp_t out, srtp_t in, const uint8_t *raw
     static struct pkt cur, tmp;
     static uint8_t p[MAX_PKT];
     memcpy(p, raw, len);
-    if (len >= 12) {
-        p[8] = p[8] & 0x80 ? 0xff : 0, p[9] = p[10] = p[8];
-        p[11] = (uint8_t)(p[8] & 0xf0) | (p[11] & 0x0f);
+    size_t so = is_rtcp(p, len) ? 4 : 8; /* where the SSRC is */
+    if (len >= so + 4) {
+        p[so] = p[so] & 0x80 ? 0xff : 0, p[so + 1] = p[so + 2] = p[so];
+        p[so + 3] = (uint8_t)(p[so] & 0xf0) | (p[so + 3] & 0x0f);
     }
     bool ok = protect(ours, out, p, len, &cur);
     if (!ok || (what & 0x0f) == 11) {
