@@ -10,10 +10,12 @@
  * Allocation: protect/unprotect do not allocate, except that libsrtp creates a stream the
  * first time it sees a new SSRC in a session (ssrc_any_inbound / ssrc_any_outbound).
  *
- * RTP we send under AEAD_AES_128_GCM is protected by core/srtp_gcm.c on OpenSSL instead of
- * libsrtp (the Debian libsrtp2 runs on NSS: ~1 µs and NSS locks per packet on the fan-out's
- * hottest call); same bytes, same results. It keeps the rollover counters of the last
- * TDM_SRTP_GCM_MAX_SSRC (128) SSRCs in a fixed table, no allocation or lock per packet. */
+ * Under AEAD_AES_128_GCM, SRTP and SRTCP both ways go through core/srtp_gcm.c on OpenSSL
+ * instead of libsrtp (the Debian libsrtp2 runs on NSS: ~1 µs and NSS locks per packet on the
+ * fan-out's hottest calls); same bytes, same results. It keeps the rollover counters and
+ * SRTCP indices of the last TDM_SRTP_GCM_MAX_SSRC (128) SSRCs sent from and the receive state
+ * (rollover counters, replay windows) of the last TDM_SRTP_GCM_RX_MAX_SSRC (32) received
+ * from in fixed tables: no allocation or lock per packet. */
 #ifndef TANDEM_SRTP_H
 #define TANDEM_SRTP_H
 

@@ -1,6 +1,6 @@
-/* One peer's SRTP session pair over libsrtp2 (RFC 3711, RFC 7714 AEAD GCM), except the RTP
- * we send under AEAD_AES_128_GCM: that goes through core/srtp_gcm.c on OpenSSL, because the
- * Debian build of libsrtp2 runs on NSS (cost per packet and locks: srtp_gcm.h says more). */
+/* One peer's SRTP session pair: over libsrtp2 (RFC 3711) for AES_CM_128_HMAC_SHA1_80, over
+ * core/srtp_gcm.c on OpenSSL for AEAD_AES_128_GCM (RFC 7714), because the Debian build of
+ * libsrtp2 runs on NSS (cost per packet and locks: srtp_gcm.h says more). */
 #include "tandem/srtp.h"
 
 #include "srtp_gcm.h"
@@ -25,9 +25,9 @@ _Static_assert(TDM_SRTP_CM80_KEY_SALT_LEN == SRTP_AES_ICM_128_KEY_LEN_WSALT, "CM
 #define RTCP_HEADER_MIN 8
 
 struct tdm_srtp {
-    srtp_t in;
-    srtp_t out;                   /* SRTCP we send; RTP too unless gcm_out */
-    struct tdm_srtp_gcm *gcm_out; /* RTP we send under AEAD_AES_128_GCM */
+    srtp_t in, out;                 /* libsrtp, under CM80 */
+    struct tdm_srtp_gcm *gcm_out;   /* what we send under AEAD_AES_128_GCM */
+    struct tdm_srtp_gcm_rx *gcm_in; /* what we receive under AEAD_AES_128_GCM */
     enum tdm_srtp_profile profile;
 };
 
@@ -126,13 +126,14 @@ int tdm_srtp_create(struct tdm_srtp **out, const struct tdm_srtp_keys *keys)
     if (!s)
         return TDM_ENOMEM;
     s->profile = keys->profile;
-    if ((rc = make_session(&s->in, keys->profile, keys->remote, len, true)) != 0)
+    if (keys->profile == TDM_SRTP_AEAD_AES_128_GCM) {
+        if ((rc = tdm_srtp_gcm_create(&s->gcm_out, keys->local)) != 0 ||
+            (rc = tdm_srtp_gcm_rx_create(&s->gcm_in, keys->remote)) != 0)
+            goto fail;
+    } else if ((rc = make_session(&s->in, keys->profile, keys->remote, len, true)) != 0 ||
+               (rc = make_session(&s->out, keys->profile, keys->local, len, false)) != 0) {
         goto fail;
-    if ((rc = make_session(&s->out, keys->profile, keys->local, len, false)) != 0)
-        goto fail;
-    if (keys->profile == TDM_SRTP_AEAD_AES_128_GCM &&
-        (rc = tdm_srtp_gcm_create(&s->gcm_out, keys->local)) != 0)
-        goto fail;
+    }
     *out = s;
     return 0;
 fail:
@@ -149,6 +150,7 @@ void tdm_srtp_destroy(struct tdm_srtp *s)
     if (s->out)
         srtp_dealloc(s->out);
     tdm_srtp_gcm_destroy(s->gcm_out);
+    tdm_srtp_gcm_rx_destroy(s->gcm_in);
     free(s);
 }
 
@@ -165,8 +167,9 @@ static int protect_common(struct tdm_srtp *s, uint8_t *buf, size_t len, size_t c
         return TDM_ETRUNC;
     if (cap < len || cap - len < TDM_SRTP_MAX_TRAILER || len > INT_MAX - TDM_SRTP_MAX_TRAILER)
         return TDM_ETOOBIG;
-    if (!rtcp && s->gcm_out)
-        return tdm_srtp_gcm_protect(s->gcm_out, buf, len);
+    if (s->gcm_out)
+        return rtcp ? tdm_srtp_gcm_protect_rtcp(s->gcm_out, buf, len)
+                    : tdm_srtp_gcm_protect(s->gcm_out, buf, len);
     int n = (int)len;
     srtp_err_status_t st =
         rtcp ? srtp_protect_rtcp(s->out, buf, &n) : srtp_protect(s->out, buf, &n);
@@ -183,6 +186,9 @@ static int unprotect_common(struct tdm_srtp *s, uint8_t *buf, size_t len, bool r
         return TDM_ETRUNC;
     if (len > INT_MAX)
         return TDM_ETOOBIG;
+    if (s->gcm_in)
+        return rtcp ? tdm_srtp_gcm_unprotect_rtcp(s->gcm_in, buf, len)
+                    : tdm_srtp_gcm_unprotect(s->gcm_in, buf, len);
     int n = (int)len;
     srtp_err_status_t st =
         rtcp ? srtp_unprotect_rtcp(s->in, buf, &n) : srtp_unprotect(s->in, buf, &n);
