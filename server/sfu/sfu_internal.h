@@ -12,6 +12,8 @@
  *               has such a listener, its m-section in their sub offers, its packets out
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   speaker.c   the room's active speaker, from the audio level of everyone's packets
+ *   rrest.c     the downlink estimate from receiver reports and REMB (pages without
+ *               transport-cc feedback), and its padding probes
  *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only
  *   quality.c   each person's connection as good / fair / poor, told to the room
  *   roster.c    rooms, participants, producers and consumers coming and going
@@ -427,6 +429,27 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
 /* ---- speaker.c --------------------------------------------------------------------- */
 /* Chooses r's active speaker (at most every 300 ms) and tells every page of a change. */
 void speaker_tick(struct tdm_sfu *s, struct room *r, int64_t now);
+
+/* ---- rrest.c ----------------------------------------------------------------------- */
+#define SFU_LOSS_HIGH 26 /* a report block's fraction lost (1/256) that means trouble: 10 % */
+/* Fold the report blocks that came since the last time into q->est_bps. */
+void rr_update(struct part *q, int64_t now);
+/* What may be spent on q's line: UINT64_MAX when nothing limits it. */
+uint64_t rr_estimate(const struct part *q, int64_t now);
+/* Whether the round trip rtt is well over the smallest seen lately (a queue builds up). */
+bool rr_queue_grew(struct part *q, int64_t rtt, int64_t now);
+/* Room is learnt by probing, never by sending more pictures on a hunch: while audio only, at
+ * what audio and the lowest picture need (need); otherwise, when the estimate does not pay
+ * the next upgrade, at that upgrade's cost, doubling after each probe that came through.
+ * True when audio only should end (a probe came through). */
+bool rr_probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t audio, int64_t now);
+void rr_audio_only_began(struct part *q, int64_t now);
+/* A picture of q went up a layer (a loss soon after: it failed), and whether one did lately. */
+void rr_upgraded(struct part *q, int64_t now);
+bool rr_upgrade_settling(const struct part *q, int64_t now);
+/* The running probe's padding between allocations; when it is next due (d: otherwise). */
+void rr_pad(struct tdm_sfu *s, struct part *q, int64_t now);
+int64_t rr_deadline(const struct part *q, int64_t d);
 
 /* ---- alloc.c ----------------------------------------------------------------------- */
 void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);
