@@ -8,10 +8,12 @@
  * The estimate is transport-cc's (downlink.c, core/gcc.c) when the page sends its feedback:
  * the allocation tells it what the subscriber would receive if its line allowed it, and its
  * probes find out whether it does. A layer flowing now is kept until its cost is a fifth
- * above the budget, an upgrade needs a tenth to spare, and after a picture went down none
- * goes up for DOWN_HOLD_US: switching costs keyframes, so the layers do not follow every
- * swing of the estimate. Audio only ends when a probe sent since it began came through at
- * what video needs.
+ * above the budget; a picture goes down at once when it is, but up only after the estimate
+ * paid the upgrade (with a tenth to spare) for a while and padding at that rate came
+ * through (see "upgrades on transport-cc" below), and after a picture went down none goes
+ * up for DOWN_HOLD_US: switching costs keyframes, so the layers do not follow every swing
+ * of the estimate. Audio only ends when a probe sent since it began came through at what
+ * video needs.
  *
  * Without transport-cc feedback (a browser that does not send it) the estimate is rrest.c's,
  * from receiver reports and REMB, with its padding probes. */
@@ -22,14 +24,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALLOC_US 200000       /* allocation period */
-#define RATE_US 500000        /* layer rates are measured over this */
-#define ACTIVE_US 1000000     /* a layer that sent nothing for this long is off */
-#define KEY_RETRY_US 1000000  /* a switch still waiting asks for its keyframe again */
-#define AO_ENTER_US 1000000   /* below the threshold this long: audio only */
-#define DOWN_HOLD_US 3000000  /* transport-cc: after a picture went down, none goes up */
-#define AO_EXIT_US 1000000    /* transport-cc: above it (and a quarter) this long: video */
-#define AUDIO_GUESS_BPS 40000 /* an audio stream not measured yet */
+#define ALLOC_US 200000        /* allocation period */
+#define RATE_US 500000         /* layer rates are measured over this */
+#define ACTIVE_US 1000000      /* a layer that sent nothing for this long is off */
+#define KEY_RETRY_US 1000000   /* a switch still waiting asks for its keyframe again */
+#define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
+#define DOWN_HOLD_US 3000000   /* transport-cc: after a picture went down, none goes up */
+#define AO_EXIT_US 1000000     /* transport-cc: above it (and a quarter) this long: video */
+#define AUDIO_GUESS_BPS 40000  /* an audio stream not measured yet */
+#define UP_DWELL_US 1000000    /* transport-cc: the estimate pays an upgrade this long, */
+#define UP_PROBE_US 1500000    /* then padding at its rate comes through this long */
+#define UP_OK_US 1000000       /* a probe that came through allows upgrades this long */
+#define UP_FAIL_US 4000000     /* a picture down this soon after an upgrade: it failed */
+#define UP_BACK_MIN_US 3000000 /* after a failed probe or upgrade, none for this long, */
+#define UP_BACK_MAX_US 5000000 /* growing up to this (back within 10 s of a lifted limit) */
+#define UP_QUIET_US 1500000    /* the losses of a failed probe pass with its loss window */
+#define TIGHT_US 1000000       /* the line loses a tenth this long: no layer kept on credit */
+#define LOSSY_US 3000000       /* and as much this long after that: the loss is random, */
+#define LOSSY_FOR_US 30000000  /* not congestion, for this long */
 
 /* ---- inputs ------------------------------------------------------------------------ */
 
@@ -87,6 +99,7 @@ struct want {
     struct cons *c;
     const struct tdm_sfu_tile *t;
     int max, base, layer;
+    int top; /* the highest of the layer flowing and the one switched to (a pending upgrade) */
     uint64_t area;
     bool speaker, screen;
 };
@@ -142,6 +155,7 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
 {
     size_t n = 0;
     const char *speaker = q->room->speaker;
+    bool twcc = dl_estimate(q->sub) != 0;
     for (uint32_t i = 0; i < q->n_cons; i++) {
         struct cons *c = q->cons[i];
         if (!c->live)
@@ -156,6 +170,8 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         int nl = c->prod->n_layers ? c->prod->n_layers : 1;
         w->max = tile_max_layer(w->t, nl);
         w->base = c->sel.cur != TDM_LAYERSEL_NONE ? c->sel.cur : c->sel.target;
+        /* transport-cc: a hold keeps a pending upgrade (up_allowed verified it) */
+        w->top = twcc && c->sel.target > w->base ? c->sel.target : w->base;
         w->area = w->t && w->t->width ? (uint64_t)w->t->width * w->t->height : UINT32_MAX;
         w->speaker = speaker[0] && strcmp(speaker, c->prod->owner->id) == 0;
         w->screen = c->prod->screen;
@@ -167,14 +183,22 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
     return n;
 }
 
+#define SPEND_HOLD 1  /* no picture goes up */
+#define SPEND_FLOOR 2 /* every picture gets its lowest layer, whatever the budget */
+#define SPEND_TIGHT 4 /* the line keeps losing: no picture keeps a layer it cannot pay */
+
 /* Pass 1 gives each picture its lowest layer, in priority order, while the budget lasts (or
- * whatever the budget, with floor);
+ * whatever the budget, with SPEND_FLOOR);
  * pass 2 raises each, in the same order, as far as its tile allows and the budget pays.
  * *step: what the cheapest further upgrade would add (0: every picture is at its best). */
 static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, int64_t now,
-                  bool hold, bool floor)
+                  unsigned how)
 {
+    bool hold = how & SPEND_HOLD, floor = how & SPEND_FLOOR, tight = how & SPEND_TIGHT;
+    /* (tight: stopping a picture altogether is audio only's business, audio_only_check) */
     *step = 0;
+    for (size_t i = 0; i < n; i++)
+        ws[i].layer = TDM_LAYERSEL_NONE;
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
         bool simulcast = w->c->prod->n_layers > 1;
@@ -200,9 +224,9 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
             /* the layer flowing now is kept until clearly unaffordable (a fifth below its
              * cost, with the upgrade margin a band of about 30 %): no flapping on an estimate
              * that swings as the line's queue fills and drains */
-            uint64_t cl = l == w->base ? cost_of(w, l) / 5 * 4 : cost_of(w, l);
+            uint64_t cl = l == w->base && !tight ? cost_of(w, l) / 5 * 4 : cost_of(w, l);
             uint64_t extra = cl > cost_of(w, from) ? cl - cost_of(w, from) : 0;
-            if ((hold && l > w->base) || w->layer != from)
+            if ((hold && l > w->top) || w->layer != from)
                 continue; /* one upgrade per picture and allocation */
             if (extra <= budget) {
                 budget -= extra;
@@ -296,6 +320,103 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
     rr_audio_only_began(q, now);
 }
 
+/* ---- upgrades on transport-cc ------------------------------------------------------- */
+
+/* An estimate above what is sent has not been tested: GCC lets it grow to 1.5 times what
+ * was delivered, and a policer lets a probe cluster of tens of milliseconds through on its
+ * burst. Spent on pictures at once, it ran into the line's limit a few seconds later, and
+ * the pictures went down again: 7 to 9 switches a picture in 35 s in browsers, each a
+ * keyframe and a visible jump. So, as the best SFUs do, down at once, but up only when the
+ * estimate has paid the upgrade for UP_DWELL_US and then padding on top of the media at the
+ * rate the upgrade needs (with a tenth to spare) came through for UP_PROBE_US without loss,
+ * queue or a lower delivered rate (longer than a policer's burst lasts at that excess); a
+ * failed probe, or an upgrade that a picture's going down follows within UP_FAIL_US, holds
+ * further upgrades UP_BACK_MIN_US, growing to UP_BACK_MAX_US. A line that loses a tenth for
+ * TIGHT_US keeps no layer on credit (allocate, SPEND_TIGHT), unless the loss stayed while the
+ * pictures came down (random loss: LOSSY_US, LOSSY_FOR_US). */
+
+static void up_failed(struct part *q, int64_t now)
+{
+    q->up_back_us = !q->up_back_us                       ? UP_BACK_MIN_US
+                    : q->up_back_us * 2 > UP_BACK_MAX_US ? UP_BACK_MAX_US
+                                                         : q->up_back_us * 2;
+    if (q->hold_until_us < now + q->up_back_us)
+        q->hold_until_us = now + q->up_back_us;
+    q->up_ok_until_us = 0;
+}
+
+static void up_stop(struct part *q, int64_t now)
+{
+    if (q->up_probe_until_us)
+        dl_pad(q->sub, 0, 0, now);
+    q->up_probe_until_us = 0;
+    q->up_since_us = 0;
+}
+
+/* The running probe's verdict: the estimator shows trouble (at once) or nothing did (at its
+ * end). */
+static void up_probe_check(struct part *q, int64_t now)
+{
+    if (!q->up_probe_until_us)
+        return;
+    bool at_end = now >= q->up_probe_until_us;
+    uint64_t carried = at_end ? q->up_goal_bps / 100 * 85 : 0;
+    bool short_of = dl_short_of(q->sub, q->up_goal_bps, carried);
+    if (!short_of && !at_end)
+        return;
+    up_stop(q, now);
+    if (short_of) {
+        up_failed(q, now);
+        q->up_quiet_until_us = now + UP_QUIET_US; /* its own losses are no news */
+    } else {
+        q->up_ok_until_us = now + UP_OK_US;
+        q->up_back_us = 0;
+    }
+}
+
+/* Up to this layer w is no upgrade: what it has (or is switching to), or where a picture
+ * that was off starts. */
+static int floor_layer(const struct want *w, int64_t now)
+{
+    if (w->top != TDM_LAYERSEL_NONE)
+        return w->top;
+    return w->c->prod->n_layers > 1 ? next_active(w->c, 0, w->max, now) : 0;
+}
+
+/* Whether the allocation in ws (audio: what the audio costs) may stand: it raises no
+ * picture, or a probe verified what it costs. Otherwise it starts the dwell, then the probe. */
+static bool up_allowed(struct part *q, const struct want *ws, size_t n, uint64_t audio, int64_t now)
+{
+    uint64_t goal = audio;
+    bool up = false;
+    for (size_t i = 0; i < n; i++) {
+        if (ws[i].layer < 0)
+            continue;
+        goal += layer_cost(layers_at(ws[i].c->prod, ws[i].layer));
+        up |= ws[i].layer > floor_layer(&ws[i], now);
+    }
+    if (!up) {
+        if (!q->up_probe_until_us)
+            q->up_since_us = 0;
+        return true;
+    }
+    if (goal <= q->alloc_bps)
+        return true; /* no more than flows now: another order of the same (a new speaker) */
+    if (q->up_ok_until_us > now && goal <= q->up_goal_bps + q->up_goal_bps / 10)
+        return true; /* the probe carried this much */
+    if (q->up_probe_until_us)
+        return false; /* its verdict comes (up_probe_check) */
+    if (!q->up_since_us)
+        q->up_since_us = now;
+    if (now - q->up_since_us < UP_DWELL_US)
+        return false;
+    uint64_t on = goal + goal / 10, sent = q->alloc_bps;
+    q->up_goal_bps = goal;
+    q->up_probe_until_us = now + UP_PROBE_US;
+    dl_pad(q->sub, on > sent + 16000 ? on - sent : 16000, q->up_probe_until_us, now);
+    return false;
+}
+
 /* ---- entry points --------------------------------------------------------------------- */
 
 /* What q would receive if its line allowed it: audio and each picture at the best layer its
@@ -361,13 +482,47 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
         tell_audio_only(s, q, false, now); /* a probe came through */
     if (was != q->audio_only)              /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
+    if (twcc)
+        up_probe_check(q, now);
     bool hold = now < q->hold_until_us || (!twcc && rr_upgrade_settling(q, now));
     /* a low estimate on a line that shows no trouble still gets every picture's lowest
      * layer (line_hurts) */
-    spend(ws, n, budget, &q->step_bps, now, hold, twcc && !line_hurts(q, now));
+    bool hurts = twcc && line_hurts(q, now);
+    unsigned how = (hold ? SPEND_HOLD : 0) | (twcc && !hurts ? SPEND_FLOOR : 0);
+    if (!hurts || now < q->up_quiet_until_us)
+        q->hurt_since_us = 0;
+    else if (!q->hurt_since_us)
+        q->hurt_since_us = now;
+    if (q->hurt_since_us && now - q->hurt_since_us >= TIGHT_US + LOSSY_US) {
+        /* pictures came down and the line loses as much: random loss, not a full line */
+        q->lossy_until_us = now + LOSSY_FOR_US;
+        q->hurt_since_us = 0;
+    }
+    if (q->hurt_since_us && now - q->hurt_since_us >= TIGHT_US && now >= q->lossy_until_us) {
+        /* what is sent costs more on the line than the layers' rates say (headers, resends,
+         * keyframes asked for): the estimate, in the layers' terms */
+        uint64_t sent = q->sub->dl->media_bps;
+        uint64_t k = sent > q->alloc_bps && q->alloc_bps ? q->alloc_bps * 1000 / sent : 1000;
+        budget = budget / 1000 * (k < 750 ? 750 : k);
+        how |= SPEND_TIGHT;
+    }
+    spend(ws, n, budget, &q->step_bps, now, how);
+    if (twcc && !hold && !up_allowed(q, ws, n, audio, now))
+        spend(ws, n, budget, &q->step_bps, now, how | SPEND_HOLD);
+    bool down = false;
     for (size_t i = 0; twcc && i < n; i++)
-        if (ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE && !q->audio_only)
-            q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
+        down |= ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE &&
+                ws[i].max >= ws[i].base && !q->audio_only; /* the line, not the tile */
+    if (down && q->up_at_us && now - q->up_at_us < UP_FAIL_US) {
+        up_failed(q, now); /* the last upgrade was too much */
+        q->up_at_us = 0;
+    } else if (down && q->hold_until_us < now + DOWN_HOLD_US) {
+        q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
+    }
+    if (down) {
+        up_stop(q, now);
+        q->up_ok_until_us = 0;
+    }
     dl_set_want(q->sub, wish(q, ws, n, audio, need, now));
     q->alloc_bps = audio;
     for (size_t i = 0; i < n; i++) {
