@@ -8,18 +8,15 @@
  * The estimate is transport-cc's (downlink.c, core/gcc.c) when the page sends its feedback:
  * the allocation tells it what the subscriber would receive if its line allowed it, and its
  * probes find out whether it does. A layer flowing now is kept until its cost is a fifth
- * above the budget, an upgrade needs a tenth to spare, and after a picture went down none
- * goes up for DOWN_HOLD_US: switching costs keyframes, so the layers do not follow every
- * swing of the estimate. Audio only ends when a probe sent since it began came through at
- * what video needs.
+ * above the budget; a picture goes down at once when it is, but up only after the estimate
+ * paid the upgrade (with a tenth to spare) for a while and padding at that rate came
+ * through (see "upgrades on transport-cc" below), and after a picture went down none goes
+ * up for DOWN_HOLD_US: switching costs keyframes, so the layers do not follow every swing
+ * of the estimate. Audio only ends when a probe sent since it began came through at what
+ * video needs.
  *
- * Without transport-cc feedback (a browser that does not send it): the subscriber's REMB
- * when it says the line is congested, and a loss-based estimate of its own (GCC's loss half,
- * draft-ietf-rmcat-gcc-02 §6) that grows only one upgrade ahead of what is actually sent, so
- * an upgrade is a bounded probe. An upgrade that meets losses within UP_FAIL_US failed: the
- * next one waits (HOLD_MIN_US, doubling to HOLD_MAX_US). While audio only, a short burst of
- * padding on a paused video stream (a probe) asks the line; video returns when a probe
- * comes through without loss. */
+ * Without transport-cc feedback (a browser that does not send it) the estimate is rrest.c's,
+ * from receiver reports and REMB, with its padding probes. */
 #include "sfu_internal.h"
 
 #include "tandem/err.h"
@@ -27,24 +24,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALLOC_US 200000      /* allocation period */
-#define RATE_US 500000       /* layer rates are measured over this */
-#define ACTIVE_US 1000000    /* a layer that sent nothing for this long is off */
-#define KEY_RETRY_US 1000000 /* a switch still waiting asks for its keyframe again */
-#define UP_FAIL_US 3000000   /* losses this soon after an upgrade: it failed */
-#define UP_GAP_US 1500000    /* upgrades one after the other, each seen in a report */
-#define HOLD_MIN_US 8000000  /* after a failed upgrade, no other for this long */
-#define HOLD_MAX_US 16000000
+#define ALLOC_US 200000        /* allocation period */
+#define RATE_US 500000         /* layer rates are measured over this */
+#define ACTIVE_US 1000000      /* a layer that sent nothing for this long is off */
+#define KEY_RETRY_US 1000000   /* a switch still waiting asks for its keyframe again */
 #define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
 #define DOWN_HOLD_US 3000000   /* transport-cc: after a picture went down, none goes up */
 #define AO_EXIT_US 1000000     /* transport-cc: above it (and a quarter) this long: video */
-#define PROBE_FIRST_US 4000000 /* the first probe after audio only began */
-#define PROBE_MAX_US 6000000   /* video must come back within seconds of the line */
-#define PROBE_LEN_US 600000
-#define PROBE_PKT 255         /* padding bytes per probe packet (RFC 3550 §5.1: <= 255) */
-#define AUDIO_GUESS_BPS 40000 /* an audio stream not measured yet */
-#define LOSS_HIGH 26          /* 10 % of 256 */
-#define LOSS_LOW 5            /* 2 % */
+#define AUDIO_GUESS_BPS 40000  /* an audio stream not measured yet */
+#define UP_DWELL_US 1000000    /* transport-cc: the estimate pays an upgrade this long, */
+#define UP_PROBE_US 1500000    /* then padding at its rate comes through this long */
+#define UP_OK_US 1000000       /* a probe that came through allows upgrades this long */
+#define UP_FAIL_US 4000000     /* a picture down this soon after an upgrade: it failed */
+#define UP_BACK_MIN_US 3000000 /* after a failed probe or upgrade, none for this long, */
+#define UP_BACK_MAX_US 5000000 /* growing up to this (back within 10 s of a lifted limit) */
+#define UP_QUIET_US 1500000    /* the losses of a failed probe pass with its loss window */
+#define TIGHT_US 1000000       /* the line loses a tenth this long: no layer kept on credit */
+#define LOSSY_US 3000000       /* and as much this long after that: the loss is random, */
+#define LOSSY_FOR_US 30000000  /* not congestion, for this long */
 
 /* ---- inputs ------------------------------------------------------------------------ */
 
@@ -96,133 +93,13 @@ static int tile_max_layer(const struct tdm_sfu_tile *t, int n_layers)
     return m;
 }
 
-/* ---- the estimate ----------------------------------------------------------------- */
-
-static uint64_t sent_rate(const struct part *q)
-{
-    uint64_t r = 0;
-    for (uint32_t i = 0; i < q->n_cons; i++)
-        if (q->cons[i]->live)
-            r += q->cons[i]->rate_bps;
-    return r;
-}
-
-/* The round trip grew this much over the smallest seen: a queue is building up on the way,
- * congestion before any loss (the delay half of GCC, coarsely, from receiver reports). */
-#define QUEUE_US 80000
-#define MIN_RTT_AGE_US 30000000 /* the smallest RTT is forgotten after this (a new path) */
-
-/* The report blocks that came since the last look: their loss (weighted by each stream's
- * rate), the largest round trip, and what came through (sent over each report's interval,
- * less its losses; audio, not reported on, as sent). Returns how many there were. */
-static unsigned fresh_reports(struct part *q, uint64_t *frac, int64_t *rtt, uint64_t *through)
-{
-    uint64_t w = 0, lost = 0;
-    unsigned n = 0;
-    *rtt = 0;
-    *through = 0;
-    for (uint32_t i = 0; i < q->n_cons; i++) {
-        const struct cons *c = q->cons[i];
-        if (!c->live)
-            continue;
-        if (!c->sent) {
-            *through += c->rate_bps;
-            continue;
-        }
-        if (c->rep_us <= q->est_us)
-            continue;
-        uint64_t cw = c->rep_rate_bps ? c->rep_rate_bps : 1;
-        w += cw;
-        lost += cw * c->rep_frac;
-        *through += c->rep_rate_bps / 256 * (256u - c->rep_frac);
-        if (c->rtt_us > *rtt)
-            *rtt = c->rtt_us;
-        n++;
-    }
-    *frac = n ? lost / w : 0;
-    return w > n ? n : 0; /* streams that carried nothing say nothing of the line */
-}
-
-static bool queue_grew(struct part *q, int64_t rtt, int64_t now)
-{
-    if (!rtt)
-        return false;
-    if (!q->min_rtt_us || rtt < q->min_rtt_us || now - q->min_rtt_at_us > MIN_RTT_AGE_US) {
-        q->min_rtt_us = rtt;
-        q->min_rtt_at_us = now;
-    }
-    return rtt > q->min_rtt_us + QUEUE_US;
-}
-
-/* Losses or a growing queue: the estimate is cut (GCC's cut, and at most what came through);
- * right after an upgrade, the upgrade failed: back to what was carried before it, and the
- * next one waits twice as long. */
-static void congested(struct part *q, uint64_t frac, uint64_t through, int64_t now)
-{
-    uint64_t was = q->est_bps;
-    uint64_t base = was && was < q->alloc_bps ? was : q->alloc_bps;
-    base = base / 512 * (512 - (frac > LOSS_HIGH ? frac : LOSS_HIGH));
-    through = through / 100 * 95;
-    q->est_bps = (through && through < base ? through : base) + 1;
-
-    if (q->up_at_us && now - q->up_at_us < UP_FAIL_US) {
-        if (q->good_bps && q->good_bps < q->est_bps)
-            q->est_bps = q->good_bps; /* back to what worked before the upgrade */
-        q->hold_us = q->hold_us ? q->hold_us * 2 : HOLD_MIN_US;
-        if (q->hold_us > HOLD_MAX_US)
-            q->hold_us = HOLD_MAX_US;
-        q->up_at_us = 0;
-    }
-    int64_t hold = q->hold_us > HOLD_MIN_US ? q->hold_us : HOLD_MIN_US;
-    if (q->hold_until_us < now + hold)
-        q->hold_until_us = now + hold;
-}
-
-/* Fold the report blocks that came since the last time into the estimate. */
-static void update_estimate(struct part *q, int64_t now)
-{
-    uint64_t frac, through;
-    int64_t rtt;
-    if (!fresh_reports(q, &frac, &rtt, &through))
-        return;
-    q->est_us = now;
-    if (q->probe_until_us)
-        return; /* the probe's own losses are its verdict (probe()), not congestion */
-    uint64_t rate = sent_rate(q);
-    bool queue = queue_grew(q, rtt, now);
-    if ((frac > LOSS_HIGH || queue) && (rate || q->est_bps)) {
-        congested(q, frac, through, now);
-    } else if (frac < LOSS_LOW && q->est_bps && !q->audio_only) {
-        if (q->up_at_us && now - q->up_at_us >= UP_FAIL_US) {
-            q->up_at_us = 0; /* the last upgrade held: the next may come sooner */
-            q->hold_us /= 2;
-        }
-        if (!q->step_bps)
-            q->est_bps = 0; /* every picture at its best: no limit known */
-    }
-}
-
-/* What may be spent on q's line: UINT64_MAX when nothing limits it. */
-static uint64_t estimate(const struct part *q, int64_t now)
-{
-    uint64_t e = q->est_bps ? q->est_bps : UINT64_MAX;
-    const struct peer *p = q->sub;
-    /* A REMB counts when it says the line is congested (below what it receives, as
-     * tdm_fwd_remb_target reads it); otherwise it only has not climbed yet. */
-    if (p && p->remb_bps && now - p->remb_us < SFU_REMB_MAX_AGE_US) {
-        uint64_t r = sent_rate(q);
-        if (r && p->remb_bps < r / 20 * 19 && p->remb_bps < e)
-            e = p->remb_bps;
-    }
-    return e;
-}
-
 /* ---- the allocation -------------------------------------------------------------- */
 
 struct want {
     struct cons *c;
     const struct tdm_sfu_tile *t;
     int max, base, layer;
+    int top; /* the highest of the layer flowing and the one switched to (a pending upgrade) */
     uint64_t area;
     bool speaker, screen;
 };
@@ -261,11 +138,8 @@ static void set_target(struct tdm_sfu *s, struct part *q, struct cons *c, int la
 {
     int was = c->sel.target;
     if (layer != was) {
-        if (layer > c->sel.cur && c->sel.cur != TDM_LAYERSEL_NONE) {
-            if (!q->up_at_us || now - q->up_at_us >= UP_FAIL_US)
-                q->good_bps = q->alloc_bps; /* confirmed: what flowed before this one */
-            q->up_at_us = now;
-        }
+        if (layer > c->sel.cur && c->sel.cur != TDM_LAYERSEL_NONE)
+            rr_upgraded(q, now);
         tdm_layersel_set_target(&c->sel, layer);
         if (layer != TDM_LAYERSEL_NONE)
             s->st.layer_switches++;
@@ -281,6 +155,7 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
 {
     size_t n = 0;
     const char *speaker = q->room->speaker;
+    bool twcc = dl_estimate(q->sub) != 0;
     for (uint32_t i = 0; i < q->n_cons; i++) {
         struct cons *c = q->cons[i];
         if (!c->live)
@@ -295,6 +170,8 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         int nl = c->prod->n_layers ? c->prod->n_layers : 1;
         w->max = tile_max_layer(w->t, nl);
         w->base = c->sel.cur != TDM_LAYERSEL_NONE ? c->sel.cur : c->sel.target;
+        /* transport-cc: a hold keeps a pending upgrade (up_allowed verified it) */
+        w->top = twcc && c->sel.target > w->base ? c->sel.target : w->base;
         w->area = w->t && w->t->width ? (uint64_t)w->t->width * w->t->height : UINT32_MAX;
         w->speaker = speaker[0] && strcmp(speaker, c->prod->owner->id) == 0;
         w->screen = c->prod->screen;
@@ -306,14 +183,22 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
     return n;
 }
 
+#define SPEND_HOLD 1  /* no picture goes up */
+#define SPEND_FLOOR 2 /* every picture gets its lowest layer, whatever the budget */
+#define SPEND_TIGHT 4 /* the line keeps losing: no picture keeps a layer it cannot pay */
+
 /* Pass 1 gives each picture its lowest layer, in priority order, while the budget lasts (or
- * whatever the budget, with floor);
+ * whatever the budget, with SPEND_FLOOR);
  * pass 2 raises each, in the same order, as far as its tile allows and the budget pays.
  * *step: what the cheapest further upgrade would add (0: every picture is at its best). */
 static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, int64_t now,
-                  bool hold, bool floor)
+                  unsigned how)
 {
+    bool hold = how & SPEND_HOLD, floor = how & SPEND_FLOOR, tight = how & SPEND_TIGHT;
+    /* (tight: stopping a picture altogether is audio only's business, audio_only_check) */
     *step = 0;
+    for (size_t i = 0; i < n; i++)
+        ws[i].layer = TDM_LAYERSEL_NONE;
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
         bool simulcast = w->c->prod->n_layers > 1;
@@ -339,9 +224,9 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
             /* the layer flowing now is kept until clearly unaffordable (a fifth below its
              * cost, with the upgrade margin a band of about 30 %): no flapping on an estimate
              * that swings as the line's queue fills and drains */
-            uint64_t cl = l == w->base ? cost_of(w, l) / 5 * 4 : cost_of(w, l);
+            uint64_t cl = l == w->base && !tight ? cost_of(w, l) / 5 * 4 : cost_of(w, l);
             uint64_t extra = cl > cost_of(w, from) ? cl - cost_of(w, from) : 0;
-            if ((hold && l > w->base) || w->layer != from)
+            if ((hold && l > w->top) || w->layer != from)
                 continue; /* one upgrade per picture and allocation */
             if (extra <= budget) {
                 budget -= extra;
@@ -408,7 +293,7 @@ static bool line_hurts(struct part *q, int64_t now)
         const struct cons *c = q->cons[i];
         if (!c->live || !c->rep_us || now - c->rep_us > 3 * SFU_RTCP_INTERVAL_US)
             continue;
-        if (c->rep_frac > LOSS_HIGH || queue_grew(q, c->rtt_us, now))
+        if (c->rep_frac > SFU_LOSS_HIGH || rr_queue_grew(q, c->rtt_us, now))
             return true;
     }
     return false;
@@ -432,146 +317,104 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
     if (now - q->ao_low_since < AO_ENTER_US)
         return;
     tell_audio_only(s, q, true, now);
-    q->probe_hold_us = PROBE_FIRST_US;
-    q->probe_at_us = now + q->probe_hold_us;
-    q->probe_ssrc = 0;
+    rr_audio_only_began(q, now);
 }
 
-/* ---- probing while audio only --------------------------------------------------------- */
+/* ---- upgrades on transport-cc ------------------------------------------------------- */
 
-static struct cons *cons_by_ssrc(struct part *q, uint32_t ssrc)
+/* An estimate above what is sent has not been tested: GCC lets it grow to 1.5 times what
+ * was delivered, and a policer lets a probe cluster of tens of milliseconds through on its
+ * burst. Spent on pictures at once, it ran into the line's limit a few seconds later, and
+ * the pictures went down again: 7 to 9 switches a picture in 35 s in browsers, each a
+ * keyframe and a visible jump. So, as the best SFUs do, down at once, but up only when the
+ * estimate has paid the upgrade for UP_DWELL_US and then padding on top of the media at the
+ * rate the upgrade needs (with a tenth to spare) came through for UP_PROBE_US without loss,
+ * queue or a lower delivered rate (longer than a policer's burst lasts at that excess); a
+ * failed probe, or an upgrade that a picture's going down follows within UP_FAIL_US, holds
+ * further upgrades UP_BACK_MIN_US, growing to UP_BACK_MAX_US. A line that loses a tenth for
+ * TIGHT_US keeps no layer on credit (allocate, SPEND_TIGHT), unless the loss stayed while the
+ * pictures came down (random loss: LOSSY_US, LOSSY_FOR_US). */
+
+static void up_failed(struct part *q, int64_t now)
 {
-    for (uint32_t i = 0; ssrc && i < q->n_cons; i++)
-        if (q->cons[i]->ssrc == ssrc)
-            return q->cons[i];
-    return NULL;
+    q->up_back_us = !q->up_back_us                       ? UP_BACK_MIN_US
+                    : q->up_back_us * 2 > UP_BACK_MAX_US ? UP_BACK_MAX_US
+                                                         : q->up_back_us * 2;
+    if (q->hold_until_us < now + q->up_back_us)
+        q->hold_until_us = now + q->up_back_us;
+    q->up_ok_until_us = 0;
 }
 
-/* A paused video stream of q that has sent before: padding there keeps its numbering. */
-static struct cons *probe_target(struct part *q)
+static void up_stop(struct part *q, int64_t now)
 {
-    for (uint32_t i = 0; i < q->n_cons; i++) {
-        struct cons *c = q->cons[i];
-        if (c->live && c->sent && c->sel.seq.started)
-            return c;
-    }
-    return NULL;
+    if (q->up_probe_until_us)
+        dl_pad(q->sub, 0, 0, now);
+    q->up_probe_until_us = 0;
+    q->up_since_us = 0;
 }
 
-/* Padding-only packets (RFC 3550 §5.1: P bit, the last byte counts the padding) at
- * probe_bps since the last ones. */
-static void send_padding(struct tdm_sfu *s, struct part *q, struct cons *c, int64_t now)
+/* The running probe's verdict: the estimator shows trouble (at once) or nothing did (at its
+ * end). */
+static void up_probe_check(struct part *q, int64_t now)
 {
-    const size_t len = TDM_RTP_HEADER_MIN + PROBE_PKT;
-    uint64_t due = q->probe_bps * (uint64_t)(now - q->probe_sent_us) / 8000000u;
-    for (int k = 0; k < 8 && due >= len; k++, due -= len) {
-        uint16_t seq;
-        uint32_t ts;
-        struct tdm_sfu_transmit *t = sfu_tx_slot(s);
-        if (!t || tdm_seqmap_pad(&c->sel.seq, &seq, &ts) != 0)
-            break;
-        uint8_t *b = t->buf;
-        tdm_rtp_write_header(b, c->pt, false, seq, ts, c->ssrc, PROBE_PKT);
-        int n = tdm_srtp_protect_rtp(c->sub->sub->srtp, b, len, TDM_SFU_TX_BUF);
-        if (n > 0)
-            peer_send(s, c->sub->sub, t, (size_t)n);
-        q->probe_sent_us += (int64_t)(len * 8000000u / (q->probe_bps ? q->probe_bps : 1));
-    }
-    if (q->probe_sent_us < now - 100000)
-        q->probe_sent_us = now; /* could not send: no backlog, and no deadline in the past */
-}
-
-/* A flowing video stream of q, for a probe on top of what it carries. */
-static struct cons *flowing(struct part *q)
-{
-    for (uint32_t i = 0; i < q->n_cons; i++) {
-        struct cons *c = q->cons[i];
-        if (c->live && c->sent && c->sel.cur != TDM_LAYERSEL_NONE && c->sel.seq.started)
-            return c;
-    }
-    return NULL;
-}
-
-/* The running probe: padding until probe_until_us, then its verdict from the next report of
- * its stream: through without loss and with no queue built up meanwhile (a short probe can
- * hide in a router's buffer: the round trip shows it). 1: came through (the next may follow
- * at once, twice as large); -1: failed (the next waits longer); 0: not known yet. */
-static int probe_verdict(struct tdm_sfu *s, struct part *q, int64_t now)
-{
-    struct cons *c = cons_by_ssrc(q, q->probe_ssrc);
-    if (now < q->probe_until_us) {
-        if (c)
-            send_padding(s, q, c, now);
-        return 0;
-    }
-    bool reported = c && c->rep_us > q->probe_until_us;
-    if (c && !reported && now - q->probe_until_us < 3 * SFU_RTCP_INTERVAL_US)
-        return 0;
-    q->probe_until_us = 0;
-    bool clean = reported && c->rep_frac < LOSS_LOW &&
-                 (!c->rtt_us || !q->min_rtt_us || c->rtt_us <= q->min_rtt_us + QUEUE_US);
-    if (!clean) {
-        q->probe_streak = 0;
-        q->probe_hold_us = q->probe_hold_us * 2 > PROBE_MAX_US ? PROBE_MAX_US
-                           : q->probe_hold_us < PROBE_FIRST_US ? PROBE_FIRST_US
-                                                               : q->probe_hold_us * 2;
-        q->probe_at_us = now + q->probe_hold_us;
-        return -1;
-    }
-    if (q->probe_streak < 4)
-        q->probe_streak++;
-    q->probe_hold_us = 0;
-    q->probe_at_us = now;
-    return 1;
-}
-
-static void probe_start(struct part *q, struct cons *c, uint64_t bps, int64_t now)
-{
-    q->probe_ssrc = c->ssrc;
-    q->probe_bps = bps;
-    q->probe_until_us = now + PROBE_LEN_US;
-    q->probe_sent_us = now;
-}
-
-/* Room is learnt by probing, never by sending more pictures on a hunch: while audio only, at
- * what audio and the lowest picture need (video returns when it comes through); otherwise,
- * when the estimate does not pay the next upgrade, at that upgrade's cost, doubling after
- * each probe that came through. */
-static void probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t audio, int64_t now)
-{
-    if (q->probe_until_us) {
-        if (probe_verdict(s, q, now) <= 0)
-            return;
-        q->hold_until_us = now;
-        if (q->audio_only) {
-            q->est_bps = need + need / 4;
-            tell_audio_only(s, q, false, now);
-        } else {
-            q->est_bps = q->alloc_bps + q->probe_bps;
-        }
+    if (!q->up_probe_until_us)
         return;
-    }
-    if (now < q->probe_at_us)
+    bool at_end = now >= q->up_probe_until_us;
+    uint64_t carried = at_end ? q->up_goal_bps / 100 * 85 : 0;
+    bool short_of = dl_short_of(q->sub, q->up_goal_bps, carried);
+    if (!short_of && !at_end)
         return;
-    if (q->audio_only) {
-        struct cons *c = need ? probe_target(q) : NULL;
-        if (need && !c) { /* nothing to pad (no picture was ever sent here): try it */
-            q->est_bps = need + need / 4;
-            tell_audio_only(s, q, false, now);
-        } else if (c) {
-            probe_start(q, c, need + need / 4 > audio + 16000 ? need + need / 4 - audio : 16000,
-                        now);
-        }
-        return;
+    up_stop(q, now);
+    if (short_of) {
+        up_failed(q, now);
+        q->up_quiet_until_us = now + UP_QUIET_US; /* its own losses are no news */
+    } else {
+        q->up_ok_until_us = now + UP_OK_US;
+        q->up_back_us = 0;
     }
-    if (!q->est_bps || !q->step_bps || now < q->hold_until_us ||
-        q->est_bps >= q->alloc_bps + q->step_bps)
-        return; /* no limit known, nothing to gain, just congested, or it pays already */
-    struct cons *c = flowing(q);
-    /* twice the size after two that came through: the climb back after a cap is lifted */
-    uint64_t bps = (q->step_bps + q->step_bps / 4) << (q->probe_streak > 1 ? 1 : 0);
-    if (c)
-        probe_start(q, c, bps < 4 * q->alloc_bps ? bps : 4 * q->alloc_bps, now);
+}
+
+/* Up to this layer w is no upgrade: what it has (or is switching to), or where a picture
+ * that was off starts. */
+static int floor_layer(const struct want *w, int64_t now)
+{
+    if (w->top != TDM_LAYERSEL_NONE)
+        return w->top;
+    return w->c->prod->n_layers > 1 ? next_active(w->c, 0, w->max, now) : 0;
+}
+
+/* Whether the allocation in ws (audio: what the audio costs) may stand: it raises no
+ * picture, or a probe verified what it costs. Otherwise it starts the dwell, then the probe. */
+static bool up_allowed(struct part *q, const struct want *ws, size_t n, uint64_t audio, int64_t now)
+{
+    uint64_t goal = audio;
+    bool up = false;
+    for (size_t i = 0; i < n; i++) {
+        if (ws[i].layer < 0)
+            continue;
+        goal += layer_cost(layers_at(ws[i].c->prod, ws[i].layer));
+        up |= ws[i].layer > floor_layer(&ws[i], now);
+    }
+    if (!up) {
+        if (!q->up_probe_until_us)
+            q->up_since_us = 0;
+        return true;
+    }
+    if (goal <= q->alloc_bps)
+        return true; /* no more than flows now: another order of the same (a new speaker) */
+    if (q->up_ok_until_us > now && goal <= q->up_goal_bps + q->up_goal_bps / 10)
+        return true; /* the probe carried this much */
+    if (q->up_probe_until_us)
+        return false; /* its verdict comes (up_probe_check) */
+    if (!q->up_since_us)
+        q->up_since_us = now;
+    if (now - q->up_since_us < UP_DWELL_US)
+        return false;
+    uint64_t on = goal + goal / 10, sent = q->alloc_bps;
+    q->up_goal_bps = goal;
+    q->up_probe_until_us = now + UP_PROBE_US;
+    dl_pad(q->sub, on > sent + 16000 ? on - sent : 16000, q->up_probe_until_us, now);
+    return false;
 }
 
 /* ---- entry points --------------------------------------------------------------------- */
@@ -624,8 +467,8 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     /* transport-cc's estimate when the page sends its feedback; else the older one here */
     uint64_t twcc = dl_estimate(q->sub);
     if (!twcc)
-        update_estimate(q, now);
-    uint64_t est = twcc ? twcc : estimate(q, now), budget = est;
+        rr_update(q, now);
+    uint64_t est = twcc ? twcc : rr_estimate(q, now), budget = est;
     struct want ws[TDM_SUBSLOTS_MAX];
     size_t n = collect(q, ws, &budget, now);
     uint64_t audio = est == UINT64_MAX ? 0 : est - budget;
@@ -635,18 +478,51 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     audio_only_check(s, q, est, need, twcc != 0, now);
     if (twcc)
         ao_exit_check(s, q, est, need, now);
-    else
-        probe(s, q, need, audio, now);
-    if (was != q->audio_only) /* the tiles' maximum changed */
+    else if (rr_probe(s, q, need, audio, now))
+        tell_audio_only(s, q, false, now); /* a probe came through */
+    if (was != q->audio_only)              /* the tiles' maximum changed */
         n = collect(q, ws, &(uint64_t){budget}, now), qsort(ws, n, sizeof ws[0], by_priority);
-    bool hold = twcc ? now < q->hold_until_us
-                     : now < q->hold_until_us || (q->up_at_us && now - q->up_at_us < UP_GAP_US);
+    if (twcc)
+        up_probe_check(q, now);
+    bool hold = now < q->hold_until_us || (!twcc && rr_upgrade_settling(q, now));
     /* a low estimate on a line that shows no trouble still gets every picture's lowest
      * layer (line_hurts) */
-    spend(ws, n, budget, &q->step_bps, now, hold, twcc && !line_hurts(q, now));
+    bool hurts = twcc && line_hurts(q, now);
+    unsigned how = (hold ? SPEND_HOLD : 0) | (twcc && !hurts ? SPEND_FLOOR : 0);
+    if (!hurts || now < q->up_quiet_until_us)
+        q->hurt_since_us = 0;
+    else if (!q->hurt_since_us)
+        q->hurt_since_us = now;
+    if (q->hurt_since_us && now - q->hurt_since_us >= TIGHT_US + LOSSY_US) {
+        /* pictures came down and the line loses as much: random loss, not a full line */
+        q->lossy_until_us = now + LOSSY_FOR_US;
+        q->hurt_since_us = 0;
+    }
+    if (q->hurt_since_us && now - q->hurt_since_us >= TIGHT_US && now >= q->lossy_until_us) {
+        /* what is sent costs more on the line than the layers' rates say (headers, resends,
+         * keyframes asked for): the estimate, in the layers' terms */
+        uint64_t sent = q->sub->dl->media_bps;
+        uint64_t k = sent > q->alloc_bps && q->alloc_bps ? q->alloc_bps * 1000 / sent : 1000;
+        budget = budget / 1000 * (k < 750 ? 750 : k);
+        how |= SPEND_TIGHT;
+    }
+    spend(ws, n, budget, &q->step_bps, now, how);
+    if (twcc && !hold && !up_allowed(q, ws, n, audio, now))
+        spend(ws, n, budget, &q->step_bps, now, how | SPEND_HOLD);
+    bool down = false;
     for (size_t i = 0; twcc && i < n; i++)
-        if (ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE && !q->audio_only)
-            q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
+        down |= ws[i].layer < ws[i].base && ws[i].base != TDM_LAYERSEL_NONE &&
+                ws[i].max >= ws[i].base && !q->audio_only; /* the line, not the tile */
+    if (down && q->up_at_us && now - q->up_at_us < UP_FAIL_US) {
+        up_failed(q, now); /* the last upgrade was too much */
+        q->up_at_us = 0;
+    } else if (down && q->hold_until_us < now + DOWN_HOLD_US) {
+        q->hold_until_us = now + DOWN_HOLD_US; /* the line shrank: no flapping back up */
+    }
+    if (down) {
+        up_stop(q, now);
+        q->up_ok_until_us = 0;
+    }
     dl_set_want(q->sub, wish(q, ws, n, audio, need, now));
     q->alloc_bps = audio;
     for (size_t i = 0; i < n; i++) {
@@ -658,13 +534,8 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
 
 void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now)
 {
-    bool probing = q->probe_until_us && now < q->probe_until_us;
     if (now < q->next_alloc_us) {
-        struct cons *c = probing ? cons_by_ssrc(q, q->probe_ssrc) : NULL;
-        if (c)
-            send_padding(s, q, c, now);
-        else if (probing)
-            q->probe_sent_us = q->probe_until_us; /* its stream went away */
+        rr_pad(s, q, now);
         return;
     }
     q->next_alloc_us = now + ALLOC_US;
@@ -677,15 +548,7 @@ void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now)
 
 int64_t alloc_deadline(const struct part *q)
 {
-    int64_t d = q->next_alloc_us;
-    if (q->probe_until_us && q->probe_sent_us < q->probe_until_us && q->probe_bps) {
-        int64_t x = q->probe_sent_us +
-                    (int64_t)((TDM_RTP_HEADER_MIN + PROBE_PKT) * 8000000u / q->probe_bps) +
-                    1000; /* whole packets: never a deadline that sends nothing */
-        if (x < d && x < q->probe_until_us)
-            d = x;
-    }
-    return d;
+    return rr_deadline(q, q->next_alloc_us);
 }
 
 void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now)

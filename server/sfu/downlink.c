@@ -27,6 +27,8 @@
 #define PROBE_WAIT_US 100000
 #define LOG_US 5000000
 #define MAX_BPS 20000000
+#define PAD_MAX_BPS 3000000 /* dl_pad's padding at most */
+#define PAD_LOSS_PKTS 20    /* packets of a loss window that already say "a tenth lost" */
 
 static size_t slot_of(uint16_t seq)
 {
@@ -129,6 +131,28 @@ void dl_set_want(struct peer *p, uint64_t bps)
 {
     if (p && p->dl)
         p->dl->want_bps = bps;
+}
+
+void dl_pad(struct peer *p, uint64_t bps, int64_t until, int64_t now)
+{
+    struct sfu_dl *d = p ? p->dl : NULL;
+    if (!d)
+        return;
+    d->pad_bps = bps < PAD_MAX_BPS ? bps : PAD_MAX_BPS;
+    d->pad_until_us = bps ? until : 0;
+    d->pad_next_us = now;
+}
+
+bool dl_short_of(const struct peer *p, uint64_t goal, uint64_t carried)
+{
+    const struct tdm_gcc *g = p && p->dl ? &p->dl->gcc : NULL;
+    if (!g)
+        return true;
+    /* the loss window under way counts as soon as it has some packets: a policer past its
+     * burst drops most of what a probe adds, and each packet lost there is one of a picture
+     * or a voice */
+    bool losing = g->loss_total >= PAD_LOSS_PKTS && g->loss_lost * 10 > g->loss_total;
+    return tdm_gcc_estimate(g) < goal || g->last_loss > 0.10 || losing || g->acked_bps < carried;
 }
 
 void dl_set_rtt(struct peer *p, int64_t rtt_us)
@@ -235,6 +259,17 @@ void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now)
         tdm_gcc_probe_sent(&d->gcc, d->probe_id, d->probe_sent);
         d->probe_id = 0;
     }
+    /* dl_pad: numbered as media (no cluster), so its losses and what it carried count in the
+     * estimator's loss window and acknowledged rate */
+    for (int k = 0; k < 16 && d->pad_until_us > now && d->pad_next_us <= now; k++) {
+        if (!send_pad(s, p, 0, now)) {
+            d->pad_next_us = now + PROBE_RETRY_US; /* a frame is under way */
+            break;
+        }
+        d->pad_next_us += (int64_t)((12 + PROBE_PAD) * 8 * 1000000ULL / d->pad_bps);
+        if (d->pad_next_us < now - PROBE_WAIT_US)
+            d->pad_next_us = now; /* no backlog after a pause */
+    }
 }
 
 int64_t dl_deadline(const struct peer *p)
@@ -245,5 +280,7 @@ int64_t dl_deadline(const struct peer *p)
     if (d->probe_left)
         return d->probe_next_us;
     int64_t next = d->rate_at_us + RATE_SPAN_US, probe = d->gcc.probe_next_us;
+    if (d->pad_until_us > d->tick_us && d->pad_next_us < next)
+        next = d->pad_next_us > d->tick_us ? d->pad_next_us : d->tick_us + 1;
     return probe > d->tick_us && probe < next ? probe : next;
 }

@@ -12,6 +12,8 @@
  *               has such a listener, its m-section in their sub offers, its packets out
  *   fanout.c    RTP in: the producer of a packet, and the fan-out to its consumers
  *   speaker.c   the room's active speaker, from the audio level of everyone's packets
+ *   rrest.c     the downlink estimate from receiver reports and REMB (pages without
+ *               transport-cc feedback), and its padding probes
  *   alloc.c     per subscriber: its estimate spent over layers and tiles, audio only
  *   quality.c   each person's connection as good / fair / poor, told to the room
  *   roster.c    rooms, participants, producers and consumers coming and going
@@ -207,6 +209,15 @@ struct part {
     int64_t ao_low_since;  /* the estimate has been below the threshold since; 0 */
     int64_t ao_high_since; /* transport-cc: above it (with the margin) since; 0 */
     int64_t ao_on_us;      /* when automatic audio only began */
+    /* alloc.c, transport-cc: an upgrade waits until the estimate has paid it since
+     * up_since_us (0: it does not), then padding at its rate (dl_pad) runs until
+     * up_probe_until_us (0: none) for up_goal_bps; that verified, up_ok_until_us lets
+     * allocations up to the goal go; a probe or upgrade that failed doubles up_back_us */
+    int64_t up_since_us, up_probe_until_us, up_ok_until_us, up_back_us;
+    uint64_t up_goal_bps;
+    int64_t up_quiet_until_us; /* a failed probe's losses: not the line's until then */
+    int64_t hurt_since_us;     /* the line has lost a tenth since (line_hurts), 0: not */
+    int64_t lossy_until_us;    /* its losses did not follow the rate: random, not a full line */
     /* quality.c */
     uint8_t up_frac;    /* the largest fraction lost (1/256) of our latest report to it */
     int64_t up_frac_us; /* when that report went */
@@ -354,6 +365,8 @@ struct sfu_dl {
     uint16_t probe_id, probe_left, probe_sent;
     uint64_t probe_bps;
     int64_t probe_next_us, probe_start_us;
+    uint64_t pad_bps; /* dl_pad: padding on top of the media at this rate until pad_until_us */
+    int64_t pad_until_us, pad_next_us;
     struct sfu_dl_sent ring[SFU_TWCC_RING];
 };
 /* Number the packets of p from now on under extension id ext_id (0 or a peer that is not
@@ -377,6 +390,14 @@ void dl_set_want(struct peer *p, uint64_t bps);
 /* The rate the last probe cluster of p came through at, when it was measured after `since`;
  * else 0. */
 uint64_t dl_probed(const struct peer *p, int64_t since);
+/* Padding on top of the media at bps until `until` (0: stop), numbered like the media: the
+ * allocation's test that the line carries a higher rate for longer than a policer's burst
+ * (a probe cluster lasts tens of milliseconds) before it spends it on pictures. */
+void dl_pad(struct peer *p, uint64_t bps, int64_t until, int64_t now);
+/* What p's estimator saw: the estimate is below `goal`, a tenth of the packets lately were
+ * lost, or the line delivered (acknowledged rate) below `carried`: the line does not take
+ * that much. */
+bool dl_short_of(const struct peer *p, uint64_t goal, uint64_t carried);
 #define SFU_EST_WEAK_BPS 300000
 /* Take d's estimate out of the stats (inline: peer.c calls it on destroy). */
 static inline void dl_uncount(struct tdm_sfu_stats *st, struct sfu_dl *d)
@@ -427,6 +448,27 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
 /* ---- speaker.c --------------------------------------------------------------------- */
 /* Chooses r's active speaker (at most every 300 ms) and tells every page of a change. */
 void speaker_tick(struct tdm_sfu *s, struct room *r, int64_t now);
+
+/* ---- rrest.c ----------------------------------------------------------------------- */
+#define SFU_LOSS_HIGH 26 /* a report block's fraction lost (1/256) that means trouble: 10 % */
+/* Fold the report blocks that came since the last time into q->est_bps. */
+void rr_update(struct part *q, int64_t now);
+/* What may be spent on q's line: UINT64_MAX when nothing limits it. */
+uint64_t rr_estimate(const struct part *q, int64_t now);
+/* Whether the round trip rtt is well over the smallest seen lately (a queue builds up). */
+bool rr_queue_grew(struct part *q, int64_t rtt, int64_t now);
+/* Room is learnt by probing, never by sending more pictures on a hunch: while audio only, at
+ * what audio and the lowest picture need (need); otherwise, when the estimate does not pay
+ * the next upgrade, at that upgrade's cost, doubling after each probe that came through.
+ * True when audio only should end (a probe came through). */
+bool rr_probe(struct tdm_sfu *s, struct part *q, uint64_t need, uint64_t audio, int64_t now);
+void rr_audio_only_began(struct part *q, int64_t now);
+/* A picture of q went up a layer (a loss soon after: it failed), and whether one did lately. */
+void rr_upgraded(struct part *q, int64_t now);
+bool rr_upgrade_settling(const struct part *q, int64_t now);
+/* The running probe's padding between allocations; when it is next due (d: otherwise). */
+void rr_pad(struct tdm_sfu *s, struct part *q, int64_t now);
+int64_t rr_deadline(const struct part *q, int64_t d);
 
 /* ---- alloc.c ----------------------------------------------------------------------- */
 void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);

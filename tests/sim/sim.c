@@ -99,8 +99,8 @@ static struct flight *heap_pop(struct sim *s)
 }
 
 /* A packet on a link: random loss, then the rate cap's queue (dropped when it would wait
- * longer than the queue allows, as a policer or a short tail-drop buffer does), then delay
- * and jitter without reordering. */
+ * longer than the queue allows, as a short tail-drop buffer does) or its policer (dropped
+ * when the bucket lacks its bytes), then delay and jitter without reordering. */
 static void transmit(struct sim *s, struct sim_link_state *l, struct sim_peer *p, int conn,
                      bool to_server, const uint8_t *buf, size_t len)
 {
@@ -109,7 +109,15 @@ static void transmit(struct sim *s, struct sim_link_state *l, struct sim_peer *p
     if (l->cfg.loss > 0 && sim_rand(s) < (uint32_t)(l->cfg.loss * 4294967295.0))
         return;
     int64_t t = s->now;
-    if (l->cfg.rate_bps) {
+    if (l->cfg.rate_bps && l->cfg.burst_bytes) {
+        uint64_t full = l->cfg.burst_bytes * 8 * 1000000u, need = len * 8 * 1000000u;
+        l->tokens += (uint64_t)(t - l->tokens_at) * l->cfg.rate_bps;
+        l->tokens = l->tokens > full ? full : l->tokens;
+        l->tokens_at = t;
+        if (l->tokens < need)
+            return;
+        l->tokens -= need;
+    } else if (l->cfg.rate_bps) {
         int64_t start = l->busy_until > t ? l->busy_until : t;
         if (start - t > l->cfg.queue_us)
             return;
@@ -282,6 +290,10 @@ void sim_peer_set_links(struct sim_peer *p, const struct sim_link *up, const str
         p->up.cfg = *up;
     if (down)
         p->down.cfg = *down;
+    /* a policer starts with a full bucket */
+    p->up.tokens = p->up.cfg.burst_bytes * 8 * 1000000u;
+    p->down.tokens = p->down.cfg.burst_bytes * 8 * 1000000u;
+    p->up.tokens_at = p->down.tokens_at = p->sim->now;
 }
 
 void sim_peer_leave(struct sim_peer *p)

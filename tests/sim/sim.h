@@ -28,6 +28,10 @@ struct sim_link {
     double loss;       /* 0..1, random */
     uint64_t rate_bps; /* 0: unlimited */
     int64_t queue_us;  /* with rate: how long a packet may wait before it is dropped */
+    /* with rate, instead of a queue: a policer (a token bucket of this many bytes, as
+     * nftables' "limit rate over R bytes/second burst B bytes drop"): what fits passes at
+     * once, the rest is dropped; the bucket starts full */
+    uint64_t burst_bytes;
 };
 
 /* What a peer saw, per publisher it receives (video) and in total. */

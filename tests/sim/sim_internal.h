@@ -20,6 +20,8 @@
 struct sim_link_state {
     struct sim_link cfg;
     int64_t busy_until, last_arrival;
+    int64_t tokens_at; /* the policer's bucket: bits (scaled by 1e6) at that time */
+    uint64_t tokens;
 };
 
 /* One RTCPeerConnection of a page: its "pub" (index 0) or "sub" (index 1) connection. */
