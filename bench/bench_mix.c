@@ -98,9 +98,9 @@ static int encode_all(struct pkt (*out)[FRAMES], int n, double gain_step_db)
     return 0;
 }
 
-static int prepare(void)
+static int prepare(bool room_only)
 {
-    if (encode_all(pkts, SPEAKERS, 0) != 0 || encode_all(room, ROOM, 3) != 0)
+    if ((!room_only && encode_all(pkts, SPEAKERS, 0) != 0) || encode_all(room, ROOM, 3) != 0)
         return -1;
     for (int s = 0; s < SPEAKERS; s++)
         for (size_t f = 0; f < FRAMES; f++)
@@ -221,11 +221,12 @@ static int room_table(int complexity, unsigned ticks, unsigned only_l, int only_
 int main(int argc, char **argv)
 {
     int complexity = argc > 1 ? atoi(argv[1]) : 5;
-    if (prepare() != 0) {
+    bool room_only = argc > 2 && strcmp(argv[2], "room") == 0;
+    if (prepare(room_only) != 0) {
         fprintf(stderr, "bench_mix: libopus failed\n");
         return 1;
     }
-    if (argc > 2 && strcmp(argv[2], "room") == 0)
+    if (room_only)
         return room_table(complexity, 500, argc > 4 ? (unsigned)atoi(argv[3]) : 0,
                           argc > 4 ? atoi(argv[4]) : 0) != 0;
     printf("Opus mix: K=3 speakers talking, 48 kHz mono, 20 ms ticks, output 16 kbit/s with "
