@@ -3,9 +3,14 @@
  * who hear the mix minus their own voice; the others only listen), with one shared encoder
  * and with an encoder per listener; then the delay the mix adds. The speakers' Opus
  * packets are encoded once before timing (a voice-like signal, 32 kbit/s, FEC), and arrive
- * with 0-15 ms of jitter. Build without sanitizers for meaningful figures:
+ * with 0-15 ms of jitter. Then a room of 6 people talking at different loudness, K = 3,
+ * with and without the RFC 6464 levels browsers send (with them only the three mixed are
+ * decoded). Build without sanitizers for meaningful figures:
  *   cmake -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel --target bench_mix
- *   build-rel/bench_mix [complexity 0-10] */
+ *   build-rel/bench_mix [complexity 0-10] [room [listeners levels]]
+ * "room" runs the room alone, 500 ticks, for instruction counts that do not depend on the
+ * machine's load, e.g. one case: valgrind --tool=callgrind build-rel/bench_mix 5 room 6 1
+ * (6 listeners, levels sent), then callgrind_annotate --inclusive=yes for tdm_mix_tick. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +22,18 @@
 #include "tandem/mix.h"
 
 #define SPEAKERS 3
+#define ROOM 6     /* the room: people talking, each at 3 dB under the one before */
 #define FRAMES 500 /* 10 s of each speaker, looped */
 #define TICKS 1500 /* 30 s per run */
 
 struct pkt {
     uint8_t data[TDM_MIX_MAX_PAYLOAD];
     int len;
+    int level; /* RFC 6464, -dBov of the frame */
 };
 
 static struct pkt pkts[SPEAKERS][FRAMES];
+static struct pkt room[ROOM][FRAMES];
 static double in_bytes;
 
 static double cpu_us(void)
@@ -52,9 +60,20 @@ static void voice(int spk, size_t frame, int16_t *pcm, double *phase)
     }
 }
 
-static int prepare(void)
+static int frame_level(const int16_t *pcm)
 {
-    for (int s = 0; s < SPEAKERS; s++) {
+    double e = 0;
+    for (size_t i = 0; i < TDM_MIX_FRAME; i++)
+        e += (double)pcm[i] * pcm[i];
+    double rms = sqrt(e / TDM_MIX_FRAME);
+    double db = rms >= 1 ? -20 * log10(rms / 32768) : 127;
+    return db > 127 ? 127 : (int)(db + 0.5);
+}
+
+/* Each speaker's 10 s, encoded as a browser would (32 kbit/s, FEC); gain_db per speaker. */
+static int encode_all(struct pkt (*out)[FRAMES], int n, double gain_step_db)
+{
+    for (int s = 0; s < n; s++) {
         int err;
         OpusEncoder *enc = opus_encoder_create(TDM_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
         if (!enc)
@@ -62,18 +81,30 @@ static int prepare(void)
         opus_encoder_ctl(enc, OPUS_SET_BITRATE(32000));
         opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
         opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(5));
-        double phase = 0;
+        double phase = 0, gain = pow(10, -gain_step_db * s / 20);
         for (size_t f = 0; f < FRAMES; f++) {
             int16_t pcm[TDM_MIX_FRAME];
             voice(s, f, pcm, &phase);
-            pkts[s][f].len =
-                opus_encode(enc, pcm, TDM_MIX_FRAME, pkts[s][f].data, TDM_MIX_MAX_PAYLOAD);
-            if (pkts[s][f].len <= 0)
+            for (size_t i = 0; i < TDM_MIX_FRAME; i++)
+                pcm[i] = (int16_t)(pcm[i] * gain);
+            struct pkt *p = &out[s][f];
+            p->level = frame_level(pcm);
+            p->len = opus_encode(enc, pcm, TDM_MIX_FRAME, p->data, TDM_MIX_MAX_PAYLOAD);
+            if (p->len <= 0)
                 return -1;
-            in_bytes += pkts[s][f].len;
         }
         opus_encoder_destroy(enc);
     }
+    return 0;
+}
+
+static int prepare(bool room_only)
+{
+    if ((!room_only && encode_all(pkts, SPEAKERS, 0) != 0) || encode_all(room, ROOM, 3) != 0)
+        return -1;
+    for (int s = 0; s < SPEAKERS; s++)
+        for (size_t f = 0; f < FRAMES; f++)
+            in_bytes += pkts[s][f].len;
     return 0;
 }
 
@@ -126,13 +157,78 @@ static int run(unsigned listeners, bool share, int complexity, struct result *r)
     return 0;
 }
 
+/* The room: ROOM speakers, `listeners` of them hear the mix (minus their own voice), with
+ * or without the levels in their packets; ticks of 20 ms. */
+static int run_room(unsigned listeners, bool levels, int complexity, unsigned ticks,
+                    struct result *r)
+{
+    struct tdm_mix_cfg c;
+    tdm_mix_cfg_default(&c);
+    c.complexity = complexity;
+    struct tdm_mix *m = tdm_mix_create(&c);
+    if (!m)
+        return -1;
+    for (uint32_t s = 0; s < ROOM; s++)
+        tdm_mix_add_speaker(m, s);
+    for (uint32_t l = 0; l < listeners; l++)
+        tdm_mix_add_listener(m, 100 + l, l, 0, 0);
+    uint32_t x = 42;
+    double t0 = cpu_us();
+    for (unsigned k = 0; k < ticks; k++) {
+        int64_t tick = (int64_t)k * TDM_MIX_TICK_US;
+        for (uint32_t s = 0; s < ROOM; s++) {
+            const struct pkt *p = &room[s][(k + 53 * s) % FRAMES];
+            int64_t arrival = tick - TDM_MIX_TICK_US + 2000 + (int64_t)(rnd(&x) % 15000);
+            tdm_mix_push(m, s, p->data, (size_t)p->len, (uint16_t)k, k * TDM_MIX_FRAME,
+                         levels ? p->level : TDM_MIX_NO_LEVEL, arrival);
+        }
+        tdm_mix_tick(m, tick);
+        struct tdm_mix_out o;
+        while (tdm_mix_next_output(m, &o))
+            ;
+    }
+    double t1 = cpu_us();
+    tdm_mix_get_stats(m, &r->st);
+    r->us_per_tick = (t1 - t0) / ticks;
+    r->encodes_per_tick = (double)r->st.encodes / ticks;
+    tdm_mix_destroy(m);
+    return 0;
+}
+
+/* The room's cases; only_l > 0: that many listeners only, with levels (only_lv 1) or not. */
+static int room_table(int complexity, unsigned ticks, unsigned only_l, int only_lv)
+{
+    printf("a room of %d talking (a voice each, 0 to -15 dB, pauses), K = 3, %u ticks:\n", ROOM,
+           ticks);
+    printf("%-10s %-7s %12s %14s %12s %12s\n", "listeners", "levels", "us/tick", "us/listener",
+           "decodes", "encodes");
+    static const unsigned ls[] = {1, 6};
+    for (size_t i = 0; i < 2; i++)
+        for (int lv = 1; lv >= 0; lv--) {
+            if (only_l && (ls[i] != only_l || lv != only_lv))
+                continue;
+            struct result r;
+            if (run_room(ls[i], lv, complexity, ticks, &r) != 0)
+                return -1;
+            double dec = (double)(r.st.frames_decoded + r.st.frames_fec + r.st.frames_plc);
+            printf("%-10u %-7s %12.1f %14.1f %12.2f %12.2f\n", ls[i], lv ? "RFC6464" : "none",
+                   r.us_per_tick, r.us_per_tick / ls[i], dec / ticks, r.encodes_per_tick);
+        }
+    printf("(decodes: speakers' packets decoded per tick; the others are passed over)\n\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int complexity = argc > 1 ? atoi(argv[1]) : 5;
-    if (prepare() != 0) {
+    bool room_only = argc > 2 && strcmp(argv[2], "room") == 0;
+    if (prepare(room_only) != 0) {
         fprintf(stderr, "bench_mix: libopus failed\n");
         return 1;
     }
+    if (room_only)
+        return room_table(complexity, 500, argc > 4 ? (unsigned)atoi(argv[3]) : 0,
+                          argc > 4 ? atoi(argv[4]) : 0) != 0;
     printf("Opus mix: K=3 speakers talking, 48 kHz mono, 20 ms ticks, output 16 kbit/s with "
            "FEC and DTX, complexity %d\n",
            complexity);
@@ -159,6 +255,8 @@ int main(int argc, char **argv)
     printf("(0 listeners: decoding and choosing only. kbit/s out: Opus payload per listener; "
            "the three speakers' own streams: %.1f kbit/s together)\n\n",
            in_bytes * 8 / (FRAMES * 0.02) / 1000);
+    if (room_table(complexity, TICKS, 0, 0) != 0)
+        return 1;
 
     struct result r;
     if (run(6, true, complexity, &r) != 0)

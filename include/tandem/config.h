@@ -78,9 +78,10 @@ struct tdm_config {
     struct tdm_limits limits;
     /* media workers: worker i listens on UDP port media_port_base + i on each address */
     uint32_t media_port_base;
-    uint32_t media_workers; /* 1..64; 0 = one per core */
-    uint32_t media_ice_udp; /* offer UDP candidates (1) */
-    uint32_t media_ice_tcp; /* offer passive ICE-TCP candidates, RFC 6544 (1) */
+    uint32_t media_workers;      /* 1..64; 0 = one per core */
+    uint32_t media_ice_udp;      /* offer UDP candidates (1) */
+    uint32_t media_ice_tcp;      /* offer passive ICE-TCP candidates, RFC 6544 (1) */
+    uint32_t media_mix_speakers; /* the Opus mix: voices mixed at once, 1..8 (3) */
     /* invites: rooms are closed unless open_rooms (local development only) */
     uint32_t open_rooms;                       /* 0 or 1 */
     char invite_key_file[TDM_CONFIG_PATH_MAX]; /* made (32 random bytes, mode 0600) if absent */

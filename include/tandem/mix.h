@@ -1,26 +1,34 @@
 /* An Opus mix for audio-only listeners (issue 16): one mixer per room decodes the few
- * loudest speakers, sums them, and gives each listener that sum minus their own voice,
- * encoded once more with libopus (in-band FEC, DTX, VOIP), as a stream of its own.
+ * loudest speakers (and no others), sums them, and gives each listener that sum minus their own
+ * voice, encoded once more with libopus (in-band FEC, DTX, VOIP), as a stream of its own.
  *
  * Sans-IO like the rest of core: no clock, socket, thread or random source. The caller
  * hands in each speaker's Opus RTP payload (tdm_mix_push), calls tdm_mix_tick at the
  * deadline it returned (every 20 ms), and drains one payload per listener with
  * tdm_mix_next_output. Time is monotonic microseconds (now_us).
  *
- * Audio: 48 kHz mono, 20 ms frames (960 samples). Speakers must send 20 ms Opus packets
- * (what browsers send); any channel count decodes to mono.
+ * Audio: 48 kHz mono, 20 ms frames (960 samples). Speakers may send Opus packets of 10,
+ * 20, 30, 40, 50 or 60 ms (a page's ptime; browsers send 20 unless told otherwise): a tick
+ * takes 20 ms of them, the rest of a longer packet waiting for the next ticks. Any channel
+ * count decodes to mono.
  *
  * Per speaker: a jitter buffer of TDM_MIX_JB_SLOTS packets ordered by sequence number;
- * playout starts once cfg.jitter_frames packets are there; a missing packet is rebuilt
- * from the next one's in-band FEC (RFC 6716 §2.1.7) when that one has arrived, else
- * concealed (Opus PLC). After TDM_MIX_MAX_CONCEAL missing frames in a row (the sender
- * went silent: mute, DTX) the speaker stops playing until packets come again.
+ * playout starts once cfg.jitter_frames frames are there (and a whole packet when packets
+ * are longer than 20 ms); a missing packet is rebuilt from the next one's in-band FEC (RFC
+ * 6716 §2.1.7) when that one has arrived, else concealed (Opus PLC). After
+ * TDM_MIX_MAX_CONCEAL missing frames in a row (the sender went silent: mute, DTX) the
+ * speaker stops playing until packets come again.
  *
  * Speaker choice: at most cfg.active speakers are mixed, chosen by audio level: the RFC
  * 6464 level the sender measured when the packet carried one, else the decoded frame's
  * level. An active speaker stays active until it has been quiet for cfg.hangover_us; a
  * louder newcomer takes the place of the quietest one only when the set is full, by a
  * margin, and after that one has had its minimum time. So the choice does not flap.
+ * The choice is made before decoding, from the levels of the packets about to play: a
+ * speaker outside the set is not decoded at all (its packets are passed over at the same
+ * pace; stats.frames_skipped), unless its packets carry no level. A speaker entering the
+ * set is heard in the same tick: its decoder is reset and first fed the packet before
+ * (kept in the ring), then the packet due (or the next one's FEC, or PLC).
  *
  * Encoders: listeners who get the same audio (all who are not among the active speakers)
  * share one encoder; a listener whose own voice is in the mix gets an encoder of their
@@ -31,10 +39,10 @@
  * every listener an encoder of their own (CPU cost: docs/benchmarks.md).
  *
  * Memory: create allocates the speaker and listener tables (cfg.max_speakers,
- * cfg.max_listeners) and the shared encoder; add_speaker allocates that speaker's decoder
- * and jitter buffer (~28 KiB), add_listener an encoder (~43 KiB) for a listener who has a
- * voice (or for every one without sharing). push, tick and next_output never allocate,
- * lock or log. One mixer is used from one thread. */
+ * cfg.max_listeners) and the shared encoder; add_speaker allocates that speaker's decoder,
+ * jitter buffer and one decoded packet (~34 KiB), add_listener an encoder (~43 KiB) for a
+ * listener who has a voice (or for every one without sharing). push, tick and next_output never
+ * allocate, lock or log. One mixer is used from one thread. */
 #ifndef TANDEM_MIX_H
 #define TANDEM_MIX_H
 
@@ -46,6 +54,8 @@
 #define TDM_MIX_FRAME 960          /* samples per 20 ms frame at 48 kHz */
 #define TDM_MIX_TICK_US 20000      /* one frame */
 #define TDM_MIX_MAX_PAYLOAD 1275   /* largest Opus frame (RFC 6716 §3.4 R2) */
+#define TDM_MIX_MIN_SAMPLES 480    /* shortest speaker packet taken: 10 ms */
+#define TDM_MIX_MAX_SAMPLES 2880   /* longest: 60 ms */
 #define TDM_MIX_OUT_MAX 400        /* largest output payload (>= 24 kbit/s with FEC) */
 #define TDM_MIX_JB_SLOTS 8         /* jitter buffer packets per speaker (160 ms) */
 #define TDM_MIX_MAX_CONCEAL 5      /* missing frames in a row before a speaker stops */
@@ -108,9 +118,10 @@ int tdm_mix_remove_listener(struct tdm_mix *m, uint32_t listener);
  *                 sequence number / timestamp that does not fit the stream (a jump of more
  *                 than 5 s, a timestamp that disagrees with the sequence number or with
  *                 the time elapsed); two consecutive packets of a new sequence (seq n,
- *                 n+1, 20 ms apart) are taken as a sender restart, the second accepted;
+ *                 n+1, one packet apart) are taken as a sender restart, the second accepted;
  *   TDM_ETOOBIG   payload over TDM_MIX_MAX_PAYLOAD;
- *   TDM_EUNSUPP   not a 20 ms packet;
+ *   TDM_EUNSUPP   a packet shorter than 10 ms or longer than 60 ms, or not a multiple of
+ *                 10 ms;
  *   TDM_EEXIST    a duplicate;
  *   TDM_EAGAIN    too late: its frame was already played (or concealed). */
 int tdm_mix_push(struct tdm_mix *m, uint32_t speaker, const uint8_t *payload, size_t len,
@@ -143,9 +154,11 @@ size_t tdm_mix_active(const struct tdm_mix *m, uint32_t *ids, size_t max);
 
 struct tdm_mix_stats {
     uint64_t ticks;
+    /* per packet decoded (10-60 ms each; 20 ms from browsers by default) */
     uint64_t frames_decoded;   /* from their own packet */
     uint64_t frames_fec;       /* rebuilt from the next packet's in-band FEC */
     uint64_t frames_plc;       /* concealed */
+    uint64_t frames_skipped;   /* packets of speakers outside the mix, not decoded */
     uint64_t packets_late;     /* TDM_EAGAIN */
     uint64_t packets_dropped;  /* duplicates; buffer overflow; trimmed when a sender runs
                                   fast */

@@ -40,6 +40,7 @@ struct tdm_sfu_config {
     unsigned n_socks;
     struct tdm_addr public_addr;
     bool ice_udp, ice_tcp; /* which candidates to offer */
+    unsigned mix_speakers; /* the Opus mix: voices mixed at once (K), 1..8; 0: 3 */
     size_t max_sessions;   /* ICE sessions */
     uint32_t max_pending;  /* connections being set up at once (limits.max_pending_media) */
     int64_t ice_timeout_us, consent_timeout_us, dtls_timeout_us;
@@ -172,11 +173,12 @@ struct tdm_sfu_stats {
     uint32_t est_subs, est_weak;
     uint64_t est_sum_bps;
     /* The Opus mix (audiomix.c): rooms with a mixer and people hearing one now; mixed
-     * packets sent; speakers' 20 ms frames the mixers decoded, rebuilt from in-band FEC or
-     * concealed; the time from a frame's arrival to its playout in the mix, summed over
-     * mix_frames. */
+     * packets sent; speakers' packets (20 ms from browsers) the mixers decoded, rebuilt from
+     * in-band FEC or concealed, and passed over undecoded (not among the voices mixed); the
+     * time from a packet's arrival to its playout in the mix, summed over mix_frames. */
     uint32_t mix_rooms, mix_listeners;
-    uint64_t mix_packets, mix_frames, mix_frames_fec, mix_frames_plc, mix_delay_sum_us;
+    uint64_t mix_packets, mix_frames, mix_frames_fec, mix_frames_plc, mix_frames_skipped,
+        mix_delay_sum_us;
 };
 
 /* One participant's figures (tdm_sfu_part_stats). */

@@ -232,7 +232,7 @@ int tdm_mix_push(struct tdm_mix *m, uint32_t speaker_id, const uint8_t *payload,
     struct mix_speaker *s = speaker(m, speaker_id);
     if (!s)
         return TDM_ENOTFOUND;
-    int rc = 0;
+    int rc = 0, samples = 0;
     const unsigned char *frames[48];
     opus_int16 sizes[48];
     unsigned char toc;
@@ -242,13 +242,15 @@ int tdm_mix_push(struct tdm_mix *m, uint32_t speaker_id, const uint8_t *payload,
         rc = TDM_ETOOBIG;
     else if (opus_packet_parse(payload, (opus_int32)len, &toc, frames, sizes, NULL) <= 0)
         rc = TDM_EINVAL; /* RFC 6716 §3.4: the framing must be valid */
-    else if (opus_packet_get_nb_samples(payload, (opus_int32)len, TDM_MIX_RATE) != TDM_MIX_FRAME)
-        rc = TDM_EUNSUPP;
+    else if ((samples = opus_packet_get_nb_samples(payload, (opus_int32)len, TDM_MIX_RATE)) <
+                 TDM_MIX_MIN_SAMPLES ||
+             samples > TDM_MIX_MAX_SAMPLES || samples % TDM_MIX_MIN_SAMPLES != 0)
+        rc = TDM_EUNSUPP; /* 2.5 and 5 ms packets, and those over 60 ms */
     if (rc != 0) {
         m->c.packets_rejected++;
         return rc;
     }
-    return mix_speaker_push(s, &m->c, payload, len, seq, ts, level, now_us);
+    return mix_speaker_push(s, &m->c, payload, len, (unsigned)samples, seq, ts, level, now_us);
 }
 
 /* The loudest speaker speaking now and not mixed yet, or -1. */
@@ -413,10 +415,26 @@ static void mix_frame(struct tdm_mix *m, int64_t now_us)
             m->st.outputs_dropped++;
         }
     m->drain = 0;
-    for (size_t i = 0; i < m->cfg.max_speakers; i++)
-        if (m->spk[i].used)
-            mix_speaker_play(&m->spk[i], &m->c, m->cfg.jitter_frames, now_us);
+    /* the choice comes first, from the levels the packets carry (RFC 6464); only the
+     * speakers it keeps are decoded, and those whose packets carry no level */
+    unsigned jf = m->cfg.jitter_frames;
+    for (size_t i = 0; i < m->cfg.max_speakers; i++) {
+        struct mix_speaker *s = &m->spk[i];
+        if (!s->used)
+            continue;
+        s->played = false;
+        int lv = mix_speaker_peek(s, jf);
+        s->sounding = lv != MIX_SILENT;
+        s->level = lv == MIX_SILENT || lv == TDM_MIX_NO_LEVEL ? 127 : lv;
+        if (lv == TDM_MIX_NO_LEVEL)
+            mix_speaker_play(s, &m->c, jf, true, now_us);
+    }
     choose(m, now_us);
+    for (size_t i = 0; i < m->cfg.max_speakers; i++) {
+        struct mix_speaker *s = &m->spk[i];
+        if (s->used && !s->played)
+            mix_speaker_play(s, &m->c, jf, s->active, now_us);
+    }
     sum_active(m);
     unsigned shared_users = pick_encoders(m);
     m->shared_ran = shared_users > 0;
@@ -486,6 +504,7 @@ void tdm_mix_get_stats(const struct tdm_mix *m, struct tdm_mix_stats *out)
     out->frames_decoded = m->c.frames_decoded;
     out->frames_fec = m->c.frames_fec;
     out->frames_plc = m->c.frames_plc;
+    out->frames_skipped = m->c.frames_skipped;
     out->packets_late = m->c.packets_late;
     out->packets_dropped = m->c.packets_dropped;
     out->packets_rejected = m->c.packets_rejected;

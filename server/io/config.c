@@ -83,6 +83,7 @@ static const struct option_def options[] = {
     U32("media.workers", media_workers, 1, 64),
     {"media.ice_udp", K_BOOL, offsetof(struct tdm_config, media_ice_udp), sizeof(uint32_t), 0, 1},
     {"media.ice_tcp", K_BOOL, offsetof(struct tdm_config, media_ice_tcp), sizeof(uint32_t), 0, 1},
+    U32("media.mix_speakers", media_mix_speakers, 1, 8), /* TDM_MIX_ACTIVE_LIMIT */
     {"invites.open_rooms", K_BOOL, offsetof(struct tdm_config, open_rooms), sizeof(uint32_t), 0, 1},
     STR("invites.key_file", invite_key_file),
     STR("invites.ledger_file", invite_ledger_file),
@@ -132,6 +133,7 @@ void tdm_config_defaults(struct tdm_config *cfg)
     cfg->log_level = TDM_LOG_INFO;
     cfg->media_port_base = 10000;
     cfg->media_ice_udp = cfg->media_ice_tcp = 1;
+    cfg->media_mix_speakers = 3;
     cfg->sync_max_wait_s = 15;
     cfg->turn_ttl_s = 86400; /* longer than any call: docs/turn.md "Long calls" */
     /* a dead node's rooms come back elsewhere within about ttl_ms (docs/deploy.md) */

@@ -99,6 +99,7 @@ int tdm_media_start(const struct tdm_config *cfg, tdm_media_deliver_fn deliver, 
     struct tdm_sfu_config *c = &m->sfu;
     c->ice_udp = cfg->media_ice_udp != 0;
     c->ice_tcp = cfg->media_ice_tcp != 0;
+    c->mix_speakers = cfg->media_mix_speakers;
     /* Two connections per page, and a page may linger while its replacement connects. */
     c->max_sessions = 2 * (size_t)cfg->limits.max_connections + 16;
     c->ice_timeout_us = (int64_t)cfg->limits.ice_timeout_s * 1000000;

@@ -188,6 +188,7 @@ static void publish_counters(struct media_worker *w)
     PUT(mix_frames, st.mix_frames);
     PUT(mix_frames_fec, st.mix_frames_fec);
     PUT(mix_frames_plc, st.mix_frames_plc);
+    PUT(mix_frames_skipped, st.mix_frames_skipped);
     PUT(mix_delay_sum_us, st.mix_delay_sum_us);
 #undef PUT
 }

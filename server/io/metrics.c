@@ -301,8 +301,8 @@ static void render_media(GString *s)
     one(s, "tandem_mix_packets_total", "counter", "Mixed Opus packets sent to listeners.",
         SUM(mix_packets));
     head(s, "tandem_mix_frames_total", "counter",
-         "Speakers' 20 ms frames taken into mixes: decoded from their own packet, rebuilt from "
-         "the next packet's in-band FEC, or concealed (lost or late).");
+         "Speakers' packets (20 ms from browsers) taken into mixes: decoded from their own "
+         "packet, rebuilt from the next packet's in-band FEC, or concealed (lost or late).");
     g_string_append_printf(s,
                            "tandem_mix_frames_total{from=\"packet\"} %llu\n"
                            "tandem_mix_frames_total{from=\"fec\"} %llu\n"
@@ -310,6 +310,9 @@ static void render_media(GString *s)
                            (unsigned long long)SUM(mix_frames),
                            (unsigned long long)SUM(mix_frames_fec),
                            (unsigned long long)SUM(mix_frames_plc));
+    one(s, "tandem_mix_skipped_total", "counter",
+        "Speakers' packets the mixers passed over without decoding: not among the voices mixed.",
+        SUM(mix_frames_skipped));
     head(s, "tandem_mix_delay_seconds_sum", "counter",
          "Time from a frame's arrival to its playout in the mix, summed over the frames decoded "
          "from their own packet: divide by tandem_mix_frames_total{from=\"packet\"}.");

@@ -57,6 +57,7 @@ struct tdm_mx_worker {
     _Atomic uint64_t mix_rooms, mix_listeners; /* the Opus mix now (gauges) */
     _Atomic uint64_t mix_packets;              /* mixed packets sent */
     _Atomic uint64_t mix_frames, mix_frames_fec, mix_frames_plc, mix_delay_sum_us;
+    _Atomic uint64_t mix_frames_skipped;
     alignas(64) _Atomic uint64_t cmds_posted; /* control thread */
     _Atomic uint64_t cmds_done;               /* the worker (or its teardown) */
     _Atomic bool has_clock;

@@ -60,6 +60,8 @@ static bool ensure_mixer(struct tdm_sfu *s, struct room *r, int64_t now)
     /* every voice of a large room can be heard; listeners beyond the default 64 (~470 bytes
      * each, allocated with the mixer) keep their separate streams */
     cfg.max_speakers = TDM_MIX_SPEAKERS_LIMIT;
+    if (s->cfg.mix_speakers >= 1 && s->cfg.mix_speakers <= TDM_MIX_ACTIVE_LIMIT)
+        cfg.active = s->cfg.mix_speakers;
     r->mix = tdm_mix_create(&cfg);
     if (!r->mix)
         return false;
@@ -78,6 +80,7 @@ static void count_mix(struct tdm_sfu *s, struct room *r)
     s->st.mix_frames += ms.frames_decoded - r->mix_seen.frames_decoded;
     s->st.mix_frames_fec += ms.frames_fec - r->mix_seen.frames_fec;
     s->st.mix_frames_plc += ms.frames_plc - r->mix_seen.frames_plc;
+    s->st.mix_frames_skipped += ms.frames_skipped - r->mix_seen.frames_skipped;
     s->st.mix_delay_sum_us += ms.delay_sum_us - r->mix_seen.delay_sum_us;
     r->mix_seen = ms;
 }

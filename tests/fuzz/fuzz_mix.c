@@ -3,7 +3,8 @@
  * Input: a config byte (speakers mixed at once, jitter frames, a shared encoder or not), then
  * steps, each decoded with a bounded cursor (missing bytes read as zero): push an RTP payload
  * from a speaker (the next packet of its stream, or a raw sequence number and timestamp; a
- * payload that starts with a 20 ms Opus TOC from a table, or raw bytes; a level or none),
+ * payload that starts with an Opus TOC from a table of 10 to 60 ms packets and some the
+ * mixer must refuse, or raw bytes; a level or none),
  * let time pass and tick, add or remove a speaker or a listener (ids 0..4; 4 is never added
  * as a speaker, so pushes from it are unknown).
  *
@@ -19,6 +20,8 @@
 
 #include "tandem/err.h"
 #include "tandem/mix.h"
+
+#include <opus/opus.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,9 +69,11 @@ struct state {
     struct tdm_mix_stats last;
 };
 
-/* 20 ms Opus TOC bytes (RFC 6716 §3.1): SILK NB/WB, hybrid SWB/FB, CELT NB/FB; code 0, 1
- * and 3 framings; and one 10 ms and one 60 ms packet the mixer must refuse. */
-static const uint8_t tocs[] = {0x08, 0x48, 0x68, 0x78, 0x98, 0xf8, 0xf9, 0x0b, 0xe0, 0x18};
+/* Opus TOC bytes (RFC 6716 §3.1): 20 ms SILK NB/WB, hybrid SWB/FB, CELT NB/FB; code 0, 1
+ * (two frames: 40 ms) and 3 framings; 10, 40 and 60 ms SILK and CELT packets; and 2.5 and
+ * 5 ms CELT ones the mixer must refuse. */
+static const uint8_t tocs[] = {0x08, 0x48, 0x68, 0x78, 0x98, 0xf8, 0xf9, 0x0b, 0xe0,
+                               0x18, 0x00, 0x10, 0x50, 0x58, 0xf0, 0xe8, 0x61, 0xb8};
 
 static void push(struct state *st, struct cursor *c)
 {
@@ -84,7 +89,6 @@ static void push(struct state *st, struct cursor *c)
         ts = st->ts[id];
     }
     st->seq[id] = (uint16_t)(seq + 1);
-    st->ts[id] = ts + TDM_MIX_FRAME;
     int level = (flags & 2) ? TDM_MIX_NO_LEVEL : (flags & 4 ? (int)u8(c) : (int)(u8(c) & 127));
     uint8_t payload[TDM_MIX_MAX_PAYLOAD + 8];
     size_t len = (flags & 8) ? (size_t)u16(c) % sizeof payload : (size_t)u8(c);
@@ -92,6 +96,9 @@ static void push(struct state *st, struct cursor *c)
         payload[i] = u8(c);
     if (len && !(flags & 16))
         payload[0] = tocs[payload[0] % sizeof tocs];
+    /* the next packet of the stream follows this one's duration (20 ms when unknown) */
+    int dur = len ? opus_packet_get_nb_samples(payload, (opus_int32)len, TDM_MIX_RATE) : 0;
+    st->ts[id] = ts + (uint32_t)(dur > 0 ? dur : TDM_MIX_FRAME);
     int r = tdm_mix_push(st->m, id, payload, len, seq, ts, level, st->now);
     CHECK(r == 0 || r == TDM_ENOTFOUND || r == TDM_EINVAL || r == TDM_ETOOBIG || r == TDM_EUNSUPP ||
           r == TDM_EEXIST || r == TDM_EAGAIN);
@@ -124,7 +131,13 @@ static void tick(struct state *st, struct cursor *c)
     tdm_mix_get_stats(st->m, &s);
     CHECK(s.ticks >= st->last.ticks && s.frames_decoded >= st->last.frames_decoded &&
           s.frames_fec >= st->last.frames_fec && s.frames_plc >= st->last.frames_plc &&
-          s.outputs >= st->last.outputs && s.encodes >= st->last.encodes);
+          s.frames_skipped >= st->last.frames_skipped && s.outputs >= st->last.outputs &&
+          s.encodes >= st->last.encodes);
+    /* a tick decodes at most 60 ms of each speaker it mixes, and of each whose packets
+     * carry no level: at most 3 packets a speaker */
+    CHECK(s.frames_decoded + s.frames_fec + s.frames_plc -
+              (st->last.frames_decoded + st->last.frames_fec + st->last.frames_plc) <=
+          3u * IDS);
     st->last = s;
 }
 

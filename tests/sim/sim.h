@@ -112,6 +112,14 @@ void sim_peer_leave(struct sim_peer *p);
 /* Tones (sim_audio.c): from now on p publishes a sine of hz encoded with libopus (20 ms,
  * in-band FEC, 32 kbit/s); hz 0: silent (nothing sent, as a muted microphone). */
 void sim_peer_set_tone(struct sim_peer *p, double hz);
+/* The tone's loudness in dBFS (default -12: an amplitude of 8000, swinging between 0.1 and
+ * 1 of it with the syllables), the packet duration (10, 20, 40 or 60 ms; default 20), and
+ * whether its packets carry the RFC 6464 audio level as browsers' do (default not; set
+ * before publishing: the offer names the extension). */
+void sim_peer_set_tone_shape(struct sim_peer *p, double dbfs, unsigned ptime_ms, bool level);
+/* The page answers the server's mix m-section (msid "mix") with port 0, as a page that
+ * does not want it would. */
+void sim_peer_refuse_mix(struct sim_peer *p, bool on);
 /* Decode the audio p receives, per SSRC (10 s kept), for sim_peer_tone_share. */
 void sim_peer_decode_audio(struct sim_peer *p, bool on);
 /* The page turns others' video off (data saver, media.receive) or on again. */

@@ -1,5 +1,6 @@
 /* Real Opus for simulated pages (sim.h "tones"): a page may publish a sine tone encoded with
- * libopus (as a browser would send its microphone: 20 ms frames, in-band FEC, 32 kbit/s),
+ * libopus (as a browser would send its microphone: 20 ms frames unless told otherwise,
+ * in-band FEC, 32 kbit/s, the RFC 6464 level when asked),
  * and decode what it receives, per SSRC, to look for tones in it (Goertzel). Pages that do
  * neither send the Opus-sized filler of sim_peer.c. */
 #include "sim_internal.h"
@@ -13,6 +14,7 @@
 
 #define RATE 48000
 #define FRAME 960
+#define MAX_FRAME 2880  /* 60 ms */
 #define RX_MAX 8        /* audio SSRCs a page tells apart */
 #define RX_FRAMES 500   /* 10 s of decoded audio kept per SSRC */
 #define TONE_AMP 8000.0 /* about -12 dBFS */
@@ -31,6 +33,10 @@ struct sim_audio_rx {
 struct sim_audio {
     OpusEncoder *enc;
     double hz, phase, am_phase; /* hz 0: silent (sends nothing, as a muted microphone in DTX) */
+    double amp;                 /* 0: TONE_AMP */
+    unsigned ptime_ms;          /* 0: 20 */
+    bool level_ext;             /* packets carry the RFC 6464 level */
+    int level;                  /* of the last frame encoded, 0..127 (-dBov) */
     bool decode;
     struct sim_audio_rx rx[RX_MAX];
     unsigned n_rx;
@@ -69,18 +75,60 @@ int sim_audio_encode(struct sim_peer *p, uint8_t *out, size_t cap)
         return 0;
     /* syllables: the level swings 3 times a second, or Opus's voice detection takes a
      * steady tone for background noise and its DTX (the mix's encoder) stops sending */
-    int16_t pcm[FRAME];
+    int16_t pcm[MAX_FRAME];
+    int frame = (int)(a->ptime_ms ? a->ptime_ms : 20) * (RATE / 1000);
     double step = 2.0 * M_PI * a->hz / RATE, am = 2.0 * M_PI * SYLLABLE_HZ / RATE;
-    for (int i = 0; i < FRAME; i++) {
+    double amp = a->amp > 0 ? a->amp : TONE_AMP, energy = 0;
+    for (int i = 0; i < frame; i++) {
         double env = 0.55 + 0.45 * sin(a->am_phase);
-        pcm[i] = (int16_t)(TONE_AMP * env * sin(a->phase));
+        pcm[i] = (int16_t)(amp * env * sin(a->phase));
+        energy += (double)pcm[i] * pcm[i];
         a->phase += step;
         a->am_phase += am;
     }
     a->phase = fmod(a->phase, 2.0 * M_PI);
     a->am_phase = fmod(a->am_phase, 2.0 * M_PI);
-    int n = opus_encode(a->enc, pcm, FRAME, out, (opus_int32)cap);
+    /* RFC 6464 §3: -dBov of the frame's power, 0..127 */
+    double rms = sqrt(energy / frame), db = rms >= 1 ? -20.0 * log10(rms / 32768.0) : 127;
+    a->level = db > 127 ? 127 : (int)(db + 0.5);
+    int n = opus_encode(a->enc, pcm, frame, out, (opus_int32)cap);
     return n > 2 ? n : 0; /* 1-2 bytes: DTX, not sent */
+}
+
+void sim_peer_set_tone_shape(struct sim_peer *p, double dbfs, unsigned ptime_ms, bool level)
+{
+    struct sim_audio *a = audio_of(p);
+    if (!a)
+        return;
+    a->amp = 32768.0 * pow(10.0, dbfs / 20.0);
+    a->ptime_ms = ptime_ms == 10 || ptime_ms == 40 || ptime_ms == 60 ? ptime_ms : 20;
+    a->level_ext = level;
+}
+
+int64_t sim_audio_ptime_us(const struct sim_peer *p)
+{
+    return p->audio && p->audio->ptime_ms ? (int64_t)p->audio->ptime_ms * 1000 : 20000;
+}
+
+bool sim_audio_sends_level(const struct sim_peer *p)
+{
+    return p->audio && p->audio->level_ext;
+}
+
+size_t sim_audio_level_ext(const struct sim_peer *p, uint8_t *b, size_t hl)
+{
+    if (!sim_audio_sends_level(p))
+        return 0;
+    b[0] |= 0x10; /* X: RFC 8285 one-byte header, one 1-byte element, padded to a word */
+    const uint8_t ext[8] = {0xbe, 0xde, 0, 1, SIM_LEVEL_EXT << 4, (uint8_t)(0x80 | p->audio->level),
+                            0,    0};
+    memcpy(b + hl, ext, sizeof ext);
+    return sizeof ext;
+}
+
+void sim_peer_refuse_mix(struct sim_peer *p, bool on)
+{
+    p->refuse_mix = on;
 }
 
 void sim_peer_decode_audio(struct sim_peer *p, bool on)

@@ -127,6 +127,7 @@ struct sim_peer {
     uint8_t twcc_id; /* transport-wide-cc id of the sub session (sim_twcc.c), 0: none */
     struct sim_twcc *twcc;
     struct sim_audio *audio; /* real Opus sent or decoded (sim_audio.c), NULL: filler */
+    bool refuse_mix;         /* its sub answers reject the mix m-section */
 };
 
 /* sim.c: send a datagram from a page's connection towards the server. */
@@ -135,6 +136,14 @@ void sim_send_up(struct sim_conn *c, const uint8_t *p, size_t len);
 void sim_command(struct sim *s, struct tdm_sfu_cmd *cmd);
 uint32_t sim_rand(struct sim *s);
 const char *sim_srtp_profiles(const struct sim *s);
+
+/* sim_audio.c: the packet interval, and the RFC 6464 extension (id SIM_LEVEL_EXT) of the
+ * last encoded frame after an RTP header of hl bytes (0: none sent; else the X bit set and
+ * the bytes added). */
+#define SIM_LEVEL_EXT 1
+int64_t sim_audio_ptime_us(const struct sim_peer *p);
+bool sim_audio_sends_level(const struct sim_peer *p);
+size_t sim_audio_level_ext(const struct sim_peer *p, uint8_t *b, size_t hl);
 
 /* sim_layers.c */
 size_t sim_layers_offer(struct sim_peer *p, char *o, size_t cap);

@@ -118,6 +118,9 @@ static int pub_offer(struct sim_peer *p, char *o, size_t cap)
                               "a=sendonly\r\na=msid:s a0\r\na=rtpmap:%d opus/48000/2\r\n"
                               "a=fmtp:%d minptime=10;useinbandfec=1\r\na=ssrc:%u cname:%s\r\n",
                               AUDIO_PT, AUDIO_PT, p->a_ssrc, p->name);
+        if (sim_audio_sends_level(p))
+            n += (size_t)snprintf(o + n, cap - n, "a=extmap:%d %s\r\n", SIM_LEVEL_EXT,
+                                  "urn:ietf:params:rtp-hdrext:ssrc-audio-level");
     }
     if (p->pub_video) {
         n += media_head(p, c, o + n, cap - n, "video", VIDEO_PT, "1", !p->pub_audio, "actpass");
@@ -142,7 +145,8 @@ static int sub_answer(struct sim_peer *p, const struct tdm_sdp *off, char *o, si
                                 "a=group:BUNDLE",
                                 sim_rand(p->sim));
     for (size_t i = 0; i < off->n_media; i++)
-        if (!off->media[i].rejected)
+        if (!off->media[i].rejected &&
+            !(p->refuse_mix && !strcmp(off->media[i].msid_stream, "mix")))
             n += (size_t)snprintf(o + n, cap - n, " %s", off->media[i].mid);
     n += (size_t)snprintf(o + n, cap - n, "\r\n");
     bool first = true;
@@ -150,7 +154,7 @@ static int sub_answer(struct sim_peer *p, const struct tdm_sdp *off, char *o, si
         const struct tdm_sdp_media *m = &off->media[i];
         const struct tdm_sdp_codec *k = &m->codecs[0];
         const char *kind = m->kind == TDM_SDP_AUDIO ? "audio" : "video";
-        if (m->rejected || !m->n_codecs) {
+        if (m->rejected || !m->n_codecs || (p->refuse_mix && !strcmp(m->msid_stream, "mix"))) {
             n += (size_t)snprintf(o + n, cap - n,
                                   "m=%s 0 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\na=mid:%s\r\n",
                                   kind, m->n_codecs ? k->pt : 0, m->mid);
@@ -376,16 +380,18 @@ static size_t rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint
 
 static void send_audio(struct sim_peer *p, int64_t now)
 {
-    uint8_t b[12 + 400];
-    int n = sim_audio_encode(p, b + 12, sizeof b - 12);
+    uint8_t b[12 + 8 + 1000], pl[1000];
+    int n = sim_audio_encode(p, pl, sizeof pl);
     if (n == TDM_ENOTFOUND) {
         n = 80;
-        memset(b + 12, 0x55, 80);
+        memset(pl, 0x55, 80);
     }
     if (n <= 0)
         return;
-    rtp_header(b, AUDIO_PT, false, p->a_seq++, (uint32_t)(now / 1000 * 48), p->a_ssrc);
-    send_rtp(&p->conn[0], b, 12 + (size_t)n);
+    size_t hl = rtp_header(b, AUDIO_PT, false, p->a_seq++, (uint32_t)(now / 1000 * 48), p->a_ssrc);
+    hl += sim_audio_level_ext(p, b, hl);
+    memcpy(b + hl, pl, (size_t)n);
+    send_rtp(&p->conn[0], b, hl + (size_t)n);
 }
 
 static void send_frame(struct sim_peer *p, int64_t now)
@@ -796,7 +802,7 @@ void sim_peer_tick(struct sim_peer *p, int64_t now)
     }
     if (p->conn[0].srtp && p->pub_audio && p->next_audio_us <= now) {
         send_audio(p, now);
-        p->next_audio_us += p->dtx ? 20 * AUDIO_US : AUDIO_US; /* Opus DTX: 400 ms */
+        p->next_audio_us += p->dtx ? 20 * AUDIO_US : sim_audio_ptime_us(p); /* DTX: 400 ms */
     }
     if (p->conn[0].srtp && p->pub_video && p->next_frame_us <= now) {
         if (p->n_layers)

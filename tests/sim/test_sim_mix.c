@@ -302,12 +302,170 @@ static void lifecycle(void **state)
     sim_destroy(c.s);
 }
 
+/* The mixer's counters since `from` (for decodes per tick). */
+static void mix_delta(struct call *c, const struct tdm_mix_stats *from, struct tdm_mix_stats *d)
+{
+    struct tdm_mix_stats now;
+    tdm_mix_get_stats(mixer(c), &now);
+    d->ticks = now.ticks - from->ticks;
+    d->frames_decoded = now.frames_decoded - from->frames_decoded;
+    d->frames_fec = now.frames_fec - from->frames_fec;
+    d->frames_plc = now.frames_plc - from->frames_plc;
+    d->frames_skipped = now.frames_skipped - from->frames_skipped;
+}
+
+/* 6 people whose pages send the RFC 6464 level, as browsers do; five speak at -10, -13,
+ * -16, -24 and -28 dBFS, the listener (data saver) at -30. K = 3: the listener hears the
+ * three loudest, not the two quiet ones, nor itself, and the mixer decodes only those three
+ * (the others' packets are passed over). Then the listener speaks up (-6 dBFS): it takes
+ * the quietest one's place, and hears the two loudest others only. */
+static void loudest_k(void **state)
+{
+    (void)state;
+    static const double dbfs[MAXP] = {-30, -10, -13, -16, -24, -28};
+    struct call c;
+    c.s = sim_create(23);
+    c.n = MAXP;
+    assert_non_null(c.s);
+    for (int i = 0; i < MAXP; i++) {
+        c.p[i] = sim_peer_add(c.s, "r", names[i]);
+        assert_non_null(c.p[i]);
+        sim_peer_set_links(c.p[i], &lan, &lan);
+        sim_peer_set_tone(c.p[i], tones[i]);
+        sim_peer_set_tone_shape(c.p[i], dbfs[i], 20, true);
+        sim_peer_publish(c.p[i], true, false, 0);
+    }
+    sim_peer_decode_audio(c.p[0], true);
+    run(&c, 3 * S);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, 2 * S);
+    assert_non_null(mixer(&c));
+    struct tdm_mix_stats from, d;
+    tdm_mix_get_stats(mixer(&c), &from);
+    sim_peer_audio_reset(c.p[0]);
+    int64_t t0 = sim_now(c.s);
+    run(&c, 2 * S);
+    struct sim_audio_stream top;
+    assert_int_equal(streams(&c, &top), 1);
+    mix_delta(&c, &from, &d);
+    printf("  K=3 of 6 by their RFC 6464 levels; in %llu ticks the mixer decoded %llu packets "
+           "(%.2f a tick) and passed over %llu (%.2f a tick)\n",
+           (unsigned long long)d.ticks, (unsigned long long)d.frames_decoded,
+           (double)d.frames_decoded / (double)d.ticks, (unsigned long long)d.frames_skipped,
+           (double)d.frames_skipped / (double)d.ticks);
+    check_tones(&c, top.ssrc, t0, sim_now(c.s),
+                (const bool[]){false, true, true, true, false, false});
+    assert_true(d.ticks >= 95);
+    assert_int_equal(d.frames_decoded, 3 * d.ticks);
+    assert_int_equal(d.frames_skipped, 3 * d.ticks);
+    assert_int_equal(d.frames_plc + d.frames_fec, 0);
+    uint32_t act[TDM_MIX_ACTIVE_LIMIT];
+    assert_int_equal(tdm_mix_active(mixer(&c), act, TDM_MIX_ACTIVE_LIMIT), 3);
+
+    printf("  the listener speaks up:\n");
+    sim_peer_set_tone_shape(c.p[0], -6, 20, true);
+    run(&c, 2 * S);
+    t0 = sim_now(c.s);
+    run(&c, 2 * S);
+    check_tones(&c, top.ssrc, t0, sim_now(c.s),
+                (const bool[]){false, true, true, false, false, false});
+    sim_destroy(c.s);
+}
+
+/* Pages that send 10, 40 and 60 ms packets (a ptime other than 20): the mixer plays them
+ * in its 20 ms ticks without a gap (nothing concealed), and the listener hears all three. */
+static void long_and_short_packets(void **state)
+{
+    (void)state;
+    static const unsigned ptime[4] = {20, 10, 40, 60};
+    struct call c;
+    c.s = sim_create(31);
+    c.n = 4;
+    assert_non_null(c.s);
+    for (int i = 0; i < c.n; i++) {
+        c.p[i] = sim_peer_add(c.s, "r", names[i]);
+        assert_non_null(c.p[i]);
+        sim_peer_set_links(c.p[i], &lan, &lan);
+        sim_peer_set_tone(c.p[i], i ? tones[i] : 0);
+        sim_peer_set_tone_shape(c.p[i], -12, ptime[i], i != 2); /* one without levels */
+        sim_peer_publish(c.p[i], true, false, 0);
+    }
+    sim_peer_decode_audio(c.p[0], true);
+    run(&c, 3 * S);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, 2 * S);
+    struct tdm_mix_stats from, d;
+    tdm_mix_get_stats(mixer(&c), &from);
+    sim_peer_audio_reset(c.p[0]);
+    int64_t t0 = sim_now(c.s);
+    run(&c, 3 * S);
+    struct sim_audio_stream top;
+    assert_int_equal(streams(&c, &top), 1);
+    mix_delta(&c, &from, &d);
+    printf("  10, 40 and 60 ms packets: %llu ticks, %llu packets decoded, %llu concealed, %llu "
+           "from FEC; the mix: %llu packets, longest gap %lld ms\n",
+           (unsigned long long)d.ticks, (unsigned long long)d.frames_decoded,
+           (unsigned long long)d.frames_plc, (unsigned long long)d.frames_fec,
+           (unsigned long long)top.packets, (long long)(top.max_gap_us / MS));
+    check_tones(&c, top.ssrc, t0, sim_now(c.s), (const bool[]){false, true, true, true});
+    assert_int_equal(d.frames_plc + d.frames_fec, 0);
+    /* per tick: two 10 ms packets, half a 40 ms one, a third of a 60 ms one */
+    assert_true(d.frames_decoded >= d.ticks * 2 + d.ticks / 2 + d.ticks / 3 - 3);
+    assert_true(top.packets >= 145);
+    assert_true(top.max_gap_us <= 30 * MS);
+    sim_destroy(c.s);
+}
+
+/* A page that refuses the mix m-section (port 0 in its answer) keeps its separate audio
+ * streams: the mix is not offered again, and the mixer goes (no one else listens). */
+static void refused_mix(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 3, 41);
+    sim_peer_refuse_mix(c.p[0], true);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, 2 * S);
+    struct part *q = part_of(&c, 0);
+    assert_true(q->mix_refused);
+    assert_int_equal(q->mix_key, 0);
+    assert_false(q->mix_live);
+    assert_null(mixer(&c));
+    sim_peer_audio_reset(c.p[0]);
+    int64_t t0 = sim_now(c.s);
+    run(&c, 2 * S);
+    struct sim_audio_stream st[8];
+    memset(st, 0, sizeof st);
+    size_t n = sim_peer_audio_streams(c.p[0], st, 8);
+    printf("  the mix refused: %zu audio streams, %llu and %llu packets in 2 s\n", n,
+           (unsigned long long)st[0].packets, (unsigned long long)(n > 1 ? st[1].packets : 0));
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(st[i].packets >= 95);
+        double b = sim_peer_tone_share(c.p[0], st[i].ssrc, tones[1], t0, sim_now(c.s));
+        double k = sim_peer_tone_share(c.p[0], st[i].ssrc, tones[2], t0, sim_now(c.s));
+        assert_true(b > 0.5 || k > 0.5);
+    }
+    assert_int_equal(core_stats(&c).mix_listeners, 0);
+    /* video on and off again: still no mix for this connection */
+    sim_peer_receive_video(c.p[0], true);
+    run(&c, S);
+    sim_peer_receive_video(c.p[0], false);
+    run(&c, S);
+    assert_int_equal(part_of(&c, 0)->mix_key, 0);
+    assert_null(mixer(&c));
+    sim_destroy(c.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tones_in_mix),
         cmocka_unit_test(downlink_6),
         cmocka_unit_test(lifecycle),
+        cmocka_unit_test(loudest_k),
+        cmocka_unit_test(long_and_short_packets),
+        cmocka_unit_test(refused_mix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.limits.consent_timeout_s, 30);
     assert_int_equal(cfg.limits.dtls_timeout_s, 30);
     assert_int_equal(cfg.log_level, TDM_LOG_INFO);
+    assert_int_equal(cfg.media_mix_speakers, 3);
     char err[256];
     assert_int_equal(tdm_config_validate(&cfg, err, sizeof err), 0);
     /* the server-wide picture bound must hold at least one picture */
@@ -61,9 +62,10 @@ static void good_file(void **state)
     assert_int_equal(load(&cfg,
                           "# comment\n[server]\nport = 9443\nlisten = ::1\n"
                           "media_addresses = 10.0.0.5, fe80::1\nlog_level = debug\n"
-                          "[limits]\nmax_rooms = 7\n",
+                          "[limits]\nmax_rooms = 7\n[media]\nmix_speakers = 8\n",
                           err, sizeof err),
                      0);
+    assert_int_equal(cfg.media_mix_speakers, 8);
     assert_int_equal(cfg.port, 9443);
     assert_string_equal(cfg.listen, "::1");
     assert_int_equal(cfg.n_media_addrs, 2);
@@ -89,6 +91,8 @@ static void bad_files_name_the_key(void **state)
         {"[server]\nlog_level = loud\n", "server.log_level"},
         {"[server]\nmedia_addresses = 1.2.3.4, x\n", "server.media_addresses"},
         {"[limits]\nmax_participants_per_room = 1\n", "limits.max_participants_per_room"},
+        {"[media]\nmix_speakers = 0\n", "media.mix_speakers"},
+        {"[media]\nmix_speakers = 9\n", "media.mix_speakers"},
         {"[limits]\nmax_message_bytes = 99999999999999999999\n", "limits.max_message_bytes"},
         {"[limits]\nmax_pending_media = 0\n", "limits.max_pending_media"},
         {"[limits]\nice_timeout_s = 1\n", "limits.ice_timeout_s"},
