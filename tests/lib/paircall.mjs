@@ -68,6 +68,10 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWa
         audioEnergy: r1.audioEnergy - r0.audioEnergy,
         concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
         silentConcealed: ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0)) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        // what is heard as a broken voice: concealment less that of silence (with Opus DTX a
+        // lost packet of a pause is concealed as silence until the next: no voice is missing)
+        voiceConcealed: (r1.concealedSamples - r0.concealedSamples - ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0))) /
+          Math.max(1, r1.totalSamples - r0.totalSamples),
         // the audio jitter buffer: its mean delay and target over the window (ms)
         jbMs: (1000 * ((r1.jbDelay ?? 0) - (r0.jbDelay ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
         jbTargetMs: (1000 * ((r1.jbTarget ?? 0) - (r0.jbTarget ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
