@@ -106,6 +106,32 @@ uint64_t tdm_fwd_loss_estimate(uint64_t est_bps, uint64_t rate_bps, uint8_t frac
 #define TDM_FWD_AUDIO_LOSS_MAX 51 /* 20 %: Opus FEC gains nothing past it; the voice needs bits */
 uint8_t tdm_fwd_audio_loss(uint8_t held, uint8_t target);
 
+/* How loud a microphone is, for the room's active speaker: the RFC 6464 audio level of each
+ * packet (level: 0..127, -dBov; voice: the sender's voice activity bit) as a score
+ * (127 - level) * 16, 0 without voice, smoothed over about 16 frames of 20 ms. dts: the RTP
+ * timestamp advance since the previous packet (clock: its rate). With Opus DTX a microphone
+ * in silence sends one packet per 400 ms instead of 50 a second: the frames it left out
+ * count as silence, so a voice that stopped fades in time rather than in packets (at most
+ * TDM_FWD_LEVEL_GAP_FRAMES of them, by then it has faded; a packet from the past counts as one). */
+#define TDM_FWD_LEVEL_GAP_FRAMES 64
+uint16_t tdm_fwd_level_ema(uint16_t ema, uint8_t level, bool voice, uint32_t dts, uint32_t clock);
+
+/* What a voice is charged in a subscriber's allocation, updated at each rate measurement
+ * (rate: what it carries now, smoothed): the most it carried lately, held and fading by
+ * 1/TDM_FWD_VOICE_FADE per measurement (half in ~44: ~20 s at two a second). With Opus DTX
+ * a pause costs a tenth of speech; that tenth alone would hand a silent person's voice to
+ * the pictures, to be taken back late at their first word, and let automatic audio only
+ * come and go with the conversation. A listener silent for minutes stops costing. */
+#define TDM_FWD_VOICE_FADE 64
+uint64_t tdm_fwd_voice_hold(uint64_t held, uint64_t rate);
+
+/* How much of a voice a report block's fraction lost (1/256) means, for the connection
+ * quality and the loss an audio publisher is told: the share of the interval's 20 ms frames
+ * lost, not of its packets. With Opus DTX a pause sends about 5 packets a second instead of
+ * 50: one of them lost is 2 % of that second, not 20 %. packets: expected in the interval
+ * (RFC 3550 A.3), interval_us: its length (0 or less: unknown, fraction as it is). */
+uint8_t tdm_fwd_voice_loss(uint8_t fraction, uint32_t packets, int64_t interval_us);
+
 /* Retransmissions to one subscriber are paid from a token bucket: under congestion, NACKs
  * for most packets would otherwise double the load on the line that is already losing. */
 struct tdm_fwd_budget {

@@ -129,10 +129,10 @@ int tdm_mix_push(struct tdm_mix *m, uint32_t speaker, const uint8_t *payload, si
 
 /* Call at (or after) the deadline it returns; the first call starts the clock. Each call
  * at or past the deadline mixes one 20 ms frame: plays one frame of every speaker, updates
- * the active set, encodes, and queues one output per listener (none for a listener whose
- * frame is DTX silence). Output not drained by then is dropped (stats.outputs_dropped).
- * Called early it does nothing. More than 5 frames late, it skips to now. Returns the next
- * deadline (now_us-based). */
+ * the active set, encodes, and queues one output per listener (in a DTX pause only its first
+ * 1-2 byte frame, as browsers send, then none). Output not drained by then is dropped
+ * (stats.outputs_dropped). Called early it does nothing. More than 5 frames late, it skips to now.
+ * Returns the next deadline (now_us-based). */
 int64_t tdm_mix_tick(struct tdm_mix *m, int64_t now_us);
 
 struct tdm_mix_out {

@@ -57,6 +57,8 @@ int tdm_rtpstats_rx_report(struct tdm_rtpstats_rx *s, int64_t now_us, struct tdm
 uint32_t tdm_rtpstats_rx_jitter(const struct tdm_rtpstats_rx *s); /* timestamp units */
 uint32_t tdm_rtpstats_rx_ext_highest(const struct tdm_rtpstats_rx *s);
 int64_t tdm_rtpstats_rx_lost(const struct tdm_rtpstats_rx *s); /* cumulative, may be < 0 */
+/* Packets expected since the last report: what the next report's fraction lost is out of. */
+uint32_t tdm_rtpstats_rx_interval_expected(const struct tdm_rtpstats_rx *s);
 
 #define TDM_RTPSTATS_SR_MEMORY 8 /* SRs remembered to match LSR in returning reports */
 

@@ -161,6 +161,32 @@ uint8_t tdm_fwd_audio_loss(uint8_t held, uint8_t target)
     return held - fall > target ? (uint8_t)(held - fall) : target;
 }
 
+uint16_t tdm_fwd_level_ema(uint16_t ema, uint8_t level, bool voice, uint32_t dts, uint32_t clock)
+{
+    uint32_t frame = clock / 50 ? clock / 50 : 1; /* 20 ms */
+    uint32_t frames = dts >= 0x80000000u ? 1 : dts / frame;
+    if (frames > TDM_FWD_LEVEL_GAP_FRAMES)
+        frames = TDM_FWD_LEVEL_GAP_FRAMES;
+    for (uint32_t i = 1; i < frames; i++)
+        ema = (uint16_t)(ema - ema / 16); /* a frame of silence */
+    int score = voice && level <= 127 ? (127 - level) * 16 : 0;
+    return (uint16_t)(ema + (score - (int)ema) / 16);
+}
+
+uint64_t tdm_fwd_voice_hold(uint64_t held, uint64_t rate)
+{
+    held -= held / TDM_FWD_VOICE_FADE;
+    return rate > held ? rate : held;
+}
+
+uint8_t tdm_fwd_voice_loss(uint8_t fraction, uint32_t packets, int64_t interval_us)
+{
+    int64_t frames = interval_us / 20000;
+    if (interval_us <= 0 || frames <= (int64_t)packets)
+        return fraction;
+    return (uint8_t)((uint64_t)fraction * packets / (uint64_t)frames);
+}
+
 bool tdm_fwd_budget_take(struct tdm_fwd_budget *b, size_t len, uint64_t rate_bps, int64_t now_us)
 {
     uint64_t bps = rate_bps / TDM_FWD_BUDGET_SHARE_DIV;

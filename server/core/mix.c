@@ -23,6 +23,7 @@ struct listener {
     uint16_t seq;
     uint32_t ts;
     bool talking; /* the last tick sent a packet (else the next one has the marker) */
+    bool dtx;     /* in a pause whose first DTX frame went out */
     bool pending;
     struct tdm_mix_out out;
     uint8_t buf[TDM_MIX_OUT_MAX];
@@ -386,16 +387,20 @@ static int encode(struct tdm_mix *m, OpusEncoder *e, const int16_t *pcm, uint8_t
     return n > 0 ? n : 0; /* an encoder error: nothing sent this frame */
 }
 
-/* Each listener's payload for this frame. A DTX frame is not sent; the first packet after
- * the silence carries the marker (RFC 3551 §4.1). */
+/* Each listener's payload for this frame. Of a pause's DTX frames only the first is sent,
+ * as browsers do: it tells the listener's decoder that the silence is DTX, so the browser
+ * plays comfort noise and counts no concealment (getStats concealedSamples) until the next
+ * packet; without it the pause looks like loss. The first packet after the silence carries
+ * the marker (RFC 3551 §4.1). */
 static void queue(struct tdm_mix *m, struct listener *l, const uint8_t *p, int len)
 {
     uint32_t ts = l->ts;
     l->ts += TDM_MIX_FRAME;
-    if (len <= DTX_MAX_LEN) {
+    if (len <= DTX_MAX_LEN && l->dtx) {
         l->talking = false;
         return;
     }
+    l->dtx = len <= DTX_MAX_LEN;
     l->out = (struct tdm_mix_out){.listener = l->id,
                                   .payload = p,
                                   .len = (size_t)len,

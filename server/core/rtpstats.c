@@ -120,6 +120,11 @@ int64_t tdm_rtpstats_rx_lost(const struct tdm_rtpstats_rx *s)
     return s->started ? expected(s) - s->received : 0;
 }
 
+uint32_t tdm_rtpstats_rx_interval_expected(const struct tdm_rtpstats_rx *s)
+{
+    return s->started ? (uint32_t)expected(s) - s->expected_prior : 0;
+}
+
 uint32_t tdm_rtpstats_rx_jitter(const struct tdm_rtpstats_rx *s)
 {
     return s->jitter_q4 >> 4;

@@ -36,7 +36,8 @@ void tdm_sdp_set_codec(struct tdm_sdp_codec *c, enum tdm_sdp_codec_id id, uint8_
         uint8_t channels;
     } t[] = {
         [TDM_SDP_CODEC_OTHER] = {"", "", 90000, 0},
-        /* RFC 7587 §7: FEC asked for; 10 ms minimum as browsers use. */
+        /* RFC 7587 §7: FEC asked for; 10 ms minimum as browsers use. Our offers are on "sub",
+         * where the page sends nothing: DTX is asked for in answers only. */
         [TDM_SDP_CODEC_OPUS] = {"opus", "minptime=10;useinbandfec=1", 48000, 2},
         [TDM_SDP_CODEC_VP8] = {"VP8", "", 90000, 0},
         [TDM_SDP_CODEC_H264] = {"H264",
@@ -207,7 +208,10 @@ static const struct tdm_sdp_track *track_for(const struct tdm_sdp_track *t, size
 }
 
 /* The answer's fmtp: ours, except what the offer's value decides (RFC 7587 §7, RFC 6184 §8.2.2:
- * the answer keeps the offered profile-level-id). */
+ * the answer keeps the offered profile-level-id). Opus: useinbandfec and usedtx are what we
+ * want to receive (§7.1: the receiver's preference, which Chromium and Firefox apply to their
+ * encoder), whatever the offer says: FEC for lossy lines, and DTX so that a microphone in
+ * silence sends a packet every 400 ms instead of 50 a second (docs/architecture.md "Opus"). */
 static void answer_fmtp(const struct tdm_sdp_codec *oc, enum tdm_sdp_codec_id id, char *out)
 {
     char v[16];
@@ -215,9 +219,8 @@ static void answer_fmtp(const struct tdm_sdp_codec *oc, enum tdm_sdp_codec_id id
         long minptime = 10;
         if (tdm_sdp_fmtp_param(oc->fmtp, "minptime", v, sizeof v) > 0)
             minptime = strtol(v, NULL, 10);
-        bool dtx = tdm_sdp_fmtp_param(oc->fmtp, "usedtx", v, sizeof v) > 0 && v[0] == '1';
-        snprintf(out, TDM_SDP_FMTP_CAP, "minptime=%ld;useinbandfec=1%s",
-                 minptime >= 3 && minptime <= 120 ? minptime : 10, dtx ? ";usedtx=1" : "");
+        snprintf(out, TDM_SDP_FMTP_CAP, "minptime=%ld;useinbandfec=1;usedtx=1",
+                 minptime >= 3 && minptime <= 120 ? minptime : 10);
     } else if (id == TDM_SDP_CODEC_H264) {
         tdm_sdp_fmtp_param(oc->fmtp, "profile-level-id", v, sizeof v);
         snprintf(out, TDM_SDP_FMTP_CAP,

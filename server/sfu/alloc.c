@@ -52,6 +52,8 @@ static void measure(struct prod *pr, int64_t now)
     if (pr->rate_us && now > pr->rate_us) {
         uint64_t b = (pr->rx.bytes - pr->rate_bytes) * 8000000u / (uint64_t)(now - pr->rate_us);
         pr->rate_bps = pr->rate_bps ? (pr->rate_bps + b) / 2 : b;
+        if (pr->kind == TDM_SDP_AUDIO) /* a DTX pause keeps the voice's share */
+            pr->voice_bps = tdm_fwd_voice_hold(pr->voice_bps, pr->rate_bps);
     }
     pr->rate_bytes = pr->rx.bytes;
     pr->rate_us = now;
@@ -161,7 +163,7 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         if (!c->live)
             continue;
         if (c->prod->kind != TDM_SDP_VIDEO) {
-            uint64_t a = c->prod->rate_bps ? c->prod->rate_bps : AUDIO_GUESS_BPS;
+            uint64_t a = c->prod->voice_bps ? c->prod->voice_bps : AUDIO_GUESS_BPS;
             *budget -= a < *budget ? a : *budget;
             continue;
         }

@@ -137,15 +137,19 @@ static void drop_for_consumers(struct prod *pr, const struct tdm_rtp_view *v)
         tdm_seqmap_drop(&base->cons[i]->sel.seq, v->ssrc, v->seq);
 }
 
-/* How loud a microphone is (RFC 6464 level, smoothed over ~0.3 s): the active speaker. */
+/* How loud a microphone is (RFC 6464 level, smoothed over ~0.3 s of its time, DTX pauses
+ * counted as silence): the active speaker. */
 static void note_level(struct prod *pr, const struct tdm_rtp_view *v)
 {
     uint8_t level;
     bool voice;
     if (tdm_rtp_ext_audio_level(v, pr->ext[TDM_SDP_EXT_AUDIO_LEVEL], &level, &voice) != 0)
         return;
-    int score = voice ? (127 - level) * 16 : 0;
-    pr->level_ema = (uint16_t)(pr->level_ema + (score - (int)pr->level_ema) / 16);
+    uint32_t dts = pr->level_seen ? v->ts - pr->level_ts : 0;
+    pr->level_ema = tdm_fwd_level_ema(pr->level_ema, level, voice, dts, pr->clock);
+    if (!pr->level_seen || tdm_rtp_ts_newer(v->ts, pr->level_ts))
+        pr->level_ts = v->ts;
+    pr->level_seen = true;
 }
 
 void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now)

@@ -143,7 +143,12 @@ static void on_report_blocks(struct tdm_sfu *s, struct peer *p, const struct tdm
             s->st.loss_down_n++;
         }
         if (c && c->live && c->prod->kind == TDM_SDP_AUDIO) {
-            c->voice_frac = rb.fraction_lost;
+            /* of the time since its previous report: few packets in a DTX pause */
+            c->voice_frac =
+                c->voice_us ? tdm_fwd_voice_loss(rb.fraction_lost, rb.ext_highest_seq - c->voice_hi,
+                                                 now - c->voice_us)
+                            : rb.fraction_lost;
+            c->voice_hi = rb.ext_highest_seq;
             c->voice_us = now;
         }
         if (c && c->sent && c->live) {
@@ -308,12 +313,18 @@ static void publisher_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
     size_t nrb = 0, nv = 0;
     for (uint32_t k = 0; k < p->part->n_prods; k++) {
         struct prod *pr = p->part->prods[k];
+        uint32_t expected = tdm_rtpstats_rx_interval_expected(&pr->rx);
         if (nrb < TDM_RTCP_MAX_BLOCKS && tdm_rtpstats_rx_report(&pr->rx, now, &rb[nrb]) == 0) {
-            quality_note_uplink(p->part, rb[nrb].fraction_lost, now);
-            s->st.loss_up_sum += rb[nrb].fraction_lost;
+            /* our own reading of a voice's loss: one of a DTX pause's few packets is no 20 % */
+            uint8_t frac = rb[nrb].fraction_lost;
+            if (pr->kind == TDM_SDP_AUDIO && pr->rr_us)
+                frac = tdm_fwd_voice_loss(frac, expected, now - pr->rr_us);
+            pr->rr_us = now;
+            quality_note_uplink(p->part, frac, now);
+            s->st.loss_up_sum += frac;
             s->st.loss_up_n++;
             if (pr->kind == TDM_SDP_AUDIO) {
-                uint8_t worst = audio_worst_loss(pr, rb[nrb].fraction_lost, now);
+                uint8_t worst = audio_worst_loss(pr, frac, now);
                 pr->told_loss = tdm_fwd_audio_loss(pr->told_loss, worst);
                 rb[nrb].fraction_lost = pr->told_loss; /* the cumulative count stays true */
             }

@@ -120,10 +120,14 @@ struct prod {
     uint64_t rate_bytes;       /* rx.bytes at the last rate update */
     int64_t rate_us;
     uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
+    uint64_t voice_bps; /* audio: what it is charged (tdm_fwd_voice_hold: DTX pauses) */
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
-    bool in_mix;        /* audio: a speaker of its room's mixer (audiomix.c) */
-    bool screen;        /* video: the owner's shared screen (nego.c), sent as msid "screen" */
-    uint8_t told_loss;  /* audio: the fraction lost our last report told its publisher */
+    uint32_t level_ts;  /* audio: the newest timestamp level_ema has seen */
+    bool level_seen;
+    bool in_mix;       /* audio: a speaker of its room's mixer (audiomix.c) */
+    bool screen;       /* video: the owner's shared screen (nego.c), sent as msid "screen" */
+    uint8_t told_loss; /* audio: the fraction lost our last report told its publisher */
+    int64_t rr_us;     /* when our last report on it went (feedback.c) */
 };
 
 /* How one forwarded packet was rewritten, for a resend from the shared history. */
@@ -162,6 +166,7 @@ struct cons {
     int64_t rep_us;     /* when that came */
     uint8_t voice_frac; /* audio: the same, for what its publisher is told (feedback.c) */
     int64_t voice_us;
+    uint32_t voice_hi;     /* audio: that report's extended highest sequence number */
     int64_t rtt_us;        /* the round trip that block gave, 0: none */
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */

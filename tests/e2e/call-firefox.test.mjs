@@ -48,15 +48,19 @@ if (!insideNetns()) {
     while (Date.now() < deadline) {
       s = await p.browser.page.evaluate(pageStats);
       const r = s.remote[fromId];
-      if (r && r.framesDecoded > 0 && r.audioPackets > 0 && r.audioEnergy > 0) break;
+      if (r && r.framesDecoded > 0 && r.heardSamples > 0 && r.audioEnergy > 0) break;
       await sleep(300);
     }
     const r = s?.remote[fromId];
-    assert.ok(r && r.framesDecoded > 0 && r.audioPackets > 0 && r.audioEnergy > 0,
+    assert.ok(r && r.framesDecoded > 0 && r.heardSamples > 0 && r.audioEnergy > 0,
       `${p.label} does not receive: ${JSON.stringify(s)}\nserver: ${server.stderr.slice(-3000)}`);
     await sleep(1500);
     const later = await p.browser.page.evaluate(pageStats);
     assert.ok(later.remote[fromId].framesDecoded > r.framesDecoded, `${p.label}: video stopped`);
+    // what is heard, not packets (Opus DTX leaves them out in a microphone's pauses)
+    const heard = later.remote[fromId].heardSamples - r.heardSamples;
+    assert.ok(heard > 24000 && later.remote[fromId].audioEnergy > r.audioEnergy,
+      `${p.label}: the voice stopped (${heard} samples heard in 1.5 s): ${JSON.stringify(later.remote[fromId])}`);
     assert.deepEqual(later.errors, []);
     return later;
   }
@@ -68,7 +72,9 @@ if (!insideNetns()) {
       const s = await waitForMedia(p, q.id);
       const r = s.remote[q.id];
       t.diagnostic(`${p.label} receives ${q.label}: ${r.framesDecoded} frames ${r.frameWidth}px, ` +
-        `audio energy ${r.audioEnergy.toFixed(4)}, ${r.audioPackets} audio packets; ` +
+        `audio energy ${r.audioEnergy.toFixed(4)}, ${r.audioPackets} audio packets, ` +
+        `${(r.heardSamples / 48000).toFixed(1)} s heard of ${(r.totalSamples / 48000).toFixed(1)} s played ` +
+        `(${(r.concealedSamples / 48000).toFixed(2)} s concealed, ${(r.silentConcealed / 48000).toFixed(2)} s of it silent); ` +
         `first frame ${s.firstFrameMs[q.id]} ms after joining`);
       t.diagnostic(`${p.label} transport stats: ${JSON.stringify(s.transport)}; sends ${JSON.stringify(s.sent)}`);
     }

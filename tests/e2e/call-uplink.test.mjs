@@ -84,11 +84,12 @@ if (!insideNetns()) {
       sub.forEach((s) => {
         const id = owners[s.trackIdentifier];
         if (s.type !== 'inbound-rtp' || !id) return;
-        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, audioPackets: 0 };
+        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, silent: 0, audioPackets: 0 };
         if (s.kind === 'video') out.remote[id].frames = s.framesDecoded || 0;
         if (s.kind === 'audio') {
           Object.assign(out.remote[id], {
-            samples: s.totalSamplesReceived || 0, concealed: s.concealedSamples || 0, audioPackets: s.packetsReceived || 0,
+            samples: s.totalSamplesReceived || 0, concealed: s.concealedSamples || 0, silent: s.silentConcealedSamples || 0,
+            audioPackets: s.packetsReceived || 0,
           });
         }
       });
@@ -144,9 +145,13 @@ if (!insideNetns()) {
       const r0 = a0[i].remote[from];
       const r1 = a1[i].remote[from];
       const samples = r1.samples - r0.samples;
+      // What is heard, not packets (Opus DTX leaves those out in the fake microphone's pauses):
+      // concealed samples, the lost voice the decoder made up; DTX pauses are comfort noise.
       const concealed = (r1.concealed - r0.concealed) / Math.max(1, samples);
+      const silent = (r1.silent - r0.silent) / Math.max(1, samples);
       t.diagnostic(`${p.label} hears ${other(p).label} over 8 s with both cameras off: ${r1.audioPackets - r0.audioPackets} packets, ` +
-        `${(100 * concealed).toFixed(1)} % concealed; own uplink estimate ${a1[i].available ?? '?'} bit/s`);
+        `${(100 * concealed).toFixed(1)} % concealed (${(100 * silent).toFixed(1)} % concealed silence); ` +
+        `own uplink estimate ${a1[i].available ?? '?'} bit/s`);
       assert.ok(samples > 48000 * 6, `${p.label} hears almost nothing from ${other(p).label}: ${JSON.stringify([r0, r1])}`);
       // The issue's target is under 2 %; measured here 5-9 % (docs/architecture.md "Uplink"):
       // asserted is that the voice is understandable, well under the 16-56 % of the report.

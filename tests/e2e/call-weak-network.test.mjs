@@ -5,7 +5,7 @@
 // receiving side takes packets in: dropped on output, the sender would get an error for the
 // datagram and know, which a real network never tells it. What a person would notice is asserted from
 // getStats(): the picture keeps moving (frames decoded per second, freeze time), the voice keeps
-// arriving, the losses really happened (packetsLost grows) and were repaired (NACKs answered,
+// being heard (samples played from what arrived), the losses really happened (packetsLost grows) and were repaired (NACKs answered,
 // the publisher retransmitting what the server asked for), and on the slow line the
 // publishers come down to a rate that fits instead of losing ever more.
 // Needs root and `nft` (nftables, installed by scripts/install-deps.sh test); this machine's
@@ -30,6 +30,10 @@ const PORTS = `${PORT_BASE}-${PORT_BASE + WORKERS - 1}`;
 const LOSS_PERCENT = 5;
 const WINDOW_MS = 12000;
 const SLOW_KBIT_PER_PERSON = 350;
+// The voice keeps coming: most of a window is played from what arrived (not concealed). Not
+// the packet count: with Opus DTX (usedtx=1) a pause in the sentence sends one every 400 ms.
+const HEARD_SHARE = 0.6;
+const voiceFlows = (r) => r.heardSecs > HEARD_SHARE * r.secs && r.audioEnergy > 0;
 
 if (!insideNetns()) {
   test('a call over a lossy and then a slow network (in a private network namespace)', { timeout: 400000 }, async () => {
@@ -128,9 +132,10 @@ if (!insideNetns()) {
     for (const r of rows) {
       t.diagnostic(`${what}: ${r.label} receives ${r.fps.toFixed(1)} fps, frozen ${(100 * r.freezeShare).toFixed(1)} %, ` +
         `video lost ${r.videoLost}/${r.videoPackets + r.videoLost}, NACKs sent ${r.nacksSent}, PLIs sent ${r.plisSent}, ` +
-        `audio ${r.audioPackets} packets (${r.audioLost} lost, ${(100 * r.concealed).toFixed(1)} % concealed, ${(100 * r.silentConcealed).toFixed(1)} % concealed silence, jitter buffer ${r.jbMs.toFixed(0)} ms, target ${r.jbTargetMs.toFixed(0)} ms, FEC packets ${r.fecPackets}); ` +
+        `audio ${r.audioPackets} packets, ${r.heardSecs.toFixed(1)} of ${r.audioSecs.toFixed(1)} s played decoded (${r.audioLost} lost, ${(100 * r.concealed).toFixed(1)} % concealed, ${(100 * r.voiceConcealed).toFixed(1)} % of voice, ${(100 * r.silentConcealed).toFixed(1)} % concealed silence, jitter buffer ${r.jbMs.toFixed(0)} ms, target ${r.jbTargetMs.toFixed(0)} ms, FEC packets ${r.fecPackets}); ` +
         `sends video ${r.sentKbit.toFixed(0)} kbit/s (target ${r.targetKbit}), NACKs received ${r.nacksReceived}, ` +
-        `retransmitted ${r.retransmitted}; sends voice ${r.audioSentKbit.toFixed(1)} kbit/s in ${r.audioSentPackets} packets, ` +
+        `retransmitted ${r.retransmitted}; sends voice ${r.audioSentKbit.toFixed(1)} kbit/s in ${r.audioSentPackets} packets ` +
+        `(${(r.audioSentPackets / r.secs).toFixed(1)} a second), ` +
         `the server reports ${r.audioReportedLoss === null ? '?' : (100 * r.audioReportedLoss).toFixed(1)} % of it lost`);
     }
   }
@@ -150,7 +155,7 @@ if (!insideNetns()) {
     await sleep(1500); // what was already on its way arrives
     let [r] = await window(6000);
     const janRow = (await window(3000))[1];
-    t.diagnostic(`saving data: Amina got ${r.fps.toFixed(1)} fps, ${(r.sentKbit).toFixed(0)} kbit/s sent by her; audio ${r.audioPackets} packets`);
+    t.diagnostic(`saving data: Amina got ${r.fps.toFixed(1)} fps, ${(r.sentKbit).toFixed(0)} kbit/s sent by her; audio ${r.audioPackets} packets, ${r.heardSecs.toFixed(1)} of ${r.audioSecs.toFixed(1)} s heard`);
     const s0 = await stats(amina);
     await sleep(3000);
     const s1 = await stats(amina);
@@ -158,7 +163,7 @@ if (!insideNetns()) {
     t.diagnostic(`saving data: Amina received ${bytes} bytes of video in 3 s; Jan still receives her at ${janRow.fps.toFixed(1)} fps`);
     assert.ok(bytes < 2000, `video still flows to Amina: ${bytes} bytes in 3 s`);
     assert.ok(r.fps < 1, `Amina still decodes video: ${JSON.stringify(r)}`);
-    assert.ok(r.audioPackets > 30 * 6 && r.audioEnergy > 0, `Amina's sound stopped: ${JSON.stringify(r)}`);
+    assert.ok(voiceFlows(r), `Amina's sound stopped: ${JSON.stringify(r)}`);
     assert.ok(janRow.fps >= 8, `Jan stopped receiving Amina: ${JSON.stringify(janRow)}`);
     const on = Date.now();
     await receive(amina, true);
@@ -198,13 +203,15 @@ if (!insideNetns()) {
       if (call.voiceWav.endsWith('speech.wav')) {
         assert.ok(janRow.fecPackets > 0, `no FEC reaches Jan: ${JSON.stringify(janRow)}`);
       }
-      // What Jan hears: concealed audio (FEC-rebuilt frames are not concealed). A starved
-      // browser on a loaded machine conceals late audio too, as much on Amina's clean line:
-      // what the loss adds is Jan's share less hers. Without FEC that is about the loss.
-      const added = janRow.concealed - amina.concealed;
-      t.diagnostic(`the loss added ${(100 * added).toFixed(1)} % of concealed audio for Jan`);
+      // What Jan hears: concealed voice (FEC-rebuilt frames are not concealed; nor is a DTX
+      // pause whose packet was lost, concealed as silence). A starved browser on a loaded
+      // machine conceals late audio too, as much on Amina's clean line: what the loss adds
+      // is Jan's share less hers. Without FEC that is about the loss.
+      const added = janRow.voiceConcealed - amina.voiceConcealed;
+      t.diagnostic(`the loss added ${(100 * added).toFixed(1)} % of concealed voice for Jan ` +
+        `(${(100 * (janRow.concealed - amina.concealed)).toFixed(1)} % of concealed audio, silence included)`);
       assert.ok(added < LOSS_PERCENT / 100, `Jan's lost audio was not rebuilt: ${JSON.stringify(janRow)}`);
-      assert.ok(janRow.audioPackets > 30 * (WINDOW_MS / 1000) && janRow.audioEnergy > 0, `the voice stopped: ${JSON.stringify(janRow)}`);
+      assert.ok(voiceFlows(janRow), `the voice stopped: ${JSON.stringify(janRow)}`);
       clearRules();
     });
 
@@ -226,7 +233,7 @@ if (!insideNetns()) {
         // with it, the picture keeps moving.
         assert.ok(r.fps >= 8, `${r.label}: the picture nearly stopped: ${JSON.stringify(r)}`);
         assert.ok(r.freezeShare < 0.25, `${r.label}: the picture froze too long: ${JSON.stringify(r)}`);
-        assert.ok(r.audioPackets > 30 * (WINDOW_MS / 1000) && r.audioEnergy > 0, `${r.label}: the voice stopped: ${JSON.stringify(r)}`);
+        assert.ok(voiceFlows(r), `${r.label}: the voice stopped: ${JSON.stringify(r)}`);
         assert.deepEqual(r.errors, []);
       }
     });
@@ -249,7 +256,7 @@ if (!insideNetns()) {
       for (const r of rows) {
         assert.ok(r.fps >= 5, `${r.label}: the picture nearly stopped on the slow line: ${JSON.stringify(r)}`);
         assert.ok(r.freezeShare < 0.5, `${r.label}: the picture froze most of the time on the slow line: ${JSON.stringify(r)}`);
-        assert.ok(r.audioPackets > 30 * (WINDOW_MS / 1000), `${r.label}: the voice stopped on the slow line: ${JSON.stringify(r)}`);
+        assert.ok(voiceFlows(r), `${r.label}: the voice stopped on the slow line: ${JSON.stringify(r)}`);
       }
       clearRules();
     });

@@ -22,16 +22,17 @@ const ROOM = 'devices-room';
 const ARGS = CHROMIUM_ARGS.map((a) => (a === '--use-fake-device-for-media-stream'
   ? '--use-fake-device-for-media-stream=device-count=2' : a));
 
-/** In the page: what this page receives (frames decoded, audio packets) and sends. */
+/** In the page: what this page receives (frames decoded, audio samples heard: played from
+ *  what came, not concealed; not packets, which Opus DTX leaves out in pauses) and sends. */
 function mediaFigures() {
   const hook = window.tandemCall;
   if (!hook.sub || !hook.pub) return Promise.resolve(null);
   return Promise.all([hook.sub.getStats(), hook.pub.getStats()]).then(([sub]) => {
-    const out = { frames: 0, audioPackets: 0 };
+    const out = { frames: 0, heard: 0 };
     sub.forEach((s) => {
       if (s.type !== 'inbound-rtp') return;
       if (s.kind === 'video') out.frames += s.framesDecoded || 0;
-      else out.audioPackets += s.packetsReceived || 0;
+      else out.heard += (s.totalSamplesReceived || 0) - (s.concealedSamples || 0);
     });
     const senders = hook.pub.getSenders();
     const video = senders.find((x) => x.track?.kind === 'video')?.track;
@@ -68,7 +69,7 @@ if (!insideNetns()) {
     return page;
   }
 
-  /** Waits until the other page has decoded `more` frames and received audio packets
+  /** Waits until the other page has decoded `more` frames and heard `more` 20 ms of audio
    *  beyond the figures `from`. */
   async function keepsFlowing(other, from, more = 30) {
     await other.waitForFunction(async ([f, n]) => {
@@ -78,9 +79,9 @@ if (!insideNetns()) {
       let audio = 0;
       stats.forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') audio += s.packetsReceived || 0;
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') audio += (s.totalSamplesReceived || 0) - (s.concealedSamples || 0);
       });
-      return frames >= f.frames + n && audio >= f.audioPackets + n;
+      return frames >= f.frames + n && audio >= f.heard + n * 960;
     }, [from, more], { timeout: MEDIA_WAIT_MS, polling: 250 });
   }
 

@@ -130,6 +130,9 @@ export async function pageStats() {
         audioEnergy: s.totalAudioEnergy || 0, audioLevel: s.audioLevel || 0,
         audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
         concealedSamples: s.concealedSamples || 0, totalSamples: s.totalSamplesReceived || 0,
+        // samples played from what came (not concealed): with Opus DTX a pause sends a packet
+        // every 400 ms, so what is heard, not the packet count, tells that the voice flows
+        heardSamples: (s.totalSamplesReceived || 0) - (s.concealedSamples || 0),
         silentConcealed: s.silentConcealedSamples || 0,
         jbDelay: s.jitterBufferDelay || 0, jbTarget: s.jitterBufferTargetDelay || 0,
         jbEmitted: s.jitterBufferEmittedCount || 0, fecPackets: s.fecPacketsReceived || 0,

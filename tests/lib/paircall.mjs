@@ -51,6 +51,7 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWa
       const secs = ms / 1000;
       return {
         label: p.label,
+        secs,
         rttMs: Math.round(1000 * (b[i].rtt?.sub ?? NaN)),
         fps: (r1.framesDecoded - r0.framesDecoded) / secs,
         freezeShare: (r1.freezeSeconds - r0.freezeSeconds) / secs,
@@ -60,9 +61,17 @@ export function pairCall(server, { room, size = {}, mediaWaitMs = 30000, voiceWa
         plisSent: (r1.plis ?? 0) - (r0.plis ?? 0),
         audioPackets: r1.audioPackets - r0.audioPackets,
         audioLost: r1.audioLost - r0.audioLost,
+        // What a person hears, which packet counts no longer tell (Opus DTX: a pause sends a
+        // packet every 400 ms): seconds played out, and of them decoded from what came.
+        audioSecs: (r1.totalSamples - r0.totalSamples) / 48000,
+        heardSecs: (r1.totalSamples - r1.concealedSamples - (r0.totalSamples - r0.concealedSamples)) / 48000,
         audioEnergy: r1.audioEnergy - r0.audioEnergy,
         concealed: (r1.concealedSamples - r0.concealedSamples) / Math.max(1, r1.totalSamples - r0.totalSamples),
         silentConcealed: ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0)) / Math.max(1, r1.totalSamples - r0.totalSamples),
+        // what is heard as a broken voice: concealment less that of silence (with Opus DTX a
+        // lost packet of a pause is concealed as silence until the next: no voice is missing)
+        voiceConcealed: (r1.concealedSamples - r0.concealedSamples - ((r1.silentConcealed ?? 0) - (r0.silentConcealed ?? 0))) /
+          Math.max(1, r1.totalSamples - r0.totalSamples),
         // the audio jitter buffer: its mean delay and target over the window (ms)
         jbMs: (1000 * ((r1.jbDelay ?? 0) - (r0.jbDelay ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),
         jbTargetMs: (1000 * ((r1.jbTarget ?? 0) - (r0.jbTarget ?? 0))) / Math.max(1, (r1.jbEmitted ?? 0) - (r0.jbEmitted ?? 0)),

@@ -324,6 +324,78 @@ static void audio_loss_rules(void **state)
     assert_int_equal(tdm_fwd_audio_loss(40, 35), 35);
 }
 
+/* The active speaker's loudness: a DTX pause fades a voice as fast as the same silence
+ * sent in full, not 20 times slower for the 20 times fewer packets. */
+static void level_fades_in_time(void **state)
+{
+    (void)state;
+    uint16_t full = 0, dtx = 0;
+    uint32_t ts = 1000;
+    for (int i = 0; i < 100; i++, ts += 960) /* two seconds of speech at -30 dBov */
+        full = dtx = tdm_fwd_level_ema(full, 30, true, i ? 960 : 0, 48000);
+    assert_true(full > 1400 && full <= 97 * 16);
+    /* one second of silence: 50 packets, or with DTX 10 frames of hangover, then one packet
+     * per 400 ms (Opus's comfort noise) and the first DTX frame after each */
+    for (int i = 0; i < 50; i++)
+        full = tdm_fwd_level_ema(full, 127, false, 960, 48000);
+    for (int i = 0; i < 10; i++)
+        dtx = tdm_fwd_level_ema(dtx, 127, false, 960, 48000);
+    dtx = tdm_fwd_level_ema(dtx, 127, false, 20 * 960, 48000);
+    dtx = tdm_fwd_level_ema(dtx, 127, false, 960, 48000);
+    dtx = tdm_fwd_level_ema(dtx, 127, false, 19 * 960, 48000);
+    assert_true(full < 100);
+    assert_int_equal(dtx, full);
+    /* 10 ms packets: one step each, as before */
+    assert_int_equal(tdm_fwd_level_ema(1600, 0, true, 480, 48000), 1600 + (127 * 16 - 1600) / 16);
+    /* a packet from the past counts as one frame; a wild jump ahead as at most 64 */
+    assert_int_equal(tdm_fwd_level_ema(1600, 127, false, (uint32_t)-960, 48000), 1500);
+    uint16_t far = tdm_fwd_level_ema(1600, 127, false, 48000 * 600, 48000);
+    assert_int_equal(far, tdm_fwd_level_ema(1600, 127, false, 64 * 960, 48000));
+    assert_true(far < 1600 / 32);
+    /* a clock the SDP did not give (0): no division by zero */
+    (void)tdm_fwd_level_ema(1600, 10, true, 960, 0);
+}
+
+/* A voice's charge: what it carried while speaking stays through a DTX pause, fading. */
+static void voice_charge_holds(void **state)
+{
+    (void)state;
+    uint64_t held = 0;
+    for (int i = 0; i < 10; i++) /* speaking: 40 kbit/s on the wire */
+        held = tdm_fwd_voice_hold(held, 40000);
+    assert_int_equal(held, 40000);
+    /* a pause of 5 s (ten measurements) at 3 kbit/s: most of the share kept */
+    for (int i = 0; i < 10; i++)
+        held = tdm_fwd_voice_hold(held, 3000);
+    assert_true(held > 34000 && held < 40000);
+    /* louder again: at once */
+    assert_int_equal(tdm_fwd_voice_hold(held, 45000), 45000);
+    /* a listener silent for two minutes: next to what the pause sends */
+    for (int i = 0; i < 240; i++)
+        held = tdm_fwd_voice_hold(held, 3000);
+    assert_true(held < 4000);
+}
+
+/* A voice's loss is the share of its time lost: a DTX pause's few packets weigh little. */
+static void voice_loss_in_time(void **state)
+{
+    (void)state;
+    /* 50 packets a second, one lost: as reported, over any interval */
+    assert_int_equal(tdm_fwd_voice_loss(5, 50, 1000000), 5);
+    assert_int_equal(tdm_fwd_voice_loss(10, 25, 500000), 10);
+    /* 10 ms packets: more packets than frames, as reported */
+    assert_int_equal(tdm_fwd_voice_loss(3, 100, 1000000), 3);
+    /* a DTX pause: 1 of 5 in a second (20 %, 51/256) is 2 % of the time */
+    assert_int_equal(tdm_fwd_voice_loss(51, 5, 1000000), 5);
+    /* all 12 packets of 5 s lost: 12 frames of 250 */
+    assert_int_equal(tdm_fwd_voice_loss(255, 12, 5000000), 12);
+    /* nothing expected: nothing lost; unknown interval: as reported */
+    assert_int_equal(tdm_fwd_voice_loss(0, 0, 1000000), 0);
+    assert_int_equal(tdm_fwd_voice_loss(255, 0, 1000000), 0);
+    assert_int_equal(tdm_fwd_voice_loss(51, 5, 0), 51);
+    assert_int_equal(tdm_fwd_voice_loss(51, 5, -3), 51);
+}
+
 /* The resend budget: a full burst at first, then a quarter of the rate (or the floor). */
 static void resend_budget(void **state)
 {
@@ -372,6 +444,9 @@ int main(void)
         cmocka_unit_test(remb_ignores_receivers_still_climbing),
         cmocka_unit_test(loss_estimate_rules),
         cmocka_unit_test(audio_loss_rules),
+        cmocka_unit_test(level_fades_in_time),
+        cmocka_unit_test(voice_charge_holds),
+        cmocka_unit_test(voice_loss_in_time),
         cmocka_unit_test(resend_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

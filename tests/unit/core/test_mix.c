@@ -40,6 +40,7 @@ struct receiver {
     uint16_t seq;
     uint32_t ts;
     unsigned packets, markers;
+    uint16_t len[MAXFRAMES]; /* of each tick's payload (0: none) */
 };
 
 struct scen {
@@ -50,6 +51,7 @@ struct scen {
     bool (*drop)(unsigned spk, unsigned frame);
     bool reorder;     /* swap each pair of packets */
     unsigned talk_to; /* speaker 3 stops after this frame (0: never) */
+    bool all_stop;    /* ... and with it everyone */
     uint8_t held[NSPK][TDM_MIX_MAX_PAYLOAD];
     int held_len[NSPK];
 };
@@ -105,6 +107,7 @@ static void receive(struct receiver *r, const struct tdm_mix_out *o, size_t tick
     for (size_t i = 0; i < o->len; i++)
         h = (h ^ o->payload[i]) * 16777619u;
     r->hash[tick] = h | 1;
+    r->len[tick] = (uint16_t)o->len;
     int n = opus_decode(r->dec, o->payload, (opus_int32)o->len, r->pcm + tick * TDM_MIX_FRAME,
                         TDM_MIX_FRAME, 0);
     assert_int_equal(n, TDM_MIX_FRAME);
@@ -157,7 +160,7 @@ static void scen_run(struct scen *sc, unsigned frames)
         int64_t now = (int64_t)k * TDM_MIX_TICK_US + 3000;
         for (unsigned i = 0; i < sc->nspk; i++) {
             uint8_t pkt[TDM_MIX_MAX_PAYLOAD];
-            bool silent = sc->talk_to && i == 3 && k > sc->talk_to;
+            bool silent = sc->talk_to && (i == 3 || sc->all_stop) && k > sc->talk_to;
             int len = sender_frame(&sc->snd[i], silent, pkt);
             if (silent || (sc->drop && sc->drop(i, k)))
                 continue;
@@ -431,6 +434,35 @@ static void shared_encoder_is_seamless(void **state)
     scen_free(&b);
 }
 
+/* Everyone falls silent: the listener gets the first DTX frame (1-2 bytes) of each pause, right
+ * after a packet of sound (the last words, or the comfort noise libopus sends every 400 ms),
+ * and nothing else until the next sound: its browser then plays comfort noise instead of
+ * concealing a loss. */
+static void pauses_announce_their_dtx(void **state)
+{
+    (void)state;
+    static struct scen sc;
+    struct tdm_mix_cfg c = cfg_k(4);
+    scen_init(&sc, &c, NSPK, false);
+    sc.talk_to = sc.all_stop = 60;
+    scen_run(&sc, MAXFRAMES);
+    const struct receiver *r = &sc.rcv[0];
+    unsigned dtx = 0, sound = 0;
+    for (unsigned k = 61; k < MAXFRAMES; k++) {
+        if (r->len[k] == 0 || r->len[k] > 2) {
+            sound += r->len[k] > 2;
+            continue;
+        }
+        dtx++;
+        assert_true(r->len[k - 1] > 2); /* the first of its pause only */
+    }
+    print_message("after the voices stopped: %u DTX frames and %u packets of sound in %u ticks\n",
+                  dtx, sound, MAXFRAMES - 61);
+    assert_true(dtx >= 5); /* one per 400 ms once the encoder is in DTX */
+    assert_true(dtx + sound < (MAXFRAMES - 61) / 3);
+    scen_free(&sc);
+}
+
 static int push1(struct tdm_mix *m, const uint8_t *p, size_t len, uint16_t seq, uint32_t ts,
                  int64_t now)
 {
@@ -581,7 +613,7 @@ static void garbage_is_survived(void **state)
             tdm_mix_tick(m, now);
         struct tdm_mix_out o;
         while (tdm_mix_next_output(m, &o))
-            assert_true(o.len > 2 && o.len <= TDM_MIX_OUT_MAX);
+            assert_true(o.len >= 1 && o.len <= TDM_MIX_OUT_MAX); /* a DTX frame: 1-2 */
     }
     assert_true(accepted > 100);
     tdm_mix_destroy(m);
@@ -595,6 +627,7 @@ int main(void)
         cmocka_unit_test(at_most_k_by_energy),
         cmocka_unit_test(loss_is_concealed),
         cmocka_unit_test(reordered_packets_play_in_order),
+        cmocka_unit_test(pauses_announce_their_dtx),
         cmocka_unit_test(choice_holds_then_hands_over),
         cmocka_unit_test(shared_encoder_is_seamless),
         cmocka_unit_test(bad_inputs_rejected),

@@ -40,15 +40,19 @@ static void loss_and_fraction_per_interval(void **state)
     struct tdm_rtpstats_rx s;
     struct tdm_rtcp_rb rb;
     tdm_rtpstats_rx_init(&s, 1, 90000);
+    assert_int_equal(tdm_rtpstats_rx_interval_expected(&s), 0);
     for (int i = 0; i < 100; i++)
         if (i % 4 != 1)
             tdm_rtpstats_rx_on_packet(&s, (uint16_t)i, 0, 0, 1);
+    assert_int_equal(tdm_rtpstats_rx_interval_expected(&s), 100);
     assert_int_equal(tdm_rtpstats_rx_report(&s, 0, &rb), 0);
+    assert_int_equal(tdm_rtpstats_rx_interval_expected(&s), 0);
     assert_int_equal(rb.cumulative_lost, 25);
     assert_int_equal(rb.fraction_lost, 64); /* 25 / 100 * 256 */
     for (int i = 100; i < 200; i++)
         if (i != 150)
             tdm_rtpstats_rx_on_packet(&s, (uint16_t)i, 0, 0, 1);
+    assert_int_equal(tdm_rtpstats_rx_interval_expected(&s), 100);
     assert_int_equal(tdm_rtpstats_rx_report(&s, 0, &rb), 0);
     assert_int_equal(rb.cumulative_lost, 26);
     assert_int_equal(rb.fraction_lost, 2); /* 1 / 100 * 256 */

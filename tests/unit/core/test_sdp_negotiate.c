@@ -76,7 +76,7 @@ static void chromium_av(void **state)
     assert_int_equal(am->setup, TDM_SDP_SETUP_PASSIVE);
     assert_int_equal(am->n_codecs, 1);
     assert_int_equal(am->codecs[0].pt, 111);
-    assert_string_equal(am->codecs[0].fmtp, "minptime=10;useinbandfec=1");
+    assert_string_equal(am->codecs[0].fmtp, "minptime=10;useinbandfec=1;usedtx=1");
     assert_int_equal(am->n_ssrcs, 0);
     /* Video: VP8, H.264 42e01f mode 1, VP9 profile 0, each with its RTX; no red/ulpfec/AV1. */
     const uint8_t pts[] = {96, 108, 98, 97, 109, 99};
@@ -186,10 +186,11 @@ static void opus_parameters(void **state)
     assert_int_equal(
         tdm_sdp_answer(f->offer, &f->local, NULL, 0, f->answer, f->nego, f->err, sizeof f->err), 0);
     assert_string_equal(f->answer->media[0].codecs[0].fmtp, "minptime=20;useinbandfec=1;usedtx=1");
-    strcpy(f->offer->media[0].codecs[0].fmtp, "minptime=0");
+    /* FEC and DTX are what the server wants to receive, whatever the offer says */
+    strcpy(f->offer->media[0].codecs[0].fmtp, "minptime=0;useinbandfec=0;usedtx=0");
     assert_int_equal(
         tdm_sdp_answer(f->offer, &f->local, NULL, 0, f->answer, f->nego, f->err, sizeof f->err), 0);
-    assert_string_equal(f->answer->media[0].codecs[0].fmtp, "minptime=10;useinbandfec=1");
+    assert_string_equal(f->answer->media[0].codecs[0].fmtp, "minptime=10;useinbandfec=1;usedtx=1");
 }
 
 static void simulcast(void **state)
