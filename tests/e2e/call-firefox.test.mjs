@@ -11,6 +11,7 @@ import { launchChromium, launchFirefox } from '../lib/browsers.mjs';
 import { pageJoin, pageStats } from '../lib/callclient.mjs';
 
 const MEDIA_WAIT_MS = 40000;
+const UI_WAIT_MS = 30000;
 const ROOM = 'call-firefox-room';
 
 if (!insideNetns()) {
@@ -75,6 +76,95 @@ if (!insideNetns()) {
     const lines = server.stderr.split('\n').filter((l) => /connection up/.test(l));
     t.diagnostic(`server: ${lines.join(' | ')}`);
     assert.equal(lines.length, 4, 'two connections per browser');
+  });
+
+  /** Firefox on the real room page (web/js/adapt.mjs decides its layers), through the form. */
+  async function roomPage(p, room) {
+    const { page } = p.browser;
+    p.log = [];
+    page.on('console', (m) => p.log.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => p.log.push(`pageerror: ${e.message}`));
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.goto(`${server.url}/r/${room}`);
+    await page.waitForSelector('#name');
+    await page.type('#name', p.label);
+    await page.click('#join-button');
+    await page.waitForSelector('#room:not([hidden])', { timeout: UI_WAIT_MS });
+    p.id = await page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
+  }
+
+  /** In the room page: its camera's layers as sent (height by rid), the frames it decodes
+   *  from each person, its connections' ICE credentials and its ICE restarts. */
+  function roomFigures() {
+    const hook = window.tandemCall;
+    const ufrag = (d) => /a=ice-ufrag:(\S+)/.exec(d?.sdp || '')?.[1] || null;
+    const out = { status: hook.status, restarts: hook.iceRestarts, sent: {}, frames: {} };
+    if (!hook.pub || !hook.sub) return out;
+    window.tandemPairs ||= new WeakMap();
+    if (!window.tandemPairs.has(hook.pub)) window.tandemPairs.set(hook.pub, Math.random());
+    Object.assign(out, {
+      pair: window.tandemPairs.get(hook.pub), pubState: hook.pub.connectionState, subState: hook.sub.connectionState,
+      ufrags: [hook.pub.localDescription, hook.pub.remoteDescription, hook.sub.localDescription,
+        hook.sub.remoteDescription].map(ufrag),
+      videoTrack: hook.pub.getSenders().find((x) => x.track?.kind === 'video')?.track?.id || null,
+    });
+    const owners = hook.trackOwners();
+    return Promise.all([hook.pub.getStats(), hook.sub.getStats()]).then(([pub, sub]) => {
+      pub.forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') out.sent[s.rid || '-'] = s.frameHeight || 0;
+      });
+      sub.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video' && owners[s.trackIdentifier]) {
+          out.frames[owners[s.trackIdentifier]] = s.framesDecoded || 0;
+        }
+      });
+      return out;
+    });
+  }
+
+  /** In the protocol client: what the page shows of `id` is `height` device pixels high. */
+  function sendLayout([id, height]) {
+    window.tdm.ws.send(JSON.stringify({ type: 'media.layout',
+      tiles: [{ participant: id, width: Math.round((height * 16) / 9), height, visible: true }] }));
+  }
+
+  /** Waits (bounded) until cr decodes frames of `from` at `height` px that keep coming. */
+  async function arrivesAt(cr, from, height, why) {
+    let r = null;
+    let at = 0;
+    for (const end = Date.now() + MEDIA_WAIT_MS; Date.now() < end; await sleep(300)) {
+      r = (await cr.browser.page.evaluate(pageStats)).remote[from.id];
+      if (r && Math.abs(r.frameHeight - height) <= 2) {
+        if (!at) at = r.framesDecoded;
+        else if (r.framesDecoded >= at + 20) return r;
+      } else at = 0;
+    }
+    assert.fail(`${why}: Chromium gets ${JSON.stringify(r)}, not ${height} px frames\n` +
+      `${from.label}: ${from.log.slice(-10).join(' | ')}\nserver: ${server.stderr.slice(-2000)}`);
+    return r;
+  }
+
+  test('Firefox publishes simulcast: a small tile gets a low layer, a large one the full picture',
+    { timeout: 240000 }, async (t) => {
+    const [fx, cr] = people;
+    await roomPage(fx, `${ROOM}-page`);
+    await cr.browser.page.goto(`${server.url}/`);
+    cr.id = await cr.browser.page.evaluate(pageJoin, { wsUrl: server.wsUrl, room: `${ROOM}-page`, name: 'chromium' });
+    // Firefox sends layers once its estimate has grown; the top one when someone wants it.
+    await cr.browser.page.evaluate(sendLayout, [fx.id, 720]);
+    let f = null;
+    for (const end = Date.now() + MEDIA_WAIT_MS; Date.now() < end; await sleep(500)) {
+      f = await fx.browser.page.evaluate(roomFigures);
+      if (f.sent.q > 0 && f.sent.h > f.sent.q && f.sent.f > f.sent.h) break;
+    }
+    t.diagnostic(`Firefox sends ${JSON.stringify(f.sent)} (px high, by rid)`);
+    assert.ok(f.sent.q > 0 && f.sent.h > f.sent.q && f.sent.f > f.sent.h,
+      `Firefox does not send three layers: ${JSON.stringify(f)}\n${fx.log.slice(-10).join(' | ')}`);
+    const big = await arrivesAt(cr, fx, f.sent.f, 'a 720 px tile');
+    await cr.browser.page.evaluate(sendLayout, [fx.id, 120]);
+    const small = await arrivesAt(cr, fx, f.sent.q, 'a 120 px tile');
+    t.diagnostic(`Chromium decodes Firefox at ${big.frameHeight} px for a 720 px tile, ` +
+      `${small.frameHeight} px for a 120 px one (${small.framesDecoded} frames)`);
   });
 
   test('the server stops cleanly (exit 0, no sanitizer report)', { timeout: 60000 }, async (t) => {
