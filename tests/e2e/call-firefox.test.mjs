@@ -5,6 +5,7 @@
 // has transport stats, and the server's own log line per connection).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
 import { launchChromium, launchFirefox } from '../lib/browsers.mjs';
@@ -12,6 +13,7 @@ import { pageJoin, pageStats } from '../lib/callclient.mjs';
 
 const MEDIA_WAIT_MS = 40000;
 const UI_WAIT_MS = 30000;
+const RESTART_BOUND_MS = 7500; // from a dead path to the page's ICE restart
 const ROOM = 'call-firefox-room';
 
 if (!insideNetns()) {
@@ -165,6 +167,83 @@ if (!insideNetns()) {
     const small = await arrivesAt(cr, fx, f.sent.q, 'a 120 px tile');
     t.diagnostic(`Chromium decodes Firefox at ${big.frameHeight} px for a 720 px tile, ` +
       `${small.frameHeight} px for a 120 px one (${small.framesDecoded} frames)`);
+
+    // An ICE restart (the page's own, as after a network change): new credentials on both
+    // of Firefox's connections, the same connections, media on both ways.
+    const fig = () => fx.browser.page.evaluate(roomFigures);
+    const s0 = await fig();
+    const c0 = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+    const restartAt = Date.now();
+    assert.equal(await fx.browser.page.evaluate(() => window.tandemCall.restartIce()), true);
+    let s1 = s0;
+    let renewed = 0;
+    let c1 = c0;
+    for (const end = Date.now() + UI_WAIT_MS; Date.now() < end; await sleep(100)) {
+      s1 = await fig();
+      if (!renewed && s1.ufrags.every((u, i) => u && u !== s0.ufrags[i]) && s1.pubState === 'connected' &&
+        s1.subState === 'connected') renewed = Date.now() - restartAt;
+      c1 = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+      if (renewed && c1 >= c0 + 20 && s1.frames[cr.id] >= s0.frames[cr.id] + 20) break;
+    }
+    const flowing = Date.now() - restartAt;
+    t.diagnostic(`Firefox's ICE restart: new credentials on both connections, connected, after ${renewed} ms; ` +
+      `${c1 - c0} frames of Firefox decoded by Chromium and ${s1.frames[cr.id] - s0.frames[cr.id]} the other way ` +
+      `${flowing} ms after it began`);
+    assert.ok(renewed > 0, `no new credentials: ${JSON.stringify(s0.ufrags)} -> ${JSON.stringify(s1)}\n${fx.log.slice(-10).join(' | ')}`);
+    assert.equal(s1.pair, s0.pair, 'the same connections (no new pair)');
+    assert.equal(s1.restarts, s0.restarts + 1);
+    assert.equal(s1.status, 'connected');
+    assert.ok(c1 >= c0 + 20 && s1.frames[cr.id] >= s0.frames[cr.id] + 20,
+      `media stopped after the ICE restart: ${c0} -> ${c1}, ${JSON.stringify(s0.frames)} -> ${JSON.stringify(s1.frames)}`);
+
+    // Firefox's path dies (every local port of its two connections dropped, as when Wi-Fi
+    // goes): the page notices, restarts ICE on new ports, media comes back, no new pair.
+    const ports = await fx.browser.page.evaluate(async () => {
+      const all = new Set();
+      for (const pc of [window.tandemCall.pub, window.tandemCall.sub]) {
+        (await pc.getStats()).forEach((x) => { if (x.type === 'local-candidate' && x.port) all.add(x.port); });
+      }
+      return [...all];
+    });
+    await fx.browser.page.evaluate(() => {
+      window.tandemTrace = [];
+      for (const [name, pc] of [['pub', window.tandemCall.pub], ['sub', window.tandemCall.sub]]) {
+        pc.addEventListener('iceconnectionstatechange', () => window.tandemTrace.push(`${Date.now()} ${name} ice ${pc.iceConnectionState}`));
+      }
+    });
+    const p0 = await fig();
+    const d0 = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+    execFileSync('nft', ['-f', '-'], {
+      input: `table inet pathcut {\n  chain rx {\n    type filter hook input priority 0; policy accept;\n` +
+        `    udp sport { ${ports.join(', ')} } drop\n    udp dport { ${ports.join(', ')} } drop\n  }\n}\n`,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    const cut = Date.now();
+    let p1 = p0;
+    let d1 = d0;
+    let restarted = 0;
+    try {
+      for (const end = Date.now() + 40000; Date.now() < end; await sleep(200)) {
+        p1 = await fig();
+        if (!restarted && p1.restarts > p0.restarts) restarted = Date.now() - cut;
+        d1 = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+        if (restarted && d1 >= d0 + 20 && p1.frames[cr.id] >= p0.frames[cr.id] + 20) break;
+      }
+    } finally {
+      execFileSync('nft', ['delete', 'table', 'inet', 'pathcut'], { stdio: 'ignore' });
+    }
+    const back = Date.now() - cut;
+    const trace = await fx.browser.page.evaluate(() => window.tandemTrace);
+    t.diagnostic(`Firefox's path cut: ICE restart ${restarted} ms after, media back both ways ${back} ms after; ` +
+      `states: ${trace.map((l) => `+${Number(l.split(' ')[0]) - cut} ${l.split(' ').slice(1).join(' ')}`).join(', ')}; ` +
+      `${fx.log.filter((l) => /tandem call/.test(l)).slice(-4).join(' | ')}`);
+    // Firefox itself calls the path disconnected only after 8 to 10 s (then 1.5 s of grace): the page's own watch
+    // (nothing received for 2.5 s) must be first.
+    assert.ok(restarted > 0 && restarted < RESTART_BOUND_MS, `no ICE restart within ${RESTART_BOUND_MS} ms of the cut: ` +
+      `${restarted} ms, ${JSON.stringify(p1)}\n${fx.log.filter((l) => /tandem call/.test(l)).slice(-4).join(' | ')}`);
+    assert.ok(d1 >= d0 + 20 && p1.frames[cr.id] >= p0.frames[cr.id] + 20, `media did not come back: ${d0} -> ${d1}, ` +
+      `${JSON.stringify(p0.frames)} -> ${JSON.stringify(p1.frames)}\n${fx.log.slice(-10).join(' | ')}`);
+    assert.equal(p1.pair, p0.pair, 'the same connections (no new pair)');
   });
 
   test('the server stops cleanly (exit 0, no sanitizer report)', { timeout: 60000 }, async (t) => {
