@@ -244,6 +244,42 @@ if (!insideNetns()) {
     assert.ok(d1 >= d0 + 20 && p1.frames[cr.id] >= p0.frames[cr.id] + 20, `media did not come back: ${d0} -> ${d1}, ` +
       `${JSON.stringify(p0.frames)} -> ${JSON.stringify(p1.frames)}\n${fx.log.slice(-10).join(' | ')}`);
     assert.equal(p1.pair, p0.pair, 'the same connections (no new pair)');
+
+    // Devices mid-call (web/js/devices.mjs): Firefox's fake backend has one camera and one
+    // microphone, so its lists show them and cannot switch; a new camera track goes into the
+    // same simulcast sender as a switch would (camera off, then on: a new getUserMedia, then
+    // replaceTrack, no new offer), and Chromium decodes it.
+    const page = fx.browser.page;
+    await page.click('#devices summary');
+    const lists = await page.evaluate(() => ['camera-select', 'mic-select'].map((id) => {
+      const el = document.getElementById(id);
+      return { options: [...el.options].map((o) => o.textContent), disabled: el.disabled, value: el.value };
+    }));
+    t.diagnostic(`Firefox's device lists in the call: ${JSON.stringify(lists)}`);
+    assert.ok(lists.every((l) => l.options.length >= 1 && l.options.every((o) => o) && l.value),
+      `device lists: ${JSON.stringify(lists)}`);
+    const v0 = await fig();
+    await page.click('#camera-button');
+    await page.waitForFunction(() => !window.tandemCall.pub.getSenders().find((x) => x.track?.kind === 'video'));
+    await page.click('#camera-button');
+    await page.waitForFunction((old) => {
+      const tr = window.tandemCall.pub.getSenders().find((x) => x.track?.kind === 'video')?.track;
+      return tr && tr.id !== old && tr.readyState === 'live';
+    }, {}, v0.videoTrack);
+    const onAt = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+    let v1 = v0;
+    let seen = onAt;
+    for (const end = Date.now() + MEDIA_WAIT_MS; Date.now() < end && seen < onAt + 30; await sleep(300)) {
+      seen = (await cr.browser.page.evaluate(pageStats)).remote[fx.id].framesDecoded;
+    }
+    v1 = await fig();
+    t.diagnostic(`Firefox's new camera track: Chromium decoded ${seen - onAt} frames of it; ` +
+      `Firefox sends ${JSON.stringify(v1.sent)}`);
+    assert.ok(seen >= onAt + 30, `Chromium does not decode Firefox's new camera track: ${onAt} -> ${seen}\n` +
+      `${fx.log.slice(-10).join(' | ')}`);
+    assert.equal(v1.pair, v0.pair, 'the same connections');
+    assert.equal(v1.restarts, v0.restarts, 'no ICE restart');
+    assert.deepEqual(v1.ufrags, v0.ufrags, 'no new offer');
   });
 
   test('the server stops cleanly (exit 0, no sanitizer report)', { timeout: 60000 }, async (t) => {
