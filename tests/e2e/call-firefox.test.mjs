@@ -3,6 +3,11 @@
 // (tests/lib/netns.mjs). Each side must decode the other's video and hear its audio. Also
 // reports what each browser negotiated with our DTLS 1.2 server (getStats where the browser
 // has transport stats, and the server's own log line per connection).
+// Then Firefox on the real room page (issue 15): it publishes three simulcast layers
+// (web/js/adapt.mjs) and the Chromium client, telling the server how big it shows Firefox
+// (media.layout), decodes the full layer for a large tile and the lowest for a small one;
+// an ICE restart and a dead path (nftables) are mended on the same connections; a new camera
+// track mid-call goes into the same simulcast sender without a new offer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
