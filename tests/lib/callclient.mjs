@@ -120,7 +120,7 @@ export async function pageStats() {
     const e = out.remote[pid] || (out.remote[pid] = {});
     if (s.kind === 'video') {
       Object.assign(e, {
-        framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth, fps: s.framesPerSecond,
+        framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth, frameHeight: s.frameHeight || 0, fps: s.framesPerSecond,
         videoBytes: s.bytesReceived, videoLost: s.packetsLost, nacks: s.nackCount, plis: s.pliCount,
         videoPackets: s.packetsReceived || 0, freezes: s.freezeCount || 0,
         freezeSeconds: s.totalFreezesDuration || 0, framesDropped: s.framesDropped || 0,

@@ -21,9 +21,6 @@ const MAX_TILES = 64; // protocol.md
 /** sendEncodings for the camera's transceiver: three layers, or null (one, the default). */
 export function videoEncodings(track, { saveData = false } = {}) {
   if (saveData || typeof RTCRtpSender === 'undefined') return null;
-  // Firefox: its simulcast through the server stopped pictures in tests/e2e/call-page (not
-  // understood yet): one layer, as before, until it is.
-  if (/Firefox\//.test(navigator.userAgent)) return null;
   const height = track?.getSettings?.().height;
   if (height && height < SMALL_CAMERA_PX) return null;
   return LAYERS.map((l) => ({ ...l }));

@@ -106,6 +106,19 @@ export function sendingSections(sdp) {
   return out;
 }
 
+/** The bytes received on a connection's path: its transport's count, or where the browser
+ *  has no transport stats (Firefox) its selected candidate pair's; -1 when neither is known. */
+function pathBytes(report) {
+  let transport = -1;
+  let pair = -1;
+  report.forEach((r) => {
+    if (r.type === 'transport' && typeof r.bytesReceived === 'number') transport = r.bytesReceived;
+    if (r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded')) &&
+      typeof r.bytesReceived === 'number') pair = Math.max(pair, r.bytesReceived);
+  });
+  return transport >= 0 ? transport : pair;
+}
+
 /** p, or a rejection after ms. */
 function within(p, ms, what) {
   let timer;
@@ -895,9 +908,7 @@ export class Call extends EventTarget {
       let bytes = -1;
       try {
         const report = await pc.getStats();
-        report.forEach((r) => {
-          if (r.type === 'transport' && typeof r.bytesReceived === 'number') bytes = r.bytesReceived;
-        });
+        bytes = pathBytes(report);
         // What this page's own line can send (uplink.mjs decides about the camera).
         if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
           this.#uplinkAt = now;

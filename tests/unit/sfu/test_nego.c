@@ -197,6 +197,64 @@ static void simulcast_publisher(void **state)
     test_core_free(&t);
 }
 
+/* Firefox's rid simulcast (tests/data/sdp/firefox-offer-simulcast.sdp, Firefox 153 ESR): the
+ * video m-section is bundle-only (port 0), its rid extensions are declared sendonly, and it
+ * lists six SSRCs in three FID groups without saying which rid each carries. The answer
+ * receives q, h and f in that order with both rid extensions (recvonly), the SSRC lines are
+ * not taken for the track (layers learn theirs from the rid extension), and a Chromium
+ * subscriber gets one video m-section for the three layers. */
+static void firefox_simulcast_publisher(void **state)
+{
+    (void)state;
+    struct test_core t;
+    assert_int_equal(test_core_make(&t), 0);
+    char *ff = sdp_file("firefox-offer-simulcast.sdp"), *cr = sdp_file("chromium-offer-av.sdp");
+    assert_non_null(ff);
+    assert_non_null(cr);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "sara", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "sara", ff, 0, "1");
+    struct tdm_sfu_event *e = expect(t.sfu, TDM_SFU_EV_ANSWER, "sara");
+    assert_int_equal(count(e->sdp, "a=simulcast:recv q;h;f\r\n"), 1);
+    const char *q = strstr(e->sdp, "a=rid:q recv\r\n"), *h = strstr(e->sdp, "a=rid:h recv\r\n"),
+               *f = strstr(e->sdp, "a=rid:f recv\r\n");
+    assert_true(q && h && f && q < h && h < f); /* the layers, lowest first */
+    assert_int_equal(
+        count(e->sdp, "a=extmap:9/recvonly urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"), 1);
+    assert_int_equal(
+        count(e->sdp,
+              "a=extmap:10/recvonly urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"),
+        1);
+    assert_int_equal(count(e->sdp, "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid"), 2);
+    assert_int_equal(count(e->sdp, "a=rtpmap:120 VP8/90000"), 1);
+    assert_int_equal(count(e->sdp, "a=fmtp:124 apt=120"), 1); /* RTX, repaired by rrid */
+    assert_int_equal(count(e->sdp, "a=ssrc"), 0);             /* the server sends nothing here */
+    assert_int_equal(count(e->sdp, "a=recvonly"), 2);
+    tdm_sfu_event_free(e);
+    command(t.sfu, TDM_SFU_CMD_JOIN, "jan", NULL, 0, NULL);
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "jan", cr, 0, "2");
+    bool offered = false;
+    while ((e = tdm_sfu_poll_event(t.sfu))) {
+        if (e->kind == TDM_SFU_EV_OFFER && strcmp(e->pid, "jan") == 0) {
+            assert_int_equal(count(e->sdp, "a=msid:sara "), 2); /* audio, and one video */
+            assert_int_equal(count(e->sdp, "a=simulcast"), 0);
+            assert_int_equal(count(e->sdp, "a=rid:"), 0);
+            offered = true;
+        }
+        assert_int_not_equal(e->kind, TDM_SFU_EV_ERROR);
+        tdm_sfu_event_free(e);
+    }
+    assert_true(offered);
+    /* the same offer again (an ICE restart keeps the rids): the track stays, no sub offer */
+    command(t.sfu, TDM_SFU_CMD_PUB_OFFER, "sara", ff, 0, "3");
+    e = expect(t.sfu, TDM_SFU_EV_ANSWER, "sara");
+    assert_int_equal(count(e->sdp, "a=simulcast:recv q;h;f\r\n"), 1);
+    tdm_sfu_event_free(e);
+    assert_null(tdm_sfu_poll_event(t.sfu));
+    free(ff);
+    free(cr);
+    test_core_free(&t);
+}
+
 /* media.receive_only: sub offers without a pub connection, with the server's payload types;
  * publishing later keeps them; asking again starts a new sub connection; a core without a media
  * address refuses. */
@@ -276,11 +334,9 @@ static void receive_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(publish_answer_and_sub_offers),
-        cmocka_unit_test(refusals),
-        cmocka_unit_test(restart_gets_its_own_answer),
-        cmocka_unit_test(simulcast_publisher),
-        cmocka_unit_test(receive_only),
+        cmocka_unit_test(publish_answer_and_sub_offers), cmocka_unit_test(refusals),
+        cmocka_unit_test(restart_gets_its_own_answer),   cmocka_unit_test(simulcast_publisher),
+        cmocka_unit_test(firefox_simulcast_publisher),   cmocka_unit_test(receive_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
