@@ -1,11 +1,13 @@
 // web/js/uplink.mjs, checked in node with time handed in: a line too weak for the camera
-// turns it off once ENTER_OF of the last LOOKS looks were weak (not on one bad look), the camera is tried again after a wait
+// turns it off once ENTER_OF of the last LOOKS looks were weak (not on one bad look), or at
+// HEAVY_LOOKS heavy ones in a row; the camera is tried again after a wait
 // that doubles when a try fails soon and starts over when one holds, and the figures are read
 // from a getStats()-shaped report (Chromium's candidate pair, anyone's remote-inbound-rtp).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   UplinkGuard, uplinkFigures, WEAK_BPS, WEAK_LOSS, LOOKS, ENTER_OF, TRY_FIRST_MS, TRY_MAX_MS, FAIL_MS,
+  HEAVY_LOSS, HEAVY_LOOKS, SPAN,
 } from '../../web/js/uplink.mjs';
 
 const ENTER_MS = (ENTER_OF - 1) * 1000; // looks a second apart: the ENTER_OF-th weak one
@@ -88,30 +90,48 @@ test('reset forgets a pause (the person pressed the camera button)', () => {
   assert.equal(g.update(good, true, 20000), null);
 });
 
+test('heavy loss (a line that carries a fraction of what is sent) turns it off at the second look', () => {
+  const g = new UplinkGuard();
+  const heavy = { available: null, loss: HEAVY_LOSS + 0.1 };
+  assert.ok(HEAVY_LOOKS < ENTER_OF);
+  assert.deepEqual(run(g, heavy, true, 0, 10000)[0], [(HEAVY_LOOKS - 1) * 1000, 'pause']);
+  // one heavy look among good ones is not enough
+  const h = new UplinkGuard();
+  for (let i = 0; i < 30; i++) assert.equal(h.update(i % 3 ? good : heavy, true, i * 1000), null);
+});
+
 test('figures from a getStats report', () => {
   const report = new Map([
     ['a', { type: 'candidate-pair', nominated: false, state: 'succeeded', availableOutgoingBitrate: 5 }],
     ['b', { type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 81234 }],
-    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.12, packetsLost: 10 }],
-    ['d', { type: 'remote-inbound-rtp', kind: 'video', fractionLost: 0.5, packetsLost: 500 }],
-    ['e', { type: 'outbound-rtp', kind: 'audio', packetsSent: 1000 }],
+    ['c', { type: 'remote-inbound-rtp', kind: 'audio', ssrc: 1, fractionLost: 0.12, packetsLost: 10 }],
+    ['d', { type: 'remote-inbound-rtp', kind: 'video', ssrc: 2, fractionLost: 0.5, packetsLost: 500 }],
+    ['e', { type: 'outbound-rtp', kind: 'audio', ssrc: 1, packetsSent: 1000 }],
   ]);
   const history = [];
   // the first look has nothing to count from
   assert.deepEqual(uplinkFigures(report, history), { available: 81234, loss: null });
   assert.deepEqual(uplinkFigures(new Map()), { available: null, loss: null });
   // the server's fractionLost (raised for its listeners' sake) is not this line's loss: the
-  // count of lost packets against the packets sent is
-  const look = (lost, sent) => new Map([
-    ['c', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.2, packetsLost: lost }],
-    ['e', { type: 'outbound-rtp', kind: 'audio', packetsSent: sent }],
+  // count of lost packets against the packets sent is, of every stream sent and reported
+  const look = (lost, sent, vlost = 0, vsent = 0) => new Map([
+    ['c', { type: 'remote-inbound-rtp', kind: 'audio', ssrc: 1, fractionLost: 0.2, packetsLost: lost }],
+    ['e', { type: 'outbound-rtp', kind: 'audio', ssrc: 1, packetsSent: sent }],
+    ['v', { type: 'remote-inbound-rtp', kind: 'video', ssrc: 2, fractionLost: 0, packetsLost: vlost }],
+    ['w', { type: 'outbound-rtp', kind: 'video', ssrc: 2, packetsSent: vsent }],
+    ['x', { type: 'outbound-rtp', kind: 'video', ssrc: 3, packetsSent: vsent * 2 }], // not reported on: left out
   ]);
   assert.equal(uplinkFigures(look(10, 1010), history).loss, null); // too few packets yet
   assert.equal(uplinkFigures(look(12, 1100), history).loss, 0.02);
-  assert.equal(uplinkFigures(look(22, 1150), history).loss, 0.08);
   // counted over the last SPAN looks only
-  assert.equal(uplinkFigures(look(22, 1200), history).loss, (22 - 10) / (1200 - 1000));
-  assert.equal(uplinkFigures(look(22, 1250), history).loss, (22 - 10) / (1250 - 1010));
+  assert.equal(SPAN, 2);
+  assert.equal(uplinkFigures(look(22, 1150), history).loss, (22 - 10) / (1150 - 1000));
+  assert.equal(uplinkFigures(look(22, 1200), history).loss, (22 - 10) / (1200 - 1010));
+  assert.equal(uplinkFigures(look(22, 1250), history).loss, (22 - 12) / (1250 - 1100));
+  // the pictures' loss counts with the voice's
+  const h2 = [];
+  uplinkFigures(look(0, 1000, 0, 3000), h2);
+  assert.equal(uplinkFigures(look(5, 1050, 395, 3450), h2).loss, 400 / 500);
   // a new connection (its counts start again): nothing known until enough was sent
   assert.equal(uplinkFigures(look(0, 5), history).loss, null);
   assert.equal(uplinkFigures(look(3, 105), history).loss, 0.03);
