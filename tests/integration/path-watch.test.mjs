@@ -129,3 +129,14 @@ test('figures from getStats: Chromium\'s transport, else Firefox\'s selected pai
   ])), { bytes: 77, packets: -1 });
   assert.deepEqual(received(new Map()), { bytes: -1, packets: -1 });
 });
+
+test('the look in which the path dies sees a few packets only: still called dead in time', () => {
+  // packets every 20 ms; the cut 5 ms after a look: the next look sees one packet or none
+  for (const offset of [5, 60, 120, 200, 245]) {
+    const cut = CUT + offset;
+    const calls = run({ sub: line(20), pub: line(1000, 80), subLive: (t) => t < cut, pubLive: (t) => t < cut, endMs: CUT + 4000 });
+    assert.equal(calls.length, 1, `cut +${offset}`);
+    assert.ok(calls[0][0] - cut <= FAST_STALL_MS + 2 * WATCH_MS, `cut +${offset}: ${calls[0][0] - cut} ms`);
+    assert.doesNotMatch(calls[0][1], /steady/);
+  }
+});

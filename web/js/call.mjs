@@ -885,7 +885,9 @@ export class Call extends EventTarget {
 
   async #lookAtPaths() {
     const s = this.#session;
-    if (!s || s.closed || !s.answered || (s.iceRestarting && Date.now() - s.restartAt < STALL_MS)) return;
+    // (looks go on during a restart: the path may die again, and a restart called for while
+    // one still negotiates is not started: restartIce())
+    if (!s || s.closed || !s.answered) return;
     for (const [label, pc] of [['pub', s.pub], ['sub', s.sub]]) {
       if (!pc) continue; // receiving only
       if (pc.connectionState !== 'connected') {

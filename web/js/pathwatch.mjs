@@ -4,7 +4,8 @@
 // what its connections receive (getStats, one look every quarter second or so), and calls
 // for an ICE restart (call.mjs), which brings media back on a new path (issue 15: within 2 s).
 //  - fast: a busy connection (it received at every look for BUSY_LOOKS looks, at BUSY_PPS
-//    packets a second or more: media) that got nothing for FAST_STALL_MS, while no other
+//    packets a second or more: media; a slower look right after those, as the one in
+//    which it died, does not end that) that got nothing for FAST_STALL_MS, while no other
 //    connection of the page got anything after it went quiet. The others' media pausing is
 //    not a dead path: the server's reports keep coming on the other connection (every 0.5
 //    to 1.5 s), a DTX voice still sends every 400 ms, and a change the page is told of
@@ -18,7 +19,7 @@
 // Pure: figures and time are handed in (tests/integration/path-watch.test.mjs).
 
 export const WATCH_MS = 250;
-export const BUSY_LOOKS = 8;
+export const BUSY_LOOKS = 4;
 export const BUSY_PPS = 15;
 export const BUSY_BYTES_PS = 2000; // without a packet count: a voice alone is 3-8 KB/s
 export const FAST_STALL_MS = 800;
@@ -45,7 +46,7 @@ function fresh() {
   // bytes/packets: the counts at the last look; lookAt: its time; at: the last look that saw
   // more; after: the look before that one (what came, came after it); steady/busy: looks in
   // a row that saw more (busy: at media's rate)
-  return { bytes: -1, packets: -1, lookAt: 0, at: 0, after: 0, grew: false, steady: 0, busy: 0 };
+  return { bytes: -1, packets: -1, lookAt: 0, at: 0, after: 0, grew: false, steady: 0, busy: 0, slow: 0 };
 }
 
 export class PathWatch {
@@ -63,7 +64,7 @@ export class PathWatch {
     const prevAt = rx.lookAt;
     rx.lookAt = now;
     if (rx.bytes < 0 || got.bytes < rx.bytes) { // the first look, or a new connection
-      Object.assign(rx, { bytes: got.bytes, packets: got.packets, at: 0, after: 0, grew: false, steady: 0, busy: 0 });
+      Object.assign(rx, { bytes: got.bytes, packets: got.packets, at: 0, after: 0, grew: false, steady: 0, busy: 0, slow: 0 });
       return null;
     }
     if (got.bytes !== rx.bytes) {
@@ -71,8 +72,13 @@ export class PathWatch {
       const media = got.packets >= 0 && rx.packets >= 0
         ? (got.packets - rx.packets) / secs >= BUSY_PPS
         : (got.bytes - rx.bytes) / secs >= BUSY_BYTES_PS;
+      // A slow look right after a busy one keeps the path busy: the look in which a path
+      // dies sees only what came before. Any other (a DTX voice, a report after a quiet
+      // look, a second slow one) ends it.
+      const dying = !media && rx.grew && rx.slow === 0;
+      rx.slow = media ? 0 : rx.slow + 1;
+      rx.busy = media ? rx.busy + 1 : dying ? rx.busy : 0;
       rx.steady = rx.grew ? rx.steady + 1 : 0;
-      rx.busy = media ? rx.busy + 1 : 0;
       Object.assign(rx, { grew: true, bytes: got.bytes, packets: got.packets, at: now, after: prevAt });
       return null;
     }
