@@ -90,14 +90,21 @@ test('reset forgets a pause (the person pressed the camera button)', () => {
   assert.equal(g.update(good, true, 20000), null);
 });
 
-test('heavy loss (a line that carries a fraction of what is sent) turns it off at the second look', () => {
+test('heavy loss in the pictures\' reports (a line that carries a fraction of what is sent) turns it off at the second report', () => {
   const g = new UplinkGuard();
-  const heavy = { available: null, loss: HEAVY_LOSS + 0.1 };
+  const heavy = { available: null, loss: 0, pictureLoss: HEAVY_LOSS + 0.1 };
+  const noNews = { available: null, loss: 0, pictureLoss: null }; // no new report since
   assert.ok(HEAVY_LOOKS < ENTER_OF);
-  assert.deepEqual(run(g, heavy, true, 0, 10000)[0], [(HEAVY_LOOKS - 1) * 1000, 'pause']);
-  // one heavy look among good ones is not enough
+  assert.equal(g.update(heavy, true, 0), null);
+  assert.equal(g.update(noNews, true, 1000), null); // one report is not enough, however long
+  assert.equal(g.update(heavy, true, 2000), 'pause');
+  // a heavy report now and then, with good ones between: never
   const h = new UplinkGuard();
-  for (let i = 0; i < 30; i++) assert.equal(h.update(i % 3 ? good : heavy, true, i * 1000), null);
+  const goodReport = { ...good, pictureLoss: 0.01 };
+  for (let i = 0; i < 30; i++) assert.equal(h.update(i % 2 ? goodReport : heavy, true, i * 1000), null);
+  // without the camera sent, nothing to judge
+  const off = new UplinkGuard();
+  for (let i = 0; i < 10; i++) assert.equal(off.update(heavy, false, i * 1000), null);
 });
 
 test('figures from a getStats report', () => {
@@ -110,8 +117,8 @@ test('figures from a getStats report', () => {
   ]);
   const history = [];
   // the first look has nothing to count from
-  assert.deepEqual(uplinkFigures(report, history), { available: 81234, loss: null });
-  assert.deepEqual(uplinkFigures(new Map()), { available: null, loss: null });
+  assert.deepEqual(uplinkFigures(report, history), { available: 81234, loss: null, pictureLoss: null });
+  assert.deepEqual(uplinkFigures(new Map()), { available: null, loss: null, pictureLoss: null });
   // the server's fractionLost (raised for its listeners' sake) is not this line's loss: the
   // count of lost packets against the packets sent is, of every stream sent and reported
   const look = (lost, sent, vlost = 0, vsent = 0) => new Map([
@@ -132,7 +139,35 @@ test('figures from a getStats report', () => {
   const h2 = [];
   uplinkFigures(look(0, 1000, 0, 3000), h2);
   assert.equal(uplinkFigures(look(5, 1050, 395, 3450), h2).loss, 400 / 500);
+  // the pictures' new reports, once each: the worst of the layers sent since their last one
+  const h3 = [];
+  const pics = (ts, a, b, sentA, sentB) => new Map([
+    ['v1', { type: 'remote-inbound-rtp', kind: 'video', ssrc: 5, fractionLost: a, packetsLost: 0, timestamp: ts }],
+    ['v2', { type: 'remote-inbound-rtp', kind: 'video', ssrc: 6, fractionLost: b, packetsLost: 0, timestamp: ts + 300 }],
+    ['o1', { type: 'outbound-rtp', kind: 'video', ssrc: 5, packetsSent: sentA }],
+    ['o2', { type: 'outbound-rtp', kind: 'video', ssrc: 6, packetsSent: sentB }],
+  ]);
+  assert.equal(uplinkFigures(pics(1000, 0, 0, 100, 1), h3).pictureLoss, null); // nothing to count from
+  assert.equal(uplinkFigures(pics(2000, 0.25, 0.73, 200, 90), h3).pictureLoss, 0.73);
+  assert.equal(uplinkFigures(pics(2000, 0.25, 0.73, 250, 150), h3).pictureLoss, null); // seen
+  // a layer not sent (here the second) reports nothing lost: it does not count
+  assert.equal(uplinkFigures(pics(3000, 0.4, 0, 300, 152), h3).pictureLoss, 0.4);
   // a new connection (its counts start again): nothing known until enough was sent
   assert.equal(uplinkFigures(look(0, 5), history).loss, null);
   assert.equal(uplinkFigures(look(3, 105), history).loss, 0.03);
+});
+
+test('reports between the looks count for the heavy rule only', () => {
+  const g = new UplinkGuard();
+  const between = { available: 1000, loss: 1, pictureLoss: 0, look: false }; // weak figures, not a look
+  for (let i = 0; i < 10; i++) assert.equal(g.update(between, true, i * 300), null);
+  const heavy = { available: null, loss: null, pictureLoss: HEAVY_LOSS + 0.3, look: false };
+  assert.equal(g.update(heavy, true, 4000), null);
+  assert.equal(g.update(heavy, true, 4600), 'pause');
+  const h = [];
+  const r = (ts, sent) => new Map([['v', { type: 'remote-inbound-rtp', kind: 'video', ssrc: 1, fractionLost: 0.5, packetsLost: 3, timestamp: ts }],
+    ['o', { type: 'outbound-rtp', kind: 'video', ssrc: 1, packetsSent: sent }]]);
+  uplinkFigures(r(7, 400), h, false);
+  assert.deepEqual(uplinkFigures(r(8, 500), h, false), { available: null, loss: null, pictureLoss: 0.5 });
+  assert.equal(h.length, 0); // the counts wait for the next look
 });

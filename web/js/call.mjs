@@ -31,7 +31,8 @@
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
 //   levels  {speaking: Set of participant ids, this page's own included}
 //   speaker    call.speaker (the server's active speaker, or null) changed
-//   uplink     {available, loss}: this page's "pub" line, once a second (uplink.mjs)
+//   uplink     {available, loss, pictureLoss, look}: this page's "pub" line, once a second
+//              (look: true), and at each new report on its pictures (uplink.mjs)
 //   quality    call.quality changed (someone's connection: good, fair, poor)
 //   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
 //              page because of its line (adapt.mjs)
@@ -900,9 +901,13 @@ export class Call extends EventTarget {
         const report = await pc.getStats();
         got = received(report);
         // What this page's own line can send (uplink.mjs decides about the camera).
-        if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
-          this.#uplinkAt = now;
-          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report, this.#uplinkHistory) }));
+        // Once a second, and at once when a new report on the pictures came (a heavy loss
+        // is acted on without waiting for the next look).
+        if (label === 'pub') {
+          const look = now - this.#uplinkAt >= UPLINK_LOOK_MS;
+          const fig = uplinkFigures(report, this.#uplinkHistory, look);
+          if (look) this.#uplinkAt = now;
+          if (look || fig.pictureLoss !== null) this.dispatchEvent(new CustomEvent('uplink', { detail: { ...fig, look } }));
         }
       } catch {
         return; // closed meanwhile
