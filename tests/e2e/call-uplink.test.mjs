@@ -86,11 +86,12 @@ if (!insideNetns()) {
       sub.forEach((s) => {
         const id = owners[s.trackIdentifier];
         if (s.type !== 'inbound-rtp' || !id) return;
-        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, audioPackets: 0 };
+        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, audioPackets: 0, audioLost: 0 };
         if (s.kind === 'video') out.remote[id].frames = s.framesDecoded || 0;
         if (s.kind === 'audio') {
           Object.assign(out.remote[id], {
             samples: s.totalSamplesReceived || 0, concealed: s.concealedSamples || 0, audioPackets: s.packetsReceived || 0,
+            audioLost: s.packetsLost || 0,
           });
         }
       });
@@ -149,7 +150,7 @@ if (!insideNetns()) {
       const r1 = a1[i].remote[from];
       const samples = r1.samples - r0.samples;
       const concealed = (r1.concealed - r0.concealed) / Math.max(1, samples);
-      t.diagnostic(`${p.label} hears ${other(p).label} over 8 s with both cameras off: ${r1.audioPackets - r0.audioPackets} packets, ` +
+      t.diagnostic(`${p.label} hears ${other(p).label} over 8 s with both cameras off: ${r1.audioPackets - r0.audioPackets} packets (${r1.audioLost - r0.audioLost} lost), ` +
         `${(100 * concealed).toFixed(1)} % concealed; own uplink estimate ${a1[i].available ?? '?'} bit/s`);
       assert.ok(samples > 48000 * 6, `${p.label} hears almost nothing from ${other(p).label}: ${JSON.stringify([r0, r1])}`);
       assert.ok(concealed < CONCEALED_MAX, `${p.label}: ${(100 * concealed).toFixed(1)} % of the other's voice concealed`);
