@@ -534,10 +534,12 @@ static enum tdm_ice_event record_check(struct tdm_ice_table *t, struct check *ck
                                        int64_t now_us)
 {
     struct session *s = ck->s;
+    bool renewed = false;
     if (s->restarting && !ck->prev) { /* the peer has the new credentials: retire the old */
         ufrag_remove(t, s->prev.lufrag);
         memset(&s->prev, 0, sizeof s->prev);
         s->restarting = false;
+        renewed = true;
     }
     s->last_check_us = now_us;
     s->latest = *from;
@@ -546,6 +548,13 @@ static enum tdm_ice_event record_check(struct tdm_ice_table *t, struct check *ck
     scan_by(t, now_us); /* a new address, or a consent deadline that replaces a connect one */
     if (s->state == TDM_ICE_NEW)
         s->state = TDM_ICE_CHECKING;
+    /* The first check of an ICE restart from another address: the peer moved, and its old
+     * path is most often dead by now. Media follows it at once, not only at its nomination,
+     * which a controlling browser sends once it has a response and has selected the pair. */
+    if (!use_candidate && renewed && s->nominated && !tdm_addr_equal(&s->selected, from)) {
+        s->selected = *from;
+        return TDM_ICE_EV_ADDR_CHANGED;
+    }
     if (!use_candidate)
         return TDM_ICE_EV_NONE;
     if (!s->nominated) {

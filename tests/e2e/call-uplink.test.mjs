@@ -3,9 +3,9 @@
 // network namespace (tests/lib/netns.mjs); nftables polices what each page sends to the
 // server's media ports at 80 kbit/s per connection (a meter keyed by the page's UDP source
 // port: each "pub" connection gets its own thin uplink, as two people on two prepaid phones).
-// What a person would notice, from getStats() and the page: within seconds each page turns its
+// What a person would notice, from getStats() and the page: within 5 s each page turns its
 // camera off and says why ("Weak connection: your camera is off..."); their voice then
-// reaches the other with little concealed; after the policer is lifted, the camera is tried
+// reaches the other under 2 % concealed (issue 15); after the policer is lifted, the camera is tried
 // again by itself and pictures come back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,9 @@ const PORT_BASE = 21000;
 const UP_KBIT = 80;
 const UI_WAIT_MS = 30000;
 const MEDIA_WAIT_MS = 45000;
-const PAUSE_WAIT_MS = 20000; // the page's guard: 3 s under the line, plus the browser's own estimate falling
+const PAUSE_WAIT_MS = 20000; // how long to wait at most, for the message when it fails
+const PAUSE_TARGET_MS = 5000; // issue 15: that person's video stops within 5 s
+const CONCEALED_MAX = 0.02; // issue 15: their voice reaches the others under 2 % concealed
 const RETRY_WAIT_MS = 45000; // the first retry comes 15 s after the pause
 
 if (!insideNetns()) {
@@ -84,12 +86,12 @@ if (!insideNetns()) {
       sub.forEach((s) => {
         const id = owners[s.trackIdentifier];
         if (s.type !== 'inbound-rtp' || !id) return;
-        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, silent: 0, audioPackets: 0 };
+        out.remote[id] ||= { frames: 0, samples: 0, concealed: 0, silent: 0, audioPackets: 0, audioLost: 0 };
         if (s.kind === 'video') out.remote[id].frames = s.framesDecoded || 0;
         if (s.kind === 'audio') {
           Object.assign(out.remote[id], {
             samples: s.totalSamplesReceived || 0, concealed: s.concealedSamples || 0, silent: s.silentConcealedSamples || 0,
-            audioPackets: s.packetsReceived || 0,
+            audioPackets: s.packetsReceived || 0, audioLost: s.packetsLost || 0,
           });
         }
       });
@@ -132,8 +134,10 @@ if (!insideNetns()) {
       }, PAUSE_WAIT_MS).catch((err) => {
         throw new Error(`${err.message}; its uplink estimate/voice loss over time ${seen.filter((x, i) => i % 4 === 0).join(' ')}; dropped ${dropped()}`);
       });
-      t.diagnostic(`${p.label}: camera off and told so ${((Date.now() - t0) / 1000).toFixed(1)} s after the policer ` +
+      const took = Date.now() - t0;
+      t.diagnostic(`${p.label}: camera off and told so ${(took / 1000).toFixed(1)} s after the policer ` +
         `(its browser's uplink estimate went ${seen.filter((x, i) => i % 8 === 0).join(' ')})`);
+      assert.ok(took <= PAUSE_TARGET_MS, `${p.label}: the camera went off ${took} ms after the policer`);
     }
     assert.ok(dropped() > 0, 'the policer dropped nothing: the test measured nothing');
     await sleep(4000); // what was queued drains, the browser's encoder settles
@@ -149,13 +153,13 @@ if (!insideNetns()) {
       // concealed samples, the lost voice the decoder made up; DTX pauses are comfort noise.
       const concealed = (r1.concealed - r0.concealed) / Math.max(1, samples);
       const silent = (r1.silent - r0.silent) / Math.max(1, samples);
-      t.diagnostic(`${p.label} hears ${other(p).label} over 8 s with both cameras off: ${r1.audioPackets - r0.audioPackets} packets, ` +
+      t.diagnostic(`${p.label} hears ${other(p).label} over 8 s with both cameras off: ${r1.audioPackets - r0.audioPackets} packets (${r1.audioLost - r0.audioLost} lost), ` +
         `${(100 * concealed).toFixed(1)} % concealed (${(100 * silent).toFixed(1)} % concealed silence); ` +
         `own uplink estimate ${a1[i].available ?? '?'} bit/s`);
       assert.ok(samples > 48000 * 6, `${p.label} hears almost nothing from ${other(p).label}: ${JSON.stringify([r0, r1])}`);
-      // The issue's target is under 2 %; measured here 5-9 % (docs/architecture.md "Uplink"):
-      // asserted is that the voice is understandable, well under the 16-56 % of the report.
-      assert.ok(concealed < 0.15, `${p.label}: ${(100 * concealed).toFixed(1)} % of the other's voice concealed`);
+      // A packet lost in a DTX pause makes the receiver conceal silence until the next one
+      // (not heard as a damaged voice): the voice's share is what is held to the target.
+      assert.ok(concealed - silent < CONCEALED_MAX, `${p.label}: ${(100 * (concealed - silent)).toFixed(1)} % of the other's voice concealed`);
     }
     for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: errors in the page`);
   });

@@ -31,12 +31,14 @@
 //   tracks  call.remote (Map participant id -> {audio, video} MediaStreamTracks) changed
 //   levels  {speaking: Set of participant ids, this page's own included}
 //   speaker    call.speaker (the server's active speaker, or null) changed
-//   uplink     {available, loss}: this page's "pub" line, once a second (uplink.mjs)
+//   uplink     {available, loss, pictureLoss, look}: this page's "pub" line, once a second
+//              (look: true), and at each new report on its pictures (uplink.mjs)
 //   quality    call.quality changed (someone's connection: good, fair, poor)
 //   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
 //              page because of its line (adapt.mjs)
 import { isSimulcast, videoEncodings } from './adapt.mjs';
 import { uplinkFigures } from './uplink.mjs';
+import { PathWatch, received, STALL_MS, WATCH_MS } from './pathwatch.mjs';
 
 /** idle: no call; connecting; connected; reconnecting: a new pair is on its way; busy: the
  *  server cannot set up media now (retrying); failed: retries ran out (retry() starts
@@ -47,16 +49,7 @@ const RTC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
 const DISCONNECTED_GRACE_MS = 1500; // a short network blip (or a busy phone) mends itself; then an ICE restart
 const ICE_RESTART_MS = 6000; // an ICE restart must bring the connections back within this
 const MAX_RESTARTS_IN_ROW = 1; // a restart that did not mend the pair: a new pair
-// The server sends on both connections at least every second (reports, consent answers,
-// media), but a browser calls a dead path "disconnected" only after 5 to 7 s: a connection
-// that received nothing for STALL_MS is restarted without waiting for that.
-// A path that dies silently (Wi-Fi gone without an event) is noticed after STALL_MS: the
-// server's media and reports arrive many times a second on a line that carried something at
-// every look for STEADY_LOOKS looks, so 2.5 s of nothing there is no pause (issue 15: media back
-// within seconds). A restart on a line that was fine costs a round trip, not the call.
-const WATCH_MS = 500;
-const STALL_MS = 2500;
-const STEADY_LOOKS = 4;
+// A path that dies silently is noticed from what the connections receive (pathwatch.mjs).
 const UPLINK_LOOK_MS = 1000; // uplink.mjs judges one look a second (the server reports once a second)
 const NETWORK_SETTLE_MS = 1000; // a network change: restart once the new path is usable
 const RESUME_SETTLE_MS = 1500; // after a resume, what the server kept for us arrives first
@@ -104,19 +97,6 @@ export function sendingSections(sdp) {
   }
   flush();
   return out;
-}
-
-/** The bytes received on a connection's path: its transport's count, or where the browser
- *  has no transport stats (Firefox) its selected candidate pair's; -1 when neither is known. */
-function pathBytes(report) {
-  let transport = -1;
-  let pair = -1;
-  report.forEach((r) => {
-    if (r.type === 'transport' && typeof r.bytesReceived === 'number') transport = r.bytesReceived;
-    if (r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded')) &&
-      typeof r.bytesReceived === 'number') pair = Math.max(pair, r.bytesReceived);
-  });
-  return transport >= 0 ? transport : pair;
 }
 
 /** p, or a rejection after ms. */
@@ -351,13 +331,14 @@ class Session {
       return;
     }
     if (!this.pubAnswered || this.pub.signalingState !== 'stable') return;
+    // The server's sub offer makes its way while the browser makes the pub offer.
+    if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
     this.pub.restartIce();
     const offer = await within(this.pub.createOffer({ iceRestart: true }), STEP_TIMEOUT_MS, 'restart offer');
     if (this.closed) return;
     await within(this.pub.setLocalDescription(offer), STEP_TIMEOUT_MS, 'restart offer');
     if (this.closed) return;
     this.restartId = this.call.send(this.#pubOffer());
-    if (this.sub.remoteDescription) this.call.send({ type: 'media.restart', pc: 'sub' });
   }
 
   /** After a resume: what the old WebSocket may have lost on its way to the server. */
@@ -458,7 +439,7 @@ export class Call extends EventTarget {
   #watching = false;
   #uplinkAt = 0;
   #uplinkHistory = []; // uplink.mjs: the voice's counts of the last looks
-  #rx = { pub: { bytes: -1, at: 0, steady: 0, grew: false }, sub: { bytes: -1, at: 0, steady: 0, grew: false } };
+  #watch = new PathWatch();
   #roomSize = 1;
   #speaking = '';
   #receiveVideo = true;
@@ -565,7 +546,7 @@ export class Call extends EventTarget {
       // is a new cut, for the watch to restart again).
       const ok = ((!s.pub || s.pub.connectionState === 'connected') &&
         (!s.sub.remoteDescription || s.sub.connectionState === 'connected')) ||
-        this.#paths(s).every((r) => r.at > s.restartAt + WATCH_MS);
+        this.#watch.carriesSince(s.restartAt + WATCH_MS, this.#paths(s));
       s.iceRestarting = false;
       if (ok) s.restartsInRow = 0;
       // The path may have died again after this restart worked (a second network change):
@@ -625,6 +606,7 @@ export class Call extends EventTarget {
   setReceiveVideo(on) {
     if (on === this.#receiveVideo) return;
     this.#receiveVideo = on;
+    this.#watch.calm();
     if (this.#selfId) this.send({ type: 'media.receive', video: on });
   }
 
@@ -682,6 +664,7 @@ export class Call extends EventTarget {
     }
     if (msg.type === 'media.audio_only') {
       this.audioOnly = msg.on === true;
+      this.#watch.calm(); // the pictures stop or start on purpose
       this.dispatchEvent(new CustomEvent('audioonly'));
       return true;
     }
@@ -801,6 +784,7 @@ export class Call extends EventTarget {
     });
     if (same && mix === this.mix && screen === this.screen) return;
     this.remote = owners;
+    this.#watch.calm(); // tracks came or went: a quiet path now may be no dead one
     this.mix = mix;
     this.screen = screen;
     this.dispatchEvent(new CustomEvent('tracks'));
@@ -815,6 +799,7 @@ export class Call extends EventTarget {
     }
     if (this.#session?.screenOn) this.dispatchEvent(new CustomEvent('sharelost')); // a new pair
     this.#session?.close();
+    this.#watch.reset();
     this.#setRemoteMap(new Map());
     // Nothing to send (the devices were refused or are missing): receive only.
     const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
@@ -888,56 +873,55 @@ export class Call extends EventTarget {
     }
   }
 
-  /** The path figures of s's connections (no "pub" while it receives only). */
+  /** The connections of s that the watch looks at (no "pub" while it receives only). */
   #paths(s) {
-    return s.pub ? Object.values(this.#rx) : [this.#rx.sub];
+    return s.pub ? ['pub', 'sub'] : ['sub'];
+  }
+
+  /** Someone else's media changed on purpose (left, camera or microphone off, away): their
+   *  media pausing now says nothing about this page's path (pathwatch.mjs). */
+  othersChanged() {
+    this.#watch.calm();
   }
 
   async #lookAtPaths() {
     const s = this.#session;
-    const now = Date.now();
-    if (!s || s.closed || !s.answered || (s.iceRestarting && now - s.restartAt < STALL_MS)) return;
+    // (looks go on during a restart: the path may die again, and a restart called for while
+    // one still negotiates is not started: restartIce())
+    if (!s || s.closed || !s.answered) return;
     for (const [label, pc] of [['pub', s.pub], ['sub', s.sub]]) {
       if (!pc) continue; // receiving only
-      const rx = this.#rx[label];
       if (pc.connectionState !== 'connected') {
-        rx.bytes = -1;
-        rx.steady = 0;
+        this.#watch.look(label, null, Date.now());
         continue;
       }
-      let bytes = -1;
+      let got;
+      const now = Date.now();
       try {
         const report = await pc.getStats();
-        bytes = pathBytes(report);
+        got = received(report);
         // What this page's own line can send (uplink.mjs decides about the camera).
-        if (label === 'pub' && now - this.#uplinkAt >= UPLINK_LOOK_MS) {
-          this.#uplinkAt = now;
-          this.dispatchEvent(new CustomEvent('uplink', { detail: uplinkFigures(report, this.#uplinkHistory) }));
+        // Once a second, and at once when a new report on the pictures came (a heavy loss
+        // is acted on without waiting for the next look).
+        if (label === 'pub') {
+          const look = now - this.#uplinkAt >= UPLINK_LOOK_MS;
+          const fig = uplinkFigures(report, this.#uplinkHistory, look);
+          if (look) this.#uplinkAt = now;
+          if (look || fig.pictureLoss !== null) this.dispatchEvent(new CustomEvent('uplink', { detail: { ...fig, look } }));
         }
       } catch {
         return; // closed meanwhile
       }
-      if (bytes < 0 || s !== this.#session) return;
-      if (bytes !== rx.bytes) {
-        // steady: bytes came at every look for a while (a path that only ever carries the
-        // odd consent answer is not judged by its silence)
-        rx.steady = rx.bytes >= 0 && rx.grew ? rx.steady + 1 : 0;
-        rx.grew = true;
-        rx.bytes = bytes;
-        rx.at = now;
-      } else {
-        rx.grew = false;
-        if (rx.steady >= STEADY_LOOKS && now - rx.at > STALL_MS) {
-          rx.bytes = -1;
-          rx.steady = 0;
-          this.restartIce(`nothing received on ${label}`);
-          return;
-        }
+      if (s !== this.#session || s.closed) return;
+      const dead = this.#watch.look(label, got, Date.now());
+      if (dead) {
+        this.restartIce(dead);
+        return;
       }
     }
-    // Both paths carry again since a restart: it worked.
-    if (s.iceRestarting && now - s.restartAt > STALL_MS &&
-      this.#paths(s).every((r) => r.steady >= 2 && r.at > s.restartAt)) {
+    // Every path carries again since a restart: it worked.
+    const now = Date.now();
+    if (s.iceRestarting && now - s.restartAt > STALL_MS && this.#watch.carriesSince(s.restartAt, this.#paths(s))) {
       s.iceRestarting = false;
       s.restartsInRow = 0;
     }

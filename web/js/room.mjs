@@ -294,6 +294,7 @@ function onAway(id, away) {
   if (!p || state.phase !== 'in-room' || state.away.has(id) === away) return;
   if (away) state.away.add(id);
   else state.away.delete(id);
+  call.othersChanged(); // their media may pause: no sign of our own path
   render();
   announce(t(away ? 'room.reconnectingAnnounce' : 'room.reconnectedAnnounce', { name: isolate(p.name) }));
 }
@@ -332,6 +333,7 @@ function onLeft(msg) {
   state.others.delete(msg.id);
   state.remoteStates.delete(msg.id);
   state.away.delete(msg.id);
+  call.othersChanged();
   render();
   const key = Object.hasOwn(REASON_KEYS, msg.reason) ? REASON_KEYS[msg.reason] : 'room.leftAnnounce';
   announce(t(key, { name: isolate(p.name) }));
@@ -399,6 +401,7 @@ function showNotice(notice) {
 function onMediaState(msg) {
   if (typeof msg.id !== 'string' || !state.others.has(msg.id)) return;
   state.remoteStates.set(msg.id, { audio: msg.audio !== false, video: msg.video !== false });
+  call.othersChanged();
   render();
 }
 

@@ -590,6 +590,41 @@ static void ice_restart(void **state)
     assert_int_equal(tdm_ice_table_count(f->t), 0);
 }
 
+/* A restart from a new address (the page's network changed, its old path is dead): the
+ * first check with the new credentials moves media there before the nomination; later
+ * unnominated checks from elsewhere do not, the nomination decides. */
+static void restart_moves_media_at_first_check(void **state)
+{
+    struct fx *f = *state;
+    struct tdm_addr a, b, c, to;
+    tdm_addr_set_v4(&a, 0x0A000001, 1111);
+    tdm_addr_set_v4(&b, 0x0A000002, 2222);
+    tdm_addr_set_v4(&c, 0x0A000003, 3333);
+    assert_int_equal(check_from(f, &a, SEC, true)->ev, TDM_ICE_EV_CONNECTED);
+    assert_int_equal(tdm_ice_session_restart(f->t, f->id, 2 * SEC), 0);
+    assert_int_equal(tdm_ice_session_local_creds(f->t, f->id, &f->c), 0);
+    assert_int_equal(check_from(f, &b, 3 * SEC, false)->ev, TDM_ICE_EV_ADDR_CHANGED);
+    assert_int_equal(tdm_ice_session_send_addr(f->t, f->id, &to), 0);
+    assert_true(tdm_addr_equal(&to, &b));
+    assert_int_equal(check_from(f, &c, 3 * SEC, false)->ev, TDM_ICE_EV_NONE);
+    assert_int_equal(tdm_ice_session_send_addr(f->t, f->id, &to), 0);
+    assert_true(tdm_addr_equal(&to, &b));
+    assert_int_equal(check_from(f, &c, 4 * SEC, true)->ev, TDM_ICE_EV_ADDR_CHANGED);
+    assert_int_equal(tdm_ice_session_send_addr(f->t, f->id, &to), 0);
+    assert_true(tdm_addr_equal(&to, &c));
+    /* Without a restart an unnominated check never moves media (a stray pair's check). */
+    assert_int_equal(check_from(f, &a, 5 * SEC, false)->ev, TDM_ICE_EV_NONE);
+    assert_int_equal(tdm_ice_session_send_addr(f->t, f->id, &to), 0);
+    assert_true(tdm_addr_equal(&to, &c));
+    /* A restart whose first check comes from where media goes already: nothing moves. */
+    assert_int_equal(tdm_ice_session_restart(f->t, f->id, 6 * SEC), 0);
+    assert_int_equal(tdm_ice_session_local_creds(f->t, f->id, &f->c), 0);
+    assert_int_equal(check_from(f, &c, 7 * SEC, false)->ev, TDM_ICE_EV_NONE);
+    assert_int_equal(check_from(f, &b, 7 * SEC, false)->ev, TDM_ICE_EV_NONE);
+    assert_int_equal(tdm_ice_session_send_addr(f->t, f->id, &to), 0);
+    assert_true(tdm_addr_equal(&to, &c));
+}
+
 static void small_output_buffer(void **state)
 {
     struct fx *f = *state;
@@ -662,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(remote_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(ice_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(tick_sees_sessions_added_later, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_moves_media_at_first_check, setup, teardown),
         cmocka_unit_test_setup_teardown(small_output_buffer, setup, teardown),
         cmocka_unit_test(index_survives_churn),
     };
