@@ -163,7 +163,10 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         if (!c->live)
             continue;
         if (c->prod->kind != TDM_SDP_VIDEO) {
-            uint64_t a = c->prod->voice_bps ? c->prod->voice_bps : AUDIO_GUESS_BPS;
+            /* A voice in a DTX pause (sending under 3/4 of what it held) keeps its held
+             * share; a voice that talks counts at what it sends. */
+            uint64_t r = c->prod->rate_bps, h = c->prod->voice_bps;
+            uint64_t a = !r ? AUDIO_GUESS_BPS : r < h / 4 * 3 ? h : r;
             *budget -= a < *budget ? a : *budget;
             continue;
         }
