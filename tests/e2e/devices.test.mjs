@@ -22,6 +22,18 @@ const ROOM = 'devices-room';
 const ARGS = CHROMIUM_ARGS.map((a) => (a === '--use-fake-device-for-media-stream'
   ? '--use-fake-device-for-media-stream=device-count=2' : a));
 
+/** "Check my camera", unless the page starts the preview by itself: it does where the browser
+ *  already allows camera and microphone (autoPreview in room.mjs), which a fake-UI Chromium
+ *  may say at once, so the button can go away between the look and the tap. */
+async function startPreview(page) {
+  await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on' ||
+    !document.getElementById('preview-button').hidden);
+  if (await page.locator('#preview-button').isVisible()) {
+    await page.locator('#preview-button').click({ timeout: 5000 }).catch(() => {});
+  }
+  await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
+}
+
 /** In the page: what this page receives (frames decoded, audio samples heard: played from
  *  what came, not concealed; not packets, which Opus DTX leaves out in pauses) and sends. */
 function mediaFigures() {
@@ -100,8 +112,7 @@ if (!insideNetns()) {
   test('choose, hear, see, and switch mid-call without breaking the call', { timeout: 300000 }, async () => {
     const phone = await open('phone', true);
     await phone.goto(`${server.url}/r/${ROOM}`);
-    await phone.locator('#preview-button').click();
-    await phone.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
+    await startPreview(phone);
     await phone.locator('#devices summary').click();
     await phone.waitForFunction(() => document.getElementById('camera-select').options.length === 2 &&
       document.getElementById('mic-select').options.length >= 2);
@@ -193,12 +204,7 @@ if (!insideNetns()) {
       page.setDefaultTimeout(WAIT_MS);
       page.on('pageerror', (err) => errors.push(`remember: ${err.message}`));
       await page.goto(`${server.url}/r/${ROOM}-remember`);
-      // Once this browser has allowed the camera, the page starts the preview by itself
-      // (autoPreview): the button may go away between the look and the tap.
-      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on' ||
-        !document.getElementById('preview-button').hidden);
-      if (await page.locator('#preview-button').isVisible()) await page.locator('#preview-button').click({ timeout: 5000 }).catch(() => {});
-      await page.waitForFunction(() => document.getElementById('preview').dataset.video === 'on');
+      await startPreview(page);
       await page.locator('#devices summary').click();
       await page.waitForFunction(() => document.getElementById('camera-select').options.length === 2);
       // the speaker list is there exactly when the browser can choose one and has two
