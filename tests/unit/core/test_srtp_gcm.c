@@ -9,74 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <srtp2/srtp.h>
+#include "srtp_ref.h"
 
-#include "tandem/err.h"
-#include "tandem/srtp.h"
-
-#define PKT_CAP (1500 + TDM_SRTP_MAX_TRAILER)
-#define TAG 16
-
-static struct tdm_srtp_keys make_keys(enum tdm_srtp_profile profile, uint8_t seed)
-{
-    struct tdm_srtp_keys k;
-    memset(&k, 0, sizeof k);
-    k.profile = profile;
-    k.len = tdm_srtp_key_salt_len(profile);
-    for (size_t i = 0; i < k.len; i++) {
-        k.local[i] = (uint8_t)(i * 29 + seed);
-        k.remote[i] = (uint8_t)(i * 17 + seed + 3);
-    }
-    return k;
-}
-
-/* A libsrtp session as core/srtp.c made them before: the reference. */
-static srtp_t ref_session(const uint8_t *key_salt, bool inbound)
-{
-    uint8_t key[TDM_SRTP_MAX_KEY_SALT];
-    srtp_policy_t pol;
-    srtp_t s = NULL;
-    memset(&pol, 0, sizeof pol);
-    memcpy(key, key_salt, TDM_SRTP_GCM_KEY_SALT_LEN);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-    pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-    pol.key = key;
-    pol.window_size = TDM_SRTP_REPLAY_WINDOW;
-    pol.allow_repeat_tx = inbound ? 0 : 1;
-    assert_int_equal(srtp_create(&s, &pol), srtp_err_status_ok);
-    return s;
-}
-
-/* RTP with cc CSRCs and an extension: 0 none, 1 one-byte (0xBEDE, RFC 8285 4.2), 2 two-byte
- * (0x100X, RFC 8285 4.3); payload bytes derived from seq; P bit when pad. */
-static size_t make_rtp(uint8_t *b, uint16_t seq, uint32_t ssrc, unsigned cc, int ext,
-                       size_t payload)
-{
-    size_t o = 12;
-    b[0] = (uint8_t)(0x80 | (ext ? 0x10 : 0) | cc);
-    b[1] = (uint8_t)(96 | (seq % 7 == 0 ? 0x80 : 0));
-    b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
-    uint32_t ts = 3000u * seq;
-    b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16);
-    b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
-    b[8] = (uint8_t)(ssrc >> 24), b[9] = (uint8_t)(ssrc >> 16);
-    b[10] = (uint8_t)(ssrc >> 8), b[11] = (uint8_t)ssrc;
-    for (unsigned i = 0; i < cc * 4; i++)
-        b[o++] = (uint8_t)(0xc0 + i);
-    if (ext == 1) {
-        const uint8_t e[] = {0xbe, 0xde, 0, 2, 0x10, 0xaa, 0x22, 1, 2, 3, 0, 0};
-        memcpy(b + o, e, sizeof e), o += sizeof e;
-    } else if (ext == 2) {
-        const uint8_t e[] = {0x10, 0x00, 0, 3, 5, 4, 1, 2, 3, 4, 7, 0, 9, 1, 0x55, 0};
-        memcpy(b + o, e, sizeof e), o += sizeof e;
-    }
-    for (size_t i = 0; i < payload; i++)
-        b[o++] = (uint8_t)(i * 3 + seq);
-    return o;
-}
-
-/* Protect with ours and with libsrtp's outbound session: the same result, the same bytes. */
 static void same_as_ref(struct tdm_srtp *ours, srtp_t ref, const uint8_t *pkt, size_t n)
 {
     uint8_t a[PKT_CAP], b[PKT_CAP];
@@ -102,10 +36,10 @@ static void same_as_ref(struct tdm_srtp *ours, srtp_t ref, const uint8_t *pkt, s
 static void ours_to_libsrtp(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(TDM_SRTP_AEAD_AES_128_GCM, 11);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 11);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t in = ref_session(k.local, true);
+    srtp_t in = srtp_ref_session(k.local, true, true);
     const uint32_t ssrcs[] = {0x11111111, 0xdeadbeef, 0x00000001, 0xfffffffe};
     const uint16_t first[] = {63000, 1, 65535, 64000};
     uint8_t pkt[PKT_CAP], plain[PKT_CAP];
@@ -114,7 +48,7 @@ static void ours_to_libsrtp(void **state)
         unsigned j = i % 4, step = i / 4;
         uint16_t seq = (uint16_t)(first[j] + step);
         wrapped += seq == 0;
-        size_t n = make_rtp(pkt, seq, ssrcs[j], i % 5, (int)(i % 3), (i * 37) % 1200);
+        size_t n = srtp_ref_rtp(pkt, seq, ssrcs[j], i % 5, (int)(i % 3), (i * 37) % 1200);
         memcpy(plain, pkt, n);
         int m = tdm_srtp_protect_rtp(s, pkt, n, sizeof pkt);
         assert_int_equal(m, (int)n + TAG);
@@ -134,10 +68,10 @@ static void ours_to_libsrtp(void **state)
 static void same_bytes_as_libsrtp(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(TDM_SRTP_AEAD_AES_128_GCM, 99);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 99);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t ref = ref_session(k.local, false);
+    srtp_t ref = srtp_ref_session(k.local, false, true);
     uint8_t pkt[PKT_CAP];
     const uint16_t seqs[] = {65000, 65001, 65535, 0,    1,     65534, 2,     2,     40000,
                              7000,  6000,  6999,  5977, 5976,  7001,  20000, 40000, 40001,
@@ -145,8 +79,8 @@ static void same_bytes_as_libsrtp(void **state)
     for (uint32_t ssrc = 1; ssrc <= 3; ssrc++) {
         for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
             uint16_t seq = (uint16_t)(seqs[i] + ssrc * 7 * (ssrc == 3));
-            size_t n = make_rtp(pkt, seq, ssrc * 0x01010101u, (unsigned)(i % 3), (int)(i % 3),
-                                i % 4 == 0 ? 0 : 200 + i);
+            size_t n = srtp_ref_rtp(pkt, seq, ssrc * 0x01010101u, (unsigned)(i % 3), (int)(i % 3),
+                                    i % 4 == 0 ? 0 : 200 + i);
             same_as_ref(s, ref, pkt, n);
         }
     }
@@ -154,7 +88,7 @@ static void same_bytes_as_libsrtp(void **state)
     uint16_t seq = 12;
     for (unsigned i = 0; i < 40000; i++) {
         seq = (uint16_t)(seq + 1 + (i % 9 == 0 ? 50 : 0) - (i % 13 == 0 ? 20 : 0));
-        size_t n = make_rtp(pkt, seq, 0xabcdef00u + (i % 2), i % 2, (int)(i % 3), i % 300);
+        size_t n = srtp_ref_rtp(pkt, seq, 0xabcdef00u + (i % 2), i % 2, (int)(i % 3), i % 300);
         same_as_ref(s, ref, pkt, n);
     }
     srtp_dealloc(ref);
@@ -165,14 +99,14 @@ static void same_bytes_as_libsrtp(void **state)
 static void bad_input_same_errors(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys kg = make_keys(TDM_SRTP_AEAD_AES_128_GCM, 1);
-    struct tdm_srtp_keys kc = make_keys(TDM_SRTP_AES128_CM_SHA1_80, 1);
+    struct tdm_srtp_keys kg = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 1);
+    struct tdm_srtp_keys kc = srtp_ref_keys(TDM_SRTP_AES128_CM_SHA1_80, 1);
     struct tdm_srtp *g, *c;
     assert_int_equal(tdm_srtp_create(&g, &kg), 0);
     assert_int_equal(tdm_srtp_create(&c, &kc), 0);
-    srtp_t ref = ref_session(kg.local, false);
+    srtp_t ref = srtp_ref_session(kg.local, false, true);
     uint8_t pkt[PKT_CAP];
-    size_t n = make_rtp(pkt, 5, 77, 0, 0, 100);
+    size_t n = srtp_ref_rtp(pkt, 5, 77, 0, 0, 100);
     /* Short, and no room for the trailer: refused before any write past the packet. */
     for (size_t len = 0; len < 12; len++) {
         assert_int_equal(tdm_srtp_protect_rtp(g, pkt, len, sizeof pkt), TDM_ETRUNC);
@@ -185,10 +119,10 @@ static void bad_input_same_errors(void **state)
     /* CSRCs or an extension past the end, at every length: EINVAL from both, and libsrtp's
      * own protect refuses the same ones. */
     for (int ext = 0; ext <= 2; ext++) {
-        size_t full = make_rtp(pkt, 9, 78, 15, ext, 0);
+        size_t full = srtp_ref_rtp(pkt, 9, 78, 15, ext, 0);
         for (size_t len = 12; len <= full + 1; len++) {
             uint8_t a[PKT_CAP];
-            make_rtp(pkt, 9, 78, 15, ext, 1);
+            srtp_ref_rtp(pkt, 9, 78, 15, ext, 1);
             memcpy(a, pkt, len);
             int rg = tdm_srtp_protect_rtp(g, a, len, sizeof a);
             memcpy(a, pkt, len);
@@ -201,11 +135,11 @@ static void bad_input_same_errors(void **state)
         }
     }
     /* An index more than the window behind the newest: TDM_EEXIST, as libsrtp's check. */
-    n = make_rtp(pkt, 3000, 79, 0, 0, 10);
+    n = srtp_ref_rtp(pkt, 3000, 79, 0, 0, 10);
     assert_true(tdm_srtp_protect_rtp(g, pkt, n, sizeof pkt) > 0);
-    n = make_rtp(pkt, 3000 - TDM_SRTP_REPLAY_WINDOW, 79, 0, 0, 10);
+    n = srtp_ref_rtp(pkt, 3000 - TDM_SRTP_REPLAY_WINDOW, 79, 0, 0, 10);
     assert_int_equal(tdm_srtp_protect_rtp(g, pkt, n, sizeof pkt), TDM_EEXIST);
-    n = make_rtp(pkt, 3000 - TDM_SRTP_REPLAY_WINDOW + 1, 79, 0, 0, 10);
+    n = srtp_ref_rtp(pkt, 3000 - TDM_SRTP_REPLAY_WINDOW + 1, 79, 0, 0, 10);
     assert_true(tdm_srtp_protect_rtp(g, pkt, n, sizeof pkt) > 0);
     srtp_dealloc(ref);
     tdm_srtp_destroy(g);
@@ -217,22 +151,22 @@ static void bad_input_same_errors(void **state)
 static void many_ssrcs_keep_live_roc(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(TDM_SRTP_AEAD_AES_128_GCM, 42);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 42);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t in = ref_session(k.local, true);
+    srtp_t in = srtp_ref_session(k.local, true, true);
     uint8_t pkt[PKT_CAP], plain[PKT_CAP];
     uint16_t live = 65400;
     for (uint32_t other = 1000; other < 1600; other++) {
         for (int r = 0; r < 3; r++, live++) {
-            size_t n = make_rtp(pkt, live, 0x5eed, 0, 1, 50);
+            size_t n = srtp_ref_rtp(pkt, live, 0x5eed, 0, 1, 50);
             memcpy(plain, pkt, n);
             int m = tdm_srtp_protect_rtp(s, pkt, n, sizeof pkt);
             int rn = m;
             assert_int_equal(srtp_unprotect(in, pkt, &rn), srtp_err_status_ok);
             assert_memory_equal(pkt, plain, n);
         }
-        size_t n = make_rtp(pkt, (uint16_t)other, other, 0, 0, 20);
+        size_t n = srtp_ref_rtp(pkt, (uint16_t)other, other, 0, 0, 20);
         int m = tdm_srtp_protect_rtp(s, pkt, n, sizeof pkt);
         int rn = m;
         assert_int_equal(srtp_unprotect(in, pkt, &rn), srtp_err_status_ok);

@@ -10,47 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <srtp2/srtp.h>
-
-#include "tandem/err.h"
-#include "tandem/srtp.h"
-
-#define PKT_CAP (1500 + TDM_SRTP_MAX_TRAILER)
-#define TRAILER 20 /* tag 16 + E || SRTCP index 4 */
-
-static struct tdm_srtp_keys make_keys(uint8_t seed)
-{
-    struct tdm_srtp_keys k;
-    memset(&k, 0, sizeof k);
-    k.profile = TDM_SRTP_AEAD_AES_128_GCM;
-    k.len = TDM_SRTP_GCM_KEY_SALT_LEN;
-    for (size_t i = 0; i < k.len; i++) {
-        k.local[i] = (uint8_t)(i * 29 + seed);
-        k.remote[i] = (uint8_t)(i * 17 + seed + 3);
-    }
-    return k;
-}
-
-/* A libsrtp session as core/srtp.c made them before; encrypt false: SRTCP with the E bit
- * clear (authenticated only, RFC 7714 9.3). */
-static srtp_t ref_session(const uint8_t *key_salt, bool inbound, bool encrypt)
-{
-    uint8_t key[TDM_SRTP_MAX_KEY_SALT];
-    srtp_policy_t pol;
-    srtp_t s = NULL;
-    memset(&pol, 0, sizeof pol);
-    memcpy(key, key_salt, TDM_SRTP_GCM_KEY_SALT_LEN);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-    if (!encrypt)
-        pol.rtcp.sec_serv = sec_serv_auth;
-    pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-    pol.key = key;
-    pol.window_size = TDM_SRTP_REPLAY_WINDOW;
-    pol.allow_repeat_tx = inbound ? 0 : 1;
-    assert_int_equal(srtp_create(&s, &pol), srtp_err_status_ok);
-    return s;
-}
+#include "srtp_ref.h"
 
 /* An RTCP compound-ish packet: an RR header with the sender's SSRC, then body bytes. */
 static size_t make_rtcp(uint8_t *b, uint32_t ssrc, size_t body, uint8_t salt)
@@ -64,49 +24,11 @@ static size_t make_rtcp(uint8_t *b, uint32_t ssrc, size_t body, uint8_t salt)
     return 8 + body;
 }
 
-static int map_ref(srtp_err_status_t st)
-{
-    switch (st) {
-    case srtp_err_status_ok: return 0;
-    case srtp_err_status_auth_fail: return TDM_EAUTH;
-    case srtp_err_status_replay_fail:
-    case srtp_err_status_replay_old: return TDM_EEXIST;
-    case srtp_err_status_bad_param:
-    case srtp_err_status_parse_err: return TDM_EINVAL;
-    default: return TDM_ECRYPTO;
-    }
-}
-
 static uint8_t g_plain[PKT_CAP];
 
-/* Unprotect with ours and libsrtp's inbound session: same decision, error, plain bytes. */
 static int both(struct tdm_srtp *ours, srtp_t ref, const uint8_t *pkt, size_t n)
 {
-    static uint8_t b[PKT_CAP];
-    memcpy(g_plain, pkt, n);
-    memcpy(b, pkt, n);
-    int m = tdm_srtp_unprotect_rtcp(ours, g_plain, n);
-    int rn = (int)n;
-    srtp_err_status_t st = srtp_unprotect_rtcp(ref, b, &rn);
-    if (n < 8) {
-        assert_int_equal(st, srtp_err_status_bad_param);
-        assert_int_equal(m, TDM_ETRUNC);
-    } else if (st == srtp_err_status_ok) {
-        assert_int_equal(m, rn);
-        assert_int_equal(m, (int)n - TRAILER);
-        assert_memory_equal(g_plain, b, (size_t)m);
-    } else {
-        assert_int_equal(m, map_ref(st));
-    }
-    return m;
-}
-
-static uint32_t rnd(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
+    return srtp_ref_both(ours, ref, pkt, n, true, g_plain);
 }
 
 /* Ours protects byte for byte as libsrtp, several SSRCs interleaved (each its own index);
@@ -114,11 +36,12 @@ static uint32_t rnd(uint32_t *x)
 static void rtcp_both_ways(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(5);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 5);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t ref_out = ref_session(k.local, false, true);
-    srtp_t peer_out = ref_session(k.remote, false, true), in = ref_session(k.remote, true, true);
+    srtp_t ref_out = srtp_ref_session(k.local, false, true);
+    srtp_t peer_out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     const uint32_t ssrcs[] = {1, 0xdeadbeef, 0xffffffff, 0};
     uint8_t a[PKT_CAP], b[PKT_CAP], plain[PKT_CAP];
     for (unsigned i = 0; i < 3000; i++) {
@@ -153,10 +76,11 @@ static void rtcp_window_same_decisions(void **state)
     static uint8_t store[N][160];
     static size_t lens[N];
     for (int enc = 0; enc <= 1; enc++) {
-        struct tdm_srtp_keys k = make_keys((uint8_t)(40 + enc));
+        struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, (uint8_t)(40 + enc));
         struct tdm_srtp *s;
         assert_int_equal(tdm_srtp_create(&s, &k), 0);
-        srtp_t out = ref_session(k.remote, false, enc), in = ref_session(k.remote, true, enc);
+        srtp_t out = srtp_ref_session(k.remote, false, enc),
+               in = srtp_ref_session(k.remote, true, enc);
         for (unsigned i = 0; i < N; i++) {
             size_t n = make_rtcp(store[i], 0x100 + i % 2, (i % 30) * 4, (uint8_t)i);
             int rn = (int)n;
@@ -167,12 +91,12 @@ static void rtcp_window_same_decisions(void **state)
         uint32_t x = 0x9e3779b9u + (uint32_t)enc;
         unsigned ok = 0, replay = 0;
         for (unsigned i = 0; i < N; i++) {
-            unsigned j = i + rnd(&x) % 24, pick[3] = {N, N, N};
+            unsigned j = i + srtp_ref_rnd(&x) % 24, pick[3] = {N, N, N};
             pick[0] = j < N ? j : i;
-            if (rnd(&x) % 4 == 0)
-                pick[1] = i - rnd(&x) % (i + 1);
-            if (i > 600 && rnd(&x) % 17 == 0)
-                pick[2] = i - 300 - rnd(&x) % 300;
+            if (srtp_ref_rnd(&x) % 4 == 0)
+                pick[1] = i - srtp_ref_rnd(&x) % (i + 1);
+            if (i > 600 && srtp_ref_rnd(&x) % 17 == 0)
+                pick[2] = i - 300 - srtp_ref_rnd(&x) % 300;
             for (int p = 0; p < 3; p++) {
                 if (pick[p] == N)
                     continue;
@@ -195,10 +119,11 @@ static void rtcp_tampered_and_short(void **state)
 {
     (void)state;
     for (int enc = 0; enc <= 1; enc++) {
-        struct tdm_srtp_keys k = make_keys((uint8_t)(60 + enc));
+        struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, (uint8_t)(60 + enc));
         struct tdm_srtp *s;
         assert_int_equal(tdm_srtp_create(&s, &k), 0);
-        srtp_t out = ref_session(k.remote, false, enc), in = ref_session(k.remote, true, enc);
+        srtp_t out = srtp_ref_session(k.remote, false, enc),
+               in = srtp_ref_session(k.remote, true, enc);
         uint8_t pkt[PKT_CAP], bad[PKT_CAP];
         for (unsigned i = 0; i < 3; i++) {
             size_t n = make_rtcp(pkt, 0x4242, i == 2 ? 0 : 24, (uint8_t)i);
@@ -224,10 +149,10 @@ static void rtcp_tampered_and_short(void **state)
 static void rtcp_forgotten_ssrc_no_repeat(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(70);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 70);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t in = ref_session(k.local, true, true);
+    srtp_t in = srtp_ref_session(k.local, true, true);
     uint8_t pkt[PKT_CAP];
     uint32_t last_first = 0;
     for (unsigned round = 0; round < 3; round++) {

@@ -10,118 +10,15 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <srtp2/srtp.h>
+#include "srtp_ref.h"
 
-#include "tandem/err.h"
-#include "tandem/srtp.h"
-
-#define PKT_CAP (1500 + TDM_SRTP_MAX_TRAILER)
-#define TAG 16
 #define SMALL 320 /* stored packets of the shuffle test: header, extension, payload, tag */
-
-static struct tdm_srtp_keys make_keys(uint8_t seed)
-{
-    struct tdm_srtp_keys k;
-    memset(&k, 0, sizeof k);
-    k.profile = TDM_SRTP_AEAD_AES_128_GCM;
-    k.len = TDM_SRTP_GCM_KEY_SALT_LEN;
-    for (size_t i = 0; i < k.len; i++) {
-        k.local[i] = (uint8_t)(i * 29 + seed);
-        k.remote[i] = (uint8_t)(i * 17 + seed + 3);
-    }
-    return k;
-}
-
-/* A libsrtp session as core/srtp.c made them before: the reference. */
-static srtp_t ref_session(const uint8_t *key_salt, bool inbound)
-{
-    uint8_t key[TDM_SRTP_MAX_KEY_SALT];
-    srtp_policy_t pol;
-    srtp_t s = NULL;
-    memset(&pol, 0, sizeof pol);
-    memcpy(key, key_salt, TDM_SRTP_GCM_KEY_SALT_LEN);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-    pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-    pol.key = key;
-    pol.window_size = TDM_SRTP_REPLAY_WINDOW;
-    pol.allow_repeat_tx = inbound ? 0 : 1;
-    assert_int_equal(srtp_create(&s, &pol), srtp_err_status_ok);
-    return s;
-}
-
-/* RTP with cc CSRCs and an extension: 0 none, 1 one-byte (RFC 8285 4.2), 2 two-byte (4.3). */
-static size_t make_rtp(uint8_t *b, uint16_t seq, uint32_t ssrc, unsigned cc, int ext,
-                       size_t payload)
-{
-    size_t o = 12;
-    b[0] = (uint8_t)(0x80 | (ext ? 0x10 : 0) | cc);
-    b[1] = (uint8_t)(96 | (seq % 7 == 0 ? 0x80 : 0));
-    b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
-    uint32_t ts = 3000u * seq;
-    b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16);
-    b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
-    b[8] = (uint8_t)(ssrc >> 24), b[9] = (uint8_t)(ssrc >> 16);
-    b[10] = (uint8_t)(ssrc >> 8), b[11] = (uint8_t)ssrc;
-    for (unsigned i = 0; i < cc * 4; i++)
-        b[o++] = (uint8_t)(0xc0 + i);
-    if (ext == 1) {
-        const uint8_t e[] = {0xbe, 0xde, 0, 2, 0x10, 0xaa, 0x22, 1, 2, 3, 0, 0};
-        memcpy(b + o, e, sizeof e), o += sizeof e;
-    } else if (ext == 2) {
-        const uint8_t e[] = {0x10, 0x00, 0, 3, 5, 4, 1, 2, 3, 4, 7, 0, 9, 1, 0x55, 0};
-        memcpy(b + o, e, sizeof e), o += sizeof e;
-    }
-    for (size_t i = 0; i < payload; i++)
-        b[o++] = (uint8_t)(i * 3 + seq);
-    return o;
-}
-
-static int map_ref(srtp_err_status_t st)
-{
-    switch (st) {
-    case srtp_err_status_ok: return 0;
-    case srtp_err_status_auth_fail: return TDM_EAUTH;
-    case srtp_err_status_replay_fail:
-    case srtp_err_status_replay_old: return TDM_EEXIST;
-    case srtp_err_status_bad_param:
-    case srtp_err_status_parse_err: return TDM_EINVAL;
-    default: return TDM_ECRYPTO;
-    }
-}
 
 static uint8_t g_plain[PKT_CAP]; /* what ours made of the last packet given to both() */
 
-/* Unprotect pkt[0..n) with ours and with the libsrtp inbound session: the same decision,
- * the same error, the same plain bytes (left in g_plain). Returns ours. */
 static int both(struct tdm_srtp *ours, srtp_t ref, const uint8_t *pkt, size_t n)
 {
-    uint8_t *a = g_plain;
-    static uint8_t b[PKT_CAP];
-    memcpy(a, pkt, n);
-    memcpy(b, pkt, n);
-    int m = tdm_srtp_unprotect_rtp(ours, a, n);
-    int rn = (int)n;
-    srtp_err_status_t st = srtp_unprotect(ref, b, &rn);
-    if (n < 12) {
-        assert_int_equal(st, srtp_err_status_bad_param);
-        assert_int_equal(m, TDM_ETRUNC);
-    } else if (st == srtp_err_status_ok) {
-        assert_int_equal(m, rn);
-        assert_int_equal(m, (int)n - TAG);
-        assert_memory_equal(a, b, (size_t)m);
-    } else {
-        assert_int_equal(m, map_ref(st));
-    }
-    return m;
-}
-
-static uint32_t rnd(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
+    return srtp_ref_both(ours, ref, pkt, n, false, g_plain);
 }
 
 /* (1) libsrtp protects, ours unprotects: many packets across the wrap (ROC 0 -> 1), several
@@ -129,10 +26,11 @@ static uint32_t rnd(uint32_t *x)
 static void libsrtp_to_ours(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(7);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 7);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false), in = ref_session(k.remote, true);
+    srtp_t out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     const uint32_t ssrcs[] = {0x11111111, 0xdeadbeef, 0x00000001, 0xfffffffe, 0x80000000};
     const uint16_t first[] = {63000, 1, 65535, 64000, 32768};
     uint8_t pkt[PKT_CAP], plain[PKT_CAP];
@@ -141,7 +39,7 @@ static void libsrtp_to_ours(void **state)
         unsigned j = i % 5, step = i / 5;
         uint16_t seq = (uint16_t)(first[j] + step);
         wrapped += seq == 0;
-        size_t n = make_rtp(pkt, seq, ssrcs[j], i % 5, (int)(i % 3), (i * 37) % 1200);
+        size_t n = srtp_ref_rtp(pkt, seq, ssrcs[j], i % 5, (int)(i % 3), (i * 37) % 1200);
         memcpy(plain, pkt, n);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, pkt, &rn), srtp_err_status_ok);
@@ -160,7 +58,7 @@ static void libsrtp_to_ours(void **state)
 static void ours_to_ours(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys ka = make_keys(21), kb = ka;
+    struct tdm_srtp_keys ka = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 21), kb = ka;
     memcpy(kb.local, ka.remote, sizeof kb.local);
     memcpy(kb.remote, ka.local, sizeof kb.remote);
     struct tdm_srtp *a, *b;
@@ -169,7 +67,7 @@ static void ours_to_ours(void **state)
     uint8_t pkt[PKT_CAP], plain[PKT_CAP];
     for (unsigned i = 0; i < 3000; i++) {
         size_t n =
-            make_rtp(pkt, (uint16_t)(65000 + i), 0x1234 + i % 3, i % 2, (int)(i % 3), i % 700);
+            srtp_ref_rtp(pkt, (uint16_t)(65000 + i), 0x1234 + i % 3, i % 2, (int)(i % 3), i % 700);
         memcpy(plain, pkt, n);
         int m = tdm_srtp_protect_rtp(a, pkt, n, sizeof pkt);
         assert_int_equal(m, (int)n + TAG);
@@ -190,10 +88,11 @@ static void shuffled_duplicated_same_decisions(void **state)
     static uint8_t store[N][SMALL];
     static size_t lens[N];
     static uint32_t order[N];
-    struct tdm_srtp_keys k = make_keys(33);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 33);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false), in = ref_session(k.remote, true);
+    srtp_t out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     const uint16_t first[NS] = {64000, 100, 30000, 65500};
     uint16_t seq[NS];
     memcpy(seq, first, sizeof seq);
@@ -203,8 +102,8 @@ static void shuffled_duplicated_same_decisions(void **state)
             seq[j] = (uint16_t)(seq[j] + 1 + (step % 2500 == 0 ? 1500 : 0) +
                                 (j == 1 && step % 700 == 0 ? 300 : 0) +
                                 (j == 2 && step == 3500 ? 20000 : 0));
-        size_t n = make_rtp(store[i], seq[j], 0xa0000000u + j, step % 3, (int)(step % 3),
-                            (step * 13) % 200);
+        size_t n = srtp_ref_rtp(store[i], seq[j], 0xa0000000u + j, step % 3, (int)(step % 3),
+                                (step * 13) % 200);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, store[i], &rn), srtp_err_status_ok);
         lens[i] = (size_t)rn;
@@ -212,7 +111,7 @@ static void shuffled_duplicated_same_decisions(void **state)
     }
     uint32_t x = 0x2545f491;
     for (uint32_t i = 0; i + 1 < N; i++) {
-        uint32_t j = i + rnd(&x) % 48;
+        uint32_t j = i + srtp_ref_rnd(&x) % 48;
         if (j < N) {
             uint32_t t = order[i];
             order[i] = order[j], order[j] = t;
@@ -221,11 +120,11 @@ static void shuffled_duplicated_same_decisions(void **state)
     unsigned ok = 0, replay = 0, other = 0;
     for (uint32_t i = 0; i < N; i++) {
         uint32_t pick[3] = {order[i], N, N};
-        uint32_t r = rnd(&x);
+        uint32_t r = srtp_ref_rnd(&x);
         if (r % 8 == 0)
-            pick[1] = order[i - rnd(&x) % (i < 1500 ? i + 1 : 1500)];
+            pick[1] = order[i - srtp_ref_rnd(&x) % (i < 1500 ? i + 1 : 1500)];
         if (r % 89 == 0 && i > 8000)
-            pick[2] = order[i - 4000 - rnd(&x) % 4000];
+            pick[2] = order[i - 4000 - srtp_ref_rnd(&x) % 4000];
         for (int p = 0; p < 3; p++) {
             if (pick[p] == N)
                 continue;
@@ -249,10 +148,11 @@ static void shuffled_duplicated_same_decisions(void **state)
 static void window_edges(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(66);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 66);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false), in = ref_session(k.remote, true);
+    srtp_t out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     static uint8_t pk[8][PKT_CAP];
     size_t len[8];
     const uint16_t seqs[8] = {3000 - TDM_SRTP_REPLAY_WINDOW,
@@ -264,7 +164,7 @@ static void window_edges(void **state)
                               40000,
                               40001};
     for (int i = 0; i < 8; i++) {
-        size_t n = make_rtp(pk[i], seqs[i], 0xed6e, 0, 0, 30);
+        size_t n = srtp_ref_rtp(pk[i], seqs[i], 0xed6e, 0, 0, 30);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, pk[i], &rn), srtp_err_status_ok);
         len[i] = (size_t)rn;
@@ -291,15 +191,16 @@ static void window_edges(void **state)
 static void tampered_refused(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(55);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 55);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false), in = ref_session(k.remote, true);
+    srtp_t out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     uint8_t pkt[PKT_CAP], bad[PKT_CAP];
     unsigned refused = 0;
     for (unsigned i = 0; i < 4; i++) {
-        size_t n = make_rtp(pkt, (uint16_t)(65534 + i), 0x77, 2 - i % 2, (int)(1 + i % 2),
-                            i == 3 ? 0 : 40);
+        size_t n = srtp_ref_rtp(pkt, (uint16_t)(65534 + i), 0x77, 2 - i % 2, (int)(1 + i % 2),
+                                i == 3 ? 0 : 40);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, pkt, &rn), srtp_err_status_ok);
         for (size_t bit = 0; bit < (size_t)rn * 8; bit++) {
@@ -323,13 +224,14 @@ static void tampered_refused(void **state)
 static void bad_lengths_same_errors(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(77);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 77);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false), in = ref_session(k.remote, true);
+    srtp_t out = srtp_ref_session(k.remote, false, true),
+           in = srtp_ref_session(k.remote, true, true);
     uint8_t pkt[PKT_CAP];
     for (int ext = 0; ext <= 2; ext++) {
-        size_t n = make_rtp(pkt, (uint16_t)(500 + ext), 0x99, 3, ext, 5);
+        size_t n = srtp_ref_rtp(pkt, (uint16_t)(500 + ext), 0x99, 3, ext, 5);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, pkt, &rn), srtp_err_status_ok);
         for (size_t len = 0; len < (size_t)rn; len++)
@@ -339,10 +241,10 @@ static void bad_lengths_same_errors(void **state)
         assert_int_equal(both(s, in, pkt, n - 5), TDM_EEXIST);
     }
     /* A new SSRC's packet one byte short of a tag after the header: EINVAL from both. */
-    size_t n = make_rtp(pkt, 9, 0x98, 1, 1, 0);
+    size_t n = srtp_ref_rtp(pkt, 9, 0x98, 1, 1, 0);
     assert_int_equal(both(s, in, pkt, n + TAG - 1), TDM_EINVAL);
     /* An extension length running far past the end. */
-    n = make_rtp(pkt, 10, 0x98, 0, 1, 40);
+    n = srtp_ref_rtp(pkt, 10, 0x98, 0, 1, 40);
     pkt[14] = 0xff, pkt[15] = 0xff;
     assert_int_equal(both(s, in, pkt, n), TDM_EINVAL);
     assert_int_equal(tdm_srtp_unprotect_rtp(NULL, pkt, n), TDM_EINVAL);
@@ -357,24 +259,24 @@ static void bad_lengths_same_errors(void **state)
 static void many_ssrcs_keep_live_stream(void **state)
 {
     (void)state;
-    struct tdm_srtp_keys k = make_keys(88);
+    struct tdm_srtp_keys k = srtp_ref_keys(TDM_SRTP_AEAD_AES_128_GCM, 88);
     struct tdm_srtp *s;
     assert_int_equal(tdm_srtp_create(&s, &k), 0);
-    srtp_t out = ref_session(k.remote, false);
+    srtp_t out = srtp_ref_session(k.remote, false, true);
     static uint8_t keep[4][PKT_CAP];
     size_t keep_len[4] = {0};
     uint8_t pkt[PKT_CAP];
     uint16_t live = 65300;
     for (uint32_t other = 1000; other < 1100; other++) {
         for (int r = 0; r < 4; r++, live++) {
-            size_t n = make_rtp(pkt, live, 0x5eed, 0, 1, 50);
+            size_t n = srtp_ref_rtp(pkt, live, 0x5eed, 0, 1, 50);
             int rn = (int)n;
             assert_int_equal(srtp_protect(out, pkt, &rn), srtp_err_status_ok);
             memcpy(keep[r], pkt, (size_t)rn);
             keep_len[r] = (size_t)rn;
             assert_int_equal(tdm_srtp_unprotect_rtp(s, pkt, (size_t)rn), (int)n);
         }
-        size_t n = make_rtp(pkt, (uint16_t)other, other, 0, 0, 20);
+        size_t n = srtp_ref_rtp(pkt, (uint16_t)other, other, 0, 0, 20);
         int rn = (int)n;
         assert_int_equal(srtp_protect(out, pkt, &rn), srtp_err_status_ok);
         assert_int_equal(tdm_srtp_unprotect_rtp(s, pkt, (size_t)rn), (int)n);
