@@ -125,6 +125,12 @@ uint16_t tdm_fwd_level_ema(uint16_t ema, uint8_t level, bool voice, uint32_t dts
 #define TDM_FWD_VOICE_FADE 64
 uint64_t tdm_fwd_voice_hold(uint64_t held, uint64_t rate);
 
+/* What a voice is charged now, from its measured rate and tdm_fwd_voice_hold's figure: while
+ * it talks (rate at least 3/4 of the held figure), what it sends; in a pause, the held figure.
+ * Charging a talking voice its peak rather than its rate takes a few hundred bit/s per voice
+ * from pictures on lines where that decides whether the last picture fits. */
+uint64_t tdm_fwd_voice_charge(uint64_t held, uint64_t rate);
+
 /* How much of a voice a report block's fraction lost (1/256) means, for the connection
  * quality and the loss an audio publisher is told: the share of the interval's 20 ms frames
  * lost, not of its packets. With Opus DTX a pause sends about 5 packets a second instead of

@@ -179,6 +179,11 @@ uint64_t tdm_fwd_voice_hold(uint64_t held, uint64_t rate)
     return rate > held ? rate : held;
 }
 
+uint64_t tdm_fwd_voice_charge(uint64_t held, uint64_t rate)
+{
+    return rate < held / 4 * 3 ? held : rate;
+}
+
 uint8_t tdm_fwd_voice_loss(uint8_t fraction, uint32_t packets, int64_t interval_us)
 {
     int64_t frames = interval_us / 20000;

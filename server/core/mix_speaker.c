@@ -325,11 +325,10 @@ static bool take(struct mix_speaker *s, struct mix_counters *c, bool decode, int
             c->delay_sum_us += (uint64_t)(d > 0 ? d : 0);
             if (d > c->delay_max_us)
                 c->delay_max_us = d;
-        }
-        if (decode)
             c->frames_decoded++;
-        else
+        } else {
             c->frames_skipped++;
+        }
         s->cur_level = cur->level;
         s->missed = 0;
         release(s, cur);

@@ -163,10 +163,8 @@ static size_t collect(struct part *q, struct want *ws, uint64_t *budget, int64_t
         if (!c->live)
             continue;
         if (c->prod->kind != TDM_SDP_VIDEO) {
-            /* A voice in a DTX pause (sending under 3/4 of what it held) keeps its held
-             * share; a voice that talks counts at what it sends. */
-            uint64_t r = c->prod->rate_bps, h = c->prod->voice_bps;
-            uint64_t a = !r ? AUDIO_GUESS_BPS : r < h / 4 * 3 ? h : r;
+            uint64_t r = c->prod->rate_bps;
+            uint64_t a = r ? tdm_fwd_voice_charge(c->prod->voice_bps, r) : AUDIO_GUESS_BPS;
             *budget -= a < *budget ? a : *budget;
             continue;
         }

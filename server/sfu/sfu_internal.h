@@ -120,7 +120,7 @@ struct prod {
     uint64_t rate_bytes;       /* rx.bytes at the last rate update */
     int64_t rate_us;
     uint64_t rate_bps;  /* what this layer carries (alloc.c, about once a second) */
-    uint64_t voice_bps; /* audio: what it is charged (tdm_fwd_voice_hold: DTX pauses) */
+    uint64_t voice_bps; /* audio: what it carried lately, held through DTX pauses (forward.h) */
     uint16_t level_ema; /* audio: loudness (127 - dBov, x16), smoothed (fanout.c) */
     uint32_t level_ts;  /* audio: the newest timestamp level_ema has seen */
     bool level_seen;

@@ -374,6 +374,9 @@ static void voice_charge_holds(void **state)
     for (int i = 0; i < 240; i++)
         held = tdm_fwd_voice_hold(held, 3000);
     assert_true(held < 4000);
+    /* charged: the rate while talking, the held figure in a pause */
+    assert_int_equal(tdm_fwd_voice_charge(40000, 39000), 39000);
+    assert_int_equal(tdm_fwd_voice_charge(40000, 3000), 40000);
 }
 
 /* A voice's loss is the share of its time lost: a DTX pause's few packets weigh little. */
