@@ -127,7 +127,8 @@ enum tdm_sfu_event_kind {
     TDM_SFU_EV_SPEAKER,    /* {"type":"media.speaker","participant":subject} ("" none) */
     TDM_SFU_EV_AUDIO_ONLY, /* {"type":"media.audio_only","on":on,"auto":true} */
     TDM_SFU_EV_QUALITY,    /* {"type":"media.quality","participant":subject,"level":...} */
-    TDM_SFU_EV_SHARE       /* for the control thread: pid's screen track came (on) or went */
+    TDM_SFU_EV_SHARE,      /* for the control thread: pid's screen track came (on) or went */
+    TDM_SFU_EV_PAUSED      /* {"type":"media.paused","participant":subject,"on":on,"screen"} */
 };
 
 struct tdm_sfu_event {
@@ -143,8 +144,9 @@ struct tdm_sfu_event {
     char message[160];
     struct tdm_sfu_event *next;               /* the core's queue; NULL once polled */
     char subject[TDM_PARTICIPANT_ID_LEN + 1]; /* TDM_SFU_EV_SPEAKER: who speaks */
-    bool on;                                  /* TDM_SFU_EV_AUDIO_ONLY, TDM_SFU_EV_SHARE */
-    uint8_t level;                            /* TDM_SFU_EV_QUALITY: enum tdm_sfu_quality */
+    bool on;       /* TDM_SFU_EV_AUDIO_ONLY, TDM_SFU_EV_SHARE, TDM_SFU_EV_PAUSED */
+    bool screen;   /* TDM_SFU_EV_PAUSED: the picture is subject's shared screen */
+    uint8_t level; /* TDM_SFU_EV_QUALITY: enum tdm_sfu_quality */
 };
 
 /* Counters since creation (read by the owner thread, or copied out for others). */

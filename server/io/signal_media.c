@@ -473,6 +473,10 @@ static json_t *reply_json(const struct tdm_sfu_event *r)
                       "level", names[r->level < TDM_SFU_Q_N ? r->level : TDM_SFU_Q_POOR]);
         break;
     }
+    case TDM_SFU_EV_PAUSED:
+        m = json_pack("{s:s, s:s, s:b, s:b}", "type", "media.paused", "participant", r->subject,
+                      "on", r->on, "screen", r->screen);
+        break;
     case TDM_SFU_EV_SHARE: break; /* for this thread: share_changed */
     }
     if (m && r->ref) {

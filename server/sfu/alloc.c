@@ -42,6 +42,7 @@
 #define TIGHT_US 1000000       /* the line loses a tenth this long: no layer kept on credit */
 #define LOSSY_US 3000000       /* and as much this long after that: the loss is random, */
 #define LOSSY_FOR_US 30000000  /* not congestion, for this long */
+#define RETURN_MARGIN_10THS 4  /* a paused picture comes back with this much to spare */
 
 /* ---- inputs ------------------------------------------------------------------------ */
 
@@ -205,18 +206,30 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
         bool simulcast = w->c->prod->n_layers > 1;
-        int l = w->max < 0 ? -1 : simulcast ? next_active(w->c, 0, w->max, now) : 0;
+        int l = w->max < 0 || (hold && w->c->line_off) ? -1
+                : simulcast                            ? next_active(w->c, 0, w->max, now)
+                                                       : 0;
         /* A picture that is flowing stops only when clearly unaffordable (hysteresis:
          * the report after a cut still counts the switches' keyframes). */
         uint64_t c0 = l >= 0 ? cost_of(w, l) : 0;
         if (w->c->sel.cur != TDM_LAYERSEL_NONE)
             c0 = c0 / 10 * 7;
-        if (l >= 0 && (c0 <= budget || !simulcast || floor)) {
+        else if (w->c->line_off)
+            c0 += c0 / 10 * RETURN_MARGIN_10THS; /* its keyframe, and the others' */
+        /* a picture the line could not carry comes back only when it is paid (and probed,
+         * up_allowed): not on the floor, or it would go on and off with the line's loss */
+        if (l >= 0 && (c0 <= budget || !simulcast || (floor && !w->c->line_off))) {
             w->layer = l;
             budget -= c0 < budget ? c0 : budget;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    /* A picture that gets nothing comes back before any picture after it goes above its
+     * lowest layer: what they would take is what it needs. */
+    size_t upto = n;
+    for (size_t i = 0; i < n && upto == n; i++)
+        if (ws[i].layer < 0 && ws[i].max >= 0 && next_active(ws[i].c, 0, ws[i].max, now) >= 0)
+            upto = i;
+    for (size_t i = 0; i < upto; i++) {
         struct want *w = &ws[i];
         int from = w->layer;
         if (from < 0)
@@ -263,6 +276,20 @@ static uint64_t threshold(const struct want *ws, size_t n, uint64_t audio, int64
             low = c;
     }
     return low ? audio + low : 0;
+}
+
+/* A picture stopped for q's line, or back (docs/protocol.md "media.paused"): the page shows
+ * the person's name instead of a frozen picture. */
+static void tell_paused(struct tdm_sfu *s, struct part *q, struct cons *c, bool on)
+{
+    c->line_off = on;
+    struct tdm_sfu_event *e = sfu_event_new(TDM_SFU_EV_PAUSED, q->room->id, q->id);
+    if (!e)
+        return;
+    memcpy(e->subject, c->prod->owner->id, sizeof e->subject);
+    e->on = on;
+    e->screen = c->prod->screen;
+    sfu_event_push(s, e);
 }
 
 static void tell_audio_only(struct tdm_sfu *s, struct part *q, bool on, int64_t now)
@@ -364,7 +391,8 @@ static void up_probe_check(struct part *q, int64_t now)
         return;
     bool at_end = now >= q->up_probe_until_us;
     uint64_t carried = at_end ? q->up_goal_bps / 100 * 85 : 0;
-    bool short_of = dl_short_of(q->sub, q->up_goal_bps, carried);
+    /* the estimate need only reach the goal by the end: it rises as the padding comes */
+    bool short_of = dl_short_of(q->sub, at_end ? q->up_goal_bps : 0, carried);
     if (!short_of && !at_end)
         return;
     up_stop(q, now);
@@ -381,7 +409,7 @@ static void up_probe_check(struct part *q, int64_t now)
  * that was off starts. */
 static int floor_layer(const struct want *w, int64_t now)
 {
-    if (w->top != TDM_LAYERSEL_NONE)
+    if (w->top != TDM_LAYERSEL_NONE || w->c->line_off)
         return w->top;
     return w->c->prod->n_layers > 1 ? next_active(w->c, 0, w->max, now) : 0;
 }
@@ -395,7 +423,8 @@ static bool up_allowed(struct part *q, const struct want *ws, size_t n, uint64_t
     for (size_t i = 0; i < n; i++) {
         if (ws[i].layer < 0)
             continue;
-        goal += layer_cost(layers_at(ws[i].c->prod, ws[i].layer));
+        uint64_t c = layer_cost(layers_at(ws[i].c->prod, ws[i].layer));
+        goal += ws[i].c->line_off ? c + c / 10 * RETURN_MARGIN_10THS : c;
         up |= ws[i].layer > floor_layer(&ws[i], now);
     }
     if (!up) {
@@ -491,8 +520,16 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     /* a low estimate on a line that shows no trouble still gets every picture's lowest
      * layer (line_hurts) */
     bool hurts = twcc && line_hurts(q, now);
-    unsigned how = (hold ? SPEND_HOLD : 0) | (twcc && !hurts ? SPEND_FLOOR : 0);
-    if (!hurts || now < q->up_quiet_until_us)
+    bool own_loss = now < q->up_quiet_until_us; /* a failed probe's: no news of the line */
+    /* "video" (the person's tap): every picture at least at its lowest layer, whatever the
+     * line */
+    bool insist = q->ao_mode == TDM_SFU_AO_VIDEO;
+    unsigned how =
+        (hold ? SPEND_HOLD : 0) | ((twcc && (!hurts || own_loss)) || insist ? SPEND_FLOOR : 0);
+    for (size_t i = 0; insist && i < n; i++)
+        if (ws[i].c->line_off)
+            tell_paused(s, q, ws[i].c, false);
+    if (!hurts || own_loss)
         q->hurt_since_us = 0;
     else if (!q->hurt_since_us)
         q->hurt_since_us = now;
@@ -529,6 +566,12 @@ static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)
     dl_set_want(q->sub, wish(q, ws, n, audio, need, now));
     q->alloc_bps = audio;
     for (size_t i = 0; i < n; i++) {
+        /* stopped by the line, not by its tile, audio only or its publisher */
+        int nl = ws[i].c->prod->n_layers ? ws[i].c->prod->n_layers : 1;
+        bool off = ws[i].layer < 0 && ws[i].max >= 0 && !q->audio_only &&
+                   next_active(ws[i].c, 0, nl - 1, now) >= 0;
+        if (off != ws[i].c->line_off)
+            tell_paused(s, q, ws[i].c, off);
         set_target(s, q, ws[i].c, ws[i].layer, now);
         if (ws[i].layer >= 0)
             q->alloc_bps += layer_cost(layers_at(ws[i].c->prod, ws[i].layer));

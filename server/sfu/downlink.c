@@ -111,6 +111,13 @@ void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt
     for (size_t i = 0; i < n; i++)
         k += join(d, &st[i], &g[k]);
     tdm_gcc_on_feedback(&d->gcc, g, k, now);
+    if (d->pad_until_us > now && dl_short_of(p, 0, 0) && p->part) {
+        /* the allocation's probe (dl_pad) costs the line packets: stop it at once, and let
+         * the allocation hear of it now rather than at its next period */
+        d->pad_until_us = 0;
+        p->part->next_alloc_us = now;
+        sfu_due(s, now);
+    }
     d->feedbacks++;
     s->st.twcc_feedback++;
     dl_uncount(&s->st, d);

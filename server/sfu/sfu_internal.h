@@ -171,6 +171,7 @@ struct cons {
     uint32_t rep_octets;   /* tx.octets at that report */
     uint64_t rep_rate_bps; /* sent between the last two reports */
     bool dl_marker;        /* its last forwarded packet ended a frame (a pad may follow) */
+    bool line_off; /* video: stopped because the subscriber's line cannot carry it (alloc.c) */
 };
 
 /* A participant of a room. */

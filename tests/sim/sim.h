@@ -53,6 +53,10 @@ struct sim_video_rx {
     uint64_t pid_errors, ts_back;
     uint64_t bad_refs; /* delta frames decoded on a picture of another layer: a glitch */
     uint32_t max_seq_jump;
+    /* media.paused: the server holds this picture back for the page's line (its initial is
+     * shown); a gap in which it was paused or resumed is no freeze */
+    bool paused, pause_gap;
+    uint32_t pauses;
 };
 
 struct sim_stats {
@@ -72,7 +76,8 @@ struct sim_stats {
     char quality_of[72]; /* media.quality: the last person this page was told about */
     uint8_t quality;     /* and their level (enum tdm_sfu_quality) */
     uint32_t quality_poor;
-    char speaker[72];        /* the latest media.speaker */
+    uint32_t paused_on, paused_off; /* media.paused events received */
+    char speaker[72];               /* the latest media.speaker */
     uint8_t audio_loss_told; /* fraction lost (1/256) of the server's latest report on the voice */
     uint32_t audio_reports;  /* reports with a block on the voice */
 };

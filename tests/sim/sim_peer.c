@@ -268,6 +268,22 @@ void sim_peer_on_event(struct sim_peer *p, const struct tdm_sfu_event *ev, int64
             p->st.audio_only_off++;
         return;
     }
+    if (ev->kind == TDM_SFU_EV_PAUSED) {
+        const char *from = ev->screen ? "screen" : ev->subject;
+        for (unsigned i = 0; i < p->n_streams; i++) {
+            struct sim_video_rx *v = &p->streams[i].v;
+            if (strcmp(p->streams[i].from, from) != 0)
+                continue;
+            v->pauses += ev->on && !v->paused;
+            v->paused = ev->on;
+            v->pause_gap = true;
+        }
+        if (ev->on)
+            p->st.paused_on++;
+        else
+            p->st.paused_off++;
+        return;
+    }
     if (ev->kind == TDM_SFU_EV_QUALITY) {
         /* what this page was told of the last person rated, and how often "poor" came */
         snprintf(p->st.quality_of, sizeof p->st.quality_of, "%s", ev->subject);
@@ -526,8 +542,9 @@ static void decoded(struct sim_stream *st, const struct sim_frame *f, int64_t no
         v->layer_since_us = now;
     }
     v->frames_layer[f->layer]++;
-    if (v->frames_decoded && now - v->last_frame_us > v->max_freeze_us)
+    if (v->frames_decoded && !v->pause_gap && now - v->last_frame_us > v->max_freeze_us)
         v->max_freeze_us = now - v->last_frame_us;
+    v->pause_gap = v->paused;
     if (!v->first_frame_us)
         v->first_frame_us = now;
     v->last_frame_us = now;

@@ -282,6 +282,71 @@ static void cap_80(void **state)
     sim_destroy(c.s);
 }
 
+/* Policed at 150 kbit/s: the voices and three lowest layers (42 kbit/s each) do not all
+ * fit, one picture does not need to go. Within 5 s the server pauses the picture(s) the line
+ * cannot carry and tells the page (media.paused: it shows the person's initial, not a frozen
+ * picture); each picture is paused at most twice in 35 s (no going on and off with the
+ * line's loss); those still shown do not freeze over 1 s after that; the voice keeps coming
+ * (under 2 % missing); no audio only (audio and one picture fit). Lifted: every picture back
+ * at the top within 10 s. */
+static void police_150(void **state)
+{
+    (void)state;
+    struct call c;
+    start(&c, 41);
+    assert_int_equal(sim_run_until(c.s, 4 * S), 0);
+    assert_true(until_layer(&c, 3, 2, 6 * S) >= 0);
+    struct sim_link policed = lan;
+    policed.rate_bps = 150000;
+    policed.burst_bytes = 150000 / 8 / 4;
+    sim_peer_set_links(c.p[3], NULL, &policed);
+    int64_t at = sim_now(c.s), paused = -1;
+    struct sim_stats st;
+    for (int64_t waited = 0; waited <= 5 * S && paused < 0; waited += S / 10) {
+        assert_int_equal(sim_run_until(c.s, sim_now(c.s) + S / 10), 0);
+        sim_peer_stats(c.p[3], &st);
+        if (st.paused_on > 0)
+            paused = sim_now(c.s) - at;
+    }
+    printf("  policed at 150 kbit/s: a picture paused after %.1f s\n", paused / 1e6);
+    assert_true(paused >= 0);
+    assert_int_equal(sim_run_until(c.s, sim_now(c.s) + 3 * S), 0); /* settle */
+    for (int i = 0; i < N; i++)
+        sim_peer_reset_freeze(c.p[i]);
+    struct sim_stats a0, a1;
+    sim_peer_stats(c.p[3], &a0);
+    assert_int_equal(sim_run_until(c.s, at + CAPPED_US), 0);
+    sim_peer_stats(c.p[3], &a1);
+    int64_t fz = check_streams(&c, 3, "policed 150");
+    unsigned shown = 0, most = 0;
+    for (int i = 0; i < 3; i++) {
+        const struct sim_video_rx *v = sim_peer_video_from(c.p[3], names[i]);
+        shown += !v->paused;
+        most = v->pauses > most ? v->pauses : most;
+    }
+    uint64_t got = a1.audio_packets - a0.audio_packets;
+    printf("  policed at 150 kbit/s for 35 s: %u of 3 pictures shown at the end, pauses per "
+           "picture at most %u (bound 2), longest freeze of a shown picture %.0f ms (bound "
+           "1000), audio packets %llu in the last %.0f s, audio only %s\n",
+           shown, most, fz / 1e3, (unsigned long long)got,
+           (at + CAPPED_US - (at + paused + 3 * S)) / 1e6, a1.audio_only_on ? "ON" : "never");
+    assert_true(shown >= 1 && shown < 3);
+    assert_true(most <= 2);
+    assert_true(fz <= 1000000);
+    assert_int_equal(a1.audio_only_on, 0);
+    /* amina's voice (50 packets/s) and the others' DTX filler (2.5/s each) */
+    int64_t span = (at + CAPPED_US - (at + paused + 3 * S)) / S;
+    assert_true(got >= (uint64_t)(span * 55 * 98 / 100));
+    sim_peer_set_links(c.p[3], NULL, &lan);
+    int64_t up = until_layer(&c, 3, 2, 10 * S);
+    sim_peer_stats(c.p[3], &a1);
+    printf("  lifted: every picture at the top after %.1f s (pauses ended %u of %u)\n", up / 1e6,
+           a1.paused_off, a1.paused_on);
+    assert_true(up >= 0);
+    assert_int_equal(a1.paused_off, a1.paused_on);
+    sim_destroy(c.s);
+}
+
 /* Random loss on one person's downlink (5 % and 15 %, not congestion): pictures keep
  * decoding (the longest freeze is bounded), the voice keeps coming, and that person is not
  * pushed into audio only. Prints the layer, the estimate and the freezes. */
@@ -315,6 +380,7 @@ static void random_loss(double rate, uint64_t seed, int64_t max_freeze)
            "%llu (of ~%u sent: before repair by FEC), audio only %s\n",
            what, (unsigned long long)lo_est / 1000, (unsigned long long)hi_est / 1000, fz / 1e3,
            (unsigned long long)got, 1000 + 2 * 50, a1.audio_only_on ? "ON" : "never");
+    printf("  %s: pictures paused %u times\n", what, a1.paused_on - a0.paused_on);
     assert_true(fz <= max_freeze);
     assert_int_equal(a1.audio_only_on, 0);
     for (int sub = 0; sub < 3; sub++) { /* the others are not touched */
@@ -340,8 +406,9 @@ static void loss_15(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(full_layers), cmocka_unit_test(cap_300), cmocka_unit_test(police_300),
-        cmocka_unit_test(cap_80),      cmocka_unit_test(loss_5),  cmocka_unit_test(loss_15),
+        cmocka_unit_test(full_layers), cmocka_unit_test(cap_300),    cmocka_unit_test(police_300),
+        cmocka_unit_test(cap_80),      cmocka_unit_test(police_150), cmocka_unit_test(loss_5),
+        cmocka_unit_test(loss_15),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,8 @@
 //   uplink     {available, loss, pictureLoss, look}: this page's "pub" line, once a second
 //              (look: true), and at each new report on its pictures (uplink.mjs)
 //   quality    call.quality changed (someone's connection: good, fair, poor)
-//   audioonly  call.audioOnly changed: the server stopped (true) or resumed video for this
-//              page because of its line (adapt.mjs)
+//   audioonly  call.audioOnly or call.linePaused changed: the server stopped (true) or resumed
+//              video for this page, or some pictures, because of its line (adapt.mjs)
 import { isSimulcast, videoEncodings } from './adapt.mjs';
 import { uplinkFigures } from './uplink.mjs';
 import { PathWatch, received, STALL_MS, WATCH_MS } from './pathwatch.mjs';
@@ -424,6 +424,9 @@ export class Call extends EventTarget {
   /** The server's active speaker (participant id) or null; audio only for a weak line. */
   speaker = null;
   audioOnly = false;
+  /** The people whose camera picture the server holds back because this page's line cannot
+   *  carry it (media.paused): their tiles show their initial, and the page says why. */
+  linePaused = new Set();
   /** Each person's connection as the server rates it (media.quality): id -> level. */
   quality = new Map();
   #sendFn;
@@ -572,6 +575,7 @@ export class Call extends EventTarget {
     this.#setRemoteMap(new Map());
     this.speaker = null;
     this.audioOnly = false;
+    this.linePaused.clear();
     this.quality.clear();
     this.#setStatus('idle');
   }
@@ -662,6 +666,16 @@ export class Call extends EventTarget {
       }
       return true;
     }
+    if (msg.type === 'media.paused') {
+      const id = typeof msg.participant === 'string' ? msg.participant : '';
+      if (id && msg.screen !== true && (this.linePaused.size < 256 || !msg.on)) {
+        if (msg.on === true) this.linePaused.add(id);
+        else this.linePaused.delete(id);
+        this.#watch.calm(); // a picture stops or starts on purpose
+        this.dispatchEvent(new CustomEvent('audioonly'));
+      }
+      return true;
+    }
     if (msg.type === 'media.audio_only') {
       this.audioOnly = msg.on === true;
       this.#watch.calm(); // the pictures stop or start on purpose
@@ -675,8 +689,9 @@ export class Call extends EventTarget {
    *  a weak line) or "audio" (docs/protocol.md "media.audio_only"). */
   setAudioOnlyMode(mode) {
     if (this.#selfId) this.send({ type: 'media.audio_only', mode });
-    if (mode === 'video' && this.audioOnly) {
+    if (mode === 'video' && (this.audioOnly || this.linePaused.size)) {
       this.audioOnly = false;
+      this.linePaused.clear();
       this.dispatchEvent(new CustomEvent('audioonly'));
     }
   }
@@ -801,6 +816,7 @@ export class Call extends EventTarget {
     this.#session?.close();
     this.#watch.reset();
     this.#setRemoteMap(new Map());
+    this.linePaused.clear(); // the server's new consumers start with every picture on
     // Nothing to send (the devices were refused or are missing): receive only.
     const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
     const s = new Session(this, this.#tracks, { restart, receiveOnly });

@@ -14,7 +14,7 @@ export const ui = {
   voiceOnly: $('voice-only'),
   preview: $('preview'), previewVideo: $('preview-video'), previewText: $('preview-text'),
   previewButton: $('preview-button'),
-  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
+  room: $('room'), roomTitle: $('room-title'), status: $('room-status'), list: $('participants'), mixAudio: $('mix-audio'), weakNotice: $('weak-notice'), weakText: $('weak-text'), weakVideo: $('weak-video'), upNotice: $('uplink-notice'), upCamera: $('uplink-camera'),
   leave: $('leave-button'), left: $('left'), leftTitle: $('left-title'), rejoin: $('rejoin-button'),
   leftText: $('left-text'), lobbyWait: $('lobby-wait'),
   notice: $('room-notice'),
@@ -140,7 +140,8 @@ export function roomView({ state, local, call, uplink, mod, aids, share, onAudio
     ui.callNotice.dataset.kind = call.status === 'failed' ? 'problem' : 'info';
     ui.callText.textContent = callKey ? t(callKey) : '';
     show(ui.callRetry, call.status === 'failed');
-    show(ui.weakNotice, call.audioOnly && call.status === 'connected');
+    show(ui.weakNotice, (call.audioOnly || call.linePaused.size > 0) && call.status === 'connected');
+    ui.weakText.textContent = t(call.audioOnly ? 'call.weakVoiceOnly' : 'call.weakSomePaused');
     show(ui.upNotice, uplink.paused && call.status === 'connected');
     ui.list.dataset.audioOnly = String(call.audioOnly);
     ui.callRetry.textContent = t('device.retry');
@@ -158,6 +159,7 @@ export function roomView({ state, local, call, uplink, mod, aids, share, onAudio
       remote: call.remote,
       states: state.remoteStates,
       videoPaused: !call.receiveVideo,
+      linePaused: call.linePaused,
       reconnecting: state.away,
       onAudioBlocked,
     });

@@ -137,7 +137,7 @@ function playAudio(audio, onBlocked) {
   });
 }
 
-function updateLabel(li, p, isSelf, state, videoPaused = false, away = false) {
+function updateLabel(li, p, isSelf, state, videoPaused = false, away = false, linePaused = false) {
   li.querySelector('.avatar').textContent = initial(p.name);
   li.querySelector('.tile-name').textContent = p.name;
   li.querySelector('.tile-role').textContent = roleText(p.role);
@@ -154,7 +154,8 @@ function updateLabel(li, p, isSelf, state, videoPaused = false, away = false) {
   li.dataset.away = away ? 'true' : 'false';
   const cam = li.querySelector('.tile-cam-off');
   if (state.video === false) cam.textContent = t('tile.cameraOff');
-  else cam.textContent = videoPaused ? t('tile.videoPaused') : '';
+  else if (videoPaused) cam.textContent = t('tile.videoPaused');
+  else cam.textContent = linePaused ? t('tile.linePaused') : '';
   li.classList.toggle('self', isSelf);
   if (isSelf) li.dataset.self = 'true';
   else delete li.dataset.self;
@@ -178,6 +179,7 @@ function sizeOf(count) {
  *   remote      Map id -> { audio, video } received tracks
  *   states      Map id -> { audio, video } from media.state (absent: unknown, taken as on)
  *   videoPaused true: this page asked for nobody's video (data saver); tiles say so
+ *   linePaused  Set of ids whose picture the server holds back for this page's weak line
  *   reconnecting  Set of ids whose connection dropped (the server waits for them): labelled
  *   onAudioBlocked  called when the browser refuses to play sound before a tap
  * Existing tiles are kept and moved, new ones created, missing ones removed.
@@ -185,7 +187,7 @@ function sizeOf(count) {
 export function renderTiles(list, people, opts) {
   const {
     selfId, local = {}, localState = {}, remote = new Map(), states = new Map(), videoPaused = false,
-    reconnecting = new Set(), onAudioBlocked,
+    linePaused = new Set(), reconnecting = new Set(), onAudioBlocked,
   } = opts;
   const existing = new Map();
   for (const li of list.children) existing.set(li.dataset.participantId, li);
@@ -202,8 +204,9 @@ export function renderTiles(list, people, opts) {
     } else {
       const state = states.get(p.id) || {};
       const tracks = remote.get(p.id) || {};
-      updateLabel(li, p, false, state, videoPaused, reconnecting.has(p.id));
-      bindVideo(li, tracks.video || null, state.video !== false && !videoPaused);
+      const held = linePaused.has(p.id);
+      updateLabel(li, p, false, state, videoPaused, reconnecting.has(p.id), held);
+      bindVideo(li, tracks.video || null, state.video !== false && !videoPaused && !held);
       bindAudio(li, tracks.audio || null, onAudioBlocked);
     }
     if (li !== before) list.insertBefore(li, before);
