@@ -10,8 +10,9 @@ build_pkgs=(build-essential cmake pkg-config openssl ca-certificates
   libssl-dev libjansson-dev libglib2.0-dev libhiredis-dev)
 # fonts-sil-abyssinica: Ethiopic letters, so that page screenshots show Tigrinya (not boxes).
 # espeak-ng: speech for the fake microphones (tests/lib/voicewav.mjs).
+# xvfb: a virtual X screen for a Firefox that shares its screen (headless it has none).
 test_pkgs=(libcmocka-dev chromium firefox-esr iproute2 nftables ffmpeg clang libclang-rt-14-dev coturn
-  valgrind clang-format fonts-sil-abyssinica redis-server espeak-ng)
+  valgrind clang-format fonts-sil-abyssinica redis-server espeak-ng xvfb)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -2,7 +2,8 @@
 // Chromium (playwright-core) through the SFU, inside a private network namespace
 // (tests/lib/netns.mjs). Each side must decode the other's video and hear its audio. Also
 // reports what each browser negotiated with our DTLS 1.2 server (getStats where the browser
-// has transport stats, and the server's own log line per connection).
+// has transport stats, and the server's own log line per connection). Firefox honours the
+// server's usedtx=1: silence goes at a few packets a second, and nothing is counted lost.
 // Then Firefox on the real room page (issue 15): it publishes three simulcast layers
 // (web/js/adapt.mjs) and the Chromium client, telling the server how big it shows Firefox
 // (media.layout), decodes the full layer for a large tile and the lowest for a small one;
@@ -89,6 +90,46 @@ if (!insideNetns()) {
     const lines = server.stderr.split('\n').filter((l) => /connection up/.test(l));
     t.diagnostic(`server: ${lines.join(' | ')}`);
     assert.equal(lines.length, 4, 'two connections per browser');
+
+    // Opus DTX: the server's answer asks for it (usedtx=1); Firefox honours it. Its fake
+    // microphone is a steady tone (50 packets/s), so it publishes silence the way the room
+    // page mutes (track.enabled = false: the encoder gets zeros). (A WebAudio silent track
+    // cannot serve here: with no sound device Firefox's AudioContext stays suspended.)
+    const fmtp = await fx.browser.page.evaluate(() => /a=fmtp:\d+ [^\r\n]*usedtx=1/.test(window.tdm.pub.remoteDescription.sdp));
+    assert.ok(fmtp, 'the server\'s answer to Firefox asks for Opus DTX (usedtx=1)');
+    const mic = (on) => fx.browser.page.evaluate((v) => {
+      window.tdm.pub.getSenders().find((x) => x.track?.kind === 'audio').track.enabled = v;
+    }, on);
+    await mic(false);
+    await sleep(1000); // the encoder's first pause
+    const [f0, c0] = await Promise.all([fx.browser.page.evaluate(pageStats), cr.browser.page.evaluate(pageStats)]);
+    const w0 = Date.now();
+    await sleep(2500);
+    const [f1, c1] = await Promise.all([fx.browser.page.evaluate(pageStats), cr.browser.page.evaluate(pageStats)]);
+    const secs = (Date.now() - w0) / 1000;
+    await mic(true);
+    const r0 = c0.remote[fx.id];
+    const r1 = c1.remote[fx.id];
+    const silence = {
+      sentPerSec: +((f1.sent.audioPackets - f0.sent.audioPackets) / secs).toFixed(1),
+      receivedPerSec: +((r1.audioPackets - r0.audioPackets) / secs).toFixed(1),
+      lost: r1.audioLost - r0.audioLost,
+      lostUp: f1.sent.audioLostUp === undefined ? null : f1.sent.audioLostUp - (f0.sent.audioLostUp ?? 0), // the server's RRs
+      playedSecs: +((r1.totalSamples - r0.totalSamples) / 48000).toFixed(2),
+      concealedSecs: +((r1.concealedSamples - r0.concealedSamples) / 48000).toFixed(2),
+    };
+    t.diagnostic(`Firefox silent (DTX): ${JSON.stringify(silence)}`);
+    assert.ok(silence.sentPerSec < 15, `Firefox ignores usedtx=1: ${silence.sentPerSec} packets/s of silence`);
+    // the server forwards the pauses as they are: nothing counted lost on either leg
+    assert.ok(silence.receivedPerSec > 0 && silence.lost <= 0 && (silence.lostUp ?? 0) <= 0, `DTX pauses: ${JSON.stringify(silence)}`);
+    // and the voice is back at once after the pause
+    let back = null;
+    for (const end = Date.now() + 10000; Date.now() < end; await sleep(200)) {
+      back = (await cr.browser.page.evaluate(pageStats)).remote[fx.id];
+      if (back.audioEnergy > r1.audioEnergy && back.audioPackets > r1.audioPackets + 20) break;
+    }
+    assert.ok(back.audioEnergy > r1.audioEnergy && back.audioPackets > r1.audioPackets + 20,
+      `Firefox's voice does not come back after the pause: ${JSON.stringify(back)}`);
   });
 
   /** Firefox on the real room page (web/js/adapt.mjs decides its layers), through the form. */

@@ -6,8 +6,10 @@
 // growing); Ngozi joins later on a 360 px phone and sees it too; Jan's own share is refused
 // ("Someone is already sharing"), and the server refuses a raw second sharer (share_busy)
 // and a malformed screen; "Stop sharing" takes it away at Jan's; a sharer who leaves ends
-// the share. Firefox ESR as a viewer: it decodes the shared screen (headless Firefox cannot
-// share one itself here: getDisplayMedia fails with NotFoundError, fake streams or not).
+// the share. Firefox ESR decodes the shared screen, then shares its own and Jan decodes it.
+// Firefox runs on a virtual X screen (Xvfb, started and stopped here by its PID): headless
+// Firefox has no screen to capture (getDisplayMedia fails with NotFoundError; its fake
+// devices are a camera and a microphone only), on a display it shares the whole of it.
 // Screenshots go to tests/e2e/artifacts/ (git-ignored).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, SOURCE_DIR } from '../lib/tandem.mjs';
-import { launchFirefox } from '../lib/browsers.mjs';
+import { launchFirefox, startXvfb } from '../lib/browsers.mjs';
 import { joinRoomPage } from '../lib/roompage.mjs';
 import { client, closeAllClients } from '../lib/wsclient.mjs';
 
@@ -32,6 +34,7 @@ if (!insideNetns()) {
   });
 } else {
   let server = null;
+  let xvfb = null;
   const people = [];
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,6 +47,7 @@ if (!insideNetns()) {
   after(async () => {
     closeAllClients();
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
+    if (xvfb) await xvfb.close();
     if (server) await server.stop();
   }, { timeout: 60000 });
 
@@ -172,35 +176,78 @@ if (!insideNetns()) {
   });
 
   test('Firefox sees the screen too', { timeout: 200000 }, async () => {
-    const ff = await launchFirefox('Firefox');
-    const d = { label: 'Firefox', browser: ff, page: ff.page, log: [], id: null };
+    xvfb = await startXvfb(DESKTOP);
+    const ff = await launchFirefox('Firefox', { display: xvfb.display });
+    const d = { label: 'Firefox', browser: ff, page: ff.page, log: [], errors: [], id: null };
     people.push(d);
     ff.page.on('console', (m) => d.log.push(`${m.type()}: ${m.text()}`));
+    ff.page.on('pageerror', (e) => {
+      d.errors.push(e.message);
+      d.log.push(`pageerror: ${e.message}`);
+    });
     await ff.page.setViewport(DESKTOP);
     await ff.page.goto(`${server.url}/r/${ROOM}`);
     await ff.page.waitForSelector('#name');
     await ff.page.type('#name', 'Lena');
     await ff.page.click('#join-button');
     await ff.page.waitForSelector('#room:not([hidden])', { timeout: UI_WAIT_MS });
+    d.id = await ff.page.$eval('#participants .tile[data-self="true"]', (li) => li.dataset.participantId);
     await waitForScreen(d, (fn) => ff.page.evaluate(fn));
     await ff.page.waitForFunction(() => !document.getElementById('share-stage').hidden &&
       document.getElementById('share-video').videoWidth > 0, { timeout: MEDIA_WAIT_MS });
-    await ff.close();
-    people.splice(people.indexOf(d), 1);
   });
 
-  test('Stop sharing takes it away; a sharer who leaves ends the share', { timeout: 200000 }, async () => {
-    const [a, b, c] = people;
+  test('Stop sharing takes it away', { timeout: 200000 }, async () => {
+    const [a, b, c, d] = people;
     await (await button(a, 'Stop sharing')).click();
     await button(a, 'Share my screen');
     await Promise.all([b, c].map((p) => waitForStage(p, false)));
+    await d.page.waitForFunction(() => document.getElementById('share-stage').hidden, { timeout: MEDIA_WAIT_MS });
     await b.page.waitForFunction(() => window.tandemCall.screenTrack() === null && window.tandemCall.sharer() === null,
       null, { timeout: MEDIA_WAIT_MS });
     // The screen's track is stopped at Amina's (the browser's sharing indicator goes out).
     assert.deepEqual(await a.page.evaluate(() => window.tandemCall.pub.getSenders()
       .filter((s) => s.track?.kind === 'video' && s.track.label.startsWith('screen')).length), 0);
+  });
 
-    // Now Jan may share; Amina sees it; Jan leaves and it is gone.
+  test('Firefox shares its screen: Jan (Chromium) decodes it', { timeout: 200000 }, async (t) => {
+    const [, b, , d] = people;
+    const ff = d.page;
+    const at = Date.now();
+    await ff.click('#share-button');
+    // sharing, or the page's notice of why not (headless: NotFoundError, "Your screen could not be shared")
+    const outcome = await (await ff.waitForFunction(() => {
+      const notice = document.getElementById('room-notice');
+      if (!notice.hidden) return notice.textContent.trim();
+      return !document.getElementById('share-mine').hidden &&
+        document.getElementById('share-button').getAttribute('aria-pressed') === 'true' && 'sharing';
+    }, { timeout: UI_WAIT_MS })).jsonValue();
+    assert.equal(outcome, 'sharing', `Firefox does not share: ${outcome}\n${logs()}`);
+    const sent = await ff.evaluate(() => window.tandemCall.pub.getSenders()
+      .filter((s) => s.track?.kind === 'video').map((s) => s.track.label));
+    const seen = await waitForScreen(b);
+    const seenMs = Date.now() - at;
+    await waitForStage(b, true);
+    assert.equal(await b.page.evaluate(() => window.tandemCall.sharer()), d.id);
+    t.diagnostic(`Firefox sends video tracks ${JSON.stringify(sent)}; Jan decodes its screen ${seenMs} ms after the click: ` +
+      JSON.stringify(seen));
+    assert.ok(seen.width >= 320, `Firefox's screen arrives too small: ${JSON.stringify(seen)}`);
+    await shot(b, 'call-share-firefox.png');
+    // Stop sharing: gone at Jan's, the screen's track stopped at Firefox's.
+    await ff.click('#share-button');
+    await waitForStage(b, false);
+    await ff.waitForFunction(() => document.getElementById('share-mine').hidden &&
+      window.tandemCall.pub.getSenders().filter((s) => s.track?.kind === 'video').length === 1, { timeout: UI_WAIT_MS });
+    assert.deepEqual(d.errors, [], 'Firefox: page errors');
+    await d.browser.close();
+    people.splice(people.indexOf(d), 1);
+    await xvfb.close();
+    xvfb = null;
+  });
+
+  test('a sharer who leaves ends the share', { timeout: 200000 }, async () => {
+    const [a, b, c] = people;
+    // Jan shares; Amina sees it; Jan leaves and it is gone.
     await (await button(b, 'Share my screen')).click();
     await button(b, 'Stop sharing');
     await waitForScreen(a);

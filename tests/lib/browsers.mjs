@@ -1,6 +1,7 @@
 // Browsers for media tests, started by us so that each one can be stopped by its PID:
 // Debian's Chromium with a DevTools port that playwright-core connects to, and Firefox ESR
-// through puppeteer-core over WebDriver BiDi (/work/shared/notes/browser-testing.md).
+// through puppeteer-core over WebDriver BiDi (/work/shared/notes/browser-testing.md); and a
+// virtual X screen (Xvfb) for a Firefox that shares a screen.
 import { spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,12 +101,48 @@ export const FIREFOX_PREFS = {
   'network.prefetch-next': false,
 };
 
-/** Starts Firefox ESR; resolves with { pid, page, close() } (page: puppeteer's). */
-export async function launchFirefox(label, { timeoutMs = 60000 } = {}) {
+/**
+ * Starts Xvfb on a free display (Debian package xvfb); resolves with { display, pid, close() }.
+ * Firefox captures a screen only from a real display: headless it finds none
+ * (getDisplayMedia: NotFoundError), and its fake devices are a camera and a microphone only.
+ * On an X display it shares the whole screen ("Primary Monitor") without asking, given
+ * media.navigator.permission.disabled.
+ */
+export async function startXvfb({ width = 1280, height = 800, timeoutMs = 20000 } = {}) {
+  // -displayfd: Xvfb picks a free display number and writes it to our pipe once it listens
+  const child = spawn('Xvfb', ['-displayfd', '1', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  reapOnExit(child);
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const display = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      killPid(child, 1000);
+      reject(new Error(`Xvfb gave no display within ${timeoutMs} ms:\n${err.slice(-2000)}`));
+    }, timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /^(\d+)\n/.exec(out);
+      if (m) { clearTimeout(t); resolve(`:${m[1]}`); }
+    });
+    child.on('error', (e) => {
+      clearTimeout(t);
+      reject(new Error(`cannot start Xvfb (Debian package xvfb: scripts/install-deps.sh test): ${e.message}`));
+    });
+    child.on('exit', (code) => { clearTimeout(t); reject(new Error(`Xvfb exited (${code}):\n${err.slice(-2000)}`)); });
+  });
+  return { display, pid: child.pid, close: () => killPid(child) };
+}
+
+/** Starts Firefox ESR, headless or on an X display (display: ':N', from startXvfb);
+ *  resolves with { pid, page, close() } (page: puppeteer's). */
+export async function launchFirefox(label, { timeoutMs = 60000, display = null } = {}) {
   const puppeteer = (await import('puppeteer-core')).default;
   const browser = await puppeteer.launch({
     browser: 'firefox', protocol: 'webDriverBiDi', executablePath: '/usr/bin/firefox-esr',
-    headless: true, acceptInsecureCerts: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: timeoutMs,
+    headless: !display, acceptInsecureCerts: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: timeoutMs,
+    ...(display ? { env: { ...process.env, DISPLAY: display } } : {}),
   });
   const proc = browser.process();
   if (proc) reapOnExit(proc);
