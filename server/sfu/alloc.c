@@ -203,12 +203,15 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
     *step = 0;
     for (size_t i = 0; i < n; i++)
         ws[i].layer = TDM_LAYERSEL_NONE;
+    bool first = true; /* the first picture wanted is kept: below it, audio only decides */
     for (size_t i = 0; i < n; i++) {
         struct want *w = &ws[i];
         bool simulcast = w->c->prod->n_layers > 1;
-        int l = w->max < 0 || (hold && w->c->line_off) ? -1
-                : simulcast                            ? next_active(w->c, 0, w->max, now)
-                                                       : 0;
+        int l = w->max < 0 ? -1 : simulcast ? next_active(w->c, 0, w->max, now) : 0;
+        bool keep = first && l >= 0;
+        first &= l < 0;
+        if (hold && w->c->line_off && !keep)
+            l = -1;
         /* A picture that is flowing stops only when clearly unaffordable (hysteresis:
          * the report after a cut still counts the switches' keyframes). */
         uint64_t c0 = l >= 0 ? cost_of(w, l) : 0;
@@ -218,7 +221,7 @@ static void spend(struct want *ws, size_t n, uint64_t budget, uint64_t *step, in
             c0 += c0 / 10 * RETURN_MARGIN_10THS; /* its keyframe, and the others' */
         /* a picture the line could not carry comes back only when it is paid (and probed,
          * up_allowed): not on the floor, or it would go on and off with the line's loss */
-        if (l >= 0 && (c0 <= budget || !simulcast || (floor && !w->c->line_off))) {
+        if (l >= 0 && (c0 <= budget || !simulcast || keep || (floor && !w->c->line_off))) {
             w->layer = l;
             budget -= c0 < budget ? c0 : budget;
         }
