@@ -80,6 +80,7 @@ struct tdm_gcc {
     /* loss */
     uint32_t loss_lost, loss_total;
     int64_t loss_at_us;
+    uint64_t reported, reported_lost; /* every packet feedback told of since the start */
     double loss_bps, last_loss;
     /* probing */
     uint16_t probe_id, probe_next_id;

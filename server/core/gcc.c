@@ -416,6 +416,8 @@ void tdm_gcc_on_feedback(struct tdm_gcc *g, const struct tdm_gcc_pkt *p, size_t 
 {
     for (size_t i = 0; i < n; i++) {
         g->loss_total++;
+        g->reported++;
+        g->reported_lost += !p[i].received;
         if (p[i].probe && p[i].probe == g->probe_id)
             probe_pkt(g, &p[i]);
         if (!p[i].received) {

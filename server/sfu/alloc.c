@@ -35,6 +35,8 @@
 #define UP_DWELL_US 1000000    /* transport-cc: the estimate pays an upgrade this long, */
 #define UP_PROBE_US 1500000    /* then padding at its rate comes through this long */
 #define UP_OK_US 1000000       /* a probe that came through allows upgrades this long */
+#define UP_CARRIED_PCT 95      /* it came through: this much of its goal delivered, */
+#define UP_LOST_PCT 3          /* and at most this much of what it sent lost */
 #define UP_FAIL_US 4000000     /* a picture down this soon after an upgrade: it failed */
 #define UP_BACK_MIN_US 3000000 /* after a failed probe or upgrade, none for this long, */
 #define UP_BACK_MAX_US 5000000 /* growing up to this (back within 10 s of a lifted limit) */
@@ -393,9 +395,13 @@ static void up_probe_check(struct part *q, int64_t now)
     if (!q->up_probe_until_us)
         return;
     bool at_end = now >= q->up_probe_until_us;
-    uint64_t carried = at_end ? q->up_goal_bps / 100 * 85 : 0;
+    uint64_t carried = at_end ? q->up_goal_bps / 100 * UP_CARRIED_PCT : 0;
     /* the estimate need only reach the goal by the end: it rises as the padding comes */
     bool short_of = dl_short_of(q->sub, at_end ? q->up_goal_bps : 0, carried);
+    const struct tdm_gcc *g = &q->sub->dl->gcc;
+    uint64_t told = g->reported - q->up_reported, lost = g->reported_lost - q->up_reported_lost;
+    if (at_end && lost * 100 > told * UP_LOST_PCT)
+        short_of = true; /* a policer at the edge passes most of it: most is not enough */
     if (!short_of && !at_end)
         return;
     up_stop(q, now);
@@ -448,6 +454,8 @@ static bool up_allowed(struct part *q, const struct want *ws, size_t n, uint64_t
     uint64_t on = goal + goal / 10, sent = q->alloc_bps;
     q->up_goal_bps = goal;
     q->up_probe_until_us = now + UP_PROBE_US;
+    q->up_reported = q->sub->dl->gcc.reported;
+    q->up_reported_lost = q->sub->dl->gcc.reported_lost;
     dl_pad(q->sub, on > sent + 16000 ? on - sent : 16000, q->up_probe_until_us, now);
     return false;
 }

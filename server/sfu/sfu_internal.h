@@ -221,9 +221,10 @@ struct part {
      * allocations up to the goal go; a probe or upgrade that failed doubles up_back_us */
     int64_t up_since_us, up_probe_until_us, up_ok_until_us, up_back_us;
     uint64_t up_goal_bps;
-    int64_t up_quiet_until_us; /* a failed probe's losses: not the line's until then */
-    int64_t hurt_since_us;     /* the line has lost a tenth since (line_hurts), 0: not */
-    int64_t lossy_until_us;    /* its losses did not follow the rate: random, not a full line */
+    uint64_t up_reported, up_reported_lost; /* the estimator's counts when the probe began */
+    int64_t up_quiet_until_us;              /* a failed probe's losses: not the line's until then */
+    int64_t hurt_since_us;  /* the line has lost a tenth since (line_hurts), 0: not */
+    int64_t lossy_until_us; /* its losses did not follow the rate: random, not a full line */
     /* quality.c */
     uint8_t up_frac;    /* the largest fraction lost (1/256) of our latest report to it */
     int64_t up_frac_us; /* when that report went */
