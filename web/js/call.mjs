@@ -4,14 +4,15 @@
 // revision "rev" that grows with every offer, and the page answers. Every received track
 // belongs to the participant named by its msid stream id.
 //
-// A Session (session.mjs) is one such pair. A new Session replaces the old one after every join (the
-// participant id is new). When the network changes or a connection's path fails, the pair
-// is first mended in place by an ICE restart (protocol.md "ICE restarts"): "pub" offers with
-// restartIce(), and the server, which alone offers on "sub", is asked for a sub offer with
-// new credentials (media.restart). DTLS, SRTP keys and the server's producers stay; media
-// moves to the new path. Only if that does not bring media back within ICE_RESTART_MS (or
-// the server released our media: error media_unavailable) does a new pair replace the old
-// one, with a new DTLS fingerprint that tells the server to start afresh.
+// A Session (session.mjs) is one such pair. A new Session replaces the old one after every
+// join (the participant id is new). When the network changes or a connection's path fails,
+// the pair is first mended in place by an ICE restart (protocol.md "ICE restarts"): "pub"
+// offers with restartIce(), and the server, which alone offers on "sub", is asked for a sub
+// offer with new credentials (media.restart). DTLS, SRTP keys and the server's producers
+// stay; media moves to the new path. Only if that does not bring media back within
+// ICE_RESTART_MS (or the server released our media: error media_unavailable) does a new
+// pair replace the old one, with a new DTLS fingerprint that tells the server to start
+// afresh.
 //
 // A signaling cut does not touch the pair: the page resumes its session on a new WebSocket
 // (room.mjs) and resumed() sends again what may have been lost with the old one.
@@ -32,6 +33,8 @@
 //   quality    call.quality changed (someone's connection: good, fair, poor)
 //   audioonly  call.audioOnly or call.linePaused changed: the server stopped (true) or resumed
 //              video for this page, or some pictures, because of its line (adapt.mjs)
+//   sharelost  the person's shared screen is no longer sent: a new pair did not share it
+//              again (detail.code: the server's refusal, e.g. share_busy, if it refused)
 import { isSimulcast } from './adapt.mjs';
 import { Session } from './session.mjs';
 import { uplinkFigures } from './uplink.mjs';
@@ -250,6 +253,29 @@ export class Call extends EventTarget {
     return s.shareScreen(track);
   }
 
+  /** Called by a new Session s once its "pub" is answered: shares again the screen that the
+   *  pair it replaced shared (s.reshare), as shareScreen() does. If the screen ended meanwhile
+   *  or the server refuses it (share_busy: someone else shares now; forbidden), "sharelost". */
+  async reshare(s) {
+    const track = s.reshare;
+    let err = null;
+    try {
+      if (track.readyState !== 'live') throw new Error('the screen ended');
+      await s.shareScreen(track);
+    } catch (e) {
+      err = e;
+    }
+    if (s !== this.#session) return; // a newer pair took it over (from s.reshare or s.screen)
+    s.reshare = null;
+    if (err) {
+      console.info(`tandem call: the screen is not shared again on the new connections (${err.code || err.message})`);
+      this.dispatchEvent(new CustomEvent('sharelost', { detail: { code: err.code ?? null } }));
+    } else if (track.readyState !== 'live') {
+      // Stopped while the offer was on its way (share.mjs found the connection busy).
+      s.shareScreen(null).catch(() => {});
+    }
+  }
+
   /** The tracks to send (null: nothing of that kind); swapped in without renegotiation.
    *  nothingToSend: the devices were refused or are missing (not merely still opening): a
    *  new pair then receives only, and starts sending when a track comes. */
@@ -466,14 +492,19 @@ export class Call extends EventTarget {
       this.#iceAt = Date.now();
       this.send({ type: 'ice.servers' });
     }
-    if (this.#session?.screenOn) this.dispatchEvent(new CustomEvent('sharelost')); // a new pair
-    this.#session?.close();
+    const old = this.#session;
+    // Nothing to send (the devices were refused or are missing): receive only.
+    const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
+    // A screen shared on the old pair is shared again on the new one once its "pub" is
+    // answered (reshare()); one still being started, or a new pair that only receives, loses it.
+    const shared = old?.reshare || (old?.screenOn && old.shareId === null ? old.screen?.sender.track : null);
+    const reshare = shared && !receiveOnly ? shared : null;
+    if (!reshare && (old?.screenOn || old?.reshare)) this.dispatchEvent(new CustomEvent('sharelost'));
+    old?.close();
     this.#watch.reset();
     this.#setRemoteMap(new Map());
     this.linePaused.clear(); // the server's new consumers start with every picture on
-    // Nothing to send (the devices were refused or are missing): receive only.
-    const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
-    const s = new Session(this, this.#tracks, { restart, receiveOnly });
+    const s = new Session(this, this.#tracks, { restart, receiveOnly, reshare });
     this.#session = s;
     s.publish().catch((err) => this.fail(s, `pub offer: ${err?.message || err}`));
     // Alone in the room nothing comes to connect: there is no connection to wait for.

@@ -71,15 +71,17 @@ export class Session {
   screen = null; // the transceiver of the person's shared screen, once shared (share.mjs)
   screenOn = false;
   shareId = null; // the id of a pub offer that starts or stops a share, awaiting its answer
+  reshare = null; // the screen the pair this one replaced shared: shared again once "pub" is answered
   #shareWait = null;
   #queued = { pub: [], sub: [] };
   #trickle = { pub: false, sub: false };
   #ended = { pub: false, sub: false };
   #timers = new Set();
 
-  constructor(call, tracks, { restart, receiveOnly = false }) {
+  constructor(call, tracks, { restart, receiveOnly = false, reshare = null }) {
     this.call = call;
     this.restart = restart;
+    this.reshare = reshare;
     this.pub = null; // null while this pair receives only
     this.sub = this.#connection('sub');
     if (!receiveOnly) this.#makePub(tracks);
@@ -217,6 +219,7 @@ export class Session {
     this.#startTrickle('pub');
     this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
     this.pumpSub();
+    if (this.reshare) this.call.reshare(this);
   }
 
   onOffer(msg) {
