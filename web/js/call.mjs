@@ -253,27 +253,14 @@ export class Call extends EventTarget {
     return s.shareScreen(track);
   }
 
-  /** Called by a new Session s once its "pub" is answered: shares again the screen that the
-   *  pair it replaced shared (s.reshare), as shareScreen() does. If the screen ended meanwhile
-   *  or the server refuses it (share_busy: someone else shares now; forbidden), "sharelost". */
-  async reshare(s) {
-    const track = s.reshare;
-    let err = null;
-    try {
-      if (track.readyState !== 'live') throw new Error('the screen ended');
-      await s.shareScreen(track);
-    } catch (e) {
-      err = e;
-    }
+  /** Called by a new Session s once it tried to share again the screen of the pair it
+   *  replaced (err: why that failed, or null): "sharelost" when it failed. */
+  reshared(s, err) {
     if (s !== this.#session) return; // a newer pair took it over (from s.reshare or s.screen)
     s.reshare = null;
-    if (err) {
-      console.info(`tandem call: the screen is not shared again on the new connections (${err.code || err.message})`);
-      this.dispatchEvent(new CustomEvent('sharelost', { detail: { code: err.code ?? null } }));
-    } else if (track.readyState !== 'live') {
-      // Stopped while the offer was on its way (share.mjs found the connection busy).
-      s.shareScreen(null).catch(() => {});
-    }
+    if (!err) return;
+    console.info(`tandem call: the screen is not shared again on the new connections (${err.code || err.message})`);
+    this.dispatchEvent(new CustomEvent('sharelost', { detail: { code: err.code ?? null } }));
   }
 
   /** The tracks to send (null: nothing of that kind); swapped in without renegotiation.
@@ -496,8 +483,8 @@ export class Call extends EventTarget {
     // Nothing to send (the devices were refused or are missing): receive only.
     const receiveOnly = this.#nothingToSend && !this.#tracks.audio && !this.#tracks.video && !this.#noReceiveOnly;
     // A screen shared on the old pair is shared again on the new one once its "pub" is
-    // answered (reshare()); one still being started, or a new pair that only receives, loses it.
-    const shared = old?.reshare || (old?.screenOn && old.shareId === null ? old.screen?.sender.track : null);
+    // answered (Session.shareAgain); a new pair that only receives loses it.
+    const shared = old?.carriedScreen() ?? null;
     const reshare = shared && !receiveOnly ? shared : null;
     if (!reshare && (old?.screenOn || old?.reshare)) this.dispatchEvent(new CustomEvent('sharelost'));
     old?.close();

@@ -173,6 +173,30 @@ export class Session {
     return within(done, STEP_TIMEOUT_MS, 'share answer');
   }
 
+  /** The screen a new pair shares again (its reshare): this pair's share once the server took
+   *  it, or the one it was itself to share again; null when none (one still being started or
+   *  stopped is lost with this pair). */
+  carriedScreen() {
+    if (this.reshare) return this.reshare;
+    return this.screenOn && this.shareId === null ? this.screen?.sender.track ?? null : null;
+  }
+
+  /** Shares again the screen of the pair this one replaced (reshare), as shareScreen() does.
+   *  Resolves with null, or with why not: the screen ended meanwhile, or the server refused
+   *  it (share_busy: someone else shares now; forbidden). */
+  async shareAgain() {
+    const track = this.reshare;
+    try {
+      if (track.readyState !== 'live') throw new Error('the screen ended');
+      await this.shareScreen(track);
+    } catch (err) {
+      return err;
+    }
+    // Stopped while the offer was on its way (share.mjs found the connection busy).
+    if (track.readyState !== 'live') this.shareScreen(null).catch(() => {});
+    return null;
+  }
+
   /** The server refused the share offer (share_busy, forbidden, bad_field): take it back. */
   async shareRefused(err) {
     try {
@@ -219,7 +243,7 @@ export class Session {
     this.#startTrickle('pub');
     this.after(CONNECT_TIMEOUT_MS, () => this.call.checkConnected(this));
     this.pumpSub();
-    if (this.reshare) this.call.reshare(this);
+    if (this.reshare) this.shareAgain().then((err) => this.call.reshared(this, err));
   }
 
   onOffer(msg) {

@@ -7,7 +7,7 @@
 //   video a coordinator stopped (forbidden); the offer is then taken back.
 // - The share ends with the button, the browser's own "Stop sharing" (the track ends), or
 //   leaving; everyone gets {"type": "share", participant, on}. A new pair of connections
-//   shares the screen again by itself (call.mjs reshare(); the others see it go and come
+//   shares the screen again by itself (session.mjs shareAgain(); the others see it go and come
 //   back); only if that fails ("sharelost": the screen ended, or someone else shares now)
 //   does the share end here too.
 // - The others see the screen big (msid "screen" in their sub offer) and the faces in a
