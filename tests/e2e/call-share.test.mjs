@@ -3,13 +3,18 @@
 // Amina (Chromium) presses "Share my screen": headless Chromium with the fake media flags of
 // tests/lib/browsers.mjs picks a fake 800x600 "screen" by itself. Jan (Chromium) sees it big
 // and decodes it (getStats inbound-rtp framesDecoded of the track with msid "screen"
-// growing); Ngozi joins later on a 360 px phone and sees it too; Jan's own share is refused
-// ("Someone is already sharing"), and the server refuses a raw second sharer (share_busy)
-// and a malformed screen; "Stop sharing" takes it away at Jan's; a sharer who leaves ends
-// the share. Firefox ESR decodes the shared screen, then shares its own and Jan decodes it.
-// Firefox runs on a virtual X screen (Xvfb, started and stopped here by its PID): headless
-// Firefox has no screen to capture (getDisplayMedia fails with NotFoundError; its fake
-// devices are a camera and a microphone only), on a display it shares the whole of it.
+// growing). Amina's connections are rebuilt (her "pub" connection closes: the server releases
+// her media with media_unavailable, as after a lost connection, and her page builds a new
+// pair): the new pair shares the screen again by itself, Jan decodes it again, and Amina's
+// button says "Stop sharing" throughout. Ngozi joins later on a 360 px phone and sees it
+// too; Jan's own share is refused ("Someone is already sharing"), and the server refuses a
+// raw second sharer (share_busy) and a malformed screen; "Stop sharing" takes it away at
+// Jan's; a sharer who leaves ends the share. Firefox ESR decodes the shared screen, then
+// shares its own and Jan decodes it. Firefox runs on a virtual X screen (Xvfb, started and
+// stopped here by its PID): headless Firefox has no screen to capture (getDisplayMedia fails
+// with NotFoundError; its fake devices are a camera and a microphone only), on a display it
+// shares the whole of it. Last, Ngozi starts sharing while Amina's pair is rebuilt: Amina's
+// screen is refused on her new pair and her page says so.
 // Screenshots go to tests/e2e/artifacts/ (git-ignored).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,6 +146,42 @@ if (!insideNetns()) {
     await shot(b, 'call-share-desktop.png');
   });
 
+  test('new connections at the sharer: the screen is shared again without pressing Share', { timeout: 90000 }, async () => {
+    const [a, b] = people;
+    // Watched in the pages every 20 ms: Jan's page sees the share go (the old pair's screen
+    // ended) and come back; Amina's button never goes back to "Share my screen".
+    await b.page.evaluate(() => {
+      window.shareGone = false;
+      setInterval(() => { if (window.tandemCall.sharer() === null) window.shareGone = true; }, 20);
+    });
+    await a.page.evaluate(() => {
+      window.shareDropped = false;
+      const button = document.getElementById('share-button');
+      setInterval(() => { if (button.getAttribute('aria-pressed') !== 'true') window.shareDropped = true; }, 20);
+    });
+    // Amina's "pub" connection closes (DTLS close_notify): the server releases her media and
+    // says media_unavailable, as for a connection lost for good; the page builds a new pair.
+    const oldPair = await a.page.evaluate(() => {
+      const pc = window.tandemCall.pub;
+      const fingerprint = /a=fingerprint:(.+)/.exec(pc.localDescription.sdp)[1];
+      pc.close();
+      return fingerprint;
+    });
+    await a.page.waitForFunction((old) => {
+      const sdp = window.tandemCall.pub?.localDescription?.sdp || '';
+      return window.tandemCall.status === 'connected' && !sdp.includes(old);
+    }, oldPair, { timeout: MEDIA_WAIT_MS });
+    await b.page.waitForFunction((id) => window.shareGone && window.tandemCall.sharer() === id &&
+      window.tandemCall.screenTrack() !== null, a.id, { timeout: MEDIA_WAIT_MS }).catch((err) => {
+      throw new Error(`Jan does not see Amina's screen again: ${err.message}\n${logs()}`);
+    });
+    await waitForScreen(b);
+    await waitForStage(b, true);
+    assert.equal(await a.page.evaluate(() => window.shareDropped), false, 'Amina\'s button said "Share my screen" meanwhile');
+    await button(a, 'Stop sharing');
+    assert.ok(a.log.some((l) => l.includes('media connection was lost')), `no rebuild at Amina's:\n${logs()}`);
+  });
+
   test('a second sharer is refused, on the page and by the server', { timeout: 60000 }, async () => {
     const [a, b] = people;
     await (await button(b, 'Share my screen')).click();
@@ -255,6 +296,33 @@ if (!insideNetns()) {
     await b.page.getByRole('button', { name: 'Leave' }).click();
     await Promise.all([a, c].map((p) => waitForStage(p, false)));
     assert.equal(await a.page.evaluate(() => window.tandemCall.sharer()), null);
+    for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: page errors`);
+  });
+
+  test('someone else shares while the sharer\'s connections are rebuilt: the share ends there', { timeout: 120000 }, async () => {
+    const [a, , c] = people;
+    await (await button(a, 'Share my screen')).click();
+    await button(a, 'Stop sharing');
+    await waitForStage(c, true);
+    // Ngozi presses Share as soon as the room has no sharer, while Amina's page builds its new pair.
+    await c.page.evaluate(() => {
+      const timer = setInterval(() => {
+        if (window.tandemCall.sharer() !== null) return;
+        clearInterval(timer);
+        document.getElementById('share-button').click();
+      }, 20);
+    });
+    await a.page.evaluate(() => window.tandemCall.pub.close());
+    await button(c, 'Stop sharing');
+    // Amina's new pair offers her screen again and the server refuses it (share_busy): her page
+    // says so and offers to share again; she sees Ngozi's screen.
+    await a.page.getByText('Someone is already sharing', { exact: false }).waitFor({ timeout: MEDIA_WAIT_MS });
+    await button(a, 'Share my screen');
+    assert.ok(a.log.some((l) => l.includes('not shared again on the new connections (share_busy)')), logs());
+    assert.equal(await a.page.evaluate(() => window.tandemCall.pub.getSenders()
+      .filter((s) => s.track?.kind === 'video' && s.track.label.startsWith('screen')).length), 0);
+    await waitForScreen(a);
+    assert.equal(await a.page.evaluate(() => window.tandemCall.sharer()), c.id);
     for (const p of people) assert.deepEqual(p.errors, [], `${p.label}: page errors`);
   });
 }

@@ -1,5 +1,5 @@
 // End to end, without media flowing: the room page's side of the media protocol
-// (web/js/call.mjs, docs/protocol.md "Media") against the real server, with the page's
+// (web/js/call.mjs, session.mjs, docs/protocol.md "Media") against the real server, with the page's
 // WebSocket routed through playwright so that a test can stand in for the server's media
 // part. Covers what is hard to provoke with a real SFU: a server that answers offers with
 // not_implemented, refused devices, a burst of sub offers (only the newest is answered),

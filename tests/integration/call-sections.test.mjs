@@ -1,12 +1,12 @@
 // The room page maps every received track to a participant by the msid stream id of the
-// server's sub offer (docs/protocol.md "Media"): web/js/call.mjs sendingSections() against
+// server's sub offer (docs/protocol.md "Media"): web/js/session.mjs sendingSections() against
 // the server offers captured in tests/data/sdp (written by the server's SDP writer and
 // accepted by Chromium and Firefox). No browser, no server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { sendingSections } from '../../web/js/call.mjs';
+import { sendingSections } from '../../web/js/session.mjs';
 
 const SOURCE_DIR = process.env.TANDEM_SOURCE_DIR ||
   path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');

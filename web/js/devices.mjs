@@ -1,6 +1,6 @@
 // "Camera and sound" (room.html #devices), before and during the call: which camera and
 // which microphone (a switch in the call keeps it going: media.mjs useDevice, then
-// replaceTrack in call.mjs), a live level of the microphone, a short tune to test the
+// replaceTrack in session.mjs), a live level of the microphone, a short tune to test the
 // speaker, the speaker itself where the browser lets a page choose it (setSinkId), and on a
 // phone one tap for the other camera (front or back). The choice is kept for this tab, and
 // on the device with "Remember me" (media.mjs chosenDevice). Nothing here leaves the page.

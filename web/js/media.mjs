@@ -279,7 +279,7 @@ export class LocalMedia extends EventTarget {
 
   /**
    * Uses another camera or microphone (kind 'audio' | 'video'): the new one is opened first,
-   * then put in the old one's place (the call swaps it in with replaceTrack, call.mjs), then
+   * then put in the old one's place (the call swaps it in with replaceTrack, session.mjs), then
    * the old one stops. Resolves true when the switch happened; a device that cannot open
    * leaves the old one working. Without a running device the choice waits for the next start.
    */

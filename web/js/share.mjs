@@ -5,8 +5,11 @@
 //   on the page's "pub" connection, named in the pub offer (`screen`: its mid).
 // - One sharer at a time: the server refuses a second one (share_busy), and someone whose
 //   video a coordinator stopped (forbidden); the offer is then taken back.
-// - The share ends with the button, the browser's own "Stop sharing" (the track ends),
-//   leaving, or a new pair of connections; everyone gets {"type": "share", participant, on}.
+// - The share ends with the button, the browser's own "Stop sharing" (the track ends), or
+//   leaving; everyone gets {"type": "share", participant, on}. A new pair of connections
+//   shares the screen again by itself (session.mjs shareAgain(); the others see it go and come
+//   back); only if that fails ("sharelost": the screen ended, or someone else shares now)
+//   does the share end here too.
 // - The others see the screen big (msid "screen" in their sub offer) and the faces in a
 //   strip; the server gives it priority over the camera thumbnails (media.layout tile
 //   "screen"). Nothing is recorded: the picture goes from the sharer to the others only.
@@ -50,7 +53,7 @@ export class ScreenShare {
       else ui.stage.requestFullscreen?.().catch(() => {});
     });
     call.addEventListener('tracks', () => this.render());
-    call.addEventListener('sharelost', () => this.#ended());
+    call.addEventListener('sharelost', (ev) => this.#ended(ev.detail?.code));
   }
 
   /** A (re)join: who shares now is in welcome's participants ("share": true). */
@@ -167,11 +170,13 @@ export class ScreenShare {
     }
   }
 
-  /** The pair of connections was rebuilt: the new one carries no screen. */
-  #ended() {
+  /** The pair of connections was rebuilt and the new one could not share the screen again
+   *  (code: the server's refusal, if it refused). */
+  #ended(code) {
     if (!this.#track) return;
     console.info('tandem share: new connections, the screen is no longer shared');
     this.#dropTrack();
+    if (REFUSAL_KEYS[code]) this.#notice(REFUSAL_KEYS[code]);
     this.render();
   }
 
