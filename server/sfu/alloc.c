@@ -30,17 +30,18 @@
 #define KEY_RETRY_US 1000000   /* a switch still waiting asks for its keyframe again */
 #define AO_ENTER_US 1000000    /* below the threshold this long: audio only */
 #define DOWN_HOLD_US 3000000   /* transport-cc: after a picture went down, none goes up */
-#define AO_EXIT_US 1000000     /* transport-cc: above it (and a quarter) this long: video */
 #define AUDIO_GUESS_BPS 40000  /* an audio stream not measured yet */
 #define UP_DWELL_US 1000000    /* transport-cc: the estimate pays an upgrade this long, */
 #define UP_PROBE_US 1500000    /* then padding at its rate comes through this long */
 #define UP_OK_US 1000000       /* a probe that came through allows upgrades this long */
-#define UP_CARRIED_PCT 95      /* it came through: this much of its goal delivered, */
+#define UP_CARRIED_PCT 90      /* it came through: this much of its goal delivered, */
 #define UP_LOST_PCT 3          /* and at most this much of what it sent lost */
 #define UP_FAIL_US 4000000     /* a picture down this soon after an upgrade: it failed */
 #define UP_BACK_MIN_US 3000000 /* after a failed probe or upgrade, none for this long, */
 #define UP_BACK_MAX_US 5000000 /* growing up to this (back within 10 s of a lifted limit) */
 #define UP_QUIET_US 1500000    /* the losses of a failed probe pass with its loss window */
+#define AO_BACK_MIN_US 4000000 /* audio only: after a failed probe none for this long, */
+#define AO_BACK_MAX_US 7000000 /* growing up to this (video back within 10 s of a lifted limit) */
 #define TIGHT_US 1000000       /* the line loses a tenth this long: no layer kept on credit */
 #define LOSSY_US 3000000       /* and as much this long after that: the loss is random, */
 #define LOSSY_FOR_US 30000000  /* not congestion, for this long */
@@ -372,9 +373,10 @@ static void audio_only_check(struct tdm_sfu *s, struct part *q, uint64_t est, ui
 
 static void up_failed(struct part *q, int64_t now)
 {
-    q->up_back_us = !q->up_back_us                       ? UP_BACK_MIN_US
-                    : q->up_back_us * 2 > UP_BACK_MAX_US ? UP_BACK_MAX_US
-                                                         : q->up_back_us * 2;
+    /* audio only: a failed probe costs the voice, the only thing this line carries */
+    int64_t lo = q->audio_only ? AO_BACK_MIN_US : UP_BACK_MIN_US;
+    int64_t hi = q->audio_only ? AO_BACK_MAX_US : UP_BACK_MAX_US;
+    q->up_back_us = q->up_back_us < lo ? lo : q->up_back_us * 2 > hi ? hi : q->up_back_us * 2;
     if (q->hold_until_us < now + q->up_back_us)
         q->hold_until_us = now + q->up_back_us;
     q->up_ok_until_us = 0;
@@ -414,6 +416,18 @@ static void up_probe_check(struct part *q, int64_t now)
     }
 }
 
+/* Padding on top of what is sent (sent) up to goal and a tenth, for UP_PROBE_US: its verdict
+ * is up_probe_check's. */
+static void up_start(struct part *q, uint64_t goal, uint64_t sent, int64_t now)
+{
+    uint64_t on = goal + goal / 10;
+    q->up_goal_bps = goal;
+    q->up_probe_until_us = now + UP_PROBE_US;
+    q->up_reported = q->sub->dl->gcc.reported;
+    q->up_reported_lost = q->sub->dl->gcc.reported_lost;
+    dl_pad(q->sub, on > sent + 16000 ? on - sent : 16000, q->up_probe_until_us, now);
+}
+
 /* Up to this layer w is no upgrade: what it has (or is switching to), or where a picture
  * that was off starts. */
 static int floor_layer(const struct want *w, int64_t now)
@@ -451,12 +465,7 @@ static bool up_allowed(struct part *q, const struct want *ws, size_t n, uint64_t
         q->up_since_us = now;
     if (now - q->up_since_us < UP_DWELL_US)
         return false;
-    uint64_t on = goal + goal / 10, sent = q->alloc_bps;
-    q->up_goal_bps = goal;
-    q->up_probe_until_us = now + UP_PROBE_US;
-    q->up_reported = q->sub->dl->gcc.reported;
-    q->up_reported_lost = q->sub->dl->gcc.reported_lost;
-    dl_pad(q->sub, on > sent + 16000 ? on - sent : 16000, q->up_probe_until_us, now);
+    up_start(q, goal, q->alloc_bps, now);
     return false;
 }
 
@@ -484,25 +493,23 @@ static uint64_t wish(const struct part *q, const struct want *ws, size_t n, uint
     return w;
 }
 
-/* With a transport-cc estimate, audio only ends when a probe sent since it began came
- * through at what audio and the lowest picture need, with a quarter to spare, and the
- * estimate has stayed there for AO_EXIT_US (the estimate alone may drift up to half as much
- * again as the audio it carries: no proof of room). The probes go out as soon as the line
- * may have room again (downlink.c). */
+/* With a transport-cc estimate, audio only ends when a probe of the estimator sent since it
+ * began came through at what audio and the lowest picture need, with a quarter to spare,
+ * the estimate is there too (it alone may drift up to half as much again as the audio it
+ * carries: no proof of room), and then padding at that rate came through for UP_PROBE_US as
+ * for an upgrade (up_probe_check): a policer's burst lets the estimator's short probes
+ * through at any rate, and audio only went off and on again behind one. The estimator's
+ * probes go out as soon as the line may have room again (downlink.c). */
 static void ao_exit_check(struct tdm_sfu *s, struct part *q, uint64_t est, uint64_t need,
                           int64_t now)
 {
     uint64_t exit = need + need / 4;
-    if (!q->audio_only || est < exit || dl_probed(q->sub, q->ao_on_us) < exit) {
-        q->ao_high_since = 0;
+    if (!q->audio_only || est < exit || dl_probed(q->sub, q->ao_on_us) < exit)
         return;
-    }
-    if (!q->ao_high_since)
-        q->ao_high_since = now;
-    if (now - q->ao_high_since >= AO_EXIT_US) {
-        q->ao_high_since = 0;
+    if (q->up_ok_until_us > now && q->up_goal_bps >= exit)
         tell_audio_only(s, q, false, now);
-    }
+    else if (!q->up_probe_until_us && now >= q->hold_until_us)
+        up_start(q, exit, q->sub->dl->media_bps, now);
 }
 
 static void allocate(struct tdm_sfu *s, struct part *q, int64_t now)

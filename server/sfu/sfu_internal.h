@@ -210,11 +210,10 @@ struct part {
     int64_t next_alloc_us;
     struct tdm_sfu_tile *tiles; /* the page's layout (media.layout), n_tiles */
     uint8_t n_tiles;
-    int8_t ao_mode;        /* enum tdm_sfu_ao_mode */
-    bool audio_only;       /* automatic audio only is on */
-    int64_t ao_low_since;  /* the estimate has been below the threshold since; 0 */
-    int64_t ao_high_since; /* transport-cc: above it (with the margin) since; 0 */
-    int64_t ao_on_us;      /* when automatic audio only began */
+    int8_t ao_mode;       /* enum tdm_sfu_ao_mode */
+    bool audio_only;      /* automatic audio only is on */
+    int64_t ao_low_since; /* the estimate has been below the threshold since; 0 */
+    int64_t ao_on_us;     /* when automatic audio only began */
     /* alloc.c, transport-cc: an upgrade waits until the estimate has paid it since
      * up_since_us (0: it does not), then padding at its rate (dl_pad) runs until
      * up_probe_until_us (0: none) for up_goal_bps; that verified, up_ok_until_us lets
