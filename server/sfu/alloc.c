@@ -1,9 +1,11 @@
 /* What each subscriber receives (docs/architecture.md "Allocation"): its downlink estimate
  * is spent audio first, then a shared screen, then the active speaker's video, then the
  * others by tile size; each video gets one simulcast layer (layers.c, core/layersel.c). A
- * thumbnail never gets the top layer, a hidden tile no video. When the estimate cannot
- * carry audio and the lowest layer of one picture, the subscriber goes audio only (it is
- * told, and told again when video comes back).
+ * thumbnail never gets the top layer, a hidden tile no video. A picture after the first that
+ * the line cannot carry while it loses is paused (the page is told: media.paused) and comes
+ * back only on proof. When the estimate cannot carry audio and the lowest layer of one
+ * picture, the subscriber goes audio only (it is told, and told again when video comes
+ * back, again only on proof).
  *
  * The estimate is transport-cc's (downlink.c, core/gcc.c) when the page sends its feedback:
  * the allocation tells it what the subscriber would receive if its line allowed it, and its
