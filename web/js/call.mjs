@@ -338,7 +338,8 @@ export class Call extends EventTarget {
       if (id && msg.screen !== true && (this.linePaused.size < 256 || !msg.on)) {
         if (msg.on === true) this.linePaused.add(id);
         else this.linePaused.delete(id);
-        this.#watch.calm(); // a picture stops or starts on purpose
+        // (no calm() for the path watch: the first picture and the voices keep flowing, and a
+        // path that dies makes the server pause pictures too, which must not hide the death)
         this.dispatchEvent(new CustomEvent('audioonly'));
       }
       return true;
