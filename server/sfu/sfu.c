@@ -22,6 +22,7 @@ int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out)
         return TDM_ENOMEM;
     s->cfg = *cfg;
     s->next_key = 1;
+    s->again_us = INT64_MAX;
     tdm_timerheap_init(&s->timers);
     s->cap_tx = cfg->tx_slots ? cfg->tx_slots : 1024;
     s->tx = malloc(s->cap_tx * sizeof *s->tx);
@@ -128,11 +129,30 @@ static uint64_t tick_order(struct sfu_timer *t)
     return (uint64_t)q->room->timer.idx << 32 | ((uint64_t)t->idx + 1);
 }
 
-static int by_tick_order(const void *a, const void *b)
+/* Heapsort of what is due by tick_order: in place (qsort may allocate), O(n log n). */
+static void sift(struct sfu_timer **v, uint32_t i, uint32_t n)
 {
-    uint64_t x = tick_order(*(struct sfu_timer *const *)a);
-    uint64_t y = tick_order(*(struct sfu_timer *const *)b);
-    return x < y ? -1 : x > y;
+    for (uint32_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && tick_order(v[c + 1]) > tick_order(v[c]))
+            c++;
+        if (tick_order(v[c]) <= tick_order(v[i]))
+            return;
+        struct sfu_timer *x = v[i];
+        v[i] = v[c];
+        v[c] = x;
+    }
+}
+
+static void sort_due(struct sfu_timer **v, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift(v, i, n);
+    for (uint32_t k = n; k-- > 1;) {
+        struct sfu_timer *x = v[0];
+        v[0] = v[k];
+        v[k] = x;
+        sift(v, 0, k);
+    }
 }
 
 static void settle(struct tdm_sfu *s, int64_t now)
@@ -344,6 +364,7 @@ static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
 void tdm_sfu_handle_timeout(struct tdm_sfu *s, int64_t now)
 {
     s->timeout_us = now;
+    s->again_us = INT64_MAX;
     expire_ice(s, now); /* O(1) until something in the ICE table can expire */
     recompute(s);
     /* What is due leaves the heap first, with what waits for any time-out: a tick that
@@ -361,20 +382,19 @@ void tdm_sfu_handle_timeout(struct tdm_sfu *s, int64_t now)
             s->poll[i]->due = true;
             s->due[n++] = s->poll[i];
         }
-    if (n > 1)
-        qsort(s->due, n, sizeof *s->due, by_tick_order);
+    sort_due(s->due, n);
     for (uint32_t i = 0; i < n; i++) {
         struct sfu_timer *t = s->due[i];
         struct room *r = sfu_timer_room(t);
         struct part *q = sfu_timer_part(t);
         /* Each piece of work needs a few datagrams: when the queue is nearly full the rest
          * stays due, for the next call right after the caller drained it. */
-        if (tdm_sfu_tx_room(s) >= SFU_TICK_RESERVE) {
-            if (r)
-                amix_tick(s, r, now);
-            else
-                part_tick(s, q, now);
-        }
+        if (tdm_sfu_tx_room(s) < SFU_TICK_RESERVE)
+            s->again_us = now; /* (one waiting for any time-out too) */
+        else if (r)
+            amix_tick(s, r, now);
+        else
+            part_tick(s, q, now);
         t->due = false;
         sfu_wake_room(s, r); /* back in the heap at its next deadline */
         sfu_wake(s, q);
@@ -436,7 +456,9 @@ int64_t tdm_sfu_deadline(const struct tdm_sfu *s)
     /* (the ICE table's INT64_MIN, "scan at the next tick" after its time-outs were set,
      * waits for the next time-out like SFU_POLL) */
     int64_t d = tdm_timerheap_next(&s->timers), ice = tdm_ice_deadline(s->ice);
-    return ice < d && ice != INT64_MIN ? ice : d;
+    if (ice < d && ice != INT64_MIN)
+        d = ice;
+    return s->again_us < d ? s->again_us : d;
 }
 
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out)

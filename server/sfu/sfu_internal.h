@@ -296,6 +296,7 @@ struct tdm_sfu {
     struct sfu_timer **dirty, **due, **poll;
     uint32_t n_dirty, n_poll, n_timed, cap_timed;
     int64_t timeout_us;   /* the last time-out's now */
+    int64_t again_us;     /* it left work for lack of transmit slots: call again then */
     bool offers_wanted;   /* some participant's offer_wanted is set */
     bool peers_connected; /* some peer's connected is set */
     bool mix_check;       /* some room's mix_check is set */
