@@ -107,6 +107,10 @@ void tdm_gcc_on_feedback(struct tdm_gcc *g, const struct tdm_gcc_pkt *p, size_t 
  * link allowed it. Fills the cluster id (never 0) and its rate. */
 bool tdm_gcc_probe_start(struct tdm_gcc *g, uint64_t want_bps, int64_t now, uint16_t *id,
                          uint64_t *bps);
+/* When tdm_gcc_probe_start with want_bps would next start a cluster, as things stand (a
+ * time in the past: at once); INT64_MAX while it would not (a cluster under way, or the
+ * estimate near want_bps): then only feedback or another want changes that. */
+int64_t tdm_gcc_probe_due(const struct tdm_gcc *g, uint64_t want_bps);
 /* The sender finished cluster id after `packets` packets. */
 void tdm_gcc_probe_sent(struct tdm_gcc *g, uint16_t id, uint32_t packets);
 

@@ -132,5 +132,8 @@ int tdm_ice_lookup_addr(const struct tdm_ice_table *t, const struct tdm_addr *fr
  * before that, so a timer armed for other reasons costs nothing here. */
 size_t tdm_ice_tick(struct tdm_ice_table *t, int64_t now_us, struct tdm_ice_expired *out,
                     size_t cap, int64_t *next_us);
+/* When tdm_ice_tick next has something to do (the *next_us it would give now), without a
+ * scan: INT64_MAX when nothing can expire. O(1), for the owner's timer. */
+int64_t tdm_ice_deadline(const struct tdm_ice_table *t);
 
 #endif

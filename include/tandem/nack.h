@@ -65,5 +65,7 @@ size_t tdm_nack_rx_missing(const struct tdm_nack_rx *rx);
 /* True once after loss could not be repaired (gap too large, list overflow, a number
  * given up): the caller should send a PLI, throttled by tdm_rtx_kf_throttle. */
 bool tdm_nack_rx_take_keyframe(struct tdm_nack_rx *rx);
+/* Whether tdm_nack_rx_take_keyframe would return true now (it stays so until taken). */
+bool tdm_nack_rx_keyframe_wanted(const struct tdm_nack_rx *rx);
 
 #endif

@@ -322,17 +322,30 @@ static void loss_update(struct tdm_gcc *g, int64_t now)
 
 /* ---- probes ------------------------------------------------------------------------------ */
 
-bool tdm_gcc_probe_start(struct tdm_gcc *g, uint64_t want_bps, int64_t now, uint16_t *id,
-                         uint64_t *bps)
+/* A cluster's rate: twice the estimate, within 1.5 times the want and the maximum; 0 when
+ * no cluster is to start (one under way, or the estimate near the want). */
+static uint64_t probe_rate(const struct tdm_gcc *g, uint64_t want_bps)
 {
-    if (g->probe_id || now < g->probe_next_us || (double)g->estimate_bps >= 0.9 * (double)want_bps)
-        return false;
+    if (g->probe_id || (double)g->estimate_bps >= 0.9 * (double)want_bps)
+        return 0;
     uint64_t rate = 2 * g->estimate_bps;
     if (rate > want_bps * 3 / 2)
         rate = want_bps * 3 / 2;
     if (rate > g->max_bps)
         rate = g->max_bps;
-    if (rate <= g->estimate_bps)
+    return rate > g->estimate_bps ? rate : 0;
+}
+
+int64_t tdm_gcc_probe_due(const struct tdm_gcc *g, uint64_t want_bps)
+{
+    return probe_rate(g, want_bps) ? g->probe_next_us : INT64_MAX;
+}
+
+bool tdm_gcc_probe_start(struct tdm_gcc *g, uint64_t want_bps, int64_t now, uint16_t *id,
+                         uint64_t *bps)
+{
+    uint64_t rate = probe_rate(g, want_bps);
+    if (!rate || now < g->probe_next_us)
         return false;
     g->probe_id = g->probe_next_id++;
     if (g->probe_next_id == 0)

@@ -645,6 +645,11 @@ static int64_t prune_addrs(struct tdm_ice_table *t, struct session *s, int64_t n
     return next;
 }
 
+int64_t tdm_ice_deadline(const struct tdm_ice_table *t)
+{
+    return t->scan_due;
+}
+
 size_t tdm_ice_tick(struct tdm_ice_table *t, int64_t now_us, struct tdm_ice_expired *out,
                     size_t cap, int64_t *next_us)
 {

@@ -241,6 +241,11 @@ size_t tdm_nack_rx_missing(const struct tdm_nack_rx *rx)
     return rx->live;
 }
 
+bool tdm_nack_rx_keyframe_wanted(const struct tdm_nack_rx *rx)
+{
+    return rx->want_keyframe;
+}
+
 bool tdm_nack_rx_take_keyframe(struct tdm_nack_rx *rx)
 {
     bool w = rx->want_keyframe;

@@ -614,6 +614,8 @@ void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now)
 
 int64_t alloc_deadline(const struct part *q)
 {
+    if (!q->next_alloc_us)
+        return SFU_POLL; /* the allocation's clock starts at the first time-out */
     return rr_deadline(q, q->next_alloc_us);
 }
 
@@ -624,7 +626,7 @@ void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, 
     q->n_tiles = c->tiles ? c->n_tiles : 0;
     c->tiles = NULL;
     q->next_alloc_us = now; /* a tile grew or hid: act on it now */
-    sfu_due(s, now);
+    sfu_wake(s, q);
 }
 
 void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now)
@@ -636,5 +638,5 @@ void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now)
     q->ao_low_since = 0;
     q->probe_until_us = 0;
     q->next_alloc_us = now;
-    sfu_due(s, now);
+    sfu_wake(s, q);
 }

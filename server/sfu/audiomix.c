@@ -67,7 +67,7 @@ static bool ensure_mixer(struct tdm_sfu *s, struct room *r, int64_t now)
         return false;
     r->mix_due = now;
     s->st.mix_rooms++;
-    sfu_due(s, now);
+    sfu_wake_room(s, r);
     return true;
 }
 
@@ -104,6 +104,7 @@ static void drop_mixer(struct tdm_sfu *s, struct room *r)
     uncount_mixer(s, r);
     tdm_mix_destroy(r->mix);
     r->mix = NULL;
+    sfu_wake_room(s, r);
 }
 
 static uint32_t fresh_ssrc(struct tdm_sfu *s, const struct part *q)
@@ -267,10 +268,8 @@ void amix_tick(struct tdm_sfu *s, struct room *r, int64_t now)
     if (!r->mix || now < r->mix_due)
         return;
     /* a datagram per listener at most: wait for the caller to drain the queue first */
-    if (s->cap_tx - s->n_tx < r->n_parts + SFU_TICK_RESERVE) {
-        sfu_due(s, now);
-        return;
-    }
+    if (s->cap_tx - s->n_tx < r->n_parts + SFU_TICK_RESERVE)
+        return; /* still due */
     r->mix_due = tdm_mix_tick(r->mix, now);
     count_mix(s, r);
     struct tdm_mix_out o;

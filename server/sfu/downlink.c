@@ -116,7 +116,7 @@ void dl_on_feedback(struct tdm_sfu *s, struct peer *p, const struct tdm_rtcp_pkt
          * the allocation hear of it now rather than at its next period */
         d->pad_until_us = 0;
         p->part->next_alloc_us = now;
-        sfu_due(s, now);
+        sfu_wake(s, p->part);
     }
     d->feedbacks++;
     s->st.twcc_feedback++;
@@ -208,6 +208,12 @@ static bool send_pad(struct tdm_sfu *s, struct peer *p, uint16_t probe, int64_t 
     return true;
 }
 
+/* What the subscriber would receive if its line allowed it: probes go out below that. */
+static uint64_t want_of(const struct sfu_dl *d)
+{
+    return d->want_bps ? d->want_bps : d->media_bps;
+}
+
 static void media_rate(struct sfu_dl *d, int64_t now)
 {
     if (!d->rate_at_us) {
@@ -237,7 +243,7 @@ void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now)
                   (unsigned long long)d->gcc.acked_bps / 1000,
                   (unsigned long long)d->media_bps / 1000, (unsigned long long)d->feedbacks);
     }
-    uint64_t want = d->want_bps ? d->want_bps : d->media_bps;
+    uint64_t want = want_of(d);
     if (!d->probe_left && d->feedbacks &&
         tdm_gcc_probe_start(&d->gcc, want, now, &d->probe_id, &d->probe_bps)) {
         /* longer clusters on a line whose policer faked a result lately (core/gcc.h) */
@@ -279,15 +285,23 @@ void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now)
     }
 }
 
-int64_t dl_deadline(const struct peer *p)
+int64_t dl_deadline(const struct peer *p, int64_t last_timeout)
 {
     const struct sfu_dl *d = p ? p->dl : NULL;
     if (!d || !d->ext_id || !p->srtp)
         return INT64_MAX;
+    if (!d->rate_at_us)
+        return SFU_POLL; /* the media rate's clock starts at the first time-out */
     if (d->probe_left)
         return d->probe_next_us;
-    int64_t next = d->rate_at_us + RATE_SPAN_US, probe = d->gcc.probe_next_us;
+    int64_t next = d->rate_at_us + RATE_SPAN_US;
     if (d->pad_until_us > d->tick_us && d->pad_next_us < next)
         next = d->pad_next_us > d->tick_us ? d->pad_next_us : d->tick_us + 1;
-    return probe > d->tick_us && probe < next ? probe : next;
+    /* The next cluster when dl_tick would start it: at its time, or when a time-out has come
+     * since that time without starting it (feedback lowered the estimate, the allocation
+     * raised its want after it) at the next time-out. */
+    int64_t probe = d->feedbacks ? tdm_gcc_probe_due(&d->gcc, want_of(d)) : INT64_MAX;
+    if (probe != INT64_MAX && probe <= last_timeout)
+        return SFU_POLL;
+    return probe < next ? probe : next;
 }

@@ -170,7 +170,7 @@ void fan_on_rtp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int
     if (pr->nack) {
         if (tdm_nack_rx_on_packet(pr->nack, v.seq, now) & TDM_NACK_RX_KEYFRAME)
             fb_want_keyframe(s, pr, now);
-        sfu_due(s, tdm_nack_rx_next_deadline(pr->nack));
+        sfu_wake(s, p->part); /* a gap: its NACKs are due soon */
     }
     /* Padding-only packets and other payload types (a codec the subscribers were not
      * offered) are not forwarded; the subscribers' numbering closes over them. */

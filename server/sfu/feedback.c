@@ -400,7 +400,7 @@ void fb_reports(struct tdm_sfu *s, struct peer *p, int64_t now)
         subscriber_reports(s, p, now);
     /* RFC 3550 §6.3.1: randomised to 0.5..1.5 of the interval. */
     p->next_rtcp_us = now + SFU_RTCP_INTERVAL_US / 2 + sfu_rand32(s) % SFU_RTCP_INTERVAL_US;
-    sfu_due(s, p->next_rtcp_us);
+    sfu_wake(s, p->part);
 }
 
 void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now)
@@ -415,8 +415,9 @@ void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now)
     pr->kf_wanted = false;
     if (tdm_rtx_kf_throttle_request(&pr->kf, now))
         send_pli(s, pr, now);
-    else
-        sfu_due(s, tdm_rtx_kf_throttle_deadline(&pr->kf));
+    /* Throttled, the request waits in the publisher's deadlines: anyone's input can bring
+     * them closer (a subscriber's PLI or NACK, another's allocation or connection). */
+    sfu_wake(s, pr->owner);
 }
 
 void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now)
@@ -431,6 +432,8 @@ void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now)
 
 int64_t fb_prod_deadline(const struct prod *pr)
 {
+    if (pr->nack && tdm_nack_rx_keyframe_wanted(pr->nack))
+        return SFU_POLL; /* a loss beyond repair: the next time-out asks for a keyframe */
     int64_t d = tdm_rtx_kf_throttle_deadline(&pr->kf), x;
     if (pr->nack && (x = tdm_nack_rx_next_deadline(pr->nack)) < d)
         d = x;

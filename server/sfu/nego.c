@@ -336,7 +336,7 @@ void nego_offer_sub(struct tdm_sfu *s, struct part *p, int64_t now)
         return; /* nothing to receive yet: the first sub offer waits for a track */
     if (!p->sub && !(p->sub = peer_create(s, p, PEER_SUB, now))) {
         p->sub_retry_us = now + SFU_SUB_RETRY_US; /* busy: offer again a little later */
-        sfu_due(s, p->sub_retry_us);
+        sfu_wake(s, p);
         return;
     }
     p->sub_retry_us = 0;

@@ -1,6 +1,6 @@
 /* The bottom of the SFU core: the transmit queue the caller drains after each input, the
- * events for the control thread, the earliest deadline noticed, and the randomness handed
- * in with the config. */
+ * events for the control thread, the participants and rooms whose deadlines may have moved
+ * (sfu.c recomputes them), and the randomness handed in with the config. */
 #include "sfu_internal.h"
 
 #include <stdarg.h>
@@ -21,10 +21,77 @@ uint32_t sfu_rand32_nonzero(struct tdm_sfu *s)
     return v ? v : 1;
 }
 
-void sfu_due(struct tdm_sfu *s, int64_t t)
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+static void mark(struct tdm_sfu *s, struct sfu_timer *t)
 {
-    if (t < s->next_due)
-        s->next_due = t;
+    if (t->dirty)
+        return;
+    t->dirty = true;
+    s->dirty[s->n_dirty++] = t; /* each timer once: room for all of them */
+}
+
+void sfu_wake(struct tdm_sfu *s, struct part *q)
+{
+    if (q)
+        mark(s, &q->timer);
+}
+
+void sfu_wake_room(struct tdm_sfu *s, struct room *r)
+{
+    if (r)
+        mark(s, &r->timer);
+}
+
+bool sfu_timer_add(struct tdm_sfu *s, struct sfu_timer *t, bool room)
+{
+    if (s->n_timed == s->cap_timed) {
+        uint32_t cap = s->cap_timed ? 2 * s->cap_timed : 16;
+        struct sfu_timer **d = realloc(s->dirty, cap * sizeof *d);
+        if (d)
+            s->dirty = d;
+        struct sfu_timer **u = d ? realloc(s->due, cap * sizeof *u) : NULL;
+        if (u)
+            s->due = u;
+        struct sfu_timer **o = u ? realloc(s->poll, cap * sizeof *o) : NULL;
+        if (o)
+            s->poll = o;
+        if (!o || tdm_timerheap_reserve(&s->timers, cap) != 0)
+            return false;
+        s->cap_timed = cap;
+    }
+    s->n_timed++;
+    *t = (struct sfu_timer){.node.at = INT64_MAX, .room = room};
+    mark(s, t);
+    return true;
+}
+
+/* Take t out of list l (of n), where flag says it is. */
+static void unlist(struct sfu_timer **l, uint32_t *n, struct sfu_timer *t, bool *flag)
+{
+    for (uint32_t i = 0; *flag && i < *n; i++)
+        if (l[i] == t) {
+            l[i] = l[--*n];
+            *flag = false;
+        }
+}
+
+void sfu_timer_poll(struct tdm_sfu *s, struct sfu_timer *t, bool poll)
+{
+    if (poll && !t->polled) {
+        t->polled = true;
+        s->poll[s->n_poll++] = t;
+    } else if (!poll) {
+        unlist(s->poll, &s->n_poll, t, &t->polled);
+    }
+}
+
+void sfu_timer_remove(struct tdm_sfu *s, struct sfu_timer *t)
+{
+    tdm_timerheap_remove(&s->timers, &t->node);
+    unlist(s->dirty, &s->n_dirty, t, &t->dirty);
+    unlist(s->poll, &s->n_poll, t, &t->polled);
+    s->n_timed--;
 }
 
 struct tdm_sfu_transmit *sfu_tx_slot(struct tdm_sfu *s)

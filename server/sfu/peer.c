@@ -56,9 +56,9 @@ struct peer *peer_create(struct tdm_sfu *s, struct part *part, enum peer_kind ki
     p->created_us = now;
     s->st.pending++;
     s->st.peers++;
-    /* The time-outs of ICE and of the whole set-up are noticed by the time-outs. */
-    sfu_due(s, now + s->cfg.ice_timeout_us);
-    sfu_due(s, now + s->cfg.ice_timeout_us + s->cfg.dtls_timeout_us);
+    /* The time-outs of ICE (its table's) and of the whole set-up (part's) are noticed by
+     * the time-outs. */
+    sfu_wake(s, part);
     p->part = part;
     p->kind = kind;
     p->dst.sock = -1;
@@ -102,6 +102,7 @@ void peer_destroy(struct tdm_sfu *s, struct peer *p, int64_t now)
         drain(s, p);
     }
     unpend(s, p);
+    sfu_wake(s, p->part); /* its deadlines go */
     if (p->ice_id)
         tdm_ice_session_remove(s->ice, p->ice_id);
     tdm_dtls_destroy(p->dtls);
@@ -123,7 +124,7 @@ static void on_connected(struct tdm_sfu *s, struct peer *p, int64_t now)
     if (rc != 0) {
         p->failed = true;
         p->fail_why = "SRTP setup failed";
-        sfu_due(s, now);
+        sfu_wake(s, p->part);
         return;
     }
     /* OpenSSL 3.0 speaks DTLS 1.2 at most (RFC 6347). No address in this line. */
@@ -134,7 +135,7 @@ static void on_connected(struct tdm_sfu *s, struct peer *p, int64_t now)
                                                : "SRTP_AES128_CM_HMAC_SHA1_80");
     /* Reports start now: the first REMB reaches a publisher inside its start phase. */
     p->next_rtcp_us = now + 100000;
-    sfu_due(s, p->next_rtcp_us);
+    sfu_wake(s, p->part);
     p->connected = true;
     s->peers_connected = true;
 }
@@ -156,7 +157,7 @@ static void events(struct tdm_sfu *s, struct peer *p, int64_t now)
             p->failed = true;
             p->fail_why = ev.type == TDM_DTLS_EV_CLOSED ? "DTLS closed by the page"
                                                         : tdm_dtls_fail_name(ev.fail);
-            sfu_due(s, now);
+            sfu_wake(s, p->part);
         }
     }
 }
@@ -197,14 +198,13 @@ int peer_set_remote(struct tdm_sfu *s, struct peer *p, const struct tdm_sdp_nego
     rc = tdm_dtls_set_remote_fingerprint(p->dtls, &fp, now);
     drain(s, p);
     events(s, p, now);
-    sfu_due(s, tdm_dtls_deadline(p->dtls));
+    sfu_wake(s, p->part); /* DTLS's retransmission deadline */
     return rc;
 }
 
 void peer_restart_ice(struct tdm_sfu *s, struct peer *p, int64_t now)
 {
-    tdm_ice_session_restart(s->ice, p->ice_id, now); /* RFC 8445 §9 */
-    sfu_due(s, now + s->cfg.ice_timeout_us);
+    tdm_ice_session_restart(s->ice, p->ice_id, now); /* RFC 8445 §9; its table's deadline */
 }
 
 /* Where media for p goes: a UDP address on one of our sockets, or an ICE-TCP connection
@@ -287,7 +287,7 @@ void peer_on_dtls(struct tdm_sfu *s, struct peer *p, const struct tdm_sfu_path *
     }
     drain(s, p);
     events(s, p, now);
-    sfu_due(s, tdm_dtls_deadline(p->dtls));
+    sfu_wake(s, p->part); /* DTLS's retransmission deadline */
 }
 
 /* A connection must be up within ICE's and DTLS's bounds together, counted from its

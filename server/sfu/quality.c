@@ -97,5 +97,5 @@ void quality_tick(struct tdm_sfu *s, struct part *q, int64_t now)
 
 int64_t quality_deadline(const struct part *q)
 {
-    return q->next_quality_us ? q->next_quality_us : INT64_MAX;
+    return q->next_quality_us ? q->next_quality_us : SFU_POLL; /* the first starts the clock */
 }

@@ -33,6 +33,19 @@ static void ptr_remove(void **arr, uint32_t *n, void *x)
     }
 }
 
+/* Rooms and participants know their places (the time-outs' tick order, sfu.c). */
+static void renumber_rooms(struct tdm_sfu *s)
+{
+    for (uint32_t i = 0; i < s->n_rooms; i++)
+        s->rooms[i]->timer.idx = i;
+}
+
+static void renumber_parts(struct room *r)
+{
+    for (uint32_t i = 0; i < r->n_parts; i++)
+        r->parts[i]->timer.idx = i;
+}
+
 /* ---- rooms and participants ---------------------------------------------------------- */
 
 struct room *roster_room(struct tdm_sfu *s, const char *id, bool create)
@@ -46,10 +59,16 @@ struct room *roster_room(struct tdm_sfu *s, const char *id, bool create)
     if (!r)
         return NULL;
     snprintf(r->id, sizeof r->id, "%s", id);
-    if (!ptr_push((void ***)&s->rooms, &s->n_rooms, &s->cap_rooms, r)) {
+    if (!sfu_timer_add(s, &r->timer, true)) {
         free(r);
         return NULL;
     }
+    if (!ptr_push((void ***)&s->rooms, &s->n_rooms, &s->cap_rooms, r)) {
+        sfu_timer_remove(s, &r->timer);
+        free(r);
+        return NULL;
+    }
+    r->timer.idx = s->n_rooms - 1;
     s->st.rooms = s->n_rooms;
     return r;
 }
@@ -57,10 +76,12 @@ struct room *roster_room(struct tdm_sfu *s, const char *id, bool create)
 void roster_free_room(struct tdm_sfu *s, struct room *r, int64_t now)
 {
     ptr_remove((void **)s->rooms, &s->n_rooms, r);
+    renumber_rooms(s);
     s->st.rooms = s->n_rooms;
     while (r->n_parts)
         roster_remove(s, r->parts[r->n_parts - 1], now);
     amix_room_free(s, r);
+    sfu_timer_remove(s, &r->timer);
     free(r->parts);
     free(r);
 }
@@ -81,10 +102,16 @@ struct part *roster_add(struct tdm_sfu *s, struct room *r, const char *pid)
     p->room = r;
     snprintf(p->id, sizeof p->id, "%s", pid);
     tdm_subslots_init(&p->slots);
-    if (!ptr_push((void ***)&r->parts, &r->n_parts, &r->cap_parts, p)) {
+    if (!sfu_timer_add(s, &p->timer, false)) {
         free(p);
         return NULL;
     }
+    if (!ptr_push((void ***)&r->parts, &r->n_parts, &r->cap_parts, p)) {
+        sfu_timer_remove(s, &p->timer);
+        free(p);
+        return NULL;
+    }
+    p->timer.idx = r->n_parts - 1;
     s->st.participants++;
     quality_join(s, p);
     return p;
@@ -244,6 +271,7 @@ struct prod *roster_add_prod(struct tdm_sfu *s, struct part *owner,
         }
     }
     owner->prods[owner->n_prods++] = pr;
+    sfu_wake(s, owner); /* its NACKs and keyframe requests */
     if (!layers_make(s, pr, nm)) {
         roster_remove_prod(s, pr);
         return NULL;
@@ -274,6 +302,7 @@ void roster_remove_prod(struct tdm_sfu *s, struct prod *pr)
         roster_drop_consumer(c->sub, c->slot);
     }
     struct part *o = pr->owner;
+    sfu_wake(s, o);
     for (uint32_t i = 0; i < o->n_prods; i++) {
         if (o->prods[i] == pr) {
             o->prods[i] = o->prods[--o->n_prods];
@@ -323,14 +352,17 @@ void roster_reset_media(struct tdm_sfu *s, struct part *p, int64_t now)
     p->published = p->recv_only = false;
     p->offer_wanted = false;
     p->sub_retry_us = 0;
+    sfu_wake(s, p);
 }
 
 void roster_remove(struct tdm_sfu *s, struct part *p, int64_t now)
 {
     roster_reset_media(s, p, now);
     ptr_remove((void **)p->room->parts, &p->room->n_parts, p);
+    renumber_parts(p->room);
     s->st.participants--;
     quality_leave(s, p);
+    sfu_timer_remove(s, &p->timer);
     free(p->cons);
     free(p->tiles);
     free(p);

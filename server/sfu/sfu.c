@@ -1,7 +1,9 @@
 /* The SFU core's entry points (include/tandem/sfu.h): each input is dispatched downwards,
  * then settle() acts on what the lower layers left as data (connections that came up, sub
- * offers wanted). This is the only place sub offers are made: once per input, and once
- * more between the two steps of a pub offer from a new connection. */
+ * offers wanted, deadlines that may have moved). This is the only place sub offers are
+ * made: once per input, and once more between the two steps of a pub offer from a new
+ * connection. A time-out ticks only the participants and rooms that are due (the heap of
+ * their deadlines, kept exact after every input: docs/architecture.md "Time-outs"). */
 #include "sfu_internal.h"
 
 #include "tandem/demux.h"
@@ -20,7 +22,8 @@ int tdm_sfu_create(const struct tdm_sfu_config *cfg, struct tdm_sfu **out)
         return TDM_ENOMEM;
     s->cfg = *cfg;
     s->next_key = 1;
-    s->next_due = INT64_MAX;
+    s->again_us = INT64_MAX;
+    tdm_timerheap_init(&s->timers);
     s->cap_tx = cfg->tx_slots ? cfg->tx_slots : 1024;
     s->tx = malloc(s->cap_tx * sizeof *s->tx);
     s->ice = tdm_ice_table_create(cfg->max_sessions);
@@ -45,6 +48,10 @@ void tdm_sfu_destroy(struct tdm_sfu *s)
         tdm_sfu_event_free(e);
     nego_free_scratch(s);
     tdm_ice_table_destroy(s->ice);
+    tdm_timerheap_free(&s->timers);
+    free(s->dirty);
+    free(s->due);
+    free(s->poll);
     free(s->tx);
     free(s);
 }
@@ -62,6 +69,90 @@ static void on_connected(struct tdm_sfu *s, struct peer *p, int64_t now)
     for (uint32_t i = 0; i < p->part->n_prods; i++)
         if (p->part->prods[i]->kf_wanted)
             fb_want_keyframe(s, p->part->prods[i], now);
+}
+
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+static void take(int64_t x, int64_t *d, bool *poll)
+{
+    if (x == SFU_POLL)
+        *poll = true;
+    else if (x < *d)
+        *d = x;
+}
+
+/* The earliest time anything of q is due (0: at once), from the deadline functions of its
+ * parts, each of which says when its tick would next do something; *poll: some of it waits
+ * for the next time-out (SFU_POLL). */
+static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q, bool *poll)
+{
+    int64_t d = INT64_MAX;
+    if (q->pub)
+        take(peer_deadline(s, q->pub), &d, poll);
+    if (q->sub)
+        take(peer_deadline(s, q->sub), &d, poll);
+    if (q->sub_retry_us)
+        take(q->sub_retry_us, &d, poll);
+    take(dl_deadline(q->sub, s->timeout_us), &d, poll);
+    for (uint32_t k = 0; k < q->n_prods; k++)
+        take(fb_prod_deadline(q->prods[k]), &d, poll);
+    take(alloc_deadline(q), &d, poll);
+    take(quality_deadline(q), &d, poll);
+    return d;
+}
+
+/* Deadlines that may have moved since the last input are recomputed: the heap is exact
+ * again (later ones too, so nothing is ticked for nothing). One a running time-out took
+ * out is put back after its tick. */
+static void recompute(struct tdm_sfu *s)
+{
+    while (s->n_dirty) {
+        struct sfu_timer *t = s->dirty[--s->n_dirty];
+        t->dirty = false;
+        if (t->due)
+            continue;
+        struct room *r = sfu_timer_room(t);
+        bool poll = false;
+        int64_t d = r ? amix_deadline(r) : part_deadline(s, sfu_timer_part(t), &poll);
+        tdm_timerheap_set(&s->timers, &t->node, d);
+        sfu_timer_poll(s, t, poll);
+    }
+}
+
+/* The order every time-out ticks in: rooms as listed, each room's mix before its
+ * participants as listed (the order of the days when each time-out ticked everyone). */
+static uint64_t tick_order(struct sfu_timer *t)
+{
+    struct part *q = sfu_timer_part(t);
+    if (!q)
+        return (uint64_t)t->idx << 32;
+    return (uint64_t)q->room->timer.idx << 32 | ((uint64_t)t->idx + 1);
+}
+
+/* Heapsort of what is due by tick_order: in place (qsort may allocate), O(n log n). */
+static void sift(struct sfu_timer **v, uint32_t i, uint32_t n)
+{
+    for (uint32_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && tick_order(v[c + 1]) > tick_order(v[c]))
+            c++;
+        if (tick_order(v[c]) <= tick_order(v[i]))
+            return;
+        struct sfu_timer *x = v[i];
+        v[i] = v[c];
+        v[c] = x;
+    }
+}
+
+static void sort_due(struct sfu_timer **v, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift(v, i, n);
+    for (uint32_t k = n; k-- > 1;) {
+        struct sfu_timer *x = v[0];
+        v[0] = v[k];
+        v[k] = x;
+        sift(v, 0, k);
+    }
 }
 
 static void settle(struct tdm_sfu *s, int64_t now)
@@ -94,6 +185,7 @@ static void settle(struct tdm_sfu *s, int64_t now)
                     nego_offer_sub(s, r->parts[k], now);
         }
     }
+    recompute(s);
 }
 
 /* ---- datagrams ----------------------------------------------------------------------- */
@@ -112,6 +204,7 @@ int tdm_sfu_handle_datagram(struct tdm_sfu *s, const struct tdm_sfu_path *from, 
         if (tdm_ice_lookup_addr(s->ice, &from->remote, &sid, &user) != 0)
             return 0; /* RFC 8445 §11: only from addresses that passed a connectivity check */
         struct peer *peer = (struct peer *)(uintptr_t)user;
+        sfu_wake(s, peer->part); /* whatever it changes of its own deadlines */
         if (k == TDM_DEMUX_DTLS)
             peer_on_dtls(s, peer, from, p, len, now);
         else if (!peer->srtp)
@@ -134,6 +227,7 @@ void tdm_sfu_handle_path_closed(struct tdm_sfu *s, uint64_t tcp)
             peer_forget_tcp(r->parts[k]->sub, tcp);
         }
     }
+    recompute(s); /* (nothing moves a deadline here: kept exact all the same) */
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
@@ -142,6 +236,8 @@ void tdm_sfu_handle_command(struct tdm_sfu *s, struct tdm_sfu_cmd *c, int64_t no
 {
     struct room *r = roster_room(s, c->room, c->kind == TDM_SFU_CMD_JOIN);
     struct part *p = r ? roster_find(r, c->pid) : NULL;
+    if (p && c->kind != TDM_SFU_CMD_LEAVE)
+        sfu_wake(s, p); /* whatever the command changes of its own deadlines */
     switch (c->kind) {
     case TDM_SFU_CMD_JOIN:
         if (r && !p)
@@ -220,9 +316,9 @@ static void expire_ice(struct tdm_sfu *s, int64_t now)
             p->failed = true;
             p->fail_why = ex[i].reason == TDM_ICE_EXPIRED_CONNECT ? "ICE never connected"
                                                                   : "ICE consent expired";
+            sfu_wake(s, p->part); /* due at once: release_failed */
         }
     } while (n == 32);
-    sfu_due(s, ice_next);
 }
 
 /* A failed connection releases the participant's media; the page is told to start over. */
@@ -265,46 +361,43 @@ static void part_tick(struct tdm_sfu *s, struct part *q, int64_t now)
     }
 }
 
-static int64_t part_deadline(const struct tdm_sfu *s, const struct part *q)
-{
-    int64_t d = INT64_MAX, x;
-    if (q->pub && (x = peer_deadline(s, q->pub)) < d)
-        d = x;
-    if (q->sub && (x = peer_deadline(s, q->sub)) < d)
-        d = x;
-    if (q->sub_retry_us && q->sub_retry_us < d)
-        d = q->sub_retry_us;
-    if ((x = dl_deadline(q->sub)) < d)
-        d = x;
-    for (uint32_t k = 0; k < q->n_prods; k++)
-        if ((x = fb_prod_deadline(q->prods[k])) < d)
-            d = x;
-    if ((x = alloc_deadline(q)) < d)
-        d = x;
-    if ((x = quality_deadline(q)) < d)
-        d = x;
-    return d;
-}
-
 void tdm_sfu_handle_timeout(struct tdm_sfu *s, int64_t now)
 {
-    s->next_due = INT64_MAX;
-    expire_ice(s, now);
-    for (uint32_t i = 0; i < s->n_rooms; i++) {
-        struct room *r = s->rooms[i];
-        amix_tick(s, r, now);
-        sfu_due(s, amix_deadline(r));
-        for (uint32_t k = 0; k < r->n_parts; k++) {
-            struct part *q = r->parts[k];
-            /* Each participant's work needs a few datagrams: when the queue is nearly full
-             * the rest waits for the next call, right after the caller drained it. */
-            if (tdm_sfu_tx_room(s) < SFU_TICK_RESERVE) {
-                sfu_due(s, now);
-                continue;
-            }
-            part_tick(s, q, now);
-            sfu_due(s, part_deadline(s, q));
+    s->timeout_us = now;
+    s->again_us = INT64_MAX;
+    expire_ice(s, now); /* O(1) until something in the ICE table can expire */
+    recompute(s);
+    /* What is due leaves the heap first, with what waits for any time-out: a tick that
+     * moves another's deadline to now has it ticked by the next call (the caller calls again
+     * while tdm_sfu_deadline <= now), so a time-out ends however deadlines move. */
+    uint32_t n = 0;
+    struct tdm_timer *x;
+    while ((x = tdm_timerheap_pop_due(&s->timers, now))) {
+        struct sfu_timer *t = (struct sfu_timer *)x;
+        t->due = true;
+        s->due[n++] = t;
+    }
+    for (uint32_t i = 0; i < s->n_poll; i++)
+        if (!s->poll[i]->due) {
+            s->poll[i]->due = true;
+            s->due[n++] = s->poll[i];
         }
+    sort_due(s->due, n);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sfu_timer *t = s->due[i];
+        struct room *r = sfu_timer_room(t);
+        struct part *q = sfu_timer_part(t);
+        /* Each piece of work needs a few datagrams: when the queue is nearly full the rest
+         * stays due, for the next call right after the caller drained it. */
+        if (tdm_sfu_tx_room(s) < SFU_TICK_RESERVE)
+            s->again_us = now; /* (one waiting for any time-out too) */
+        else if (r)
+            amix_tick(s, r, now);
+        else
+            part_tick(s, q, now);
+        t->due = false;
+        sfu_wake_room(s, r); /* back in the heap at its next deadline */
+        sfu_wake(s, q);
     }
     settle(s, now);
 }
@@ -360,7 +453,12 @@ void tdm_sfu_cmd_free(struct tdm_sfu_cmd *c)
 
 int64_t tdm_sfu_deadline(const struct tdm_sfu *s)
 {
-    return s->next_due;
+    /* (the ICE table's INT64_MIN, "scan at the next tick" after its time-outs were set,
+     * waits for the next time-out like SFU_POLL) */
+    int64_t d = tdm_timerheap_next(&s->timers), ice = tdm_ice_deadline(s->ice);
+    if (ice < d && ice != INT64_MIN)
+        d = ice;
+    return s->again_us < d ? s->again_us : d;
 }
 
 void tdm_sfu_get_stats(const struct tdm_sfu *s, struct tdm_sfu_stats *out)

@@ -2,7 +2,7 @@
  *
  * Layers, bottom up; a file calls only the sections above its own (scripts/callgraph.sh
  * checks that the files' calls form no cycle):
- *   out.c       the transmit queue, the event queue, deadlines, randomness
+ *   out.c       the transmit queue, the event queue, whose deadlines to recompute, randomness
  *   peer.c      one connection: ICE-lite session, DTLS, SRTP, where its media goes
  *   layers.c    simulcast: a producer's layers, binding SSRCs by rid, the shared send history
  *   downlink.c  transport-wide numbers on "sub" connections, their feedback, the estimate
@@ -26,6 +26,7 @@
 #define TANDEM_SFU_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tandem/cert.h"
@@ -45,6 +46,7 @@
 #include "tandem/sfu.h"
 #include "tandem/srtp.h"
 #include "tandem/subslots.h"
+#include "tandem/timerheap.h"
 
 #define SFU_MAX_PRODS 16                 /* tracks one page may publish */
 #define SFU_KF_INTERVAL_US 500000        /* at most one keyframe request per producer per 0.5 s */
@@ -62,6 +64,21 @@
 #define SFU_TWCC_RING 1024 /* packets remembered per sub connection: ~2 s at 4 Mbit/s */
 
 enum peer_kind { PEER_PUB, PEER_SUB };
+
+/* A participant's or a room's place among the worker's deadlines (out.c, sfu.c): the
+ * earliest time anything of it is due, so that a time-out ticks only what is due. */
+struct sfu_timer {
+    struct tdm_timer node; /* first: in s->timers at that time (INT64_MAX: nothing) */
+    uint32_t idx;          /* its place in s->rooms or its room's parts: the tick order */
+    bool room;             /* a room's (its mix), else a participant's */
+    bool dirty;            /* listed in s->dirty: recomputed at the end of the input */
+    bool due;              /* taken from the heap by the running time-out, to be ticked */
+    bool polled;           /* listed in s->poll: ticked by every time-out (SFU_POLL) */
+};
+/* What a deadline function returns for work that waits for the next time-out, whatever
+ * wakes it (a clock that starts at its first tick, a flag set by a packet, a probe that
+ * may start): no wake-up of its own, as when every time-out ticked everyone. */
+#define SFU_POLL INT64_MIN
 
 /* One ICE-lite + DTLS-SRTP association with a page (its "pub" or its "sub" connection).
  * Written by peer.c only, except remb_* and next_rtcp_us (feedback.c). */
@@ -176,6 +193,7 @@ struct cons {
 
 /* A participant of a room. */
 struct part {
+    struct sfu_timer timer; /* its deadlines: sfu_wake when one may have moved */
     struct room *room;
     char id[TDM_PARTICIPANT_ID_LEN + 1];
     struct peer *pub, *sub;
@@ -249,6 +267,7 @@ struct part {
 };
 
 struct room {
+    struct sfu_timer timer; /* its mix's ticks: sfu_wake_room */
     char id[TDM_ROOM_ID_MAX + 1];
     struct part **parts;
     uint32_t n_parts, cap_parts;
@@ -267,7 +286,17 @@ struct tdm_sfu {
     struct room **rooms;
     uint32_t n_rooms, cap_rooms;
     uint64_t next_key;
-    int64_t next_due;     /* earliest deadline noticed since the last time-out */
+    /* Time-outs: every participant and room in one heap at its earliest deadline (the ICE
+     * table keeps its own). Whatever may move a deadline lists its owner in dirty
+     * (sfu_wake); the end of each input recomputes those, so the heap is exact between
+     * inputs. A time-out takes what is due, and what waits in poll (SFU_POLL), into due[]
+     * and ticks only that, in table order. The arrays have room for every participant and
+     * room (n_timed), reserved as they come: no allocation on the packet path. */
+    struct tdm_timerheap timers;
+    struct sfu_timer **dirty, **due, **poll;
+    uint32_t n_dirty, n_poll, n_timed, cap_timed;
+    int64_t timeout_us;   /* the last time-out's now */
+    int64_t again_us;     /* it left work for lack of transmit slots: call again then */
     bool offers_wanted;   /* some participant's offer_wanted is set */
     bool peers_connected; /* some peer's connected is set */
     bool mix_check;       /* some room's mix_check is set */
@@ -287,7 +316,25 @@ struct tdm_sfu {
 /* ---- out.c ------------------------------------------------------------------------- */
 uint32_t sfu_rand32(struct tdm_sfu *s);
 uint32_t sfu_rand32_nonzero(struct tdm_sfu *s);
-void sfu_due(struct tdm_sfu *s, int64_t t);
+/* Participant q's (room r's) deadlines may have moved, either way: recomputed by sfu.c at
+ * the end of the input. Whatever changes what a deadline function reads calls this (the
+ * input's own participant is woken by sfu.c anyway; what moves another's must say so). */
+void sfu_wake(struct tdm_sfu *s, struct part *q);
+void sfu_wake_room(struct tdm_sfu *s, struct room *r);
+/* A new participant or room takes its place among the deadlines (room reserved; woken):
+ * false when there is no memory. Removed before it is freed. */
+bool sfu_timer_add(struct tdm_sfu *s, struct sfu_timer *t, bool room);
+void sfu_timer_remove(struct tdm_sfu *s, struct sfu_timer *t);
+/* Whether t waits in the poll list (ticked by every time-out). */
+void sfu_timer_poll(struct tdm_sfu *s, struct sfu_timer *t, bool poll);
+static inline struct part *sfu_timer_part(struct sfu_timer *t)
+{
+    return t->room ? NULL : (struct part *)((char *)t - offsetof(struct part, timer));
+}
+static inline struct room *sfu_timer_room(struct sfu_timer *t)
+{
+    return t->room ? (struct room *)((char *)t - offsetof(struct room, timer)) : NULL;
+}
 /* The next free transmit slot, or NULL when the queue is full (counted). Fill buf, then
  * commit; an uncommitted slot is simply reused. */
 struct tdm_sfu_transmit *sfu_tx_slot(struct tdm_sfu *s);
@@ -415,9 +462,10 @@ static inline void dl_uncount(struct tdm_sfu_stats *st, struct sfu_dl *d)
     st->est_weak -= d->counted_bps < SFU_EST_WEAK_BPS;
     d->counted = false;
 }
-/* Probe clusters and the media rate; dl_deadline says when next. */
+/* Probe clusters and the media rate; dl_deadline says when next (or SFU_POLL), given the
+ * time of the worker's last time-out. */
 void dl_tick(struct tdm_sfu *s, struct peer *p, int64_t now);
-int64_t dl_deadline(const struct peer *p);
+int64_t dl_deadline(const struct peer *p, int64_t last_timeout);
 
 /* ---- feedback.c -------------------------------------------------------------------- */
 /* A keyframe from pr's publisher: now (PLI or FIR, throttled), or once its keys exist. */
@@ -425,7 +473,7 @@ void fb_want_keyframe(struct tdm_sfu *s, struct prod *pr, int64_t now);
 void fb_on_rtcp(struct tdm_sfu *s, struct peer *p, uint8_t *buf, size_t len, int64_t now);
 /* Reports due on p (publisher: RR + REMB; subscriber: SRs); schedules the next ones. */
 void fb_reports(struct tdm_sfu *s, struct peer *p, int64_t now);
-/* NACKs and keyframe requests due for pr. */
+/* NACKs and keyframe requests due for pr; fb_prod_deadline says when next (or SFU_POLL). */
 void fb_prod_tick(struct tdm_sfu *s, struct prod *pr, int64_t now);
 int64_t fb_prod_deadline(const struct prod *pr);
 
@@ -479,7 +527,8 @@ int64_t rr_deadline(const struct part *q, int64_t d);
 /* ---- alloc.c ----------------------------------------------------------------------- */
 void alloc_set_layout(struct tdm_sfu *s, struct part *q, struct tdm_sfu_cmd *c, int64_t now);
 void alloc_set_mode(struct tdm_sfu *s, struct part *q, int8_t mode, int64_t now);
-/* Spend q's estimate over its consumers (layers, audio only), the active speaker. */
+/* Spend q's estimate over its consumers (layers, audio only), the active speaker;
+ * alloc_deadline: the next allocation or probe padding (SFU_POLL before the first). */
 void alloc_tick(struct tdm_sfu *s, struct part *q, int64_t now);
 int64_t alloc_deadline(const struct part *q);
 
@@ -489,7 +538,7 @@ void quality_leave(struct tdm_sfu *s, struct part *q);
 /* One stream's fraction lost in the report we send q's "pub" connection now. */
 void quality_note_uplink(struct part *q, uint8_t fraction_lost, int64_t now);
 void quality_tick(struct tdm_sfu *s, struct part *q, int64_t now);
-int64_t quality_deadline(const struct part *q);
+int64_t quality_deadline(const struct part *q); /* SFU_POLL before the first tick */
 
 /* ---- roster.c ---------------------------------------------------------------------- */
 struct room *roster_room(struct tdm_sfu *s, const char *id, bool create);

@@ -226,15 +226,21 @@ static void probe_rules(void **state)
     tdm_gcc_init(&g, 300000, 30000, 2000000, 0);
     uint16_t id;
     uint64_t bps;
+    /* tdm_gcc_probe_due says when probe_start would say yes, without starting anything */
+    assert_int_equal(tdm_gcc_probe_due(&g, 300000), INT64_MAX);
     assert_false(tdm_gcc_probe_start(&g, 300000, 0, &id, &bps)); /* wants no more */
+    assert_int_equal(tdm_gcc_probe_due(&g, 3000000), 0);
     assert_true(tdm_gcc_probe_start(&g, 3000000, 0, &id, &bps));
     assert_int_not_equal(id, 0);
     assert_int_equal(bps, 600000);
+    assert_int_equal(tdm_gcc_probe_due(&g, 3000000), INT64_MAX);
     assert_false(tdm_gcc_probe_start(&g, 3000000, 1000, &id, &bps)); /* one at a time */
     /* no feedback: it times out and the next waits */
     tdm_gcc_on_feedback(&g, NULL, 0, 2000000);
-    assert_false(tdm_gcc_probe_start(&g, 3000000, 2000001, &id, &bps));
-    assert_true(tdm_gcc_probe_start(&g, 3000000, 3100000, &id, &bps));
+    int64_t due = tdm_gcc_probe_due(&g, 3000000);
+    assert_true(due > 2000001 && due <= 3100000);
+    assert_false(tdm_gcc_probe_start(&g, 3000000, due - 1, &id, &bps));
+    assert_true(tdm_gcc_probe_start(&g, 3000000, due, &id, &bps));
     assert_int_equal(tdm_gcc_estimate(&g), 300000);
 }
 

@@ -418,12 +418,15 @@ static void tick_sees_sessions_added_later(void **state)
     struct tdm_ice_expired ex[2];
     int64_t next;
     assert_int_equal(tdm_ice_table_set_timeouts(f->t, 20 * SEC, 5 * SEC), 0);
+    assert_true(tdm_ice_deadline(f->t) == INT64_MIN); /* scan at the next tick */
     assert_int_equal(tdm_ice_tick(f->t, 0, ex, 2, &next), 0);
-    assert_true(next == 20 * SEC); /* f->id's connect deadline */
+    assert_true(next == 20 * SEC);               /* f->id's connect deadline */
+    assert_true(tdm_ice_deadline(f->t) == next); /* the same, without a scan */
     /* Nominated at 10 s: consent now runs out at 15 s, before the old scan time. */
     struct tdm_addr a;
     tdm_addr_set_v4(&a, 0x0A000001, 1);
     assert_int_equal(check_from(f, &a, 10 * SEC, true)->ev, TDM_ICE_EV_CONNECTED);
+    assert_true(tdm_ice_deadline(f->t) <= 15 * SEC);
     assert_int_equal(tdm_ice_tick(f->t, 15 * SEC - 1, ex, 2, &next), 0);
     assert_true(next == 15 * SEC);
     assert_int_equal(tdm_ice_tick(f->t, 15 * SEC, ex, 2, &next), 1);

@@ -104,7 +104,10 @@ static void retry_limit_then_keyframe(void **state)
     assert_int_equal(tdm_nack_rx_missing(rx), 1);
     assert_int_equal(tdm_nack_rx_collect(rx, t, out, 16), 0);
     assert_int_equal(tdm_nack_rx_missing(rx), 0);
+    assert_true(tdm_nack_rx_keyframe_wanted(rx)); /* a look leaves it */
+    assert_true(tdm_nack_rx_keyframe_wanted(rx));
     assert_true(tdm_nack_rx_take_keyframe(rx));
+    assert_false(tdm_nack_rx_keyframe_wanted(rx));
     assert_false(tdm_nack_rx_take_keyframe(rx));
     assert_true(tdm_nack_rx_next_deadline(rx) == INT64_MAX);
     tdm_nack_rx_destroy(rx);
