@@ -19,8 +19,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
-import { startTandem } from '../lib/tandem.mjs';
+import { startTandem, TANDEM_BIN } from '../lib/tandem.mjs';
 import { joinRoomPage } from '../lib/roompage.mjs';
 
 const ROOM = 'call-policed-room';
@@ -30,6 +32,7 @@ const POLICED_MS = 35000;
 const SETTLE_MS = 10000; // adaptation and the first return attempts: not counted
 const STEP_MS = 250;
 const MEDIA_WAIT_MS = 60000;
+const SHOTS = path.join(path.dirname(TANDEM_BIN), 'screenshots'); // what Jan sees, for the notes
 
 if (!insideNetns()) {
   test('a policed 300 kbit/s downlink: fewer pictures, none frozen, the page says so (in a private network namespace)',
@@ -158,6 +161,8 @@ if (!insideNetns()) {
     }
     const voice = a1 && a0 ? (a1.c - a0.c - (a1.sc - a0.sc)) / Math.max(1, a1.s - a0.s) : 0;
     const end = await jan.page.evaluate(view);
+    mkdirSync(SHOTS, { recursive: true });
+    await jan.page.screenshot({ path: path.join(SHOTS, 'policed-300.png') });
     const shownAtEnd = Object.values(end.v).filter((x) => x.shown).length;
     t.diagnostic(`policed at ${CAP_KBIT} kbit/s for ${POLICED_MS / 1000} s: pictures down after ${adapted} ms; `
       + `after ${SETTLE_MS / 1000} s: shown ${((100 * shownLooks) / Math.max(1, looks)).toFixed(0)} % of the looks, `
@@ -226,6 +231,7 @@ if (!insideNetns()) {
         m1 = v.mix;
       }
     }
+    await jan.page.screenshot({ path: path.join(SHOTS, 'policed-80.png') });
     const heard = m0 && m1 ? m1.s - m0.s : 0;
     const voice = heard ? (m1.c - m0.c - (m1.sc - m0.sc)) / heard : 1;
     t.diagnostic(`policed at 80 kbit/s: voice only after ${on} ms ("${v.notice}"), back to video while policed ${offs} times, `
