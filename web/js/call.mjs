@@ -504,19 +504,24 @@ export class Call extends EventTarget {
     this.#restartTimer = 0;
     clearInterval(this.#levelTimer);
     clearInterval(this.#watchTimer);
-    this.#session?.close();
+    this.#giveUp();
+    this.#setStatus('unavailable');
+  }
+
+  /** The call stops sending (no new pair follows by itself): a screen it shared is lost. */
+  #giveUp() {
+    const s = this.#session;
+    if (s?.screenOn || s?.reshare) this.dispatchEvent(new CustomEvent('sharelost'));
+    s?.close();
     this.#session = null;
     this.#setRemoteMap(new Map());
-    this.#setStatus('unavailable');
   }
 
   #scheduleRestart(status) {
     if (!this.#selfId || this.#restartTimer || this.status === 'unavailable') return;
     this.#attempts += 1;
     if (this.#attempts > RESTART_MAX_ATTEMPTS) {
-      this.#session?.close();
-      this.#session = null;
-      this.#setRemoteMap(new Map());
+      this.#giveUp();
       this.#setStatus('failed');
       return;
     }
