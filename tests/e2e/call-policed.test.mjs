@@ -18,10 +18,9 @@
 // Figures are printed (t.diagnostic) for docs/architecture.md "Pictures paused for the line".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
+import { insideNetns, runInNetns, setupNetns, policePort, unpolice as unpoliceTable, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, TANDEM_BIN } from '../lib/tandem.mjs';
 import { joinRoomPage } from '../lib/roompage.mjs';
 
@@ -43,9 +42,7 @@ if (!insideNetns()) {
   let server = null;
   const people = [];
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const unpolice = () => {
-    try { execFileSync('nft', ['delete', 'table', 'inet', 'policed'], { stdio: 'ignore' }); } catch { /* none */ }
-  };
+  const unpolice = () => unpoliceTable('policed');
 
   before(async () => {
     setupNetns();
@@ -124,11 +121,7 @@ if (!insideNetns()) {
     assert.equal(stable, 3, `Jan never decoded three steady pictures: ${JSON.stringify(v)}`);
     t.diagnostic(`before: Jan decodes heights ${JSON.stringify(Object.values(top))}`);
 
-    const bytes = Math.round((CAP_KBIT * 1000) / 8);
-    execFileSync('nft', ['-f', '-'], {
-      input: `table inet policed {\n chain rx {\n  type filter hook input priority 0; policy accept;\n`
-        + `  udp dport ${v.port} limit rate over ${bytes} bytes/second burst ${Math.round(bytes / 4)} bytes drop\n }\n}\n`,
-    });
+    policePort('policed', v.port, CAP_KBIT);
     const t0 = Date.now();
     let adapted = -1;
     let frozenShown = 0; // seconds a shown picture decoded nothing, after SETTLE_MS
@@ -209,11 +202,7 @@ if (!insideNetns()) {
     const jan = people[1];
     let v = await jan.page.evaluate(view);
     assert.ok(v.port && !v.voiceOnly, `Jan's call is not back to normal: ${JSON.stringify(v)}`);
-    const bytes = Math.round((80 * 1000) / 8);
-    execFileSync('nft', ['-f', '-'], {
-      input: `table inet policed {\n chain rx {\n  type filter hook input priority 0; policy accept;\n`
-        + `  udp dport ${v.port} limit rate over ${bytes} bytes/second burst ${Math.round(bytes / 4)} bytes drop\n }\n}\n`,
-    });
+    policePort('policed', v.port, 80);
     const t0 = Date.now();
     let on = -1;
     let offs = 0;

@@ -9,8 +9,7 @@
 // decoding on the free line throughout. Needs root and nft. Everything stopped by PID.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { insideNetns, runInNetns, setupNetns, SERVER_ADDR } from '../lib/netns.mjs';
+import { insideNetns, runInNetns, setupNetns, policePort, unpolice, SERVER_ADDR } from '../lib/netns.mjs';
 import { startTandem, stopCleanly } from '../lib/tandem.mjs';
 import { launchChromium } from '../lib/browsers.mjs';
 import { pageJoin, pageStats } from '../lib/callclient.mjs';
@@ -30,22 +29,8 @@ if (!insideNetns()) {
   const ids = [];
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  function clearRules() {
-    try { execFileSync('nft', ['delete', 'table', 'inet', 'downlink'], { stdio: 'ignore' }); } catch { /* none */ }
-  }
-  function police(port, kbit) {
-    clearRules();
-    const bytes = Math.round((kbit * 1000) / 8);
-    execFileSync('nft', ['-f', '-'], {
-      input: `table inet downlink {
-  chain rx {
-    type filter hook input priority 0; policy accept;
-    udp dport ${port} limit rate over ${bytes} bytes/second burst ${Math.round(bytes / 4)} bytes counter drop
-  }
-}\n`,
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-  }
+  const clearRules = () => unpolice('downlink');
+  const police = (port, kbit) => policePort('downlink', port, kbit);
   async function figures() {
     const m = parseMetrics((await scrape(url)).text);
     const n = m.get('tandem_downlink_estimates');

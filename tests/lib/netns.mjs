@@ -101,3 +101,21 @@ export function runInNetns(metaUrl, { timeoutMs = 540000 } = {}) {
     });
   });
 }
+
+/** Inside the namespace: polices what arrives at UDP port `port` to `kbit` kbit/s with
+ *  nftables, as a mobile operator's or a shelter's router does (what passes the rate after a
+ *  quarter second's burst is dropped), in table `table` (replaced if it exists). */
+export function policePort(table, port, kbit) {
+  unpolice(table);
+  const bytes = Math.round((kbit * 1000) / 8);
+  execFileSync('nft', ['-f', '-'], {
+    input: `table inet ${table} {\n  chain rx {\n    type filter hook input priority 0; policy accept;\n`
+      + `    udp dport ${port} limit rate over ${bytes} bytes/second burst ${Math.round(bytes / 4)} bytes counter drop\n  }\n}\n`,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+}
+
+/** Removes the nftables table `table` of policePort, if there is one. */
+export function unpolice(table) {
+  try { execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' }); } catch { /* none */ }
+}
