@@ -136,6 +136,8 @@ test('the console makes a room and links; people join; a withdrawn link keeps it
   // The coordinator withdraws the mentor link: its holder cannot come back.
   await room.locator('.link').filter({ hasText: 'Mentor' }).getByRole('button', { name: 'Withdraw' }).click();
   await cp.getByText('The link is withdrawn.').waitFor();
+  // (the page says so first, then asks the server for the links and redraws the list)
+  await room.locator('.link').first().waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
   assert.equal(await room.locator('.link').count(), 0);
   await mentor.page.goto('about:blank');
   await mentor.page.goto(mentorUrl);
